@@ -1,0 +1,143 @@
+//! Checking a typed caveat against the facts of a request.
+
+use super::{path, rfc3339, Caveat};
+use crate::context::Context;
+use crate::verify::DenialCode;
+
+/// Why a caveat does not hold for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub code: DenialCode,
+    pub reason: String,
+}
+
+fn fail(code: DenialCode, reason: impl Into<String>) -> Result<(), Failure> {
+    Err(Failure { code, reason: reason.into() })
+}
+
+fn one_of(what: &str, got: Option<&str>, allowed: &[String]) -> Result<(), Failure> {
+    match got {
+        None => fail(DenialCode::CaveatFailed, format!("the request names no {what}")),
+        Some(v) if allowed.iter().any(|a| a == v) => Ok(()),
+        Some(v) => fail(DenialCode::CaveatFailed, format!("{what} `{v}` is not {}", allowed.join(" or "))),
+    }
+}
+
+impl Caveat {
+    /// Whether this caveat holds for `ctx`.
+    pub fn check(&self, ctx: &Context) -> Result<(), Failure> {
+        match self {
+            Caveat::Expires { at, .. } if ctx.now < *at => Ok(()),
+            Caveat::Expires { at, .. } => fail(DenialCode::Expired, format!("expired at {}", rfc3339(*at))),
+            Caveat::NotBefore(at) if ctx.now >= *at => Ok(()),
+            Caveat::NotBefore(at) => fail(DenialCode::NotYetValid, format!("not valid before {}", rfc3339(*at))),
+            Caveat::Action(allowed) => one_of("action", ctx.action.as_deref(), allowed),
+            Caveat::Aud(allowed) => one_of("audience", ctx.aud.as_deref(), allowed),
+            Caveat::Context { name, allowed } => match ctx.values.get(name) {
+                None => fail(DenialCode::CaveatFailed, format!("the request has no context value `{name}`")),
+                Some(v) => one_of(name, Some(v), allowed),
+            },
+            Caveat::Resource(want) => {
+                let got = requested_path(ctx)?;
+                if &got == want {
+                    Ok(())
+                } else {
+                    fail(DenialCode::CaveatFailed, format!("resource `{got}` is not `{want}`"))
+                }
+            }
+            Caveat::ResourcePrefix(prefix) => {
+                let got = requested_path(ctx)?;
+                if path::is_under(&got, prefix) {
+                    Ok(())
+                } else {
+                    fail(DenialCode::CaveatFailed, format!("resource `{got}` is not under `{prefix}`"))
+                }
+            }
+            Caveat::Ip(nets) => match ctx.ip {
+                None => fail(DenialCode::CaveatFailed, "the request has no client address"),
+                Some(ip) if nets.iter().any(|n| n.contains(ip)) => Ok(()),
+                Some(ip) => fail(DenialCode::CaveatFailed, format!("address {ip} is outside the allowed networks")),
+            },
+            Caveat::MaxCost(cap) if ctx.cost <= *cap => Ok(()),
+            Caveat::MaxCost(cap) => {
+                fail(DenialCode::CostExceeded, format!("cost {} is above the cap of {cap} per request", ctx.cost))
+            }
+            Caveat::Balance(balance) if ctx.cost <= *balance => Ok(()),
+            Caveat::Balance(balance) => {
+                fail(DenialCode::InsufficientBalance, format!("cost {} is more than the balance of {balance}", ctx.cost))
+            }
+        }
+    }
+}
+
+fn requested_path(ctx: &Context) -> Result<String, Failure> {
+    let raw = ctx
+        .resource
+        .as_deref()
+        .ok_or_else(|| Failure { code: DenialCode::CaveatFailed, reason: "the request names no resource".into() })?;
+    path::normalize_request_path(raw).map_err(|why| Failure {
+        code: DenialCode::CaveatFailed,
+        reason: format!("requested resource `{raw}` is refused: {why}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::*;
+    use time::macros::datetime;
+
+    fn ctx() -> Context {
+        let mut c = Context::at(datetime!(2026-11-23 12:00 UTC));
+        c.action = Some("read".into());
+        c.resource = Some("/apps/42/logs".into());
+        c.ip = Some("10.1.2.3".parse().unwrap());
+        c.aud = Some("billing-api".into());
+        c.cost = 5;
+        c.values.insert("tenant".into(), "acme".into());
+        c
+    }
+
+    fn holds(text: &str) -> Result<(), DenialCode> {
+        parse(text).unwrap().check(&ctx()).map_err(|f| f.code)
+    }
+
+    #[test]
+    fn each_kind_passes_and_fails() {
+        assert_eq!(holds("expires < 2026-12-01T00:00:00Z"), Ok(()));
+        assert_eq!(holds("expires < 2026-11-23T12:00:00Z"), Err(DenialCode::Expired));
+        assert_eq!(holds("not-before >= 2026-11-23T12:00:00Z"), Ok(()));
+        assert_eq!(holds("not-before >= 2026-11-23T12:00:01Z"), Err(DenialCode::NotYetValid));
+        assert_eq!(holds("action in read,write"), Ok(()));
+        assert_eq!(holds("action = write"), Err(DenialCode::CaveatFailed));
+        assert_eq!(holds("resource prefix /apps/42"), Ok(()));
+        assert_eq!(holds("resource prefix /apps/4"), Err(DenialCode::CaveatFailed));
+        assert_eq!(holds("resource = /apps/42/logs"), Ok(()));
+        assert_eq!(holds("ip in 10.0.0.0/8"), Ok(()));
+        assert_eq!(holds("ip in 192.168.0.0/16,fd00::/8"), Err(DenialCode::CaveatFailed));
+        assert_eq!(holds("aud = billing-api"), Ok(()));
+        assert_eq!(holds("max-cost <= 5"), Ok(()));
+        assert_eq!(holds("max-cost <= 4"), Err(DenialCode::CostExceeded));
+        assert_eq!(holds("balance <= 5"), Ok(()));
+        assert_eq!(holds("balance <= 4"), Err(DenialCode::InsufficientBalance));
+        assert_eq!(holds("tenant = acme"), Ok(()));
+        assert_eq!(holds("region = eu"), Err(DenialCode::CaveatFailed));
+    }
+
+    #[test]
+    fn missing_facts_deny() {
+        let bare = Context::at(datetime!(2026-11-23 12:00 UTC));
+        for text in ["action = read", "resource prefix /", "ip in 0.0.0.0/0", "aud = x", "tenant = acme"] {
+            assert!(parse(text).unwrap().check(&bare).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn climbing_out_of_a_prefix_is_denied() {
+        let mut c = ctx();
+        for escape in ["/apps/42/../43", "/apps/42/%2E%2E/43", "/apps/42//../43"] {
+            c.resource = Some(escape.into());
+            assert!(parse("resource prefix /apps/42").unwrap().check(&c).is_err(), "{escape}");
+        }
+    }
+}

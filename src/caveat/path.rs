@@ -1,0 +1,69 @@
+//! Resource paths. Caveat paths and requested paths are compared segment by segment after
+//! normalisation, and a requested path that could climb out of a prefix is refused outright:
+//! `/apps/42/../43` is never "under" `/apps/42`.
+
+/// Normalises a path written in a caveat: absolute, no `.`/`..`/empty segments, no trailing `/`.
+pub fn normalize_caveat_path(path: &str) -> Result<String, String> {
+    normalize(path).map_err(|why| format!("resource `{path}`: {why}"))
+}
+
+/// Normalises a requested resource the same way; a path that does not normalise is denied.
+pub fn normalize_request_path(path: &str) -> Result<String, String> {
+    normalize(path)
+}
+
+fn normalize(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') {
+        return Err("must start with /".into());
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+        return Err("encoded dots or slashes are not allowed".into());
+    }
+    if path.bytes().any(|b| b.is_ascii_control()) {
+        return Err("control characters are not allowed".into());
+    }
+    let body = path.strip_suffix('/').filter(|b| !b.is_empty()).unwrap_or(path);
+    if body == "/" {
+        return Ok("/".into());
+    }
+    for segment in body[1..].split('/') {
+        match segment {
+            "" => return Err("empty segments (//) are not allowed".into()),
+            "." | ".." => return Err("`.` and `..` segments are not allowed".into()),
+            _ => {}
+        }
+    }
+    Ok(body.to_owned())
+}
+
+/// Whether the normalised `path` is `prefix` itself or lies below it, by whole segments.
+pub fn is_under(path: &str, prefix: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    path == prefix || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_whole_segments_only() {
+        assert!(is_under("/apps/42", "/apps/42"));
+        assert!(is_under("/apps/42/x", "/apps/42"));
+        assert!(!is_under("/apps/421", "/apps/42"));
+        assert!(!is_under("/apps", "/apps/42"));
+        assert!(is_under("/anything", "/"));
+    }
+
+    #[test]
+    fn escapes_are_refused() {
+        for bad in ["/apps/42/../43", "/apps/42/./x", "/apps//42", "apps/42", "/apps/42/%2e%2e/43", "/a\\b", "/a/..", "/a\n"] {
+            assert!(normalize_request_path(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalize_request_path("/apps/42/").unwrap(), "/apps/42");
+        assert_eq!(normalize_request_path("/").unwrap(), "/");
+    }
+}

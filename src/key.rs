@@ -1,0 +1,198 @@
+//! Root keys: generated from the OS's random source, held zeroized, never printed, stored in
+//! files created new with mode 0600. A key's *id* is a public fingerprint that names it in
+//! token identifiers and keyrings without revealing it.
+
+use crate::error::KeyError;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use zeroize::{Zeroize, Zeroizing};
+
+/// Length of a key crumb generates.
+pub const KEY_LEN: usize = 32;
+
+/// A secret root key (or a third-party caveat key). Zeroized on drop; `Debug` is redacted.
+#[derive(Clone)]
+pub struct RootKey(Zeroizing<Vec<u8>>);
+
+impl fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RootKey({}, redacted)", self.key_id())
+    }
+}
+
+/// How the bytes of a key file are to be read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum KeyFormat {
+    /// Hex digits (crumb's own key files); surrounding whitespace ignored.
+    #[default]
+    Hex,
+    /// The file's bytes exactly, as plain-string keys of other libraries.
+    Raw,
+    /// Base64 in either alphabet; surrounding whitespace ignored.
+    Base64,
+}
+
+impl KeyFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyFormat::Hex => "hex",
+            KeyFormat::Raw => "raw",
+            KeyFormat::Base64 => "base64",
+        }
+    }
+}
+
+impl RootKey {
+    /// A new random 32-byte key.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut bytes = Zeroizing::new(vec![0u8; KEY_LEN]);
+        getrandom::getrandom(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(RootKey(bytes))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        if bytes.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        Ok(RootKey(Zeroizing::new(bytes.to_vec())))
+    }
+
+    /// Reads key material in `format`; the input buffer is the caller's to zeroize.
+    pub fn parse(material: &[u8], format: KeyFormat) -> Result<Self, KeyError> {
+        let trimmed = || std::str::from_utf8(material).map(str::trim);
+        let bad = |reason: String| KeyError::Format { format: format.name(), reason };
+        let bytes = match format {
+            KeyFormat::Raw => Zeroizing::new(material.to_vec()),
+            KeyFormat::Hex => {
+                let text = trimmed().map_err(|_| bad("not text".into()))?;
+                Zeroizing::new(hex::decode(text).map_err(|e| bad(e.to_string()))?)
+            }
+            KeyFormat::Base64 => {
+                let text = trimmed().map_err(|_| bad("not text".into()))?;
+                let normalised = Zeroizing::new(text.replace('-', "+").replace('_', "/").replace('=', ""));
+                let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+                Zeroizing::new(engine.decode(normalised.as_bytes()).map_err(|e| bad(e.to_string()))?)
+            }
+        };
+        Self::from_bytes(&bytes)
+    }
+
+    /// The secret bytes. Named so every use stands out in review.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Public fingerprint: 16 hex digits of SHA-256 over a domain tag and the key.
+    pub fn key_id(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"crumb key id v1\0");
+        h.update(self.expose());
+        hex::encode(&h.finalize()[..8])
+    }
+
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.expose()))
+    }
+}
+
+/// Reads a key file.
+pub fn read_key_file(path: &Path, format: KeyFormat) -> Result<RootKey, KeyError> {
+    let mut material = std::fs::read(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
+    let key = RootKey::parse(&material, format);
+    material.zeroize();
+    key
+}
+
+/// Writes `contents` to a new file with mode 0600; refuses to replace one unless `force`.
+/// With `force` the new file is written beside and renamed over, so a crash leaves one or the other.
+pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> Result<(), KeyError> {
+    let err = |source| KeyError::Write { path: path.into(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    if !force && path.exists() {
+        return Err(KeyError::Exists { path: path.into() });
+    }
+    let target = if force { temp_beside(path) } else { path.to_path_buf() };
+    let mut file = open_private(&target).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists { path: path.into() }
+        } else {
+            err(e)
+        }
+    })?;
+    file.write_all(contents).and_then(|_| file.sync_all()).map_err(err)?;
+    if force {
+        std::fs::rename(&target, path).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn temp_beside(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Writes a key as hex to a new 0600 file.
+pub fn write_key_file(path: &Path, key: &RootKey, force: bool) -> Result<(), KeyError> {
+    let mut text = key.to_hex();
+    text.push('\n');
+    write_secret_file(path, text.as_bytes(), force)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_the_same_key() {
+        let raw = b"this is our super secret key";
+        let from_hex = RootKey::parse(format!("{}\n", hex::encode(raw)).as_bytes(), KeyFormat::Hex).unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE.encode(raw);
+        let from_b64 = RootKey::parse(b64.as_bytes(), KeyFormat::Base64).unwrap();
+        let from_raw = RootKey::parse(raw, KeyFormat::Raw).unwrap();
+        assert_eq!(from_hex.expose(), raw);
+        assert_eq!(from_b64.expose(), raw);
+        assert_eq!(from_raw.expose(), raw);
+        assert!(RootKey::parse(b"zz", KeyFormat::Hex).is_err());
+        assert!(RootKey::parse(b"", KeyFormat::Raw).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let key = RootKey::from_bytes(&[0xab; 32]).unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("abab"), "{shown}");
+        assert!(shown.contains(&key.key_id()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_private_and_not_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = RootKey::generate().unwrap();
+        write_key_file(&path, &key, false).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(matches!(write_key_file(&path, &key, false), Err(KeyError::Exists { .. })));
+        write_key_file(&path, &key, true).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(read_key_file(&path, KeyFormat::Hex).unwrap().expose(), key.expose());
+    }
+}

@@ -1,0 +1,83 @@
+//! Identifiers of tokens that crumb mints.
+//!
+//! Layout (ASCII, so other libraries print it readably):
+//! `crumb1:<key id, 16 hex>:<nonce, 32 hex>` — the key id names the root key in a keyring
+//! (rotation), and the 128-bit random nonce names the token in the ledger (spend, revoke).
+//! Attenuating keeps the identifier, so a token and all its attenuations share one nonce.
+//! Identifiers in any other form are foreign: they verify, but the ledger cannot track them.
+
+use std::fmt;
+
+const PREFIX: &str = "crumb1:";
+
+/// A 128-bit token nonce.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct Nonce(pub [u8; 16]);
+
+impl Nonce {
+    pub fn random() -> Result<Self, crate::error::KeyError> {
+        let mut bytes = [0u8; 16];
+        getrandom::getrandom(&mut bytes).map_err(|e| crate::error::KeyError::Random(e.to_string()))?;
+        Ok(Nonce(bytes))
+    }
+
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
+        Some(Nonce(bytes))
+    }
+}
+
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// The decoded fields of a crumb identifier.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokenId {
+    pub key_id: String,
+    pub nonce: Nonce,
+}
+
+impl TokenId {
+    pub fn new(key_id: &str, nonce: Nonce) -> Self {
+        TokenId { key_id: key_id.to_owned(), nonce }
+    }
+
+    pub fn parse(identifier: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(identifier).ok()?.strip_prefix(PREFIX)?;
+        let (key_id, nonce) = text.split_once(':')?;
+        let valid_kid = key_id.len() == 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid_kid || nonce.len() != 32 {
+            return None;
+        }
+        Some(TokenId { key_id: key_id.to_ascii_lowercase(), nonce: Nonce::parse_hex(nonce)? })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{PREFIX}{}:{}", self.key_id, self.nonce)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_lookalikes() {
+        let id = TokenId::new("0123456789abcdef", Nonce([9; 16]));
+        assert_eq!(TokenId::parse(&id.encode()), Some(id.clone()));
+        assert_eq!(id.encode().len(), 7 + 16 + 1 + 32);
+        assert!(TokenId::parse(b"crumb1:0123:00").is_none());
+        assert!(TokenId::parse(b"we used our secret key").is_none());
+        assert!(TokenId::parse(b"crumb1:0123456789abcdeg:09090909090909090909090909090909").is_none());
+    }
+}

@@ -1,0 +1,386 @@
+//! The verifier: one code path for the CLI, the server and spending.
+//!
+//! Order of work: pick the root key by the token's key id; recompute the HMAC chain over the
+//! identifier and every caveat, opening each third-party caveat's sealed key and verifying its
+//! discharge (bound to this root) on the way; compare the final signature in constant time;
+//! then every caveat — of the token and of each discharge — must hold for the request.
+//! A token passes only if all of that holds and every supplied discharge was used exactly once
+//! (go-macaroon's strict rule: a stray discharge is suspicious, not harmless).
+
+use crate::caveat::{self, Failure};
+use crate::context::Context;
+use crate::keyring::Keyring;
+use crate::token::chain::{self, Sig};
+use crate::token::identifier::Nonce;
+use crate::token::Macaroon;
+use std::fmt;
+
+/// Stable reason codes, shown in `--json` and HTTP error bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DenialCode {
+    BadSignature,
+    Expired,
+    NotYetValid,
+    CaveatFailed,
+    UnknownCaveat,
+    CostExceeded,
+    InsufficientBalance,
+    MissingDischarge,
+    InvalidDischarge,
+    UnusedDischarge,
+    DischargeCycle,
+    UnknownKey,
+    RetiredKey,
+    Spent,
+    Revoked,
+}
+
+impl DenialCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenialCode::BadSignature => "bad-signature",
+            DenialCode::Expired => "expired",
+            DenialCode::NotYetValid => "not-yet-valid",
+            DenialCode::CaveatFailed => "caveat-failed",
+            DenialCode::UnknownCaveat => "unknown-caveat",
+            DenialCode::CostExceeded => "cost-exceeded",
+            DenialCode::InsufficientBalance => "insufficient-balance",
+            DenialCode::MissingDischarge => "missing-discharge",
+            DenialCode::InvalidDischarge => "invalid-discharge",
+            DenialCode::UnusedDischarge => "unused-discharge",
+            DenialCode::DischargeCycle => "discharge-cycle",
+            DenialCode::UnknownKey => "unknown-key",
+            DenialCode::RetiredKey => "retired-key",
+            DenialCode::Spent => "spent",
+            DenialCode::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for DenialCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which macaroon a caveat belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    Root,
+    /// Index into the discharges as supplied.
+    Discharge(usize),
+}
+
+/// Why a token was refused: a code for machines, a sentence for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub code: DenialCode,
+    pub message: String,
+    /// The caveat that failed, when one did.
+    pub caveat: Option<(Holder, usize)>,
+}
+
+impl Denial {
+    pub fn new(code: DenialCode, message: impl Into<String>) -> Self {
+        Denial { code, message: message.into(), caveat: None }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+/// What satisfied a caveat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SatisfiedBy {
+    /// An exact predicate string supplied by the verifier.
+    Exact,
+    /// crumb's own caveat language.
+    Rule,
+    /// A valid, bound discharge macaroon.
+    Discharge(usize),
+}
+
+/// The verdict on one caveat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaveatOutcome {
+    pub holder: Holder,
+    pub index: usize,
+    /// `expires`, `action`, …, `third-party`, or `unknown`.
+    pub kind: &'static str,
+    pub result: Result<SatisfiedBy, Failure>,
+}
+
+/// Everything verification found, for `--explain` and JSON.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub key_id: Option<String>,
+    pub signature_valid: bool,
+    pub caveats: Vec<CaveatOutcome>,
+    pub denial: Option<Denial>,
+}
+
+/// A token whose signature, caveats and discharges all held for one request.
+/// Only the verifier makes these, so only verified tokens reach the ledger.
+#[derive(Debug)]
+pub struct Verified {
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    report: Report,
+}
+
+impl Verified {
+    pub fn token(&self) -> &Macaroon {
+        &self.token
+    }
+    pub fn discharges(&self) -> &[Macaroon] {
+        &self.discharges
+    }
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+    pub fn nonce(&self) -> Option<Nonce> {
+        self.token.token_id().map(|id| id.nonce)
+    }
+    /// The effective balance: the smallest `balance <=` caveat of the token, if any.
+    pub fn balance(&self) -> Option<u64> {
+        balance_of(&self.token)
+    }
+}
+
+/// The effective balance of a (possibly unverified) token: the smallest `balance <=` caveat.
+pub fn balance_of(token: &Macaroon) -> Option<u64> {
+    token
+        .first_party_texts()
+        .filter_map(|t| std::str::from_utf8(t).ok())
+        .filter_map(|t| match caveat::parse(t) {
+            Ok(caveat::Caveat::Balance(n)) => Some(n),
+            _ => None,
+        })
+        .min()
+}
+
+/// A token that did not pass, with the reasons.
+#[derive(Debug)]
+pub struct Rejected {
+    pub token: Macaroon,
+    pub report: Report,
+}
+
+impl Rejected {
+    pub fn denial(&self) -> &Denial {
+        self.report.denial.as_ref().expect("a rejection always carries its denial")
+    }
+}
+
+/// Checks tokens against a keyring and the caveat predicates it accepts.
+pub struct Verifier<'k> {
+    keys: &'k Keyring,
+    exact: Vec<Vec<u8>>,
+    rules: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Unused,
+    InProgress,
+    Used,
+}
+
+impl<'k> Verifier<'k> {
+    pub fn new(keys: &'k Keyring) -> Self {
+        Verifier { keys, exact: Vec::new(), rules: true }
+    }
+
+    /// Caveats equal to one of these strings are satisfied (libmacaroons' satisfy_exact).
+    pub fn with_exact(mut self, predicates: impl IntoIterator<Item = impl Into<Vec<u8>>>) -> Self {
+        self.exact.extend(predicates.into_iter().map(Into::into));
+        self
+    }
+
+    /// Turns crumb's caveat language off: only exact predicates satisfy caveats.
+    pub fn only_exact(mut self, only: bool) -> Self {
+        self.rules = !only;
+        self
+    }
+
+    /// Verifies `token` with `discharges` for the request `ctx`.
+    pub fn verify(&self, token: Macaroon, discharges: Vec<Macaroon>, ctx: &Context) -> Result<Verified, Rejected> {
+        let report = self.check(&token, &discharges, ctx);
+        match report.denial {
+            None => Ok(Verified { token, discharges, report }),
+            Some(_) => Err(Rejected { token, report }),
+        }
+    }
+
+    /// Verifies and reports on every caveat, without consuming the token.
+    pub fn check(&self, token: &Macaroon, discharges: &[Macaroon], ctx: &Context) -> Report {
+        let mut report = Report::default();
+        let key = match self.keys.key_for(&token.identifier) {
+            Ok(key) => key,
+            Err(e) => {
+                let code = match e {
+                    crate::error::KeyError::Retired(_) => DenialCode::RetiredKey,
+                    _ => DenialCode::UnknownKey,
+                };
+                report.denial = Some(Denial::new(code, format!("cannot verify with this key: {e}")));
+                return report;
+            }
+        };
+        report.key_id = Some(key.key_id());
+        let mut run = Run {
+            verifier: self,
+            ctx,
+            discharges,
+            uses: vec![Use::Unused; discharges.len()],
+            outcomes: Vec::with_capacity(token.caveats.len()),
+        };
+        let derived = chain::derive_key(key.expose());
+        report.signature_valid = run.walk(token, Holder::Root, &derived, &token.signature);
+        report.denial = run.verdict(report.signature_valid);
+        report.caveats = run.outcomes;
+        report
+    }
+
+    fn check_first_party(&self, predicate: &[u8], ctx: &Context) -> (&'static str, Result<SatisfiedBy, Failure>) {
+        let parsed = std::str::from_utf8(predicate).ok().map(caveat::parse);
+        let kind = match &parsed {
+            Some(Ok(c)) => c.kind(),
+            _ => "unknown",
+        };
+        if self.exact.iter().any(|e| e.as_slice() == predicate) {
+            return (kind, Ok(SatisfiedBy::Exact));
+        }
+        let result = match parsed {
+            _ if !self.rules => Err(Failure {
+                code: DenialCode::CaveatFailed,
+                reason: "not among the exact predicates the verifier accepts".into(),
+            }),
+            Some(Ok(c)) => c.check(ctx).map(|()| SatisfiedBy::Rule),
+            Some(Err(e)) => Err(Failure { code: DenialCode::UnknownCaveat, reason: format!("not understood: {e}") }),
+            None => Err(Failure { code: DenialCode::UnknownCaveat, reason: "not understood: not UTF-8".into() }),
+        };
+        (kind, result)
+    }
+}
+
+struct Run<'v, 'k> {
+    verifier: &'v Verifier<'k>,
+    ctx: &'v Context,
+    discharges: &'v [Macaroon],
+    uses: Vec<Use>,
+    outcomes: Vec<CaveatOutcome>,
+}
+
+impl Run<'_, '_> {
+    /// Recomputes `m`'s chain from `key`, checking caveats on the way; true when its signature
+    /// holds (for a discharge: once bound to `root_sig`).
+    fn walk(&mut self, m: &Macaroon, holder: Holder, key: &Sig, root_sig: &Sig) -> bool {
+        let mut sig = chain::hmac(key, &m.identifier);
+        for (index, c) in m.caveats.iter().enumerate() {
+            let (kind, result) = match &c.vid {
+                None => {
+                    let outcome = self.verifier.check_first_party(&c.id, self.ctx);
+                    sig = chain::first_party(&sig, &c.id);
+                    outcome
+                }
+                Some(vid) => {
+                    let result = self.third_party(&sig, vid, &c.id, root_sig);
+                    sig = chain::third_party(&sig, vid, &c.id);
+                    ("third-party", result)
+                }
+            };
+            self.outcomes.push(CaveatOutcome { holder, index, kind, result });
+        }
+        let expected = match holder {
+            Holder::Root => sig,
+            Holder::Discharge(_) => chain::bind(root_sig, &sig),
+        };
+        chain::signatures_match(&expected, &m.signature)
+    }
+
+    fn third_party(&mut self, sig: &Sig, vid: &[u8], cid: &[u8], root_sig: &Sig) -> Result<SatisfiedBy, Failure> {
+        let fail = |code, reason: String| Err(Failure { code, reason });
+        let Some(key) = chain::open_caveat_key(sig, vid) else {
+            return fail(DenialCode::InvalidDischarge, "its verification id does not open with this chain".into());
+        };
+        let cid_text = String::from_utf8_lossy(cid);
+        let found = self.discharges.iter().enumerate().filter(|(_, d)| d.identifier == cid).map(|(i, _)| i);
+        let mut in_progress = false;
+        let mut target = None;
+        for i in found {
+            match self.uses[i] {
+                Use::Unused => {
+                    target = Some(i);
+                    break;
+                }
+                Use::InProgress => in_progress = true,
+                Use::Used => {}
+            }
+        }
+        let Some(i) = target else {
+            return if in_progress {
+                fail(DenialCode::DischargeCycle, format!("discharge `{cid_text}` requires itself (a cycle)"))
+            } else {
+                fail(DenialCode::MissingDischarge, format!("needs a discharge for `{cid_text}`, none was supplied"))
+            };
+        };
+        self.uses[i] = Use::InProgress;
+        let discharge = &self.discharges[i];
+        let valid = self.walk(discharge, Holder::Discharge(i), &key, root_sig);
+        self.uses[i] = Use::Used;
+        if valid {
+            return Ok(SatisfiedBy::Discharge(i));
+        }
+        let unbound = self.discharge_is_unbound(discharge, &key);
+        let why = if unbound {
+            "is not bound to this token (run `crumb bind`)"
+        } else {
+            "has a bad signature (tampered, bound to another token, or minted with another key)"
+        };
+        fail(DenialCode::InvalidDischarge, format!("discharge `{cid_text}` {why}"))
+    }
+
+    /// Whether a discharge's signature is its plain chain, i.e. it was never bound.
+    fn discharge_is_unbound(&self, d: &Macaroon, key: &Sig) -> bool {
+        let mut sig = chain::hmac(key, &d.identifier);
+        for c in &d.caveats {
+            sig = match &c.vid {
+                None => chain::first_party(&sig, &c.id),
+                Some(vid) => chain::third_party(&sig, vid, &c.id),
+            };
+        }
+        chain::signatures_match(&sig, &d.signature)
+    }
+
+    fn verdict(&self, signature_valid: bool) -> Option<Denial> {
+        if !signature_valid {
+            return Some(Denial::new(
+                DenialCode::BadSignature,
+                "the signature does not match: wrong key, or the token was altered",
+            ));
+        }
+        if let Some(o) = self.outcomes.iter().find(|o| o.result.is_err()) {
+            let failure = o.result.as_ref().unwrap_err();
+            let whose = match o.holder {
+                Holder::Root => String::new(),
+                Holder::Discharge(d) => format!(" of discharge {d}"),
+            };
+            return Some(Denial {
+                code: failure.code,
+                message: format!("caveat {}{whose}: {}", o.index, failure.reason),
+                caveat: Some((o.holder, o.index)),
+            });
+        }
+        if let Some(i) = self.uses.iter().position(|u| *u != Use::Used) {
+            let id = String::from_utf8_lossy(&self.discharges[i].identifier);
+            return Some(Denial::new(
+                DenialCode::UnusedDischarge,
+                format!("discharge {i} (`{id}`) answers no third-party caveat of this token"),
+            ));
+        }
+        None
+    }
+}
