@@ -19,6 +19,7 @@
 pub mod caveat;
 pub mod context;
 pub mod error;
+pub mod inspect;
 pub mod key;
 pub mod keyring;
 pub mod token;

@@ -1,1 +1,11 @@
-fn main(){}
+//! The `crumb` binary: parse the command line, run one subcommand, exit with its code.
+//! All the work happens in the `crumb` library; `cli` and `serve` only adapt it.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    cli::run(args)
+}

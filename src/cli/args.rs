@@ -1,0 +1,307 @@
+//! Argument groups shared by several subcommands, and turning them into library values.
+
+use super::exit::bad_input;
+use super::paths;
+use anyhow::{Context as _, Result};
+use clap::{Args, ValueEnum};
+use crumb::token::wire::{self, MAX_TOKEN_TEXT};
+use crumb::{Context, Format, KeyFormat, Keyring, Macaroon, RootKey};
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+/// The token a command works on.
+#[derive(Args, Debug, Clone)]
+pub struct TokenArg {
+    /// The token (v1, v2 or JSON, any base64 alphabet); `-` reads it from standard input.
+    #[arg(value_name = "TOKEN", required_unless_present = "token_file")]
+    pub token: Option<String>,
+    /// Read the token from FILE instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl TokenArg {
+    pub fn read_text(&self) -> Result<String> {
+        match (&self.token, &self.token_file) {
+            (_, Some(path)) => read_limited_file(path),
+            (Some(t), None) if t == "-" => read_limited(std::io::stdin().lock(), "standard input"),
+            (Some(t), None) => Ok(t.clone()),
+            (None, None) => Err(bad_input("no token given")),
+        }
+    }
+
+    pub fn decode(&self) -> Result<Macaroon> {
+        decode_token(&self.read_text()?)
+    }
+}
+
+pub fn decode_token(text: &str) -> Result<Macaroon> {
+    Ok(wire::decode(text)?)
+}
+
+fn read_limited(reader: impl Read, what: &str) -> Result<String> {
+    let mut text = String::new();
+    reader
+        .take(MAX_TOKEN_TEXT as u64 + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read the token from {what}"))
+        .map_err(|e| bad_input(format!("{e:#}")))?;
+    if text.len() > MAX_TOKEN_TEXT {
+        return Err(crumb::error::DecodeError::TooLarge { len: text.len(), max: MAX_TOKEN_TEXT }.into());
+    }
+    Ok(text)
+}
+
+pub fn read_limited_file(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path).map_err(|e| bad_input(format!("cannot open {}: {e}", path.display())))?;
+    read_limited(file, &path.display().to_string())
+}
+
+/// Key formats on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, Default)]
+pub enum KeyFormatArg {
+    #[default]
+    Hex,
+    Raw,
+    Base64,
+}
+
+impl From<KeyFormatArg> for KeyFormat {
+    fn from(f: KeyFormatArg) -> Self {
+        match f {
+            KeyFormatArg::Hex => KeyFormat::Hex,
+            KeyFormatArg::Raw => KeyFormat::Raw,
+            KeyFormatArg::Base64 => KeyFormat::Base64,
+        }
+    }
+}
+
+/// Where the root key comes from. Never from an argument that carries the secret itself.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeyArgs {
+    /// Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Read the root key from this open file descriptor (for scripts that pipe secrets).
+    #[arg(long, value_name = "N")]
+    pub key_fd: Option<u32>,
+    /// How the key's bytes are written.
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+    pub key_format: KeyFormatArg,
+    /// A keyring of several keys (rotation) [env: CRUMB_KEYRING].
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key_file", "key_fd"])]
+    pub keyring: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The keys to sign or verify with, by the documented order of precedence.
+    pub fn load(&self) -> Result<Keyring> {
+        let format: KeyFormat = self.key_format.into();
+        if let Some(path) = &self.keyring {
+            return Ok(Keyring::load(path)?);
+        }
+        if let Some(path) = &self.key_file {
+            return Ok(Keyring::single(crumb::key::read_key_file(path, format)?));
+        }
+        if let Some(fd) = self.key_fd {
+            return read_key_fd(fd, format).map(Keyring::single);
+        }
+        if let Some(path) = std::env::var_os("CRUMB_KEY_FILE").filter(|p| !p.is_empty()) {
+            return Ok(Keyring::single(crumb::key::read_key_file(Path::new(&path), format)?));
+        }
+        if let Some(path) = std::env::var_os("CRUMB_KEYRING").filter(|p| !p.is_empty()) {
+            return Ok(Keyring::load(Path::new(&path))?);
+        }
+        let default = paths::default_key_file()?;
+        if default.exists() {
+            return Ok(Keyring::single(crumb::key::read_key_file(&default, format)?));
+        }
+        if std::io::stdin().is_terminal() {
+            return prompt_key(format).map(Keyring::single);
+        }
+        Err(bad_input(format!(
+            "no root key: pass --key-file, --key-fd or --keyring, set CRUMB_KEY_FILE, or run `crumb keygen` to create {}",
+            default.display()
+        )))
+    }
+}
+
+fn read_key_fd(fd: u32, format: KeyFormat) -> Result<RootKey> {
+    // Opening /dev/fd/N keeps this free of unsafe code.
+    let path = PathBuf::from(format!("/dev/fd/{fd}"));
+    let mut material = Zeroizing::new(Vec::new());
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut material))
+        .map_err(|e| bad_input(format!("cannot read a key from file descriptor {fd}: {e}")))?;
+    Ok(RootKey::parse(&material, format)?)
+}
+
+fn prompt_key(format: KeyFormat) -> Result<RootKey> {
+    let typed = Zeroizing::new(
+        rpassword::prompt_password(format!("Root key ({}): ", format.name()))
+            .map_err(|e| bad_input(format!("cannot read the key from the terminal: {e}")))?,
+    );
+    Ok(RootKey::parse(typed.as_bytes(), format)?)
+}
+
+/// Output formats on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FormatArg {
+    /// v1 binary, base64url (pymacaroons, libmacaroons)
+    V1,
+    /// v2 binary, base64url without padding
+    #[default]
+    V2,
+    /// v2 JSON
+    Json,
+    /// v1 JSON
+    #[value(name = "v1-json")]
+    V1Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::V1 => Format::V1,
+            FormatArg::V2 => Format::V2,
+            FormatArg::Json => Format::Json,
+            FormatArg::V1Json => Format::JsonV1,
+        }
+    }
+}
+
+pub fn encode(m: &Macaroon, f: FormatArg) -> Result<String> {
+    Ok(wire::encode(m, f.into())?)
+}
+
+/// The facts of the request a token is checked against.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RequestArgs {
+    /// The action requested (checked by `action` caveats).
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    /// The resource requested (checked by `resource` caveats).
+    #[arg(long, value_name = "PATH")]
+    pub resource: Option<String>,
+    /// The client's address (checked by `ip` caveats).
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<std::net::IpAddr>,
+    /// The audience verifying the token (checked by `aud` caveats).
+    #[arg(long, value_name = "A")]
+    pub aud: Option<String>,
+    /// An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable.
+    #[arg(long = "context", value_name = "NAME=VALUE", value_parser = parse_context_pair)]
+    pub context: Vec<(String, String)>,
+    /// Check as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub at: Option<OffsetDateTime>,
+}
+
+impl RequestArgs {
+    pub fn context(&self, cost: u64) -> Context {
+        let mut ctx = Context::at(self.at.unwrap_or_else(OffsetDateTime::now_utc));
+        ctx.action = self.action.clone();
+        ctx.resource = self.resource.clone();
+        ctx.ip = self.ip;
+        ctx.aud = self.aud.clone();
+        ctx.cost = cost;
+        ctx.values = self.context.iter().cloned().collect();
+        ctx
+    }
+}
+
+/// Discharges and exact predicates: what a verifier accepts besides crumb's caveat language.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SatisfyArgs {
+    /// A caveat satisfied by exact string match (libmacaroons' satisfy_exact); repeatable.
+    #[arg(long, value_name = "CAVEAT")]
+    pub exact: Vec<String>,
+    /// Satisfy nothing but the --exact strings (libmacaroons' verifier semantics).
+    #[arg(long)]
+    pub only_exact: bool,
+    /// A discharge macaroon bound to the token (`crumb bind`); repeatable.
+    #[arg(long, value_name = "TOKEN")]
+    pub discharge: Vec<String>,
+}
+
+impl SatisfyArgs {
+    pub fn discharges(&self) -> Result<Vec<Macaroon>> {
+        self.discharge
+            .iter()
+            .enumerate()
+            .map(|(i, d)| decode_token(d).with_context(|| format!("discharge {i}")))
+            .collect()
+    }
+
+    pub fn verifier<'k>(&self, keys: &'k Keyring) -> crumb::Verifier<'k> {
+        crumb::Verifier::new(keys)
+            .with_exact(self.exact.iter().map(|e| e.as_bytes().to_vec()))
+            .only_exact(self.only_exact)
+    }
+}
+
+fn parse_context_pair(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}` has an empty name"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))
+}
+
+/// `90s`, `15m`, `2h`, `7d`, `1w` as a duration.
+pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().map_err(|_| format!("`{s}` is not a duration like 90s, 15m, 2h, 7d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("`{s}`: the unit must be s, m, h, d or w")),
+    };
+    n.checked_mul(seconds)
+        .filter(|&t| t <= 100 * 365 * 86_400)
+        .map(time::Duration::seconds)
+        .ok_or_else(|| format!("`{s}` is too long"))
+}
+
+/// Caveats to add, checked against crumb's grammar before anything is signed.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CaveatArgs {
+    /// A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable.
+    #[arg(long = "caveat", short = 'c', value_name = "CAVEAT")]
+    pub caveats: Vec<String>,
+    /// Add `expires < now + DURATION` (e.g. 15m, 2h, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expires_in: Option<time::Duration>,
+    /// A caveat added as raw bytes without checking it, for interop; repeatable.
+    #[arg(long = "raw", value_name = "TEXT")]
+    pub raw: Vec<String>,
+}
+
+impl CaveatArgs {
+    /// The caveat texts to add, in order; a malformed one is refused before anything is added.
+    pub fn texts(&self, extra: &[String]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for text in self.caveats.iter().chain(extra) {
+            let parsed = crumb::caveat::parse(text)
+                .map_err(|e| bad_input(format!("refusing to add caveat `{text}`: {e}")))?;
+            out.push(parsed.to_string().into_bytes());
+        }
+        if let Some(ttl) = self.expires_in {
+            let at = (OffsetDateTime::now_utc() + ttl).replace_nanosecond(0).expect("0 ns is valid");
+            out.push(crumb::Caveat::Expires { at, keyword: "expires" }.to_string().into_bytes());
+        }
+        out.extend(self.raw.iter().map(|r| r.as_bytes().to_vec()));
+        Ok(out)
+    }
+}

@@ -1,0 +1,68 @@
+//! `crumb keygen`: make a root key (a file of 32 random bytes in hex, mode 0600, created new),
+//! or add to and retire from a keyring.
+
+use super::exit::{bad_input, OK};
+use super::paths;
+use anyhow::Result;
+use clap::Args;
+use crumb::{Keyring, RootKey};
+use std::path::PathBuf;
+
+/// Generate a root key and print its key id.
+///
+/// Without --out the key goes to the default key file, which every command uses when no key is
+/// given. With --keyring a key is added to a keyring and made current (rotation).
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Write the key to FILE (hex, mode 0600) instead of the default key file.
+    #[arg(long, value_name = "FILE", conflicts_with = "keyring")]
+    out: Option<PathBuf>,
+    /// Replace an existing key file.
+    #[arg(long)]
+    force: bool,
+    /// Add a new key to this keyring (created if missing) and make it current.
+    #[arg(long, value_name = "FILE")]
+    keyring: Option<PathBuf>,
+    /// With --keyring: retire key KID instead of adding one; its tokens stop verifying.
+    #[arg(long, value_name = "KID", requires = "keyring")]
+    retire: Option<String>,
+    /// Print {"key_id", "path"} as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: KeygenArgs) -> Result<u8> {
+    let (key_id, path, note) = match (&args.keyring, &args.retire) {
+        (Some(ring_path), Some(kid)) => {
+            let mut ring = Keyring::load(ring_path)?;
+            ring.retire(kid)?;
+            ring.save(ring_path)?;
+            (kid.clone(), ring_path.clone(), "retired")
+        }
+        (Some(ring_path), None) => {
+            let mut ring = Keyring::load_or_empty(ring_path)?;
+            let id = ring.add_current(RootKey::generate()?);
+            ring.save(ring_path)?;
+            (id, ring_path.clone(), "added to the keyring as current")
+        }
+        (None, _) => {
+            let path = match &args.out {
+                Some(p) => p.clone(),
+                None => paths::default_key_file()?,
+            };
+            if path.as_os_str().is_empty() {
+                return Err(bad_input("--out needs a file name"));
+            }
+            let key = RootKey::generate()?;
+            crumb::key::write_key_file(&path, &key, args.force)?;
+            (key.key_id(), path, "written")
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::json!({ "key_id": key_id, "path": path, "action": note }));
+    } else {
+        println!("{key_id}");
+        eprintln!("crumb: key {key_id} {note}: {}", path.display());
+    }
+    Ok(OK)
+}

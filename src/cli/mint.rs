@@ -1,0 +1,46 @@
+//! `crumb mint`: a new token from the root key (the current key of a keyring).
+
+use super::args::{encode, CaveatArgs, FormatArg, KeyArgs};
+use super::exit::OK;
+use anyhow::Result;
+use clap::Args;
+use crumb::token::identifier::Nonce;
+use crumb::{Macaroon, TokenId};
+
+/// Mint a token; prints it and a newline, nothing else on stdout.
+#[derive(Args, Debug)]
+pub struct MintArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// A location hint for holders (not covered by the signature).
+    #[arg(long, value_name = "L")]
+    location: Option<String>,
+    /// A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>).
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    #[command(flatten)]
+    caveats: CaveatArgs,
+    /// Give the token a credit balance (adds `balance <= N`).
+    #[arg(long, value_name = "N")]
+    balance: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: FormatArg,
+}
+
+pub fn run(args: MintArgs) -> Result<u8> {
+    let extra: Vec<String> = args.balance.map(|n| format!("balance <= {n}")).into_iter().collect();
+    let caveats = args.caveats.texts(&extra)?;
+    let ring = args.key.load()?;
+    let current = ring.current()?;
+    let identifier = match args.id {
+        Some(id) => id.into_bytes(),
+        None => TokenId::new(&current.id, Nonce::random()?).encode(),
+    };
+    let mut token = Macaroon::mint(&current.key, identifier, args.location);
+    for c in caveats {
+        token.add_first_party(c);
+    }
+    println!("{}", encode(&token, args.format)?);
+    Ok(OK)
+}

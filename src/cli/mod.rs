@@ -1,0 +1,58 @@
+//! The command line: one file per subcommand, each an `Args` struct (its doc comments are its
+//! help) and a `run` that turns flags into library calls and results into output and exit codes.
+
+pub mod args;
+mod attenuate;
+pub mod exit;
+mod generate;
+mod inspect;
+mod keygen;
+mod mint;
+pub mod output;
+pub mod paths;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Macaroon bearer tokens that carry their own limits.
+///
+/// Mint tokens from a root key, attenuate them with caveats anyone can add and nobody can
+/// remove, inspect them, and verify them against a request.
+#[derive(Parser, Debug)]
+#[command(name = "crumb", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 valid/done, 1 denied, 2 bad input or usage, 3 ledger, file system or server unavailable.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Keygen(keygen::KeygenArgs),
+    Mint(mint::MintArgs),
+    Attenuate(attenuate::AttenuateArgs),
+    Inspect(inspect::InspectArgs),
+    Verify(verify::VerifyArgs),
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs one subcommand; prints errors to stderr and returns the exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Keygen(a) => keygen::run(a),
+        Command::Mint(a) => mint::run(a),
+        Command::Attenuate(a) => attenuate::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Generate(a) => generate::run(a),
+    };
+    match result {
+        Ok(code) => exit::exit(code),
+        Err(err) => {
+            eprintln!("crumb: {err:#}");
+            exit::exit(exit::code_for(&err))
+        }
+    }
+}

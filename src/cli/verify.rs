@@ -1,0 +1,65 @@
+//! `crumb verify`: check a token against a request, as a service would.
+
+use super::args::{KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
+use super::exit::{DENIED, OK};
+use super::output::{explain_lines, outcome_json};
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+/// Verify a token's signature and every caveat against a request.
+///
+/// Exit 0 when valid, 1 when denied (stderr names the failing caveat), 2 on bad input.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    token: TokenArg,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    request: RequestArgs,
+    /// What this request costs (checked by `max-cost` and `balance` caveats).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    cost: u64,
+    #[command(flatten)]
+    satisfy: SatisfyArgs,
+    /// List every caveat with pass or fail and why, not only the first failure.
+    #[arg(long)]
+    explain: bool,
+    /// Print a stable JSON verdict (always with every caveat).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: VerifyArgs) -> Result<u8> {
+    let token = args.token.decode()?;
+    let discharges = args.satisfy.discharges()?;
+    let keys = args.key.load()?;
+    let ctx = args.request.context(args.cost);
+    let report = args.satisfy.verifier(&keys).check(&token, &discharges, &ctx);
+    let valid = report.denial.is_none();
+    if args.json {
+        let doc = json!({
+            "valid": valid,
+            "reason": report.denial.as_ref().map(|d| d.code.as_str()),
+            "message": report.denial.as_ref().map(|d| d.message.clone()),
+            "key_id": report.key_id,
+            "nonce": token.token_id().map(|id| id.nonce.to_string()),
+            "balance": crumb::verify::balance_of(&token),
+            "signature_valid": report.signature_valid,
+            "caveats": report.caveats.iter().map(|o| outcome_json(&token, &discharges, o)).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        match &report.denial {
+            None => println!("valid"),
+            Some(d) => eprintln!("crumb: denied: {d}"),
+        }
+        if args.explain {
+            for line in explain_lines(&token, &discharges, &report) {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(if valid { OK } else { DENIED })
+}

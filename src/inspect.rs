@@ -1,0 +1,123 @@
+//! A readable account of a token without verifying it: what its identifier says, what each
+//! caveat means, and what looks wrong. The CLI renders it as a table or JSON; it never
+//! includes the signature unless asked, since caveats plus signature are the whole token.
+
+use crate::caveat::{self, rfc3339, Caveat};
+use crate::token::Macaroon;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Serialize, Debug)]
+pub struct Description {
+    pub format: Option<&'static str>,
+    pub location: Option<String>,
+    pub identifier: IdentifierView,
+    pub caveats: Vec<CaveatView>,
+    /// The effective balance (smallest `balance <=`), if the token carries one.
+    pub balance: Option<u64>,
+    /// The earliest expiry, if any.
+    pub expires: Option<String>,
+    pub signature: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct IdentifierView {
+    /// The identifier as text, when it is UTF-8.
+    pub text: Option<String>,
+    pub hex: String,
+    /// crumb's fields, when crumb minted the token.
+    pub crumb: Option<CrumbId>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CrumbId {
+    pub key_id: String,
+    pub nonce: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CaveatView {
+    pub index: usize,
+    /// `first` or `third`.
+    pub party: &'static str,
+    /// First-party: the predicate; third-party: the caveat identifier (when UTF-8).
+    pub text: Option<String>,
+    pub hex: Option<String>,
+    /// The caveat kind, `third-party`, or `unknown` (denied by crumb's verifier).
+    pub kind: &'static str,
+    /// A reading for people.
+    pub meaning: String,
+    /// Third-party: where to get the discharge.
+    pub location: Option<String>,
+}
+
+/// Describes `token` as of `now`.
+pub fn describe(token: &Macaroon, now: OffsetDateTime, show_signature: bool) -> Description {
+    let mut warnings = Vec::new();
+    let mut expires: Option<OffsetDateTime> = None;
+    let mut unknown = 0;
+    let caveats: Vec<CaveatView> = token
+        .caveats
+        .iter()
+        .enumerate()
+        .map(|(index, c)| {
+            let text = c.text().map(str::to_owned);
+            let hex = text.is_none().then(|| hex::encode(&c.id));
+            if c.is_third_party() {
+                let at = c.location.as_deref().filter(|l| !l.is_empty()).unwrap_or("(no location)");
+                return CaveatView {
+                    index,
+                    party: "third",
+                    text,
+                    hex,
+                    kind: "third-party",
+                    meaning: format!("needs a discharge from {at}"),
+                    location: c.location.clone(),
+                };
+            }
+            let (kind, meaning) = match c.text().map(caveat::parse) {
+                Some(Ok(parsed)) => {
+                    if let Caveat::Expires { at, .. } = parsed {
+                        expires = Some(expires.map_or(at, |e| e.min(at)));
+                    }
+                    (parsed.kind(), parsed.describe(now))
+                }
+                Some(Err(e)) => {
+                    unknown += 1;
+                    ("unknown", format!("not understood by crumb, so denied ({e})"))
+                }
+                None => {
+                    unknown += 1;
+                    ("unknown", "not UTF-8, so denied".to_owned())
+                }
+            };
+            CaveatView { index, party: "first", text, hex, kind, meaning, location: None }
+        })
+        .collect();
+    match expires {
+        None => warnings.push("no expiry: this token is valid until its key is retired or it is revoked".into()),
+        Some(at) if at <= now => warnings.push(format!("expired at {}", rfc3339(at))),
+        Some(_) => {}
+    }
+    if unknown > 0 {
+        warnings.push(format!(
+            "{unknown} caveat(s) crumb does not understand: crumb's verifier denies them unless satisfied by --exact"
+        ));
+    }
+    let id = token.token_id();
+    Description {
+        format: None,
+        location: token.location.clone(),
+        identifier: IdentifierView {
+            text: String::from_utf8(token.identifier.clone()).ok(),
+            hex: hex::encode(&token.identifier),
+            crumb: id.map(|id| CrumbId { key_id: id.key_id, nonce: id.nonce.to_string() }),
+        },
+        caveats,
+        balance: crate::verify::balance_of(token),
+        expires: expires.map(rfc3339),
+        signature: show_signature.then(|| hex::encode(token.signature)),
+        warnings,
+    }
+}
