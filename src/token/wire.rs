@@ -248,7 +248,10 @@ fn decode_v1(bytes: &[u8]) -> Result<Macaroon, DecodeError> {
                 _ => return Err(DecodeError::Malformed("a `vid` packet without its `cid`".into())),
             },
             b"cl" => match caveats.last_mut() {
-                Some(c) if c.location.is_none() => c.location = Some(utf8_field("caveat location", value)?),
+                // As with the token's location, an empty v1 `cl` means "none".
+                Some(c) if c.location.is_none() => {
+                    c.location = Some(utf8_field("caveat location", value)?).filter(|l| !l.is_empty())
+                }
                 _ => return Err(DecodeError::Malformed("a `cl` packet without its `cid`".into())),
             },
             b"signature" => {
@@ -527,7 +530,7 @@ fn decode_json_v1(obj: &Map<String, Value>) -> Result<Macaroon, DecodeError> {
             Some(v) => Some(decode_base64(v).map_err(|e| json_err(format!("vid: {e}")))?),
             None => None,
         };
-        let location = str_field(&c, "cl")?.map(str::to_owned);
+        let location = str_field(&c, "cl")?.filter(|l| !l.is_empty()).map(str::to_owned);
         caveats.push(RawCaveat { id: id.as_bytes().to_vec(), vid, location });
     }
     let location = str_field(obj, "location")?.filter(|l| !l.is_empty()).map(str::to_owned);

@@ -1,0 +1,90 @@
+//! Fixtures shared by the integration tests: an isolated crumb environment per test,
+//! key files, and the location of the shared interop vectors.
+
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// A scratch data directory; every `crumb` run from it uses it instead of the user's.
+pub struct Env {
+    pub dir: TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `crumb` with a private data dir and no key or keyring from the environment.
+    pub fn crumb(&self) -> Command {
+        let mut cmd = Command::cargo_bin("crumb").expect("binary");
+        cmd.env("CRUMB_DATA_DIR", self.dir.path().join("data"))
+            .env_remove("CRUMB_KEY_FILE")
+            .env_remove("CRUMB_KEYRING")
+            .env_remove("CRUMB_LEDGER")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs crumb with `args`, expects exit 0, returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.crumb().args(args).output().expect("run crumb");
+        assert!(
+            out.status.success(),
+            "crumb {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+    }
+
+    /// Runs crumb with `args` and returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.crumb().args(args).output().expect("run crumb");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A fresh key file `name`; returns its path as a string.
+    pub fn key(&self, name: &str) -> String {
+        let path = self.path(name);
+        self.ok(&["keygen", "--out", path.to_str().unwrap()]);
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// Writes raw bytes to a file and returns its path as a string.
+    pub fn file(&self, name: &str, contents: &[u8]) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write");
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+/// The shared vectors folder (`$CRUMB_VECTORS`, else `../shared/vectors`), if present.
+pub fn vectors_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("CRUMB_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
+    if dir.join("vectors.json").exists() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: no vectors at {} (set CRUMB_VECTORS)", dir.display());
+        None
+    }
+}
+
+pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
+    let dir = vectors_dir()?;
+    let text = std::fs::read_to_string(dir.join("vectors.json")).expect("read vectors.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("vectors.json is JSON");
+    Some(doc["vectors"].as_array().expect("vectors list").clone())
+}
