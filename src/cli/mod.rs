@@ -3,6 +3,8 @@
 
 pub mod args;
 mod attenuate;
+mod bind;
+mod discharge;
 pub mod exit;
 mod generate;
 mod inspect;
@@ -34,6 +36,8 @@ pub enum Command {
     Attenuate(attenuate::AttenuateArgs),
     Inspect(inspect::InspectArgs),
     Verify(verify::VerifyArgs),
+    Discharge(discharge::DischargeArgs),
+    Bind(bind::BindArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -46,6 +50,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Attenuate(a) => attenuate::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Discharge(a) => discharge::run(a),
+        Command::Bind(a) => bind::run(a),
         Command::Generate(a) => generate::run(a),
     };
     match result {

@@ -79,6 +79,19 @@ impl Macaroon {
         self.caveats.push(RawCaveat { id: caveat_id, vid: Some(vid), location });
     }
 
+    /// Appends a third-party caveat with a fresh random nonce.
+    pub fn add_third_party_random(
+        &mut self,
+        caveat_root_key: &RootKey,
+        caveat_id: impl Into<Vec<u8>>,
+        location: Option<String>,
+    ) -> Result<(), crate::error::KeyError> {
+        let mut nonce = [0u8; chain::VID_NONCE_LEN];
+        getrandom::getrandom(&mut nonce).map_err(|e| crate::error::KeyError::Random(e.to_string()))?;
+        self.add_third_party(caveat_root_key, caveat_id, location, &nonce);
+        Ok(())
+    }
+
     /// A copy of `discharge` bound to this (root) macaroon, as libmacaroons' prepare-for-request.
     pub fn bind(&self, discharge: &Macaroon) -> Macaroon {
         let mut bound = discharge.clone();

@@ -1,0 +1,32 @@
+//! `crumb bind`: tie discharges to the token they are used with (prepare-for-request).
+
+use super::args::{decode_token, encode, FormatArg, TokenArg};
+use super::exit::OK;
+use anyhow::{Context, Result};
+use clap::Args;
+
+/// Bind discharges to a token; prints each bound discharge on its own line.
+///
+/// A bound discharge verifies only with this token, so a discharge stolen from one request
+/// cannot be replayed with another token. Send the token and the bound discharges together.
+#[derive(Args, Debug)]
+pub struct BindArgs {
+    /// The token the discharges are for; `-` reads it from standard input.
+    #[arg(value_name = "TOKEN")]
+    token: String,
+    /// Discharge macaroons to bind.
+    #[arg(value_name = "DISCHARGE", required = true)]
+    discharges: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: FormatArg,
+}
+
+pub fn run(args: BindArgs) -> Result<u8> {
+    let token = TokenArg { token: Some(args.token), token_file: None }.decode()?;
+    for (i, text) in args.discharges.iter().enumerate() {
+        let discharge = decode_token(text).with_context(|| format!("discharge {i}"))?;
+        println!("{}", encode(&token.bind(&discharge), args.format)?);
+    }
+    Ok(OK)
+}
