@@ -110,7 +110,7 @@ pub fn describe(token: &Macaroon, now: OffsetDateTime, show_signature: bool) -> 
         format: None,
         location: token.location.clone(),
         identifier: IdentifierView {
-            text: String::from_utf8(token.identifier.clone()).ok(),
+            text: std::str::from_utf8(&token.identifier).ok().map(str::to_owned),
             hex: hex::encode(&token.identifier),
             crumb: id.map(|id| CrumbId { key_id: id.key_id, nonce: id.nonce.to_string() }),
         },

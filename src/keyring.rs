@@ -159,11 +159,11 @@ impl Keyring {
 
     /// The key that must have signed a token with this identifier: the named key for crumb
     /// identifiers, the current key (or the only key) for identifiers of other libraries.
-    pub fn key_for(&self, identifier: &[u8]) -> Result<&RootKey, KeyError> {
+    pub fn key_for(&self, identifier: &[u8]) -> Result<&KeyEntry, KeyError> {
         match TokenId::parse(identifier) {
-            Some(id) => self.usable(&id.key_id).map(|e| &e.key),
-            None if self.keys.len() == 1 => self.usable(&self.keys[0].id).map(|e| &e.key),
-            None => self.current().map(|e| &e.key),
+            Some(id) => self.usable(&id.key_id),
+            None if self.keys.len() == 1 => self.usable(&self.keys[0].id),
+            None => self.current(),
         }
     }
 }

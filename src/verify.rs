@@ -207,19 +207,19 @@ impl<'k> Verifier<'k> {
     }
 
     /// Verifies `token` with `discharges` for the request `ctx`.
-    pub fn verify(&self, token: Macaroon, discharges: Vec<Macaroon>, ctx: &Context) -> Result<Verified, Rejected> {
+    pub fn verify(&self, token: Macaroon, discharges: Vec<Macaroon>, ctx: &Context) -> Result<Verified, Box<Rejected>> {
         let report = self.check(&token, &discharges, ctx);
         match report.denial {
             None => Ok(Verified { token, discharges, report }),
-            Some(_) => Err(Rejected { token, report }),
+            Some(_) => Err(Box::new(Rejected { token, report })),
         }
     }
 
     /// Verifies and reports on every caveat, without consuming the token.
     pub fn check(&self, token: &Macaroon, discharges: &[Macaroon], ctx: &Context) -> Report {
         let mut report = Report::default();
-        let key = match self.keys.key_for(&token.identifier) {
-            Ok(key) => key,
+        let entry = match self.keys.key_for(&token.identifier) {
+            Ok(entry) => entry,
             Err(e) => {
                 let code = match e {
                     crate::error::KeyError::Retired(_) => DenialCode::RetiredKey,
@@ -229,7 +229,7 @@ impl<'k> Verifier<'k> {
                 return report;
             }
         };
-        report.key_id = Some(key.key_id());
+        report.key_id = Some(entry.id.clone());
         let mut run = Run {
             verifier: self,
             ctx,
@@ -237,7 +237,7 @@ impl<'k> Verifier<'k> {
             uses: vec![Use::Unused; discharges.len()],
             outcomes: Vec::with_capacity(token.caveats.len()),
         };
-        let derived = chain::derive_key(key.expose());
+        let derived = chain::derive_key(entry.key.expose());
         report.signature_valid = run.walk(token, Holder::Root, &derived, &token.signature);
         report.denial = run.verdict(report.signature_valid);
         report.caveats = run.outcomes;
@@ -278,7 +278,7 @@ impl Run<'_, '_> {
     /// Recomputes `m`'s chain from `key`, checking caveats on the way; true when its signature
     /// holds (for a discharge: once bound to `root_sig`).
     fn walk(&mut self, m: &Macaroon, holder: Holder, key: &Sig, root_sig: &Sig) -> bool {
-        let mut sig = chain::hmac(key, &m.identifier);
+        let mut sig = chain::hmac_secret(key, &m.identifier);
         for (index, c) in m.caveats.iter().enumerate() {
             let (kind, result) = match &c.vid {
                 None => {

@@ -72,7 +72,7 @@ fn every_serialisation_decodes_to_the_vector_fields() {
             assert_eq!(m.identifier, identifier, "{id} {label}");
             assert_eq!(m.signature.to_vec(), sig, "{id} {label}");
             assert_eq!(m.location.as_deref().unwrap_or(""), v["location"].as_str().unwrap(), "{id} {label}");
-            let ids: Vec<Vec<u8>> = m.caveats.iter().map(|c| c.id.clone()).collect();
+            let ids: Vec<Vec<u8>> = m.caveats.iter().map(|c| c.id.to_vec()).collect();
             assert_eq!(ids, expected, "{id} {label}");
             let third: Vec<bool> = m.caveats.iter().map(|c| c.is_third_party()).collect();
             let expected_third: Vec<bool> = v["caveats_in_order"]
@@ -147,7 +147,7 @@ fn mint_and_third_party_reproduce_the_libraries_signatures() {
         let mut m = Macaroon::mint(&key, unhex(&v["identifier"]["hex"]), None);
         for c in v["caveats_in_order"].as_array().unwrap() {
             match c["predicate"].as_str() {
-                Some(p) => m.add_first_party(p.as_bytes()),
+                Some(p) => m.add_first_party(p.as_bytes().to_vec()),
                 None => {
                     let ck = RootKey::from_bytes(&unhex(&c["caveat_root_key"]["hex"])).unwrap();
                     let nonce: [u8; 24] = unhex(&c["nonce_hex"]).try_into().unwrap();

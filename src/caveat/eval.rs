@@ -1,6 +1,6 @@
 //! Checking a typed caveat against the facts of a request.
 
-use super::{path, rfc3339, Caveat};
+use super::{path, rfc3339, Caveat, IpNet, List};
 use crate::context::Context;
 use crate::verify::DenialCode;
 
@@ -15,15 +15,15 @@ fn fail(code: DenialCode, reason: impl Into<String>) -> Result<(), Failure> {
     Err(Failure { code, reason: reason.into() })
 }
 
-fn one_of(what: &str, got: Option<&str>, allowed: &[String]) -> Result<(), Failure> {
+fn one_of(what: &str, got: Option<&str>, allowed: &List<'_>) -> Result<(), Failure> {
     match got {
         None => fail(DenialCode::CaveatFailed, format!("the request names no {what}")),
-        Some(v) if allowed.iter().any(|a| a == v) => Ok(()),
-        Some(v) => fail(DenialCode::CaveatFailed, format!("{what} `{v}` is not {}", allowed.join(" or "))),
+        Some(v) if allowed.contains(v) => Ok(()),
+        Some(v) => fail(DenialCode::CaveatFailed, format!("{what} `{v}` is not {}", allowed.joined(" or "))),
     }
 }
 
-impl Caveat {
+impl Caveat<'_> {
     /// Whether this caveat holds for `ctx`.
     pub fn check(&self, ctx: &Context) -> Result<(), Failure> {
         match self {
@@ -33,13 +33,13 @@ impl Caveat {
             Caveat::NotBefore(at) => fail(DenialCode::NotYetValid, format!("not valid before {}", rfc3339(*at))),
             Caveat::Action(allowed) => one_of("action", ctx.action.as_deref(), allowed),
             Caveat::Aud(allowed) => one_of("audience", ctx.aud.as_deref(), allowed),
-            Caveat::Context { name, allowed } => match ctx.values.get(name) {
+            Caveat::Context { name, allowed } => match ctx.values.get(name.as_ref()) {
                 None => fail(DenialCode::CaveatFailed, format!("the request has no context value `{name}`")),
                 Some(v) => one_of(name, Some(v), allowed),
             },
             Caveat::Resource(want) => {
                 let got = requested_path(ctx)?;
-                if &got == want {
+                if got == *want {
                     Ok(())
                 } else {
                     fail(DenialCode::CaveatFailed, format!("resource `{got}` is not `{want}`"))
@@ -55,7 +55,7 @@ impl Caveat {
             }
             Caveat::Ip(nets) => match ctx.ip {
                 None => fail(DenialCode::CaveatFailed, "the request has no client address"),
-                Some(ip) if nets.iter().any(|n| n.contains(ip)) => Ok(()),
+                Some(ip) if nets.iter().any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(ip))) => Ok(()),
                 Some(ip) => fail(DenialCode::CaveatFailed, format!("address {ip} is outside the allowed networks")),
             },
             Caveat::MaxCost(cap) if ctx.cost <= *cap => Ok(()),
@@ -70,7 +70,7 @@ impl Caveat {
     }
 }
 
-fn requested_path(ctx: &Context) -> Result<String, Failure> {
+fn requested_path(ctx: &Context) -> Result<std::borrow::Cow<'_, str>, Failure> {
     let raw = ctx
         .resource
         .as_deref()

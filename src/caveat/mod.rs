@@ -13,40 +13,91 @@ pub use eval::Failure;
 pub use ip::IpNet;
 pub use parse::parse;
 
+use std::borrow::Cow;
 use std::fmt;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// A parsed first-party caveat.
+/// A parsed first-party caveat. It borrows from the caveat's text where it can, so checking
+/// a token's caveats costs no allocation; [`Caveat::into_owned`] detaches it.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Caveat {
+pub enum Caveat<'a> {
     /// `expires < T` (or pymacaroons' `time < T`): denied at or after T.
     Expires { at: OffsetDateTime, keyword: &'static str },
     /// `not-before >= T`: denied before T.
     NotBefore(OffsetDateTime),
     /// `action = a` / `action in a,b`: the request's action must be one of these.
-    Action(Vec<String>),
+    Action(List<'a>),
     /// `resource = /p`: the request's resource must be exactly this path.
-    Resource(String),
+    Resource(Cow<'a, str>),
     /// `resource prefix /p`: the request's resource must be /p or lie under it, segment-wise.
-    ResourcePrefix(String),
+    ResourcePrefix(Cow<'a, str>),
     /// `ip in CIDR,...` / `ip = ADDR`: the peer address must fall in one of these networks.
-    Ip(Vec<IpNet>),
+    Ip(List<'a>),
     /// `aud = x` / `aud in x,y`: the verifying service must be one of these audiences.
-    Aud(Vec<String>),
+    Aud(List<'a>),
     /// `max-cost <= N`: one request may cost at most N.
     MaxCost(u64),
     /// `balance <= N`: the token holds at most N credits; a request may cost at most that.
     Balance(u64),
     /// `NAME = v` / `NAME in a,b`: an application fact must be one of these values.
-    Context { name: String, allowed: Vec<String> },
+    Context { name: Cow<'a, str>, allowed: List<'a> },
+}
+
+/// A non-empty list of values, kept as its canonical comma-separated text (checked at parse).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct List<'a>(Cow<'a, str>);
+
+impl<'a> List<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split(',')
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        self.iter().any(|v| v == value)
+    }
+
+    fn is_single(&self) -> bool {
+        !self.0.contains(',')
+    }
+
+    pub(crate) fn joined(&self, sep: &str) -> String {
+        self.iter().collect::<Vec<_>>().join(sep)
+    }
+
+    fn into_owned(self) -> List<'static> {
+        List(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl fmt::Display for List<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Keys with a meaning of their own; any other key is an application context name.
 pub const RESERVED_KEYS: &[&str] =
     &["expires", "time", "not-before", "action", "resource", "ip", "aud", "max-cost", "balance"];
 
-impl Caveat {
+impl Caveat<'_> {
+    /// Detaches the caveat from the text it was parsed from.
+    pub fn into_owned(self) -> Caveat<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        match self {
+            Caveat::Expires { at, keyword } => Caveat::Expires { at, keyword },
+            Caveat::NotBefore(at) => Caveat::NotBefore(at),
+            Caveat::Action(l) => Caveat::Action(l.into_owned()),
+            Caveat::Resource(r) => Caveat::Resource(own(r)),
+            Caveat::ResourcePrefix(r) => Caveat::ResourcePrefix(own(r)),
+            Caveat::Ip(l) => Caveat::Ip(l.into_owned()),
+            Caveat::Aud(l) => Caveat::Aud(l.into_owned()),
+            Caveat::MaxCost(n) => Caveat::MaxCost(n),
+            Caveat::Balance(n) => Caveat::Balance(n),
+            Caveat::Context { name, allowed } => Caveat::Context { name: own(name), allowed: allowed.into_owned() },
+        }
+    }
+
     /// A short name of the kind, stable for JSON output.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -70,24 +121,23 @@ impl Caveat {
             Caveat::Expires { at, .. } => format!("expired {} ago", human_span(now - *at)),
             Caveat::NotBefore(at) if *at > now => format!("valid from {} (in {})", rfc3339(*at), human_span(*at - now)),
             Caveat::NotBefore(at) => format!("valid since {}", rfc3339(*at)),
-            Caveat::Action(a) => format!("only action {}", a.join(" or ")),
+            Caveat::Action(a) => format!("only action {}", a.joined(" or ")),
             Caveat::Resource(r) => format!("only resource {r}"),
             Caveat::ResourcePrefix(r) => format!("only resources under {r}"),
-            Caveat::Ip(nets) => {
-                format!("only from {}", nets.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or "))
-            }
-            Caveat::Aud(a) => format!("only for audience {}", a.join(" or ")),
+            Caveat::Ip(nets) => format!("only from {}", nets.joined(" or ")),
+            Caveat::Aud(a) => format!("only for audience {}", a.joined(" or ")),
             Caveat::MaxCost(n) => format!("each request costs at most {n}"),
             Caveat::Balance(n) => format!("holds a balance of at most {n}"),
-            Caveat::Context { name, allowed } => format!("{name} must be {}", allowed.join(" or ")),
+            Caveat::Context { name, allowed } => format!("{name} must be {}", allowed.joined(" or ")),
         }
     }
 }
 
-fn join_or_single(key: &str, values: &[String]) -> String {
-    match values {
-        [one] => format!("{key} = {one}"),
-        many => format!("{key} in {}", many.join(",")),
+fn join_or_single(key: &str, values: &List<'_>) -> String {
+    if values.is_single() {
+        format!("{key} = {values}")
+    } else {
+        format!("{key} in {values}")
     }
 }
 
@@ -107,7 +157,7 @@ pub fn human_span(d: time::Duration) -> String {
 }
 
 /// The canonical text: parse(display(c)) == c.
-impl fmt::Display for Caveat {
+impl fmt::Display for Caveat<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Caveat::Expires { at, keyword } => write!(f, "{keyword} < {}", rfc3339(*at)),
@@ -115,10 +165,7 @@ impl fmt::Display for Caveat {
             Caveat::Action(a) => f.write_str(&join_or_single("action", a)),
             Caveat::Resource(r) => write!(f, "resource = {r}"),
             Caveat::ResourcePrefix(r) => write!(f, "resource prefix {r}"),
-            Caveat::Ip(nets) => {
-                let list: Vec<String> = nets.iter().map(ToString::to_string).collect();
-                write!(f, "ip in {}", list.join(","))
-            }
+            Caveat::Ip(nets) => write!(f, "ip in {nets}"),
             Caveat::Aud(a) => f.write_str(&join_or_single("aud", a)),
             Caveat::MaxCost(n) => write!(f, "max-cost <= {n}"),
             Caveat::Balance(n) => write!(f, "balance <= {n}"),

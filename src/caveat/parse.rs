@@ -10,7 +10,8 @@
 //! NAME       =  VALUE | in V,V...   (NAME: [a-z0-9][a-z0-9_.-]*, not one of the keys above)
 //! ```
 
-use super::{path, Caveat, IpNet, RESERVED_KEYS};
+use super::{path, Caveat, IpNet, List, RESERVED_KEYS};
+use std::borrow::Cow;
 use crate::error::CaveatSyntaxError;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -25,7 +26,26 @@ fn valid_name(name: &str) -> bool {
         && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-'))
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ`, the form crumb writes, without the general parser's overhead.
+fn utc_seconds(value: &str) -> Option<OffsetDateTime> {
+    let b = value.as_bytes();
+    let shape = b.len() == 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
+    if !shape || b[19] != b'Z' {
+        return None;
+    }
+    let num = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
+    };
+    let month = time::Month::try_from(num(5, 7)? as u8).ok()?;
+    let date = time::Date::from_calendar_date(num(0, 4)? as i32, month, num(8, 10)? as u8).ok()?;
+    let time = time::Time::from_hms(num(11, 13)? as u8, num(14, 16)? as u8, num(17, 19)? as u8).ok()?;
+    Some(time::PrimitiveDateTime::new(date, time).assume_utc())
+}
+
 fn timestamp(value: &str) -> Result<OffsetDateTime, CaveatSyntaxError> {
+    if let Some(t) = utc_seconds(value) {
+        return Ok(t);
+    }
     OffsetDateTime::parse(value, &Rfc3339)
         .map_err(|e| err(format!("`{value}` is not an RFC 3339 time ({e}); write e.g. 2026-12-01T00:00:00Z")))
 }
@@ -37,27 +57,51 @@ fn amount(value: &str) -> Result<u64, CaveatSyntaxError> {
     value.parse().map_err(|_| err(format!("`{value}` is not a whole number below 2^64")))
 }
 
-/// Values of `= v` (one) or `in a,b` (a non-empty list without empty items).
-fn values(op: &str, value: &str) -> Result<Vec<String>, CaveatSyntaxError> {
-    let items: Vec<String> = match op {
-        "=" => vec![value.to_owned()],
-        "in" => value.split(',').map(|v| v.trim().to_owned()).collect(),
-        _ => unreachable!("callers pass = or in"),
-    };
-    if items.iter().any(String::is_empty) {
-        return Err(err(format!("`{value}` has an empty item")));
+/// Values of `= v` (one, which may contain anything but a comma) or `in a,b` (a non-empty
+/// list without empty items; spaces around items are dropped).
+fn values<'a>(op: &str, value: &'a str) -> Result<List<'a>, CaveatSyntaxError> {
+    let has_comma = value.as_bytes().contains(&b',');
+    if op == "=" && has_comma {
+        return Err(err(format!("`{value}`: use `in a,b` for several values")));
     }
-    Ok(items)
+    let mut canonical = true;
+    if has_comma || value.starts_with(' ') || value.ends_with(' ') {
+        for item in value.split(',') {
+            let trimmed = item.trim();
+            if trimmed.is_empty() {
+                return Err(err(format!("`{value}` has an empty item")));
+            }
+            canonical &= trimmed.len() == item.len();
+        }
+    }
+    Ok(List(if canonical {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(value.split(',').map(str::trim).collect::<Vec<_>>().join(","))
+    }))
+}
+
+fn networks<'a>(op: &str, value: &'a str) -> Result<List<'a>, CaveatSyntaxError> {
+    let list = values(op, value)?;
+    for net in list.iter() {
+        net.parse::<IpNet>().map_err(err)?;
+    }
+    Ok(list)
+}
+
+/// `KEY OP VALUE` at the first two spaces, each part non-empty.
+fn split_line(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let first = bytes.iter().position(|&b| b == b' ')?;
+    let second = first + 1 + bytes[first + 1..].iter().position(|&b| b == b' ')?;
+    let (key, op, value) = (&text[..first], &text[first + 1..second], &text[second + 1..]);
+    (!key.is_empty() && !op.is_empty() && !value.is_empty()).then_some((key, op, value))
 }
 
 /// Parses one caveat line.
-pub fn parse(text: &str) -> Result<Caveat, CaveatSyntaxError> {
-    let mut parts = text.splitn(3, ' ');
-    let (key, op, value) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(k), Some(o), Some(v)) if !k.is_empty() && !o.is_empty() && !v.is_empty() => (k, o, v),
-        _ => return Err(err(format!("`{text}` is not of the form `KEY OP VALUE`"))),
-    };
-    if value != value.trim() || value.contains(['\n', '\r']) {
+pub fn parse(text: &str) -> Result<Caveat<'_>, CaveatSyntaxError> {
+    let (key, op, value) = split_line(text).ok_or_else(|| err(format!("`{text}` is not of the form `KEY OP VALUE`")))?;
+    if value.trim().len() != value.len() || value.bytes().any(|b| b == b'\n' || b == b'\r') {
         return Err(err(format!("`{text}`: the value has stray whitespace")));
     }
     let wrong_op = |allowed: &str| err(format!("`{key}` takes {allowed}, not `{op}`"));
@@ -72,9 +116,7 @@ pub fn parse(text: &str) -> Result<Caveat, CaveatSyntaxError> {
         ("resource", "=") => Caveat::Resource(path::normalize_caveat_path(value).map_err(err)?),
         ("resource", "prefix") => Caveat::ResourcePrefix(path::normalize_caveat_path(value).map_err(err)?),
         ("resource", _) => return Err(wrong_op("`=` or `prefix`")),
-        ("ip", "=" | "in") => Caveat::Ip(
-            values(op, value)?.iter().map(|v| v.parse::<IpNet>().map_err(err)).collect::<Result<_, _>>()?,
-        ),
+        ("ip", "=" | "in") => Caveat::Ip(networks(op, value)?),
         ("ip", _) => return Err(wrong_op("`in` or `=`")),
         ("aud", "=" | "in") => Caveat::Aud(values(op, value)?),
         ("aud", _) => return Err(wrong_op("`=` or `in`")),
@@ -84,7 +126,7 @@ pub fn parse(text: &str) -> Result<Caveat, CaveatSyntaxError> {
         ("balance", _) => return Err(wrong_op("`<=`")),
         (name, "=" | "in") if valid_name(name) => {
             debug_assert!(!RESERVED_KEYS.contains(&name));
-            Caveat::Context { name: name.to_owned(), allowed: values(op, value)? }
+            Caveat::Context { name: Cow::Borrowed(name), allowed: values(op, value)? }
         }
         (name, _) if valid_name(name) => return Err(wrong_op("`=` or `in`")),
         _ => return Err(err(format!("`{key}` is not a caveat name (lowercase letters, digits, _ . -)"))),
@@ -114,6 +156,18 @@ mod tests {
             let c = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(c.to_string(), text);
         }
+    }
+
+    #[test]
+    fn the_fast_time_path_agrees_with_rfc3339() {
+        for t in ["2026-12-01T00:00:00Z", "2000-02-29T23:59:59Z", "1970-01-01T00:00:00Z"] {
+            assert_eq!(utc_seconds(t), Some(OffsetDateTime::parse(t, &Rfc3339).unwrap()), "{t}");
+        }
+        for t in ["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01t00:00:00z", "2026-12-01T00:00:00+01:00"] {
+            assert_eq!(utc_seconds(t), None, "{t}");
+        }
+        assert!(timestamp("2026-12-01T01:00:00+01:00").is_ok());
+        assert!(timestamp("2026-02-30T00:00:00Z").is_err());
     }
 
     #[test]

@@ -2,22 +2,30 @@
 //! normalisation, and a requested path that could climb out of a prefix is refused outright:
 //! `/apps/42/../43` is never "under" `/apps/42`.
 
+use std::borrow::Cow;
+
 /// Normalises a path written in a caveat: absolute, no `.`/`..`/empty segments, no trailing `/`.
-pub fn normalize_caveat_path(path: &str) -> Result<String, String> {
+pub fn normalize_caveat_path(path: &str) -> Result<Cow<'_, str>, String> {
     normalize(path).map_err(|why| format!("resource `{path}`: {why}"))
 }
 
 /// Normalises a requested resource the same way; a path that does not normalise is denied.
-pub fn normalize_request_path(path: &str) -> Result<String, String> {
+pub fn normalize_request_path(path: &str) -> Result<Cow<'_, str>, String> {
     normalize(path)
 }
 
-fn normalize(path: &str) -> Result<String, String> {
+/// Whether `path` has a percent-encoded `.`, `/` or `\\` (which a server may decode later).
+fn has_encoded_separator(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'e') | (b'2', b'f') | (b'5', b'c'))
+    })
+}
+
+fn normalize(path: &str) -> Result<Cow<'_, str>, String> {
     if !path.starts_with('/') {
         return Err("must start with /".into());
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+    if has_encoded_separator(path) || path.contains('\\') {
         return Err("encoded dots or slashes are not allowed".into());
     }
     if path.bytes().any(|b| b.is_ascii_control()) {
@@ -25,7 +33,7 @@ fn normalize(path: &str) -> Result<String, String> {
     }
     let body = path.strip_suffix('/').filter(|b| !b.is_empty()).unwrap_or(path);
     if body == "/" {
-        return Ok("/".into());
+        return Ok(Cow::Borrowed("/"));
     }
     for segment in body[1..].split('/') {
         match segment {
@@ -34,7 +42,7 @@ fn normalize(path: &str) -> Result<String, String> {
             _ => {}
         }
     }
-    Ok(body.to_owned())
+    Ok(Cow::Borrowed(body))
 }
 
 /// Whether the normalised `path` is `prefix` itself or lies below it, by whole segments.

@@ -3,8 +3,9 @@
 
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::digest::generic_array::GenericArray;
+use sha2::digest::typenum::U64;
+use sha2::{compress256, Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -17,24 +18,91 @@ pub const VID_NONCE_LEN: usize = 24;
 /// nonce || poly1305 tag || 32-byte ciphertext.
 pub const VID_LEN: usize = VID_NONCE_LEN + 16 + 32;
 
-type HmacSha256 = Hmac<Sha256>;
+/// SHA-256's initial state.
+const IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
 
-/// HMAC-SHA256 of `msg` under `key`.
+type Block = GenericArray<u8, U64>;
+
+/// SHA-256 of one 64-byte block followed by `msg`, straight on the compression function: the
+/// chain's HMACs have short keys and short messages, and skipping the generic buffering of a
+/// streaming hasher is most of what makes a link cheap.
+fn sha256_after_block(first: &[u8; 64], msg: &[u8], wipe: bool) -> [u8; 32] {
+    let mut state = IV;
+    compress256(&mut state, std::slice::from_ref(Block::from_slice(first)));
+    let mut chunks = msg.chunks_exact(64);
+    for chunk in &mut chunks {
+        compress256(&mut state, std::slice::from_ref(Block::from_slice(chunk)));
+    }
+    let rest = chunks.remainder();
+    let bit_len = ((64 + msg.len()) as u64) * 8;
+    let mut tail = [0u8; 128];
+    tail[..rest.len()].copy_from_slice(rest);
+    tail[rest.len()] = 0x80;
+    let tail_len = if rest.len() < 56 { 64 } else { 128 };
+    tail[tail_len - 8..tail_len].copy_from_slice(&bit_len.to_be_bytes());
+    for block in tail[..tail_len].chunks_exact(64) {
+        compress256(&mut state, std::slice::from_ref(Block::from_slice(block)));
+    }
+    if wipe {
+        tail.zeroize();
+    }
+    let mut out = [0u8; 32];
+    for (word, bytes) in state.iter().zip(out.chunks_exact_mut(4)) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// HMAC-SHA256 of `msg` under `key` (RFC 2104), for chain links.
+///
+/// Its stack buffers are not wiped: a link's key is an intermediate signature, no more secret
+/// than the bearer token that is in memory anyway. Root-key material goes through
+/// [`hmac_secret`] instead.
 #[inline]
 pub fn hmac(key: &[u8], msg: &[u8]) -> Sig {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(msg);
-    mac.finalize().into_bytes().into()
+    hmac_with(key, msg, false)
+}
+
+/// HMAC-SHA256 whose stack copies of key and message are zeroized: for root keys and the
+/// keys derived from them.
+pub fn hmac_secret(key: &[u8], msg: &[u8]) -> Sig {
+    hmac_with(key, msg, true)
+}
+
+#[inline(always)]
+fn hmac_with(key: &[u8], msg: &[u8], wipe: bool) -> Sig {
+    let mut padded = [0u8; 64];
+    if key.len() > 64 {
+        padded[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        padded[..key.len()].copy_from_slice(key);
+    }
+    let mut ipad = [0u8; 64];
+    let mut opad = [0u8; 64];
+    for i in 0..64 {
+        ipad[i] = padded[i] ^ 0x36;
+        opad[i] = padded[i] ^ 0x5c;
+    }
+    let inner = sha256_after_block(&ipad, msg, wipe);
+    let out = sha256_after_block(&opad, &inner, false);
+    if wipe {
+        padded.zeroize();
+        ipad.zeroize();
+        opad.zeroize();
+    }
+    out
 }
 
 /// The key the chain starts from: the root key goes in as the HMAC message, not the key.
 pub fn derive_key(root_key: &[u8]) -> Zeroizing<Sig> {
-    Zeroizing::new(hmac(KEY_GENERATOR, root_key))
+    Zeroizing::new(hmac_secret(KEY_GENERATOR, root_key))
 }
 
 /// The signature of a fresh macaroon (derives the key from the root key first).
 pub fn mint_signature(root_key: &[u8], identifier: &[u8]) -> Sig {
-    hmac(derive_key(root_key).as_ref(), identifier)
+    hmac_secret(derive_key(root_key).as_ref(), identifier)
 }
 
 /// One first-party caveat step.
@@ -102,6 +170,34 @@ pub fn signatures_match(a: &Sig, b: &Sig) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231 test cases 1, 2 and 6 (a 131-byte key, hashed first).
+        assert_eq!(
+            hex::encode(hmac(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex::encode(hmac(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex::encode(hmac(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn hmac_agrees_with_the_hmac_crate_at_every_length() {
+        use hmac::{Hmac, Mac};
+        for len in 0..200 {
+            let msg: Vec<u8> = (0..len as u8).collect();
+            let mut reference = <Hmac<Sha256> as Mac>::new_from_slice(&[9u8; 32]).unwrap();
+            reference.update(&msg);
+            assert_eq!(hmac(&[9u8; 32], &msg), <[u8; 32]>::from(reference.finalize().into_bytes()), "{len}");
+        }
+    }
 
     #[test]
     fn derivation_matches_libmacaroons() {

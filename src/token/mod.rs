@@ -7,6 +7,7 @@ pub mod identifier;
 pub mod wire;
 
 use crate::key::RootKey;
+use bytes::Bytes;
 use chain::Sig;
 
 pub use identifier::TokenId;
@@ -17,15 +18,15 @@ pub use wire::Format;
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RawCaveat {
     /// The predicate bytes (first-party) or the caveat identifier given to the third party.
-    pub id: Vec<u8>,
+    pub id: Bytes,
     /// Verification id: present exactly for third-party caveats.
-    pub vid: Option<Vec<u8>>,
+    pub vid: Option<Bytes>,
     /// Where to get a discharge. `None` when absent on the wire, so re-encoding is byte-exact.
     pub location: Option<String>,
 }
 
 impl RawCaveat {
-    pub fn first_party(predicate: impl Into<Vec<u8>>) -> Self {
+    pub fn first_party(predicate: impl Into<Bytes>) -> Self {
         RawCaveat { id: predicate.into(), vid: None, location: None }
     }
 
@@ -44,21 +45,21 @@ impl RawCaveat {
 pub struct Macaroon {
     /// Hint only: not covered by the signature. `None` when absent on the wire.
     pub location: Option<String>,
-    pub identifier: Vec<u8>,
+    pub identifier: Bytes,
     pub caveats: Vec<RawCaveat>,
     pub signature: Sig,
 }
 
 impl Macaroon {
     /// A new macaroon signed by `root_key`.
-    pub fn mint(root_key: &RootKey, identifier: impl Into<Vec<u8>>, location: Option<String>) -> Self {
+    pub fn mint(root_key: &RootKey, identifier: impl Into<Bytes>, location: Option<String>) -> Self {
         let identifier = identifier.into();
         let signature = chain::mint_signature(root_key.expose(), &identifier);
         Macaroon { location, identifier, caveats: Vec::new(), signature }
     }
 
     /// Appends a first-party caveat; anyone holding the token can do this, and it only narrows.
-    pub fn add_first_party(&mut self, predicate: impl Into<Vec<u8>>) {
+    pub fn add_first_party(&mut self, predicate: impl Into<Bytes>) {
         let predicate = predicate.into();
         self.signature = chain::first_party(&self.signature, &predicate);
         self.caveats.push(RawCaveat::first_party(predicate));
@@ -69,21 +70,21 @@ impl Macaroon {
     pub fn add_third_party(
         &mut self,
         caveat_root_key: &RootKey,
-        caveat_id: impl Into<Vec<u8>>,
+        caveat_id: impl Into<Bytes>,
         location: Option<String>,
         nonce: &[u8; chain::VID_NONCE_LEN],
     ) {
         let caveat_id = caveat_id.into();
         let vid = chain::seal_caveat_key(&self.signature, nonce, caveat_root_key.expose());
         self.signature = chain::third_party(&self.signature, &vid, &caveat_id);
-        self.caveats.push(RawCaveat { id: caveat_id, vid: Some(vid), location });
+        self.caveats.push(RawCaveat { id: caveat_id, vid: Some(vid.into()), location });
     }
 
     /// Appends a third-party caveat with a fresh random nonce.
     pub fn add_third_party_random(
         &mut self,
         caveat_root_key: &RootKey,
-        caveat_id: impl Into<Vec<u8>>,
+        caveat_id: impl Into<Bytes>,
         location: Option<String>,
     ) -> Result<(), crate::error::KeyError> {
         let mut nonce = [0u8; chain::VID_NONCE_LEN];
@@ -105,6 +106,6 @@ impl Macaroon {
     }
 
     pub fn first_party_texts(&self) -> impl Iterator<Item = &[u8]> {
-        self.caveats.iter().filter(|c| !c.is_third_party()).map(|c| c.id.as_slice())
+        self.caveats.iter().filter(|c| !c.is_third_party()).map(|c| c.id.as_ref())
     }
 }

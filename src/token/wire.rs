@@ -9,6 +9,7 @@ use crate::error::{DecodeError, EncodeError};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 /// Largest token text accepted (a bearer token this size is already absurd).
@@ -18,13 +19,13 @@ pub const MAX_CAVEATS: usize = 1024;
 /// Longest single field (identifier, caveat, location).
 pub const MAX_FIELD: usize = 65_535;
 
-/// Accepts either base64 alphabet (after normalising to the standard one), padded or not.
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+const LENIENT_CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+/// Standard alphabet, padded or not.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT_CONFIG);
+/// URL-safe alphabet, padded or not: what crumb and most libraries write, so tried first.
+const LENIENT_URL: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT_CONFIG);
 
 /// The formats crumb writes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -89,16 +90,17 @@ pub fn decode_detect(text: &str) -> Result<(Macaroon, Detected), DecodeError> {
     if text.starts_with('{') {
         return decode_json(text);
     }
-    let bytes = decode_base64(text)?;
+    let bytes = Bytes::from(decode_base64(text)?);
     decode_binary_detect(&bytes)
 }
 
 /// Decodes v1 or v2 binary.
 pub fn decode_binary(bytes: &[u8]) -> Result<Macaroon, DecodeError> {
-    decode_binary_detect(bytes).map(|(m, _)| m)
+    decode_binary_detect(&Bytes::copy_from_slice(bytes)).map(|(m, _)| m)
 }
 
-fn decode_binary_detect(bytes: &[u8]) -> Result<(Macaroon, Detected), DecodeError> {
+/// Fields of the result are slices of `bytes`: one buffer, no copy per caveat.
+fn decode_binary_detect(bytes: &Bytes) -> Result<(Macaroon, Detected), DecodeError> {
     match bytes.first() {
         None => Err(DecodeError::Empty),
         Some(2) => Ok((decode_v2(bytes)?, Detected::V2)),
@@ -108,6 +110,10 @@ fn decode_binary_detect(bytes: &[u8]) -> Result<(Macaroon, Detected), DecodeErro
 }
 
 fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
+    if let Ok(bytes) = LENIENT_URL.decode(text) {
+        return Ok(bytes);
+    }
+    // Standard alphabet, a mix of both (pasted from different tools), or line breaks.
     let normalised: Vec<u8> = text
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
@@ -162,6 +168,9 @@ fn to_signature(bytes: &[u8]) -> Result<[u8; 32], DecodeError> {
 
 // ---------------------------------------------------------------- v1
 
+/// A v1 packet's key and value.
+type Packet<'a> = (&'a [u8], &'a [u8]);
+
 struct V1Packets<'a> {
     rest: &'a [u8],
     offset: usize,
@@ -169,7 +178,7 @@ struct V1Packets<'a> {
 
 impl<'a> V1Packets<'a> {
     /// Next `(key, value)` packet, or `None` at the end of input.
-    fn next_packet(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>, DecodeError> {
+    fn next_packet(&mut self) -> Result<Option<Packet<'a>>, DecodeError> {
         if self.rest.is_empty() {
             return Ok(None);
         }
@@ -182,7 +191,8 @@ impl<'a> V1Packets<'a> {
         }
         let header = std::str::from_utf8(&self.rest[..4]).ok();
         let len = header
-            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            // Lowercase only, as every library writes it: one token, one encoding.
+            .filter(|h| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
             .and_then(|h| usize::from_str_radix(h, 16).ok())
             .ok_or_else(|| {
                 DecodeError::Malformed(format!("bad v1 packet header at byte {}", self.offset))
@@ -224,7 +234,7 @@ impl<'a> V1Packets<'a> {
     }
 }
 
-fn decode_v1(bytes: &[u8]) -> Result<Macaroon, DecodeError> {
+fn decode_v1(bytes: &Bytes) -> Result<Macaroon, DecodeError> {
     let mut packets = V1Packets { rest: bytes, offset: 0 };
     let location = packets.expect("location", "it ends before its location")?;
     let identifier = packets.expect("identifier", "it ends before its identifier")?;
@@ -241,10 +251,10 @@ fn decode_v1(bytes: &[u8]) -> Result<Macaroon, DecodeError> {
         match key {
             b"cid" => {
                 check_caveat_count(caveats.len())?;
-                caveats.push(RawCaveat::first_party(value));
+                caveats.push(RawCaveat::first_party(bytes.slice_ref(value)));
             }
             b"vid" => match caveats.last_mut() {
-                Some(c) if c.vid.is_none() && c.location.is_none() => c.vid = Some(value.to_vec()),
+                Some(c) if c.vid.is_none() && c.location.is_none() => c.vid = Some(bytes.slice_ref(value)),
                 _ => return Err(DecodeError::Malformed("a `vid` packet without its `cid`".into())),
             },
             b"cl" => match caveats.last_mut() {
@@ -262,7 +272,7 @@ fn decode_v1(bytes: &[u8]) -> Result<Macaroon, DecodeError> {
                 // An empty v1 location is how v1 says "none"; keep it `None` so a re-encode in
                 // v2 leaves the field out, as go-macaroon and js-macaroon do.
                 let location = (!location.is_empty()).then_some(location);
-                return Ok(Macaroon { location, identifier: identifier.to_vec(), caveats, signature });
+                return Ok(Macaroon { location, identifier: bytes.slice_ref(identifier), caveats, signature });
             }
             other => {
                 return Err(DecodeError::Malformed(format!(
@@ -330,6 +340,9 @@ impl<'a> V2Reader<'a> {
             self.pos += 1;
             value |= ((byte & 0x7f) as usize) << shift;
             if byte & 0x80 == 0 {
+                if byte == 0 && shift > 0 {
+                    return Err(DecodeError::Malformed("a v2 length varint is not minimal".into()));
+                }
                 return Ok(value);
             }
         }
@@ -358,50 +371,54 @@ impl<'a> V2Reader<'a> {
         Ok((kind, data))
     }
 
-    /// A section: fields of strictly increasing type up to EOS.
-    fn section(&mut self) -> Result<Vec<(u8, &'a [u8])>, DecodeError> {
-        let mut fields = Vec::with_capacity(3);
+    /// A section: fields of strictly increasing type up to EOS, each handed to `take`.
+    fn section(&mut self, mut take: impl FnMut(u8, &'a [u8]) -> Result<(), DecodeError>) -> Result<(), DecodeError> {
+        let mut last = FIELD_EOS;
         loop {
             let (kind, data) = self.field()?;
             if kind == FIELD_EOS {
-                return Ok(fields);
+                return Ok(());
             }
-            if fields.last().is_some_and(|&(last, _)| last >= kind) {
+            if kind <= last {
                 return Err(DecodeError::Malformed(format!("v2 field type {kind} out of order")));
             }
-            fields.push((kind, data));
+            last = kind;
+            take(kind, data)?;
         }
     }
 }
 
-fn decode_v2(bytes: &[u8]) -> Result<Macaroon, DecodeError> {
+fn decode_v2(bytes: &Bytes) -> Result<Macaroon, DecodeError> {
     let mut r = V2Reader { bytes, pos: 1 };
     let mut location = None;
     let mut identifier = None;
-    for (kind, data) in r.section()? {
+    r.section(|kind, data| {
         match kind {
             FIELD_LOCATION => location = Some(utf8_field("location", data)?),
-            FIELD_IDENTIFIER => identifier = Some(data.to_vec()),
+            FIELD_IDENTIFIER => identifier = Some(bytes.slice_ref(data)),
             other => return Err(DecodeError::Malformed(format!("unexpected v2 field {other} in the header"))),
         }
-    }
+        Ok(())
+    })?;
     let identifier = identifier.ok_or_else(|| DecodeError::Malformed("no identifier".into()))?;
-    let mut caveats = Vec::new();
+    // A caveat takes at least 4 bytes: size the list once instead of growing it.
+    let mut caveats = Vec::with_capacity((bytes.len() - r.pos) / 16);
     while r.peek()? != FIELD_EOS {
         check_caveat_count(caveats.len())?;
-        let mut caveat = RawCaveat::first_party(Vec::new());
+        let mut caveat = RawCaveat::first_party(Bytes::new());
         let mut has_id = false;
-        for (kind, data) in r.section()? {
+        r.section(|kind, data| {
             match kind {
                 FIELD_LOCATION => caveat.location = Some(utf8_field("caveat location", data)?),
                 FIELD_IDENTIFIER => {
-                    caveat.id = data.to_vec();
+                    caveat.id = bytes.slice_ref(data);
                     has_id = true;
                 }
-                FIELD_VID => caveat.vid = Some(data.to_vec()),
+                FIELD_VID => caveat.vid = Some(bytes.slice_ref(data)),
                 other => return Err(DecodeError::Malformed(format!("unexpected v2 field {other} in a caveat"))),
             }
-        }
+            Ok(())
+        })?;
         if !has_id {
             return Err(DecodeError::Malformed("a caveat without an identifier".into()));
         }
@@ -527,14 +544,15 @@ fn decode_json_v1(obj: &Map<String, Value>) -> Result<Macaroon, DecodeError> {
         let id = str_field(&c, "cid")?.ok_or_else(|| json_err("a caveat without `cid`"))?;
         check_field("caveat", id.len())?;
         let vid = match str_field(&c, "vid")? {
-            Some(v) => Some(decode_base64(v).map_err(|e| json_err(format!("vid: {e}")))?),
+            Some(v) => Some(decode_base64(v).map_err(|e| json_err(format!("vid: {e}")))?.into()),
             None => None,
         };
         let location = str_field(&c, "cl")?.filter(|l| !l.is_empty()).map(str::to_owned);
-        caveats.push(RawCaveat { id: id.as_bytes().to_vec(), vid, location });
+        caveats.push(RawCaveat { id: Bytes::copy_from_slice(id.as_bytes()), vid, location });
     }
     let location = str_field(obj, "location")?.filter(|l| !l.is_empty()).map(str::to_owned);
-    Ok(Macaroon { location, identifier: identifier.as_bytes().to_vec(), caveats, signature: to_signature(&sig)? })
+    let identifier = Bytes::copy_from_slice(identifier.as_bytes());
+    Ok(Macaroon { location, identifier, caveats, signature: to_signature(&sig)? })
 }
 
 fn decode_json_v2(obj: &Map<String, Value>) -> Result<Macaroon, DecodeError> {
@@ -550,12 +568,12 @@ fn decode_json_v2(obj: &Map<String, Value>) -> Result<Macaroon, DecodeError> {
     for c in json_caveats(obj, "c")? {
         let id = bytes_field(&c, "i")?.ok_or_else(|| json_err("a caveat without `i`"))?;
         check_field("caveat", id.len())?;
-        let vid = bytes_field(&c, "v")?;
+        let vid = bytes_field(&c, "v")?.map(Bytes::from);
         let location = str_field(&c, "l")?.map(str::to_owned);
-        caveats.push(RawCaveat { id, vid, location });
+        caveats.push(RawCaveat { id: id.into(), vid, location });
     }
     let location = str_field(obj, "l")?.map(str::to_owned);
-    Ok(Macaroon { location, identifier, caveats, signature: to_signature(&sig)? })
+    Ok(Macaroon { location, identifier: identifier.into(), caveats, signature: to_signature(&sig)? })
 }
 
 /// Puts bytes under `name` when they are UTF-8, else base64url under `name64`.
@@ -626,10 +644,10 @@ mod tests {
     fn sample() -> Macaroon {
         Macaroon {
             location: Some("https://example.org".into()),
-            identifier: b"id-1".to_vec(),
+            identifier: Bytes::from_static(b"id-1"),
             caveats: vec![
                 RawCaveat::first_party(&b"action = read"[..]),
-                RawCaveat { id: b"tp".to_vec(), vid: Some(vec![5; 72]), location: Some("https://idp".into()) },
+                RawCaveat { id: Bytes::from_static(b"tp"), vid: Some(vec![5; 72].into()), location: Some("https://idp".into()) },
             ],
             signature: [3; 32],
         }

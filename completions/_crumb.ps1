@@ -1,0 +1,200 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'crumb'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'crumb' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
+            [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
+            [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Verify a token''s signature and every caveat against a request')
+            [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge macaroon for a third-party caveat, as the third party')
+            [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token; prints each bound discharge on its own line')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crumb;keygen' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write the key to FILE (hex, mode 0600) instead of the default key file')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'Add a new key to this keyring (created if missing) and make it current')
+            [CompletionResult]::new('--retire', '--retire', [CompletionResultType]::ParameterName, 'With --keyring: retire key KID instead of adding one; its tokens stop verifying')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace an existing key file')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"key_id", "path"} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;mint' {
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'A location hint for holders (not covered by the signature)')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'A caveat added as raw bytes without checking it, for interop; repeatable')
+            [CompletionResult]::new('--balance', '--balance', [CompletionResultType]::ParameterName, 'Give the token a credit balance (adds `balance <= N`)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;attenuate' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'A caveat added as raw bytes without checking it, for interop; repeatable')
+            [CompletionResult]::new('--balance', '--balance', [CompletionResultType]::ParameterName, 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)')
+            [CompletionResult]::new('--third-party', '--third-party', [CompletionResultType]::ParameterName, 'Add a third-party caveat: a discharge from LOCATION will be needed (with --caveat-key-file, --caveat-id)')
+            [CompletionResult]::new('--caveat-key-file', '--caveat-key-file', [CompletionResultType]::ParameterName, 'The key shared with the third party, who mints discharges with it')
+            [CompletionResult]::new('--caveat-key-format', '--caveat-key-format', [CompletionResultType]::ParameterName, 'How the caveat key''s bytes are written')
+            [CompletionResult]::new('--caveat-id', '--caveat-id', [CompletionResultType]::ParameterName, 'The identifier the third party will see (and mint its discharge with)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;inspect' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Check the signature with this key (hex unless --key-format)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'key-format')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Discharges to match against the third-party caveats; repeatable')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a stable JSON document instead of a table')
+            [CompletionResult]::new('--show-signature', '--show-signature', [CompletionResultType]::ParameterName, 'Include the signature (with the caveats, it is the whole bearer token)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;verify' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'The action requested (checked by `action` caveats)')
+            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'The resource requested (checked by `resource` caveats)')
+            [CompletionResult]::new('--ip', '--ip', [CompletionResultType]::ParameterName, 'The client''s address (checked by `ip` caveats)')
+            [CompletionResult]::new('--aud', '--aud', [CompletionResultType]::ParameterName, 'The audience verifying the token (checked by `aud` caveats)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Check as of this time (RFC 3339) instead of now')
+            [CompletionResult]::new('--cost', '--cost', [CompletionResultType]::ParameterName, 'What this request costs (checked by `max-cost` and `balance` caveats)')
+            [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
+            [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
+            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'List every caveat with pass or fail and why, not only the first failure')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a stable JSON verdict (always with every caveat)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;discharge' {
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'The caveat key file shared with the issuer')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'The caveat identifier, exactly as in the third-party caveat')
+            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'A location hint')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'A caveat added as raw bytes without checking it, for interop; repeatable')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;bind' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;generate' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory to write into')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;help' {
+            [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
+            [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
+            [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Verify a token''s signature and every caveat against a request')
+            [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge macaroon for a third-party caveat, as the third party')
+            [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token; prints each bound discharge on its own line')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crumb;help;keygen' {
+            break
+        }
+        'crumb;help;mint' {
+            break
+        }
+        'crumb;help;attenuate' {
+            break
+        }
+        'crumb;help;inspect' {
+            break
+        }
+        'crumb;help;verify' {
+            break
+        }
+        'crumb;help;discharge' {
+            break
+        }
+        'crumb;help;bind' {
+            break
+        }
+        'crumb;help;generate' {
+            break
+        }
+        'crumb;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

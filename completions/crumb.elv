@@ -1,0 +1,176 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[crumb] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'crumb'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'crumb'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand keygen 'Generate a root key and print its key id'
+            cand mint 'Mint a token; prints it and a newline, nothing else on stdout'
+            cand attenuate 'Add caveats to a token (no key needed); prints the narrower token'
+            cand inspect 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+            cand verify 'Verify a token''s signature and every caveat against a request'
+            cand discharge 'Mint a discharge macaroon for a third-party caveat, as the third party'
+            cand bind 'Bind discharges to a token; prints each bound discharge on its own line'
+            cand generate 'Write shell completions or man pages into a directory'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;keygen'= {
+            cand --out 'Write the key to FILE (hex, mode 0600) instead of the default key file'
+            cand --keyring 'Add a new key to this keyring (created if missing) and make it current'
+            cand --retire 'With --keyring: retire key KID instead of adding one; its tokens stop verifying'
+            cand --force 'Replace an existing key file'
+            cand --json 'Print {"key_id", "path"} as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;mint'= {
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --location 'A location hint for holders (not covered by the signature)'
+            cand --id 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>)'
+            cand -c 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand --caveat 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand --expires-in 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)'
+            cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
+            cand --balance 'Give the token a credit balance (adds `balance <= N`)'
+            cand --format 'Output format'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;attenuate'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand -c 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand --caveat 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand --expires-in 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)'
+            cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
+            cand --balance 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)'
+            cand --third-party 'Add a third-party caveat: a discharge from LOCATION will be needed (with --caveat-key-file, --caveat-id)'
+            cand --caveat-key-file 'The key shared with the third party, who mints discharges with it'
+            cand --caveat-key-format 'How the caveat key''s bytes are written'
+            cand --caveat-id 'The identifier the third party will see (and mint its discharge with)'
+            cand --format 'Output format'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;inspect'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand --key-file 'Check the signature with this key (hex unless --key-format)'
+            cand --key-format 'key-format'
+            cand --discharge 'Discharges to match against the third-party caveats; repeatable'
+            cand --json 'Print a stable JSON document instead of a table'
+            cand --show-signature 'Include the signature (with the caveats, it is the whole bearer token)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;verify'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --action 'The action requested (checked by `action` caveats)'
+            cand --resource 'The resource requested (checked by `resource` caveats)'
+            cand --ip 'The client''s address (checked by `ip` caveats)'
+            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
+            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
+            cand --at 'Check as of this time (RFC 3339) instead of now'
+            cand --cost 'What this request costs (checked by `max-cost` and `balance` caveats)'
+            cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
+            cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
+            cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
+            cand --explain 'List every caveat with pass or fail and why, not only the first failure'
+            cand --json 'Print a stable JSON verdict (always with every caveat)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;discharge'= {
+            cand --key-file 'The caveat key file shared with the issuer'
+            cand --key-format 'How the key''s bytes are written'
+            cand --id 'The caveat identifier, exactly as in the third-party caveat'
+            cand --location 'A location hint'
+            cand -c 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand --caveat 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand --expires-in 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)'
+            cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
+            cand --format 'Output format'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;bind'= {
+            cand --format 'Output format'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;generate'= {
+            cand --dir 'Directory to write into'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;help'= {
+            cand keygen 'Generate a root key and print its key id'
+            cand mint 'Mint a token; prints it and a newline, nothing else on stdout'
+            cand attenuate 'Add caveats to a token (no key needed); prints the narrower token'
+            cand inspect 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+            cand verify 'Verify a token''s signature and every caveat against a request'
+            cand discharge 'Mint a discharge macaroon for a third-party caveat, as the third party'
+            cand bind 'Bind discharges to a token; prints each bound discharge on its own line'
+            cand generate 'Write shell completions or man pages into a directory'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;help;keygen'= {
+        }
+        &'crumb;help;mint'= {
+        }
+        &'crumb;help;attenuate'= {
+        }
+        &'crumb;help;inspect'= {
+        }
+        &'crumb;help;verify'= {
+        }
+        &'crumb;help;discharge'= {
+        }
+        &'crumb;help;bind'= {
+        }
+        &'crumb;help;generate'= {
+        }
+        &'crumb;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

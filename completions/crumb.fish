@@ -1,0 +1,143 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_crumb_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_crumb_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_crumb_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_crumb_using_subcommand
+    set -l cmd (__fish_crumb_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c crumb -n "__fish_crumb_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_needs_command" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l out -d 'Write the key to FILE (hex, mode 0600) instead of the default key file' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l keyring -d 'Add a new key to this keyring (created if missing) and make it current' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l retire -d 'With --keyring: retire key KID instead of adding one; its tokens stop verifying' -r
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l force -d 'Replace an existing key file'
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l json -d 'Print {"key_id", "path"} as JSON'
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l location -d 'A location hint for holders (not covered by the signature)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l id -d 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l balance -d 'Give the token a credit balance (adds `balance <= N`)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+v2\t'v2 binary, base64url without padding'
+json\t'v2 JSON'
+v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l balance -d 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l third-party -d 'Add a third-party caveat: a discharge from LOCATION will be needed (with --caveat-key-file, --caveat-id)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l caveat-key-file -d 'The key shared with the third party, who mints discharges with it' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l caveat-key-format -d 'How the caveat key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l caveat-id -d 'The identifier the third party will see (and mint its discharge with)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+v2\t'v2 binary, base64url without padding'
+json\t'v2 JSON'
+v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-file -d 'Check the signature with this key (hex unless --key-format)' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-format -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l discharge -d 'Discharges to match against the third-party caveats; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l json -d 'Print a stable JSON document instead of a table'
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l show-signature -d 'Include the signature (with the caveats, it is the whole bearer token)'
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l action -d 'The action requested (checked by `action` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What this request costs (checked by `max-cost` and `balance` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l explain -d 'List every caveat with pass or fail and why, not only the first failure'
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l json -d 'Print a stable JSON verdict (always with every caveat)'
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l key-file -d 'The caveat key file shared with the issuer' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l id -d 'The caveat identifier, exactly as in the third-party caveat' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l location -d 'A location hint' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+v2\t'v2 binary, base64url without padding'
+json\t'v2 JSON'
+v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand bind" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+v2\t'v2 binary, base64url without padding'
+json\t'v2 JSON'
+v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand bind" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

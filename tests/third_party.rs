@@ -1,0 +1,144 @@
+//! The identity-provider flow through the binary: the issuer adds a third-party caveat, the
+//! third party mints a discharge, the client binds it, the verifier checks both — and every
+//! way that can go wrong is refused with its own reason.
+
+mod common;
+
+use common::Env;
+use serde_json::Value;
+
+struct Flow {
+    env: Env,
+    root_key: String,
+    idp_key: String,
+    token: String,
+}
+
+fn flow() -> Flow {
+    let env = Env::new();
+    let root_key = env.key("root.key");
+    let idp_key = env.key("idp.key");
+    let minted = env.ok(&["mint", "--key-file", &root_key, "-c", "action = read"]);
+    let token = env.ok(&[
+        "attenuate", &minted, "--third-party", "https://idp.example", "--caveat-key-file", &idp_key, "--caveat-id", "is-user alice",
+    ]);
+    Flow { env, root_key, idp_key, token }
+}
+
+impl Flow {
+    fn discharge(&self, caveats: &[&str]) -> String {
+        let mut args = vec!["discharge", "--key-file", &self.idp_key, "--id", "is-user alice", "--location", "https://idp.example"];
+        for c in caveats {
+            args.extend(["-c", c]);
+        }
+        self.env.ok(&args)
+    }
+
+    fn bind(&self, token: &str, discharge: &str) -> String {
+        self.env.ok(&["bind", token, discharge])
+    }
+
+    fn verify(&self, token: &str, discharges: &[&str], extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["verify", token, "--key-file", &self.root_key, "--action", "read", "--json"];
+        for d in discharges {
+            args.extend(["--discharge", d]);
+        }
+        args.extend_from_slice(extra);
+        let (code, out, _) = self.env.run(&args);
+        (code, serde_json::from_str(&out).unwrap())
+    }
+}
+
+#[test]
+fn the_full_flow_verifies() {
+    let f = flow();
+    let discharge = f.discharge(&["aud = billing", "expires < 2030-01-01T00:00:00Z"]);
+    let bound = f.bind(&f.token, &discharge);
+    let (code, doc) = f.verify(&f.token, &[&bound], &["--aud", "billing"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["valid"], true);
+    let by: Vec<&str> = doc["caveats"].as_array().unwrap().iter().filter_map(|c| c["by"].as_str()).collect();
+    assert!(by.contains(&"discharge 0"), "{doc}");
+    let inspected: Value = serde_json::from_str(&f.env.ok(&["inspect", &f.token, "--json", "--discharge", &bound])).unwrap();
+    assert_eq!(inspected["caveats"][1]["party"], "third");
+    assert_eq!(inspected["caveats"][1]["location"], "https://idp.example");
+    assert_eq!(inspected["caveats"][1]["discharge"], 0);
+}
+
+#[test]
+fn the_discharges_own_caveats_are_checked_against_the_same_request() {
+    let f = flow();
+    let bound = f.bind(&f.token, &f.discharge(&["aud = billing"]));
+    let (code, doc) = f.verify(&f.token, &[&bound], &["--aud", "search"]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("caveat-failed")));
+    assert!(doc["message"].as_str().unwrap().contains("discharge 0"), "{doc}");
+}
+
+#[test]
+fn a_missing_discharge_is_refused() {
+    let f = flow();
+    let (code, doc) = f.verify(&f.token, &[], &[]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("missing-discharge")));
+}
+
+#[test]
+fn an_unbound_discharge_is_refused() {
+    let f = flow();
+    let discharge = f.discharge(&[]);
+    let (code, doc) = f.verify(&f.token, &[&discharge], &[]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("invalid-discharge")));
+    assert!(doc["message"].as_str().unwrap().contains("not bound"), "{doc}");
+}
+
+#[test]
+fn a_discharge_bound_to_one_token_is_refused_with_another() {
+    let f = flow();
+    let other_minted = f.env.ok(&["mint", "--key-file", &f.root_key, "-c", "action = read"]);
+    let other = f.env.ok(&[
+        "attenuate", &other_minted, "--third-party", "https://idp.example", "--caveat-key-file", &f.idp_key, "--caveat-id", "is-user alice",
+    ]);
+    let bound_to_other = f.bind(&other, &f.discharge(&[]));
+    assert_eq!(f.verify(&other, &[&bound_to_other], &[]).0, 0);
+    let (code, doc) = f.verify(&f.token, &[&bound_to_other], &[]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("invalid-discharge")));
+    // Attenuating the token after binding changes its signature: the binding no longer holds.
+    let bound = f.bind(&f.token, &f.discharge(&[]));
+    let narrower = f.env.ok(&["attenuate", &f.token, "-c", "aud = x"]);
+    assert_eq!(f.verify(&narrower, &[&bound], &["--aud", "x"]).0, 1);
+}
+
+#[test]
+fn a_discharge_minted_with_the_wrong_key_is_refused() {
+    let f = flow();
+    let wrong_key = f.env.key("wrong.key");
+    let forged = f.env.ok(&["discharge", "--key-file", &wrong_key, "--id", "is-user alice"]);
+    let (code, doc) = f.verify(&f.token, &[&f.bind(&f.token, &forged)], &[]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("invalid-discharge")));
+}
+
+#[test]
+fn an_extra_discharge_is_refused() {
+    let f = flow();
+    let bound = f.bind(&f.token, &f.discharge(&[]));
+    let (code, doc) = f.verify(&f.token, &[&bound, &bound], &[]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("unused-discharge")));
+}
+
+#[test]
+fn nested_discharges_and_cycles() {
+    let f = flow();
+    let mfa_key = f.env.key("mfa.key");
+    // The identity provider's discharge itself needs a discharge from an MFA service.
+    let discharge = f.discharge(&[]);
+    let needs_mfa = f.env.ok(&["attenuate", &discharge, "--third-party", "https://mfa", "--caveat-key-file", &mfa_key, "--caveat-id", "mfa ok"]);
+    let mfa = f.env.ok(&["discharge", "--key-file", &mfa_key, "--id", "mfa ok"]);
+    let (b1, b2) = (f.bind(&f.token, &needs_mfa), f.bind(&f.token, &mfa));
+    assert_eq!(f.verify(&f.token, &[&b1, &b2], &[]).0, 0);
+    let (code, doc) = f.verify(&f.token, &[&b1], &[]);
+    assert_eq!((code, doc["reason"].as_str()), (1, Some("missing-discharge")));
+    // A discharge that requires a discharge for its own caveat id: a cycle.
+    let cyclic = f.env.ok(&["attenuate", &discharge, "--third-party", "https://idp.example", "--caveat-key-file", &f.idp_key, "--caveat-id", "is-user alice"]);
+    let (code, doc) = f.verify(&f.token, &[&f.bind(&f.token, &cyclic)], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["reason"], "discharge-cycle", "{doc}");
+}
