@@ -54,7 +54,12 @@ fn bare_chain(root: &[u8], predicates: &[Vec<u8>]) -> [u8; 32] {
 fn benches(c: &mut Criterion) {
     let key = RootKey::from_bytes(&[7u8; 32]).unwrap();
     let mut identified = Keyring::default();
-    identified.keys.push(crumb::keyring::KeyEntry { id: "0123456789abcdef".into(), key: key.clone(), created: String::new(), retired: None });
+    identified.keys.push(crumb::keyring::KeyEntry {
+        id: "0123456789abcdef".into(),
+        key: key.clone(),
+        created: String::new(),
+        retired: None,
+    });
     identified.current = Some("0123456789abcdef".into());
     let ctx = context();
     let mut group = c.benchmark_group("token");

@@ -59,10 +59,7 @@ impl Keyring {
     /// A keyring of one key, current: how a single key file is used.
     pub fn single(key: RootKey) -> Self {
         let id = key.key_id();
-        Keyring {
-            current: Some(id.clone()),
-            keys: vec![KeyEntry { id, key, created: String::new(), retired: None }],
-        }
+        Keyring { current: Some(id.clone()), keys: vec![KeyEntry { id, key, created: String::new(), retired: None }] }
     }
 
     pub fn load(path: &Path) -> Result<Self, KeyError> {
@@ -131,11 +128,7 @@ impl Keyring {
     /// Retires a key: tokens signed with it stop verifying. Retiring the current key leaves
     /// no current key until another is added, so nothing new is minted with a retired key.
     pub fn retire(&mut self, id: &str) -> Result<(), KeyError> {
-        let entry = self
-            .keys
-            .iter_mut()
-            .find(|k| k.id == id)
-            .ok_or_else(|| KeyError::UnknownKeyId(id.into()))?;
+        let entry = self.keys.iter_mut().find(|k| k.id == id).ok_or_else(|| KeyError::UnknownKeyId(id.into()))?;
         entry.retired.get_or_insert_with(now_text);
         if self.current.as_deref() == Some(id) {
             self.current = None;
@@ -160,8 +153,8 @@ impl Keyring {
     /// The key that must have signed a token with this identifier: the named key for crumb
     /// identifiers, the current key (or the only key) for identifiers of other libraries.
     pub fn key_for(&self, identifier: &[u8]) -> Result<&KeyEntry, KeyError> {
-        match TokenId::parse(identifier) {
-            Some(id) => self.usable(&id.key_id),
+        match TokenId::key_id_of(identifier) {
+            Some(kid) => self.usable(kid),
             None if self.keys.len() == 1 => self.usable(&self.keys[0].id),
             None => self.current(),
         }

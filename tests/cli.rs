@@ -58,7 +58,10 @@ fn mint_prints_only_the_token() {
     assert!(stdout.ends_with('\n'));
     assert_eq!(stdout.lines().count(), 1);
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!stdout.contains('=') && !stdout.contains('+') && !stdout.contains('/'), "base64url without padding: {stdout}");
+    assert!(
+        !stdout.contains('=') && !stdout.contains('+') && !stdout.contains('/'),
+        "base64url without padding: {stdout}"
+    );
 }
 
 #[test]
@@ -66,7 +69,8 @@ fn every_output_format_verifies() {
     let env = Env::new();
     let key = env.key("k");
     for format in ["v1", "v2", "json", "v1-json"] {
-        let token = env.ok(&["mint", "--key-file", &key, "-c", "action = read", "--location", "https://x", "--format", format]);
+        let token =
+            env.ok(&["mint", "--key-file", &key, "-c", "action = read", "--location", "https://x", "--format", format]);
         let doc = json(&env.ok(&["inspect", &token, "--json"]));
         let expected = if format == "v1-json" { "v1-json" } else { format };
         assert_eq!(doc["format"], expected);
@@ -79,8 +83,17 @@ fn custom_identifier_and_raw_caveats_for_interop() {
     let env = Env::new();
     let key = env.file("plain", b"this is our super secret key; only we should know it");
     let token = env.ok(&[
-        "mint", "--key-file", &key, "--key-format", "raw", "--id", "we used our secret key", "--location", "http://mybank/",
-        "--format", "v1",
+        "mint",
+        "--key-file",
+        &key,
+        "--key-format",
+        "raw",
+        "--id",
+        "we used our secret key",
+        "--location",
+        "http://mybank/",
+        "--format",
+        "v1",
     ]);
     // Exactly pymacaroons' and libmacaroons' bytes for the same inputs.
     assert_eq!(
@@ -91,7 +104,16 @@ fn custom_identifier_and_raw_caveats_for_interop() {
     let (code, doc) = verify_json(&env, &[&raw, "--key-file", &key, "--key-format", "raw"]);
     assert_eq!(code, 1);
     assert_eq!(doc["reason"], "unknown-caveat");
-    let ok = env.ok(&["verify", &raw, "--key-file", &key, "--key-format", "raw", "--exact", "account = 3735928559 with spaces "]);
+    let ok = env.ok(&[
+        "verify",
+        &raw,
+        "--key-file",
+        &key,
+        "--key-format",
+        "raw",
+        "--exact",
+        "account = 3735928559 with spaces ",
+    ]);
     assert_eq!(ok, "valid");
 }
 
@@ -132,8 +154,17 @@ fn verify_reason_codes() {
     let key = env.key("k");
     let other = env.key("other");
     let token = env.ok(&[
-        "mint", "--key-file", &key, "-c", "expires < 2026-12-01T00:00:00Z", "-c", "action = read", "-c", "max-cost <= 5",
-        "--balance", "10",
+        "mint",
+        "--key-file",
+        &key,
+        "-c",
+        "expires < 2026-12-01T00:00:00Z",
+        "-c",
+        "action = read",
+        "-c",
+        "max-cost <= 5",
+        "--balance",
+        "10",
     ]);
     let at = "2026-11-23T00:00:00Z";
     let run = |extra: &[&str]| {
@@ -177,7 +208,17 @@ fn wrong_key_of_a_foreign_token_is_a_bad_signature() {
 fn denial_names_the_failing_caveat_and_explain_lists_all() {
     let env = Env::new();
     let key = env.key("k");
-    let token = env.ok(&["mint", "--key-file", &key, "-c", "action = read", "-c", "resource prefix /apps/42", "-c", "aud = api"]);
+    let token = env.ok(&[
+        "mint",
+        "--key-file",
+        &key,
+        "-c",
+        "action = read",
+        "-c",
+        "resource prefix /apps/42",
+        "-c",
+        "aud = api",
+    ]);
     let (code, out, err) =
         env.run(&["verify", &token, "--key-file", &key, "--action", "read", "--resource", "/apps/421", "--explain"]);
     assert_eq!(code, 1);
@@ -197,7 +238,17 @@ fn denial_names_the_failing_caveat_and_explain_lists_all() {
 fn context_ip_and_resource_escapes() {
     let env = Env::new();
     let key = env.key("k");
-    let token = env.ok(&["mint", "--key-file", &key, "-c", "ip in 10.0.0.0/8,fd00::/8", "-c", "tenant = acme", "-c", "resource prefix /apps/42"]);
+    let token = env.ok(&[
+        "mint",
+        "--key-file",
+        &key,
+        "-c",
+        "ip in 10.0.0.0/8,fd00::/8",
+        "-c",
+        "tenant = acme",
+        "-c",
+        "resource prefix /apps/42",
+    ]);
     let ok = ["--key-file", &key, "--resource", "/apps/42/logs"];
     let v = |extra: &[&str]| {
         let mut args = vec!["verify", token.as_str()];
@@ -210,7 +261,18 @@ fn context_ip_and_resource_escapes() {
     assert_eq!(v(&["--ip", "11.2.3.4", "--context", "tenant=acme"]), 1);
     assert_eq!(v(&["--ip", "10.2.3.4"]), 1, "a missing context value denies");
     assert_eq!(v(&["--ip", "10.2.3.4", "--context", "tenant=globex"]), 1);
-    let escape = env.run(&["verify", &token, "--key-file", &key, "--resource", "/apps/42/../43", "--ip", "10.0.0.1", "--context", "tenant=acme"]);
+    let escape = env.run(&[
+        "verify",
+        &token,
+        "--key-file",
+        &key,
+        "--resource",
+        "/apps/42/../43",
+        "--ip",
+        "10.0.0.1",
+        "--context",
+        "tenant=acme",
+    ]);
     assert_eq!(escape.0, 1);
     assert_eq!(env.run(&["verify", &token, "--key-file", &key, "--ip", "not-an-ip"]).0, 2);
 }
@@ -291,7 +353,17 @@ fn a_cut_token_says_it_was_cut() {
 fn inspect_table_json_and_redaction() {
     let env = Env::new();
     let key = env.key("k");
-    let token = env.ok(&["mint", "--key-file", &key, "-c", "expires < 2030-01-01T00:00:00Z", "--balance", "50", "--location", "https://api"]);
+    let token = env.ok(&[
+        "mint",
+        "--key-file",
+        &key,
+        "-c",
+        "expires < 2030-01-01T00:00:00Z",
+        "--balance",
+        "50",
+        "--location",
+        "https://api",
+    ]);
     let table = env.ok(&["inspect", &token]);
     for needle in ["https://api", "crumb1:", "expires", "balance", "redacted"] {
         assert!(table.contains(needle), "{needle} missing:\n{table}");
@@ -317,7 +389,15 @@ fn inspect_table_json_and_redaction() {
 fn inspect_warns_about_no_expiry_unknown_caveats_and_expired() {
     let env = Env::new();
     let key = env.key("k");
-    let token = env.ok(&["mint", "--key-file", &key, "--raw", "frobnicate the widgets", "-c", "expires < 2020-01-01T00:00:00Z"]);
+    let token = env.ok(&[
+        "mint",
+        "--key-file",
+        &key,
+        "--raw",
+        "frobnicate the widgets",
+        "-c",
+        "expires < 2020-01-01T00:00:00Z",
+    ]);
     let doc = json(&env.ok(&["inspect", &token, "--json"]));
     let warnings = doc["warnings"].to_string();
     assert!(warnings.contains("expired"), "{warnings}");

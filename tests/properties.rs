@@ -13,7 +13,11 @@ fn caveat() -> impl Strategy<Value = RawCaveat> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 1..80).prop_map(RawCaveat::first_party),
         "[a-z]{1,8} = [a-z0-9]{1,12}".prop_map(RawCaveat::first_party),
-        (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 72), proptest::option::of("[a-z:/.]{1,20}"))
+        (
+            proptest::collection::vec(any::<u8>(), 1..40),
+            proptest::collection::vec(any::<u8>(), 72),
+            proptest::option::of("[a-z:/.]{1,20}")
+        )
             .prop_map(|(id, vid, location)| RawCaveat { id: id.into(), vid: Some(vid.into()), location }),
     ]
 }
@@ -25,7 +29,12 @@ fn macaroon() -> impl Strategy<Value = Macaroon> {
         proptest::collection::vec(caveat(), 0..12),
         any::<[u8; 32]>(),
     )
-        .prop_map(|(location, identifier, caveats, signature)| Macaroon { location, identifier: identifier.into(), caveats, signature })
+        .prop_map(|(location, identifier, caveats, signature)| Macaroon {
+            location,
+            identifier: identifier.into(),
+            caveats,
+            signature,
+        })
 }
 
 /// Tokens whose identifier and caveat ids are text, as v1 JSON requires.

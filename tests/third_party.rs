@@ -20,14 +20,29 @@ fn flow() -> Flow {
     let idp_key = env.key("idp.key");
     let minted = env.ok(&["mint", "--key-file", &root_key, "-c", "action = read"]);
     let token = env.ok(&[
-        "attenuate", &minted, "--third-party", "https://idp.example", "--caveat-key-file", &idp_key, "--caveat-id", "is-user alice",
+        "attenuate",
+        &minted,
+        "--third-party",
+        "https://idp.example",
+        "--caveat-key-file",
+        &idp_key,
+        "--caveat-id",
+        "is-user alice",
     ]);
     Flow { env, root_key, idp_key, token }
 }
 
 impl Flow {
     fn discharge(&self, caveats: &[&str]) -> String {
-        let mut args = vec!["discharge", "--key-file", &self.idp_key, "--id", "is-user alice", "--location", "https://idp.example"];
+        let mut args = vec![
+            "discharge",
+            "--key-file",
+            &self.idp_key,
+            "--id",
+            "is-user alice",
+            "--location",
+            "https://idp.example",
+        ];
         for c in caveats {
             args.extend(["-c", c]);
         }
@@ -59,7 +74,8 @@ fn the_full_flow_verifies() {
     assert_eq!(doc["valid"], true);
     let by: Vec<&str> = doc["caveats"].as_array().unwrap().iter().filter_map(|c| c["by"].as_str()).collect();
     assert!(by.contains(&"discharge 0"), "{doc}");
-    let inspected: Value = serde_json::from_str(&f.env.ok(&["inspect", &f.token, "--json", "--discharge", &bound])).unwrap();
+    let inspected: Value =
+        serde_json::from_str(&f.env.ok(&["inspect", &f.token, "--json", "--discharge", &bound])).unwrap();
     assert_eq!(inspected["caveats"][1]["party"], "third");
     assert_eq!(inspected["caveats"][1]["location"], "https://idp.example");
     assert_eq!(inspected["caveats"][1]["discharge"], 0);
@@ -95,7 +111,14 @@ fn a_discharge_bound_to_one_token_is_refused_with_another() {
     let f = flow();
     let other_minted = f.env.ok(&["mint", "--key-file", &f.root_key, "-c", "action = read"]);
     let other = f.env.ok(&[
-        "attenuate", &other_minted, "--third-party", "https://idp.example", "--caveat-key-file", &f.idp_key, "--caveat-id", "is-user alice",
+        "attenuate",
+        &other_minted,
+        "--third-party",
+        "https://idp.example",
+        "--caveat-key-file",
+        &f.idp_key,
+        "--caveat-id",
+        "is-user alice",
     ]);
     let bound_to_other = f.bind(&other, &f.discharge(&[]));
     assert_eq!(f.verify(&other, &[&bound_to_other], &[]).0, 0);
@@ -130,14 +153,32 @@ fn nested_discharges_and_cycles() {
     let mfa_key = f.env.key("mfa.key");
     // The identity provider's discharge itself needs a discharge from an MFA service.
     let discharge = f.discharge(&[]);
-    let needs_mfa = f.env.ok(&["attenuate", &discharge, "--third-party", "https://mfa", "--caveat-key-file", &mfa_key, "--caveat-id", "mfa ok"]);
+    let needs_mfa = f.env.ok(&[
+        "attenuate",
+        &discharge,
+        "--third-party",
+        "https://mfa",
+        "--caveat-key-file",
+        &mfa_key,
+        "--caveat-id",
+        "mfa ok",
+    ]);
     let mfa = f.env.ok(&["discharge", "--key-file", &mfa_key, "--id", "mfa ok"]);
     let (b1, b2) = (f.bind(&f.token, &needs_mfa), f.bind(&f.token, &mfa));
     assert_eq!(f.verify(&f.token, &[&b1, &b2], &[]).0, 0);
     let (code, doc) = f.verify(&f.token, &[&b1], &[]);
     assert_eq!((code, doc["reason"].as_str()), (1, Some("missing-discharge")));
     // A discharge that requires a discharge for its own caveat id: a cycle.
-    let cyclic = f.env.ok(&["attenuate", &discharge, "--third-party", "https://idp.example", "--caveat-key-file", &f.idp_key, "--caveat-id", "is-user alice"]);
+    let cyclic = f.env.ok(&[
+        "attenuate",
+        &discharge,
+        "--third-party",
+        "https://idp.example",
+        "--caveat-key-file",
+        &f.idp_key,
+        "--caveat-id",
+        "is-user alice",
+    ]);
     let (code, doc) = f.verify(&f.token, &[&f.bind(&f.token, &cyclic)], &[]);
     assert_eq!(code, 1);
     assert_eq!(doc["reason"], "discharge-cycle", "{doc}");

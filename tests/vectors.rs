@@ -31,7 +31,11 @@ fn str_of(v: &Value) -> Option<&str> {
 fn serialisations(v: &Value) -> Vec<(&'static str, String)> {
     let s = &v["serializations"];
     let mut out = Vec::new();
-    for (label, field) in [("v1.text", &s["v1"]["text"]), ("v1.base64url", &s["v1"]["base64url"]), ("v2.base64url", &s["v2"]["base64url"])] {
+    for (label, field) in [
+        ("v1.text", &s["v1"]["text"]),
+        ("v1.base64url", &s["v1"]["base64url"]),
+        ("v2.base64url", &s["v2"]["base64url"]),
+    ] {
         if let Some(t) = str_of(field) {
             out.push((label, t.to_owned()));
         }
@@ -173,11 +177,26 @@ fn scenarios(vectors: &[Value]) -> Vec<Scenario> {
     for v in vectors {
         for s in v["verification"].as_array().unwrap() {
             out.push(Scenario {
-                label: format!("{} / {} / {}", v["id"].as_str().unwrap(), s["format"].as_str().unwrap(), s["name"].as_str().unwrap()),
+                label: format!(
+                    "{} / {} / {}",
+                    v["id"].as_str().unwrap(),
+                    s["format"].as_str().unwrap(),
+                    s["name"].as_str().unwrap()
+                ),
                 token: s["token"].as_str().unwrap().to_owned(),
                 key_hex: s["root_key_hex"].as_str().unwrap().to_owned(),
-                exact: s["satisfied_exact"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect(),
-                discharges: s["discharges"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect(),
+                exact: s["satisfied_exact"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_owned())
+                    .collect(),
+                discharges: s["discharges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap().to_owned())
+                    .collect(),
                 expect: s["expect"].as_bool().unwrap(),
             });
         }
@@ -220,7 +239,8 @@ fn every_verification_scenario_through_the_binary() {
                     let mut wrong = Vec::new();
                     for (i, s) in chunk.iter().enumerate() {
                         let key = env.file(&format!("key-{n}-{i}"), s.key_hex.as_bytes());
-                        let mut args = vec!["verify".to_owned(), "-".into(), "--key-file".into(), key, "--only-exact".into()];
+                        let mut args =
+                            vec!["verify".to_owned(), "-".into(), "--key-file".into(), key, "--only-exact".into()];
                         for e in &s.exact {
                             args.extend(["--exact".into(), e.clone()]);
                         }

@@ -63,9 +63,10 @@ impl Caveat<'_> {
                 fail(DenialCode::CostExceeded, format!("cost {} is above the cap of {cap} per request", ctx.cost))
             }
             Caveat::Balance(balance) if ctx.cost <= *balance => Ok(()),
-            Caveat::Balance(balance) => {
-                fail(DenialCode::InsufficientBalance, format!("cost {} is more than the balance of {balance}", ctx.cost))
-            }
+            Caveat::Balance(balance) => fail(
+                DenialCode::InsufficientBalance,
+                format!("cost {} is more than the balance of {balance}", ctx.cost),
+            ),
         }
     }
 }

@@ -11,8 +11,8 @@
 //! ```
 
 use super::{path, Caveat, IpNet, List, RESERVED_KEYS};
-use std::borrow::Cow;
 use crate::error::CaveatSyntaxError;
+use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -100,7 +100,8 @@ fn split_line(text: &str) -> Option<(&str, &str, &str)> {
 
 /// Parses one caveat line.
 pub fn parse(text: &str) -> Result<Caveat<'_>, CaveatSyntaxError> {
-    let (key, op, value) = split_line(text).ok_or_else(|| err(format!("`{text}` is not of the form `KEY OP VALUE`")))?;
+    let (key, op, value) =
+        split_line(text).ok_or_else(|| err(format!("`{text}` is not of the form `KEY OP VALUE`")))?;
     if value.trim().len() != value.len() || value.bytes().any(|b| b == b'\n' || b == b'\r') {
         return Err(err(format!("`{text}`: the value has stray whitespace")));
     }
@@ -163,7 +164,13 @@ mod tests {
         for t in ["2026-12-01T00:00:00Z", "2000-02-29T23:59:59Z", "1970-01-01T00:00:00Z"] {
             assert_eq!(utc_seconds(t), Some(OffsetDateTime::parse(t, &Rfc3339).unwrap()), "{t}");
         }
-        for t in ["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01t00:00:00z", "2026-12-01T00:00:00+01:00"] {
+        for t in [
+            "2026-02-30T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-12-01T24:00:00Z",
+            "2026-12-01t00:00:00z",
+            "2026-12-01T00:00:00+01:00",
+        ] {
             assert_eq!(utc_seconds(t), None, "{t}");
         }
         assert!(timestamp("2026-12-01T01:00:00+01:00").is_ok());

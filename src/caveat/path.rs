@@ -68,7 +68,9 @@ mod tests {
 
     #[test]
     fn escapes_are_refused() {
-        for bad in ["/apps/42/../43", "/apps/42/./x", "/apps//42", "apps/42", "/apps/42/%2e%2e/43", "/a\\b", "/a/..", "/a\n"] {
+        for bad in
+            ["/apps/42/../43", "/apps/42/./x", "/apps//42", "apps/42", "/apps/42/%2e%2e/43", "/a\\b", "/a/..", "/a\n"]
+        {
             assert!(normalize_request_path(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_request_path("/apps/42/").unwrap(), "/apps/42");

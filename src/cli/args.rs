@@ -293,8 +293,8 @@ impl CaveatArgs {
     pub fn texts(&self, extra: &[String]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         for text in self.caveats.iter().chain(extra) {
-            let parsed = crumb::caveat::parse(text)
-                .map_err(|e| bad_input(format!("refusing to add caveat `{text}`: {e}")))?;
+            let parsed =
+                crumb::caveat::parse(text).map_err(|e| bad_input(format!("refusing to add caveat `{text}`: {e}")))?;
             out.push(parsed.to_string().into_bytes());
         }
         if let Some(ttl) = self.expires_in {

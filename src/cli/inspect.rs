@@ -43,7 +43,8 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     let signature_valid = match &args.key_file {
         None => None,
         Some(path) => {
-            let keys = KeyArgs { key_file: Some(path.clone()), key_format: args.key_format, ..Default::default() }.load()?;
+            let keys =
+                KeyArgs { key_file: Some(path.clone()), key_format: args.key_format, ..Default::default() }.load()?;
             let report = satisfy.verifier(&keys).check(&token, &discharges, &crumb::Context::at(now));
             Some(report.signature_valid)
         }
@@ -51,11 +52,7 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     let answered: Vec<Option<usize>> = token
         .caveats
         .iter()
-        .map(|c| {
-            c.is_third_party()
-                .then(|| discharges.iter().position(|d| d.identifier == c.id))
-                .flatten()
-        })
+        .map(|c| c.is_third_party().then(|| discharges.iter().position(|d| d.identifier == c.id)).flatten())
         .collect();
     if args.json {
         let mut doc = serde_json::to_value(&description)?;

@@ -23,7 +23,9 @@ use std::process::ExitCode;
 /// remove, inspect them, and verify them against a request.
 #[derive(Parser, Debug)]
 #[command(name = "crumb", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Exit codes: 0 valid/done, 1 denied, 2 bad input or usage, 3 ledger, file system or server unavailable.")]
+#[command(
+    after_help = "Exit codes: 0 valid/done, 1 denied, 2 bad input or usage, 3 ledger, file system or server unavailable."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

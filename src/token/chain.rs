@@ -19,16 +19,14 @@ pub const VID_NONCE_LEN: usize = 24;
 pub const VID_LEN: usize = VID_NONCE_LEN + 16 + 32;
 
 /// SHA-256's initial state.
-const IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+const IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 type Block = GenericArray<u8, U64>;
 
 /// SHA-256 of one 64-byte block followed by `msg`, straight on the compression function: the
 /// chain's HMACs have short keys and short messages, and skipping the generic buffering of a
 /// streaming hasher is most of what makes a link cheap.
-fn sha256_after_block(first: &[u8; 64], msg: &[u8], wipe: bool) -> [u8; 32] {
+fn sha256_after_block(first: &[u8; 64], msg: &[u8], wipe_msg: bool) -> [u8; 32] {
     let mut state = IV;
     compress256(&mut state, std::slice::from_ref(Block::from_slice(first)));
     let mut chunks = msg.chunks_exact(64);
@@ -45,8 +43,8 @@ fn sha256_after_block(first: &[u8; 64], msg: &[u8], wipe: bool) -> [u8; 32] {
     for block in tail[..tail_len].chunks_exact(64) {
         compress256(&mut state, std::slice::from_ref(Block::from_slice(block)));
     }
-    if wipe {
-        tail.zeroize();
+    if wipe_msg {
+        tail[..rest.len()].zeroize();
     }
     let mut out = [0u8; 32];
     for (word, bytes) in state.iter().zip(out.chunks_exact_mut(4)) {
@@ -72,25 +70,25 @@ pub fn hmac_secret(key: &[u8], msg: &[u8]) -> Sig {
 }
 
 #[inline(always)]
-fn hmac_with(key: &[u8], msg: &[u8], wipe: bool) -> Sig {
-    let mut padded = [0u8; 64];
-    if key.len() > 64 {
-        padded[..32].copy_from_slice(&Sha256::digest(key));
+fn hmac_with(key: &[u8], msg: &[u8], secret: bool) -> Sig {
+    let hashed;
+    let key = if key.len() > 64 {
+        hashed = Sha256::digest(key);
+        hashed.as_slice()
     } else {
-        padded[..key.len()].copy_from_slice(key);
+        key
+    };
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
     }
-    let mut ipad = [0u8; 64];
-    let mut opad = [0u8; 64];
-    for i in 0..64 {
-        ipad[i] = padded[i] ^ 0x36;
-        opad[i] = padded[i] ^ 0x5c;
-    }
-    let inner = sha256_after_block(&ipad, msg, wipe);
+    let inner = sha256_after_block(&ipad, msg, secret);
     let out = sha256_after_block(&opad, &inner, false);
-    if wipe {
-        padded.zeroize();
-        ipad.zeroize();
-        opad.zeroize();
+    if secret {
+        ipad[..key.len()].zeroize();
+        opad[..key.len()].zeroize();
     }
     out
 }
@@ -155,9 +153,7 @@ pub fn open_caveat_key(sig: &Sig, vid: &[u8]) -> Option<Zeroizing<Sig>> {
     let cipher = XSalsa20Poly1305::new(sig.into());
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(body);
-    cipher
-        .decrypt_in_place_detached(Nonce::from_slice(nonce), b"", key.as_mut(), tag.into())
-        .ok()?;
+    cipher.decrypt_in_place_detached(Nonce::from_slice(nonce), b"", key.as_mut(), tag.into()).ok()?;
     Some(key)
 }
 
@@ -203,10 +199,7 @@ mod tests {
     fn derivation_matches_libmacaroons() {
         // From the shared vectors: root key "this is our super secret key; only we should know it",
         // identifier "we used our secret key", no caveats.
-        let sig = mint_signature(
-            b"this is our super secret key; only we should know it",
-            b"we used our secret key",
-        );
+        let sig = mint_signature(b"this is our super secret key; only we should know it", b"we used our secret key");
         assert_eq!(hex::encode(sig), "e3d9e02908526c4c0039ae15114115d97fdd68bf2ba379b342aaf0f617d0552f");
     }
 

@@ -47,13 +47,19 @@ impl TokenId {
     }
 
     pub fn parse(identifier: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(identifier).ok()?.strip_prefix(PREFIX)?;
-        let (key_id, nonce) = text.split_once(':')?;
-        let valid_kid = key_id.len() == 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
-        if !valid_kid || nonce.len() != 32 {
+        let key_id = Self::key_id_of(identifier)?;
+        let nonce = std::str::from_utf8(&identifier[PREFIX.len() + 17..]).ok()?;
+        Some(TokenId { key_id: key_id.to_owned(), nonce: Nonce::parse_hex(nonce)? })
+    }
+
+    /// Just the key id of a crumb identifier, without allocating: what verification needs.
+    pub fn key_id_of(identifier: &[u8]) -> Option<&str> {
+        let lower_hex = |b: &[u8]| b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        let rest = identifier.strip_prefix(PREFIX.as_bytes())?;
+        if rest.len() != 16 + 1 + 32 || rest[16] != b':' || !lower_hex(&rest[..16]) || !lower_hex(&rest[17..]) {
             return None;
         }
-        Some(TokenId { key_id: key_id.to_ascii_lowercase(), nonce: Nonce::parse_hex(nonce)? })
+        std::str::from_utf8(&rest[..16]).ok()
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -124,9 +124,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
         })
         .collect();
     LENIENT.decode(&normalised).map_err(|e| match e {
-        base64::DecodeError::InvalidLength(_) => {
-            DecodeError::Truncated("its base64 length is impossible".into())
-        }
+        base64::DecodeError::InvalidLength(_) => DecodeError::Truncated("its base64 length is impossible".into()),
         other => DecodeError::Base64(other.to_string()),
     })
 }
@@ -156,14 +154,11 @@ fn check_caveat_count(count: usize) -> Result<(), DecodeError> {
 }
 
 fn utf8_field(field: &'static str, bytes: &[u8]) -> Result<String, DecodeError> {
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| DecodeError::Malformed(format!("the {field} is not UTF-8")))
+    String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Malformed(format!("the {field} is not UTF-8")))
 }
 
 fn to_signature(bytes: &[u8]) -> Result<[u8; 32], DecodeError> {
-    bytes.try_into().map_err(|_| {
-        DecodeError::Malformed(format!("the signature is {} bytes, not 32", bytes.len()))
-    })
+    bytes.try_into().map_err(|_| DecodeError::Malformed(format!("the signature is {} bytes, not 32", bytes.len())))
 }
 
 // ---------------------------------------------------------------- v1
@@ -194,14 +189,9 @@ impl<'a> V1Packets<'a> {
             // Lowercase only, as every library writes it: one token, one encoding.
             .filter(|h| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
             .and_then(|h| usize::from_str_radix(h, 16).ok())
-            .ok_or_else(|| {
-                DecodeError::Malformed(format!("bad v1 packet header at byte {}", self.offset))
-            })?;
+            .ok_or_else(|| DecodeError::Malformed(format!("bad v1 packet header at byte {}", self.offset)))?;
         if len < 6 {
-            return Err(DecodeError::Malformed(format!(
-                "v1 packet at byte {} is {len} bytes, too short",
-                self.offset
-            )));
+            return Err(DecodeError::Malformed(format!("v1 packet at byte {} is {len} bytes, too short", self.offset)));
         }
         if len > self.rest.len() {
             return Err(DecodeError::Truncated(format!(
@@ -214,9 +204,10 @@ impl<'a> V1Packets<'a> {
         let body = body.strip_suffix(b"\n").ok_or_else(|| {
             DecodeError::Malformed(format!("v1 packet at byte {} does not end in a newline", self.offset))
         })?;
-        let space = body.iter().position(|&b| b == b' ').ok_or_else(|| {
-            DecodeError::Malformed(format!("v1 packet at byte {} has no key", self.offset))
-        })?;
+        let space = body
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| DecodeError::Malformed(format!("v1 packet at byte {} has no key", self.offset)))?;
         self.rest = &self.rest[len..];
         self.offset += len;
         Ok(Some((&body[..space], &body[space + 1..])))
@@ -243,10 +234,7 @@ fn decode_v1(bytes: &Bytes) -> Result<Macaroon, DecodeError> {
     let mut caveats: Vec<RawCaveat> = Vec::new();
     loop {
         let Some((key, value)) = packets.next_packet()? else {
-            return Err(DecodeError::Truncated(format!(
-                "it ends after {} caveats with no signature",
-                caveats.len()
-            )));
+            return Err(DecodeError::Truncated(format!("it ends after {} caveats with no signature", caveats.len())));
         };
         match key {
             b"cid" => {
@@ -275,10 +263,7 @@ fn decode_v1(bytes: &Bytes) -> Result<Macaroon, DecodeError> {
                 return Ok(Macaroon { location, identifier: bytes.slice_ref(identifier), caveats, signature });
             }
             other => {
-                return Err(DecodeError::Malformed(format!(
-                    "unknown v1 packet `{}`",
-                    String::from_utf8_lossy(other)
-                )))
+                return Err(DecodeError::Malformed(format!("unknown v1 packet `{}`", String::from_utf8_lossy(other))))
             }
         }
     }
@@ -328,9 +313,10 @@ struct V2Reader<'a> {
 
 impl<'a> V2Reader<'a> {
     fn peek(&self) -> Result<u8, DecodeError> {
-        self.bytes.get(self.pos).copied().ok_or_else(|| {
-            DecodeError::Truncated(format!("it ends at byte {} inside the v2 fields", self.pos))
-        })
+        self.bytes
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| DecodeError::Truncated(format!("it ends at byte {} inside the v2 fields", self.pos)))
     }
 
     fn varint(&mut self) -> Result<usize, DecodeError> {
@@ -529,9 +515,7 @@ fn json_caveats(obj: &Map<String, Value>, name: &str) -> Result<Vec<Map<String, 
         Some(_) => return Err(json_err(format!("`{name}` must be a list"))),
     };
     check_caveat_count(list.len().saturating_sub(1))?;
-    list.iter()
-        .map(|c| c.as_object().cloned().ok_or_else(|| json_err("each caveat must be an object")))
-        .collect()
+    list.iter().map(|c| c.as_object().cloned().ok_or_else(|| json_err("each caveat must be an object"))).collect()
 }
 
 fn decode_json_v1(obj: &Map<String, Value>) -> Result<Macaroon, DecodeError> {
@@ -647,7 +631,11 @@ mod tests {
             identifier: Bytes::from_static(b"id-1"),
             caveats: vec![
                 RawCaveat::first_party(&b"action = read"[..]),
-                RawCaveat { id: Bytes::from_static(b"tp"), vid: Some(vec![5; 72].into()), location: Some("https://idp".into()) },
+                RawCaveat {
+                    id: Bytes::from_static(b"tp"),
+                    vid: Some(vec![5; 72].into()),
+                    location: Some("https://idp".into()),
+                },
             ],
             signature: [3; 32],
         }
