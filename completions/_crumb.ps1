@@ -32,6 +32,10 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Verify a token''s signature and every caveat against a request')
             [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge macaroon for a third-party caveat, as the third party')
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token; prints each bound discharge on its own line')
+            [CompletionResult]::new('spend', 'spend', [CompletionResultType]::ParameterValue, 'Spend COST from a token''s balance; prints the successor token')
+            [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
+            [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -113,6 +117,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--cost', '--cost', [CompletionResultType]::ParameterName, 'What this request costs (checked by `max-cost` and `balance` caveats)')
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'List every caveat with pass or fail and why, not only the first failure')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a stable JSON verdict (always with every caveat)')
@@ -146,6 +151,81 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crumb;spend' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--cost', '--cost', [CompletionResultType]::ParameterName, 'What this request costs')
+            [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Idempotency key: the same id retried returns the same successor')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'The action requested (checked by `action` caveats)')
+            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'The resource requested (checked by `resource` caveats)')
+            [CompletionResult]::new('--ip', '--ip', [CompletionResultType]::ParameterName, 'The client''s address (checked by `ip` caveats)')
+            [CompletionResult]::new('--aud', '--aud', [CompletionResultType]::ParameterName, 'The audience verifying the token (checked by `aud` caveats)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Check as of this time (RFC 3339) instead of now')
+            [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the successor')
+            [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON receipt instead of the bare token')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;split' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--amount', '--amount', [CompletionResultType]::ParameterName, 'A child''s balance; repeatable')
+            [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Idempotency key: the same id retried returns the same children')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'The action requested (checked by `action` caveats)')
+            [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'The resource requested (checked by `resource` caveats)')
+            [CompletionResult]::new('--ip', '--ip', [CompletionResultType]::ParameterName, 'The client''s address (checked by `ip` caveats)')
+            [CompletionResult]::new('--aud', '--aud', [CompletionResultType]::ParameterName, 'The audience verifying the token (checked by `aud` caveats)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Check as of this time (RFC 3339) instead of now')
+            [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the children')
+            [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON receipt with each child''s token, nonce and balance')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;revoke' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE')
+            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The nonce (32 hex digits) of the token to revoke')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--cascade', '--cascade', [CompletionResultType]::ParameterName, 'Also revoke every successor and child descended from it through spend and split')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"revoked": [nonces]} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;lineage' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE')
+            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The nonce (32 hex digits) of any token of the tree')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the tree as a JSON list of nodes')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;generate' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory to write into')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -162,6 +242,10 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Verify a token''s signature and every caveat against a request')
             [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge macaroon for a third-party caveat, as the third party')
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token; prints each bound discharge on its own line')
+            [CompletionResult]::new('spend', 'spend', [CompletionResultType]::ParameterValue, 'Spend COST from a token''s balance; prints the successor token')
+            [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
+            [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -185,6 +269,18 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;bind' {
+            break
+        }
+        'crumb;help;spend' {
+            break
+        }
+        'crumb;help;split' {
+            break
+        }
+        'crumb;help;revoke' {
+            break
+        }
+        'crumb;help;lineage' {
             break
         }
         'crumb;help;generate' {

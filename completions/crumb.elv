@@ -29,6 +29,10 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand verify 'Verify a token''s signature and every caveat against a request'
             cand discharge 'Mint a discharge macaroon for a third-party caveat, as the third party'
             cand bind 'Bind discharges to a token; prints each bound discharge on its own line'
+            cand spend 'Spend COST from a token''s balance; prints the successor token'
+            cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+            cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+            cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -105,6 +109,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --cost 'What this request costs (checked by `max-cost` and `balance` caveats)'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
+            cand --ledger 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --explain 'List every caveat with pass or fail and why, not only the first failure'
             cand --json 'Print a stable JSON verdict (always with every caveat)'
@@ -135,6 +140,77 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crumb;spend'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --cost 'What this request costs'
+            cand --request-id 'Idempotency key: the same id retried returns the same successor'
+            cand --action 'The action requested (checked by `action` caveats)'
+            cand --resource 'The resource requested (checked by `resource` caveats)'
+            cand --ip 'The client''s address (checked by `ip` caveats)'
+            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
+            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
+            cand --at 'Check as of this time (RFC 3339) instead of now'
+            cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
+            cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
+            cand --format 'Output format of the successor'
+            cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
+            cand --json 'Print a JSON receipt instead of the bare token'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;split'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --amount 'A child''s balance; repeatable'
+            cand --request-id 'Idempotency key: the same id retried returns the same children'
+            cand --action 'The action requested (checked by `action` caveats)'
+            cand --resource 'The resource requested (checked by `resource` caveats)'
+            cand --ip 'The client''s address (checked by `ip` caveats)'
+            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
+            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
+            cand --at 'Check as of this time (RFC 3339) instead of now'
+            cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
+            cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
+            cand --format 'Output format of the children'
+            cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
+            cand --json 'Print a JSON receipt with each child''s token, nonce and balance'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;revoke'= {
+            cand --token-file 'Read the token from FILE'
+            cand --nonce 'The nonce (32 hex digits) of the token to revoke'
+            cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --cascade 'Also revoke every successor and child descended from it through spend and split'
+            cand --json 'Print {"revoked": [nonces]} as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;lineage'= {
+            cand --token-file 'Read the token from FILE'
+            cand --nonce 'The nonce (32 hex digits) of any token of the tree'
+            cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --json 'Print the tree as a JSON list of nodes'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;generate'= {
             cand --dir 'Directory to write into'
             cand -h 'Print help'
@@ -150,6 +226,10 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand verify 'Verify a token''s signature and every caveat against a request'
             cand discharge 'Mint a discharge macaroon for a third-party caveat, as the third party'
             cand bind 'Bind discharges to a token; prints each bound discharge on its own line'
+            cand spend 'Spend COST from a token''s balance; prints the successor token'
+            cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+            cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+            cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -166,6 +246,14 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;discharge'= {
         }
         &'crumb;help;bind'= {
+        }
+        &'crumb;help;spend'= {
+        }
+        &'crumb;help;split'= {
+        }
+        &'crumb;help;revoke'= {
+        }
+        &'crumb;help;lineage'= {
         }
         &'crumb;help;generate'= {
         }

@@ -33,6 +33,10 @@ complete -c crumb -n "__fish_crumb_needs_command" -f -a "inspect" -d 'Show a tok
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "generate" -d 'Write shell completions or man pages into a directory'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l out -d 'Write the key to FILE (hex, mode 0600) instead of the default key file' -r -F
@@ -103,6 +107,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand verify" -l at -d 'Check as o
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What this request costs (checked by `max-cost` and `balance` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l explain -d 'List every caveat with pass or fail and why, not only the first failure'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l json -d 'Print a stable JSON verdict (always with every caveat)'
@@ -129,15 +134,84 @@ json\t'v2 JSON'
 v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l cost -d 'What this request costs' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l request-id -d 'Idempotency key: the same id retried returns the same successor' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l action -d 'The action requested (checked by `action` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l format -d 'Output format of the successor' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+v2\t'v2 binary, base64url without padding'
+json\t'v2 JSON'
+v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l json -d 'Print a JSON receipt instead of the bare token'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l amount -d 'A child\'s balance; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same children' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l format -d 'Output format of the children' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+v2\t'v2 binary, base64url without padding'
+json\t'v2 JSON'
+v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a JSON receipt with each child\'s token, nonce and balance'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The nonce (32 hex digits) of the token to revoke' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"revoked": [nonces]} as JSON'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The nonce (32 hex digits) of any token of the tree' -r
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'Print the tree as a JSON list of nodes'
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -22,6 +22,8 @@ pub mod error;
 pub mod inspect;
 pub mod key;
 pub mod keyring;
+pub mod ledger;
+pub mod spend;
 pub mod token;
 pub mod verify;
 

@@ -194,6 +194,11 @@ impl<'k> Verifier<'k> {
         Verifier { keys, exact: Vec::new(), rules: true }
     }
 
+    /// The keys this verifier checks against.
+    pub fn keys(&self) -> &'k Keyring {
+        self.keys
+    }
+
     /// Caveats equal to one of these strings are satisfied (libmacaroons' satisfy_exact).
     pub fn with_exact(mut self, predicates: impl IntoIterator<Item = impl Into<Vec<u8>>>) -> Self {
         self.exact.extend(predicates.into_iter().map(Into::into));

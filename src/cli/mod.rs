@@ -9,9 +9,15 @@ pub mod exit;
 mod generate;
 mod inspect;
 mod keygen;
+mod ledger_args;
+mod lineage;
 mod mint;
 pub mod output;
 pub mod paths;
+mod revoke;
+mod spend;
+mod split;
+mod token_file;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +46,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Discharge(discharge::DischargeArgs),
     Bind(bind::BindArgs),
+    Spend(spend::SpendArgs),
+    Split(split::SplitArgs),
+    Revoke(revoke::RevokeArgs),
+    Lineage(lineage::LineageArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -54,13 +64,19 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(a) => verify::run(a),
         Command::Discharge(a) => discharge::run(a),
         Command::Bind(a) => bind::run(a),
+        Command::Spend(a) => spend::run(a),
+        Command::Split(a) => split::run(a),
+        Command::Revoke(a) => revoke::run(a),
+        Command::Lineage(a) => lineage::run(a),
         Command::Generate(a) => generate::run(a),
     };
     match result {
         Ok(code) => exit::exit(code),
         Err(err) => {
-            eprintln!("crumb: {err:#}");
-            exit::exit(exit::code_for(&err))
+            let code = exit::code_for(&err);
+            let verdict = if code == exit::DENIED { "denied: " } else { "" };
+            eprintln!("crumb: {verdict}{err:#}");
+            exit::exit(code)
         }
     }
 }

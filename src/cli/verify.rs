@@ -23,6 +23,9 @@ pub struct VerifyArgs {
     cost: u64,
     #[command(flatten)]
     satisfy: SatisfyArgs,
+    /// Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER].
+    #[arg(long, value_name = "PATH")]
+    ledger: Option<std::path::PathBuf>,
     /// List every caveat with pass or fail and why, not only the first failure.
     #[arg(long)]
     explain: bool,
@@ -36,7 +39,16 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let discharges = args.satisfy.discharges()?;
     let keys = args.key.load()?;
     let ctx = args.request.context(args.cost);
-    let report = args.satisfy.verifier(&keys).check(&token, &discharges, &ctx);
+    let mut report = args.satisfy.verifier(&keys).check(&token, &discharges, &ctx);
+    let ledger_path =
+        args.ledger.clone().or_else(|| std::env::var_os("CRUMB_LEDGER").filter(|p| !p.is_empty()).map(Into::into));
+    // A genuine token that the ledger says is dead is refused for that reason first.
+    if let (true, Some(path), Some(id)) = (report.signature_valid, ledger_path, token.token_id()) {
+        let ledger = crumb::ledger::SqliteLedger::open(&path)?;
+        if let Some(denial) = crumb::ledger::standing(&ledger, &id.nonce)? {
+            report.denial = Some(denial);
+        }
+    }
     let valid = report.denial.is_none();
     if args.json {
         let doc = json!({

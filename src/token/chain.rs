@@ -128,7 +128,11 @@ pub fn bind(root_sig: &Sig, discharge_sig: &Sig) -> Sig {
 
 /// Seals the derived caveat key under the current signature (NaCl secretbox, nonce in front).
 pub fn seal_caveat_key(sig: &Sig, nonce: &[u8; VID_NONCE_LEN], caveat_root_key: &[u8]) -> Vec<u8> {
-    let derived = derive_key(caveat_root_key);
+    seal_derived_key(sig, nonce, &derive_key(caveat_root_key))
+}
+
+/// Seals an already derived caveat key (as opened from another token's vid).
+pub fn seal_derived_key(sig: &Sig, nonce: &[u8; VID_NONCE_LEN], derived: &Sig) -> Vec<u8> {
     let cipher = XSalsa20Poly1305::new(sig.into());
     let mut body = *derived;
     let tag = cipher

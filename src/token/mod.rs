@@ -80,6 +80,21 @@ impl Macaroon {
         self.caveats.push(RawCaveat { id: caveat_id, vid: Some(vid.into()), location });
     }
 
+    /// Appends a third-party caveat whose caveat key is already derived (re-issuing a caveat
+    /// opened from another token, as a successor does).
+    pub fn add_third_party_derived(
+        &mut self,
+        derived_key: &Sig,
+        caveat_id: impl Into<Bytes>,
+        location: Option<String>,
+        nonce: &[u8; chain::VID_NONCE_LEN],
+    ) {
+        let caveat_id = caveat_id.into();
+        let vid = chain::seal_derived_key(&self.signature, nonce, derived_key);
+        self.signature = chain::third_party(&self.signature, &vid, &caveat_id);
+        self.caveats.push(RawCaveat { id: caveat_id, vid: Some(vid.into()), location });
+    }
+
     /// Appends a third-party caveat with a fresh random nonce.
     pub fn add_third_party_random(
         &mut self,

@@ -23,7 +23,12 @@ impl Env {
 
     /// `crumb` with a private data dir and no key or keyring from the environment.
     pub fn crumb(&self) -> Command {
-        let mut cmd = Command::cargo_bin("crumb").expect("binary");
+        Command::from_std(self.process())
+    }
+
+    /// The same as a plain process, for tests that spawn, race or kill it.
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("crumb"));
         cmd.env("CRUMB_DATA_DIR", self.dir.path().join("data"))
             .env_remove("CRUMB_KEY_FILE")
             .env_remove("CRUMB_KEYRING")

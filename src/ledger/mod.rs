@@ -1,0 +1,124 @@
+//! The ledger: the durable memory that makes a balance spend itself exactly once.
+//!
+//! Per token nonce it records whether the token was spent (when, by which request, for what
+//! cost, into which successor or children) or revoked, and each issued token's parent, so a
+//! delegation tree can be followed. It stores no tokens: successors are derived
+//! deterministically from the parent, the request id and the root key (see [`crate::spend`]),
+//! so a retried request rebuilds the same successor without bearer tokens at rest.
+//!
+//! The one write that matters, [`Ledger::commit`], is a single transaction: either the parent
+//! is marked spent *and* every child is recorded, or nothing is.
+
+mod sqlite;
+
+pub use sqlite::SqliteLedger;
+
+use crate::error::LedgerError;
+use crate::token::identifier::Nonce;
+
+/// How a token was consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpendKind {
+    Spend,
+    Split,
+}
+
+impl SpendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpendKind::Spend => "spend",
+            SpendKind::Split => "split",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "spend" => Some(SpendKind::Spend),
+            "split" => Some(SpendKind::Split),
+            _ => None,
+        }
+    }
+}
+
+/// The record of a consumed token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spent {
+    pub at: String,
+    pub request_id: String,
+    pub kind: SpendKind,
+    /// What the request cost (0 for a split).
+    pub cost: u64,
+    /// The balances the parent was divided into (one entry for a spend's successor).
+    pub amounts: Vec<u64>,
+}
+
+/// What the ledger knows of one nonce.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    pub spent: Option<Spent>,
+    pub revoked_at: Option<String>,
+}
+
+/// One write: consume `parent` and issue `children`.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub parent: Nonce,
+    pub request_id: String,
+    pub kind: SpendKind,
+    pub cost: u64,
+    /// Each child's nonce and balance, in order.
+    pub children: Vec<(Nonce, u64)>,
+    pub at: String,
+}
+
+/// What a commit found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Written now.
+    Fresh,
+    /// Someone consumed the parent first (perhaps this same request, retried).
+    AlreadySpent(Spent),
+    /// The parent was revoked.
+    Revoked(String),
+}
+
+/// One node of a delegation tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub nonce: Nonce,
+    pub parent: Option<Nonce>,
+    /// Balance at issue, for tokens the ledger issued (successors and children).
+    pub balance: Option<u64>,
+    pub issued_at: Option<String>,
+    pub status: Status,
+}
+
+/// A durable ledger of spent and revoked tokens.
+pub trait Ledger: Send + Sync {
+    /// What is known of `nonce` (the default status when nothing is).
+    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError>;
+
+    /// Consumes the parent and records its children, atomically and durably.
+    fn commit(&self, commit: &Commit) -> Result<CommitOutcome, LedgerError>;
+
+    /// Revokes `nonce`, and with `cascade` every token issued from it, transitively.
+    /// Returns the nonces newly revoked.
+    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError>;
+
+    /// The tree `nonce` belongs to: its root ancestor first, then every descendant.
+    fn lineage(&self, nonce: &Nonce) -> Result<Vec<Node>, LedgerError>;
+}
+
+/// Why the ledger refuses a token that otherwise verifies: spent or revoked.
+pub fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::verify::Denial>, LedgerError> {
+    use crate::verify::{Denial, DenialCode};
+    let status = ledger.status(nonce)?;
+    Ok(match (status.revoked_at, status.spent) {
+        (Some(at), _) => Some(Denial::new(DenialCode::Revoked, format!("this token was revoked at {at}"))),
+        (None, Some(s)) => Some(Denial::new(
+            DenialCode::Spent,
+            format!("this token was spent at {} ({} by request {})", s.at, s.kind.as_str(), s.request_id),
+        )),
+        (None, None) => None,
+    })
+}

@@ -1,0 +1,301 @@
+//! The embedded ledger: SQLite (bundled) in WAL mode with `synchronous = FULL`.
+//!
+//! Why SQLite: several `crumb` processes on one machine must share one ledger file safely.
+//! SQLite's file locking gives that (one writer at a time, readers alongside in WAL mode),
+//! `BEGIN IMMEDIATE` takes the write lock before reading so two spends cannot both see
+//! "unspent", and a busy timeout turns contention into waiting rather than spurious failure.
+//! `synchronous = FULL` fsyncs the WAL on every commit, so a committed spend survives
+//! `kill -9` and power loss.
+
+use super::{Commit, CommitOutcome, Ledger, Node, SpendKind, Spent, Status};
+use crate::error::LedgerError;
+use crate::token::identifier::Nonce;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The schema version this crumb writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    nonce         BLOB PRIMARY KEY,
+    parent        BLOB REFERENCES tokens(nonce),
+    balance       INTEGER,
+    issued_at     TEXT,
+    spent_at      TEXT,
+    spent_request TEXT,
+    spent_kind    TEXT,
+    spent_cost    INTEGER,
+    spent_amounts TEXT,
+    revoked_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS tokens_parent ON tokens(parent);
+";
+
+pub struct SqliteLedger {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteLedger({})", self.path.display())
+    }
+}
+
+fn nonce_of(bytes: Vec<u8>) -> Result<Nonce, LedgerError> {
+    let arr: [u8; 16] = bytes.try_into().map_err(|_| LedgerError::Corrupt("a nonce is not 16 bytes".into()))?;
+    Ok(Nonce(arr))
+}
+
+fn to_i64(n: u64) -> i64 {
+    // Balances are u64 in tokens; SQLite integers are i64. Values above i64::MAX are stored
+    // as their bit pattern and read back the same way.
+    n as i64
+}
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let open_err = |source| LedgerError::Open { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                open_err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(format!("cannot create {}: {e}", dir.display())),
+                ))
+            })?;
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(open_err)?;
+        let ledger = SqliteLedger { conn: Mutex::new(conn), path: path.to_path_buf() };
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<(), LedgerError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(LedgerError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+        }
+        if version < SCHEMA_VERSION {
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back on drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn status_in(conn: &Connection, nonce: &Nonce) -> Result<Status, LedgerError> {
+        let row = conn
+            .query_row(
+                "SELECT spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at
+                 FROM tokens WHERE nonce = ?1",
+                [&nonce.0[..]],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((at, request, kind, cost, amounts, revoked_at)) = row else {
+            return Ok(Status::default());
+        };
+        let spent = match (at, request, kind) {
+            (Some(at), Some(request_id), Some(kind)) => Some(Spent {
+                at,
+                request_id,
+                kind: SpendKind::parse(&kind).ok_or_else(|| LedgerError::Corrupt(format!("spend kind {kind}")))?,
+                cost: cost.unwrap_or(0) as u64,
+                amounts: amounts
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse::<u64>().map_err(|_| LedgerError::Corrupt(format!("amounts {s}"))))
+                    .collect::<Result<_, _>>()?,
+            }),
+            _ => None,
+        };
+        Ok(Status { spent, revoked_at })
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
+        Self::status_in(&self.lock(), nonce)
+    }
+
+    fn commit(&self, c: &Commit) -> Result<CommitOutcome, LedgerError> {
+        let mut conn = self.lock();
+        // IMMEDIATE: take the write lock before reading, so no two writers both see "unspent".
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let status = Self::status_in(&tx, &c.parent)?;
+        if let Some(at) = status.revoked_at {
+            return Ok(CommitOutcome::Revoked(at));
+        }
+        if let Some(spent) = status.spent {
+            return Ok(CommitOutcome::AlreadySpent(spent));
+        }
+        let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
+        tx.execute(
+            "INSERT INTO tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(nonce) DO UPDATE SET spent_at = ?2, spent_request = ?3, spent_kind = ?4,
+                 spent_cost = ?5, spent_amounts = ?6",
+            params![&c.parent.0[..], c.at, c.request_id, c.kind.as_str(), to_i64(c.cost), amounts.join(",")],
+        )?;
+        for (nonce, balance) in &c.children {
+            tx.execute(
+                "INSERT INTO tokens (nonce, parent, balance, issued_at) VALUES (?1, ?2, ?3, ?4)",
+                params![&nonce.0[..], &c.parent.0[..], to_i64(*balance), c.at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(CommitOutcome::Fresh)
+    }
+
+    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("INSERT INTO tokens (nonce) VALUES (?1) ON CONFLICT(nonce) DO NOTHING", [&nonce.0[..]])?;
+        let targets: Vec<Vec<u8>> = if cascade {
+            let mut stmt = tx.prepare(
+                "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n)
+                 SELECT t.nonce FROM tokens t JOIN tree ON t.nonce = tree.n WHERE t.revoked_at IS NULL",
+            )?;
+            let rows = stmt.query_map([&nonce.0[..]], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            rows
+        } else {
+            tx.query_row("SELECT nonce FROM tokens WHERE nonce = ?1 AND revoked_at IS NULL", [&nonce.0[..]], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .into_iter()
+            .collect()
+        };
+        for n in &targets {
+            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE nonce = ?1", params![n, at])?;
+        }
+        tx.commit()?;
+        targets.into_iter().map(nonce_of).collect()
+    }
+
+    fn lineage(&self, nonce: &Nonce) -> Result<Vec<Node>, LedgerError> {
+        let conn = self.lock();
+        // Walk up to the root ancestor, then collect the whole tree below it, parents first.
+        let mut root = *nonce;
+        for _ in 0..100_000 {
+            let parent: Option<Vec<u8>> = conn
+                .query_row("SELECT parent FROM tokens WHERE nonce = ?1", [&root.0[..]], |r| r.get(0))
+                .optional()?
+                .flatten();
+            match parent {
+                Some(p) => root = nonce_of(p)?,
+                None => break,
+            }
+        }
+        let mut stmt = conn.prepare(
+            "WITH RECURSIVE tree(n, depth) AS (
+                 SELECT ?1, 0 UNION ALL SELECT t.nonce, tree.depth + 1 FROM tokens t JOIN tree ON t.parent = tree.n)
+             SELECT tree.n, t.parent, t.balance, t.issued_at FROM tree LEFT JOIN tokens t ON t.nonce = tree.n
+             ORDER BY tree.depth, t.issued_at, t.rowid",
+        )?;
+        let rows = stmt
+            .query_map([&root.0[..]], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, Option<i64>>(2)?, r.get(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(n, parent, balance, issued_at)| {
+                let nonce = nonce_of(n)?;
+                Ok(Node {
+                    nonce,
+                    parent: parent.map(nonce_of).transpose()?,
+                    balance: balance.map(|b| b as u64),
+                    issued_at,
+                    status: Self::status_in(&conn, &nonce)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(parent: u8, request: &str, children: &[(u8, u64)]) -> Commit {
+        Commit {
+            parent: Nonce([parent; 16]),
+            request_id: request.into(),
+            kind: if children.len() > 1 { SpendKind::Split } else { SpendKind::Spend },
+            cost: 1,
+            children: children.iter().map(|&(n, b)| (Nonce([n; 16]), b)).collect(),
+            at: "2026-11-23T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_nonce_is_spent_once_and_remembers_by_whom() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(&dir.path().join("l.db")).unwrap();
+        assert_eq!(ledger.commit(&commit(1, "r1", &[(2, 9)])).unwrap(), CommitOutcome::Fresh);
+        match ledger.commit(&commit(1, "r2", &[(3, 9)])).unwrap() {
+            CommitOutcome::AlreadySpent(s) => {
+                assert_eq!(s.request_id, "r1");
+                assert_eq!(s.amounts, vec![9]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(ledger.status(&Nonce([3; 16])).unwrap().spent.is_none());
+        assert_eq!(ledger.status(&Nonce([9; 16])).unwrap(), Status::default());
+    }
+
+    #[test]
+    fn cascade_revocation_follows_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(&dir.path().join("l.db")).unwrap();
+        ledger.commit(&commit(1, "a", &[(2, 5), (3, 5)])).unwrap();
+        ledger.commit(&commit(2, "b", &[(4, 4)])).unwrap();
+        let revoked = ledger.revoke(&Nonce([2; 16]), true, "now").unwrap();
+        assert_eq!(revoked.len(), 2);
+        assert!(ledger.status(&Nonce([4; 16])).unwrap().revoked_at.is_some());
+        assert!(ledger.status(&Nonce([3; 16])).unwrap().revoked_at.is_none());
+        assert_eq!(ledger.commit(&commit(4, "c", &[(5, 1)])).unwrap(), CommitOutcome::Revoked("now".into()));
+        let tree = ledger.lineage(&Nonce([4; 16])).unwrap();
+        assert_eq!(tree.len(), 4);
+        assert_eq!(tree[0].nonce, Nonce([1; 16]));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        drop(SqliteLedger::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(SqliteLedger::open(&path), Err(LedgerError::SchemaTooNew { found: 99, .. })));
+    }
+}

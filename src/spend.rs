@@ -1,0 +1,286 @@
+//! Spending and splitting balances.
+//!
+//! `spend` verifies the token fully (signature, every caveat, `max-cost`, the request's
+//! context), checks the effective balance (the smallest `balance <=` caveat) covers the cost,
+//! then in one ledger transaction marks the token's nonce spent and records its successor: a
+//! fresh token that keeps every caveat of the spent one, with its balance caveats replaced by
+//! one `balance <= remaining`. `split` does the same with several children whose balances sum
+//! exactly to the parent's.
+//!
+//! Successors are deterministic: their nonces are an HMAC, under the root key, of the parent's
+//! nonce, the request id and the child's position, so the same request retried (after a lost
+//! response or a crash) rebuilds byte-for-byte the same successor, and the ledger needs to
+//! store no tokens.
+
+use crate::caveat::{self, Caveat};
+use crate::context::Context;
+use crate::error::Error;
+use crate::keyring::KeyEntry;
+use crate::ledger::{Commit, CommitOutcome, Ledger, SpendKind, Spent};
+use crate::token::chain::{self, Sig};
+use crate::token::identifier::Nonce;
+use crate::token::{Macaroon, TokenId};
+use crate::verify::{Denial, DenialCode, Verifier};
+use sha2::{Digest, Sha256};
+
+/// One token the ledger issued.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: Macaroon,
+    pub nonce: Nonce,
+    pub balance: u64,
+}
+
+/// What a spend or split did.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub parent: Nonce,
+    pub request_id: String,
+    pub kind: SpendKind,
+    pub cost: u64,
+    /// The successor (spend) or the children, remainder last (split).
+    pub children: Vec<Issued>,
+    /// True when this answers a retry of a request the ledger already committed.
+    pub replayed: bool,
+    pub at: String,
+}
+
+/// The request id used when none is given: the same token spent for the same cost (or split
+/// into the same amounts) gives the same id, so re-running the same command is a retry.
+pub fn default_request_id(token: &Macaroon, kind: SpendKind, amounts: &[u64]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"crumb request id v1\0");
+    h.update(kind.as_str());
+    h.update(token.signature);
+    for a in amounts {
+        h.update(a.to_be_bytes());
+    }
+    format!("auto-{}", hex::encode(&h.finalize()[..12]))
+}
+
+fn denied(code: DenialCode, message: impl Into<String>) -> Error {
+    Error::Denied(Denial::new(code, message))
+}
+
+/// Spends `ctx.cost` from `token`.
+pub fn spend(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: Option<&str>,
+) -> Result<Receipt, Error> {
+    consume(verifier, ledger, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost])
+}
+
+/// Splits `token`'s balance into `amounts` plus a remainder child.
+pub fn split(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    amounts: &[u64],
+    request_id: Option<&str>,
+) -> Result<Receipt, Error> {
+    if amounts.is_empty() || amounts.contains(&0) {
+        return Err(Error::Usage("split needs one or more amounts, each above zero".into()));
+    }
+    let mut ctx = ctx.clone();
+    ctx.cost = 0;
+    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
+}
+
+/// The balances to issue: a spend's remainder, or a split's amounts plus its remainder.
+fn plan(kind: SpendKind, balance: u64, requested: &[u64]) -> Result<Vec<u64>, Error> {
+    let total = requested.iter().try_fold(0u64, |acc, &a| acc.checked_add(a));
+    match (kind, total) {
+        (_, Some(total)) if total <= balance => Ok(match kind {
+            SpendKind::Spend => vec![balance - total],
+            SpendKind::Split => requested.iter().copied().chain([balance - total]).collect(),
+        }),
+        _ => Err(denied(
+            DenialCode::InsufficientBalance,
+            format!(
+                "the balance is {balance}, less than the {} requested",
+                total.map_or("overflowing".into(), |t| t.to_string())
+            ),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn consume(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: Option<&str>,
+    kind: SpendKind,
+    requested: &[u64],
+) -> Result<Receipt, Error> {
+    let Some(id) = token.token_id() else {
+        return Err(Error::Usage("this token was not minted by crumb, so no ledger can track its balance".into()));
+    };
+    let request_id = match request_id {
+        Some(r) if r.is_empty() || r.len() > 200 => {
+            return Err(Error::Usage("a request id is 1 to 200 characters".into()))
+        }
+        Some(r) => r.to_owned(),
+        None => default_request_id(&token, kind, requested),
+    };
+    let cost = if kind == SpendKind::Spend { ctx.cost } else { 0 };
+    let at = caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
+    let verified = match verifier.verify(token, discharges, ctx) {
+        Ok(v) => v,
+        Err(rejected) => {
+            // A retry after the spend committed: the token is genuine but may no longer pass
+            // (it may have expired since). Answer it from the ledger rather than lose the change.
+            if rejected.report.signature_valid {
+                let status = ledger.status(&id.nonce)?;
+                if let Some(at) = status.revoked_at {
+                    return Err(denied(DenialCode::Revoked, format!("this token was revoked at {at}")));
+                }
+                if let Some(spent) = status.spent {
+                    let entry = key_entry(verifier, &rejected.token)?;
+                    return replay(entry, &rejected.token, id.nonce, &request_id, kind, requested, spent);
+                }
+            }
+            return Err(Error::Denied(rejected.denial().clone()));
+        }
+    };
+    let entry = key_entry(verifier, verified.token())?;
+    let status = ledger.status(&id.nonce)?;
+    if let Some(at) = status.revoked_at {
+        return Err(denied(DenialCode::Revoked, format!("this token was revoked at {at}")));
+    }
+    if let Some(spent) = status.spent {
+        return replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent);
+    }
+    let balance = verified
+        .balance()
+        .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"))?;
+    let balances = plan(kind, balance, requested)?;
+    let children = issue(entry, verified.token(), id.nonce, &request_id, &balances)?;
+    let commit = Commit {
+        parent: id.nonce,
+        request_id: request_id.clone(),
+        kind,
+        cost,
+        children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
+        at: at.clone(),
+    };
+    match ledger.commit(&commit)? {
+        CommitOutcome::Fresh => Ok(Receipt { parent: id.nonce, request_id, kind, cost, children, replayed: false, at }),
+        CommitOutcome::AlreadySpent(spent) => {
+            replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
+        }
+        CommitOutcome::Revoked(at) => Err(denied(DenialCode::Revoked, format!("this token was revoked at {at}"))),
+    }
+}
+
+fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEntry, Error> {
+    verifier.keys().key_for(&token.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))
+}
+
+/// Answers a token the ledger already consumed: the same successors if this is the same
+/// request retried, a denial naming when and by what it was spent otherwise.
+fn replay(
+    entry: &KeyEntry,
+    token: &Macaroon,
+    nonce: Nonce,
+    request_id: &str,
+    kind: SpendKind,
+    requested: &[u64],
+    spent: Spent,
+) -> Result<Receipt, Error> {
+    let same_parameters = match kind {
+        SpendKind::Spend => spent.cost == requested[0],
+        SpendKind::Split => {
+            spent.amounts.len() == requested.len() + 1 && spent.amounts[..requested.len()] == *requested
+        }
+    };
+    if spent.request_id != request_id || spent.kind != kind || !same_parameters {
+        return Err(denied(
+            DenialCode::Spent,
+            format!(
+                "this token was already spent at {} ({} by request {})",
+                spent.at,
+                spent.kind.as_str(),
+                spent.request_id
+            ),
+        ));
+    }
+    let children = issue(entry, token, nonce, request_id, &spent.amounts)?;
+    Ok(Receipt {
+        parent: nonce,
+        request_id: request_id.into(),
+        kind,
+        cost: spent.cost,
+        children,
+        replayed: true,
+        at: spent.at,
+    })
+}
+
+/// A child's nonce: unpredictable without the root key, the same on every retry.
+fn child_nonce(entry: &KeyEntry, parent: Nonce, request_id: &str, index: usize) -> Nonce {
+    let mut msg = Vec::with_capacity(64 + request_id.len());
+    msg.extend_from_slice(b"crumb child nonce v1\0");
+    msg.extend_from_slice(&parent.0);
+    msg.extend_from_slice(&(index as u64).to_be_bytes());
+    msg.extend_from_slice(request_id.as_bytes());
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&chain::hmac_secret(entry.key.expose(), &msg)[..16]);
+    Nonce(nonce)
+}
+
+fn is_balance_caveat(predicate: &[u8]) -> bool {
+    matches!(std::str::from_utf8(predicate).ok().map(caveat::parse), Some(Ok(Caveat::Balance(_))))
+}
+
+/// Mints one child per balance, each keeping every caveat of `parent` but its balances.
+fn issue(
+    entry: &KeyEntry,
+    parent: &Macaroon,
+    parent_nonce: Nonce,
+    request_id: &str,
+    balances: &[u64],
+) -> Result<Vec<Issued>, Error> {
+    balances
+        .iter()
+        .enumerate()
+        .map(|(index, &balance)| {
+            let nonce = child_nonce(entry, parent_nonce, request_id, index);
+            let id = TokenId::new(&entry.id, nonce);
+            let mut child = Macaroon::mint(&entry.key, id.encode(), parent.location.clone());
+            let mut parent_sig: Sig =
+                chain::hmac_secret(chain::derive_key(entry.key.expose()).as_ref(), &parent.identifier);
+            for c in &parent.caveats {
+                match &c.vid {
+                    None => {
+                        if !is_balance_caveat(&c.id) {
+                            child.add_first_party(c.id.clone());
+                        }
+                        parent_sig = chain::first_party(&parent_sig, &c.id);
+                    }
+                    Some(vid) => {
+                        // Re-seal the caveat key under the child's chain: the third party and
+                        // its discharges stay the same (holders re-bind them to the child).
+                        let derived = chain::open_caveat_key(&parent_sig, vid).ok_or_else(|| {
+                            denied(DenialCode::InvalidDischarge, "a third-party caveat's key does not open")
+                        })?;
+                        let mut vid_nonce = [0u8; chain::VID_NONCE_LEN];
+                        vid_nonce.copy_from_slice(&chain::hmac(&child.signature, b"crumb vid nonce v1")[..24]);
+                        child.add_third_party_derived(&derived, c.id.clone(), c.location.clone(), &vid_nonce);
+                        parent_sig = chain::third_party(&parent_sig, vid, &c.id);
+                    }
+                }
+            }
+            child.add_first_party(Caveat::Balance(balance).to_string());
+            Ok(Issued { token: child, nonce, balance })
+        })
+        .collect()
+}
