@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -118,6 +119,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
             [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` instead of checking locally (no key needed)')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'List every caveat with pass or fail and why, not only the first failure')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a stable JSON verdict (always with every caveat)')
@@ -168,6 +170,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Check as of this time (RFC 3339) instead of now')
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Spend against a remote `crumb serve` instead of a local key and ledger')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the successor')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON receipt instead of the bare token')
@@ -194,6 +197,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Check as of this time (RFC 3339) instead of now')
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Split against a remote `crumb serve` instead of a local key and ledger')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the children')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON receipt with each child''s token, nonce and balance')
@@ -226,6 +230,23 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crumb;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port; the address is printed on stdout)')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line per decision to this file')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout in seconds')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Worker threads (default: one per core)')
+            [CompletionResult]::new('--trust-proxy', '--trust-proxy', [CompletionResultType]::ParameterName, 'Take the client address for `ip` caveats from X-Forwarded-For (only behind a proxy you run)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;generate' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory to write into')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -246,6 +267,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -281,6 +303,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;lineage' {
+            break
+        }
+        'crumb;help;serve' {
             break
         }
         'crumb;help;generate' {

@@ -46,6 +46,9 @@ _crumb() {
             crumb,revoke)
                 cmd="crumb__subcmd__revoke"
                 ;;
+            crumb,serve)
+                cmd="crumb__subcmd__serve"
+                ;;
             crumb,spend)
                 cmd="crumb__subcmd__spend"
                 ;;
@@ -85,6 +88,9 @@ _crumb() {
             crumb__subcmd__help,revoke)
                 cmd="crumb__subcmd__help__subcmd__revoke"
                 ;;
+            crumb__subcmd__help,serve)
+                cmd="crumb__subcmd__help__subcmd__serve"
+                ;;
             crumb__subcmd__help,spend)
                 cmd="crumb__subcmd__help__subcmd__spend"
                 ;;
@@ -101,7 +107,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,7 +265,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -399,6 +405,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -624,8 +644,58 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__serve)
+            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --threads --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__spend)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --cost --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --json --format --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --cost --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +765,10 @@ _crumb() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "v1 v2 json v1-json" -- "${cur}"))
                     return 0
@@ -707,7 +781,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__split)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --amount --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --json --format --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --amount --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -777,6 +851,10 @@ _crumb() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "v1 v2 json v1-json" -- "${cur}"))
                     return 0
@@ -789,7 +867,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__verify)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --action --resource --ip --aud --context --at --cost --exact --only-exact --discharge --ledger --explain --json --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --action --resource --ip --aud --context --at --cost --exact --only-exact --discharge --ledger --server --explain --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -852,6 +930,10 @@ _crumb() {
                     return 0
                     ;;
                 --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+            cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -110,6 +111,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
             cand --ledger 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]'
+            cand --server 'Ask a remote `crumb serve` instead of checking locally (no key needed)'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --explain 'List every caveat with pass or fail and why, not only the first failure'
             cand --json 'Print a stable JSON verdict (always with every caveat)'
@@ -157,6 +159,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --at 'Check as of this time (RFC 3339) instead of now'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
+            cand --server 'Spend against a remote `crumb serve` instead of a local key and ledger'
             cand --format 'Output format of the successor'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --json 'Print a JSON receipt instead of the bare token'
@@ -182,6 +185,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --at 'Check as of this time (RFC 3339) instead of now'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable'
+            cand --server 'Split against a remote `crumb serve` instead of a local key and ledger'
             cand --format 'Output format of the children'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --json 'Print a JSON receipt with each child''s token, nonce and balance'
@@ -211,6 +215,22 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crumb;serve'= {
+            cand --listen 'Address to listen on (port 0 picks a free port; the address is printed on stdout)'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --audit-log 'Append one JSON line per decision to this file'
+            cand --timeout 'Per-request timeout in seconds'
+            cand --threads 'Worker threads (default: one per core)'
+            cand --trust-proxy 'Take the client address for `ip` caveats from X-Forwarded-For (only behind a proxy you run)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;generate'= {
             cand --dir 'Directory to write into'
             cand -h 'Print help'
@@ -230,6 +250,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+            cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -254,6 +275,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;revoke'= {
         }
         &'crumb;help;lineage'= {
+        }
+        &'crumb;help;serve'= {
         }
         &'crumb;help;generate'= {
         }

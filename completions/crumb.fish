@@ -37,6 +37,7 @@ complete -c crumb -n "__fish_crumb_needs_command" -f -a "spend" -d 'Spend COST f
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "generate" -d 'Write shell completions or man pages into a directory'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l out -d 'Write the key to FILE (hex, mode 0600) instead of the default key file' -r -F
@@ -108,6 +109,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What thi
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l server -d 'Ask a remote `crumb serve` instead of checking locally (no key needed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l explain -d 'List every caveat with pass or fail and why, not only the first failure'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l json -d 'Print a stable JSON verdict (always with every caveat)'
@@ -152,6 +154,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l context -d 'An app
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l server -d 'Spend against a remote `crumb serve` instead of a local key and ledger' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l format -d 'Output format of the successor' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
@@ -178,6 +181,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An app
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l server -d 'Split against a remote `crumb serve` instead of a local key and ledger' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l format -d 'Output format of the children' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
@@ -199,19 +203,34 @@ complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The l
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'Print the tree as a JSON list of nodes'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the address is printed on stdout)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout in seconds' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Take the client address for `ip` caveats from X-Forwarded-For (only behind a proxy you run)'
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -2,6 +2,7 @@
 //! All the work happens in the `crumb` library; `cli` and `serve` only adapt it.
 
 mod cli;
+mod serve;
 
 use clap::Parser;
 

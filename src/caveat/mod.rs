@@ -141,7 +141,7 @@ fn join_or_single(key: &str, values: &List<'_>) -> String {
     }
 }
 
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
@@ -172,4 +172,10 @@ impl fmt::Display for Caveat<'_> {
             Caveat::Context { name, allowed } => f.write_str(&join_or_single(name, allowed)),
         }
     }
+}
+
+/// Now, as crumb writes times (RFC 3339, UTC, whole seconds).
+pub fn rfc3339_now() -> String {
+    let now = OffsetDateTime::now_utc();
+    rfc3339(now.replace_nanosecond(0).unwrap_or(now))
 }

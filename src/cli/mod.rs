@@ -14,7 +14,9 @@ mod lineage;
 mod mint;
 pub mod output;
 pub mod paths;
+mod remote;
 mod revoke;
+mod serve;
 mod spend;
 mod split;
 mod token_file;
@@ -50,6 +52,7 @@ pub enum Command {
     Split(split::SplitArgs),
     Revoke(revoke::RevokeArgs),
     Lineage(lineage::LineageArgs),
+    Serve(serve::ServeArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Split(a) => split::run(a),
         Command::Revoke(a) => revoke::run(a),
         Command::Lineage(a) => lineage::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Generate(a) => generate::run(a),
     };
     match result {

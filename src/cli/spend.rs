@@ -1,11 +1,14 @@
 //! `crumb spend`: spend from a token's balance and get its successor.
 
-use super::args::{encode, FormatArg, KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
-use super::exit::OK;
+use super::args::{decode_token, encode, FormatArg, KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
+use super::exit::{unavailable, OK};
 use super::ledger_args::LedgerArgs;
+use super::remote::{request_body, Remote};
 use super::token_file::replace_atomically;
 use anyhow::Result;
 use clap::Args;
+use crumb::ledger::SpendKind;
+use crumb::spend::default_request_id;
 use crumb::spend::Receipt;
 use serde_json::json;
 
@@ -34,6 +37,9 @@ pub struct SpendArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub satisfy: SatisfyArgs,
+    /// Spend against a remote `crumb serve` instead of a local key and ledger.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
     /// Print a JSON receipt instead of the bare token.
     #[arg(long)]
     pub json: bool,
@@ -43,6 +49,9 @@ pub struct SpendArgs {
 }
 
 pub fn run(args: SpendArgs) -> Result<u8> {
+    if let Some(url) = &args.server {
+        return run_remote(&args, url);
+    }
     let token = args.token.decode()?;
     let discharges = args.satisfy.discharges()?;
     let keys = args.key.load()?;
@@ -60,6 +69,32 @@ pub fn run(args: SpendArgs) -> Result<u8> {
         println!("{successor}");
         let again = if receipt.replayed { " (a retry: the same successor as before)" } else { "" };
         eprintln!("crumb: spent {}, {} left{again}", receipt.cost, receipt.children[0].balance);
+    }
+    Ok(OK)
+}
+
+fn run_remote(args: &SpendArgs, url: &str) -> Result<u8> {
+    let text = args.token.read_text()?;
+    let token = decode_token(&text)?;
+    // The request id is fixed before the first attempt, so every retry is the same request.
+    let request_id =
+        args.request_id.clone().unwrap_or_else(|| default_request_id(&token, SpendKind::Spend, &[args.cost]));
+    let mut body = request_body(&text, &args.request, &args.satisfy)?;
+    body.insert("cost".into(), json!(args.cost));
+    body.insert("request_id".into(), json!(request_id));
+    let answer = Remote::new(url)?.post("/v1/spend", &serde_json::Value::Object(body))?;
+    let successor = answer["token"].as_str().ok_or_else(|| unavailable("the server's answer has no token"))?;
+    let successor = encode(&decode_token(successor)?, args.format)?;
+    if let Some(path) = &args.token.token_file {
+        replace_atomically(path, &successor)?;
+    }
+    if args.json {
+        let mut answer = answer;
+        answer["token"] = json!(successor);
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        println!("{successor}");
+        eprintln!("crumb: spent {}, {} left", answer["cost"], answer["remaining"]);
     }
     Ok(OK)
 }

@@ -3,6 +3,7 @@
 use super::args::{KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
 use super::exit::{DENIED, OK};
 use super::output::{explain_lines, outcome_json};
+use super::remote::{request_body, Remote};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -26,6 +27,9 @@ pub struct VerifyArgs {
     /// Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER].
     #[arg(long, value_name = "PATH")]
     ledger: Option<std::path::PathBuf>,
+    /// Ask a remote `crumb serve` instead of checking locally (no key needed).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["ledger"])]
+    server: Option<String>,
     /// List every caveat with pass or fail and why, not only the first failure.
     #[arg(long)]
     explain: bool,
@@ -35,6 +39,9 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> Result<u8> {
+    if let Some(url) = &args.server {
+        return run_remote(&args, url);
+    }
     let token = args.token.decode()?;
     let discharges = args.satisfy.discharges()?;
     let keys = args.key.load()?;
@@ -74,4 +81,30 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
         }
     }
     Ok(if valid { OK } else { DENIED })
+}
+
+fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
+    let text = args.token.read_text()?;
+    crumb::token::wire::decode(&text)?;
+    let mut body = request_body(&text, &args.request, &args.satisfy)?;
+    body.insert("cost".into(), json!(args.cost));
+    let remote = Remote::new(url)?;
+    let (valid, doc) = match remote.post("/v1/verify", &serde_json::Value::Object(body)) {
+        Ok(doc) => (true, doc),
+        Err(e) if super::exit::code_for(&e) == DENIED => {
+            if args.json {
+                println!("{}", json!({ "valid": false, "message": format!("{e:#}") }));
+            } else {
+                eprintln!("crumb: denied: {e:#}");
+            }
+            return Ok(DENIED);
+        }
+        Err(e) => return Err(e),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "valid": valid, "server": doc }))?);
+    } else {
+        println!("valid");
+    }
+    Ok(OK)
 }

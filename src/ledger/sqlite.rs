@@ -35,7 +35,11 @@ CREATE INDEX IF NOT EXISTS tokens_parent ON tokens(parent);
 ";
 
 pub struct SqliteLedger {
+    /// The writer: every transaction that changes the ledger goes through it.
     conn: Mutex<Connection>,
+    /// Readers for status lookups, so a verify never waits behind a spend's fsync (WAL lets
+    /// readers proceed while a writer commits).
+    readers: Vec<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -72,10 +76,21 @@ impl SqliteLedger {
         conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "OFF").map_err(open_err)?;
-        let ledger = SqliteLedger { conn: Mutex::new(conn), path: path.to_path_buf() };
+        let ledger = SqliteLedger { conn: Mutex::new(conn), readers: Vec::new(), path: path.to_path_buf() };
         ledger.migrate()?;
         Ok(ledger)
+    }
+
+    /// Adds `count` read connections for concurrent status lookups (a server's verifiers).
+    pub fn with_readers(mut self, count: usize) -> Result<Self, LedgerError> {
+        let open_err = |source| LedgerError::Open { path: self.path.clone(), source };
+        for _ in 0..count {
+            let reader = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(open_err)?;
+            reader.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
+            self.readers.push(Mutex::new(reader));
+        }
+        Ok(self)
     }
 
     pub fn path(&self) -> &Path {
@@ -145,6 +160,11 @@ impl SqliteLedger {
 
 impl Ledger for SqliteLedger {
     fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
+        for reader in &self.readers {
+            if let Ok(conn) = reader.try_lock() {
+                return Self::status_in(&conn, nonce);
+            }
+        }
         Self::status_in(&self.lock(), nonce)
     }
 

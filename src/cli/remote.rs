@@ -1,0 +1,93 @@
+//! The CLI as a client of `crumb serve`: spend, split and verify against a remote issuer.
+//! Network failures are retried with the same request id, so a retry is idempotent.
+
+use super::args::{RequestArgs, SatisfyArgs};
+use super::exit::{bad_input, unavailable, Coded, DENIED};
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// Attempts per request, and the pause before each retry.
+const BACKOFF: &[u64] = &[100, 400, 1200];
+
+pub struct Remote {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Remote {
+    pub fn new(url: &str) -> Result<Self> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad_input(format!("--server `{url}` must start with http:// or https://")));
+        }
+        let agent =
+            ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(30)).build();
+        Ok(Remote { base: url.trim_end_matches('/').to_owned(), agent })
+    }
+
+    /// POSTs `body` to `path`; a 2xx answer is returned, a denial or fault becomes its exit code.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            match self.agent.post(&url).send_json(body) {
+                Ok(response) => {
+                    return response.into_json().map_err(|e| unavailable(format!("{url}: unreadable answer: {e}")));
+                }
+                Err(ureq::Error::Status(status, response)) => {
+                    let doc: Value = response.into_json().unwrap_or(Value::Null);
+                    let retryable = status == 503 && doc["code"] != "ledger-unavailable";
+                    if retryable && attempt < BACKOFF.len() {
+                        std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(status_error(status, &doc));
+                }
+                Err(ureq::Error::Transport(t)) => {
+                    if attempt < BACKOFF.len() {
+                        std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(unavailable(format!("{url}: {t}")));
+                }
+            }
+        }
+    }
+}
+
+fn status_error(status: u16, doc: &Value) -> anyhow::Error {
+    let code = doc["code"].as_str().unwrap_or("error");
+    let message = doc["message"].as_str().unwrap_or("no message");
+    let text = format!("{message} ({code}; HTTP {status})");
+    match status {
+        403 | 409 => Coded { code: DENIED, message: text }.into(),
+        400..=499 => bad_input(text),
+        _ => unavailable(text),
+    }
+}
+
+/// The request fields shared by verify, spend and split.
+pub fn request_body(token: &str, request: &RequestArgs, satisfy: &SatisfyArgs) -> Result<Map<String, Value>> {
+    if request.ip.is_some() || request.at.is_some() || !satisfy.exact.is_empty() || satisfy.only_exact {
+        return Err(bad_input(
+            "--ip, --at, --exact and --only-exact are local checks: the server uses its own clock, the peer address and crumb's caveat language",
+        ));
+    }
+    let mut body = Map::new();
+    body.insert("token".into(), json!(token.trim()));
+    for (name, value) in [("action", &request.action), ("resource", &request.resource), ("aud", &request.aud)] {
+        if let Some(v) = value {
+            body.insert(name.into(), json!(v));
+        }
+    }
+    if !request.context.is_empty() {
+        let map: Map<String, Value> = request.context.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        body.insert("context".into(), Value::Object(map));
+    }
+    if !satisfy.discharge.is_empty() {
+        body.insert("discharges".into(), json!(satisfy.discharge));
+    }
+    Ok(body)
+}

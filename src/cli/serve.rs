@@ -1,0 +1,100 @@
+//! `crumb serve`: start the HTTP service. The only command that starts an async runtime.
+
+use super::args::KeyArgs;
+use super::exit::{unavailable, OK};
+use super::ledger_args::LedgerArgs;
+use super::paths;
+use crate::serve::{self, AppState, Audit, Metrics};
+use anyhow::{Context as _, Result};
+use clap::Args;
+use crumb::ledger::SqliteLedger;
+use crumb::{Keyring, RootKey};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP.
+///
+/// With no key given it uses the default key file, creating a development key there on first
+/// run, and the default ledger: `crumb serve` alone is a working issuer on this machine.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Append one JSON line per decision to this file.
+    #[arg(long, value_name = "PATH")]
+    audit_log: Option<PathBuf>,
+    /// Take the client address for `ip` caveats from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long)]
+    trust_proxy: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    timeout: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+/// The keys to serve with; on a bare machine, a development key made on the spot.
+fn keys(args: &KeyArgs) -> Result<Keyring> {
+    let nothing_named = args.key_file.is_none()
+        && args.key_fd.is_none()
+        && args.keyring.is_none()
+        && std::env::var_os("CRUMB_KEY_FILE").is_none()
+        && std::env::var_os("CRUMB_KEYRING").is_none();
+    let default = paths::default_key_file()?;
+    if nothing_named && !default.exists() {
+        let key = RootKey::generate()?;
+        crumb::key::write_key_file(&default, &key, false)?;
+        eprintln!("crumb: created a development key {} at {}", key.key_id(), default.display());
+    }
+    args.load()
+}
+
+pub fn run(args: ServeArgs) -> Result<u8> {
+    let keys = keys(&args.key)?;
+    let ledger_path = args.ledger.path()?;
+    let ledger = SqliteLedger::open(&ledger_path)?.with_readers(4)?;
+    let audit = match &args.audit_log {
+        Some(p) => Some(Audit::open(p).with_context(|| format!("cannot open the audit log {}", p.display()))?),
+        None => None,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into()),
+        )
+        .init();
+    let state = Arc::new(AppState {
+        keys,
+        ledger: Arc::new(ledger),
+        metrics: Metrics::default(),
+        audit,
+        trust_proxy: args.trust_proxy,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    });
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = runtime.enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
+        let addr = listener.local_addr()?;
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        tracing::info!(%addr, ledger = %ledger_path.display(), "crumb serving");
+        serve::run(listener, state).await.map_err(|e| unavailable(format!("server failed: {e}")))
+    })?;
+    Ok(OK)
+}

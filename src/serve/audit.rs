@@ -1,0 +1,50 @@
+//! The append-only audit log: one JSON line per decision (time, route, nonce, outcome, cost,
+//! request id). Never a signature, a token or a key.
+
+use serde_json::json;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+pub struct Audit {
+    file: Mutex<File>,
+}
+
+pub struct Entry<'a> {
+    pub route: &'a str,
+    pub nonce: Option<String>,
+    pub outcome: &'a str,
+    pub cost: Option<u64>,
+    pub request_id: Option<&'a str>,
+}
+
+impl Audit {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let mut options = std::fs::OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        Ok(Audit { file: Mutex::new(options.open(path)?) })
+    }
+
+    pub fn record(&self, e: Entry<'_>) {
+        let now = time::OffsetDateTime::now_utc();
+        let line = json!({
+            "time": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "route": e.route,
+            "nonce": e.nonce,
+            "outcome": e.outcome,
+            "cost": e.cost,
+            "request_id": e.request_id,
+        });
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        // One write per line with O_APPEND: lines from concurrent requests never interleave.
+        if let Err(err) = file.write_all(format!("{line}\n").as_bytes()) {
+            tracing::error!(error = %err, "cannot write the audit log");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `crumb serve`: the same verifier, spending and ledger over HTTP (axum on tokio).
+//!
+//! `app(state)` builds the whole service as a value, so tests and the binary share it; `run`
+//! binds, serves, and on SIGINT/SIGTERM stops accepting and lets in-flight requests finish.
+
+mod audit;
+mod error;
+mod metrics;
+mod routes;
+
+pub use audit::Audit;
+pub use metrics::Metrics;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use crumb::ledger::SqliteLedger;
+use crumb::Keyring;
+use error::ApiError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything a request may need; shared, read-only but for the ledger and the counters.
+pub struct AppState {
+    pub keys: Keyring,
+    pub ledger: Arc<SqliteLedger>,
+    pub metrics: Metrics,
+    pub audit: Option<Audit>,
+    pub trust_proxy: bool,
+    pub timeout: Duration,
+}
+
+impl AppState {
+    fn audit(&self, entry: audit::Entry<'_>) {
+        if let Some(a) = &self.audit {
+            a.record(entry);
+        }
+    }
+}
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The service.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/verify", post(routes::verify))
+        .route("/v1/spend", post(routes::spend))
+        .route("/v1/split", post(routes::split))
+        .route("/v1/revoke", post(routes::revoke))
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Times every request, bounds it by the timeout, and counts it by route and status.
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let started = Instant::now();
+    let response = match tokio::time::timeout(state.timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+            .into_response(),
+    };
+    state.metrics.observe(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Serves on `listener` until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn run(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,407 @@
+//! The handlers. Each turns a JSON body into library calls — the same `Verifier`, `spend`,
+//! `split` and ledger the CLI uses — and the result into JSON. No verification logic here.
+
+use super::error::ApiError;
+use super::{audit::Entry, AppState};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use crumb::ledger::{self, Ledger};
+use crumb::spend::Receipt;
+use crumb::token::identifier::Nonce;
+use crumb::token::wire::{self, Format};
+use crumb::verify::{Holder, Report, SatisfiedBy};
+use crumb::{Caveat, Context, DenialCode, Macaroon, Verifier};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The request body: these field names are a contract, as the CLI's flags are.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    token: Option<String>,
+    action: Option<String>,
+    resource: Option<String>,
+    aud: Option<String>,
+    cost: Option<u64>,
+    context: Option<BTreeMap<String, String>>,
+    discharges: Option<Vec<String>>,
+    request_id: Option<String>,
+    amounts: Option<Vec<u64>>,
+    /// Revoke: the nonce to revoke (operator credential required).
+    nonce: Option<String>,
+    /// Revoke: also revoke every descendant.
+    cascade: Option<bool>,
+}
+
+/// A JSON body whose every failure is a JSON error with a stable code.
+pub struct JsonBody(pub Body);
+
+#[axum::async_trait]
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body-too-large" } else { "bad-body" };
+            ApiError::new(status, code, rejection.body_text())
+        })?;
+        if bytes.is_empty() {
+            return Ok(JsonBody(Body::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request("bad-json", format!("the body is not a valid request: {e}")))
+    }
+}
+
+/// The caller's bearer token: the `token` field or `Authorization: Bearer`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn token_text<'a>(body: &'a Body, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
+    match (body.token.as_deref(), bearer(headers)) {
+        (Some(a), Some(b)) if a != b => {
+            Err(ApiError::bad_request("bad-request", "the body's token and the Authorization header differ"))
+        }
+        (Some(t), _) | (None, Some(t)) => Ok(t),
+        (None, None) => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "no-token", "send a token in `token` or Authorization: Bearer"))
+        }
+    }
+}
+
+fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroon>), ApiError> {
+    let token = wire::decode(token_text(body, headers)?)?;
+    let discharges = body
+        .discharges
+        .iter()
+        .flatten()
+        .map(|d| wire::decode(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::bad_request("malformed-discharge", e.to_string()))?;
+    Ok((token, discharges))
+}
+
+/// The peer's address, or with --trust-proxy the first X-Forwarded-For hop.
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.trust_proxy {
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        if let Some(ip) = forwarded.and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse().ok()) {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr) -> Context {
+    let mut ctx = Context::now();
+    ctx.action = body.action.clone();
+    ctx.resource = body.resource.clone();
+    ctx.aud = body.aud.clone();
+    ctx.cost = body.cost.unwrap_or(0);
+    ctx.values = body.context.clone().unwrap_or_default();
+    ctx.ip = Some(client_ip(state, headers, peer));
+    ctx
+}
+
+fn nonce_of(token: &Macaroon) -> Option<String> {
+    token.token_id().map(|id| id.nonce.to_string())
+}
+
+fn encode(token: &Macaroon) -> String {
+    wire::encode(token, Format::V2).expect("v2 encodes every token")
+}
+
+fn report_json(token: &Macaroon, discharges: &[Macaroon], report: &Report) -> Value {
+    let caveats: Vec<Value> = report
+        .caveats
+        .iter()
+        .map(|o| {
+            let m = match o.holder {
+                Holder::Root => token,
+                Holder::Discharge(i) => &discharges[i],
+            };
+            json!({
+                "holder": match o.holder { Holder::Root => "token".to_owned(), Holder::Discharge(i) => format!("discharge {i}") },
+                "index": o.index,
+                "caveat": String::from_utf8_lossy(&m.caveats[o.index].id),
+                "kind": o.kind,
+                "satisfied": o.result.is_ok(),
+                "by": o.result.as_ref().ok().map(|b| match b {
+                    SatisfiedBy::Exact => "exact".to_owned(),
+                    SatisfiedBy::Rule => "rule".to_owned(),
+                    SatisfiedBy::Discharge(i) => format!("discharge {i}"),
+                }),
+                "reason": o.result.as_ref().err().map(|f| f.reason.clone()),
+            })
+        })
+        .collect();
+    json!({
+        "nonce": nonce_of(token),
+        "key_id": report.key_id,
+        "balance": crumb::verify::balance_of(token),
+        "caveats": caveats,
+    })
+}
+
+/// Runs blocking ledger work off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a worker failed"))?
+}
+
+fn count_ledger_error(state: &AppState, e: &ApiError) {
+    if e.code == "ledger-unavailable" {
+        state.metrics.ledger_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let (token, discharges) = decode_all(&body, &headers)?;
+    let ctx = context(&state, &body, &headers, peer);
+    let mut report = Verifier::new(&state.keys).check(&token, &discharges, &ctx);
+    if let (true, Some(id)) = (report.signature_valid, token.token_id()) {
+        let standing = ledger::standing(state.ledger.as_ref(), &id.nonce).map_err(ApiError::from);
+        if let Err(e) = &standing {
+            count_ledger_error(&state, e);
+        }
+        if let Some(denial) = standing? {
+            report.denial = Some(denial);
+        }
+    }
+    let mut doc = report_json(&token, &discharges, &report);
+    let outcome = report.denial.as_ref().map_or("allowed", |d| d.code.as_str());
+    state.audit(Entry {
+        route: "/v1/verify",
+        nonce: nonce_of(&token),
+        outcome,
+        cost: body.cost,
+        request_id: body.request_id.as_deref(),
+    });
+    let status = match &report.denial {
+        None => {
+            doc["allowed"] = json!(true);
+            StatusCode::OK
+        }
+        Some(d) => {
+            doc["allowed"] = json!(false);
+            doc["code"] = json!(d.code.as_str());
+            doc["message"] = json!(d.message);
+            if let Some((holder, index)) = d.caveat {
+                doc["caveat"] = doc["caveats"]
+                    .as_array()
+                    .and_then(|list| {
+                        list.iter().find(|c| {
+                            c["index"] == index
+                                && c["holder"]
+                                    == match holder {
+                                        Holder::Root => "token".to_owned(),
+                                        Holder::Discharge(i) => format!("discharge {i}"),
+                                    }
+                        })
+                    })
+                    .cloned()
+                    .unwrap_or(Value::Null);
+            }
+            if d.code == DenialCode::Spent {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::FORBIDDEN
+            }
+        }
+    };
+    Ok((status, Json(doc)))
+}
+
+fn receipt_json(r: &Receipt) -> Value {
+    let children: Vec<Value> = r
+        .children
+        .iter()
+        .map(|c| json!({ "token": encode(&c.token), "nonce": c.nonce.to_string(), "balance": c.balance }))
+        .collect();
+    let mut doc = json!({
+        "parent": r.parent.to_string(),
+        "request_id": r.request_id,
+        "at": r.at,
+        "replayed": r.replayed,
+    });
+    match r.kind {
+        crumb::ledger::SpendKind::Spend => {
+            doc["token"] = children[0]["token"].clone();
+            doc["nonce"] = children[0]["nonce"].clone();
+            doc["cost"] = json!(r.cost);
+            doc["remaining"] = json!(r.children[0].balance);
+        }
+        crumb::ledger::SpendKind::Split => doc["children"] = json!(children),
+    }
+    doc
+}
+
+/// Spend and split share everything but the library call.
+async fn consume(
+    state: Arc<AppState>,
+    route: &'static str,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let (token, discharges) = decode_all(&body, &headers)?;
+    if route == "/v1/spend" && body.cost.is_none() {
+        return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
+    }
+    let ctx = context(&state, &body, &headers, peer);
+    let nonce = nonce_of(&token);
+    let worker = state.clone();
+    let amounts = body.amounts.clone();
+    let request_id = body.request_id.clone();
+    let result = blocking(move || {
+        let verifier = Verifier::new(&worker.keys);
+        let request_id = request_id.as_deref();
+        let receipt = match amounts {
+            None if route == "/v1/split" => {
+                return Err(ApiError::bad_request("bad-request", "a split needs `amounts`"))
+            }
+            Some(_) if route == "/v1/spend" => {
+                return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split"))
+            }
+            Some(a) => crumb::spend::split(&verifier, worker.ledger.as_ref(), token, discharges, &ctx, &a, request_id),
+            None => crumb::spend::spend(&verifier, worker.ledger.as_ref(), token, discharges, &ctx, request_id),
+        };
+        receipt.map_err(ApiError::from)
+    })
+    .await;
+    let outcome = match &result {
+        Ok(r) if r.replayed => "replayed",
+        Ok(_) => "committed",
+        Err(e) => e.code,
+    };
+    match &result {
+        Ok(r) if !r.replayed => {
+            state.metrics.spends.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) if e.code == "spent" => {
+            state.metrics.double_spend_attempts.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => count_ledger_error(&state, e),
+        _ => {}
+    }
+    let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
+    state.audit(Entry { route, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
+    Ok(Json(receipt_json(&result?)))
+}
+
+pub async fn spend(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    consume(state, "/v1/spend", peer, headers, body).await
+}
+
+pub async fn split(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    consume(state, "/v1/split", peer, headers, body).await
+}
+
+/// Whether a token carries the explicit operator caveat `action = revoke`.
+fn is_operator_credential(token: &Macaroon) -> bool {
+    token.first_party_texts().any(|t| {
+        matches!(std::str::from_utf8(t).ok().map(crumb::caveat::parse),
+            Some(Ok(Caveat::Action(list))) if list.iter().eq(["revoke"]))
+    })
+}
+
+/// Revoke. Two ways to be allowed, and no other:
+/// - a holder proves possession: the body's (or bearer) token has a valid signature, and only
+///   that token's nonce (and with `cascade`, what descends from it) is revoked;
+/// - an operator names any `nonce`, with a credential that carries the caveat `action = revoke`
+///   and verifies in full for the request `action = revoke`.
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(mut body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let (credential, discharges) = decode_all(&body, &headers)?;
+    let cascade = body.cascade.unwrap_or(false);
+    let target = match body.nonce.as_deref() {
+        Some(hex) => {
+            let nonce = Nonce::parse_hex(hex)
+                .ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))?;
+            body.action = Some("revoke".into());
+            let ctx = context(&state, &body, &headers, peer);
+            let report = Verifier::new(&state.keys).check(&credential, &discharges, &ctx);
+            let standing = match credential.token_id() {
+                Some(id) => ledger::standing(state.ledger.as_ref(), &id.nonce)?,
+                None => None,
+            };
+            if let Some(d) = report.denial.or(standing) {
+                return Err(ApiError::denied(d.code, format!("the operator credential is refused: {}", d.message)));
+            }
+            if !is_operator_credential(&credential) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "not-an-operator",
+                    "revoking by nonce needs a credential with the caveat `action = revoke`",
+                ));
+            }
+            nonce
+        }
+        None => {
+            let report = Verifier::new(&state.keys).check(&credential, &discharges, &Context::now());
+            if !report.signature_valid {
+                let d = report.denial.unwrap_or_else(|| crumb::Denial::new(DenialCode::BadSignature, "bad signature"));
+                return Err(ApiError::denied(d.code, d.message));
+            }
+            credential.token_id().map(|id| id.nonce).ok_or_else(|| {
+                ApiError::bad_request("bad-request", "this token was not minted by crumb: it has no nonce to revoke")
+            })?
+        }
+    };
+    let at = crumb::caveat::rfc3339_now();
+    let worker = state.clone();
+    let revoked = blocking(move || Ok(worker.ledger.revoke(&target, cascade, &at)?)).await?;
+    state.audit(Entry {
+        route: "/v1/revoke",
+        nonce: Some(target.to_string()),
+        outcome: "revoked",
+        cost: None,
+        request_id: None,
+    });
+    Ok(Json(
+        json!({ "nonce": target.to_string(), "revoked": revoked.iter().map(ToString::to_string).collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route")
+}

@@ -1,0 +1,312 @@
+//! `crumb serve` as a real process on a loopback port, driven over real HTTP.
+
+mod common;
+
+use common::Env;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+struct Server {
+    env: Env,
+    key: String,
+    url: String,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(extra: &[&str]) -> Server {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let ledger = env.path("ledger.db").to_str().unwrap().to_owned();
+    let mut child = env
+        .process()
+        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", &ledger])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address: {line:?}")).to_owned();
+    Server { env, key, url, child }
+}
+
+impl Server {
+    fn mint(&self, args: &[&str]) -> String {
+        let mut all = vec!["mint", "--key-file", &self.key];
+        all.extend_from_slice(args);
+        self.env.ok(&all)
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(path, &body.to_string(), &[])
+    }
+
+    fn post_raw(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = ureq::post(&format!("{}{path}", self.url));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        match req.send_string(body) {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn health_and_metrics() {
+    let s = start(&[]);
+    let health: Value = ureq::get(&format!("{}/healthz", s.url)).call().unwrap().into_json().unwrap();
+    assert_eq!(health["status"], "ok");
+    let token = s.mint(&["--balance", "10"]);
+    s.post("/v1/verify", &json!({ "token": token }));
+    s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": "a" }));
+    s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": "b" }));
+    let text = ureq::get(&format!("{}/metrics", s.url)).call().unwrap().into_string().unwrap();
+    for needle in [
+        "crumb_requests_total{route=\"/v1/verify\",status=\"200\"} 1",
+        "crumb_requests_total{route=\"/v1/spend\",status=\"409\"} 1",
+        "crumb_request_seconds_bucket{route=\"/v1/spend\",le=\"+Inf\"} 2",
+        "crumb_spends_total 1",
+        "crumb_double_spend_attempts_total 1",
+        "crumb_ledger_errors_total 0",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn verify_allows_and_denies_with_reasons() {
+    let s = start(&[]);
+    let token = s.mint(&["-c", "action = read", "-c", "resource prefix /docs", "-c", "ip in 127.0.0.0/8"]);
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": token, "action": "read", "resource": "/docs/7" }));
+    assert_eq!((code, doc["allowed"].clone()), (200, json!(true)), "{doc}");
+    let bearer = format!("Bearer {token}");
+    let (code, _) = s.post_raw("/v1/verify", r#"{"action":"read","resource":"/docs"}"#, &[("Authorization", &bearer)]);
+    assert_eq!(code, 200);
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": token, "action": "write", "resource": "/docs/7" }));
+    assert_eq!(code, 403);
+    assert_eq!(doc["code"], "caveat-failed");
+    assert_eq!(doc["caveat"]["index"], 0);
+    assert_eq!(doc["caveat"]["caveat"], "action = read");
+    let other = Env::new();
+    let foreign_key = other.key("k");
+    let forged = other.ok(&["mint", "--key-file", &foreign_key, "--id", "x"]);
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": forged }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("bad-signature")));
+}
+
+#[test]
+fn bad_requests_get_json_errors_with_stable_codes() {
+    let s = start(&[]);
+    let token = s.mint(&[]);
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("{not json".into(), 400, "bad-json"),
+        ("[]".into(), 400, "bad-json"),
+        (json!({ "token": token, "colour": "blue" }).to_string(), 400, "bad-json"),
+        (json!({ "token": 42 }).to_string(), 400, "bad-json"),
+        (json!({ "action": "read" }).to_string(), 401, "no-token"),
+        (json!({ "token": "!!!" }).to_string(), 400, "malformed-token"),
+        (json!({ "token": &token[..token.len() - 10] }).to_string(), 400, "malformed-token"),
+        (json!({ "token": "A".repeat(300_000) }).to_string(), 413, "token-too-large"),
+        (json!({ "token": token, "discharges": ["zzz"] }).to_string(), 400, "malformed-discharge"),
+        (format!("{{\"token\":\"{}\"}}", "A".repeat(2 * 1024 * 1024)), 413, "body-too-large"),
+    ];
+    for (body, status, code) in cases {
+        let (got, doc) = s.post_raw("/v1/verify", &body, &[]);
+        assert_eq!((got, doc["code"].as_str()), (status, Some(code)), "{}", &body[..body.len().min(80)]);
+        assert!(doc["message"].is_string());
+    }
+    let (got, doc) = s.post_raw("/v1/nowhere", "{}", &[]);
+    assert_eq!((got, doc["code"].as_str()), (404, Some("not-found")));
+    let (got, doc) = s.post("/v1/spend", &json!({ "token": token }));
+    assert_eq!((got, doc["code"].as_str()), (400, Some("bad-request")));
+}
+
+#[test]
+fn spend_retry_and_double_spend() {
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "100", "-c", "max-cost <= 20"]);
+    let body = json!({ "token": token, "cost": 15, "request_id": "pay-1" });
+    let (code, first) = s.post("/v1/spend", &body);
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["remaining"], 85);
+    assert_eq!(first["replayed"], false);
+    let (code, again) = s.post("/v1/spend", &body);
+    assert_eq!(code, 200);
+    assert_eq!(again["token"], first["token"]);
+    assert_eq!(again["replayed"], true);
+    let (code, doc) = s.post("/v1/spend", &json!({ "token": token, "cost": 15, "request_id": "pay-2" }));
+    assert_eq!((code, doc["code"].as_str()), (409, Some("spent")));
+    let successor = first["token"].as_str().unwrap();
+    let (code, doc) = s.post("/v1/spend", &json!({ "token": successor, "cost": 21 }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("cost-exceeded")));
+    let (code, doc) = s.post("/v1/spend", &json!({ "token": successor, "cost": 20 }));
+    assert_eq!(code, 200);
+    let (code, doc2) = s.post("/v1/spend", &json!({ "token": doc["token"], "cost": 20 }));
+    assert_eq!(code, 200, "{doc2}");
+    let (code, doc3) = s.post("/v1/spend", &json!({ "token": doc2["token"], "cost": 20 }));
+    assert_eq!(code, 200, "{doc3}");
+    let (code, doc4) = s.post("/v1/spend", &json!({ "token": doc3["token"], "cost": 20 }));
+    assert_eq!((code, doc4["remaining"].as_u64()), (200, Some(5)));
+    let (code, doc5) = s.post("/v1/spend", &json!({ "token": doc4["token"], "cost": 6 }));
+    assert_eq!((code, doc5["code"].as_str()), (403, Some("insufficient-balance")), "{doc5}");
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": token }));
+    assert_eq!((code, doc["code"].as_str()), (409, Some("spent")));
+}
+
+#[test]
+fn split_over_http() {
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "50"]);
+    let (code, doc) = s.post("/v1/split", &json!({ "token": token, "amounts": [10, 15] }));
+    assert_eq!(code, 200, "{doc}");
+    let balances: Vec<u64> =
+        doc["children"].as_array().unwrap().iter().map(|c| c["balance"].as_u64().unwrap()).collect();
+    assert_eq!(balances, [10, 15, 25]);
+    let (code, doc) = s.post("/v1/split", &json!({ "token": doc["children"][0]["token"], "amounts": [11] }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("insufficient-balance")));
+}
+
+#[test]
+fn sixty_four_concurrent_spends_give_one_200() {
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "1000"]);
+    let codes: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let (s, token) = (&s, &token);
+                scope.spawn(move || {
+                    s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": format!("c{i}") })).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 409).count(), 63, "{codes:?}");
+}
+
+#[test]
+fn revoke_needs_possession_or_an_operator_credential() {
+    let s = start(&[]);
+    let token = s.mint(&[]);
+    let victim = s.mint(&[]);
+    let nonce = |t: &str| -> String {
+        let doc: Value = serde_json::from_str(&s.env.ok(&["inspect", t, "--json"])).unwrap();
+        doc["identifier"]["crumb"]["nonce"].as_str().unwrap().to_owned()
+    };
+    // Anonymous: refused.
+    let (code, doc) = s.post("/v1/revoke", &json!({ "nonce": nonce(&victim) }));
+    assert_eq!((code, doc["code"].as_str()), (401, Some("no-token")));
+    // A holder cannot name someone else's nonce with its own token.
+    let (code, doc) = s.post("/v1/revoke", &json!({ "token": token, "nonce": nonce(&victim) }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("not-an-operator")));
+    // A forged token proves nothing.
+    let other = Env::new();
+    let forged = other.ok(&["mint", "--key-file", &other.key("k")]);
+    assert_eq!(s.post("/v1/revoke", &json!({ "token": forged })).0, 403);
+    assert_eq!(s.post("/v1/verify", &json!({ "token": victim })).0, 200);
+    // The holder revokes its own token.
+    let (code, doc) = s.post("/v1/revoke", &json!({ "token": token }));
+    assert_eq!(code, 200, "{doc}");
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": token }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("revoked")));
+    // An operator credential revokes by nonce.
+    let admin = s.mint(&["-c", "action = revoke", "--expires-in", "10m"]);
+    let bearer = format!("Bearer {admin}");
+    let (code, doc) =
+        s.post_raw("/v1/revoke", &json!({ "nonce": nonce(&victim) }).to_string(), &[("Authorization", &bearer)]);
+    assert_eq!(code, 200, "{doc}");
+    assert_eq!(s.post("/v1/verify", &json!({ "token": victim })).1["code"], "revoked");
+}
+
+#[test]
+fn trust_proxy_feeds_ip_caveats_from_x_forwarded_for() {
+    let plain = start(&[]);
+    let token = plain.mint(&["-c", "ip in 203.0.113.0/24"]);
+    let xff = [("X-Forwarded-For", "203.0.113.9, 10.0.0.1")];
+    assert_eq!(
+        plain.post_raw("/v1/verify", &json!({ "token": token }).to_string(), &xff).0,
+        403,
+        "not trusted by default"
+    );
+    let proxied = start(&["--trust-proxy"]);
+    let token = proxied.mint(&["-c", "ip in 203.0.113.0/24"]);
+    assert_eq!(proxied.post_raw("/v1/verify", &json!({ "token": token }).to_string(), &xff).0, 200);
+}
+
+#[test]
+fn the_audit_log_records_decisions_without_secrets() {
+    let env_dir = tempfile::tempdir().unwrap();
+    let log = env_dir.path().join("audit.jsonl");
+    let s = start(&["--audit-log", log.to_str().unwrap()]);
+    let token = s.mint(&["--balance", "5"]);
+    s.post("/v1/verify", &json!({ "token": token }));
+    s.post("/v1/spend", &json!({ "token": token, "cost": 2, "request_id": "r-9" }));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["route"], "/v1/spend");
+    assert_eq!(lines[1]["outcome"], "committed");
+    assert_eq!(lines[1]["request_id"], "r-9");
+    assert_eq!(lines[1]["cost"], 2);
+    assert!(lines[0]["nonce"].as_str().unwrap().len() == 32);
+    assert!(!text.contains(&token[20..]), "the audit log must not hold tokens");
+    let key_hex = std::fs::read_to_string(&s.key).unwrap();
+    assert!(!text.contains(key_hex.trim()));
+}
+
+#[test]
+fn the_cli_spends_splits_and_verifies_against_the_server() {
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "40", "-c", "action = read"]);
+    let file = s.env.file("agent.token", token.as_bytes());
+    let out = s.env.ok(&["spend", "--token-file", &file, "--cost", "4", "--server", &s.url, "--action", "read"]);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(saved.trim(), out);
+    let doc: Value = serde_json::from_str(&s.env.ok(&["inspect", &out, "--json"])).unwrap();
+    assert_eq!(doc["balance"], 36);
+    assert_eq!(s.env.ok(&["verify", &out, "--server", &s.url, "--action", "read"]), "valid");
+    let (code, _, err) = s.env.run(&["verify", &token, "--server", &s.url, "--action", "read"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("spent"), "{err}");
+    let kids = s.env.ok(&["split", &out, "--amount", "6", "--server", &s.url, "--action", "read"]);
+    assert_eq!(kids.lines().count(), 2);
+    let (code, _, err) = s.env.run(&["spend", &out, "--cost", "1", "--server", &s.url, "--action", "read"]);
+    assert_eq!(code, 1, "{err}");
+}
+
+#[test]
+fn an_unreachable_server_is_exit_3_and_the_token_file_is_untouched() {
+    let env = Env::new();
+    let key = env.key("k");
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
+    let file = env.file("t", token.as_bytes());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let (code, _, err) = env.run(&["spend", "--token-file", &file, "--cost", "1", "--server", &url]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), token);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let mut s = start(&[]);
+    let pid = s.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
