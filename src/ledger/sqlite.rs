@@ -119,22 +119,22 @@ impl SqliteLedger {
     }
 
     fn status_in(conn: &Connection, nonce: &Nonce) -> Result<Status, LedgerError> {
+        // Cached: parsing the SQL costs more than the indexed lookup itself.
         let row = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at
                  FROM tokens WHERE nonce = ?1",
-                [&nonce.0[..]],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([&nonce.0[..]], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
             .optional()?;
         let Some((at, request, kind, cost, amounts, revoked_at)) = row else {
             return Ok(Status::default());

@@ -37,6 +37,8 @@ pub struct Body {
     nonce: Option<String>,
     /// Revoke: also revoke every descendant.
     cascade: Option<bool>,
+    /// Verify: list every caveat with its verdict, not only the failing one.
+    explain: Option<bool>,
 }
 
 /// A JSON body whose every failure is a JSON error with a stable code.
@@ -122,8 +124,15 @@ fn encode(token: &Macaroon) -> String {
     wire::encode(token, Format::V2).expect("v2 encodes every token")
 }
 
-fn report_json(token: &Macaroon, discharges: &[Macaroon], report: &Report) -> Value {
-    let caveats: Vec<Value> = report
+fn holder_name(holder: Holder) -> String {
+    match holder {
+        Holder::Root => "token".to_owned(),
+        Holder::Discharge(i) => format!("discharge {i}"),
+    }
+}
+
+fn report_caveats(token: &Macaroon, discharges: &[Macaroon], report: &Report) -> Vec<Value> {
+    report
         .caveats
         .iter()
         .map(|o| {
@@ -132,7 +141,7 @@ fn report_json(token: &Macaroon, discharges: &[Macaroon], report: &Report) -> Va
                 Holder::Discharge(i) => &discharges[i],
             };
             json!({
-                "holder": match o.holder { Holder::Root => "token".to_owned(), Holder::Discharge(i) => format!("discharge {i}") },
+                "holder": holder_name(o.holder),
                 "index": o.index,
                 "caveat": String::from_utf8_lossy(&m.caveats[o.index].id),
                 "kind": o.kind,
@@ -145,13 +154,7 @@ fn report_json(token: &Macaroon, discharges: &[Macaroon], report: &Report) -> Va
                 "reason": o.result.as_ref().err().map(|f| f.reason.clone()),
             })
         })
-        .collect();
-    json!({
-        "nonce": nonce_of(token),
-        "key_id": report.key_id,
-        "balance": crumb::verify::balance_of(token),
-        "caveats": caveats,
-    })
+        .collect()
 }
 
 /// Runs blocking ledger work off the async workers.
@@ -185,7 +188,6 @@ pub async fn verify(
             report.denial = Some(denial);
         }
     }
-    let mut doc = report_json(&token, &discharges, &report);
     let outcome = report.denial.as_ref().map_or("allowed", |d| d.code.as_str());
     state.audit(Entry {
         route: "/v1/verify",
@@ -194,30 +196,24 @@ pub async fn verify(
         cost: body.cost,
         request_id: body.request_id.as_deref(),
     });
+    // The verdict is small by default; `explain` adds every caveat's verdict.
+    let mut doc = json!({
+        "allowed": report.denial.is_none(),
+        "nonce": nonce_of(&token),
+        "key_id": report.key_id,
+        "balance": crumb::verify::balance_of(&token),
+    });
+    let explained = body.explain == Some(true) || report.denial.is_some();
+    let caveats = if explained { report_caveats(&token, &discharges, &report) } else { Vec::new() };
     let status = match &report.denial {
-        None => {
-            doc["allowed"] = json!(true);
-            StatusCode::OK
-        }
+        None => StatusCode::OK,
         Some(d) => {
-            doc["allowed"] = json!(false);
             doc["code"] = json!(d.code.as_str());
             doc["message"] = json!(d.message);
             if let Some((holder, index)) = d.caveat {
-                doc["caveat"] = doc["caveats"]
-                    .as_array()
-                    .and_then(|list| {
-                        list.iter().find(|c| {
-                            c["index"] == index
-                                && c["holder"]
-                                    == match holder {
-                                        Holder::Root => "token".to_owned(),
-                                        Holder::Discharge(i) => format!("discharge {i}"),
-                                    }
-                        })
-                    })
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                let name = holder_name(holder);
+                doc["caveat"] =
+                    caveats.iter().find(|c| c["index"] == index && c["holder"] == name).cloned().unwrap_or(Value::Null);
             }
             if d.code == DenialCode::Spent {
                 StatusCode::CONFLICT
@@ -226,6 +222,9 @@ pub async fn verify(
             }
         }
     };
+    if body.explain == Some(true) {
+        doc["caveats"] = Value::Array(caveats);
+    }
     Ok((status, Json(doc)))
 }
 
