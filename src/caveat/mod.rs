@@ -145,14 +145,35 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
-/// "3 days", "2 h", "5 min", "12 s": the largest unit that fits, rounded down.
+/// "6 days 23 h", "2 h 5 min", "5 min", "12 s": the two largest units, rounded down.
 pub fn human_span(d: time::Duration) -> String {
     let s = d.whole_seconds().max(0);
-    match s {
-        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
-        s if s >= 3_600 => format!("{} h", s / 3_600),
-        s if s >= 60 => format!("{} min", s / 60),
-        s => format!("{s} s"),
+    let (days, hours, mins) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (1, 0, _) => "1 day".into(),
+        (1, h, _) => format!("1 day {h} h"),
+        (d, 0, _) => format!("{d} days"),
+        (d, h, _) => format!("{d} days {h} h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_span;
+    use time::Duration;
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(human_span(Duration::seconds(12)), "12 s");
+        assert_eq!(human_span(Duration::minutes(125)), "2 h 5 min");
+        assert_eq!(human_span(Duration::hours(2)), "2 h");
+        assert_eq!(human_span(Duration::days(7) - Duration::seconds(3)), "6 days 23 h");
+        assert_eq!(human_span(Duration::hours(30)), "1 day 6 h");
+        assert_eq!(human_span(Duration::seconds(-5)), "0 s");
     }
 }
 
