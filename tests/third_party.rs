@@ -183,3 +183,30 @@ fn nested_discharges_and_cycles() {
     assert_eq!(code, 1);
     assert_eq!(doc["reason"], "discharge-cycle", "{doc}");
 }
+
+#[test]
+fn a_spent_tokens_successor_keeps_its_third_party_caveat() {
+    let f = flow();
+    let ledger = f.env.path("ledger.db").to_str().unwrap().to_owned();
+    let with_balance = f.env.ok(&["attenuate", &f.token, "--balance", "10"]);
+    let discharge = f.discharge(&[]);
+    let bound = f.bind(&with_balance, &discharge);
+    let (code, _, err) = f.env.run(&[
+        "spend", &with_balance, "--cost", "3", "--key-file", &f.root_key, "--ledger", &ledger, "--action", "read",
+    ]);
+    assert_eq!(code, 1, "a spend needs the discharge too: {err}");
+    assert!(err.contains("missing-discharge"), "{err}");
+    let successor = f.env.ok(&[
+        "spend", &with_balance, "--cost", "3", "--key-file", &f.root_key, "--ledger", &ledger, "--action", "read",
+        "--discharge", &bound,
+    ]);
+    let doc: Value = serde_json::from_str(&f.env.ok(&["inspect", &successor, "--json"])).unwrap();
+    let parties: Vec<&str> = doc["caveats"].as_array().unwrap().iter().map(|c| c["party"].as_str().unwrap()).collect();
+    assert_eq!(parties, ["first", "third", "first"], "{doc}");
+    assert_eq!(doc["balance"], 7);
+    // The same discharge, bound to the successor, answers its re-sealed caveat.
+    let rebound = f.bind(&successor, &discharge);
+    assert_eq!(f.verify(&successor, &[&rebound], &[]).0, 0);
+    assert_eq!(f.verify(&successor, &[&bound], &[]).0, 1, "the old binding is for the spent token");
+    assert_eq!(f.verify(&successor, &[], &[]).0, 1);
+}
