@@ -10,7 +10,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn pymacaroons_available() -> bool {
-    let ok = Command::new("python3").args(["-c", "import pymacaroons"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("python3")
+        .args(["-c", "import pymacaroons"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         eprintln!("SKIPPED: pymacaroons is not installed (pip install pymacaroons==0.13.0)");
     }
@@ -30,7 +34,8 @@ fn crumb_tokens_verify_in_pymacaroons() {
     let idp = env.file("idp.txt", idp_text.as_bytes());
     let raw = ["--key-format", "raw"];
     let mint = |extra: &[&str]| {
-        let mut args = vec!["mint", "--key-file", &key, "--id", "crumb interop token", "--location", "https://crumb.example"];
+        let mut args =
+            vec!["mint", "--key-file", &key, "--id", "crumb interop token", "--location", "https://crumb.example"];
         args.extend_from_slice(&raw);
         args.extend_from_slice(extra);
         env.ok(&args)
@@ -38,12 +43,19 @@ fn crumb_tokens_verify_in_pymacaroons() {
     let v1 = mint(&["-c", "action = read", "-c", "time < 2099-01-01T00:00:00Z", "--format", "v1"]);
     let v2 = mint(&["-c", "action = read", "-c", "aud = billing-api"]);
     let third = env.ok(&[
-        "attenuate", &v2, "--third-party", "https://idp.example", "--caveat-key-file", &idp, "--caveat-key-format", "raw",
-        "--caveat-id", "user = alice",
+        "attenuate",
+        &v2,
+        "--third-party",
+        "https://idp.example",
+        "--caveat-key-file",
+        &idp,
+        "--caveat-key-format",
+        "raw",
+        "--caveat-id",
+        "user = alice",
     ]);
-    let discharge = env.ok(&[
-        "discharge", "--key-file", &idp, "--key-format", "raw", "--id", "user = alice", "-c", "mfa = yes",
-    ]);
+    let discharge =
+        env.ok(&["discharge", "--key-file", &idp, "--key-format", "raw", "--id", "user = alice", "-c", "mfa = yes"]);
     let bound = env.ok(&["bind", &third, &discharge]);
     let cases = json!([
         { "name": "v1 first-party", "token": v1, "key": key_text, "exact": ["action = read", "time < 2099-01-01T00:00:00Z"], "discharges": [], "expect": true },

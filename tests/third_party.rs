@@ -192,13 +192,32 @@ fn a_spent_tokens_successor_keeps_its_third_party_caveat() {
     let discharge = f.discharge(&[]);
     let bound = f.bind(&with_balance, &discharge);
     let (code, _, err) = f.env.run(&[
-        "spend", &with_balance, "--cost", "3", "--key-file", &f.root_key, "--ledger", &ledger, "--action", "read",
+        "spend",
+        &with_balance,
+        "--cost",
+        "3",
+        "--key-file",
+        &f.root_key,
+        "--ledger",
+        &ledger,
+        "--action",
+        "read",
     ]);
     assert_eq!(code, 1, "a spend needs the discharge too: {err}");
     assert!(err.contains("missing-discharge"), "{err}");
     let successor = f.env.ok(&[
-        "spend", &with_balance, "--cost", "3", "--key-file", &f.root_key, "--ledger", &ledger, "--action", "read",
-        "--discharge", &bound,
+        "spend",
+        &with_balance,
+        "--cost",
+        "3",
+        "--key-file",
+        &f.root_key,
+        "--ledger",
+        &ledger,
+        "--action",
+        "read",
+        "--discharge",
+        &bound,
     ]);
     let doc: Value = serde_json::from_str(&f.env.ok(&["inspect", &successor, "--json"])).unwrap();
     let parties: Vec<&str> = doc["caveats"].as_array().unwrap().iter().map(|c| c["party"].as_str().unwrap()).collect();
