@@ -161,22 +161,6 @@ pub fn human_span(d: time::Duration) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::human_span;
-    use time::Duration;
-
-    #[test]
-    fn spans_read_naturally() {
-        assert_eq!(human_span(Duration::seconds(12)), "12 s");
-        assert_eq!(human_span(Duration::minutes(125)), "2 h 5 min");
-        assert_eq!(human_span(Duration::hours(2)), "2 h");
-        assert_eq!(human_span(Duration::days(7) - Duration::seconds(3)), "6 days 23 h");
-        assert_eq!(human_span(Duration::hours(30)), "1 day 6 h");
-        assert_eq!(human_span(Duration::seconds(-5)), "0 s");
-    }
-}
-
 /// The canonical text: parse(display(c)) == c.
 impl fmt::Display for Caveat<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,4 +183,20 @@ impl fmt::Display for Caveat<'_> {
 pub fn rfc3339_now() -> String {
     let now = OffsetDateTime::now_utc();
     rfc3339(now.replace_nanosecond(0).unwrap_or(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_span;
+    use time::Duration;
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(human_span(Duration::seconds(12)), "12 s");
+        assert_eq!(human_span(Duration::minutes(125)), "2 h 5 min");
+        assert_eq!(human_span(Duration::hours(2)), "2 h");
+        assert_eq!(human_span(Duration::days(7) - Duration::seconds(3)), "6 days 23 h");
+        assert_eq!(human_span(Duration::hours(30)), "1 day 6 h");
+        assert_eq!(human_span(Duration::seconds(-5)), "0 s");
+    }
 }
