@@ -1,6 +1,6 @@
-//! crumb's output verifies in pymacaroons: tokens with first-party caveats in v1 and v2, and a
-//! third-party caveat with a bound discharge. Skipped, with a message, where pymacaroons is not
-//! installed (`.ci/run` installs it from PyPI).
+//! crumb's output verifies in pymacaroons and libmacaroons: tokens with first-party caveats,
+//! and a third-party caveat with a bound discharge. Skipped, with a message, where a library is
+//! not installed (`.ci/run` installs pymacaroons from PyPI and libmacaroons-dev from Debian).
 
 mod common;
 
@@ -74,4 +74,82 @@ fn crumb_tokens_verify_in_pymacaroons() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "pymacaroons disagreed:\n{report}");
     assert_eq!(report.lines().filter(|l| l.starts_with("ok")).count(), 6, "{report}");
+}
+
+/// Compiles the libmacaroons helper, if the library and a C compiler are here.
+fn libmacaroons_helper(env: &Env) -> Option<std::path::PathBuf> {
+    if !std::path::Path::new("/usr/include/macaroons.h").exists() {
+        eprintln!("SKIPPED: libmacaroons is not installed (apt-get install libmacaroons-dev)");
+        return None;
+    }
+    let out = env.path("libmacaroons_verify");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/libmacaroons_verify.c");
+    let status = Command::new("cc").arg(source).arg("-o").arg(&out).arg("-lmacaroons").status().ok()?;
+    if !status.success() {
+        eprintln!("SKIPPED: the libmacaroons helper did not compile");
+        return None;
+    }
+    Some(out)
+}
+
+#[test]
+fn crumb_tokens_verify_in_libmacaroons() {
+    let env = Env::new();
+    let Some(helper) = libmacaroons_helper(&env) else { return };
+    let key_text = "a shared secret only the issuer knows";
+    let key = env.file("key.txt", key_text.as_bytes());
+    let idp_text = "the identity provider's caveat key";
+    let idp = env.file("idp.txt", idp_text.as_bytes());
+    // libmacaroons 0.3.0 reads v1 only.
+    let token = env.ok(&[
+        "mint",
+        "--key-file",
+        &key,
+        "--key-format",
+        "raw",
+        "--id",
+        "crumb interop token",
+        "-c",
+        "action = read",
+        "--format",
+        "v1",
+    ]);
+    let third = env.ok(&[
+        "attenuate",
+        &token,
+        "--third-party",
+        "https://idp.example",
+        "--caveat-key-file",
+        &idp,
+        "--caveat-key-format",
+        "raw",
+        "--caveat-id",
+        "user = alice",
+        "--format",
+        "v1",
+    ]);
+    let discharge = env.ok(&[
+        "discharge",
+        "--key-file",
+        &idp,
+        "--key-format",
+        "raw",
+        "--id",
+        "user = alice",
+        "-c",
+        "mfa = yes",
+        "--format",
+        "v1",
+    ]);
+    let bound = env.ok(&["bind", &third, &discharge, "--format", "v1"]);
+    let verdict = |token: &str, key: &str, args: &[&str]| -> i32 {
+        let out = Command::new(&helper).arg(key).arg(token).args(args).output().unwrap();
+        out.status.code().unwrap_or(-1)
+    };
+    assert_eq!(verdict(&token, key_text, &["-e", "action = read"]), 0);
+    assert_eq!(verdict(&token, key_text, &[]), 1);
+    assert_eq!(verdict(&token, "another key", &["-e", "action = read"]), 1);
+    assert_eq!(verdict(&third, key_text, &["-e", "action = read", "-e", "mfa = yes", "-d", &bound]), 0);
+    assert_eq!(verdict(&third, key_text, &["-e", "action = read", "-e", "mfa = yes", "-d", &discharge]), 1);
+    assert_eq!(verdict(&third, key_text, &["-e", "action = read", "-e", "mfa = yes"]), 1);
 }
