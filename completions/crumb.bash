@@ -695,7 +695,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__spend)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --cost --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --cost --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -722,10 +722,6 @@ _crumb() {
                     return 0
                     ;;
                 --ledger)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -771,6 +767,10 @@ _crumb() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "v1 v2 json v1-json" -- "${cur}"))
+                    return 0
+                    ;;
+                --cost)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -781,7 +781,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__split)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --amount --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --amount --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -808,10 +808,6 @@ _crumb() {
                     return 0
                     ;;
                 --ledger)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --amount)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -857,6 +853,10 @@ _crumb() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "v1 v2 json v1-json" -- "${cur}"))
+                    return 0
+                    ;;
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -144,8 +144,7 @@ raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l cost -d 'What this request costs' -r
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l request-id -d 'Idempotency key: the same id retried returns the same successor' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l action -d 'The action requested (checked by `action` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
@@ -154,13 +153,14 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l context -d 'An app
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l server -d 'Spend against a remote `crumb serve` instead of a local key and ledger' -r
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l format -d 'Output format of the successor' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l server -d 'Use a remote `crumb serve` instead of a local key and ledger' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l format -d 'Output format of the issued tokens' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l cost -d 'What this request costs' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l json -d 'Print a JSON receipt instead of the bare token'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l json -d 'Print a JSON receipt instead of bare tokens'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead' -r -F
@@ -171,8 +171,7 @@ raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l amount -d 'A child\'s balance; repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same children' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
@@ -181,13 +180,14 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An app
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l server -d 'Split against a remote `crumb serve` instead of a local key and ledger' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l format -d 'Output format of the children' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l server -d 'Use a remote `crumb serve` instead of a local key and ledger' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l format -d 'Output format of the issued tokens' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l amount -d 'A child\'s balance; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a JSON receipt with each child\'s token, nonce and balance'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a JSON receipt instead of bare tokens'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F

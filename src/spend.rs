@@ -45,6 +45,40 @@ pub struct Receipt {
     pub at: String,
 }
 
+impl Receipt {
+    /// The receipt as JSON, given each child's token as encoded for the caller: a spend gives
+    /// `token`, `nonce`, `cost`, `remaining`; a split gives `children`; both give `parent`,
+    /// `request_id`, `kind`, `at`, `replayed`.
+    pub fn to_json(&self, tokens: &[String]) -> serde_json::Value {
+        use serde_json::json;
+        let mut doc = json!({
+            "parent": self.parent.to_string(),
+            "request_id": self.request_id,
+            "kind": self.kind.as_str(),
+            "at": self.at,
+            "replayed": self.replayed,
+        });
+        match self.kind {
+            SpendKind::Spend => {
+                doc["token"] = json!(tokens.first());
+                doc["nonce"] = json!(self.children[0].nonce.to_string());
+                doc["cost"] = json!(self.cost);
+                doc["remaining"] = json!(self.children[0].balance);
+            }
+            SpendKind::Split => {
+                let children: Vec<_> = self
+                    .children
+                    .iter()
+                    .zip(tokens)
+                    .map(|(c, t)| json!({ "token": t, "nonce": c.nonce.to_string(), "balance": c.balance }))
+                    .collect();
+                doc["children"] = json!(children);
+            }
+        }
+        doc
+    }
+}
+
 /// The request id used when none is given: the same token spent for the same cost (or split
 /// into the same amounts) gives the same id, so re-running the same command is a retry.
 pub fn default_request_id(token: &Macaroon, kind: SpendKind, amounts: &[u64]) -> String {

@@ -71,6 +71,16 @@ pub enum Holder {
     Discharge(usize),
 }
 
+impl Holder {
+    /// `token` or `discharge N`, as reports name it.
+    pub fn name(self) -> String {
+        match self {
+            Holder::Root => "token".into(),
+            Holder::Discharge(i) => format!("discharge {i}"),
+        }
+    }
+}
+
 /// Why a token was refused: a code for machines, a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Denial {
@@ -103,6 +113,17 @@ pub enum SatisfiedBy {
     Discharge(usize),
 }
 
+impl SatisfiedBy {
+    /// `exact`, `rule` or `discharge N`.
+    pub fn name(self) -> String {
+        match self {
+            SatisfiedBy::Exact => "exact".into(),
+            SatisfiedBy::Rule => "rule".into(),
+            SatisfiedBy::Discharge(i) => format!("discharge {i}"),
+        }
+    }
+}
+
 /// The verdict on one caveat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaveatOutcome {
@@ -120,6 +141,38 @@ pub struct Report {
     pub signature_valid: bool,
     pub caveats: Vec<CaveatOutcome>,
     pub denial: Option<Denial>,
+}
+
+impl Report {
+    /// Every caveat's verdict as JSON (`holder`, `index`, `caveat`, `kind`, `satisfied`, `by`,
+    /// `reason`, `code`): the shape the CLI's `--json` and the server's `explain` share.
+    pub fn caveats_json(&self, token: &Macaroon, discharges: &[Macaroon]) -> Vec<serde_json::Value> {
+        self.caveats
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "holder": o.holder.name(),
+                    "index": o.index,
+                    "caveat": caveat_text(token, discharges, o.holder, o.index),
+                    "kind": o.kind,
+                    "satisfied": o.result.is_ok(),
+                    "by": o.result.as_ref().ok().map(|b| b.name()),
+                    "reason": o.result.as_ref().err().map(|f| f.reason.clone()),
+                    "code": o.result.as_ref().err().map(|f| f.code.as_str()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A caveat's text for display: UTF-8 as is, other bytes as `0x` hex.
+pub fn caveat_text(token: &Macaroon, discharges: &[Macaroon], holder: Holder, index: usize) -> String {
+    let m = match holder {
+        Holder::Root => token,
+        Holder::Discharge(i) => &discharges[i],
+    };
+    let id = &m.caveats[index].id;
+    std::str::from_utf8(id).map(str::to_owned).unwrap_or_else(|_| format!("0x{}", hex::encode(id)))
 }
 
 /// A token whose signature, caveats and discharges all held for one request.

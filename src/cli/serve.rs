@@ -91,10 +91,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             .await
             .map_err(|e| unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
         let addr = listener.local_addr()?;
+        let shutdown = serve::shutdown_signal()?;
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
         tracing::info!(%addr, ledger = %ledger_path.display(), "crumb serving");
-        serve::run(listener, state).await.map_err(|e| unavailable(format!("server failed: {e}")))
+        serve::run(listener, state, shutdown).await.map_err(|e| unavailable(format!("server failed: {e}")))
     })?;
     Ok(OK)
 }

@@ -2,7 +2,7 @@
 
 use super::args::{KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
 use super::exit::{DENIED, OK};
-use super::output::{explain_lines, outcome_json};
+use super::output::explain_lines;
 use super::remote::{request_body, Remote};
 use anyhow::Result;
 use clap::Args;
@@ -66,7 +66,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
             "nonce": token.token_id().map(|id| id.nonce.to_string()),
             "balance": crumb::verify::balance_of(&token),
             "signature_valid": report.signature_valid,
-            "caveats": report.caveats.iter().map(|o| outcome_json(&token, &discharges, o)).collect::<Vec<_>>(),
+            "caveats": report.caveats_json(&token, &discharges),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

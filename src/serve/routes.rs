@@ -8,10 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use crumb::ledger::{self, Ledger};
-use crumb::spend::Receipt;
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
-use crumb::verify::{Holder, Report, SatisfiedBy};
 use crumb::{Caveat, Context, DenialCode, Macaroon, Verifier};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -49,6 +47,15 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // Refuse an announced oversized body at once, rather than after reading up to the limit.
+        let announced = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        if announced.and_then(|v| v.parse::<usize>().ok()).is_some_and(|len| len > super::MAX_BODY) {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("request bodies are limited to {} bytes", super::MAX_BODY),
+            ));
+        }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body-too-large" } else { "bad-body" };
@@ -124,39 +131,6 @@ fn encode(token: &Macaroon) -> String {
     wire::encode(token, Format::V2).expect("v2 encodes every token")
 }
 
-fn holder_name(holder: Holder) -> String {
-    match holder {
-        Holder::Root => "token".to_owned(),
-        Holder::Discharge(i) => format!("discharge {i}"),
-    }
-}
-
-fn report_caveats(token: &Macaroon, discharges: &[Macaroon], report: &Report) -> Vec<Value> {
-    report
-        .caveats
-        .iter()
-        .map(|o| {
-            let m = match o.holder {
-                Holder::Root => token,
-                Holder::Discharge(i) => &discharges[i],
-            };
-            json!({
-                "holder": holder_name(o.holder),
-                "index": o.index,
-                "caveat": String::from_utf8_lossy(&m.caveats[o.index].id),
-                "kind": o.kind,
-                "satisfied": o.result.is_ok(),
-                "by": o.result.as_ref().ok().map(|b| match b {
-                    SatisfiedBy::Exact => "exact".to_owned(),
-                    SatisfiedBy::Rule => "rule".to_owned(),
-                    SatisfiedBy::Discharge(i) => format!("discharge {i}"),
-                }),
-                "reason": o.result.as_ref().err().map(|f| f.reason.clone()),
-            })
-        })
-        .collect()
-}
-
 /// Runs blocking ledger work off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -189,6 +163,7 @@ pub async fn verify(
         }
     }
     let outcome = report.denial.as_ref().map_or("allowed", |d| d.code.as_str());
+    tracing::debug!(nonce = nonce_of(&token).as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
         route: "/v1/verify",
         nonce: nonce_of(&token),
@@ -204,14 +179,14 @@ pub async fn verify(
         "balance": crumb::verify::balance_of(&token),
     });
     let explained = body.explain == Some(true) || report.denial.is_some();
-    let caveats = if explained { report_caveats(&token, &discharges, &report) } else { Vec::new() };
+    let caveats = if explained { report.caveats_json(&token, &discharges) } else { Vec::new() };
     let status = match &report.denial {
         None => StatusCode::OK,
         Some(d) => {
             doc["code"] = json!(d.code.as_str());
             doc["message"] = json!(d.message);
             if let Some((holder, index)) = d.caveat {
-                let name = holder_name(holder);
+                let name = holder.name();
                 doc["caveat"] =
                     caveats.iter().find(|c| c["index"] == index && c["holder"] == name).cloned().unwrap_or(Value::Null);
             }
@@ -226,30 +201,6 @@ pub async fn verify(
         doc["caveats"] = Value::Array(caveats);
     }
     Ok((status, Json(doc)))
-}
-
-fn receipt_json(r: &Receipt) -> Value {
-    let children: Vec<Value> = r
-        .children
-        .iter()
-        .map(|c| json!({ "token": encode(&c.token), "nonce": c.nonce.to_string(), "balance": c.balance }))
-        .collect();
-    let mut doc = json!({
-        "parent": r.parent.to_string(),
-        "request_id": r.request_id,
-        "at": r.at,
-        "replayed": r.replayed,
-    });
-    match r.kind {
-        crumb::ledger::SpendKind::Spend => {
-            doc["token"] = children[0]["token"].clone();
-            doc["nonce"] = children[0]["nonce"].clone();
-            doc["cost"] = json!(r.cost);
-            doc["remaining"] = json!(r.children[0].balance);
-        }
-        crumb::ledger::SpendKind::Split => doc["children"] = json!(children),
-    }
-    doc
 }
 
 /// Spend and split share everything but the library call.
@@ -301,8 +252,17 @@ async fn consume(
         _ => {}
     }
     let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
+    tracing::info!(
+        route,
+        nonce = nonce.as_deref().unwrap_or("-"),
+        request_id = rid.as_deref().unwrap_or("-"),
+        outcome,
+        "consume"
+    );
     state.audit(Entry { route, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
-    Ok(Json(receipt_json(&result?)))
+    let receipt = result?;
+    let tokens: Vec<String> = receipt.children.iter().map(|c| encode(&c.token)).collect();
+    Ok(Json(receipt.to_json(&tokens)))
 }
 
 pub async fn spend(
@@ -381,6 +341,7 @@ pub async fn revoke(
     let at = crumb::caveat::rfc3339_now();
     let worker = state.clone();
     let revoked = blocking(move || Ok(worker.ledger.revoke(&target, cascade, &at)?)).await?;
+    tracing::info!(nonce = %target, count = revoked.len(), "revoke");
     state.audit(Entry {
         route: "/v1/revoke",
         nonce: Some(target.to_string()),
