@@ -16,16 +16,18 @@ pub fn normalize_request_path(path: &str) -> Result<Cow<'_, str>, String> {
 
 /// Whether `path` has a percent-encoded `.`, `/` or `\\` (which a server may decode later).
 fn has_encoded_separator(path: &str) -> bool {
-    path.as_bytes().windows(3).any(|w| {
-        w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'e') | (b'2', b'f') | (b'5', b'c'))
-    })
+    let bytes = path.as_bytes();
+    bytes.contains(&b'%')
+        && bytes.windows(3).any(|w| {
+            w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'e') | (b'2', b'f') | (b'5', b'c'))
+        })
 }
 
 fn normalize(path: &str) -> Result<Cow<'_, str>, String> {
     if !path.starts_with('/') {
         return Err("must start with /".into());
     }
-    if has_encoded_separator(path) || path.contains('\\') {
+    if has_encoded_separator(path) || path.as_bytes().contains(&b'\\') {
         return Err("encoded dots or slashes are not allowed".into());
     }
     if path.bytes().any(|b| b.is_ascii_control()) {
@@ -35,10 +37,10 @@ fn normalize(path: &str) -> Result<Cow<'_, str>, String> {
     if body == "/" {
         return Ok(Cow::Borrowed("/"));
     }
-    for segment in body[1..].split('/') {
+    for segment in body.as_bytes()[1..].split(|&b| b == b'/') {
         match segment {
-            "" => return Err("empty segments (//) are not allowed".into()),
-            "." | ".." => return Err("`.` and `..` segments are not allowed".into()),
+            b"" => return Err("empty segments (//) are not allowed".into()),
+            b"." | b".." => return Err("`.` and `..` segments are not allowed".into()),
             _ => {}
         }
     }
