@@ -6,11 +6,6 @@ mod serve;
 
 use clap::Parser;
 
-/// mimalloc: the server and the verifier allocate many small short-lived values; it keeps
-/// them off glibc's slower paths (measured in scripts/bench-server).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     cli::run(args)
