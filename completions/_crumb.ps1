@@ -209,7 +209,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;revoke' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE')
-            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The nonce (32 hex digits) of the token to revoke')
+            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The token''s nonce (32 hex digits)')
             [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--cascade', '--cascade', [CompletionResultType]::ParameterName, 'Also revoke every successor and child descended from it through spend and split')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"revoked": [nonces]} as JSON')
@@ -221,7 +221,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;lineage' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE')
-            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The nonce (32 hex digits) of any token of the tree')
+            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The token''s nonce (32 hex digits)')
             [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the tree as a JSON list of nodes')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

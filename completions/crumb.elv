@@ -196,7 +196,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;revoke'= {
             cand --token-file 'Read the token from FILE'
-            cand --nonce 'The nonce (32 hex digits) of the token to revoke'
+            cand --nonce 'The token''s nonce (32 hex digits)'
             cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --cascade 'Also revoke every successor and child descended from it through spend and split'
             cand --json 'Print {"revoked": [nonces]} as JSON'
@@ -207,7 +207,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;lineage'= {
             cand --token-file 'Read the token from FILE'
-            cand --nonce 'The nonce (32 hex digits) of any token of the tree'
+            cand --nonce 'The token''s nonce (32 hex digits)'
             cand --ledger 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --json 'Print the tree as a JSON list of nodes'
             cand -h 'Print help'

@@ -191,14 +191,14 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a J
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The nonce (32 hex digits) of the token to revoke' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"revoked": [nonces]} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The nonce (32 hex digits) of any token of the tree' -r
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'Print the tree as a JSON list of nodes'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help'

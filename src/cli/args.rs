@@ -60,6 +60,38 @@ pub fn read_limited_file(path: &Path) -> Result<String> {
     read_limited(file, &path.display().to_string())
 }
 
+/// A token named by itself or by its ledger nonce (revoke, lineage).
+#[derive(Args, Debug, Clone)]
+pub struct NonceTarget {
+    /// The token (or give --nonce); `-` reads it from standard input.
+    #[arg(value_name = "TOKEN", conflicts_with_all = ["nonce", "token_file"])]
+    pub token: Option<String>,
+    /// Read the token from FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "nonce")]
+    pub token_file: Option<PathBuf>,
+    /// The token's nonce (32 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub nonce: Option<String>,
+}
+
+impl NonceTarget {
+    /// The nonce named by `--nonce`, or by the token given as argument or file.
+    pub fn nonce(&self) -> Result<crumb::token::identifier::Nonce> {
+        if let Some(hex) = &self.nonce {
+            return crumb::token::identifier::Nonce::parse_hex(hex)
+                .ok_or_else(|| bad_input(format!("`{hex}` is not a 32-hex-digit nonce")));
+        }
+        if self.token.is_none() && self.token_file.is_none() {
+            return Err(bad_input("give a token, --token-file or --nonce"));
+        }
+        let token = TokenArg { token: self.token.clone(), token_file: self.token_file.clone() }.decode()?;
+        token
+            .token_id()
+            .map(|id| id.nonce)
+            .ok_or_else(|| bad_input("this token was not minted by crumb: it has no nonce"))
+    }
+}
+
 /// Key formats on the command line.
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]
 pub enum KeyFormatArg {

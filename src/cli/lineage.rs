@@ -1,8 +1,8 @@
 //! `crumb lineage`: where the credit went.
 
+use super::args::NonceTarget;
 use super::exit::OK;
 use super::ledger_args::LedgerArgs;
-use super::revoke::target_nonce;
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::{Ledger, Node};
@@ -12,15 +12,9 @@ use serde_json::json;
 /// which was split into which children, with amounts, times, and what is still live.
 #[derive(Args, Debug)]
 pub struct LineageArgs {
-    /// Any token of the tree (or give --nonce); `-` reads it from standard input.
-    #[arg(value_name = "TOKEN", conflicts_with_all = ["nonce", "token_file"])]
-    token: Option<String>,
-    /// Read the token from FILE.
-    #[arg(long, value_name = "FILE", conflicts_with = "nonce")]
-    token_file: Option<std::path::PathBuf>,
-    /// The nonce (32 hex digits) of any token of the tree.
-    #[arg(long, value_name = "HEX")]
-    nonce: Option<String>,
+    /// Any token of the tree.
+    #[command(flatten)]
+    target: NonceTarget,
     #[command(flatten)]
     ledger: LedgerArgs,
     /// Print the tree as a JSON list of nodes.
@@ -57,7 +51,7 @@ fn print_tree(nodes: &[Node], at: usize, depth: usize, target: &crumb::token::id
 }
 
 pub fn run(args: LineageArgs) -> Result<u8> {
-    let nonce = target_nonce(args.token, args.token_file, args.nonce.as_deref())?;
+    let nonce = args.target.nonce()?;
     let ledger = args.ledger.open()?;
     let nodes = ledger.lineage(&nonce)?;
     if args.json {
