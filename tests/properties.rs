@@ -50,7 +50,10 @@ fn utf8_macaroon() -> impl Strategy<Value = Macaroon> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // 256 cases by default; PROPTEST_CASES=1000000 for a long local run.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256)
+    ))]
 
     #[test]
     fn binary_and_v2_json_round_trip(m in macaroon()) {
