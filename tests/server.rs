@@ -358,3 +358,22 @@ fn discharges_in_verify_and_spend() {
     let (code, doc) = s.post("/v1/verify", &json!({ "token": successor, "discharges": [rebound] }));
     assert_eq!((code, doc["balance"].as_u64()), (200, Some(6)), "{doc}");
 }
+
+#[test]
+fn remote_verify_gives_reasons_and_explanations() {
+    let s = start(&[]);
+    let token = s.mint(&["-c", "action = read", "-c", "aud = api"]);
+    let (code, out, _) =
+        s.env.run(&["verify", &token, "--server", &s.url, "--action", "write", "--aud", "api", "--json"]);
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["reason"], "caveat-failed");
+    assert_eq!(doc["caveats"].as_array().unwrap().len(), 2);
+    let (code, out, _) =
+        s.env.run(&["verify", &token, "--server", &s.url, "--action", "read", "--aud", "api", "--explain"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().filter(|l| l.contains("ok")).count(), 2, "{out}");
+    let (code, _, err) = s.env.run(&["verify", &token, "--server", &s.url, "--ip", "1.2.3.4"]);
+    assert_eq!(code, 2, "--ip is a local check: {err}");
+}

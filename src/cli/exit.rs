@@ -40,6 +40,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
         }
+        if cause.is::<super::remote::Denied>() {
+            return DENIED;
+        }
         if let Some(e) = cause.downcast_ref::<crumb::Error>() {
             return match e {
                 crumb::Error::Denied(_) => DENIED,

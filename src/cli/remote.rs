@@ -2,7 +2,7 @@
 //! Network failures are retried with the same request id, so a retry is idempotent.
 
 use super::args::{RequestArgs, SatisfyArgs};
-use super::exit::{bad_input, unavailable, Coded, DENIED};
+use super::exit::{bad_input, unavailable};
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -23,6 +23,18 @@ impl Remote {
         let agent =
             ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(30)).build();
         Ok(Remote { base: url.trim_end_matches('/').to_owned(), agent })
+    }
+
+    /// POSTs `body` to `path` and returns a verdict: `Ok((true, doc))` on 2xx, `Ok((false, doc))`
+    /// on a denial (403, 409); other answers and failures become errors with their exit code.
+    pub fn verdict(&self, path: &str, body: &Value) -> Result<(bool, Value)> {
+        match self.post(path, body) {
+            Ok(doc) => Ok((true, doc)),
+            Err(e) => match e.downcast::<Denied>() {
+                Ok(denied) => Ok((false, denied.0)),
+                Err(other) => Err(other),
+            },
+        }
     }
 
     /// POSTs `body` to `path`; a 2xx answer is returned, a denial or fault becomes its exit code.
@@ -57,12 +69,26 @@ impl Remote {
     }
 }
 
+/// A denial from the server, with its JSON body (exit code 1).
+#[derive(Debug)]
+pub struct Denied(pub Value);
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = self.0["code"].as_str().unwrap_or("denied");
+        let message = self.0["message"].as_str().unwrap_or("no message");
+        write!(f, "{message} ({code})")
+    }
+}
+
+impl std::error::Error for Denied {}
+
 fn status_error(status: u16, doc: &Value) -> anyhow::Error {
     let code = doc["code"].as_str().unwrap_or("error");
     let message = doc["message"].as_str().unwrap_or("no message");
     let text = format!("{message} ({code}; HTTP {status})");
     match status {
-        403 | 409 => Coded { code: DENIED, message: text }.into(),
+        403 | 409 => Denied(doc.clone()).into(),
         400..=499 => bad_input(text),
         _ => unavailable(text),
     }

@@ -88,23 +88,38 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
     crumb::token::wire::decode(&text)?;
     let mut body = request_body(&text, &args.request, &args.satisfy)?;
     body.insert("cost".into(), json!(args.cost));
-    let remote = Remote::new(url)?;
-    let (valid, doc) = match remote.post("/v1/verify", &serde_json::Value::Object(body)) {
-        Ok(doc) => (true, doc),
-        Err(e) if super::exit::code_for(&e) == DENIED => {
-            if args.json {
-                println!("{}", json!({ "valid": false, "message": format!("{e:#}") }));
-            } else {
-                eprintln!("crumb: denied: {e:#}");
-            }
-            return Ok(DENIED);
-        }
-        Err(e) => return Err(e),
-    };
+    body.insert("explain".into(), json!(args.explain || args.json));
+    let (valid, doc) = Remote::new(url)?.verdict("/v1/verify", &serde_json::Value::Object(body))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "valid": valid, "server": doc }))?);
+        let verdict = json!({
+            "valid": valid,
+            "reason": doc["code"],
+            "message": doc["message"],
+            "key_id": doc["key_id"],
+            "nonce": doc["nonce"],
+            "balance": doc["balance"],
+            "caveats": doc["caveats"],
+        });
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {
-        println!("valid");
+        if valid {
+            println!("valid");
+        } else {
+            let code = doc["code"].as_str().unwrap_or("denied");
+            eprintln!("crumb: denied: {} ({code})", doc["message"].as_str().unwrap_or(""));
+        }
+        if args.explain {
+            for c in doc["caveats"].as_array().into_iter().flatten() {
+                let mark = if c["satisfied"] == true { "ok  " } else { "FAIL" };
+                let why = c["reason"].as_str().map(|r| format!("  — {r}")).unwrap_or_default();
+                println!(
+                    "  {mark}  {} caveat {}: {}{why}",
+                    c["holder"].as_str().unwrap_or(""),
+                    c["index"],
+                    c["caveat"].as_str().unwrap_or("")
+                );
+            }
+        }
     }
-    Ok(OK)
+    Ok(if valid { OK } else { DENIED })
 }
