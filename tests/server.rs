@@ -377,3 +377,21 @@ fn remote_verify_gives_reasons_and_explanations() {
     let (code, _, err) = s.env.run(&["verify", &token, "--server", &s.url, "--ip", "1.2.3.4"]);
     assert_eq!(code, 2, "--ip is a local check: {err}");
 }
+
+#[test]
+fn a_request_that_stalls_times_out() {
+    use std::io::{Read, Write};
+    let s = start(&["--timeout", "1"]);
+    let addr = s.url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    // Announce a body and never send it: the server gives up after --timeout, with JSON.
+    write!(stream, "POST /v1/verify HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{")
+        .unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
