@@ -290,7 +290,7 @@ impl<'k> Verifier<'k> {
         report.key_id = Some(entry.id.clone());
         let mut run = Run {
             verifier: self,
-            ctx,
+            request: caveat::Prepared::new(ctx),
             discharges,
             uses: vec![Use::Unused; discharges.len()],
             outcomes: Vec::with_capacity(token.caveats.len()),
@@ -302,7 +302,11 @@ impl<'k> Verifier<'k> {
         report
     }
 
-    fn check_first_party(&self, predicate: &[u8], ctx: &Context) -> (&'static str, Result<SatisfiedBy, Failure>) {
+    fn check_first_party(
+        &self,
+        predicate: &[u8],
+        request: &caveat::Prepared<'_>,
+    ) -> (&'static str, Result<SatisfiedBy, Failure>) {
         let parsed = std::str::from_utf8(predicate).ok().map(caveat::parse);
         let kind = match &parsed {
             Some(Ok(c)) => c.kind(),
@@ -316,7 +320,7 @@ impl<'k> Verifier<'k> {
                 code: DenialCode::CaveatFailed,
                 reason: "not among the exact predicates the verifier accepts".into(),
             }),
-            Some(Ok(c)) => c.check(ctx).map(|()| SatisfiedBy::Rule),
+            Some(Ok(c)) => c.check_prepared(request).map(|()| SatisfiedBy::Rule),
             Some(Err(e)) => Err(Failure { code: DenialCode::UnknownCaveat, reason: format!("not understood: {e}") }),
             None => Err(Failure { code: DenialCode::UnknownCaveat, reason: "not understood: not UTF-8".into() }),
         };
@@ -326,7 +330,7 @@ impl<'k> Verifier<'k> {
 
 struct Run<'v, 'k> {
     verifier: &'v Verifier<'k>,
-    ctx: &'v Context,
+    request: caveat::Prepared<'v>,
     discharges: &'v [Macaroon],
     uses: Vec<Use>,
     outcomes: Vec<CaveatOutcome>,
@@ -340,7 +344,7 @@ impl Run<'_, '_> {
         for (index, c) in m.caveats.iter().enumerate() {
             let (kind, result) = match &c.vid {
                 None => {
-                    let outcome = self.verifier.check_first_party(&c.id, self.ctx);
+                    let outcome = self.verifier.check_first_party(&c.id, &self.request);
                     sig = chain::first_party(&sig, &c.id);
                     outcome
                 }

@@ -23,9 +23,42 @@ fn one_of(what: &str, got: Option<&str>, allowed: &List<'_>) -> Result<(), Failu
     }
 }
 
+/// A request's facts prepared once for many caveat checks: the requested resource is
+/// normalised a single time, not once per resource caveat.
+pub struct Prepared<'c> {
+    pub ctx: &'c Context,
+    resource: Option<Result<std::borrow::Cow<'c, str>, String>>,
+}
+
+impl<'c> Prepared<'c> {
+    pub fn new(ctx: &'c Context) -> Self {
+        Prepared { ctx, resource: ctx.resource.as_deref().map(path::normalize_request_path) }
+    }
+
+    fn requested_path(&self) -> Result<&str, Failure> {
+        match &self.resource {
+            None => Err(Failure { code: DenialCode::CaveatFailed, reason: "the request names no resource".into() }),
+            Some(Ok(p)) => Ok(p),
+            Some(Err(why)) => Err(Failure {
+                code: DenialCode::CaveatFailed,
+                reason: format!(
+                    "requested resource `{}` is refused: {why}",
+                    self.ctx.resource.as_deref().unwrap_or("")
+                ),
+            }),
+        }
+    }
+}
+
 impl Caveat<'_> {
     /// Whether this caveat holds for `ctx`.
     pub fn check(&self, ctx: &Context) -> Result<(), Failure> {
+        self.check_prepared(&Prepared::new(ctx))
+    }
+
+    /// Whether this caveat holds for a prepared request (what the verifier uses).
+    pub fn check_prepared(&self, request: &Prepared<'_>) -> Result<(), Failure> {
+        let ctx = request.ctx;
         match self {
             Caveat::Expires { at, .. } if ctx.now < *at => Ok(()),
             Caveat::Expires { at, .. } => fail(DenialCode::Expired, format!("expired at {}", rfc3339(*at))),
@@ -38,16 +71,16 @@ impl Caveat<'_> {
                 Some(v) => one_of(name, Some(v), allowed),
             },
             Caveat::Resource(want) => {
-                let got = requested_path(ctx)?;
-                if got == *want {
+                let got = request.requested_path()?;
+                if got == want.as_ref() {
                     Ok(())
                 } else {
                     fail(DenialCode::CaveatFailed, format!("resource `{got}` is not `{want}`"))
                 }
             }
             Caveat::ResourcePrefix(prefix) => {
-                let got = requested_path(ctx)?;
-                if path::is_under(&got, prefix) {
+                let got = request.requested_path()?;
+                if path::is_under(got, prefix) {
                     Ok(())
                 } else {
                     fail(DenialCode::CaveatFailed, format!("resource `{got}` is not under `{prefix}`"))
@@ -69,17 +102,6 @@ impl Caveat<'_> {
             ),
         }
     }
-}
-
-fn requested_path(ctx: &Context) -> Result<std::borrow::Cow<'_, str>, Failure> {
-    let raw = ctx
-        .resource
-        .as_deref()
-        .ok_or_else(|| Failure { code: DenialCode::CaveatFailed, reason: "the request names no resource".into() })?;
-    path::normalize_request_path(raw).map_err(|why| Failure {
-        code: DenialCode::CaveatFailed,
-        reason: format!("requested resource `{raw}` is refused: {why}"),
-    })
 }
 
 #[cfg(test)]

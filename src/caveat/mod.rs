@@ -9,7 +9,7 @@ pub mod ip;
 mod parse;
 pub mod path;
 
-pub use eval::Failure;
+pub use eval::{Failure, Prepared};
 pub use ip::IpNet;
 pub use parse::parse;
 

@@ -89,11 +89,19 @@ fn networks<'a>(op: &str, value: &'a str) -> Result<List<'a>, CaveatSyntaxError>
     Ok(list)
 }
 
-/// `KEY OP VALUE` at the first two spaces, each part non-empty.
+/// `KEY OP VALUE` at the first two spaces, each part non-empty, no line breaks: one pass.
 fn split_line(text: &str) -> Option<(&str, &str, &str)> {
     let bytes = text.as_bytes();
-    let first = bytes.iter().position(|&b| b == b' ')?;
-    let second = first + 1 + bytes[first + 1..].iter().position(|&b| b == b' ')?;
+    let (mut first, mut second) = (None, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\n' | b'\r' => return None,
+            b' ' if first.is_none() => first = Some(i),
+            b' ' if second.is_none() => second = Some(i),
+            _ => {}
+        }
+    }
+    let (first, second) = (first?, second?);
     let (key, op, value) = (&text[..first], &text[first + 1..second], &text[second + 1..]);
     (!key.is_empty() && !op.is_empty() && !value.is_empty()).then_some((key, op, value))
 }
@@ -102,8 +110,7 @@ fn split_line(text: &str) -> Option<(&str, &str, &str)> {
 pub fn parse(text: &str) -> Result<Caveat<'_>, CaveatSyntaxError> {
     let (key, op, value) =
         split_line(text).ok_or_else(|| err(format!("`{text}` is not of the form `KEY OP VALUE`")))?;
-    let padded = value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace);
-    if padded || value.bytes().any(|b| b == b'\n' || b == b'\r') {
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
         return Err(err(format!("`{text}`: the value has stray whitespace")));
     }
     let wrong_op = |allowed: &str| err(format!("`{key}` takes {allowed}, not `{op}`"));
