@@ -68,13 +68,13 @@ impl RootKey {
             KeyFormat::Raw => Zeroizing::new(material.to_vec()),
             KeyFormat::Hex => {
                 let text = trimmed().map_err(|_| bad("not text".into()))?;
-                Zeroizing::new(hex::decode(text).map_err(|e| bad(e.to_string()))?)
+                Zeroizing::new(hex::decode(text).map_err(|e| bad(hex_problem(&e)))?)
             }
             KeyFormat::Base64 => {
                 let text = trimmed().map_err(|_| bad("not text".into()))?;
                 let normalised = Zeroizing::new(text.replace('-', "+").replace('_', "/").replace('=', ""));
                 let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-                Zeroizing::new(engine.decode(normalised.as_bytes()).map_err(|e| bad(e.to_string()))?)
+                Zeroizing::new(engine.decode(normalised.as_bytes()).map_err(|e| bad(base64_problem(&e)))?)
             }
         };
         Self::from_bytes(&bytes)
@@ -95,6 +95,26 @@ impl RootKey {
 
     pub fn to_hex(&self) -> Zeroizing<String> {
         Zeroizing::new(hex::encode(self.expose()))
+    }
+}
+
+// Error messages about key material say where it is wrong, never which character it holds.
+fn hex_problem(e: &hex::FromHexError) -> String {
+    match e {
+        hex::FromHexError::InvalidHexCharacter { index, .. } => {
+            format!("a character that is not hex at position {index}")
+        }
+        hex::FromHexError::OddLength => "an odd number of hex digits".into(),
+        hex::FromHexError::InvalidStringLength => "a wrong length".into(),
+    }
+}
+
+fn base64_problem(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(offset, _) => format!("a character that is not base64 at position {offset}"),
+        base64::DecodeError::InvalidLength(_) => "an impossible base64 length".into(),
+        base64::DecodeError::InvalidLastSymbol(offset, _) => format!("a bad final symbol at position {offset}"),
+        base64::DecodeError::InvalidPadding => "bad padding".into(),
     }
 }
 
@@ -170,6 +190,11 @@ mod tests {
         assert_eq!(from_b64.expose(), raw);
         assert_eq!(from_raw.expose(), raw);
         assert!(RootKey::parse(b"zz", KeyFormat::Hex).is_err());
+        // The error names the position, never the secret's characters.
+        let err = RootKey::parse(b"00s3cr3t", KeyFormat::Hex).unwrap_err().to_string();
+        assert!(err.contains("position 2") && !err.contains("'s'") && !err.contains("s3cr3t"), "{err}");
+        let err = RootKey::parse(b"ab!cd", KeyFormat::Base64).unwrap_err().to_string();
+        assert!(!err.contains('!'), "{err}");
         assert!(RootKey::parse(b"", KeyFormat::Raw).is_err());
     }
 
