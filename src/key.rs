@@ -131,7 +131,7 @@ pub fn read_key_file(path: &Path, format: KeyFormat) -> Result<RootKey, KeyError
 pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> Result<(), KeyError> {
     let err = |source| KeyError::Write { path: path.into(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
+        create_private_dir(dir).map_err(err)?;
     }
     if !force && path.exists() {
         return Err(KeyError::Exists { path: path.into() });
@@ -155,6 +155,19 @@ fn temp_beside(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".tmp-{}", std::process::id()));
     path.with_file_name(name)
+}
+
+/// Creates a directory (and its parents) that only the owner can enter, as the data directory
+/// holding keys should be. An existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 #[cfg(unix)]

@@ -64,13 +64,19 @@ impl SqliteLedger {
     /// Opens (creating if needed) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         let open_err = |source| LedgerError::Open { path: path.to_path_buf(), source };
+        let cannot = |what: String| {
+            open_err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(what),
+            ))
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                open_err(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                    Some(format!("cannot create {}: {e}", dir.display())),
-                ))
-            })?;
+            crate::key::create_private_dir(dir).map_err(|e| cannot(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        // A new ledger is private (its WAL and shared-memory files take the same mode): it
+        // names every token's nonce, spend times and request ids.
+        if !path.exists() {
+            create_private_file(path).map_err(|e| cannot(format!("cannot create {}: {e}", path.display())))?;
         }
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
@@ -156,6 +162,17 @@ impl SqliteLedger {
         };
         Ok(Status { spent, revoked_at })
     }
+}
+
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
 }
 
 impl Ledger for SqliteLedger {
@@ -308,6 +325,22 @@ mod tests {
         let tree = ledger.lineage(&Nonce([4; 16])).unwrap();
         assert_eq!(tree.len(), 4);
         assert_eq!(tree[0].nonce, Nonce([1; 16]));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_ledger_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/l.db");
+        let ledger = SqliteLedger::open(&path).unwrap();
+        ledger.commit(&commit(1, "r", &[(2, 1)])).unwrap();
+        for file in ["sub/l.db", "sub/l.db-wal"] {
+            let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}");
+        }
+        let mode = std::fs::metadata(dir.path().join("sub")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 
     #[test]
