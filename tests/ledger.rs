@@ -202,6 +202,19 @@ fn split_children_sum_to_the_parent_and_keep_its_caveats() {
 }
 
 #[test]
+fn split_with_a_token_file_keeps_the_remainder_there() {
+    let b = bank();
+    let token = b.mint(100, &[]);
+    let file = b.env.file("agent.token", token.as_bytes());
+    let out =
+        b.env.ok(&["split", "--token-file", &file, "--amount", "30", "--key-file", &b.key, "--ledger", &b.ledger]);
+    let children: Vec<&str> = out.lines().collect();
+    assert_eq!(children.len(), 2);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), children[1]);
+    assert_eq!(b.balance(children[1]), 70);
+}
+
+#[test]
 fn a_split_beyond_the_balance_writes_nothing() {
     let b = bank();
     let token = b.mint(40, &[]);

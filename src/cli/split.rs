@@ -3,6 +3,7 @@
 use super::args::encode;
 use super::exit::{unavailable, OK};
 use super::spend::ConsumeArgs;
+use super::token_file::replace_atomically;
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
@@ -12,7 +13,8 @@ use serde_json::{json, Map};
 /// caveat of the parent; prints one token per line (the remainder last).
 ///
 /// The parent is spent and the children issued in one transaction: all or nothing. A child
-/// can be attenuated further before it is handed to another agent.
+/// can be attenuated further before it is handed to another agent. With --token-file, the
+/// file is replaced (atomically) by the remainder child: the holder keeps its change.
 #[derive(Args, Debug)]
 pub struct SplitArgs {
     #[command(flatten)]
@@ -54,6 +56,9 @@ pub fn run(args: SplitArgs) -> Result<u8> {
         }
     };
     let children = receipt["children"].as_array().cloned().unwrap_or_default();
+    if let (Some(path), Some(remainder)) = (&c.token.token_file, children.last().and_then(|k| k["token"].as_str())) {
+        replace_atomically(path, remainder)?;
+    }
     if c.json {
         println!("{}", serde_json::to_string_pretty(&receipt)?);
     } else {
