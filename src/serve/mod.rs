@@ -108,3 +108,53 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
         let _ = tokio::signal::ctrl_c().await;
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The app as a value, called without a socket (tests/server.rs drives the real process).
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode};
+    use crumb::RootKey;
+    use tower::ServiceExt;
+
+    fn state(dir: &std::path::Path) -> (Arc<AppState>, RootKey) {
+        let key = RootKey::generate().unwrap();
+        let state = AppState {
+            keys: Keyring::single(key.clone()),
+            ledger: Arc::new(SqliteLedger::open(&dir.join("l.db")).unwrap()),
+            metrics: Metrics::default(),
+            audit: None,
+            trust_proxy: false,
+            timeout: Duration::from_secs(5),
+        };
+        (Arc::new(state), key)
+    }
+
+    async fn post(app: Router, path: &str, body: String) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::post(path).body(Body::from(body)).unwrap();
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+        let response = app.oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn verify_through_the_router() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, key) = state(dir.path());
+        let id = crumb::TokenId::new(&key.key_id(), crumb::token::identifier::Nonce([3; 16]));
+        let mut token = crumb::Macaroon::mint(&key, id.encode(), None);
+        token.add_first_party(&b"action = read"[..]);
+        let text = crumb::token::wire::encode(&token, crumb::Format::V2).unwrap();
+        let app = app(state);
+        let (status, doc) = post(app.clone(), "/v1/verify", format!(r#"{{"token":"{text}","action":"read"}}"#)).await;
+        assert_eq!((status, doc["allowed"].as_bool()), (StatusCode::OK, Some(true)), "{doc}");
+        let (status, doc) = post(app.clone(), "/v1/verify", format!(r#"{{"token":"{text}","action":"write"}}"#)).await;
+        assert_eq!((status, doc["code"].as_str()), (StatusCode::FORBIDDEN, Some("caveat-failed")));
+        let (status, doc) = post(app, "/v1/verify", "{".into()).await;
+        assert_eq!((status, doc["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad-json")));
+    }
+}
