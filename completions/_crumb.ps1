@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'Add a new key to this keyring (created if missing) and make it current')
             [CompletionResult]::new('--retire', '--retire', [CompletionResultType]::ParameterName, 'With --keyring: retire key KID instead of adding one; its tokens stop verifying')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace an existing key file')
+            [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'With --keyring: list its keys (ids, creation, current or retired; never the keys)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"key_id", "path"} as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

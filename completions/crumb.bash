@@ -505,7 +505,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__keygen)
-            opts="-h -V --out --force --keyring --retire --json --help --version"
+            opts="-h -V --out --force --keyring --retire --list --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -42,6 +42,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --keyring 'Add a new key to this keyring (created if missing) and make it current'
             cand --retire 'With --keyring: retire key KID instead of adding one; its tokens stop verifying'
             cand --force 'Replace an existing key file'
+            cand --list 'With --keyring: list its keys (ids, creation, current or retired; never the keys)'
             cand --json 'Print {"key_id", "path"} as JSON'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

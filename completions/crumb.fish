@@ -44,6 +44,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l out -d 'Write the
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l keyring -d 'Add a new key to this keyring (created if missing) and make it current' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l retire -d 'With --keyring: retire key KID instead of adding one; its tokens stop verifying' -r
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l force -d 'Replace an existing key file'
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l list -d 'With --keyring: list its keys (ids, creation, current or retired; never the keys)'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l json -d 'Print {"key_id", "path"} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -s V -l version -d 'Print version'

@@ -293,6 +293,15 @@ fn key_rotation_through_a_keyring() {
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["reason"], "retired-key");
     assert_eq!(env.ok(&["verify", &new_token, "--keyring", &ring]), "valid");
+    let listed: Value = serde_json::from_str(&env.ok(&["keygen", "--keyring", &ring, "--list", "--json"])).unwrap();
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys[0]["retired"].is_string() && keys[1]["current"] == true, "{listed}");
+    let table = env.ok(&["keygen", "--keyring", &ring, "--list"]);
+    assert!(table.contains("current") && table.contains("retired"), "{table}");
+    let secret = std::fs::read_to_string(&ring).unwrap();
+    let stored: Value = serde_json::from_str(&secret).unwrap();
+    assert!(!table.contains(stored["keys"][0]["key"].as_str().unwrap()));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -24,14 +24,20 @@ pub struct KeygenArgs {
     #[arg(long, value_name = "FILE")]
     keyring: Option<PathBuf>,
     /// With --keyring: retire key KID instead of adding one; its tokens stop verifying.
-    #[arg(long, value_name = "KID", requires = "keyring")]
+    #[arg(long, value_name = "KID", requires = "keyring", conflicts_with = "list")]
     retire: Option<String>,
+    /// With --keyring: list its keys (ids, creation, current or retired; never the keys).
+    #[arg(long, requires = "keyring")]
+    list: bool,
     /// Print {"key_id", "path"} as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: KeygenArgs) -> Result<u8> {
+    if let (true, Some(ring_path)) = (args.list, &args.keyring) {
+        return list(&Keyring::load(ring_path)?, args.json);
+    }
     let (key_id, path, note) = match (&args.keyring, &args.retire) {
         (Some(ring_path), Some(kid)) => {
             let mut ring = Keyring::load(ring_path)?;
@@ -63,6 +69,30 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
     } else {
         println!("{key_id}");
         eprintln!("crumb: key {key_id} {note}: {}", path.display());
+    }
+    Ok(OK)
+}
+
+fn list(ring: &Keyring, json: bool) -> Result<u8> {
+    let state = |k: &crumb::keyring::KeyEntry| match (&k.retired, ring.current.as_deref() == Some(k.id.as_str())) {
+        (Some(at), _) => format!("retired {at}"),
+        (None, true) => "current".to_owned(),
+        (None, false) => "verifies only".to_owned(),
+    };
+    if json {
+        let keys: Vec<_> = ring
+            .keys
+            .iter()
+            .map(|k| serde_json::json!({ "key_id": k.id, "created": k.created, "retired": k.retired, "current": ring.current.as_deref() == Some(k.id.as_str()) }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "keys": keys }))?);
+    } else {
+        let mut table = super::output::table();
+        table.set_header(vec!["key id", "created", "state"]);
+        for k in &ring.keys {
+            table.add_row(vec![k.id.clone(), k.created.clone(), state(k)]);
+        }
+        println!("{table}");
     }
     Ok(OK)
 }
