@@ -117,3 +117,28 @@ fn spends_killed_at_random_moments_lose_nothing() {
     assert_eq!(env.run(&["verify", saved.trim(), "--key-file", &key, "--ledger", &ledger]).0, 0);
     eprintln!("{spends} spends committed across 40 killed runs; {} successors printed", printed.len());
 }
+
+/// Regression: 32 processes opening a new ledger at once got "database is locked" from the
+/// switch to WAL mode, which SQLite refuses at once instead of waiting (seen in CI).
+#[test]
+fn many_processes_opening_a_new_ledger_at_once_all_succeed() {
+    let env = Env::new();
+    for round in 0..6 {
+        let ledger = env.path(&format!("new-{round}.db")).to_str().unwrap().to_owned();
+        let children: Vec<_> = (0..32)
+            .map(|i| {
+                let nonce = format!("{:032x}", i + 1);
+                env.process()
+                    .args(["revoke", "--nonce", &nonce, "--ledger", &ledger])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}

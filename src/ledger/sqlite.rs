@@ -15,6 +15,28 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How long a ledger operation waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Retries `f` while SQLite answers busy or locked without having waited itself, up to
+/// [`BUSY_TIMEOUT`].
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The schema version this crumb writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;
 
@@ -79,11 +101,24 @@ impl SqliteLedger {
             create_private_file(path).map_err(|e| cannot(format!("cannot create {}: {e}", path.display())))?;
         }
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // Switching to WAL needs an exclusive lock, for which SQLite may answer "busy" at once
+        // instead of waiting (deadlock avoidance) when many processes open a new ledger
+        // together: retry until the busy timeout, and skip the switch once another did it.
+        retry_busy(|| {
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            Ok(())
+        })
+        .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         let ledger = SqliteLedger { conn: Mutex::new(conn), readers: Vec::new(), path: path.to_path_buf() };
-        ledger.migrate()?;
+        let found = retry_busy(|| ledger.migrate()).map_err(open_err)?;
+        if found > SCHEMA_VERSION {
+            return Err(LedgerError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+        }
         Ok(ledger)
     }
 
@@ -93,7 +128,7 @@ impl SqliteLedger {
         for _ in 0..count {
             let reader = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(open_err)?;
-            reader.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
+            reader.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
             self.readers.push(Mutex::new(reader));
         }
         Ok(self)
@@ -103,19 +138,17 @@ impl SqliteLedger {
         &self.path
     }
 
-    fn migrate(&self) -> Result<(), LedgerError> {
+    /// Creates or checks the schema; returns the version found before.
+    fn migrate(&self) -> rusqlite::Result<i64> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(LedgerError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
-        }
         if version < SCHEMA_VERSION {
             tx.execute_batch(SCHEMA)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(version)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
