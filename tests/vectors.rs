@@ -267,3 +267,21 @@ fn every_verification_scenario_through_the_binary() {
     assert!(wrong.is_empty(), "{} of {} scenarios wrong:\n{}", wrong.len(), all.len(), wrong.join("\n"));
     eprintln!("{} verification scenarios as expected through the binary", all.len());
 }
+
+#[test]
+fn every_base64_flavour_decodes_to_the_same_bytes() {
+    let Some(dir) = common::vectors_dir() else { return };
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cross_library.json")).unwrap()).unwrap();
+    let flavours = doc["base64_flavours"].as_array().expect("base64_flavours");
+    let mut checked = 0;
+    for f in flavours {
+        let raw = hex::decode(f["raw_hex"].as_str().unwrap()).unwrap();
+        let expected = wire::decode_binary(&raw).unwrap();
+        for (name, token) in f["tokens"].as_object().unwrap() {
+            let got = wire::decode(token.as_str().unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got, expected, "{} {name}", f["source_vector"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} flavours");
+}
