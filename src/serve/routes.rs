@@ -163,10 +163,11 @@ pub async fn verify(
         }
     }
     let outcome = report.denial.as_ref().map_or("allowed", |d| d.code.as_str());
-    tracing::debug!(nonce = nonce_of(&token).as_deref().unwrap_or("-"), outcome, "verify");
+    let nonce = nonce_of(&token);
+    tracing::debug!(nonce = nonce.as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
         route: "/v1/verify",
-        nonce: nonce_of(&token),
+        nonce: nonce.clone(),
         outcome,
         cost: body.cost,
         request_id: body.request_id.as_deref(),
@@ -174,7 +175,7 @@ pub async fn verify(
     // The verdict is small by default; `explain` adds every caveat's verdict.
     let mut doc = json!({
         "allowed": report.denial.is_none(),
-        "nonce": nonce_of(&token),
+        "nonce": nonce,
         "key_id": report.key_id,
         "balance": crumb::verify::balance_of(&token),
     });
