@@ -557,7 +557,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__mint)
-            opts="-c -h -V --key-file --key-fd --key-format --keyring --location --id --caveat --expires-in --raw --balance --format --help --version"
+            opts="-c -h -V --key-file --key-fd --key-format --keyring --location --id --operator --caveat --expires-in --raw --balance --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -645,7 +645,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__serve)
-            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --threads --help --version"
+            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --shutdown-grace --threads --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,7 +679,23 @@ _crumb() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trust-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -695,7 +711,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__spend)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --cost --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --cost --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -758,6 +774,10 @@ _crumb() {
                     return 0
                     ;;
                 --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -781,7 +801,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__split)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --server --json --format --amount --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --amount --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -847,6 +867,10 @@ _crumb() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --discharge-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -867,7 +891,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__verify)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --action --resource --ip --aud --context --at --cost --exact --only-exact --discharge --ledger --server --explain --json --help --version"
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --action --resource --ip --aud --context --at --cost --exact --only-exact --discharge --discharge-file --ledger --offline --server --explain --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -926,6 +950,10 @@ _crumb() {
                     return 0
                     ;;
                 --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -55,7 +55,7 @@ raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l location -d 'A location hint for holders (not covered by the signature)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand mint" -l id -d 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l id -d 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>). No ledger tracks such a token: it can be neither spent nor revoked' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
@@ -64,6 +64,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand mint" -l format -d 'Output f
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l operator -d 'Mint an operator credential: it may revoke any token by nonce (and cascade) through `crumb serve`, and authorizes no ordinary request. Give it an expiry'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
@@ -108,10 +109,12 @@ complete -c crumb -n "__fish_crumb_using_subcommand verify" -l context -d 'An ap
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What this request costs (checked by `max-cost` and `balance` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l server -d 'Ask a remote `crumb serve` instead of checking locally (no key needed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l offline -d 'Check signature and caveats only, without a ledger: a spent or revoked token passes'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l explain -d 'List every caveat with pass or fail and why, not only the first failure'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l json -d 'Print a stable JSON verdict (always with every caveat)'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -153,7 +156,8 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l aud -d 'The audien
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l server -d 'Use a remote `crumb serve` instead of a local key and ledger' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l format -d 'Output format of the issued tokens' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
@@ -180,7 +184,8 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -l aud -d 'The audien
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l server -d 'Use a remote `crumb serve` instead of a local key and ledger' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l format -d 'Output format of the issued tokens' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
@@ -202,7 +207,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'R
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'Print the tree as a JSON list of nodes'
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the address is printed on stdout)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
@@ -213,9 +218,12 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout in seconds' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout in seconds (reading the body, the work, the answer)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l max-connections -d 'Open connections at most; at the cap the oldest idle one is closed to make room' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 'Seconds a client may take to send a request\'s headers, or sit idle between requests' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 'Seconds shutdown waits for in-flight requests before closing their connections' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Take the client address for `ip` caveats from X-Forwarded-For (only behind a proxy you run)'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F

@@ -65,15 +65,33 @@ pub enum KeyError {
     Random(String),
 }
 
+/// A request over one of crumb's limits ([`crate::limits`]); `code` is stable, for HTTP and JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LimitError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl LimitError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        LimitError { code, message: message.into() }
+    }
+}
+
 /// Why the ledger could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("ledger {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error("no ledger at {path}: pass --ledger or set CRUMB_LEDGER to the one your issuer writes, or --offline to verify without one")]
+    Missing { path: PathBuf },
     #[error("ledger: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("ledger schema version {found} is newer than this crumb understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("ledger schema version {found} is older than this crumb's ({supported}): a command that writes the ledger (spend, split, revoke, serve) upgrades it")]
+    SchemaTooOld { found: i64, supported: i64 },
     #[error("ledger holds a corrupt record: {0}")]
     Corrupt(String),
 }
@@ -95,6 +113,8 @@ pub enum Error {
     Denied(crate::verify::Denial),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }

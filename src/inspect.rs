@@ -3,6 +3,7 @@
 //! includes the signature unless asked, since caveats plus signature are the whole token.
 
 use crate::caveat::{self, rfc3339, Caveat};
+use crate::token::identifier::Role;
 use crate::token::Macaroon;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -34,6 +35,8 @@ pub struct IdentifierView {
 pub struct CrumbId {
     pub key_id: String,
     pub nonce: String,
+    /// `holder`, or `operator` for an operator credential.
+    pub role: &'static str,
 }
 
 #[derive(Serialize, Debug)]
@@ -106,18 +109,71 @@ pub fn describe(token: &Macaroon, now: OffsetDateTime, show_signature: bool) -> 
         ));
     }
     let id = token.token_id();
+    match id.as_ref().map(|id| id.role) {
+        None => warnings.push(
+            "this identifier is not crumb's (a custom --id or another library's): no ledger tracks it, so it can be neither spent nor revoked"
+                .into(),
+        ),
+        Some(Role::Operator) => warnings.push(
+            "an operator credential: it authorizes operator acts (revoking by nonce) and no ordinary request".into(),
+        ),
+        Some(Role::Holder) => {}
+    }
     Description {
         format: None,
         location: token.location.clone(),
         identifier: IdentifierView {
             text: std::str::from_utf8(&token.identifier).ok().map(str::to_owned),
             hex: hex::encode(&token.identifier),
-            crumb: id.map(|id| CrumbId { key_id: id.key_id, nonce: id.nonce.to_string() }),
+            crumb: id.map(|id| CrumbId {
+                key_id: id.key_id,
+                nonce: id.nonce.to_string(),
+                role: match id.role {
+                    Role::Holder => "holder",
+                    Role::Operator => "operator",
+                },
+            }),
         },
         caveats,
         balance: crate::verify::balance_of(token),
         expires: expires.map(rfc3339),
         signature: show_signature.then(|| hex::encode(token.signature)),
         warnings,
+    }
+}
+
+/// `text` made safe for a terminal: control characters (C0, DEL, C1) and the bidirectional
+/// overrides that can make text read differently from what it is are shown as `\u{..}`
+/// escapes. Tokens, their caveats and request ids come from other people; printed raw, they
+/// could move the cursor, clear the screen or rewrite what came before.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_are_shown_not_obeyed() {
+        assert_eq!(terminal_safe("action = read"), "action = read");
+        assert_eq!(terminal_safe("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(terminal_safe("x\ny\r"), "x\\u{a}y\\u{d}");
+        assert_eq!(terminal_safe("\u{202e}txt"), "\\u{202e}txt");
+        assert_eq!(terminal_safe("caf\u{e9} \u{1f36a}"), "caf\u{e9} \u{1f36a}");
     }
 }

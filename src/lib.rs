@@ -23,6 +23,8 @@ pub mod inspect;
 pub mod key;
 pub mod keyring;
 pub mod ledger;
+pub mod limits;
+pub mod revoke;
 pub mod spend;
 pub mod token;
 pub mod verify;

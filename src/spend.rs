@@ -7,6 +7,11 @@
 //! one `balance <= remaining`. `split` does the same with several children whose balances sum
 //! exactly to the parent's.
 //!
+//! A replay is answered only to the token that made the spend: the ledger keeps a fingerprint
+//! of the exact token presented, and another token of the same nonce (an attenuated copy, say
+//! one capped at `balance <= 2`) is told only that the token is spent. A replay is answered
+//! only when the token still verifies, or fails by nothing but its expiry.
+//!
 //! Successors are deterministic: their nonces are an HMAC, under the root key, of the parent's
 //! nonce, the request id and the child's position, so the same request retried (after a lost
 //! response or a crash) rebuilds byte-for-byte the same successor, and the ledger needs to
@@ -14,9 +19,10 @@
 
 use crate::caveat::{self, Caveat};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, LimitError};
 use crate::keyring::KeyEntry;
 use crate::ledger::{Commit, CommitOutcome, Ledger, SpendKind, Spent};
+use crate::limits;
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
 use crate::token::{Macaroon, TokenId};
@@ -92,8 +98,59 @@ pub fn default_request_id(token: &Macaroon, kind: SpendKind, amounts: &[u64]) ->
     format!("auto-{}", hex::encode(&h.finalize()[..12]))
 }
 
+/// Names the exact token presented (all of its caveats, through the signature) without
+/// storing anything a bearer could use.
+pub fn presented_fingerprint(token: &Macaroon) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"crumb presented token v1\0");
+    h.update(token.signature);
+    h.finalize().into()
+}
+
 fn denied(code: DenialCode, message: impl Into<String>) -> Error {
     Error::Denied(Denial::new(code, message))
+}
+
+fn already_spent() -> Error {
+    denied(DenialCode::Spent, "this token was already spent")
+}
+
+fn revoked() -> Error {
+    denied(DenialCode::Revoked, "this token was revoked")
+}
+
+/// The checks that need no key or ledger, done before any work: what the request asks for
+/// and how big the token is are bounded.
+fn check_request(token: &Macaroon, kind: SpendKind, requested: &[u64], request_id: Option<&str>) -> Result<(), Error> {
+    if let Some(id) = request_id {
+        limits::check_request_id(id)?;
+    }
+    if kind == SpendKind::Spend && requested.first() == Some(&0) {
+        return Err(Error::Usage("a spend costs at least 1: a spend that moves nothing is refused".into()));
+    }
+    if requested.len() + 1 > limits::MAX_SPLIT_CHILDREN {
+        return Err(LimitError::new(
+            "too-many-children",
+            format!("a split makes at most {} children, the remainder included", limits::MAX_SPLIT_CHILDREN),
+        )
+        .into());
+    }
+    let caveat_bytes: usize = token
+        .caveats
+        .iter()
+        .map(|c| c.id.len() + c.vid.as_ref().map_or(0, |v| v.len()) + c.location.as_ref().map_or(0, |l| l.len()))
+        .sum();
+    if caveat_bytes > limits::MAX_SPENDABLE_CAVEAT_BYTES {
+        return Err(LimitError::new(
+            "token-too-large-to-spend",
+            format!(
+                "this token carries {caveat_bytes} bytes of caveats; a token that is spent or split may carry at most {} (its successors copy them)",
+                limits::MAX_SPENDABLE_CAVEAT_BYTES
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Spends `ctx.cost` from `token`.
@@ -158,10 +215,8 @@ fn consume(
     let Some(id) = token.token_id() else {
         return Err(Error::Usage("this token was not minted by crumb, so no ledger can track its balance".into()));
     };
+    check_request(&token, kind, requested, request_id)?;
     let request_id = match request_id {
-        Some(r) if r.is_empty() || r.len() > 200 => {
-            return Err(Error::Usage("a request id is 1 to 200 characters".into()))
-        }
         Some(r) => r.to_owned(),
         None => default_request_id(&token, kind, requested),
     };
@@ -170,12 +225,13 @@ fn consume(
     let verified = match verifier.verify(token, discharges, ctx) {
         Ok(v) => v,
         Err(rejected) => {
-            // A retry after the spend committed: the token is genuine but may no longer pass
-            // (it may have expired since). Answer it from the ledger rather than lose the change.
-            if rejected.report.signature_valid {
+            // A retry after the spend committed, by the token that made it, which has expired
+            // since: answer it from the ledger rather than lose the change. Any other failure
+            // (a caveat that refuses this request, a bad discharge) gets no successor.
+            if rejected.report.only_expired {
                 let status = ledger.status(&id.nonce)?;
-                if let Some(at) = status.revoked_at {
-                    return Err(denied(DenialCode::Revoked, format!("this token was revoked at {at}")));
+                if status.revoked_at.is_some() {
+                    return Err(revoked());
                 }
                 if let Some(spent) = status.spent {
                     let entry = key_entry(verifier, &rejected.token)?;
@@ -187,8 +243,8 @@ fn consume(
     };
     let entry = key_entry(verifier, verified.token())?;
     let status = ledger.status(&id.nonce)?;
-    if let Some(at) = status.revoked_at {
-        return Err(denied(DenialCode::Revoked, format!("this token was revoked at {at}")));
+    if status.revoked_at.is_some() {
+        return Err(revoked());
     }
     if let Some(spent) = status.spent {
         return replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent);
@@ -205,13 +261,14 @@ fn consume(
         cost,
         children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
         at: at.clone(),
+        presented: presented_fingerprint(verified.token()),
     };
     match ledger.commit(&commit)? {
         CommitOutcome::Fresh => Ok(Receipt { parent: id.nonce, request_id, kind, cost, children, replayed: false, at }),
         CommitOutcome::AlreadySpent(spent) => {
             replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
         }
-        CommitOutcome::Revoked(at) => Err(denied(DenialCode::Revoked, format!("this token was revoked at {at}"))),
+        CommitOutcome::Revoked(_) => Err(revoked()),
     }
 }
 
@@ -220,7 +277,8 @@ fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEnt
 }
 
 /// Answers a token the ledger already consumed: the same successors if this is the same
-/// request retried, a denial naming when and by what it was spent otherwise.
+/// request retried by the same token, otherwise only that it is spent (not when, nor by which
+/// request: a copy's holder has no business knowing what the other holder did).
 fn replay(
     entry: &KeyEntry,
     token: &Macaroon,
@@ -236,16 +294,9 @@ fn replay(
             spent.amounts.len() == requested.len() + 1 && spent.amounts[..requested.len()] == *requested
         }
     };
-    if spent.request_id != request_id || spent.kind != kind || !same_parameters {
-        return Err(denied(
-            DenialCode::Spent,
-            format!(
-                "this token was already spent at {} ({} by request {})",
-                spent.at,
-                spent.kind.as_str(),
-                spent.request_id
-            ),
-        ));
+    let same_presenter = spent.presented.is_some_and(|p| p == presented_fingerprint(token));
+    if !same_presenter || spent.request_id != request_id || spent.kind != kind || !same_parameters {
+        return Err(already_spent());
     }
     let children = issue(entry, token, nonce, request_id, &spent.amounts)?;
     Ok(Receipt {

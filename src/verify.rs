@@ -8,10 +8,12 @@
 //! (go-macaroon's strict rule: a stray discharge is suspicious, not harmless).
 
 use crate::caveat::{self, Failure};
-use crate::context::Context;
+use crate::context::{Context, Purpose};
 use crate::keyring::Keyring;
+use crate::limits::{MAX_DISCHARGES, MAX_DISCHARGE_DEPTH};
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
+use crate::token::identifier::{Role, TokenId};
 use crate::token::Macaroon;
 use std::fmt;
 
@@ -33,6 +35,10 @@ pub enum DenialCode {
     RetiredKey,
     Spent,
     Revoked,
+    TooManyDischarges,
+    DischargeTooDeep,
+    WrongRole,
+    NotAnOperator,
 }
 
 impl DenialCode {
@@ -53,6 +59,10 @@ impl DenialCode {
             DenialCode::RetiredKey => "retired-key",
             DenialCode::Spent => "spent",
             DenialCode::Revoked => "revoked",
+            DenialCode::TooManyDischarges => "too-many-discharges",
+            DenialCode::DischargeTooDeep => "discharge-too-deep",
+            DenialCode::WrongRole => "wrong-role",
+            DenialCode::NotAnOperator => "not-an-operator",
         }
     }
 }
@@ -141,6 +151,10 @@ pub struct Report {
     pub signature_valid: bool,
     pub caveats: Vec<CaveatOutcome>,
     pub denial: Option<Denial>,
+    /// True when the signature holds and the only failures are `expires` caveats: the token
+    /// was good and time has passed. Only such a token may be answered from the ledger as a
+    /// retry of a spend it made (see [`crate::spend`]).
+    pub only_expired: bool,
 }
 
 impl Report {
@@ -276,6 +290,14 @@ impl<'k> Verifier<'k> {
     /// Verifies and reports on every caveat, without consuming the token.
     pub fn check(&self, token: &Macaroon, discharges: &[Macaroon], ctx: &Context) -> Report {
         let mut report = Report::default();
+        // Bounded before any work: each discharge costs a chain walk.
+        if discharges.len() > MAX_DISCHARGES {
+            report.denial = Some(Denial::new(
+                DenialCode::TooManyDischarges,
+                format!("{} discharges were presented; the limit is {MAX_DISCHARGES}", discharges.len()),
+            ));
+            return report;
+        }
         let entry = match self.keys.key_for(&token.identifier) {
             Ok(entry) => entry,
             Err(e) => {
@@ -294,10 +316,14 @@ impl<'k> Verifier<'k> {
             discharges,
             uses: vec![Use::Unused; discharges.len()],
             outcomes: Vec::with_capacity(token.caveats.len()),
+            depth: 0,
         };
         let derived = chain::derive_key(entry.key.expose());
         report.signature_valid = run.walk(token, Holder::Root, &derived, &token.signature);
-        report.denial = run.verdict(report.signature_valid);
+        report.denial = run.verdict(report.signature_valid).or_else(|| role_denial(token, ctx));
+        report.only_expired = report.signature_valid
+            && run.uses.iter().all(|u| *u == Use::Used)
+            && run.outcomes.iter().all(|o| o.result.as_ref().map_or_else(|f| f.code == DenialCode::Expired, |_| true));
         report.caveats = run.outcomes;
         report
     }
@@ -328,12 +354,30 @@ impl<'k> Verifier<'k> {
     }
 }
 
+/// Refuses a genuine token used for what its role does not allow.
+fn role_denial(token: &Macaroon, ctx: &Context) -> Option<Denial> {
+    let role = TokenId::role_of(&token.identifier).unwrap_or_default();
+    match (role, ctx.purpose) {
+        (Role::Holder, Purpose::Request) | (Role::Operator, Purpose::Operate) => None,
+        (Role::Operator, Purpose::Request) => Some(Denial::new(
+            DenialCode::WrongRole,
+            "this is an operator credential: it authorizes operator acts, not requests",
+        )),
+        (Role::Holder, Purpose::Operate) => Some(Denial::new(
+            DenialCode::WrongRole,
+            "an operator act needs an operator credential (`crumb mint --operator`); no caveat can make one",
+        )),
+    }
+}
+
 struct Run<'v, 'k> {
     verifier: &'v Verifier<'k>,
     request: caveat::Prepared<'v>,
     discharges: &'v [Macaroon],
     uses: Vec<Use>,
     outcomes: Vec<CaveatOutcome>,
+    /// How many discharges deep the walk is (0: the token itself).
+    depth: usize,
 }
 
 impl Run<'_, '_> {
@@ -389,9 +433,18 @@ impl Run<'_, '_> {
                 fail(DenialCode::MissingDischarge, format!("needs a discharge for `{cid_text}`, none was supplied"))
             };
         };
+        if self.depth >= MAX_DISCHARGE_DEPTH {
+            self.uses[i] = Use::Used;
+            return fail(
+                DenialCode::DischargeTooDeep,
+                format!("discharges nest deeper than {MAX_DISCHARGE_DEPTH} levels"),
+            );
+        }
         self.uses[i] = Use::InProgress;
         let discharge = &self.discharges[i];
+        self.depth += 1;
         let valid = self.walk(discharge, Holder::Discharge(i), &key, root_sig);
+        self.depth -= 1;
         self.uses[i] = Use::Used;
         if valid {
             return Ok(SatisfiedBy::Discharge(i));

@@ -11,7 +11,7 @@ fn json(text: &str) -> Value {
 }
 
 fn verify_json(env: &Env, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["verify", "--json"];
+    let mut all = vec!["verify", "--offline", "--json"];
     all.extend_from_slice(args);
     let (code, out, _) = env.run(&all);
     (code, json(&out))
@@ -74,7 +74,11 @@ fn every_output_format_verifies() {
         let doc = json(&env.ok(&["inspect", &token, "--json"]));
         let expected = if format == "v1-json" { "v1-json" } else { format };
         assert_eq!(doc["format"], expected);
-        assert_eq!(env.ok(&["verify", &token, "--key-file", &key, "--action", "read"]), "valid", "{format}");
+        assert_eq!(
+            env.ok(&["verify", "--offline", &token, "--key-file", &key, "--action", "read"]),
+            "valid",
+            "{format}"
+        );
     }
 }
 
@@ -106,6 +110,7 @@ fn custom_identifier_and_raw_caveats_for_interop() {
     assert_eq!(doc["reason"], "unknown-caveat");
     let ok = env.ok(&[
         "verify",
+        "--offline",
         &raw,
         "--key-file",
         &key,
@@ -140,12 +145,12 @@ fn attenuate_needs_no_key_and_only_narrows() {
     let key = env.key("k");
     let token = env.ok(&["mint", "--key-file", &key, "-c", "action in read,write"]);
     let narrower = env.ok(&["attenuate", &token, "-c", "action = read", "--expires-in", "1h"]);
-    assert_eq!(env.ok(&["verify", &narrower, "--key-file", &key, "--action", "read"]), "valid");
+    assert_eq!(env.ok(&["verify", "--offline", &narrower, "--key-file", &key, "--action", "read"]), "valid");
     let (code, doc) = verify_json(&env, &[&narrower, "--key-file", &key, "--action", "write"]);
     assert_eq!(code, 1);
     assert_eq!(doc["reason"], "caveat-failed");
     // The original still allows write: attenuation made a new token, it did not change the old one.
-    assert_eq!(env.ok(&["verify", &token, "--key-file", &key, "--action", "write"]), "valid");
+    assert_eq!(env.ok(&["verify", "--offline", &token, "--key-file", &key, "--action", "write"]), "valid");
 }
 
 #[test]
@@ -219,8 +224,18 @@ fn denial_names_the_failing_caveat_and_explain_lists_all() {
         "-c",
         "aud = api",
     ]);
-    let (code, out, err) =
-        env.run(&["verify", &token, "--key-file", &key, "--action", "read", "--resource", "/apps/421", "--explain"]);
+    let (code, out, err) = env.run(&[
+        "verify",
+        "--offline",
+        &token,
+        "--key-file",
+        &key,
+        "--action",
+        "read",
+        "--resource",
+        "/apps/421",
+        "--explain",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("caveat 1") && err.contains("/apps/421"), "{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -251,7 +266,7 @@ fn context_ip_and_resource_escapes() {
     ]);
     let ok = ["--key-file", &key, "--resource", "/apps/42/logs"];
     let v = |extra: &[&str]| {
-        let mut args = vec!["verify", token.as_str()];
+        let mut args = vec!["verify", "--offline", token.as_str()];
         args.extend_from_slice(&ok);
         args.extend_from_slice(extra);
         env.run(&args).0
@@ -263,6 +278,7 @@ fn context_ip_and_resource_escapes() {
     assert_eq!(v(&["--ip", "10.2.3.4", "--context", "tenant=globex"]), 1);
     let escape = env.run(&[
         "verify",
+        "--offline",
         &token,
         "--key-file",
         &key,
@@ -274,7 +290,7 @@ fn context_ip_and_resource_escapes() {
         "tenant=acme",
     ]);
     assert_eq!(escape.0, 1);
-    assert_eq!(env.run(&["verify", &token, "--key-file", &key, "--ip", "not-an-ip"]).0, 2);
+    assert_eq!(env.run(&["verify", "--offline", &token, "--key-file", &key, "--ip", "not-an-ip"]).0, 2);
 }
 
 #[test]
@@ -282,11 +298,15 @@ fn tokens_from_stdin_and_files() {
     let env = Env::new();
     let key = env.key("k");
     let token = env.ok(&["mint", "--key-file", &key]);
-    env.crumb().args(["verify", "-", "--key-file", &key]).write_stdin(format!("{token}\n")).assert().success();
+    env.crumb()
+        .args(["verify", "--offline", "-", "--key-file", &key])
+        .write_stdin(format!("{token}\n"))
+        .assert()
+        .success();
     let file = env.file("token.txt", format!("  {token}\n").as_bytes());
-    env.crumb().args(["verify", "--token-file", &file, "--key-file", &key]).assert().success();
+    env.crumb().args(["verify", "--offline", "--token-file", &file, "--key-file", &key]).assert().success();
     env.crumb().args(["inspect", "--token-file", &file]).assert().success();
-    env.crumb().args(["verify", "--key-file", &key]).assert().code(2);
+    env.crumb().args(["verify", "--offline", "--key-file", &key]).assert().code(2);
 }
 
 #[test]
@@ -294,16 +314,16 @@ fn keys_from_fd_env_and_other_formats() {
     let env = Env::new();
     let key = env.key("k");
     let token = env.ok(&["mint", "--key-file", &key]);
-    env.crumb().args(["verify", &token]).env("CRUMB_KEY_FILE", &key).assert().success();
+    env.crumb().args(["verify", "--offline", &token]).env("CRUMB_KEY_FILE", &key).assert().success();
     // --key-fd 0: the key arrives on standard input, never on the command line.
     let hex_key = std::fs::read_to_string(&key).unwrap();
-    env.crumb().args(["verify", &token, "--key-fd", "0"]).write_stdin(hex_key.clone()).assert().success();
+    env.crumb().args(["verify", "--offline", &token, "--key-fd", "0"]).write_stdin(hex_key.clone()).assert().success();
     let raw = hex::decode(hex_key.trim()).unwrap();
     use base64::Engine;
     let b64 = env.file("k.b64", base64::engine::general_purpose::STANDARD.encode(&raw).as_bytes());
-    env.crumb().args(["verify", &token, "--key-file", &b64, "--key-format", "base64"]).assert().success();
+    env.crumb().args(["verify", "--offline", &token, "--key-file", &b64, "--key-format", "base64"]).assert().success();
     let rawf = env.file("k.raw", &raw);
-    env.crumb().args(["verify", &token, "--key-file", &rawf, "--key-format", "raw"]).assert().success();
+    env.crumb().args(["verify", "--offline", &token, "--key-file", &rawf, "--key-format", "raw"]).assert().success();
 }
 
 #[test]
@@ -414,9 +434,12 @@ fn only_exact_turns_the_caveat_language_off() {
     let env = Env::new();
     let key = env.key("k");
     let token = env.ok(&["mint", "--key-file", &key, "-c", "action = read"]);
-    assert_eq!(env.run(&["verify", &token, "--key-file", &key, "--action", "read"]).0, 0);
-    assert_eq!(env.run(&["verify", &token, "--key-file", &key, "--action", "read", "--only-exact"]).0, 1);
-    assert_eq!(env.run(&["verify", &token, "--key-file", &key, "--only-exact", "--exact", "action = read"]).0, 0);
+    assert_eq!(env.run(&["verify", "--offline", &token, "--key-file", &key, "--action", "read"]).0, 0);
+    assert_eq!(env.run(&["verify", "--offline", &token, "--key-file", &key, "--action", "read", "--only-exact"]).0, 1);
+    assert_eq!(
+        env.run(&["verify", "--offline", &token, "--key-file", &key, "--only-exact", "--exact", "action = read"]).0,
+        0
+    );
 }
 
 #[test]

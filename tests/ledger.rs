@@ -122,10 +122,10 @@ fn a_retry_returns_the_same_successor_and_other_spends_are_refused() {
     let (_, a, _) = b.spend(&other, 3, &[]);
     let (_, a2, _) = b.spend(&other, 3, &[]);
     assert_eq!(a, a2);
-    // Any other spend of a spent token is refused, naming when it was spent.
+    // Any other spend of a spent token is refused, without telling whose request spent it.
     let (code, _, err) = b.spend(&token, 7, &["--request-id", "req-2"]);
     assert_eq!(code, 1);
-    assert!(err.contains("already spent at 20") && err.contains("req-1"), "{err}");
+    assert!(err.contains("already spent") && !err.contains("req-1"), "{err}");
     let (code, _, err) = b.spend(&token, 8, &["--request-id", "req-1"]);
     assert_eq!(code, 1, "the same id with another cost is not a retry: {err}");
 }
@@ -286,13 +286,13 @@ fn key_rotation_through_a_keyring() {
     };
     assert_eq!(kid(&old_token), old);
     assert_eq!(kid(&new_token), new);
-    assert_eq!(env.ok(&["verify", &old_token, "--keyring", &ring]), "valid");
+    assert_eq!(env.ok(&["verify", "--offline", &old_token, "--keyring", &ring]), "valid");
     env.ok(&["keygen", "--keyring", &ring, "--retire", &old]);
-    let (code, out, _) = env.run(&["verify", &old_token, "--keyring", &ring, "--json"]);
+    let (code, out, _) = env.run(&["verify", "--offline", &old_token, "--keyring", &ring, "--json"]);
     assert_eq!(code, 1);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["reason"], "retired-key");
-    assert_eq!(env.ok(&["verify", &new_token, "--keyring", &ring]), "valid");
+    assert_eq!(env.ok(&["verify", "--offline", &new_token, "--keyring", &ring]), "valid");
     let listed: Value = serde_json::from_str(&env.ok(&["keygen", "--keyring", &ring, "--list", "--json"])).unwrap();
     let keys = listed["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
@@ -310,7 +310,7 @@ fn key_rotation_through_a_keyring() {
     // A single key file keeps working alongside.
     let single = env.key("single.key");
     let t = env.ok(&["mint", "--key-file", &single]);
-    assert_eq!(env.ok(&["verify", &t, "--key-file", &single]), "valid");
+    assert_eq!(env.ok(&["verify", "--offline", &t, "--key-file", &single]), "valid");
 }
 
 #[test]

@@ -2,66 +2,9 @@
 
 mod common;
 
+use common::server::start;
 use common::Env;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
-struct Server {
-    env: Env,
-    key: String,
-    url: String,
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(extra: &[&str]) -> Server {
-    let env = Env::new();
-    let key = env.key("root.key");
-    let ledger = env.path("ledger.db").to_str().unwrap().to_owned();
-    let mut child = env
-        .process()
-        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", &ledger])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address: {line:?}")).to_owned();
-    Server { env, key, url, child }
-}
-
-impl Server {
-    fn mint(&self, args: &[&str]) -> String {
-        let mut all = vec!["mint", "--key-file", &self.key];
-        all.extend_from_slice(args);
-        self.env.ok(&all)
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.post_raw(path, &body.to_string(), &[])
-    }
-
-    fn post_raw(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut req = ureq::post(&format!("{}{path}", self.url));
-        for (k, v) in headers {
-            req = req.set(k, v);
-        }
-        match req.send_string(body) {
-            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
-            Err(e) => panic!("{path}: {e}"),
-        }
-    }
-}
 
 #[test]
 fn health_and_metrics() {
@@ -238,8 +181,17 @@ fn revoke_needs_possession_or_an_operator_credential() {
     assert_eq!(code, 200, "{doc}");
     let (code, doc) = s.post("/v1/verify", &json!({ "token": token }));
     assert_eq!((code, doc["code"].as_str()), (403, Some("revoked")));
-    // An operator credential revokes by nonce.
-    let admin = s.mint(&["-c", "action = revoke", "--expires-in", "10m"]);
+    // A holder's token with `action = revoke` is not an operator credential.
+    let (code, doc) =
+        s.post("/v1/revoke", &json!({ "token": s.mint(&["-c", "action = revoke"]), "nonce": nonce(&victim) }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("not-an-operator")));
+    // An operator credential revokes by nonce; narrowed to another action, it cannot.
+    let narrowed = s.mint(&["--operator", "-c", "action = lineage"]);
+    let (code, doc) = s.post("/v1/revoke", &json!({ "token": narrowed, "nonce": nonce(&victim) }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("caveat-failed")), "{doc}");
+    let admin = s.mint(&["--operator", "--expires-in", "10m"]);
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": admin }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("wrong-role")), "an operator credential is no bearer token");
     let bearer = format!("Bearer {admin}");
     let (code, doc) =
         s.post_raw("/v1/revoke", &json!({ "nonce": nonce(&victim) }).to_string(), &[("Authorization", &bearer)]);
@@ -257,9 +209,12 @@ fn trust_proxy_feeds_ip_caveats_from_x_forwarded_for() {
         403,
         "not trusted by default"
     );
-    let proxied = start(&["--trust-proxy"]);
+    let proxied = start(&["--trust-proxy", "127.0.0.0/8,10.0.0.0/8"]);
     let token = proxied.mint(&["-c", "ip in 203.0.113.0/24"]);
     assert_eq!(proxied.post_raw("/v1/verify", &json!({ "token": token }).to_string(), &xff).0, 200);
+    // The leftmost entry is the client's own writing: a forged one is not believed.
+    let forged = [("X-Forwarded-For", "203.0.113.9, 198.51.100.7")];
+    assert_eq!(proxied.post_raw("/v1/verify", &json!({ "token": token }).to_string(), &forged).0, 403);
 }
 
 #[test]

@@ -54,7 +54,7 @@ impl Flow {
     }
 
     fn verify(&self, token: &str, discharges: &[&str], extra: &[&str]) -> (i32, Value) {
-        let mut args = vec!["verify", token, "--key-file", &self.root_key, "--action", "read", "--json"];
+        let mut args = vec!["verify", "--offline", token, "--key-file", &self.root_key, "--action", "read", "--json"];
         for d in discharges {
             args.extend(["--discharge", d]);
         }

@@ -239,8 +239,14 @@ fn every_verification_scenario_through_the_binary() {
                     let mut wrong = Vec::new();
                     for (i, s) in chunk.iter().enumerate() {
                         let key = env.file(&format!("key-{n}-{i}"), s.key_hex.as_bytes());
-                        let mut args =
-                            vec!["verify".to_owned(), "-".into(), "--key-file".into(), key, "--only-exact".into()];
+                        let mut args = vec![
+                            "verify".to_owned(),
+                            "--offline".into(),
+                            "-".into(),
+                            "--key-file".into(),
+                            key,
+                            "--only-exact".into(),
+                        ];
                         for e in &s.exact {
                             args.extend(["--exact".into(), e.clone()]);
                         }

@@ -254,14 +254,43 @@ pub struct SatisfyArgs {
     /// Satisfy nothing but the --exact strings (libmacaroons' verifier semantics).
     #[arg(long)]
     pub only_exact: bool,
-    /// A discharge macaroon bound to the token (`crumb bind`); repeatable.
+    /// A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command
+    /// line other local users can read it: prefer --discharge-file.
     #[arg(long, value_name = "TOKEN")]
     pub discharge: Vec<String>,
+    /// Read discharges from FILE, one per line (`-`: standard input); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub discharge_file: Vec<PathBuf>,
 }
 
 impl SatisfyArgs {
+    /// Every discharge given, as text: flags first, then files in order. Their number is
+    /// bounded before any is decoded.
+    pub fn discharge_texts(&self) -> Result<Vec<String>> {
+        let mut texts = self.discharge.clone();
+        for path in &self.discharge_file {
+            let content = if path.as_os_str() == "-" {
+                read_limited(std::io::stdin().lock(), "standard input")?
+            } else {
+                read_limited_file(path)?
+            };
+            texts.extend(content.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned));
+            if texts.len() > crumb::limits::MAX_DISCHARGES {
+                break;
+            }
+        }
+        if texts.len() > crumb::limits::MAX_DISCHARGES {
+            return Err(bad_input(format!(
+                "{} discharges given; a token is presented with at most {}",
+                texts.len(),
+                crumb::limits::MAX_DISCHARGES
+            )));
+        }
+        Ok(texts)
+    }
+
     pub fn discharges(&self) -> Result<Vec<Macaroon>> {
-        self.discharge
+        self.discharge_texts()?
             .iter()
             .enumerate()
             .map(|(i, d)| decode_token(d).with_context(|| format!("discharge {i}")))

@@ -2,7 +2,7 @@
 
 use super::args::{KeyArgs, SatisfyArgs, TokenArg};
 use super::exit::OK;
-use super::output::table;
+use super::output::{safe, table};
 use anyhow::Result;
 use clap::Args;
 use crumb::inspect::describe;
@@ -69,13 +69,14 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     }
     let mut head = table();
     head.add_row(vec!["format", detected.name()]);
-    head.add_row(vec!["location", description.location.as_deref().unwrap_or("(none)")]);
+    head.add_row(vec!["location", &safe(description.location.as_deref().unwrap_or("(none)"))]);
     let id = &description.identifier;
     let id_text = id.text.clone().unwrap_or_else(|| format!("0x{}", id.hex));
-    head.add_row(vec!["identifier".to_owned(), id_text]);
+    head.add_row(vec!["identifier".to_owned(), safe(&id_text).into_owned()]);
     if let Some(c) = &id.crumb {
         head.add_row(vec!["key id", &c.key_id]);
         head.add_row(vec!["nonce", &c.nonce]);
+        head.add_row(vec!["role", c.role]);
     }
     if let Some(b) = description.balance {
         head.add_row(vec!["balance".to_owned(), b.to_string()]);
@@ -98,14 +99,20 @@ pub fn run(args: InspectArgs) -> Result<u8> {
                 });
             }
             let text = c.text.clone().unwrap_or_else(|| format!("0x{}", c.hex.as_deref().unwrap_or("")));
-            caveats.add_row(vec![c.index.to_string(), c.party.into(), text, c.kind.into(), meaning]);
+            caveats.add_row(vec![
+                c.index.to_string(),
+                c.party.into(),
+                safe(&text).into_owned(),
+                c.kind.into(),
+                safe(&meaning).into_owned(),
+            ]);
         }
         println!("{caveats}");
     } else {
         println!("no caveats: this token allows everything its key allows");
     }
     for w in &description.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", safe(w));
     }
     Ok(OK)
 }

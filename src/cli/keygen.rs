@@ -61,6 +61,12 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
             }
             let key = RootKey::generate()?;
             crumb::key::write_key_file(&path, &key, args.force)?;
+            // The default key makes this machine an issuer: its default ledger starts here too,
+            // so `verify` (which refuses a missing ledger) works from the first token on.
+            if args.out.is_none() {
+                let ledger = paths::default_ledger()?;
+                crumb::ledger::SqliteLedger::open(&ledger)?;
+            }
             (key.key_id(), path, "written")
         }
     };

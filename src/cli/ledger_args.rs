@@ -25,7 +25,14 @@ impl LedgerArgs {
         paths::default_ledger()
     }
 
+    /// Opens (creating if needed) the ledger: for commands that write it.
     pub fn open(&self) -> Result<SqliteLedger> {
         Ok(SqliteLedger::open(&self.path()?)?)
+    }
+
+    /// Opens an existing ledger read-only: for commands that only read it. A missing ledger
+    /// is an error (exit 3), never taken for an empty one.
+    pub fn open_read_only(&self) -> Result<SqliteLedger> {
+        Ok(SqliteLedger::open_read_only(&self.path()?)?)
     }
 }

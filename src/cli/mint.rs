@@ -16,8 +16,13 @@ pub struct MintArgs {
     #[arg(long, value_name = "L")]
     location: Option<String>,
     /// A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>).
-    #[arg(long, value_name = "ID")]
+    /// No ledger tracks such a token: it can be neither spent nor revoked.
+    #[arg(long, value_name = "ID", conflicts_with = "operator")]
     id: Option<String>,
+    /// Mint an operator credential: it may revoke any token by nonce (and cascade) through
+    /// `crumb serve`, and authorizes no ordinary request. Give it an expiry.
+    #[arg(long, conflicts_with = "balance")]
+    operator: bool,
     #[command(flatten)]
     caveats: CaveatArgs,
     /// Give the token a credit balance (adds `balance <= N`).
@@ -35,6 +40,7 @@ pub fn run(args: MintArgs) -> Result<u8> {
     let current = ring.current()?;
     let identifier = match args.id {
         Some(id) => id.into_bytes(),
+        None if args.operator => TokenId::operator(&current.id, Nonce::random()?).encode(),
         None => TokenId::new(&current.id, Nonce::random()?).encode(),
     };
     let mut token = Macaroon::mint(&current.key, identifier, args.location);

@@ -79,7 +79,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(err) => {
             let code = exit::code_for(&err);
             let verdict = if code == exit::DENIED { "denied: " } else { "" };
-            eprintln!("crumb: {verdict}{err:#}");
+            // Messages may quote a token's caveats or a server's words: never raw on a terminal.
+            eprintln!("crumb: {verdict}{}", output::safe(&format!("{err:#}")));
             exit::exit(code)
         }
     }

@@ -18,11 +18,17 @@ pub fn explain_lines(token: &Macaroon, discharges: &[Macaroon], report: &Report)
         .iter()
         .map(|o| {
             let text = caveat_text(token, discharges, o.holder, o.index);
+            let text = safe(&text);
             let whose = o.holder.name();
             match &o.result {
                 Ok(by) => format!("  ok    {whose} caveat {}: {text}  [{}]", o.index, by.name()),
-                Err(f) => format!("  FAIL  {whose} caveat {}: {text}  — {} ({})", o.index, f.reason, f.code),
+                Err(f) => format!("  FAIL  {whose} caveat {}: {text}  — {} ({})", o.index, safe(&f.reason), f.code),
             }
         })
         .collect()
+}
+
+/// Text from a token or another client, safe to print on a terminal.
+pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    crumb::inspect::terminal_safe(text)
 }

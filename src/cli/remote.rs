@@ -112,8 +112,9 @@ pub fn request_body(token: &str, request: &RequestArgs, satisfy: &SatisfyArgs) -
         let map: Map<String, Value> = request.context.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         body.insert("context".into(), Value::Object(map));
     }
-    if !satisfy.discharge.is_empty() {
-        body.insert("discharges".into(), json!(satisfy.discharge));
+    let discharges = satisfy.discharge_texts()?;
+    if !discharges.is_empty() {
+        body.insert("discharges".into(), json!(discharges));
     }
     Ok(body)
 }

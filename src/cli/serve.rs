@@ -31,12 +31,22 @@ pub struct ServeArgs {
     /// Append one JSON line per decision to this file.
     #[arg(long, value_name = "PATH")]
     audit_log: Option<PathBuf>,
-    /// Take the client address for `ip` caveats from X-Forwarded-For (only behind a proxy you run).
-    #[arg(long)]
-    trust_proxy: bool,
-    /// Per-request timeout in seconds.
+    /// Believe X-Forwarded-For from peers in these networks (your proxies), e.g.
+    /// `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', num_args = 1)]
+    trust_proxy: Vec<crumb::caveat::IpNet>,
+    /// Per-request timeout in seconds (reading the body, the work, the answer).
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     timeout: u64,
+    /// Open connections at most; at the cap the oldest idle one is closed to make room.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's headers, or sit idle between requests.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    header_timeout: u64,
+    /// Seconds shutdown waits for in-flight requests before closing their connections.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    shutdown_grace: u64,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -78,7 +88,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         ledger: Arc::new(ledger),
         metrics: Metrics::default(),
         audit,
-        trust_proxy: args.trust_proxy,
+        trusted_proxies: args.trust_proxy.clone(),
         timeout: Duration::from_secs(args.timeout.max(1)),
     });
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -95,7 +105,12 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
         tracing::info!(%addr, ledger = %ledger_path.display(), "crumb serving");
-        serve::run(listener, state, shutdown).await.map_err(|e| unavailable(format!("server failed: {e}")))
+        let limits = serve::Limits {
+            max_connections: args.max_connections.max(1),
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        };
+        serve::run(listener, state, limits, shutdown).await.map_err(|e| unavailable(format!("server failed: {e}")))
     })?;
     Ok(OK)
 }

@@ -2,7 +2,8 @@
 
 use super::args::{KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
 use super::exit::{DENIED, OK};
-use super::output::explain_lines;
+use super::ledger_args::LedgerArgs;
+use super::output::{explain_lines, safe};
 use super::remote::{request_body, Remote};
 use anyhow::Result;
 use clap::Args;
@@ -24,9 +25,12 @@ pub struct VerifyArgs {
     cost: u64,
     #[command(flatten)]
     satisfy: SatisfyArgs,
-    /// Also refuse tokens this ledger records as spent or revoked [env: CRUMB_LEDGER].
-    #[arg(long, value_name = "PATH")]
-    ledger: Option<std::path::PathBuf>,
+    /// Refuse tokens this ledger records as spent or revoked (opened read-only; it must exist).
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Check signature and caveats only, without a ledger: a spent or revoked token passes.
+    #[arg(long, conflicts_with_all = ["ledger", "server"])]
+    offline: bool,
     /// Ask a remote `crumb serve` instead of checking locally (no key needed).
     #[arg(long, value_name = "URL", conflicts_with_all = ["ledger"])]
     server: Option<String>,
@@ -45,20 +49,20 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let token = args.token.decode()?;
     let discharges = args.satisfy.discharges()?;
     let keys = args.key.load()?;
+    // Fail closed: the ledger is opened (and must exist) before anything is judged valid.
+    let ledger = if args.offline { None } else { Some(args.ledger.open_read_only()?) };
     let ctx = args.request.context(args.cost);
     let mut report = args.satisfy.verifier(&keys).check(&token, &discharges, &ctx);
-    let ledger_path =
-        args.ledger.clone().or_else(|| std::env::var_os("CRUMB_LEDGER").filter(|p| !p.is_empty()).map(Into::into));
     // A genuine token that the ledger says is dead is refused for that reason first.
-    if let (true, Some(path), Some(id)) = (report.signature_valid, ledger_path, token.token_id()) {
-        let ledger = crumb::ledger::SqliteLedger::open(&path)?;
-        if let Some(denial) = crumb::ledger::standing(&ledger, &id.nonce)? {
+    if let (true, Some(ledger), Some(id)) = (report.signature_valid, &ledger, token.token_id()) {
+        if let Some(denial) = crumb::ledger::standing(ledger, &id.nonce)? {
             report.denial = Some(denial);
         }
     }
     let valid = report.denial.is_none();
     if args.json {
         let doc = json!({
+            "offline": args.offline,
             "valid": valid,
             "reason": report.denial.as_ref().map(|d| d.code.as_str()),
             "message": report.denial.as_ref().map(|d| d.message.clone()),
@@ -71,8 +75,13 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         match &report.denial {
-            None => println!("valid"),
-            Some(d) => eprintln!("crumb: denied: {d}"),
+            None => {
+                println!("valid");
+                if args.offline {
+                    eprintln!("crumb: offline: signature and caveats only; not checked against a ledger");
+                }
+            }
+            Some(d) => eprintln!("crumb: denied: {}", safe(&d.to_string())),
         }
         if args.explain {
             for line in explain_lines(&token, &discharges, &report) {
@@ -106,17 +115,18 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
             println!("valid");
         } else {
             let code = doc["code"].as_str().unwrap_or("denied");
-            eprintln!("crumb: denied: {} ({code})", doc["message"].as_str().unwrap_or(""));
+            eprintln!("crumb: denied: {} ({})", safe(doc["message"].as_str().unwrap_or("")), safe(code));
         }
         if args.explain {
             for c in doc["caveats"].as_array().into_iter().flatten() {
                 let mark = if c["satisfied"] == true { "ok  " } else { "FAIL" };
                 let why = c["reason"].as_str().map(|r| format!("  — {r}")).unwrap_or_default();
                 println!(
-                    "  {mark}  {} caveat {}: {}{why}",
-                    c["holder"].as_str().unwrap_or(""),
+                    "  {mark}  {} caveat {}: {}{}",
+                    safe(c["holder"].as_str().unwrap_or("")),
                     c["index"],
-                    c["caveat"].as_str().unwrap_or("")
+                    safe(c["caveat"].as_str().unwrap_or("")),
+                    safe(&why)
                 );
             }
         }

@@ -50,6 +50,10 @@ pub struct Spent {
     pub cost: u64,
     /// The balances the parent was divided into (one entry for a spend's successor).
     pub amounts: Vec<u64>,
+    /// Fingerprint of the exact token presented ([`crate::spend::presented_fingerprint`]):
+    /// only that token may have the spend answered again. `None` in records written before
+    /// crumb bound replays to the presenter; those are never replayed.
+    pub presented: Option<[u8; 32]>,
 }
 
 /// What the ledger knows of one nonce.
@@ -69,6 +73,8 @@ pub struct Commit {
     /// Each child's nonce and balance, in order.
     pub children: Vec<(Nonce, u64)>,
     pub at: String,
+    /// Fingerprint of the exact token presented (so a copy of the same nonce cannot replay it).
+    pub presented: [u8; 32],
 }
 
 /// What a commit found.
@@ -93,6 +99,28 @@ pub struct Node {
     pub status: Status,
 }
 
+/// What revoking a token by possession found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveRevoke {
+    /// It was live and is revoked now.
+    Revoked,
+    /// It was revoked before.
+    AlreadyRevoked,
+    /// It was spent or split: what it became belongs to others, so possession cannot stop it.
+    Consumed,
+}
+
+/// A delegation tree, as much of it as the limits allow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// The root (or the furthest ancestor reached) first, then descendants breadth first.
+    pub nodes: Vec<Node>,
+    /// The tree has more nodes than were returned.
+    pub truncated: bool,
+    /// The climb to the root stopped at the ancestor limit: `nodes[0]` is not the root.
+    pub root_not_reached: bool,
+}
+
 /// A durable ledger of spent and revoked tokens.
 pub trait Ledger: Send + Sync {
     /// What is known of `nonce` (the default status when nothing is).
@@ -102,11 +130,17 @@ pub trait Ledger: Send + Sync {
     fn commit(&self, commit: &Commit) -> Result<CommitOutcome, LedgerError>;
 
     /// Revokes `nonce`, and with `cascade` every token issued from it, transitively.
-    /// Returns the nonces newly revoked.
+    /// Returns the nonces newly revoked. An operator's act: it may revoke spent tokens and
+    /// what descends from them.
     fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError>;
 
-    /// The tree `nonce` belongs to: its root ancestor first, then every descendant.
-    fn lineage(&self, nonce: &Nonce) -> Result<Vec<Node>, LedgerError>;
+    /// Revokes `nonce` only if it is live (neither spent nor revoked), in one transaction:
+    /// what a holder may do with a token it presents.
+    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError>;
+
+    /// The tree `nonce` belongs to, at most `max_nodes` of it: its root ancestor first (within
+    /// [`crate::limits::MAX_LINEAGE_ANCESTORS`]), then descendants breadth first.
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize) -> Result<Lineage, LedgerError>;
 }
 
 /// Why the ledger refuses a token that otherwise verifies: spent or revoked.
@@ -114,11 +148,10 @@ pub fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::veri
     use crate::verify::{Denial, DenialCode};
     let status = ledger.status(nonce)?;
     Ok(match (status.revoked_at, status.spent) {
-        (Some(at), _) => Some(Denial::new(DenialCode::Revoked, format!("this token was revoked at {at}"))),
-        (None, Some(s)) => Some(Denial::new(
-            DenialCode::Spent,
-            format!("this token was spent at {} ({} by request {})", s.at, s.kind.as_str(), s.request_id),
-        )),
+        (Some(_), _) => Some(Denial::new(DenialCode::Revoked, "this token was revoked")),
+        // Whoever presents a copy learns only that it is spent, not when or by which request:
+        // that is another holder's business.
+        (None, Some(_)) => Some(Denial::new(DenialCode::Spent, "this token was already spent")),
         (None, None) => None,
     })
 }

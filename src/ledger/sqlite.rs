@@ -7,8 +7,9 @@
 //! `synchronous = FULL` fsyncs the WAL on every commit, so a committed spend survives
 //! `kill -9` and power loss.
 
-use super::{Commit, CommitOutcome, Ledger, Node, SpendKind, Spent, Status};
+use super::{Commit, CommitOutcome, Ledger, Lineage, LiveRevoke, Node, SpendKind, Spent, Status};
 use crate::error::LedgerError;
+use crate::limits;
 use crate::token::identifier::Nonce;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -38,9 +39,15 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 }
 
 /// The schema version this crumb writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = "
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+
+/// v2: the fingerprint of the token that made each spend, so only it can replay the spend.
+const SCHEMA_V2: &str = "ALTER TABLE tokens ADD COLUMN spent_by BLOB;";
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
     nonce         BLOB PRIMARY KEY,
     parent        BLOB REFERENCES tokens(nonce),
@@ -122,6 +129,38 @@ impl SqliteLedger {
         Ok(ledger)
     }
 
+    /// Opens an existing ledger for reading only: it creates nothing (no file, no directory)
+    /// and works in a directory the caller cannot write. A missing ledger is an error, never
+    /// an empty ledger: a typo'd path must not make spent tokens look live.
+    pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
+        if !path.is_file() {
+            return Err(LedgerError::Missing { path: path.to_path_buf() });
+        }
+        let open_err = |source| LedgerError::Open { path: path.to_path_buf(), source };
+        let version = |conn: &Connection| conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let (conn, found) = match version(&conn) {
+            Ok(v) => (conn, v),
+            // A WAL ledger in a directory we cannot write, with no writer about (no -wal file):
+            // SQLite cannot create its shared-memory file, but the database file is complete.
+            Err(e) if !wal_file(path).exists() => {
+                let uri = format!("file:{}?immutable=1", path.display());
+                let conn = Connection::open_with_flags(uri, flags | rusqlite::OpenFlags::SQLITE_OPEN_URI)
+                    .map_err(|_| open_err(e))?;
+                let found = version(&conn).map_err(open_err)?;
+                (conn, found)
+            }
+            Err(e) => return Err(open_err(e)),
+        };
+        match found {
+            v if v > SCHEMA_VERSION => Err(LedgerError::SchemaTooNew { found: v, supported: SCHEMA_VERSION }),
+            v if v < SCHEMA_VERSION => Err(LedgerError::SchemaTooOld { found: v, supported: SCHEMA_VERSION }),
+            _ => Ok(SqliteLedger { conn: Mutex::new(conn), readers: Vec::new(), path: path.to_path_buf() }),
+        }
+    }
+
     /// Adds `count` read connections for concurrent status lookups (a server's verifiers).
     pub fn with_readers(mut self, count: usize) -> Result<Self, LedgerError> {
         let open_err = |source| LedgerError::Open { path: self.path.clone(), source };
@@ -144,7 +183,9 @@ impl SqliteLedger {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
-            tx.execute_batch(SCHEMA)?;
+            for step in &MIGRATIONS[version.max(0) as usize..] {
+                tx.execute_batch(step)?;
+            }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         tx.commit()?;
@@ -160,41 +201,67 @@ impl SqliteLedger {
     fn status_in(conn: &Connection, nonce: &Nonce) -> Result<Status, LedgerError> {
         // Cached: parsing the SQL costs more than the indexed lookup itself.
         let row = conn
-            .prepare_cached(
-                "SELECT spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at
-                 FROM tokens WHERE nonce = ?1",
-            )?
-            .query_row([&nonce.0[..]], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
+            .prepare_cached(&format!("SELECT {STATUS_COLUMNS} FROM tokens WHERE nonce = ?1"))?
+            .query_row([&nonce.0[..]], |r| StatusRow::read(r, 0))
             .optional()?;
-        let Some((at, request, kind, cost, amounts, revoked_at)) = row else {
-            return Ok(Status::default());
-        };
-        let spent = match (at, request, kind) {
+        row.map_or(Ok(Status::default()), StatusRow::into_status)
+    }
+}
+
+/// The columns [`StatusRow::read`] expects, in order.
+const STATUS_COLUMNS: &str = "spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at, spent_by";
+
+/// A token's status columns as stored.
+struct StatusRow {
+    at: Option<String>,
+    request: Option<String>,
+    kind: Option<String>,
+    cost: Option<i64>,
+    amounts: Option<String>,
+    revoked_at: Option<String>,
+    spent_by: Option<Vec<u8>>,
+}
+
+impl StatusRow {
+    /// Reads [`STATUS_COLUMNS`] starting at column `from`.
+    fn read(r: &rusqlite::Row<'_>, from: usize) -> rusqlite::Result<Self> {
+        Ok(StatusRow {
+            at: r.get(from)?,
+            request: r.get(from + 1)?,
+            kind: r.get(from + 2)?,
+            cost: r.get(from + 3)?,
+            amounts: r.get(from + 4)?,
+            revoked_at: r.get(from + 5)?,
+            spent_by: r.get(from + 6)?,
+        })
+    }
+
+    fn into_status(self) -> Result<Status, LedgerError> {
+        let spent = match (self.at, self.request, self.kind) {
             (Some(at), Some(request_id), Some(kind)) => Some(Spent {
                 at,
                 request_id,
                 kind: SpendKind::parse(&kind).ok_or_else(|| LedgerError::Corrupt(format!("spend kind {kind}")))?,
-                cost: cost.unwrap_or(0) as u64,
-                amounts: amounts
+                cost: self.cost.unwrap_or(0) as u64,
+                amounts: self
+                    .amounts
                     .unwrap_or_default()
                     .split(',')
                     .filter(|s| !s.is_empty())
                     .map(|s| s.parse::<u64>().map_err(|_| LedgerError::Corrupt(format!("amounts {s}"))))
                     .collect::<Result<_, _>>()?,
+                presented: self.spent_by.and_then(|b| b.try_into().ok()),
             }),
             _ => None,
         };
-        Ok(Status { spent, revoked_at })
+        Ok(Status { spent, revoked_at: self.revoked_at })
     }
+}
+
+fn wal_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 fn create_private_file(path: &Path) -> std::io::Result<()> {
@@ -231,11 +298,19 @@ impl Ledger for SqliteLedger {
         }
         let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
         tx.execute(
-            "INSERT INTO tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts, spent_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(nonce) DO UPDATE SET spent_at = ?2, spent_request = ?3, spent_kind = ?4,
-                 spent_cost = ?5, spent_amounts = ?6",
-            params![&c.parent.0[..], c.at, c.request_id, c.kind.as_str(), to_i64(c.cost), amounts.join(",")],
+                 spent_cost = ?5, spent_amounts = ?6, spent_by = ?7",
+            params![
+                &c.parent.0[..],
+                c.at,
+                c.request_id,
+                c.kind.as_str(),
+                to_i64(c.cost),
+                amounts.join(","),
+                &c.presented[..]
+            ],
         )?;
         for (nonce, balance) in &c.children {
             tx.execute(
@@ -273,43 +348,79 @@ impl Ledger for SqliteLedger {
         targets.into_iter().map(nonce_of).collect()
     }
 
-    fn lineage(&self, nonce: &Nonce) -> Result<Vec<Node>, LedgerError> {
+    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let status = Self::status_in(&tx, nonce)?;
+        let outcome = match (status.revoked_at, status.spent) {
+            (Some(_), _) => LiveRevoke::AlreadyRevoked,
+            (None, Some(_)) => LiveRevoke::Consumed,
+            (None, None) => {
+                tx.execute(
+                    "INSERT INTO tokens (nonce, revoked_at) VALUES (?1, ?2)
+                     ON CONFLICT(nonce) DO UPDATE SET revoked_at = ?2",
+                    params![&nonce.0[..], at],
+                )?;
+                LiveRevoke::Revoked
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize) -> Result<Lineage, LedgerError> {
         let conn = self.lock();
-        // Walk up to the root ancestor, then collect the whole tree below it, parents first.
+        // Climb to the root ancestor, a bounded number of steps.
         let mut root = *nonce;
-        for _ in 0..100_000 {
-            let parent: Option<Vec<u8>> = conn
-                .query_row("SELECT parent FROM tokens WHERE nonce = ?1", [&root.0[..]], |r| r.get(0))
-                .optional()?
-                .flatten();
-            match parent {
-                Some(p) => root = nonce_of(p)?,
-                None => break,
+        let mut root_not_reached = true;
+        {
+            let mut up = conn.prepare_cached("SELECT parent FROM tokens WHERE nonce = ?1")?;
+            for _ in 0..=limits::MAX_LINEAGE_ANCESTORS {
+                let parent: Option<Vec<u8>> = up.query_row([&root.0[..]], |r| r.get(0)).optional()?.flatten();
+                match parent {
+                    Some(p) => root = nonce_of(p)?,
+                    None => {
+                        root_not_reached = false;
+                        break;
+                    }
+                }
             }
         }
-        let mut stmt = conn.prepare(
-            "WITH RECURSIVE tree(n, depth) AS (
-                 SELECT ?1, 0 UNION ALL SELECT t.nonce, tree.depth + 1 FROM tokens t JOIN tree ON t.parent = tree.n)
-             SELECT tree.n, t.parent, t.balance, t.issued_at FROM tree LEFT JOIN tokens t ON t.nonce = tree.n
-             ORDER BY tree.depth, t.issued_at, t.rowid",
-        )?;
+        // Then the tree below it, breadth first, one row past the limit to tell truncation;
+        // the recursion itself stops at the limit, so a huge tree costs no more than a small one.
+        let mut stmt = conn.prepare_cached(&format!(
+            "WITH RECURSIVE tree(n) AS (
+                 SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n LIMIT ?2)
+             SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
+             FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
+        ))?;
+        let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map([&root.0[..]], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, Option<i64>>(2)?, r.get(3)?))
+            .query_map(params![&root.0[..], limit], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    StatusRow::read(r, 4)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(n, parent, balance, issued_at)| {
-                let nonce = nonce_of(n)?;
+        let truncated = rows.len() > max_nodes;
+        let nodes = rows
+            .into_iter()
+            .take(max_nodes)
+            .map(|(n, parent, balance, issued_at, status)| {
                 Ok(Node {
-                    nonce,
+                    nonce: nonce_of(n)?,
                     parent: parent.map(nonce_of).transpose()?,
                     balance: balance.map(|b| b as u64),
                     issued_at,
-                    status: Self::status_in(&conn, &nonce)?,
+                    status: status.into_status()?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        Ok(Lineage { nodes, truncated, root_not_reached })
     }
 }
 
@@ -325,6 +436,7 @@ mod tests {
             cost: 1,
             children: children.iter().map(|&(n, b)| (Nonce([n; 16]), b)).collect(),
             at: "2026-11-23T00:00:00Z".into(),
+            presented: [parent; 32],
         }
     }
 
@@ -355,9 +467,12 @@ mod tests {
         assert!(ledger.status(&Nonce([4; 16])).unwrap().revoked_at.is_some());
         assert!(ledger.status(&Nonce([3; 16])).unwrap().revoked_at.is_none());
         assert_eq!(ledger.commit(&commit(4, "c", &[(5, 1)])).unwrap(), CommitOutcome::Revoked("now".into()));
-        let tree = ledger.lineage(&Nonce([4; 16])).unwrap();
-        assert_eq!(tree.len(), 4);
-        assert_eq!(tree[0].nonce, Nonce([1; 16]));
+        let tree = ledger.lineage(&Nonce([4; 16]), 100).unwrap();
+        assert_eq!(tree.nodes.len(), 4);
+        assert_eq!(tree.nodes[0].nonce, Nonce([1; 16]));
+        assert!(!tree.truncated && !tree.root_not_reached);
+        let tree = ledger.lineage(&Nonce([4; 16]), 2).unwrap();
+        assert_eq!((tree.nodes.len(), tree.truncated), (2, true));
     }
 
     #[cfg(unix)]

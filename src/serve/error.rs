@@ -45,6 +45,7 @@ impl From<Error> for ApiError {
             Error::Decode(d) => ApiError::bad_request("malformed-token", d.to_string()),
             Error::Caveat(c) => ApiError::bad_request("bad-caveat", c.to_string()),
             Error::Usage(m) => ApiError::bad_request("bad-request", m),
+            Error::Limit(l) => ApiError::bad_request(l.code, l.message),
             Error::Ledger(l) => {
                 tracing::error!(error = %l, "ledger error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ledger-unavailable", "the ledger is unavailable")

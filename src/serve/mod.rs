@@ -4,11 +4,13 @@
 //! binds, serves, and on SIGINT/SIGTERM stops accepting and lets in-flight requests finish.
 
 mod audit;
+mod connections;
 mod error;
 mod metrics;
 mod routes;
 
 pub use audit::Audit;
+pub use connections::Limits;
 pub use metrics::Metrics;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -19,7 +21,6 @@ use axum::Router;
 use crumb::ledger::SqliteLedger;
 use crumb::Keyring;
 use error::ApiError;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,8 @@ pub struct AppState {
     pub ledger: Arc<SqliteLedger>,
     pub metrics: Metrics,
     pub audit: Option<Audit>,
-    pub trust_proxy: bool,
+    /// Proxies whose X-Forwarded-For is believed (`--trust-proxy`); empty: none.
+    pub trusted_proxies: Vec<crumb::caveat::IpNet>,
     pub timeout: Duration,
 }
 
@@ -76,14 +78,15 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     response
 }
 
-/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests within
+/// the grace period of `limits`.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    connections::serve(listener, app(state), limits, shutdown).await
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives as soon as the
@@ -117,6 +120,7 @@ mod tests {
     use axum::extract::ConnectInfo;
     use axum::http::{Request, StatusCode};
     use crumb::RootKey;
+    use std::net::SocketAddr;
     use tower::ServiceExt;
 
     fn state(dir: &std::path::Path) -> (Arc<AppState>, RootKey) {
@@ -126,7 +130,7 @@ mod tests {
             ledger: Arc::new(SqliteLedger::open(&dir.join("l.db")).unwrap()),
             metrics: Metrics::default(),
             audit: None,
-            trust_proxy: false,
+            trusted_proxies: Vec::new(),
             timeout: Duration::from_secs(5),
         };
         (Arc::new(state), key)

@@ -7,10 +7,10 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use crumb::ledger::{self, Ledger};
+use crumb::ledger;
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
-use crumb::{Caveat, Context, DenialCode, Macaroon, Verifier};
+use crumb::{Context, DenialCode, Macaroon, Verifier};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -89,7 +89,30 @@ fn token_text<'a>(body: &'a Body, headers: &'a HeaderMap) -> Result<&'a str, Api
     }
 }
 
+/// Refuses client-chosen strings and counts over crumb's limits, before anything is decoded,
+/// logged or stored.
+fn check_bounds(body: &Body) -> Result<(), ApiError> {
+    if let Some(id) = &body.request_id {
+        crumb::limits::check_request_id(id).map_err(ApiError::from)?;
+    }
+    let discharges = body.discharges.as_ref().map_or(0, Vec::len);
+    if discharges > crumb::limits::MAX_DISCHARGES {
+        return Err(ApiError::bad_request(
+            "too-many-discharges",
+            format!("{discharges} discharges; the limit is {}", crumb::limits::MAX_DISCHARGES),
+        ));
+    }
+    if body.amounts.as_ref().is_some_and(|a| a.len() + 1 > crumb::limits::MAX_SPLIT_CHILDREN) {
+        return Err(ApiError::bad_request(
+            "too-many-children",
+            format!("a split makes at most {} children, the remainder included", crumb::limits::MAX_SPLIT_CHILDREN),
+        ));
+    }
+    Ok(())
+}
+
 fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroon>), ApiError> {
+    check_bounds(body)?;
     let token = wire::decode(token_text(body, headers)?)?;
     let discharges = body
         .discharges
@@ -101,18 +124,19 @@ fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroo
     Ok((token, discharges))
 }
 
-/// The peer's address, or with --trust-proxy the first X-Forwarded-For hop.
+/// The client's address: the peer's, or behind proxies in `--trust-proxy` the rightmost
+/// X-Forwarded-For hop that is not one of them.
 fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    if state.trust_proxy {
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        if let Some(ip) = forwarded.and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse().ok()) {
-            return ip;
-        }
+    if state.trusted_proxies.is_empty() {
+        return peer.ip();
     }
-    peer.ip()
+    let forwarded: Vec<&str> =
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).take(16).collect();
+    crumb::context::client_ip(peer.ip(), &forwarded, &state.trusted_proxies)
 }
 
-fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr) -> Context {
+/// The request's facts, refused when a client string is over its limit.
+fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr) -> Result<Context, ApiError> {
     let mut ctx = Context::now();
     ctx.action = body.action.clone();
     ctx.resource = body.resource.clone();
@@ -120,7 +144,8 @@ fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr)
     ctx.cost = body.cost.unwrap_or(0);
     ctx.values = body.context.clone().unwrap_or_default();
     ctx.ip = Some(client_ip(state, headers, peer));
-    ctx
+    ctx.check_bounds()?;
+    Ok(ctx)
 }
 
 fn nonce_of(token: &Macaroon) -> Option<String> {
@@ -151,7 +176,7 @@ pub async fn verify(
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let (token, discharges) = decode_all(&body, &headers)?;
-    let ctx = context(&state, &body, &headers, peer);
+    let ctx = context(&state, &body, &headers, peer)?;
     let mut report = Verifier::new(&state.keys).check(&token, &discharges, &ctx);
     if let (true, Some(id)) = (report.signature_valid, token.token_id()) {
         let standing = ledger::standing(state.ledger.as_ref(), &id.nonce).map_err(ApiError::from);
@@ -216,12 +241,17 @@ async fn consume(
     if route == "/v1/spend" && body.cost.is_none() {
         return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
     }
-    let ctx = context(&state, &body, &headers, peer);
+    let ctx = context(&state, &body, &headers, peer)?;
     let nonce = nonce_of(&token);
     let worker = state.clone();
     let amounts = body.amounts.clone();
     let request_id = body.request_id.clone();
+    let deadline = std::time::Instant::now() + state.timeout;
     let result = blocking(move || {
+        // The client has been answered 503 already: do not start the work.
+        if std::time::Instant::now() > deadline {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
+        }
         let verifier = Verifier::new(&worker.keys);
         let request_id = request_id.as_deref();
         let receipt = match amounts {
@@ -284,75 +314,53 @@ pub async fn split(
     consume(state, "/v1/split", peer, headers, body).await
 }
 
-/// Whether a token carries the explicit operator caveat `action = revoke`.
-fn is_operator_credential(token: &Macaroon) -> bool {
-    token.first_party_texts().any(|t| {
-        matches!(std::str::from_utf8(t).ok().map(crumb::caveat::parse),
-            Some(Ok(Caveat::Action(list))) if list.iter().eq(["revoke"]))
-    })
-}
-
-/// Revoke. Two ways to be allowed, and no other:
-/// - a holder proves possession: the body's (or bearer) token has a valid signature, and only
-///   that token's nonce (and with `cascade`, what descends from it) is revoked;
-/// - an operator names any `nonce`, with a credential that carries the caveat `action = revoke`
-///   and verifies in full for the request `action = revoke`.
+/// Revoke: by possession of a live token, or by an operator credential naming any `nonce`
+/// (and `cascade`). The rules are the library's ([`crumb::revoke`]); this only adapts them.
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(mut body): JsonBody,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let (credential, discharges) = decode_all(&body, &headers)?;
     let cascade = body.cascade.unwrap_or(false);
     let target = match body.nonce.as_deref() {
-        Some(hex) => {
-            let nonce = Nonce::parse_hex(hex)
-                .ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))?;
-            body.action = Some("revoke".into());
-            let ctx = context(&state, &body, &headers, peer);
-            let report = Verifier::new(&state.keys).check(&credential, &discharges, &ctx);
-            let standing = match credential.token_id() {
-                Some(id) => ledger::standing(state.ledger.as_ref(), &id.nonce)?,
-                None => None,
-            };
-            if let Some(d) = report.denial.or(standing) {
-                return Err(ApiError::denied(d.code, format!("the operator credential is refused: {}", d.message)));
-            }
-            if !is_operator_credential(&credential) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "not-an-operator",
-                    "revoking by nonce needs a credential with the caveat `action = revoke`",
-                ));
-            }
-            nonce
-        }
-        None => {
-            let report = Verifier::new(&state.keys).check(&credential, &discharges, &Context::now());
-            if !report.signature_valid {
-                let d = report.denial.unwrap_or_else(|| crumb::Denial::new(DenialCode::BadSignature, "bad signature"));
-                return Err(ApiError::denied(d.code, d.message));
-            }
-            credential.token_id().map(|id| id.nonce).ok_or_else(|| {
-                ApiError::bad_request("bad-request", "this token was not minted by crumb: it has no nonce to revoke")
-            })?
-        }
+        Some(hex) => Some(
+            Nonce::parse_hex(hex).ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))?,
+        ),
+        None => None,
     };
+    let ctx = context(&state, &body, &headers, peer)?;
+    let logged = target.or_else(|| credential.token_id().map(|id| id.nonce)).map(|n| n.to_string());
     let at = crumb::caveat::rfc3339_now();
     let worker = state.clone();
-    let revoked = blocking(move || Ok(worker.ledger.revoke(&target, cascade, &at)?)).await?;
-    tracing::info!(nonce = %target, count = revoked.len(), "revoke");
-    state.audit(Entry {
-        route: "/v1/revoke",
-        nonce: Some(target.to_string()),
-        outcome: "revoked",
-        cost: None,
-        request_id: None,
-    });
-    Ok(Json(
-        json!({ "nonce": target.to_string(), "revoked": revoked.iter().map(ToString::to_string).collect::<Vec<_>>() }),
-    ))
+    let result = blocking(move || {
+        let verifier = Verifier::new(&worker.keys);
+        let ledger = worker.ledger.as_ref();
+        let revocation = match (target, cascade) {
+            (None, false) => crumb::revoke::by_possession(&verifier, ledger, &credential, &discharges, &ctx, &at),
+            (target, _) => {
+                let target = match target.or_else(|| credential.token_id().map(|id| id.nonce)) {
+                    Some(t) => t,
+                    None => return Err(ApiError::bad_request("bad-request", "name the `nonce` to revoke")),
+                };
+                crumb::revoke::as_operator(&verifier, ledger, &credential, &discharges, &ctx, target, cascade, &at)
+            }
+        };
+        revocation.map_err(ApiError::from)
+    })
+    .await;
+    let outcome = match &result {
+        Ok(_) => "revoked",
+        Err(e) => e.code,
+    };
+    tracing::info!(nonce = logged.as_deref().unwrap_or("-"), outcome, "revoke");
+    state.audit(Entry { route: "/v1/revoke", nonce: logged, outcome, cost: None, request_id: None });
+    let revocation = result?;
+    Ok(Json(json!({
+        "nonce": revocation.nonce.to_string(),
+        "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })))
 }
 
 pub async fn healthz() -> Json<Value> {

@@ -93,3 +93,4 @@ pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
     let doc: serde_json::Value = serde_json::from_str(&text).expect("vectors.json is JSON");
     Some(doc["vectors"].as_array().expect("vectors list").clone())
 }
+pub mod server;

@@ -1,0 +1,72 @@
+//! Every bound crumb puts on input it does not control, in one place.
+//!
+//! Each count, length and depth that a client, a token's holder or a ledger's contents can
+//! drive has a limit here, checked *before* the work it would drive. SECURITY.md lists them.
+
+use crate::error::Error;
+
+/// Discharges presented with one token. Real delegations use one or two; a few thousand
+/// copies of a self-requiring discharge once overflowed the verifier's stack.
+pub const MAX_DISCHARGES: usize = 32;
+
+/// Nesting of discharges (a discharge whose third-party caveat needs another discharge).
+pub const MAX_DISCHARGE_DEPTH: usize = 8;
+
+/// Children of one split (the remainder child included).
+pub const MAX_SPLIT_CHILDREN: usize = 64;
+
+/// Caveat bytes (identifiers, verification ids and locations) of a token that may be spent or
+/// split: every successor copies them, so this bounds a split's answer to about
+/// `MAX_SPLIT_CHILDREN × MAX_SPENDABLE_CAVEAT_BYTES × 4/3`.
+pub const MAX_SPENDABLE_CAVEAT_BYTES: usize = 8 * 1024;
+
+/// A request id: printable ASCII, no spaces, at most this many bytes.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// An action, resource, audience or context value of a request.
+pub const MAX_FACT: usize = 1024;
+
+/// Application facts (`context`) of one request, and the length of a fact's name.
+pub const MAX_CONTEXT_FACTS: usize = 32;
+pub const MAX_FACT_NAME: usize = 64;
+
+/// Nodes `lineage` reports; the rest of a larger tree is summarised, not walked.
+pub const MAX_LINEAGE_NODES: usize = 10_000;
+
+/// Ancestors `lineage` climbs to find a tree's root.
+pub const MAX_LINEAGE_ANCESTORS: usize = 10_000;
+
+/// Refuses a request id that is empty, too long, or not printable ASCII: it is logged and
+/// stored, so it must not carry terminal escapes or fill a disk.
+pub fn check_request_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || id.len() > MAX_REQUEST_ID {
+        return Err(Error::Usage(format!("a request id is 1 to {MAX_REQUEST_ID} bytes, not {}", id.len())));
+    }
+    if !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Usage("a request id is printable ASCII without spaces".into()));
+    }
+    Ok(())
+}
+
+/// Refuses a request fact (action, resource, audience, context value) longer than [`MAX_FACT`].
+pub fn check_fact(what: &str, value: &str) -> Result<(), Error> {
+    if value.len() > MAX_FACT {
+        return Err(Error::Usage(format!("the {what} is {} bytes, more than the limit of {MAX_FACT}", value.len())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_short_printable_ascii() {
+        assert!(check_request_id("pay-2026-11-25/1").is_ok());
+        assert!(check_request_id(&"x".repeat(MAX_REQUEST_ID)).is_ok());
+        for bad in ["", "a b", "a\u{1b}[2J", "é", "tab\there"] {
+            assert!(check_request_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_request_id(&"x".repeat(MAX_REQUEST_ID + 1)).is_err());
+    }
+}

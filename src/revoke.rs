@@ -1,0 +1,95 @@
+//! Who may revoke what. Two ways, and no other:
+//!
+//! - **Possession**: whoever presents a genuine token may stop *that* token, while it is live.
+//!   A spent or split token is not live: what it paid for and the change it left belong to
+//!   others now, so the merchant who kept a customer's spent token, or the holder of a
+//!   read-only copy of a split parent, cannot claw them back. Possession never cascades.
+//! - **Operator**: an operator credential (a token minted with the operator role in its signed
+//!   identifier, `crumb mint --operator`) that verifies in full for the act `action = revoke`
+//!   may revoke any nonce, spent or live, and cascade over everything issued from it. The role
+//!   cannot be added by a caveat: a caveat only narrows, it never proves authority.
+//!
+//! Whoever can write the ledger file directly (the local `crumb revoke`) is the operator.
+
+use crate::context::{Context, Purpose};
+use crate::error::Error;
+use crate::ledger::{self, Ledger, LiveRevoke};
+use crate::token::identifier::{Nonce, Role, TokenId};
+use crate::token::Macaroon;
+use crate::verify::{Denial, DenialCode, Verifier};
+
+/// What a revocation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub nonce: Nonce,
+    /// The nonces newly revoked (empty when it was revoked already).
+    pub revoked: Vec<Nonce>,
+}
+
+fn denied(code: DenialCode, message: impl Into<String>) -> Error {
+    Error::Denied(Denial::new(code, message))
+}
+
+/// Revokes the presented token itself, if it is genuine and live.
+pub fn by_possession(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: &Macaroon,
+    discharges: &[Macaroon],
+    ctx: &Context,
+    at: &str,
+) -> Result<Revocation, Error> {
+    let report = verifier.check(token, discharges, ctx);
+    if !report.signature_valid {
+        let denial =
+            report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match"));
+        return Err(Error::Denied(denial));
+    }
+    let nonce = token
+        .token_id()
+        .map(|id| id.nonce)
+        .ok_or_else(|| Error::Usage("this token was not minted by crumb: it has no nonce to revoke".into()))?;
+    match ledger.revoke_if_live(&nonce, at)? {
+        LiveRevoke::Revoked => Ok(Revocation { nonce, revoked: vec![nonce] }),
+        LiveRevoke::AlreadyRevoked => Ok(Revocation { nonce, revoked: Vec::new() }),
+        LiveRevoke::Consumed => Err(denied(
+            DenialCode::Spent,
+            "this token was already spent: what it became belongs to others, and only an operator can revoke it",
+        )),
+    }
+}
+
+/// Revokes `target` (with `cascade`, everything issued from it) on an operator's credential.
+/// `ctx` is the request the credential is checked against; its action is set to `revoke`.
+#[allow(clippy::too_many_arguments)]
+pub fn as_operator(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    credential: &Macaroon,
+    discharges: &[Macaroon],
+    ctx: &Context,
+    target: Nonce,
+    cascade: bool,
+    at: &str,
+) -> Result<Revocation, Error> {
+    if TokenId::role_of(&credential.identifier) != Some(Role::Operator) {
+        return Err(denied(
+            DenialCode::NotAnOperator,
+            "revoking another token, or cascading, needs an operator credential (`crumb mint --operator`); no caveat can make one",
+        ));
+    }
+    let mut ctx = ctx.clone();
+    ctx.purpose = Purpose::Operate;
+    ctx.action = Some("revoke".into());
+    let verified = verifier.verify(credential.clone(), discharges.to_vec(), &ctx).map_err(|rejected| {
+        let d = rejected.denial();
+        denied(d.code, format!("the operator credential is refused: {}", d.message))
+    })?;
+    if let Some(nonce) = verified.nonce() {
+        if let Some(d) = ledger::standing(ledger, &nonce)? {
+            return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
+        }
+    }
+    let revoked = ledger.revoke(&target, cascade, at)?;
+    Ok(Revocation { nonce: target, revoked })
+}

@@ -1,0 +1,177 @@
+//! Accepting connections with bounds: how many, how long a client may take to send its
+//! headers (or sit idle between requests), and how long shutdown waits for stragglers.
+//!
+//! axum's own `serve` has none of these, so a thousand half-open connections could make
+//! `/healthz` unreachable and SIGTERM wait forever. Here each connection is served by hyper
+//! with a header-read timeout (which also ends idle keep-alive connections: the timer runs
+//! whenever the server waits for a request's head). At the connection cap, the oldest
+//! connection with no request in flight is closed to make room (an idle or slow-header
+//! client yields to a new one); if every connection is busy, the new one is refused.
+//! On shutdown every connection is asked to finish its request and close; after the grace
+//! period the rest are dropped.
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+/// The bounds on connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// One open connection, as the accept loop sees it.
+struct Entry {
+    /// Requests whose handler is running.
+    busy: AtomicUsize,
+    /// Closes the connection at once (eviction).
+    evict: Notify,
+}
+
+#[derive(Default)]
+struct Table {
+    next_id: u64,
+    open: BTreeMap<u64, Arc<Entry>>,
+}
+
+/// The open connections, oldest first (ids grow).
+#[derive(Clone, Default)]
+struct Tracker(Arc<Mutex<Table>>);
+
+impl Tracker {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new connection if there is room, evicting the oldest idle one at the cap.
+    fn admit(&self, max: usize) -> Option<(u64, Arc<Entry>)> {
+        let mut table = self.lock();
+        if table.open.len() >= max {
+            let idle = table.open.iter().find(|(_, e)| e.busy.load(Ordering::Acquire) == 0).map(|(id, _)| *id)?;
+            if let Some(evicted) = table.open.remove(&idle) {
+                evicted.evict.notify_one();
+            }
+        }
+        table.next_id += 1;
+        let id = table.next_id;
+        let entry = Arc::new(Entry { busy: AtomicUsize::new(0), evict: Notify::new() });
+        table.open.insert(id, entry.clone());
+        Some((id, entry))
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().open.remove(&id);
+    }
+}
+
+/// Removes a connection from the table however its task ends.
+struct Registered {
+    tracker: Tracker,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.tracker.remove(self.id);
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains within the grace.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tracker = Tracker::default();
+    let (stop, stopping) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors, say: pause rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let Some((id, entry)) = tracker.admit(limits.max_connections) else {
+                    tracing::warn!(%peer, "connection refused: every connection is busy");
+                    continue;
+                };
+                let registered = Registered { tracker: tracker.clone(), id };
+                tasks.spawn(connection(stream, peer, router.clone(), entry, stopping.clone(), limits, registered));
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let grace = tokio::time::sleep(limits.shutdown_grace);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            _ = &mut grace => {
+                tracing::warn!(left = tasks.len(), "shutdown grace period over: closing the remaining connections");
+                tasks.abort_all();
+                break;
+            }
+            next = tasks.join_next() => if next.is_none() { break },
+        }
+    }
+    Ok(())
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    entry: Arc<Entry>,
+    mut stopping: watch::Receiver<bool>,
+    limits: Limits,
+    _registered: Registered,
+) {
+    let _ = stream.set_nodelay(true);
+    let counter = entry.clone();
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        let router = router.clone();
+        let counter = counter.clone();
+        async move {
+            counter.busy.fetch_add(1, Ordering::AcqRel);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let response = router.oneshot(request.map(axum::body::Body::new)).await;
+            counter.busy.fetch_sub(1, Ordering::AcqRel);
+            response
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(512 * 1024);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    if *stopping.borrow() {
+        conn.as_mut().graceful_shutdown();
+    }
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = entry.evict.notified() => {}
+        _ = stopping.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `crumb serve` as a real process on a loopback port, for the tests that talk HTTP to it.
+
+use super::Env;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub env: Env,
+    pub key: String,
+    pub url: String,
+    pub child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `crumb serve` on a free loopback port with a fresh key and ledger, plus `extra` flags.
+pub fn start(extra: &[&str]) -> Server {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let ledger = env.path("ledger.db").to_str().unwrap().to_owned();
+    let mut child = env
+        .process()
+        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", &ledger])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address: {line:?}")).to_owned();
+    Server { env, key, url, child }
+}
+
+impl Server {
+    /// `host:port`, for raw sockets.
+    pub fn addr(&self) -> &str {
+        self.url.strip_prefix("http://").unwrap()
+    }
+
+    pub fn mint(&self, args: &[&str]) -> String {
+        let mut all = vec!["mint", "--key-file", &self.key];
+        all.extend_from_slice(args);
+        self.env.ok(&all)
+    }
+
+    /// The ledger nonce of a token, read with `crumb inspect --json`.
+    pub fn nonce(&self, token: &str) -> String {
+        let doc: Value = serde_json::from_str(&self.env.ok(&["inspect", token, "--json"])).unwrap();
+        doc["identifier"]["crumb"]["nonce"].as_str().unwrap().to_owned()
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(path, &body.to_string(), &[])
+    }
+
+    pub fn post_raw(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let (code, text) = self.post_text(path, body, headers);
+        (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs and returns the status and the body as text (for size checks).
+    pub fn post_text(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut req = ureq::post(&format!("{}{path}", self.url)).timeout(Duration::from_secs(60));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        match req.send_string(body) {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    }
+
+    /// How long `/healthz` takes to answer 200 on a new connection (panics if it does not).
+    pub fn health_latency(&self) -> Duration {
+        let started = Instant::now();
+        let response = ureq::get(&format!("{}/healthz", self.url))
+            .timeout(Duration::from_secs(5))
+            .call()
+            .unwrap_or_else(|e| panic!("/healthz is unreachable: {e}"));
+        assert_eq!(response.status(), 200);
+        started.elapsed()
+    }
+
+    /// The server's resident set size in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit; the time it took.
+    pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        while started.elapsed() < limit {
+            if self.child.try_wait().unwrap().is_some() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
