@@ -3,6 +3,7 @@
 //! - spends and splits conserve credit exactly over random sequences, replays and revocations
 //!   included, and no credit moves backwards;
 //! - no flipped bit in a discharge or in the root key verifies.
+//!
 //! `PROPTEST_CASES` sets the case count (the defaults keep `cargo test` quick).
 
 use crumb::ledger::{Ledger, SqliteLedger};
