@@ -16,6 +16,9 @@ pub enum Purpose {
     /// An ordinary request: verify, spend, split.
     #[default]
     Request,
+    /// Handing credit on (split): no request is made, so caveats about requests are not
+    /// checked (the children carry them); time, balance, signature and discharges are.
+    Transfer,
     /// An operator act: revoking any token by nonce, cascading a revocation.
     Operate,
 }

@@ -178,8 +178,11 @@ pub fn split(
     if amounts.is_empty() || amounts.contains(&0) {
         return Err(Error::Usage("split needs one or more amounts, each above zero".into()));
     }
+    // A split is a transfer, not a request: it asks for no request facts, and every caveat
+    // about requests travels to the children unchanged.
     let mut ctx = ctx.clone();
     ctx.cost = 0;
+    ctx.purpose = crate::context::Purpose::Transfer;
     consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
 }
 

@@ -121,6 +121,8 @@ pub enum SatisfiedBy {
     Rule,
     /// A valid, bound discharge macaroon.
     Discharge(usize),
+    /// Not checked: a transfer makes no request, and the children carry the caveat.
+    Carried,
 }
 
 impl SatisfiedBy {
@@ -130,6 +132,7 @@ impl SatisfiedBy {
             SatisfiedBy::Exact => "exact".into(),
             SatisfiedBy::Rule => "rule".into(),
             SatisfiedBy::Discharge(i) => format!("discharge {i}"),
+            SatisfiedBy::Carried => "carried".into(),
         }
     }
 }
@@ -346,6 +349,9 @@ impl<'k> Verifier<'k> {
                 code: DenialCode::CaveatFailed,
                 reason: "not among the exact predicates the verifier accepts".into(),
             }),
+            Some(Ok(c)) if request.ctx.purpose == Purpose::Transfer && c.is_request_scoped() => {
+                Ok(SatisfiedBy::Carried)
+            }
             Some(Ok(c)) => c.check_prepared(request).map(|()| SatisfiedBy::Rule),
             Some(Err(e)) => Err(Failure { code: DenialCode::UnknownCaveat, reason: format!("not understood: {e}") }),
             None => Err(Failure { code: DenialCode::UnknownCaveat, reason: "not understood: not UTF-8".into() }),
@@ -358,8 +364,8 @@ impl<'k> Verifier<'k> {
 fn role_denial(token: &Macaroon, ctx: &Context) -> Option<Denial> {
     let role = TokenId::role_of(&token.identifier).unwrap_or_default();
     match (role, ctx.purpose) {
-        (Role::Holder, Purpose::Request) | (Role::Operator, Purpose::Operate) => None,
-        (Role::Operator, Purpose::Request) => Some(Denial::new(
+        (Role::Holder, Purpose::Request | Purpose::Transfer) | (Role::Operator, Purpose::Operate) => None,
+        (Role::Operator, Purpose::Request | Purpose::Transfer) => Some(Denial::new(
             DenialCode::WrongRole,
             "this is an operator credential: it authorizes operator acts, not requests",
         )),

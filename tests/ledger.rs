@@ -330,3 +330,24 @@ fn an_unusable_ledger_is_exit_3() {
     let (code, _, err) = b.env.run(&["spend", &token, "--cost", "1", "--key-file", &b.key, "--ledger", &dir_as_ledger]);
     assert_eq!(code, 3, "{err}");
 }
+
+#[test]
+fn split_is_a_transfer_and_asks_for_no_request_facts() {
+    let b = bank();
+    let token = b.mint(20, &["action = read", "resource prefix /docs", "tenant = acme"]);
+    let (code, out, err) = b.run("split", &token, &["--amount", "5"]);
+    assert_eq!(code, 0, "{err}");
+    let children: Vec<&str> = out.lines().collect();
+    assert_eq!(children.len(), 2);
+    // Each child carries every request caveat: spending it still needs the facts.
+    let (code, _, err) = b.spend(children[0], 1, &[]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) =
+        b.spend(children[0], 1, &["--action", "read", "--resource", "/docs/1", "--context", "tenant=acme"]);
+    assert_eq!(code, 0, "{err}");
+    // Time still binds a transfer: an expired token cannot be split.
+    let expired = b.mint(20, &["expires < 2020-01-01T00:00:00Z"]);
+    let (code, _, err) = b.run("split", &expired, &["--amount", "5"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("expired"), "{err}");
+}

@@ -115,6 +115,23 @@ impl Caveat<'_> {
         }
     }
 
+    /// Whether this caveat restricts the *request* a token is used for (what, where, from
+    /// where, for whom, at what cost), rather than the token itself (its lifetime, its
+    /// balance). A transfer (split) makes no request, and its children carry these caveats
+    /// unchanged, so it leaves them to whoever uses the children.
+    pub fn is_request_scoped(&self) -> bool {
+        matches!(
+            self,
+            Caveat::Action(_)
+                | Caveat::Resource(_)
+                | Caveat::ResourcePrefix(_)
+                | Caveat::Ip(_)
+                | Caveat::Aud(_)
+                | Caveat::MaxCost(_)
+                | Caveat::Context { .. }
+        )
+    }
+
     /// A reading for people, relative to `now` where time matters.
     pub fn describe(&self, now: OffsetDateTime) -> String {
         match self {
