@@ -148,6 +148,17 @@ fn attack_5_idle_and_half_open_connections_do_not_lock_the_server_out() {
     let mut sink = Vec::new();
     let _ = slow.read_to_end(&mut sink);
     assert!(started.elapsed() < Duration::from_secs(6), "closed after {:?}", started.elapsed());
+    // So is a kept-alive connection that sits idle after its answer.
+    let mut idle = TcpStream::connect(s.addr()).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut first = [0u8; 64];
+    let n = idle.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+    assert!(started.elapsed() < Duration::from_secs(6), "idle closed after {:?}", started.elapsed());
     // SIGTERM does not wait for them forever.
     let mut stuck = TcpStream::connect(s.addr()).unwrap();
     stuck.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
