@@ -121,7 +121,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__attenuate)
-            opts="-c -h -V --token-file --caveat --expires-in --raw --balance --third-party --caveat-key-file --caveat-key-format --caveat-id --format --help --version"
+            opts="-c -h -V --token-file --caveat --expires-in --raw --balance --third-party --caveat-key-file --caveat-key-format --caveat-id --format --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,7 +179,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__bind)
-            opts="-h -V --format --help --version"
+            opts="-h -V --format --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -197,7 +197,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__discharge)
-            opts="-c -h -V --key-file --key-format --id --location --caveat --expires-in --raw --format --help --version"
+            opts="-c -h -V --key-file --key-format --id --location --caveat --expires-in --raw --format --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -557,7 +557,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__mint)
-            opts="-c -h -V --key-file --key-fd --key-format --keyring --location --id --operator --caveat --expires-in --raw --balance --format --help --version"
+            opts="-c -h -V --key-file --key-fd --key-format --keyring --location --id --operator --caveat --expires-in --raw --balance --format --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

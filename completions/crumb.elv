@@ -63,6 +63,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --balance 'Give the token a credit balance (adds `balance <= N`)'
             cand --format 'Output format'
             cand --operator 'Mint an operator credential: it may revoke any token by nonce (and cascade) through `crumb serve`, and authorizes no ordinary request. Give it an expiry'
+            cand --json 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -80,6 +81,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --caveat-key-format 'How the caveat key''s bytes are written'
             cand --caveat-id 'The identifier the third party will see (and mint its discharge with)'
             cand --format 'Output format'
+            cand --json 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -134,6 +136,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --expires-in 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)'
             cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
             cand --format 'Output format'
+            cand --json 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -141,6 +144,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;bind'= {
             cand --format 'Output format'
+            cand --json 'Print {"discharges": [bound, ...]} instead of one per line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

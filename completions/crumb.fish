@@ -65,6 +65,7 @@ v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l operator -d 'Mint an operator credential: it may revoke any token by nonce (and cascade) through `crumb serve`, and authorizes no ordinary request. Give it an expiry'
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
@@ -82,6 +83,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l format -d 'Out
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l token-file -d 'Read the token from FILE instead' -r -F
@@ -132,12 +134,14 @@ complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l format -d 'Out
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
+complete -c crumb -n "__fish_crumb_using_subcommand bind" -l json -d 'Print {"discharges": [bound, ...]} instead of one per line'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead' -r -F

@@ -107,7 +107,7 @@ fn custom_identifier_and_raw_caveats_for_interop() {
     let raw = env.ok(&["attenuate", &token, "--raw", "account = 3735928559 with spaces "]);
     let (code, doc) = verify_json(&env, &[&raw, "--key-file", &key, "--key-format", "raw"]);
     assert_eq!(code, 1);
-    assert_eq!(doc["reason"], "unknown-caveat");
+    assert_eq!(doc["code"], "unknown-caveat");
     let ok = env.ok(&[
         "verify",
         "--offline",
@@ -148,7 +148,7 @@ fn attenuate_needs_no_key_and_only_narrows() {
     assert_eq!(env.ok(&["verify", "--offline", &narrower, "--key-file", &key, "--action", "read"]), "valid");
     let (code, doc) = verify_json(&env, &[&narrower, "--key-file", &key, "--action", "write"]);
     assert_eq!(code, 1);
-    assert_eq!(doc["reason"], "caveat-failed");
+    assert_eq!(doc["code"], "caveat-failed");
     // The original still allows write: attenuation made a new token, it did not change the old one.
     assert_eq!(env.ok(&["verify", "--offline", &token, "--key-file", &key, "--action", "write"]), "valid");
 }
@@ -187,16 +187,16 @@ fn verify_reason_codes() {
     for (extra, reason) in cases {
         let (code, doc) = run(extra);
         assert_eq!(code, 1, "{extra:?}");
-        assert_eq!(doc["reason"], *reason, "{extra:?}: {doc}");
-        assert_eq!(doc["valid"], false);
+        assert_eq!(doc["code"], *reason, "{extra:?}: {doc}");
+        assert_eq!(doc["allowed"], false);
     }
     // Balance below the cost cap: insufficient-balance.
     let poorer = env.ok(&["attenuate", &token, "--balance", "3"]);
     let (code, doc) = verify_json(&env, &[&poorer, "--key-file", &key, "--at", at, "--action", "read", "--cost", "4"]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("insufficient-balance")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("insufficient-balance")));
     let (code, doc) = verify_json(&env, &[&token, "--key-file", &other, "--at", at, "--action", "read"]);
     assert_eq!(code, 1);
-    assert!(["bad-signature", "unknown-key"].contains(&doc["reason"].as_str().unwrap()), "{doc}");
+    assert!(["bad-signature", "unknown-key"].contains(&doc["code"].as_str().unwrap()), "{doc}");
 }
 
 #[test]
@@ -206,7 +206,7 @@ fn wrong_key_of_a_foreign_token_is_a_bad_signature() {
     let other = env.key("other");
     let token = env.ok(&["mint", "--key-file", &key, "--id", "foreign-id"]);
     let (code, doc) = verify_json(&env, &[&token, "--key-file", &other]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("bad-signature")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("bad-signature")));
 }
 
 #[test]
@@ -246,7 +246,7 @@ fn denial_names_the_failing_caveat_and_explain_lists_all() {
     assert_eq!(caveats.len(), 3);
     assert_eq!(caveats[2]["satisfied"], false);
     assert_eq!(caveats[2]["kind"], "aud");
-    assert_eq!(doc["reason"], "caveat-failed");
+    assert_eq!(doc["code"], "caveat-failed");
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn spend_issues_a_successor_and_kills_the_parent() {
         b.env.run(&["verify", &successor, "--key-file", &b.key, "--ledger", &b.ledger, "--action", "read"]);
     assert_eq!(code, 0, "{err}");
     let (code, doc) = b.verify(&token);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("spent")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("spent")));
     // The successor keeps every other caveat.
     let (code, _, _) = b.spend(&successor, 1, &["--action", "write"]);
     assert_eq!(code, 1);
@@ -175,7 +175,7 @@ fn a_cap_shares_the_nonce_of_its_parent() {
     assert_eq!(b.balance(&successor), 6, "a cap replaces the balance: the successor holds what the cap left");
     // Spending the capped token spent the uncapped parent too: they are one token.
     let (code, doc) = b.verify(&token);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("spent")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("spent")));
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn split_children_sum_to_the_parent_and_keep_its_caveats() {
     let child = children[0]["token"].as_str().unwrap();
     let narrowed = b.env.ok(&["attenuate", child, "-c", "max-cost <= 10"]);
     assert_eq!(b.spend(&narrowed, 10, &["--aud", "agents"]).0, 0);
-    assert_eq!(b.verify(&token).1["reason"], "spent");
+    assert_eq!(b.verify(&token).1["code"], "spent");
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn revoked_tokens_are_refused_and_cascade_follows_descendants() {
     b.env.ok(&["revoke", &other, "--ledger", &b.ledger]);
     let (code, _, err) = b.spend(&other, 1, &[]);
     assert!(code == 1 && err.contains("revoked"), "{err}");
-    assert_eq!(b.verify(&other).1["reason"], "revoked");
+    assert_eq!(b.verify(&other).1["code"], "revoked");
     // Without --cascade only the named token is revoked.
     let nonce = |t: &str| -> String {
         let doc: Value = serde_json::from_str(&b.env.ok(&["inspect", t, "--json"])).unwrap();
@@ -247,7 +247,7 @@ fn revoked_tokens_are_refused_and_cascade_follows_descendants() {
     let out = b.env.ok(&["revoke", "--nonce", &nonce(&token), "--cascade", "--ledger", &b.ledger, "--json"]);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["revoked"].as_array().unwrap().len(), 3);
-    assert_eq!(b.verify(&s2).1["reason"], "revoked");
+    assert_eq!(b.verify(&s2).1["code"], "revoked");
     let (code, _, _) = b.env.run(&["revoke", "--nonce", "xyz", "--ledger", &b.ledger]);
     assert_eq!(code, 2);
 }
@@ -291,7 +291,7 @@ fn key_rotation_through_a_keyring() {
     let (code, out, _) = env.run(&["verify", "--offline", &old_token, "--keyring", &ring, "--json"]);
     assert_eq!(code, 1);
     let doc: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["reason"], "retired-key");
+    assert_eq!(doc["code"], "retired-key");
     assert_eq!(env.ok(&["verify", "--offline", &new_token, "--keyring", &ring]), "valid");
     let listed: Value = serde_json::from_str(&env.ok(&["keygen", "--keyring", &ring, "--list", "--json"])).unwrap();
     let keys = listed["keys"].as_array().unwrap();

@@ -104,7 +104,7 @@ fn spends_killed_at_random_moments_lose_nothing() {
     for t in &printed {
         let (code, out, _) = env.run(&["verify", t, "--key-file", &key, "--ledger", &ledger, "--json"]);
         let doc: Value = serde_json::from_str(&out).unwrap();
-        assert!(code == 0 || doc["reason"] == "spent", "{doc}");
+        assert!(code == 0 || doc["code"] == "spent", "{doc}");
     }
     // One more uninterrupted spend: it finishes any spend a kill cut between commit and save.
     env.ok(&["spend", "--token-file", &file, "--cost", "1", "--key-file", &key, "--ledger", &ledger]);

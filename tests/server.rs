@@ -322,8 +322,8 @@ fn remote_verify_gives_reasons_and_explanations() {
         s.env.run(&["verify", &token, "--server", &s.url, "--action", "write", "--aud", "api", "--json"]);
     assert_eq!(code, 1);
     let doc: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["valid"], false);
-    assert_eq!(doc["reason"], "caveat-failed");
+    assert_eq!(doc["allowed"], false);
+    assert_eq!(doc["code"], "caveat-failed");
     assert_eq!(doc["caveats"].as_array().unwrap().len(), 2);
     let (code, out, _) =
         s.env.run(&["verify", &token, "--server", &s.url, "--action", "read", "--aud", "api", "--explain"]);

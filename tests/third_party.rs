@@ -71,7 +71,7 @@ fn the_full_flow_verifies() {
     let bound = f.bind(&f.token, &discharge);
     let (code, doc) = f.verify(&f.token, &[&bound], &["--aud", "billing"]);
     assert_eq!(code, 0, "{doc}");
-    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["allowed"], true);
     let by: Vec<&str> = doc["caveats"].as_array().unwrap().iter().filter_map(|c| c["by"].as_str()).collect();
     assert!(by.contains(&"discharge 0"), "{doc}");
     let inspected: Value =
@@ -86,7 +86,7 @@ fn the_discharges_own_caveats_are_checked_against_the_same_request() {
     let f = flow();
     let bound = f.bind(&f.token, &f.discharge(&["aud = billing"]));
     let (code, doc) = f.verify(&f.token, &[&bound], &["--aud", "search"]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("caveat-failed")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("caveat-failed")));
     assert!(doc["message"].as_str().unwrap().contains("discharge 0"), "{doc}");
 }
 
@@ -94,7 +94,7 @@ fn the_discharges_own_caveats_are_checked_against_the_same_request() {
 fn a_missing_discharge_is_refused() {
     let f = flow();
     let (code, doc) = f.verify(&f.token, &[], &[]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("missing-discharge")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("missing-discharge")));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn an_unbound_discharge_is_refused() {
     let f = flow();
     let discharge = f.discharge(&[]);
     let (code, doc) = f.verify(&f.token, &[&discharge], &[]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("invalid-discharge")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("invalid-discharge")));
     assert!(doc["message"].as_str().unwrap().contains("not bound"), "{doc}");
 }
 
@@ -123,7 +123,7 @@ fn a_discharge_bound_to_one_token_is_refused_with_another() {
     let bound_to_other = f.bind(&other, &f.discharge(&[]));
     assert_eq!(f.verify(&other, &[&bound_to_other], &[]).0, 0);
     let (code, doc) = f.verify(&f.token, &[&bound_to_other], &[]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("invalid-discharge")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("invalid-discharge")));
     // Attenuating the token after binding changes its signature: the binding no longer holds.
     let bound = f.bind(&f.token, &f.discharge(&[]));
     let narrower = f.env.ok(&["attenuate", &f.token, "-c", "aud = x"]);
@@ -136,7 +136,7 @@ fn a_discharge_minted_with_the_wrong_key_is_refused() {
     let wrong_key = f.env.key("wrong.key");
     let forged = f.env.ok(&["discharge", "--key-file", &wrong_key, "--id", "is-user alice"]);
     let (code, doc) = f.verify(&f.token, &[&f.bind(&f.token, &forged)], &[]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("invalid-discharge")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("invalid-discharge")));
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn an_extra_discharge_is_refused() {
     let f = flow();
     let bound = f.bind(&f.token, &f.discharge(&[]));
     let (code, doc) = f.verify(&f.token, &[&bound, &bound], &[]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("unused-discharge")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("unused-discharge")));
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn nested_discharges_and_cycles() {
     let (b1, b2) = (f.bind(&f.token, &needs_mfa), f.bind(&f.token, &mfa));
     assert_eq!(f.verify(&f.token, &[&b1, &b2], &[]).0, 0);
     let (code, doc) = f.verify(&f.token, &[&b1], &[]);
-    assert_eq!((code, doc["reason"].as_str()), (1, Some("missing-discharge")));
+    assert_eq!((code, doc["code"].as_str()), (1, Some("missing-discharge")));
     // A discharge that requires a discharge for its own caveat id: a cycle.
     let cyclic = f.env.ok(&[
         "attenuate",
@@ -181,7 +181,7 @@ fn nested_discharges_and_cycles() {
     ]);
     let (code, doc) = f.verify(&f.token, &[&f.bind(&f.token, &cyclic)], &[]);
     assert_eq!(code, 1);
-    assert_eq!(doc["reason"], "discharge-cycle", "{doc}");
+    assert_eq!(doc["code"], "discharge-cycle", "{doc}");
 }
 
 #[test]

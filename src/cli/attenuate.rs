@@ -30,6 +30,9 @@ pub struct AttenuateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: FormatArg,
+    /// Print a JSON document (the token, its nonce, key id, balance and expiry) instead.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: AttenuateArgs) -> Result<u8> {
@@ -50,6 +53,6 @@ pub fn run(args: AttenuateArgs) -> Result<u8> {
         let location = (!location.is_empty()).then_some(location);
         token.add_third_party_random(&key, id.into_bytes(), location)?;
     }
-    println!("{}", encode(&token, args.format)?);
+    super::output::print_token(&token, &encode(&token, args.format)?, args.json)?;
     Ok(OK)
 }

@@ -20,13 +20,24 @@ pub struct BindArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: FormatArg,
+    /// Print {"discharges": [bound, ...]} instead of one per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: BindArgs) -> Result<u8> {
     let token = TokenArg { token: Some(args.token), token_file: None }.decode()?;
+    let mut bound = Vec::with_capacity(args.discharges.len());
     for (i, text) in args.discharges.iter().enumerate() {
         let discharge = decode_token(text).with_context(|| format!("discharge {i}"))?;
-        println!("{}", encode(&token.bind(&discharge), args.format)?);
+        bound.push(encode(&token.bind(&discharge), args.format)?);
+    }
+    if args.json {
+        outln!("{}", serde_json::json!({ "discharges": bound }))?;
+    } else {
+        for b in &bound {
+            outln!("{b}")?;
+        }
     }
     Ok(OK)
 }

@@ -31,6 +31,9 @@ pub struct DischargeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: FormatArg,
+    /// Print a JSON document (the token, its nonce, key id, balance and expiry) instead.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: DischargeArgs) -> Result<u8> {
@@ -40,6 +43,6 @@ pub fn run(args: DischargeArgs) -> Result<u8> {
     for c in caveats {
         discharge.add_first_party(c);
     }
-    println!("{}", encode(&discharge, args.format)?);
+    super::output::print_token(&discharge, &encode(&discharge, args.format)?, args.json)?;
     Ok(OK)
 }

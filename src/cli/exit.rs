@@ -43,6 +43,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if cause.is::<super::remote::Denied>() {
             return DENIED;
         }
+        if let Some(f) = cause.downcast_ref::<super::remote::Failed>() {
+            return f.exit;
+        }
         if let Some(e) = cause.downcast_ref::<crumb::Error>() {
             return match e {
                 crumb::Error::Denied(_) => DENIED,
@@ -62,6 +65,57 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         }
     }
     BAD_INPUT
+}
+
+/// Whether the error is a closed stdout (the reader of a pipe exited).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// The stable code of an error, the same vocabulary as the HTTP API's error bodies.
+pub fn error_code(err: &anyhow::Error) -> String {
+    use crumb::error::DecodeError;
+    for cause in err.chain() {
+        if let Some(d) = cause.downcast_ref::<super::remote::Denied>() {
+            return d.0["code"].as_str().unwrap_or("denied").to_owned();
+        }
+        if let Some(r) = cause.downcast_ref::<super::remote::Failed>() {
+            return r.code.clone();
+        }
+        let code = match cause.downcast_ref::<crumb::Error>() {
+            Some(crumb::Error::Denied(d)) => d.code.as_str(),
+            Some(crumb::Error::Decode(DecodeError::TooLarge { .. })) => "token-too-large",
+            Some(crumb::Error::Decode(_)) => "malformed-token",
+            Some(crumb::Error::Caveat(_)) => "bad-caveat",
+            Some(crumb::Error::Limit(l)) => l.code,
+            Some(crumb::Error::Usage(_)) => "bad-request",
+            Some(crumb::Error::Ledger(_)) => "ledger-unavailable",
+            Some(crumb::Error::Key(_)) => "bad-key",
+            Some(crumb::Error::Encode(_)) => "bad-request",
+            Some(crumb::Error::Io { .. }) => "unavailable",
+            None if cause.is::<crumb::error::LedgerError>() => "ledger-unavailable",
+            None if cause.is::<crumb::error::KeyError>() => "bad-key",
+            None if cause.is::<DecodeError>() => "malformed-token",
+            None if cause.is::<crumb::error::CaveatSyntaxError>() => "bad-caveat",
+            None => match cause.downcast_ref::<Coded>() {
+                Some(c) if c.code == UNAVAILABLE => "unavailable",
+                Some(_) => "bad-request",
+                None => continue,
+            },
+        };
+        return code.to_owned();
+    }
+    "bad-request".to_owned()
+}
+
+/// The one JSON document a `--json` command prints when it fails: `code` and `message` as in
+/// HTTP error bodies, `allowed: false` for a denial, and the exit code.
+pub fn error_json(err: &anyhow::Error, exit: u8) -> serde_json::Value {
+    let mut doc = serde_json::json!({ "code": error_code(err), "message": format!("{err:#}"), "exit": exit });
+    if exit == DENIED {
+        doc["allowed"] = serde_json::json!(false);
+    }
+    doc
 }
 
 pub fn exit(code: u8) -> ExitCode {

@@ -18,7 +18,7 @@ pub struct InspectArgs {
     token: TokenArg,
     /// Print a stable JSON document instead of a table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Include the signature (with the caveats, it is the whole bearer token).
     #[arg(long)]
     show_signature: bool,
@@ -64,7 +64,7 @@ pub fn run(args: InspectArgs) -> Result<u8> {
                 }
             }
         }
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(OK);
     }
     let mut head = table();
@@ -86,7 +86,7 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     if let Some(valid) = signature_valid {
         head.add_row(vec!["signature check", if valid { "valid with this key" } else { "INVALID with this key" }]);
     }
-    println!("{head}");
+    outln!("{head}")?;
     if !description.caveats.is_empty() {
         let mut caveats = table();
         caveats.set_header(vec!["#", "party", "caveat", "kind", "meaning"]);
@@ -107,12 +107,12 @@ pub fn run(args: InspectArgs) -> Result<u8> {
                 safe(&meaning).into_owned(),
             ]);
         }
-        println!("{caveats}");
+        outln!("{caveats}")?;
     } else {
-        println!("no caveats: this token allows everything its key allows");
+        outln!("no caveats: this token allows everything its key allows")?;
     }
     for w in &description.warnings {
-        println!("warning: {}", safe(w));
+        outln!("warning: {}", safe(w))?;
     }
     Ok(OK)
 }

@@ -31,7 +31,7 @@ pub struct KeygenArgs {
     list: bool,
     /// Print {"key_id", "path"} as JSON.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(args: KeygenArgs) -> Result<u8> {
@@ -71,9 +71,9 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
         }
     };
     if args.json {
-        println!("{}", serde_json::json!({ "key_id": key_id, "path": path, "action": note }));
+        outln!("{}", serde_json::json!({ "key_id": key_id, "path": path, "action": note }))?;
     } else {
-        println!("{key_id}");
+        outln!("{key_id}")?;
         eprintln!("crumb: key {key_id} {note}: {}", path.display());
     }
     Ok(OK)
@@ -91,14 +91,14 @@ fn list(ring: &Keyring, json: bool) -> Result<u8> {
             .iter()
             .map(|k| serde_json::json!({ "key_id": k.id, "created": k.created, "retired": k.retired, "current": ring.current.as_deref() == Some(k.id.as_str()) }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "keys": keys }))?);
+        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "keys": keys }))?)?;
     } else {
         let mut table = super::output::table();
         table.set_header(vec!["key id", "created", "state"]);
         for k in &ring.keys {
             table.add_row(vec![k.id.clone(), k.created.clone(), state(k)]);
         }
-        println!("{table}");
+        outln!("{table}")?;
     }
     Ok(OK)
 }

@@ -27,7 +27,7 @@ pub struct LineageArgs {
     ledger: LedgerArgs,
     /// Print the tree as a JSON list of nodes.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// Deepest indentation drawn; deeper splits are labelled with their depth instead.

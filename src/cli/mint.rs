@@ -31,6 +31,9 @@ pub struct MintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: FormatArg,
+    /// Print a JSON document (the token, its nonce, key id, balance and expiry) instead.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: MintArgs) -> Result<u8> {
@@ -47,6 +50,6 @@ pub fn run(args: MintArgs) -> Result<u8> {
     for c in caveats {
         token.add_first_party(c);
     }
-    println!("{}", encode(&token, args.format)?);
+    super::output::print_token(&token, &encode(&token, args.format)?, args.json)?;
     Ok(OK)
 }

@@ -1,6 +1,15 @@
 //! The command line: one file per subcommand, each an `Args` struct (its doc comments are its
 //! help) and a `run` that turns flags into library calls and results into output and exit codes.
 
+/// `println!` that returns an error instead of panicking when stdout is closed
+/// (`crumb inspect "$T" | head -1`); [`run`] ends such a command quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 pub mod args;
 mod attenuate;
 mod bind;
@@ -57,8 +66,31 @@ pub enum Command {
     Generate(generate::GenerateArgs),
 }
 
-/// Runs one subcommand; prints errors to stderr and returns the exit code.
+impl Command {
+    /// Whether the command was asked for JSON: then stdout holds exactly one JSON document,
+    /// whatever the outcome.
+    fn json(&self) -> bool {
+        match self {
+            Command::Keygen(a) => a.json,
+            Command::Mint(a) => a.json,
+            Command::Attenuate(a) => a.json,
+            Command::Inspect(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Discharge(a) => a.json,
+            Command::Bind(a) => a.json,
+            Command::Spend(a) => a.common.json,
+            Command::Split(a) => a.common.json,
+            Command::Revoke(a) => a.json,
+            Command::Lineage(a) => a.json,
+            Command::Serve(_) | Command::Generate(_) => false,
+        }
+    }
+}
+
+/// Runs one subcommand; prints errors to stderr (and with `--json` as a JSON document on
+/// stdout) and returns the exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    let json = cli.command.json();
     let result = match cli.command {
         Command::Keygen(a) => keygen::run(a),
         Command::Mint(a) => mint::run(a),
@@ -76,11 +108,16 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(code) => exit::exit(code),
+        // A reader that went away (`| head -1`) is not an error: stop quietly, as cat does.
+        Err(err) if exit::is_broken_pipe(&err) => exit::exit(exit::OK),
         Err(err) => {
             let code = exit::code_for(&err);
             let verdict = if code == exit::DENIED { "denied: " } else { "" };
             // Messages may quote a token's caveats or a server's words: never raw on a terminal.
             eprintln!("crumb: {verdict}{}", output::safe(&format!("{err:#}")));
+            if json {
+                let _ = outln!("{}", exit::error_json(&err, code));
+            }
             exit::exit(code)
         }
     }

@@ -32,3 +32,27 @@ pub fn explain_lines(token: &Macaroon, discharges: &[Macaroon], report: &Report)
 pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
     crumb::inspect::terminal_safe(text)
 }
+
+/// A token as `--json` prints it for scripts: the token and what a script wants next.
+pub fn token_json(token: &crumb::Macaroon, text: &str) -> serde_json::Value {
+    let d = crumb::inspect::describe(token, time::OffsetDateTime::now_utc(), false);
+    serde_json::json!({
+        "token": text,
+        "nonce": d.identifier.crumb.as_ref().map(|c| c.nonce.clone()),
+        "key_id": d.identifier.crumb.as_ref().map(|c| c.key_id.clone()),
+        "role": d.identifier.crumb.as_ref().map(|c| c.role),
+        "balance": d.balance,
+        "expires": d.expires,
+        "caveats": d.caveats.len(),
+    })
+}
+
+/// Prints a token: bare on its line, or with `--json` as [`token_json`].
+pub fn print_token(token: &crumb::Macaroon, text: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&token_json(token, text))?)?;
+    } else {
+        outln!("{text}")?;
+    }
+    Ok(())
+}

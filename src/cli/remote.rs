@@ -83,14 +83,30 @@ impl std::fmt::Display for Denied {
 
 impl std::error::Error for Denied {}
 
+/// A refusal by the server that is not a denial: its code, and the exit code it maps to.
+#[derive(Debug)]
+pub struct Failed {
+    pub code: String,
+    pub message: String,
+    pub status: u16,
+    pub exit: u8,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}; HTTP {})", self.message, self.code, self.status)
+    }
+}
+
+impl std::error::Error for Failed {}
+
 fn status_error(status: u16, doc: &Value) -> anyhow::Error {
-    let code = doc["code"].as_str().unwrap_or("error");
-    let message = doc["message"].as_str().unwrap_or("no message");
-    let text = format!("{message} ({code}; HTTP {status})");
+    let code = doc["code"].as_str().unwrap_or("error").to_owned();
+    let message = doc["message"].as_str().unwrap_or("no message").to_owned();
     match status {
         403 | 409 => Denied(doc.clone()).into(),
-        400..=499 => bad_input(text),
-        _ => unavailable(text),
+        400..=499 => Failed { code, message, status, exit: super::exit::BAD_INPUT }.into(),
+        _ => Failed { code, message, status, exit: super::exit::UNAVAILABLE }.into(),
     }
 }
 

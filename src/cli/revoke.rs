@@ -20,7 +20,7 @@ pub struct RevokeArgs {
     ledger: LedgerArgs,
     /// Print {"revoked": [nonces]} as JSON.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(args: RevokeArgs) -> Result<u8> {
@@ -31,10 +31,10 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
     let revoked = ledger.revoke(&nonce, args.cascade, &at)?;
     if args.json {
         let list: Vec<String> = revoked.iter().map(ToString::to_string).collect();
-        println!("{}", json!({ "nonce": nonce.to_string(), "revoked": list }));
+        outln!("{}", json!({ "nonce": nonce.to_string(), "revoked": list }))?;
     } else {
         for n in &revoked {
-            println!("{n}");
+            outln!("{n}")?;
         }
         eprintln!(
             "crumb: {} token(s) revoked{}",

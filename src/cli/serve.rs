@@ -102,7 +102,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             .map_err(|e| unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
-        println!("listening on http://{addr}");
+        outln!("listening on http://{addr}")?;
         std::io::stdout().flush()?;
         tracing::info!(%addr, ledger = %ledger_path.display(), "crumb serving");
         let limits = serve::Limits {

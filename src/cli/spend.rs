@@ -135,9 +135,9 @@ pub fn run(args: SpendArgs) -> Result<u8> {
         replace_atomically(path, &successor)?;
     }
     if c.json {
-        println!("{}", serde_json::to_string_pretty(&receipt)?);
+        outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
     } else {
-        println!("{successor}");
+        outln!("{successor}")?;
         let again = if receipt["replayed"] == true { " (a retry: the same successor as before)" } else { "" };
         eprintln!("crumb: spent {}, {} left{again}", receipt["cost"], receipt["remaining"]);
     }

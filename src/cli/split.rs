@@ -60,10 +60,10 @@ pub fn run(args: SplitArgs) -> Result<u8> {
         replace_atomically(path, remainder)?;
     }
     if c.json {
-        println!("{}", serde_json::to_string_pretty(&receipt)?);
+        outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
     } else {
         for child in &children {
-            println!("{}", child["token"].as_str().unwrap_or_default());
+            outln!("{}", child["token"].as_str().unwrap_or_default())?;
         }
         let balances: Vec<String> = children.iter().map(|k| k["balance"].to_string()).collect();
         eprintln!("crumb: split into {}", balances.join(" + "));

@@ -39,7 +39,7 @@ pub struct VerifyArgs {
     explain: bool,
     /// Print a stable JSON verdict (always with every caveat).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(args: VerifyArgs) -> Result<u8> {
@@ -63,8 +63,8 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     if args.json {
         let doc = json!({
             "offline": args.offline,
-            "valid": valid,
-            "reason": report.denial.as_ref().map(|d| d.code.as_str()),
+            "allowed": valid,
+            "code": report.denial.as_ref().map(|d| d.code.as_str()),
             "message": report.denial.as_ref().map(|d| d.message.clone()),
             "key_id": report.key_id,
             "nonce": token.token_id().map(|id| id.nonce.to_string()),
@@ -72,11 +72,11 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
             "signature_valid": report.signature_valid,
             "caveats": report.caveats_json(&token, &discharges),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         match &report.denial {
             None => {
-                println!("valid");
+                outln!("valid")?;
                 if args.offline {
                     eprintln!("crumb: offline: signature and caveats only; not checked against a ledger");
                 }
@@ -85,7 +85,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
         }
         if args.explain {
             for line in explain_lines(&token, &discharges, &report) {
-                println!("{line}");
+                outln!("{line}")?;
             }
         }
     }
@@ -101,18 +101,18 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
     let (valid, doc) = Remote::new(url)?.verdict("/v1/verify", &serde_json::Value::Object(body))?;
     if args.json {
         let verdict = json!({
-            "valid": valid,
-            "reason": doc["code"],
+            "allowed": valid,
+            "code": doc["code"],
             "message": doc["message"],
             "key_id": doc["key_id"],
             "nonce": doc["nonce"],
             "balance": doc["balance"],
             "caveats": doc["caveats"],
         });
-        println!("{}", serde_json::to_string_pretty(&verdict)?);
+        outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
     } else {
         if valid {
-            println!("valid");
+            outln!("valid")?;
         } else {
             let code = doc["code"].as_str().unwrap_or("denied");
             eprintln!("crumb: denied: {} ({})", safe(doc["message"].as_str().unwrap_or("")), safe(code));
@@ -121,13 +121,13 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
             for c in doc["caveats"].as_array().into_iter().flatten() {
                 let mark = if c["satisfied"] == true { "ok  " } else { "FAIL" };
                 let why = c["reason"].as_str().map(|r| format!("  — {r}")).unwrap_or_default();
-                println!(
+                outln!(
                     "  {mark}  {} caveat {}: {}{}",
                     safe(c["holder"].as_str().unwrap_or("")),
                     c["index"],
                     safe(c["caveat"].as_str().unwrap_or("")),
                     safe(&why)
-                );
+                )?;
             }
         }
     }

@@ -28,7 +28,12 @@ impl Env {
 
     /// The same as a plain process, for tests that spawn, race or kill it.
     pub fn process(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("crumb"));
+        self.process_for(assert_cmd::cargo::cargo_bin("crumb"))
+    }
+
+    /// Any program (a shell running crumb, say) in this environment.
+    pub fn process_for(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         cmd.env("CRUMB_DATA_DIR", self.dir.path().join("data"))
             .env_remove("CRUMB_KEY_FILE")
             .env_remove("CRUMB_KEYRING")

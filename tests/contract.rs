@@ -1,0 +1,153 @@
+//! The CLI as a contract for scripts (issue "The CLI is a contract a script can trust"):
+//! closed pipes, one JSON document per `--json` run whatever the outcome, the same codes as
+//! the HTTP API, and never a lost successor.
+
+mod common;
+
+use common::Env;
+use serde_json::Value;
+
+/// Runs `crumb ARGS | head -1` in bash; returns crumb's exit status and stderr.
+fn piped_to_head(env: &Env, args: &str) -> (i32, String) {
+    let bin = assert_cmd::cargo::cargo_bin("crumb");
+    let script = format!("'{}' {args} | head -1 >/dev/null; echo \"status=${{PIPESTATUS[0]}}\" >&2", bin.display());
+    let out = env.process_for("bash").args(["-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let status = err.lines().find_map(|l| l.strip_prefix("status=")).and_then(|s| s.parse().ok()).unwrap_or(-1);
+    (status, err)
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_crash() {
+    let env = Env::new();
+    let key = env.key("k");
+    let ledger = env.path("l.db");
+    let l = ledger.to_str().unwrap();
+    // Big outputs, so the reader is gone before crumb is done writing.
+    let caveats: Vec<String> = (0..1000).map(|i| format!("-c 'n{i} = {}'", "v".repeat(20))).collect();
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "100000"]);
+    std::fs::write(env.path("t"), &token).unwrap();
+    let mut tok = token.clone();
+    for i in 0..300 {
+        let out = env.ok(&[
+            "spend",
+            &tok,
+            "--key-file",
+            &key,
+            "--ledger",
+            l,
+            "--cost",
+            "1",
+            "--request-id",
+            &format!("r{i}"),
+        ]);
+        tok = out;
+    }
+    let ring = env.path("ring");
+    for _ in 0..3 {
+        env.ok(&["keygen", "--keyring", ring.to_str().unwrap()]);
+    }
+    let cases = [
+        format!("mint --key-file {key} {} --format json", caveats.join(" ")),
+        format!("inspect $(cat {})", env.path("t").display()),
+        format!(
+            "mint --key-file {key} {} | '{}' inspect -",
+            caveats.join(" "),
+            assert_cmd::cargo::cargo_bin("crumb").display()
+        ),
+        format!("lineage --token-file {} --ledger {l}", env.path("t").display()),
+        format!("lineage --token-file {} --ledger {l} --json", env.path("t").display()),
+        format!("keygen --keyring {} --list --json", ring.display()),
+    ];
+    for case in &cases {
+        let (status, err) = piped_to_head(&env, case);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{case}: {err}");
+        assert_eq!(status, 0, "{case}: {err}");
+    }
+}
+
+/// Runs crumb with `args` and parses stdout as exactly one JSON document.
+fn one_json(env: &Env, args: &[&str]) -> (i32, Value) {
+    let (code, out, err) = env.run(args);
+    let doc: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON document ({e}): {out:?} / {err}"));
+    (code, doc)
+}
+
+#[test]
+fn json_is_one_document_for_every_outcome_with_the_http_codes() {
+    let env = Env::new();
+    let key = env.key("k");
+    let ledger = env.path("l.db");
+    let l = ledger.to_str().unwrap();
+    let (code, minted) = one_json(
+        &env,
+        &["mint", "--key-file", &key, "--balance", "10", "-c", "action = read", "--expires-in", "1h", "--json"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(minted["balance"], 10);
+    assert_eq!(minted["nonce"].as_str().unwrap().len(), 32);
+    assert!(minted["expires"].is_string() && minted["key_id"].is_string());
+    let token = minted["token"].as_str().unwrap().to_owned();
+    let (code, narrower) = one_json(&env, &["attenuate", &token, "--balance", "4", "--json"]);
+    assert_eq!((code, narrower["balance"].as_u64()), (0, Some(4)));
+    // Success, denial and failure of verify, in one vocabulary with HTTP.
+    let (code, ok) = one_json(&env, &["verify", &token, "--key-file", &key, "--offline", "--action", "read", "--json"]);
+    assert_eq!((code, ok["allowed"].as_bool(), ok["offline"].as_bool()), (0, Some(true), Some(true)), "{ok}");
+    let (code, denied) =
+        one_json(&env, &["verify", &token, "--key-file", &key, "--offline", "--action", "write", "--json"]);
+    assert_eq!((code, denied["allowed"].as_bool(), denied["code"].as_str()), (1, Some(false), Some("caveat-failed")));
+    assert!(denied["message"].is_string());
+    let (code, bad) = one_json(&env, &["verify", "!!!", "--key-file", &key, "--json"]);
+    assert_eq!((code, bad["code"].as_str()), (2, Some("malformed-token")), "{bad}");
+    let (code, missing) =
+        one_json(&env, &["verify", &token, "--key-file", &key, "--ledger", "/nonexistent/l.db", "--json"]);
+    assert_eq!((code, missing["code"].as_str()), (3, Some("ledger-unavailable")), "{missing}");
+    // Spend: success, denial (spent), failure.
+    let (code, receipt) = one_json(
+        &env,
+        &["spend", &token, "--key-file", &key, "--ledger", l, "--cost", "1", "--action", "read", "--json"],
+    );
+    assert_eq!((code, receipt["remaining"].as_u64()), (0, Some(9)), "{receipt}");
+    let (code, spent) = one_json(
+        &env,
+        &["spend", &token, "--key-file", &key, "--ledger", l, "--cost", "2", "--action", "read", "--json"],
+    );
+    assert_eq!((code, spent["code"].as_str(), spent["allowed"].as_bool()), (1, Some("spent"), Some(false)), "{spent}");
+    let (code, zero) = one_json(&env, &["spend", &token, "--key-file", &key, "--ledger", l, "--cost", "0", "--json"]);
+    assert_eq!((code, zero["code"].as_str()), (2, Some("bad-request")), "{zero}");
+    let (code, ok) = one_json(
+        &env,
+        &[
+            "verify",
+            receipt["token"].as_str().unwrap(),
+            "--key-file",
+            &key,
+            "--ledger",
+            l,
+            "--action",
+            "read",
+            "--json",
+        ],
+    );
+    assert_eq!((code, ok["allowed"].as_bool(), ok["offline"].as_bool()), (0, Some(true), Some(false)), "{ok}");
+    let (code, kids) = one_json(
+        &env,
+        &["split", receipt["token"].as_str().unwrap(), "--key-file", &key, "--ledger", l, "--amount", "3", "--json"],
+    );
+    assert_eq!((code, kids["children"].as_array().map(Vec::len)), (0, Some(2)), "{kids}");
+    let (code, tree) = one_json(&env, &["lineage", &token, "--ledger", l, "--json"]);
+    assert_eq!((code, tree["tree"].as_array().map(Vec::len)), (0, Some(4)), "{tree}");
+    let (code, revoked) = one_json(&env, &["revoke", &token, "--ledger", l, "--cascade", "--json"]);
+    assert_eq!(code, 0, "{revoked}");
+    let (code, d) = one_json(&env, &["discharge", "--key-file", &key, "--id", "user = bob", "--json"]);
+    assert_eq!(code, 0);
+    let (code, bound) = one_json(&env, &["bind", &token, d["token"].as_str().unwrap(), "--json"]);
+    assert_eq!((code, bound["discharges"].as_array().map(Vec::len)), (0, Some(1)));
+    let (code, nokey) = one_json(&env, &["mint", "--key-file", "/nonexistent.key", "--json"]);
+    assert_eq!((code, nokey["code"].as_str()), (2, Some("bad-key")), "{nokey}");
+    let (code, inspect) = one_json(&env, &["inspect", "garbage!", "--json"]);
+    assert_eq!((code, inspect["code"].as_str()), (2, Some("malformed-token")));
+    let (code, listed) = one_json(&env, &["keygen", "--keyring", "/nonexistent/ring", "--list", "--json"]);
+    assert_eq!(code, 2, "{listed}");
+}
