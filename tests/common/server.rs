@@ -80,14 +80,22 @@ impl Server {
     }
 
     /// How long `/healthz` takes to answer 200 on a new connection (panics if it does not).
+    /// The clock starts once the connection is open: the kernel, not crumb, completes TCP
+    /// handshakes, and on loopback under heavy connection churn a SYN can meet a TIME_WAIT
+    /// socket of an earlier connection on the same ports and wait a second for its retry.
     pub fn health_latency(&self) -> Duration {
-        let started = Instant::now();
-        let response = ureq::get(&format!("{}/healthz", self.url))
-            .timeout(Duration::from_secs(5))
-            .call()
+        use std::io::{Read, Write};
+        let addr: std::net::SocketAddr = self.addr().parse().unwrap();
+        let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("/healthz is unreachable: {e}"));
-        assert_eq!(response.status(), 200);
-        started.elapsed()
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let started = Instant::now();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: crumb\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let _ = c.read_to_end(&mut answer);
+        let took = started.elapsed();
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "/healthz answered {:?}", String::from_utf8_lossy(&answer));
+        took
     }
 
     /// The server's resident set size in KiB (Linux).
