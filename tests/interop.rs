@@ -16,7 +16,7 @@ fn pymacaroons_available() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIPPED: pymacaroons is not installed (pip install pymacaroons==0.13.0)");
+        common::skip("pymacaroons is not installed (pip install pymacaroons==0.13.0)");
     }
     ok
 }
@@ -79,14 +79,14 @@ fn crumb_tokens_verify_in_pymacaroons() {
 /// Compiles the libmacaroons helper, if the library and a C compiler are here.
 fn libmacaroons_helper(env: &Env) -> Option<std::path::PathBuf> {
     if !std::path::Path::new("/usr/include/macaroons.h").exists() {
-        eprintln!("SKIPPED: libmacaroons is not installed (apt-get install libmacaroons-dev)");
+        common::skip("libmacaroons is not installed (apt-get install libmacaroons-dev)");
         return None;
     }
     let out = env.path("libmacaroons_verify");
     let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/libmacaroons_verify.c");
     let status = Command::new("cc").arg(source).arg("-o").arg(&out).arg("-lmacaroons").status().ok()?;
     if !status.success() {
-        eprintln!("SKIPPED: the libmacaroons helper did not compile");
+        common::skip("the libmacaroons helper did not compile");
         return None;
     }
     Some(out)

@@ -87,7 +87,7 @@ pub fn vectors_dir() -> Option<PathBuf> {
     if dir.join("vectors.json").exists() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: no vectors at {} (set CRUMB_VECTORS)", dir.display());
+        skip(&format!("no vectors at {} (set CRUMB_VECTORS)", dir.display()));
         None
     }
 }
@@ -99,3 +99,14 @@ pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
     Some(doc["vectors"].as_array().expect("vectors list").clone())
 }
 pub mod server;
+
+/// Says a test skipped, where a reader sees it: straight to stderr, past the test harness's
+/// capture (which only takes `print!`/`eprint!`). With `CRUMB_REQUIRE_INTEROP=1` (set by
+/// `.ci/run`) a skip is a failure instead: CI must run every test.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    if std::env::var_os("CRUMB_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
+        panic!("required but skipped: {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
