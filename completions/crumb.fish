@@ -57,7 +57,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand mint" -l keyring -d 'A keyri
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l location -d 'A location hint for holders (not covered by the signature)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l id -d 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>). No ledger tracks such a token: it can be neither spent nor revoked' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand mint" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l balance -d 'Give the token a credit balance (adds `balance <= N`)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
@@ -70,7 +70,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l balance -d 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l third-party -d 'Add a third-party caveat: a discharge from LOCATION will be needed (with --caveat-key-file, --caveat-id)' -r
@@ -128,7 +128,7 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l id -d 'The caveat identifier, exactly as in the third-party caveat' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l location -d 'A location hint' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 15m, 2h, 7d)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
 v2\t'v2 binary, base64url without padding'
@@ -223,10 +223,10 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l keyring -d 'A keyr
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout in seconds (reading the body, the work, the answer)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l max-connections -d 'Open connections at most; at the cap the oldest idle one is closed to make room' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 'Seconds a client may take to send a request\'s headers, or sit idle between requests' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 'Seconds shutdown waits for in-flight requests before closing their connections' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 'How long a client may take to send a request\'s headers, or sit idle between requests' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 'How long shutdown waits for in-flight requests before closing their connections' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s V -l version -d 'Print version'

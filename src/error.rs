@@ -45,10 +45,12 @@ pub struct CaveatSyntaxError {
 /// Why a key could not be had or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}: {}", io_reason(source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write key file {path}: {source}")]
+    #[error("cannot write key file {path}: {}", io_reason(source))]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("{path} may be written by anyone (mode {mode:04o}): refusing to use it as a key; create a new key (`crumb keygen`) or `chmod 600` it if you are sure it was not replaced")]
+    Insecure { path: PathBuf, mode: u32 },
     #[error("{path} exists already; pass --force to overwrite it")]
     Exists { path: PathBuf },
     #[error("the key is not valid {format}: {reason}")]
@@ -59,6 +61,8 @@ pub enum KeyError {
     Keyring { path: PathBuf, reason: String },
     #[error("no key with id {0} in the keyring")]
     UnknownKeyId(String),
+    #[error("this token was minted with key id {token}; the key you gave is {given}")]
+    WrongKey { token: String, given: String },
     #[error("the key {0} is retired")]
     Retired(String),
     #[error("the operating system's random source failed: {0}")]
@@ -79,14 +83,52 @@ impl LimitError {
     }
 }
 
+/// An I/O error in plain words, without the `(os error N)` suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file".into(),
+        PermissionDenied => "permission denied".into(),
+        AlreadyExists => "it exists already".into(),
+        IsADirectory => "it is a directory".into(),
+        ReadOnlyFilesystem => "the file system is read-only".into(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_owned()
+        }
+    }
+}
+
+/// A SQLite error in plain words: what went wrong with the ledger file, not SQLite's terms.
+pub fn sqlite_reason(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::*;
+    match e {
+        rusqlite::Error::SqliteFailure(f, detail) => match f.code {
+            CannotOpen => detail
+                .clone()
+                .filter(|d| d.starts_with("cannot "))
+                .unwrap_or_else(|| "cannot open it (does its directory exist, and may crumb write there?)".into()),
+            NotADatabase => "it is not a crumb ledger (not a database file)".into(),
+            ReadOnly => "it is read-only".into(),
+            PermissionDenied => "permission denied".into(),
+            DatabaseBusy | DatabaseLocked => "it stayed locked by another process for 30 s".into(),
+            DatabaseCorrupt => "the file is corrupt".into(),
+            DiskFull => "the disk is full".into(),
+            SystemIoFailure => "an I/O error".into(),
+            _ => e.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
 /// Why the ledger could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("ledger {path}: {source}")]
+    #[error("ledger {path}: {}", sqlite_reason(source))]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("no ledger at {path}: pass --ledger or set CRUMB_LEDGER to the one your issuer writes, or --offline to verify without one")]
     Missing { path: PathBuf },
-    #[error("ledger: {0}")]
+    #[error("ledger: {}", sqlite_reason(.0))]
     Sql(#[from] rusqlite::Error),
     #[error("ledger schema version {found} is newer than this crumb understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },

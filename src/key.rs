@@ -120,10 +120,45 @@ fn base64_problem(e: &base64::DecodeError) -> String {
 
 /// Reads a key file.
 pub fn read_key_file(path: &Path, format: KeyFormat) -> Result<RootKey, KeyError> {
+    check_secret_file(path)?;
     let mut material = std::fs::read(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
     let key = RootKey::parse(&material, format);
     material.zeroize();
     key
+}
+
+/// Refuses a secret file that anyone may write (someone could have replaced the key).
+pub fn check_secret_file(path: &Path) -> Result<(), KeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o002 != 0 {
+                return Err(KeyError::Insecure { path: path.into(), mode });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A warning for a secret file that others may read (mode wider than 0600), naming the fix.
+/// Used, as age-keygen does, rather than refused: the secret may already be out.
+pub fn permission_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "{} is readable by others (mode {mode:04o}): run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    let _ = path;
+    None
 }
 
 /// Writes `contents` to a new file with mode 0600; refuses to replace one unless `force`.

@@ -49,6 +49,9 @@ pub struct KeyEntry {
 pub struct Keyring {
     pub current: Option<String>,
     pub keys: Vec<KeyEntry>,
+    /// Made from one key file (not a keyring file): a token of another key id then names a
+    /// wrong key, not a key missing from a ring.
+    pub single: bool,
 }
 
 fn now_text() -> String {
@@ -59,10 +62,15 @@ impl Keyring {
     /// A keyring of one key, current: how a single key file is used.
     pub fn single(key: RootKey) -> Self {
         let id = key.key_id();
-        Keyring { current: Some(id.clone()), keys: vec![KeyEntry { id, key, created: String::new(), retired: None }] }
+        Keyring {
+            current: Some(id.clone()),
+            keys: vec![KeyEntry { id, key, created: String::new(), retired: None }],
+            single: true,
+        }
     }
 
     pub fn load(path: &Path) -> Result<Self, KeyError> {
+        crate::key::check_secret_file(path)?;
         let bad = |reason: String| KeyError::Keyring { path: path.into(), reason };
         let text = Zeroizing::new(
             std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?,
@@ -84,7 +92,7 @@ impl Keyring {
                 retired: entry.retired.clone(),
             });
         }
-        Ok(Keyring { current: file.current.clone(), keys })
+        Ok(Keyring { current: file.current.clone(), keys, single: false })
     }
 
     /// Loads the keyring at `path`, or an empty one when there is no file yet.
@@ -154,6 +162,9 @@ impl Keyring {
     /// identifiers, the current key (or the only key) for identifiers of other libraries.
     pub fn key_for(&self, identifier: &[u8]) -> Result<&KeyEntry, KeyError> {
         match TokenId::key_id_of(identifier) {
+            Some(kid) if self.single && self.keys.len() == 1 && self.keys[0].id != kid => {
+                Err(KeyError::WrongKey { token: kid.to_owned(), given: self.keys[0].id.clone() })
+            }
             Some(kid) => self.usable(kid),
             None if self.keys.len() == 1 => self.usable(&self.keys[0].id),
             None => self.current(),

@@ -194,9 +194,14 @@ fn verify_reason_codes() {
     let poorer = env.ok(&["attenuate", &token, "--balance", "3"]);
     let (code, doc) = verify_json(&env, &[&poorer, "--key-file", &key, "--at", at, "--action", "read", "--cost", "4"]);
     assert_eq!((code, doc["code"].as_str()), (1, Some("insufficient-balance")));
+    // The wrong key file is a configuration error (exit 2) that names both key ids.
     let (code, doc) = verify_json(&env, &[&token, "--key-file", &other, "--at", at, "--action", "read"]);
-    assert_eq!(code, 1);
-    assert!(["bad-signature", "unknown-key"].contains(&doc["code"].as_str().unwrap()), "{doc}");
+    assert_eq!((code, doc["code"].as_str()), (2, Some("bad-key")), "{doc}");
+    let message = doc["message"].as_str().unwrap();
+    assert!(
+        message.contains("this token was minted with key id") && message.contains("the key you gave is"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -151,3 +151,99 @@ fn json_is_one_document_for_every_outcome_with_the_http_codes() {
     let (code, listed) = one_json(&env, &["keygen", "--keyring", "/nonexistent/ring", "--list", "--json"]);
     assert_eq!(code, 2, "{listed}");
 }
+
+/// `chattr +i` / `-i` on a path (works as root, where file modes do not stop writes).
+fn immutable(path: &std::path::Path, on: bool) -> bool {
+    std::process::Command::new("chattr").arg(if on { "+i" } else { "-i" }).arg(path).status().is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_spend_never_loses_its_successor_to_an_unwritable_token_file() {
+    let env = Env::new();
+    let key = env.key("k");
+    let l = env.path("l.db").to_str().unwrap().to_owned();
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+    let other = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+    env.ok(&["spend", &other, "--key-file", &key, "--ledger", &l, "--cost", "1"]);
+    let dir = env.path("agent");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("agent.token");
+    std::fs::write(&file, &token).unwrap();
+    if !immutable(&dir, true) {
+        common::skip("chattr +i is not available: cannot make a directory unwritable for root");
+        return;
+    }
+    // Nowhere to put the successor: refused before anything is spent.
+    let (code, out, err) =
+        env.run(&["spend", "--token-file", file.to_str().unwrap(), "--key-file", &key, "--ledger", &l, "--cost", "1"]);
+    immutable(&dir, false);
+    assert_eq!((code, out.as_str()), (3, ""), "{err}");
+    assert!(err.contains("nothing was spent"), "{err}");
+    let (code, _, err) = env.run(&["verify", &token, "--key-file", &key, "--ledger", &l]);
+    assert_eq!(code, 0, "still unspent: {err}");
+    // The check passes but the save fails (the file itself cannot be replaced): the spend is
+    // committed, so the successor is printed and stderr says how to recover.
+    assert!(immutable(&file, true));
+    let (code, out, err) =
+        env.run(&["spend", "--token-file", file.to_str().unwrap(), "--key-file", &key, "--ledger", &l, "--cost", "1"]);
+    immutable(&file, false);
+    assert_eq!(code, 3, "{err}");
+    let successor = out.trim();
+    assert!(err.contains("the successor is printed above"), "{err}");
+    let doc: Value = serde_json::from_str(&env.ok(&["inspect", successor, "--json"])).unwrap();
+    assert_eq!(doc["balance"], 9);
+    // Re-running returns the same successor, and now saves it.
+    let again =
+        env.ok(&["spend", "--token-file", file.to_str().unwrap(), "--key-file", &key, "--ledger", &l, "--cost", "1"]);
+    assert_eq!(again, successor);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), successor);
+}
+
+#[test]
+fn keys_and_durations_are_handled_as_a_careful_tool_would() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let key = env.key("k");
+    let path = std::path::Path::new(&key);
+    // Readable by others: used, with a warning naming the mode and the fix.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = env.run(&["mint", "--key-file", &key]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("mode 0644") && err.contains("chmod 600"), "{err}");
+    // Writable by anyone: refused.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, _, err) = env.run(&["mint", "--key-file", &key]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("may be written by anyone"), "{err}");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // --force says what replacing a key costs, and how to rotate instead.
+    let (code, _, err) = env.run(&["keygen", "--out", &key, "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("stops verifying") && err.contains("--keyring"), "{err}");
+    // Each cause once, in plain words.
+    let (code, _, err) = env.run(&["mint", "--key-file", "/nonexistent/key"]);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("no such file").count() + err.matches("No such file").count(), 1, "{err}");
+    assert!(!err.contains("os error"), "{err}");
+    // The missing request fact names its flag.
+    let token = env.ok(&["mint", "--key-file", &key, "-c", "action = read"]);
+    let (code, _, err) = env.run(&["verify", &token, "--key-file", &key, "--offline"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the request names no action: pass --action"), "{err}");
+    // Durations, compound or bare; zero refused.
+    for d in ["90s", "1h30m", "2d12h", "600"] {
+        let (code, _, err) = env.run(&["mint", "--key-file", &key, "--expires-in", d]);
+        assert_eq!(code, 0, "{d}: {err}");
+    }
+    let minted = env.ok(&["mint", "--key-file", &key, "--expires-in", "1h30m", "--json"]);
+    let doc: Value = serde_json::from_str(&minted).unwrap();
+    let expires =
+        time::OffsetDateTime::parse(doc["expires"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let left = expires - time::OffsetDateTime::now_utc();
+    assert!(left > time::Duration::minutes(89) && left <= time::Duration::minutes(90), "{left}");
+    for d in ["0s", "0", "1x", "h", ""] {
+        let (code, _, err) = env.run(&["mint", "--key-file", &key, "--expires-in", d]);
+        assert_eq!(code, 2, "{d}: {err}");
+    }
+}

@@ -31,6 +31,7 @@ pub fn key() -> RootKey {
 /// A keyring holding `key()` under the key id the identifier names.
 pub fn keyring() -> Keyring {
     Keyring {
+        single: false,
         current: Some("0123456789abcdef".into()),
         keys: vec![KeyEntry { id: "0123456789abcdef".into(), key: key(), created: String::new(), retired: None }],
     }

@@ -132,24 +132,32 @@ impl KeyArgs {
     /// The keys to sign or verify with, by the documented order of precedence.
     pub fn load(&self) -> Result<Keyring> {
         let format: KeyFormat = self.key_format.into();
+        let ring = |path: &Path| -> Result<Keyring> {
+            warn_if_readable(path);
+            Ok(Keyring::load(path)?)
+        };
+        let file = |path: &Path| -> Result<Keyring> {
+            warn_if_readable(path);
+            Ok(Keyring::single(crumb::key::read_key_file(path, format)?))
+        };
         if let Some(path) = &self.keyring {
-            return Ok(Keyring::load(path)?);
+            return ring(path);
         }
         if let Some(path) = &self.key_file {
-            return Ok(Keyring::single(crumb::key::read_key_file(path, format)?));
+            return file(path);
         }
         if let Some(fd) = self.key_fd {
             return read_key_fd(fd, format).map(Keyring::single);
         }
         if let Some(path) = std::env::var_os("CRUMB_KEY_FILE").filter(|p| !p.is_empty()) {
-            return Ok(Keyring::single(crumb::key::read_key_file(Path::new(&path), format)?));
+            return file(Path::new(&path));
         }
         if let Some(path) = std::env::var_os("CRUMB_KEYRING").filter(|p| !p.is_empty()) {
-            return Ok(Keyring::load(Path::new(&path))?);
+            return ring(Path::new(&path));
         }
         let default = paths::default_key_file()?;
         if default.exists() {
-            return Ok(Keyring::single(crumb::key::read_key_file(&default, format)?));
+            return file(&default);
         }
         if std::io::stdin().is_terminal() {
             return prompt_key(format).map(Keyring::single);
@@ -158,6 +166,23 @@ impl KeyArgs {
             "no root key: pass --key-file, --key-fd or --keyring, set CRUMB_KEY_FILE, or run `crumb keygen` to create {}",
             default.display()
         )))
+    }
+}
+
+/// Warns (on stderr) about a key file others can read; world-writable ones are refused when
+/// read. age-keygen warns the same way; the secret may be out already, so say how to fix it.
+fn warn_if_readable(path: &Path) {
+    if let Some(w) = crumb::key::permission_warning(path) {
+        eprintln!("crumb: warning: {w}");
+    }
+}
+
+/// A token minted with another key than the one given is a configuration error (exit 2),
+/// said plainly, not a denial: "this token was minted with key id X; the key you gave is Y".
+pub fn check_key_matches(keys: &Keyring, token: &Macaroon) -> Result<()> {
+    match keys.key_for(&token.identifier) {
+        Err(e @ crumb::error::KeyError::WrongKey { .. }) => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -316,23 +341,56 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))
 }
 
-/// `90s`, `15m`, `2h`, `7d`, `1w` as a duration.
+/// A duration: `90s`, `15m`, `2h`, `7d`, `1w`, or several together (`1h30m`, `2d12h`); a bare
+/// number is seconds. At most 100 years.
 pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().map_err(|_| format!("`{s}` is not a duration like 90s, 15m, 2h, 7d"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(format!("`{s}`: the unit must be s, m, h, d or w")),
-    };
-    n.checked_mul(seconds)
+    let bad = || format!("`{s}` is not a duration like 90s, 15m, 1h30m, 7d");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        return checked_seconds(s, Some(secs));
+    }
+    let mut total: Option<i64> = Some(0);
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        let unit = rest[digits..].chars().next().ok_or_else(bad)?;
+        let seconds = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(format!("`{s}`: a unit is s, m, h, d or w")),
+        };
+        total = total.and_then(|t| n.checked_mul(seconds).and_then(|x| t.checked_add(x)));
+        rest = &rest[digits + 1..];
+    }
+    checked_seconds(s, total)
+}
+
+fn checked_seconds(s: &str, seconds: Option<i64>) -> Result<time::Duration, String> {
+    seconds
         .filter(|&t| t <= 100 * 365 * 86_400)
         .map(time::Duration::seconds)
         .ok_or_else(|| format!("`{s}` is too long"))
+}
+
+/// A duration above zero (an expiry of `0s` would mint a token that never worked).
+pub fn parse_positive_duration(s: &str) -> Result<time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d <= time::Duration::ZERO {
+        return Err(format!("`{s}` is not a positive duration"));
+    }
+    Ok(d)
+}
+
+/// A positive duration for timeouts (`10`, `10s`, `2m`).
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_positive_duration(s)?;
+    Ok(std::time::Duration::from_secs(d.whole_seconds() as u64))
 }
 
 /// Caveats to add, checked against crumb's grammar before anything is signed.
@@ -341,8 +399,8 @@ pub struct CaveatArgs {
     /// A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable.
     #[arg(long = "caveat", short = 'c', value_name = "CAVEAT")]
     pub caveats: Vec<String>,
-    /// Add `expires < now + DURATION` (e.g. 15m, 2h, 7d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub expires_in: Option<time::Duration>,
     /// A caveat added as raw bytes without checking it, for interop; repeatable.
     #[arg(long = "raw", value_name = "TEXT")]

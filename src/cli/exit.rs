@@ -67,6 +67,25 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     BAD_INPUT
 }
 
+/// The error as one line, each cause stated once: a library error that already describes
+/// its I/O or SQLite cause in plain words is not followed by that cause's own wording
+/// ("No such file or directory (os error 2)" twice, say).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let low_level = cause.is::<std::io::Error>() || cause.is::<rusqlite::Error>();
+        if low_level && !parts.is_empty() {
+            continue;
+        }
+        let text = cause.to_string();
+        if parts.iter().any(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}
+
 /// Whether the error is a closed stdout (the reader of a pipe exited).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
@@ -111,7 +130,7 @@ pub fn error_code(err: &anyhow::Error) -> String {
 /// The one JSON document a `--json` command prints when it fails: `code` and `message` as in
 /// HTTP error bodies, `allowed: false` for a denial, and the exit code.
 pub fn error_json(err: &anyhow::Error, exit: u8) -> serde_json::Value {
-    let mut doc = serde_json::json!({ "code": error_code(err), "message": format!("{err:#}"), "exit": exit });
+    let mut doc = serde_json::json!({ "code": error_code(err), "message": message(err), "exit": exit });
     if exit == DENIED {
         doc["allowed"] = serde_json::json!(false);
     }

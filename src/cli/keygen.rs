@@ -60,6 +60,15 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
                 return Err(bad_input("--out needs a file name"));
             }
             let key = RootKey::generate()?;
+            if args.force && path.exists() {
+                let old = crumb::key::read_key_file(&path, crumb::KeyFormat::Hex).map(|k| k.key_id());
+                eprintln!(
+                    "crumb: warning: replacing {}: every token minted with the old key{} stops verifying. \
+                     To rotate without that, keep both keys in a keyring: `crumb keygen --keyring FILE`.",
+                    path.display(),
+                    old.map(|id| format!(" ({id})")).unwrap_or_default()
+                );
+            }
             crumb::key::write_key_file(&path, &key, args.force)?;
             // The default key makes this machine an issuer: its default ledger starts here too,
             // so `verify` (which refuses a missing ledger) works from the first token on.

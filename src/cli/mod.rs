@@ -114,7 +114,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let code = exit::code_for(&err);
             let verdict = if code == exit::DENIED { "denied: " } else { "" };
             // Messages may quote a token's caveats or a server's words: never raw on a terminal.
-            eprintln!("crumb: {verdict}{}", output::safe(&format!("{err:#}")));
+            eprintln!("crumb: {verdict}{}", output::safe(&output::with_flag_hint(&exit::message(&err))));
             if json {
                 let _ = outln!("{}", exit::error_json(&err, code));
             }

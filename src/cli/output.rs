@@ -56,3 +56,25 @@ pub fn print_token(token: &crumb::Macaroon, text: &str, json: bool) -> anyhow::R
     }
     Ok(())
 }
+
+/// Adds the flag that supplies a missing request fact to a message that names one
+/// ("the request names no action" -> "...: pass --action"). The library speaks of facts;
+/// only the command line knows its flags.
+pub fn with_flag_hint(message: &str) -> String {
+    const HINTS: [(&str, &str); 5] = [
+        ("the request names no action", "pass --action"),
+        ("the request names no resource", "pass --resource"),
+        ("the request names no audience", "pass --aud"),
+        ("the request has no client address", "pass --ip"),
+        ("the request has no context value", "pass --context NAME=VALUE"),
+    ];
+    let Some((at, hint)) = HINTS.iter().find_map(|(needle, hint)| message.find(needle).map(|at| (at, hint))) else {
+        return message.to_owned();
+    };
+    if message.contains(hint) {
+        return message.to_owned();
+    }
+    // After the clause that names the fact, before a trailing "(code)".
+    let end = message[at..].find(" (").map_or(message.len(), |i| at + i);
+    format!("{}: {hint}{}", &message[..end], &message[end..])
+}

@@ -1,6 +1,6 @@
 //! `crumb serve`: start the HTTP service. The only command that starts an async runtime.
 
-use super::args::KeyArgs;
+use super::args::{parse_timeout, KeyArgs};
 use super::exit::{unavailable, OK};
 use super::ledger_args::LedgerArgs;
 use super::paths;
@@ -35,18 +35,18 @@ pub struct ServeArgs {
     /// `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them.
     #[arg(long, value_name = "CIDR,...", value_delimiter = ',', num_args = 1)]
     trust_proxy: Vec<crumb::caveat::IpNet>,
-    /// Per-request timeout in seconds (reading the body, the work, the answer).
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    timeout: u64,
+    /// Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
+    timeout: Duration,
     /// Open connections at most; at the cap the oldest idle one is closed to make room.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
-    /// Seconds a client may take to send a request's headers, or sit idle between requests.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    header_timeout: u64,
-    /// Seconds shutdown waits for in-flight requests before closing their connections.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    shutdown_grace: u64,
+    /// How long a client may take to send a request's headers, or sit idle between requests.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// How long shutdown waits for in-flight requests before closing their connections.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
+    shutdown_grace: Duration,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -89,7 +89,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         metrics: Metrics::default(),
         audit,
         trusted_proxies: args.trust_proxy.clone(),
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: args.timeout,
     });
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
@@ -107,8 +107,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         tracing::info!(%addr, ledger = %ledger_path.display(), "crumb serving");
         let limits = serve::Limits {
             max_connections: args.max_connections.max(1),
-            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
-            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            header_timeout: args.header_timeout,
+            shutdown_grace: args.shutdown_grace,
         };
         serve::run(listener, state, limits, shutdown).await.map_err(|e| unavailable(format!("server failed: {e}")))
     })?;

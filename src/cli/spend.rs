@@ -5,7 +5,7 @@ use super::args::{decode_token, encode, FormatArg, KeyArgs, RequestArgs, Satisfy
 use super::exit::{unavailable, OK};
 use super::ledger_args::LedgerArgs;
 use super::remote::{request_body, Remote};
-use super::token_file::replace_atomically;
+use super::token_file::{check_replaceable, save_successor};
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::{SpendKind, SqliteLedger};
@@ -50,12 +50,10 @@ pub struct Local {
 
 impl ConsumeArgs {
     pub fn local(&self) -> Result<Local> {
-        Ok(Local {
-            token: self.token.decode()?,
-            discharges: self.satisfy.discharges()?,
-            keys: self.key.load()?,
-            ledger: self.ledger.open()?,
-        })
+        let token = self.token.decode()?;
+        let keys = self.key.load()?;
+        super::args::check_key_matches(&keys, &token)?;
+        Ok(Local { token, discharges: self.satisfy.discharges()?, keys, ledger: self.ledger.open()? })
     }
 
     /// POSTs to the server with the request id fixed before the first attempt, so every retry
@@ -102,6 +100,9 @@ pub struct SpendArgs {
 
 pub fn run(args: SpendArgs) -> Result<u8> {
     let c = &args.common;
+    if let Some(path) = &c.token.token_file {
+        check_replaceable(path)?;
+    }
     let (successor, receipt) = match &c.server {
         Some(url) => {
             let mut answer = c.remote(url, "/v1/spend", SpendKind::Spend, &[args.cost], {
@@ -132,7 +133,7 @@ pub fn run(args: SpendArgs) -> Result<u8> {
     };
     // Only now, with the answer in hand, is the token file replaced.
     if let Some(path) = &c.token.token_file {
-        replace_atomically(path, &successor)?;
+        save_successor(path, &successor)?;
     }
     if c.json {
         outln!("{}", serde_json::to_string_pretty(&receipt)?)?;

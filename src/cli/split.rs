@@ -3,7 +3,7 @@
 use super::args::encode;
 use super::exit::{unavailable, OK};
 use super::spend::ConsumeArgs;
-use super::token_file::replace_atomically;
+use super::token_file::{check_replaceable, save_successor};
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
@@ -26,6 +26,9 @@ pub struct SplitArgs {
 
 pub fn run(args: SplitArgs) -> Result<u8> {
     let c = &args.common;
+    if let Some(path) = &c.token.token_file {
+        check_replaceable(path)?;
+    }
     let receipt = match &c.server {
         Some(url) => {
             let mut fields = Map::new();
@@ -57,7 +60,7 @@ pub fn run(args: SplitArgs) -> Result<u8> {
     };
     let children = receipt["children"].as_array().cloned().unwrap_or_default();
     if let (Some(path), Some(remainder)) = (&c.token.token_file, children.last().and_then(|k| k["token"].as_str())) {
-        replace_atomically(path, remainder)?;
+        save_successor(path, remainder)?;
     }
     if c.json {
         outln!("{}", serde_json::to_string_pretty(&receipt)?)?;

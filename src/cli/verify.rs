@@ -3,7 +3,7 @@
 use super::args::{KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
 use super::exit::{DENIED, OK};
 use super::ledger_args::LedgerArgs;
-use super::output::{explain_lines, safe};
+use super::output::{explain_lines, safe, with_flag_hint};
 use super::remote::{request_body, Remote};
 use anyhow::Result;
 use clap::Args;
@@ -49,6 +49,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let token = args.token.decode()?;
     let discharges = args.satisfy.discharges()?;
     let keys = args.key.load()?;
+    super::args::check_key_matches(&keys, &token)?;
     // Fail closed: the ledger is opened (and must exist) before anything is judged valid.
     let ledger = if args.offline { None } else { Some(args.ledger.open_read_only()?) };
     let ctx = args.request.context(args.cost);
@@ -81,7 +82,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
                     eprintln!("crumb: offline: signature and caveats only; not checked against a ledger");
                 }
             }
-            Some(d) => eprintln!("crumb: denied: {}", safe(&d.to_string())),
+            Some(d) => eprintln!("crumb: denied: {}", safe(&with_flag_hint(&d.to_string()))),
         }
         if args.explain {
             for line in explain_lines(&token, &discharges, &report) {
