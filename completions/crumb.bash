@@ -531,7 +531,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__lineage)
-            opts="-h -V --token-file --nonce --ledger --json --help --version"
+            opts="-h -V --token-file --nonce --ledger --server --credential-file --format --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -547,6 +547,18 @@ _crumb() {
                     ;;
                 --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json dot" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -619,7 +631,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__revoke)
-            opts="-h -V --token-file --nonce --cascade --ledger --json --help --version"
+            opts="-h -V --token-file --nonce --cascade --ledger --server --credential-file --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,6 +646,14 @@ _crumb() {
                     return 0
                     ;;
                 --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,7 +36,7 @@ complete -c crumb -n "__fish_crumb_needs_command" -f -a "bind" -d 'Bind discharg
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
-complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "generate" -d 'Write shell completions or man pages into a directory'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -203,14 +203,21 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'P
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l server -d 'Ask a remote `crumb serve` instead of writing a ledger file' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l credential-file -d 'With --server: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"revoked": [nonces]} as JSON'
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"nonce", "revoked": [nonces]} as JSON'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'Print the tree as a JSON list of nodes'
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l server -d 'Ask a remote `crumb serve` instead of reading a ledger file' -r
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l credential-file -d 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l format -d 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)' -r -f -a "text\t''
+json\t''
+dot\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'The same as --format json'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the address is printed on stdout)' -r
@@ -243,7 +250,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_su
 complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
 complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
 complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, times, and what is still live'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
 complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
 complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
 complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

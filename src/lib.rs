@@ -24,6 +24,7 @@ pub mod key;
 pub mod keyring;
 pub mod ledger;
 pub mod limits;
+pub mod lineage;
 pub mod revoke;
 pub mod spend;
 pub mod token;

@@ -247,3 +247,52 @@ fn keys_and_durations_are_handled_as_a_careful_tool_would() {
         assert_eq!(code, 2, "{d}: {err}");
     }
 }
+
+#[test]
+fn an_unreachable_server_says_what_to_do_once() {
+    let env = Env::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let (code, _, err) =
+        env.run(&["lineage", "--nonce", &"0".repeat(32), "--server", &url, "--credential-file", "/dev/null"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains(&format!("cannot reach {url}")) && err.contains("is `crumb serve` running"), "{err}");
+    assert_eq!(err.matches("Connection refused").count() + err.matches("connection refused").count(), 1, "{err}");
+}
+
+#[test]
+fn lineage_draws_spend_chains_as_runs_and_offers_dot() {
+    let env = Env::new();
+    let key = env.key("k");
+    let l = env.path("l.db").to_str().unwrap().to_owned();
+    let mut token = env.ok(&["mint", "--key-file", &key, "--balance", "100"]);
+    let root = token.clone();
+    for i in 0..20 {
+        token = env.ok(&[
+            "spend",
+            &token,
+            "--key-file",
+            &key,
+            "--ledger",
+            &l,
+            "--cost",
+            "1",
+            "--request-id",
+            &format!("pay-{i}"),
+        ]);
+    }
+    let kids = env.ok(&["split", &token, "--key-file", &key, "--ledger", &l, "--amount", "10"]);
+    let text = env.ok(&["lineage", &root, "--ledger", &l]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 23, "{text}");
+    // Twenty spends and the split drawn at one indentation; the split's two children below it.
+    assert!(lines[..21].iter().all(|l| !l.starts_with(' ')), "{text}");
+    assert!(lines[21].starts_with("    ") && lines[22].starts_with("    "), "{text}");
+    assert!(lines[0].contains("balance") || lines[0].contains("spent 1"), "{text}");
+    assert!(text.contains("(request pay-7)") && text.contains("split into 10 + 70") && text.contains("live"), "{text}");
+    assert!(text.contains("<- this token"));
+    let dot = env.ok(&["lineage", kids.lines().next().unwrap(), "--ledger", &l, "--format", "dot"]);
+    assert!(dot.starts_with("digraph lineage {") && dot.trim_end().ends_with('}'), "{dot}");
+    assert_eq!(dot.matches(" -> ").count(), 22, "{dot}");
+}

@@ -39,10 +39,21 @@ impl Remote {
 
     /// POSTs `body` to `path`; a 2xx answer is returned, a denial or fault becomes its exit code.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(path, |url| self.agent.post(url).send_json(body))
+    }
+
+    /// GETs `path` with `bearer` as the credential.
+    pub fn get(&self, path: &str, bearer: &str) -> Result<Value> {
+        self.send(path, |url| self.agent.get(url).set("Authorization", &format!("Bearer {bearer}")).call())
+    }
+
+    /// Sends with bounded retries (the same request each time, so retries are idempotent) and
+    /// turns the answer into a value or an error with its exit code.
+    fn send(&self, path: &str, attempt_once: impl Fn(&str) -> Result<ureq::Response, ureq::Error>) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
-            match self.agent.post(&url).send_json(body) {
+            match attempt_once(&url) {
                 Ok(response) => {
                     return response.into_json().map_err(|e| unavailable(format!("{url}: unreadable answer: {e}")));
                 }
@@ -62,11 +73,22 @@ impl Remote {
                         attempt += 1;
                         continue;
                     }
-                    return Err(unavailable(format!("{url}: {t}")));
+                    return Err(unreachable(&self.base, &t));
                 }
             }
         }
     }
+}
+
+/// A transport failure said once, with what to do about it.
+fn unreachable(base: &str, t: &ureq::Transport) -> anyhow::Error {
+    let why = match t.kind() {
+        ureq::ErrorKind::ConnectionFailed => "connection refused".to_owned(),
+        ureq::ErrorKind::Dns => "unknown host".to_owned(),
+        ureq::ErrorKind::Io => "the connection failed".to_owned(),
+        _ => t.message().map(str::to_owned).unwrap_or_else(|| t.kind().to_string()),
+    };
+    unavailable(format!("cannot reach {base} ({why}, {} attempts): is `crumb serve` running there?", BACKOFF.len() + 1))
 }
 
 /// A denial from the server, with its JSON body (exit code 1).

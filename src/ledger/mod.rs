@@ -121,6 +121,45 @@ pub struct Lineage {
     pub root_not_reached: bool,
 }
 
+/// How much of a tree [`Ledger::lineage`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// From the root ancestor down: what the operator (the ledger's owner) sees.
+    WholeTree,
+    /// The token and what descends from it: what its holder may see (what it handed on),
+    /// never its ancestors or siblings (what others did).
+    Descendants,
+}
+
+impl Node {
+    /// The node as JSON: the shape of `crumb lineage --json` and `GET /v1/lineage/{nonce}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "nonce": self.nonce.to_string(),
+            "parent": self.parent.map(|p| p.to_string()),
+            "balance": self.balance,
+            "issued_at": self.issued_at,
+            "live": self.status.spent.is_none() && self.status.revoked_at.is_none(),
+            "spent": self.status.spent.as_ref().map(|s| serde_json::json!({
+                "at": s.at, "kind": s.kind.as_str(), "request_id": s.request_id, "cost": s.cost, "amounts": s.amounts,
+            })),
+            "revoked_at": self.status.revoked_at,
+        })
+    }
+}
+
+impl Lineage {
+    /// `{"nonce", "tree": [node...], "truncated", "root_reached"}`.
+    pub fn to_json(&self, asked: &Nonce) -> serde_json::Value {
+        serde_json::json!({
+            "nonce": asked.to_string(),
+            "tree": self.nodes.iter().map(Node::to_json).collect::<Vec<_>>(),
+            "truncated": self.truncated,
+            "root_reached": !self.root_not_reached,
+        })
+    }
+}
+
 /// A durable ledger of spent and revoked tokens.
 pub trait Ledger: Send + Sync {
     /// What is known of `nonce` (the default status when nothing is).
@@ -140,7 +179,7 @@ pub trait Ledger: Send + Sync {
 
     /// The tree `nonce` belongs to, at most `max_nodes` of it: its root ancestor first (within
     /// [`crate::limits::MAX_LINEAGE_ANCESTORS`]), then descendants breadth first.
-    fn lineage(&self, nonce: &Nonce, max_nodes: usize) -> Result<Lineage, LedgerError>;
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError>;
 }
 
 /// Why the ledger refuses a token that otherwise verifies: spent or revoked.

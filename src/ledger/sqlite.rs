@@ -7,7 +7,7 @@
 //! `synchronous = FULL` fsyncs the WAL on every commit, so a committed spend survives
 //! `kill -9` and power loss.
 
-use super::{Commit, CommitOutcome, Ledger, Lineage, LiveRevoke, Node, SpendKind, Spent, Status};
+use super::{Commit, CommitOutcome, Ledger, Lineage, LiveRevoke, Node, Scope, SpendKind, Spent, Status};
 use crate::error::LedgerError;
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -368,12 +368,12 @@ impl Ledger for SqliteLedger {
         Ok(outcome)
     }
 
-    fn lineage(&self, nonce: &Nonce, max_nodes: usize) -> Result<Lineage, LedgerError> {
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
         let conn = self.lock();
         // Climb to the root ancestor, a bounded number of steps.
         let mut root = *nonce;
-        let mut root_not_reached = true;
-        {
+        let mut root_not_reached = scope == Scope::WholeTree;
+        if scope == Scope::WholeTree {
             let mut up = conn.prepare_cached("SELECT parent FROM tokens WHERE nonce = ?1")?;
             for _ in 0..=limits::MAX_LINEAGE_ANCESTORS {
                 let parent: Option<Vec<u8>> = up.query_row([&root.0[..]], |r| r.get(0)).optional()?.flatten();
@@ -467,12 +467,15 @@ mod tests {
         assert!(ledger.status(&Nonce([4; 16])).unwrap().revoked_at.is_some());
         assert!(ledger.status(&Nonce([3; 16])).unwrap().revoked_at.is_none());
         assert_eq!(ledger.commit(&commit(4, "c", &[(5, 1)])).unwrap(), CommitOutcome::Revoked("now".into()));
-        let tree = ledger.lineage(&Nonce([4; 16]), 100).unwrap();
+        let tree = ledger.lineage(&Nonce([4; 16]), 100, Scope::WholeTree).unwrap();
         assert_eq!(tree.nodes.len(), 4);
         assert_eq!(tree.nodes[0].nonce, Nonce([1; 16]));
         assert!(!tree.truncated && !tree.root_not_reached);
-        let tree = ledger.lineage(&Nonce([4; 16]), 2).unwrap();
+        let tree = ledger.lineage(&Nonce([4; 16]), 2, Scope::WholeTree).unwrap();
         assert_eq!((tree.nodes.len(), tree.truncated), (2, true));
+        let mine = ledger.lineage(&Nonce([2; 16]), 100, Scope::Descendants).unwrap();
+        let seen: Vec<Nonce> = mine.nodes.iter().map(|n| n.nonce).collect();
+        assert_eq!(seen, vec![Nonce([2; 16]), Nonce([4; 16])], "no ancestor, no sibling");
     }
 
     #[cfg(unix)]

@@ -44,7 +44,16 @@ impl AppState {
 }
 
 /// The route patterns, as metrics label them.
-const ROUTES: &[&str] = &["/v1/verify", "/v1/spend", "/v1/split", "/v1/revoke", "/healthz", "/metrics"];
+const ROUTES: &[&str] = &[
+    "/v1/verify",
+    "/v1/spend",
+    "/v1/split",
+    "/v1/revoke",
+    "/v1/lineage",
+    "/v1/lineage/:nonce",
+    "/healthz",
+    "/metrics",
+];
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -56,6 +65,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/spend", post(routes::spend))
         .route("/v1/split", post(routes::split))
         .route("/v1/revoke", post(routes::revoke))
+        .route("/v1/lineage", get(routes::lineage))
+        .route("/v1/lineage/:nonce", get(routes::lineage))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)

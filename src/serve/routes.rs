@@ -363,6 +363,34 @@ pub async fn revoke(
     })))
 }
 
+/// `GET /v1/lineage/{nonce}` (or `/v1/lineage` for the bearer's own token): the part of the
+/// tree the bearer may read ([`crumb::lineage::view`]): its own token and what descends from
+/// it, or with an operator credential the whole tree of any nonce.
+pub async fn lineage(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    nonce: Option<axum::extract::Path<String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let target = match nonce {
+        Some(axum::extract::Path(hex)) => Some(
+            Nonce::parse_hex(&hex).ok_or_else(|| ApiError::bad_request("bad-request", "the nonce is 32 hex digits"))?,
+        ),
+        None => None,
+    };
+    let body = Body::default();
+    let (credential, discharges) = decode_all(&body, &headers)?;
+    let ctx = context(&state, &body, &headers, peer)?;
+    let worker = state.clone();
+    let (asked, tree) = blocking(move || {
+        let verifier = Verifier::new(&worker.keys);
+        crumb::lineage::view(&verifier, worker.ledger.as_ref(), &credential, &discharges, &ctx, target)
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(tree.to_json(&asked)))
+}
+
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
