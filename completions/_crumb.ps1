@@ -25,6 +25,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
             [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
@@ -37,8 +38,16 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crumb;caveats' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'crumb;keygen' {
@@ -61,8 +70,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
             [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'A location hint for holders (not covered by the signature)')
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>). No ledger tracks such a token: it can be neither spent nor revoked')
-            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
-            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable')
             [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'A caveat added as raw bytes without checking it, for interop; repeatable')
             [CompletionResult]::new('--balance', '--balance', [CompletionResultType]::ParameterName, 'Give the token a credit balance (adds `balance <= N`)')
@@ -77,8 +86,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;attenuate' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
-            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
-            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable')
             [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'A caveat added as raw bytes without checking it, for interop; repeatable')
             [CompletionResult]::new('--balance', '--balance', [CompletionResultType]::ParameterName, 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)')
@@ -101,8 +110,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Discharges to match against the third-party caveats; repeatable')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a stable JSON document instead of a table')
             [CompletionResult]::new('--show-signature', '--show-signature', [CompletionResultType]::ParameterName, 'Include the signature (with the caveats, it is the whole bearer token)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -140,8 +149,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'The caveat identifier, exactly as in the third-party caveat')
             [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'A location hint')
-            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
-            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable')
             [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'A caveat added as raw bytes without checking it, for interop; repeatable')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
@@ -265,6 +274,13 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crumb;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;generate' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory to write into')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -274,6 +290,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help' {
+            [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
             [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
@@ -286,8 +303,12 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crumb;help;caveats' {
             break
         }
         'crumb;help;keygen' {
@@ -324,6 +345,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;serve' {
+            break
+        }
+        'crumb;help;completions' {
             break
         }
         'crumb;help;generate' {

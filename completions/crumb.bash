@@ -22,6 +22,12 @@ _crumb() {
             crumb,bind)
                 cmd="crumb__subcmd__bind"
                 ;;
+            crumb,caveats)
+                cmd="crumb__subcmd__caveats"
+                ;;
+            crumb,completions)
+                cmd="crumb__subcmd__completions"
+                ;;
             crumb,discharge)
                 cmd="crumb__subcmd__discharge"
                 ;;
@@ -63,6 +69,12 @@ _crumb() {
                 ;;
             crumb__subcmd__help,bind)
                 cmd="crumb__subcmd__help__subcmd__bind"
+                ;;
+            crumb__subcmd__help,caveats)
+                cmd="crumb__subcmd__help__subcmd__caveats"
+                ;;
+            crumb__subcmd__help,completions)
+                cmd="crumb__subcmd__help__subcmd__completions"
                 ;;
             crumb__subcmd__help,discharge)
                 cmd="crumb__subcmd__help__subcmd__discharge"
@@ -107,7 +119,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help"
+            opts="-h -V --help --version caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,6 +208,34 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__caveats)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__completions)
+            opts="-h -V --help --version bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__discharge)
             opts="-c -h -V --key-file --key-format --id --location --caveat --expires-in --raw --format --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -265,7 +305,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help"
+            opts="caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +333,34 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__bind)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__caveats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -22,6 +22,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand keygen 'Generate a root key and print its key id'
             cand mint 'Mint a token; prints it and a newline, nothing else on stdout'
             cand attenuate 'Add caveats to a token (no key needed); prints the narrower token'
@@ -34,8 +35,15 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+            cand completions 'Print a shell completion script on stdout'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;caveats'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'crumb;keygen'= {
             cand --out 'Write the key to FILE (hex, mode 0600) instead of the default key file'
@@ -56,8 +64,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
             cand --location 'A location hint for holders (not covered by the signature)'
             cand --id 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>). No ledger tracks such a token: it can be neither spent nor revoked'
-            cand -c 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
-            cand --caveat 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand -c 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
+            cand --caveat 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --expires-in 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)'
             cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
             cand --balance 'Give the token a credit balance (adds `balance <= N`)'
@@ -71,8 +79,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;attenuate'= {
             cand --token-file 'Read the token from FILE instead'
-            cand -c 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
-            cand --caveat 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand -c 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
+            cand --caveat 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --expires-in 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)'
             cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
             cand --balance 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)'
@@ -94,8 +102,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --discharge 'Discharges to match against the third-party caveats; repeatable'
             cand --json 'Print a stable JSON document instead of a table'
             cand --show-signature 'Include the signature (with the caveats, it is the whole bearer token)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -131,8 +139,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --key-format 'How the key''s bytes are written'
             cand --id 'The caveat identifier, exactly as in the third-party caveat'
             cand --location 'A location hint'
-            cand -c 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
-            cand --caveat 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable'
+            cand -c 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
+            cand --caveat 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --expires-in 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)'
             cand --raw 'A caveat added as raw bytes without checking it, for interop; repeatable'
             cand --format 'Output format'
@@ -249,6 +257,12 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crumb;completions'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;generate'= {
             cand --dir 'Directory to write into'
             cand -h 'Print help'
@@ -257,6 +271,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;help'= {
+            cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand keygen 'Generate a root key and print its key id'
             cand mint 'Mint a token; prints it and a newline, nothing else on stdout'
             cand attenuate 'Add caveats to a token (no key needed); prints the narrower token'
@@ -269,8 +284,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+            cand completions 'Print a shell completion script on stdout'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;help;caveats'= {
         }
         &'crumb;help;keygen'= {
         }
@@ -295,6 +313,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;lineage'= {
         }
         &'crumb;help;serve'= {
+        }
+        &'crumb;help;completions'= {
         }
         &'crumb;help;generate'= {
         }

@@ -26,6 +26,7 @@ end
 
 complete -c crumb -n "__fish_crumb_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_needs_command" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "caveats" -d 'The caveat language: what each caveat means and how it narrows a token'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "keygen" -d 'Generate a root key and print its key id'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
@@ -38,8 +39,11 @@ complete -c crumb -n "__fish_crumb_needs_command" -f -a "split" -d 'Split a toke
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "completions" -d 'Print a shell completion script on stdout'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "generate" -d 'Write shell completions or man pages into a directory'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand caveats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand caveats" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l out -d 'Write the key to FILE (hex, mode 0600) instead of the default key file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l keyring -d 'Add a new key to this keyring (created if missing) and make it current' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l retire -d 'With --keyring: retire key KID instead of adding one; its tokens stop verifying' -r
@@ -56,7 +60,7 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l location -d 'A location hint for holders (not covered by the signature)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l id -d 'A custom identifier, for interop (default: crumb1:<key id>:<random 128-bit nonce>). No ledger tracks such a token: it can be neither spent nor revoked' -r
-complete -c crumb -n "__fish_crumb_using_subcommand mint" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l balance -d 'Give the token a credit balance (adds `balance <= N`)' -r
@@ -69,7 +73,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand mint" -l json -d 'Print a JS
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l balance -d 'Cap the balance this token may spend (adds `balance <= N`; a cap, not a split)' -r
@@ -94,7 +98,7 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l discharge -d 'Discharges to match against the third-party caveats; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l json -d 'Print a stable JSON document instead of a table'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l show-signature -d 'Include the signature (with the caveats, it is the whole bearer token)'
-complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
@@ -127,7 +131,7 @@ raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l id -d 'The caveat identifier, exactly as in the third-party caveat' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l location -d 'A location hint' -r
-complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand discharge" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand discharge" -l format -d 'Output format' -r -f -a "v1\t'v1 binary, base64url (pymacaroons, libmacaroons)'
@@ -237,20 +241,24 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "caveats" -d 'The caveat language: what each caveat means and how it narrows a token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "serve" -d 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "completions" -d 'Print a shell completion script on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

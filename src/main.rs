@@ -4,9 +4,7 @@
 mod cli;
 mod serve;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     cli::run(args)
 }

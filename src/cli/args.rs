@@ -396,7 +396,7 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 /// Caveats to add, checked against crumb's grammar before anything is signed.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CaveatArgs {
-    /// A first-party caveat `KEY OP VALUE` (see the grammar in the README); repeatable.
+    /// A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable.
     #[arg(long = "caveat", short = 'c', value_name = "CAVEAT")]
     pub caveats: Vec<String>,
     /// Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d).

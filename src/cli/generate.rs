@@ -1,10 +1,13 @@
-//! `crumb generate`: shell completions and man pages, from the clap definitions alone.
-//! The outputs are committed under completions/ and man/; a test regenerates and compares.
+//! Shell completions and man pages, from the clap definitions alone: `crumb completions SHELL`
+//! prints one script, and the hidden `crumb generate completions|man --dir DIR` writes the
+//! files committed under completions/ and man/ (a test regenerates and compares them).
 
 use super::exit::OK;
+use super::help;
 use anyhow::{Context, Result};
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::{Args, ValueEnum};
 use clap_complete::Shell;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Write shell completions or man pages into a directory.
@@ -24,12 +27,30 @@ enum What {
     Man,
 }
 
+/// Print a shell completion script on stdout.
+///
+/// bash: `crumb completions bash > ~/.local/share/bash-completion/completions/crumb`;
+/// zsh: into a directory on $fpath as `_crumb`; fish: `~/.config/fish/completions/crumb.fish`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
 pub fn run(args: GenerateArgs) -> Result<u8> {
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
     match args.what {
-        What::Completions => completions(&args.dir)?,
+        What::Completions => completions_to(&args.dir)?,
         What::Man => man_pages(&args.dir)?,
     }
+    Ok(OK)
+}
+
+pub fn run_completions(args: CompletionsArgs) -> Result<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut visible(super::command()), "crumb", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
     Ok(OK)
 }
 
@@ -37,26 +58,78 @@ fn visible(cmd: clap::Command) -> clap::Command {
     cmd.mut_subcommand("generate", |c| c.hide(true))
 }
 
-fn completions(dir: &Path) -> Result<()> {
+fn completions_to(dir: &Path) -> Result<()> {
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
-        let mut cmd = visible(super::Cli::command());
+        let mut cmd = visible(super::command());
         clap_complete::generate_to(shell, &mut cmd, "crumb", dir)?;
     }
     Ok(())
 }
 
 fn man_pages(dir: &Path) -> Result<()> {
-    let cmd = visible(super::Cli::command());
-    let write = |name: &str, page: clap::Command| -> Result<()> {
-        let mut out = Vec::new();
-        clap_mangen::Man::new(page).render(&mut out)?;
-        std::fs::write(dir.join(format!("{name}.1")), out)?;
-        Ok(())
-    };
-    write("crumb", cmd.clone())?;
+    let cmd = visible(super::command());
+    let version = cmd.get_version().unwrap_or_default().to_owned();
+    std::fs::write(dir.join("crumb.1"), man_page(cmd.clone(), None)?)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("crumb-{}", sub.get_name());
-        write(&name, sub.clone().name(name.clone()).version(cmd.get_version().unwrap_or_default().to_owned()))?;
+        let page = sub.clone().name(name.clone()).version(version.clone());
+        std::fs::write(dir.join(format!("{name}.1")), man_page(page, Some(sub.get_name()))?)?;
     }
     Ok(())
+}
+
+/// One page: clap_mangen's sections, then EXAMPLES, EXIT STATUS, ENVIRONMENT and FILES.
+fn man_page(cmd: clap::Command, subcommand: Option<&str>) -> Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out)?;
+    }
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut out)?;
+    }
+    let examples = subcommand.map(help::examples).unwrap_or(&[]);
+    if !examples.is_empty() {
+        section(&mut out, "EXAMPLES");
+        for (comment, command) in examples {
+            out.extend(format!(".PP\n{}\n.PP\n.RS 4\n.nf\n{}\n.fi\n.RE\n", roff(comment), roff(command)).bytes());
+        }
+    }
+    section(&mut out, "EXIT STATUS");
+    out.extend(
+        ".TP\n0\nvalid, allowed, done\n.TP\n1\ndenied: the token was refused\n.TP\n2\nbad input or usage\n\
+         .TP\n3\nthe environment failed: ledger, file system or server unavailable\n"
+            .bytes(),
+    );
+    section(&mut out, "ENVIRONMENT");
+    for (name, what) in help::ENVIRONMENT {
+        out.extend(format!(".TP\n\\fB{name}\\fR\n{}\n", roff(what)).bytes());
+    }
+    section(&mut out, "FILES");
+    for (path, what) in help::FILES {
+        out.extend(format!(".TP\n\\fI{}\\fR\n{}\n", roff(path), roff(what)).bytes());
+    }
+    if subcommand != Some("caveats") {
+        section(&mut out, "SEE ALSO");
+        out.extend(".BR crumb-caveats (1)\n".bytes());
+    }
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}
+
+fn section(out: &mut Vec<u8>, name: &str) {
+    out.extend(format!(".SH {name}\n").bytes());
+}
+
+/// Escapes text for roff: backslashes, and a leading dot or quote that would read as a request.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.chars().next() {
+        Some('.') | Some('\'') => format!("\\&{escaped}"),
+        _ => escaped,
+    }
 }

@@ -16,6 +16,7 @@ mod bind;
 mod discharge;
 pub mod exit;
 mod generate;
+mod help;
 mod inspect;
 mod keygen;
 mod ledger_args;
@@ -40,9 +41,7 @@ use std::process::ExitCode;
 /// remove, inspect them, and verify them against a request.
 #[derive(Parser, Debug)]
 #[command(name = "crumb", version, propagate_version = true, max_term_width = 100)]
-#[command(
-    after_help = "Exit codes: 0 valid/done, 1 denied, 2 bad input or usage, 3 ledger, file system or server unavailable."
-)]
+#[command(after_help = help::after_help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -62,6 +61,8 @@ pub enum Command {
     Revoke(revoke::RevokeArgs),
     Lineage(lineage::LineageArgs),
     Serve(serve::ServeArgs),
+    Completions(generate::CompletionsArgs),
+    Caveats(CaveatsArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -82,9 +83,41 @@ impl Command {
             Command::Split(a) => a.common.json,
             Command::Revoke(a) => a.json,
             Command::Lineage(a) => a.json,
-            Command::Serve(_) | Command::Generate(_) => false,
+            Command::Serve(_) | Command::Completions(_) | Command::Caveats(_) | Command::Generate(_) => false,
         }
     }
+}
+
+/// The whole command line: the derived definitions, with each subcommand's examples shown by
+/// its `--help` (the man pages render the same examples as a section of their own).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in names {
+        let examples = help::examples(&name);
+        if !examples.is_empty() {
+            cmd = cmd.mut_subcommand(name, |sub| sub.after_long_help(help::examples_text(examples)));
+        }
+    }
+    cmd
+}
+
+/// Parses the process's arguments (exiting with clap's message and code 2 on a usage error).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The caveat language: what each caveat means and how it narrows a token.
+#[derive(clap::Args, Debug)]
+#[command(long_about = help::CAVEATS)]
+pub struct CaveatsArgs {}
+
+fn print_caveats() -> anyhow::Result<u8> {
+    outln!("{}", help::CAVEATS)?;
+    Ok(exit::OK)
 }
 
 /// Runs one subcommand; prints errors to stderr (and with `--json` as a JSON document on
@@ -104,6 +137,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Revoke(a) => revoke::run(a),
         Command::Lineage(a) => lineage::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Completions(a) => generate::run_completions(a),
+        Command::Caveats(_) => print_caveats(),
         Command::Generate(a) => generate::run(a),
     };
     match result {
