@@ -39,21 +39,27 @@ impl Remote {
 
     /// POSTs `body` to `path`; a 2xx answer is returned, a denial or fault becomes its exit code.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.send(path, |url| self.agent.post(url).send_json(body))
+        self.send(path, |url| self.agent.post(url).send_json(body).map_err(Box::new))
     }
 
     /// GETs `path` with `bearer` as the credential.
     pub fn get(&self, path: &str, bearer: &str) -> Result<Value> {
-        self.send(path, |url| self.agent.get(url).set("Authorization", &format!("Bearer {bearer}")).call())
+        self.send(path, |url| {
+            self.agent.get(url).set("Authorization", &format!("Bearer {bearer}")).call().map_err(Box::new)
+        })
     }
 
     /// Sends with bounded retries (the same request each time, so retries are idempotent) and
     /// turns the answer into a value or an error with its exit code.
-    fn send(&self, path: &str, attempt_once: impl Fn(&str) -> Result<ureq::Response, ureq::Error>) -> Result<Value> {
+    fn send(
+        &self,
+        path: &str,
+        attempt_once: impl Fn(&str) -> Result<ureq::Response, Box<ureq::Error>>,
+    ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
-            match attempt_once(&url) {
+            match attempt_once(&url).map_err(|e| *e) {
                 Ok(response) => {
                     return response.into_json().map_err(|e| unavailable(format!("{url}: unreadable answer: {e}")));
                 }
