@@ -25,7 +25,6 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
             [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
@@ -39,15 +38,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
+            [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'crumb;caveats' {
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'crumb;keygen' {
@@ -281,6 +274,13 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crumb;caveats' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;generate' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory to write into')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -290,7 +290,6 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help' {
-            [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
             [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
@@ -304,11 +303,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
+            [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'crumb;help;caveats' {
             break
         }
         'crumb;help;keygen' {
@@ -348,6 +345,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;completions' {
+            break
+        }
+        'crumb;help;caveats' {
             break
         }
         'crumb;help;generate' {

@@ -119,7 +119,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -305,7 +305,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="caveats keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

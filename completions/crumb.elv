@@ -22,7 +22,6 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand keygen 'Generate a root key and print its key id'
             cand mint 'Mint a token; prints it and a newline, nothing else on stdout'
             cand attenuate 'Add caveats to a token (no key needed); prints the narrower token'
@@ -36,14 +35,9 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
             cand completions 'Print a shell completion script on stdout'
+            cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'crumb;caveats'= {
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'crumb;keygen'= {
             cand --out 'Write the key to FILE (hex, mode 0600) instead of the default key file'
@@ -263,6 +257,12 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crumb;caveats'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;generate'= {
             cand --dir 'Directory to write into'
             cand -h 'Print help'
@@ -271,7 +271,6 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;help'= {
-            cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand keygen 'Generate a root key and print its key id'
             cand mint 'Mint a token; prints it and a newline, nothing else on stdout'
             cand attenuate 'Add caveats to a token (no key needed); prints the narrower token'
@@ -285,10 +284,9 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
             cand completions 'Print a shell completion script on stdout'
+            cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand generate 'Write shell completions or man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'crumb;help;caveats'= {
         }
         &'crumb;help;keygen'= {
         }
@@ -315,6 +313,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;serve'= {
         }
         &'crumb;help;completions'= {
+        }
+        &'crumb;help;caveats'= {
         }
         &'crumb;help;generate'= {
         }
