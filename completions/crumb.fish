@@ -115,7 +115,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What thi
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l server -d 'Ask a remote `crumb serve` instead of checking locally (no key needed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l offline -d 'Check signature and caveats only, without a ledger: a spent or revoked token passes'
@@ -153,7 +153,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-format -d 'How
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l action -d 'The action requested (checked by `action` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
@@ -181,7 +181,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-format -d 'How
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
@@ -204,7 +204,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Prin
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l server -d 'Ask a remote `crumb serve` instead of writing a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l credential-file -d 'With --server: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
@@ -213,7 +213,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Pri
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l server -d 'Ask a remote `crumb serve` instead of reading a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l credential-file -d 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l format -d 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)' -r -f -a "text\t''
@@ -229,7 +229,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-format -d 'How
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`' -r

@@ -99,43 +99,96 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// A SQLite error in plain words: what went wrong with the ledger file, not SQLite's terms.
-pub fn sqlite_reason(e: &rusqlite::Error) -> String {
-    use rusqlite::ErrorCode::*;
-    match e {
-        rusqlite::Error::SqliteFailure(f, detail) => match f.code {
-            CannotOpen => detail
-                .clone()
-                .filter(|d| d.starts_with("cannot "))
-                .unwrap_or_else(|| "cannot open it (does its directory exist, and may crumb write there?)".into()),
-            NotADatabase => "it is not a crumb ledger (not a database file)".into(),
-            ReadOnly => "it is read-only".into(),
-            PermissionDenied => "permission denied".into(),
-            DatabaseBusy | DatabaseLocked => "it stayed locked by another process for 30 s".into(),
-            DatabaseCorrupt => "the file is corrupt".into(),
-            DiskFull => "the disk is full".into(),
-            SystemIoFailure => "an I/O error".into(),
-            _ => e.to_string(),
-        },
-        other => other.to_string(),
-    }
+/// A backend's own error, kept inside a [`LedgerError`] for whoever wants the detail.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of ledger failure this is: what a caller can do about it depends on nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerErrorKind {
+    /// No ledger where one was named (a read-only open never creates one).
+    Missing,
+    /// The ledger cannot be used now (down, unreachable, locked, disk full): try again later.
+    Unavailable,
+    /// Contention that outlasted the retries (another writer kept the record).
+    Conflict,
+    /// A record the ledger holds cannot be read.
+    Corrupt,
+    /// Written by a newer crumb: refused rather than misread.
+    SchemaTooNew,
+    /// Written by an older crumb and opened read-only, so it cannot be upgraded.
+    SchemaTooOld,
+    /// A ledger location this build cannot open (a backend compiled out, an unknown scheme).
+    Unsupported,
 }
 
-/// Why the ledger could not answer.
+/// Why the ledger could not answer. Backend neutral: the backend's own error is boxed inside,
+/// and `reason` already says in plain words what went wrong, so it is printed once.
 #[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    #[error("ledger {path}: {}", sqlite_reason(source))]
-    Open { path: PathBuf, source: rusqlite::Error },
-    #[error("no ledger at {path}: pass --ledger or set CRUMB_LEDGER to the one your issuer writes, or --offline to verify without one")]
-    Missing { path: PathBuf },
-    #[error("ledger: {}", sqlite_reason(.0))]
-    Sql(#[from] rusqlite::Error),
-    #[error("ledger schema version {found} is newer than this crumb understands ({supported})")]
-    SchemaTooNew { found: i64, supported: i64 },
-    #[error("ledger schema version {found} is older than this crumb's ({supported}): a command that writes the ledger (spend, split, revoke, serve) upgrades it")]
-    SchemaTooOld { found: i64, supported: i64 },
-    #[error("ledger holds a corrupt record: {0}")]
-    Corrupt(String),
+#[error("{}", self.describe())]
+pub struct LedgerError {
+    pub kind: LedgerErrorKind,
+    /// Where the ledger is: a path, or a database URL without its password.
+    pub location: String,
+    pub reason: String,
+    #[source]
+    pub source: Option<BackendError>,
+}
+
+impl LedgerError {
+    pub fn new(kind: LedgerErrorKind, location: impl Into<String>, reason: impl Into<String>) -> Self {
+        LedgerError { kind, location: location.into(), reason: reason.into(), source: None }
+    }
+
+    pub fn with_source(mut self, source: impl Into<BackendError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn kind(&self) -> LedgerErrorKind {
+        self.kind
+    }
+
+    pub fn missing(location: impl Into<String>) -> Self {
+        let location = location.into();
+        LedgerError::new(LedgerErrorKind::Missing, location, "no ledger there")
+    }
+
+    pub fn unavailable(location: impl Into<String>, reason: impl Into<String>) -> Self {
+        LedgerError::new(LedgerErrorKind::Unavailable, location, reason)
+    }
+
+    pub fn corrupt(location: impl Into<String>, reason: impl Into<String>) -> Self {
+        LedgerError::new(LedgerErrorKind::Corrupt, location, reason)
+    }
+
+    pub fn schema_too_new(location: impl Into<String>, found: i64, supported: i64) -> Self {
+        LedgerError::new(
+            LedgerErrorKind::SchemaTooNew,
+            location,
+            format!("schema version {found} is newer than this crumb understands ({supported})"),
+        )
+    }
+
+    pub fn schema_too_old(location: impl Into<String>, found: i64, supported: i64) -> Self {
+        LedgerError::new(
+            LedgerErrorKind::SchemaTooOld,
+            location,
+            format!(
+                "schema version {found} is older than this crumb's ({supported}): a command that writes the ledger (spend, split, revoke, serve) upgrades it"
+            ),
+        )
+    }
+
+    fn describe(&self) -> String {
+        match self.kind {
+            LedgerErrorKind::Missing => format!(
+                "no ledger at {}: pass --ledger or set CRUMB_LEDGER to the one your issuer writes, or --offline to verify without one",
+                self.location
+            ),
+            LedgerErrorKind::Corrupt => format!("ledger {} holds a corrupt record: {}", self.location, self.reason),
+            _ => format!("ledger {}: {}", self.location, self.reason),
+        }
+    }
 }
 
 /// Everything the library can fail with; `Denied` is a verdict, the rest are faults.

@@ -21,7 +21,7 @@ use crate::caveat::{self, Caveat};
 use crate::context::Context;
 use crate::error::{Error, LimitError};
 use crate::keyring::KeyEntry;
-use crate::ledger::{Commit, CommitOutcome, Ledger, SpendKind, Spent};
+use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
 use crate::limits;
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
@@ -118,6 +118,18 @@ fn already_spent() -> Error {
 fn revoked() -> Error {
     denied(DenialCode::Revoked, "this token was revoked")
 }
+
+fn in_flight() -> Error {
+    denied(DenialCode::InFlight, "this token is in use by another request right now; retry when that one is answered")
+}
+
+/// How long a one-shot spend holds its token at most: a hold outlives its spend only when the
+/// process died between reserve and settle, and then the token is free again after this.
+pub const ONE_SHOT_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a one-shot spend waits for another one-shot use of the same token to finish (a
+/// client's retry racing its own first attempt) before answering `in-flight`.
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The checks that need no key or ledger, done before any work: what the request asks for
 /// and how big the token is are bounded.
@@ -245,18 +257,30 @@ fn consume(
         }
     };
     let entry = key_entry(verifier, verified.token())?;
-    let status = ledger.status(&id.nonce)?;
-    if status.revoked_at.is_some() {
-        return Err(revoked());
-    }
-    if let Some(spent) = status.spent {
-        return replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent);
-    }
     let balance = verified
         .balance()
-        .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"))?;
-    let balances = plan(kind, balance, requested)?;
-    let children = issue(entry, verified.token(), id.nonce, &request_id, &balances)?;
+        .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"));
+    let reservation = Reservation::new(&verified, &request_id, ctx.now.unix_timestamp(), ONE_SHOT_HOLD)
+        .expect("a token with an identifier has a nonce");
+    let ticket = match reserve_waiting(ledger, &reservation)? {
+        Reserved::Held(ticket) => ticket,
+        Reserved::Spent(spent) => {
+            return replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
+        }
+        Reserved::Revoked(_) => return Err(revoked()),
+        Reserved::InFlight => return Err(in_flight()),
+    };
+    // From here the token is held: every way out settles or releases it.
+    let planned = balance
+        .and_then(|b| plan(kind, b, requested))
+        .and_then(|balances| issue(entry, verified.token(), id.nonce, &request_id, &balances));
+    let children = match planned {
+        Ok(children) => children,
+        Err(e) => {
+            release_quietly(ledger, &ticket);
+            return Err(e);
+        }
+    };
     let commit = Commit {
         parent: id.nonce,
         request_id: request_id.clone(),
@@ -266,13 +290,36 @@ fn consume(
         at: at.clone(),
         presented: presented_fingerprint(verified.token()),
     };
-    match ledger.commit(&commit)? {
+    let settled = ledger.settle(&ticket, &commit).inspect_err(|_| release_quietly(ledger, &ticket))?;
+    match settled {
         CommitOutcome::Fresh => Ok(Receipt { parent: id.nonce, request_id, kind, cost, children, replayed: false, at }),
         CommitOutcome::AlreadySpent(spent) => {
             replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
         }
         CommitOutcome::Revoked(_) => Err(revoked()),
+        CommitOutcome::ReservationLost => Err(in_flight()),
     }
+}
+
+/// Reserves, waiting a little while another one-shot use holds the token: such holds last
+/// milliseconds, and the wait turns a client's racing retry into the replay it expects.
+fn reserve_waiting(ledger: &dyn Ledger, reservation: &Reservation) -> Result<Reserved, Error> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match ledger.reserve(reservation)? {
+            Reserved::InFlight if started.elapsed() < IN_FLIGHT_WAIT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// Gives a held token back after a failure; if even that fails, the hold expires by itself.
+fn release_quietly(ledger: &dyn Ledger, ticket: &Ticket) {
+    let _ = ledger.release(ticket);
 }
 
 fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEntry, Error> {

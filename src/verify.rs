@@ -39,6 +39,7 @@ pub enum DenialCode {
     DischargeTooDeep,
     WrongRole,
     NotAnOperator,
+    InFlight,
 }
 
 impl DenialCode {
@@ -63,6 +64,7 @@ impl DenialCode {
             DenialCode::DischargeTooDeep => "discharge-too-deep",
             DenialCode::WrongRole => "wrong-role",
             DenialCode::NotAnOperator => "not-an-operator",
+            DenialCode::InFlight => "in-flight",
         }
     }
 }

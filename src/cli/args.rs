@@ -327,6 +327,15 @@ impl SatisfyArgs {
             .with_exact(self.exact.iter().map(|e| e.as_bytes().to_vec()))
             .only_exact(self.only_exact)
     }
+
+    /// The issuer for `keys` and `ledger` (none: offline), with these exact predicates.
+    pub fn issuer(&self, keys: Keyring, ledger: Option<std::sync::Arc<dyn crumb::ledger::Ledger>>) -> crumb::Issuer {
+        let issuer = match ledger {
+            Some(l) => crumb::Issuer::new(keys, l),
+            None => crumb::Issuer::offline(keys),
+        };
+        issuer.with_exact(self.exact.iter().map(|e| e.as_bytes().to_vec()).collect(), self.only_exact)
+    }
 }
 
 fn parse_context_pair(s: &str) -> Result<(String, String), String> {

@@ -68,13 +68,19 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 }
 
 /// The error as one line, each cause stated once: a library error that already describes
-/// its I/O or SQLite cause in plain words is not followed by that cause's own wording
-/// ("No such file or directory (os error 2)" twice, say).
+/// its I/O or database cause in plain words is not followed by that cause's own wording
+/// ("No such file or directory (os error 2)" twice, say). A ledger error's source is the
+/// backend's own error, which its reason has already put in plain words.
 pub fn message(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
+    let mut after_ledger = false;
     for cause in err.chain() {
-        let low_level = cause.is::<std::io::Error>() || cause.is::<rusqlite::Error>();
-        if low_level && !parts.is_empty() {
+        if after_ledger {
+            break;
+        }
+        after_ledger = cause.is::<crumb::error::LedgerError>()
+            || matches!(cause.downcast_ref::<crumb::Error>(), Some(crumb::Error::Ledger(_)));
+        if cause.is::<std::io::Error>() && !parts.is_empty() {
             continue;
         }
         let text = cause.to_string();

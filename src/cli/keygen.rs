@@ -74,7 +74,7 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
             // so `verify` (which refuses a missing ledger) works from the first token on.
             if args.out.is_none() {
                 let ledger = paths::default_ledger()?;
-                crumb::ledger::SqliteLedger::open(&ledger)?;
+                crumb::ledger::open(&ledger.display().to_string(), crumb::ledger::OpenOptions::READ_WRITE)?;
             }
             (key.key_id(), path, "written")
         }

@@ -1,38 +1,44 @@
-//! Which ledger a command uses: `--ledger PATH`, else `$CRUMB_LEDGER`, else the default in
-//! the data directory.
+//! Which ledger a command uses: `--ledger PATH|URL`, else `$CRUMB_LEDGER`, else the default
+//! file in the data directory. A `postgres://` URL selects the shared PostgreSQL ledger.
 
 use super::paths;
 use anyhow::Result;
 use clap::Args;
-use crumb::ledger::SqliteLedger;
-use std::path::PathBuf;
+use crumb::ledger::{self, Ledger, OpenOptions};
+use std::sync::Arc;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct LedgerArgs {
-    /// The ledger database [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory].
-    #[arg(long, value_name = "PATH")]
-    pub ledger: Option<PathBuf>,
+    /// The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default:
+    /// ledger.sqlite3 in the data directory].
+    #[arg(long, value_name = "PATH|URL")]
+    pub ledger: Option<String>,
 }
 
 impl LedgerArgs {
-    pub fn path(&self) -> Result<PathBuf> {
+    /// Where the ledger is, as given or defaulted.
+    pub fn location(&self) -> Result<String> {
         if let Some(p) = &self.ledger {
             return Ok(p.clone());
         }
-        if let Some(p) = std::env::var_os("CRUMB_LEDGER").filter(|p| !p.is_empty()) {
-            return Ok(PathBuf::from(p));
+        if let Some(p) = std::env::var("CRUMB_LEDGER").ok().filter(|p| !p.is_empty()) {
+            return Ok(p);
         }
-        paths::default_ledger()
+        Ok(paths::default_ledger()?.display().to_string())
     }
 
     /// Opens (creating if needed) the ledger: for commands that write it.
-    pub fn open(&self) -> Result<SqliteLedger> {
-        Ok(SqliteLedger::open(&self.path()?)?)
+    pub fn open(&self) -> Result<Arc<dyn Ledger>> {
+        self.open_with(OpenOptions::READ_WRITE)
     }
 
     /// Opens an existing ledger read-only: for commands that only read it. A missing ledger
     /// is an error (exit 3), never taken for an empty one.
-    pub fn open_read_only(&self) -> Result<SqliteLedger> {
-        Ok(SqliteLedger::open_read_only(&self.path()?)?)
+    pub fn open_read_only(&self) -> Result<Arc<dyn Ledger>> {
+        self.open_with(OpenOptions::READ_ONLY)
+    }
+
+    pub fn open_with(&self, options: OpenOptions) -> Result<Arc<dyn Ledger>> {
+        Ok(ledger::open(&self.location()?, options)?)
     }
 }

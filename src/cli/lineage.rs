@@ -7,7 +7,6 @@ use super::output::safe;
 use super::remote::Remote;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use crumb::ledger::{Ledger, Scope};
 use crumb::limits::MAX_LINEAGE_NODES;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -131,8 +130,8 @@ pub fn run(args: LineageArgs) -> Result<u8> {
         Some(url) => remote(&args, url)?,
         None => {
             let nonce = args.target.nonce()?;
-            let ledger = args.ledger.open_read_only()?;
-            ledger.lineage(&nonce, MAX_LINEAGE_NODES, Scope::WholeTree)?.to_json(&nonce)
+            let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open_read_only()?);
+            issuer.lineage_as_owner(nonce)?.to_json(&nonce)
         }
     };
     let nodes = doc["tree"].as_array().cloned().unwrap_or_default();

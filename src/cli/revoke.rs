@@ -6,7 +6,6 @@ use super::ledger_args::LedgerArgs;
 use super::remote::Remote;
 use anyhow::Result;
 use clap::Args;
-use crumb::ledger::Ledger;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -45,10 +44,10 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
         }
         None => {
             let nonce = args.target.nonce()?;
-            let ledger = args.ledger.open()?;
-            let at = crumb::caveat::rfc3339_now();
-            let revoked = ledger.revoke(&nonce, args.cascade, &at)?;
-            (nonce.to_string(), revoked.iter().map(ToString::to_string).collect())
+            // The local ledger's owner is its operator: no key is needed to revoke in it.
+            let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open()?);
+            let revocation = issuer.revoke_as_owner(nonce, args.cascade)?;
+            (nonce.to_string(), revocation.revoked.iter().map(ToString::to_string).collect())
         }
     };
     if args.json {

@@ -7,7 +7,7 @@ use super::paths;
 use crate::serve::{self, AppState, Audit, Metrics};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use crumb::ledger::SqliteLedger;
+use crumb::ledger::OpenOptions;
 use crumb::{Keyring, RootKey};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -52,6 +52,10 @@ pub struct ServeArgs {
     threads: Option<usize>,
 }
 
+/// How many requests may use the ledger at once: read connections, and PostgreSQL's pool
+/// (two replicas stay under PostgreSQL's default of 100 connections).
+const LEDGER_CONCURRENCY: usize = 32;
+
 /// The keys to serve with; on a bare machine, a development key made on the spot.
 fn keys(args: &KeyArgs) -> Result<Keyring> {
     let nothing_named = args.key_file.is_none()
@@ -70,8 +74,10 @@ fn keys(args: &KeyArgs) -> Result<Keyring> {
 
 pub fn run(args: ServeArgs) -> Result<u8> {
     let keys = keys(&args.key)?;
-    let ledger_path = args.ledger.path()?;
-    let ledger = SqliteLedger::open(&ledger_path)?.with_readers(4)?;
+    let ledger_location = crumb::ledger::redact_url(&args.ledger.location()?);
+    // Opened before the async runtime starts: PostgreSQL's blocking client runs a runtime of
+    // its own, which must never start on an async worker.
+    let ledger = args.ledger.open_with(OpenOptions::concurrent(LEDGER_CONCURRENCY))?;
     let audit = match &args.audit_log {
         Some(p) => Some(Audit::open(p).with_context(|| format!("cannot open the audit log {}", p.display()))?),
         None => None,
@@ -84,8 +90,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         )
         .init();
     let state = Arc::new(AppState {
-        keys,
-        ledger: Arc::new(ledger),
+        issuer: crumb::Issuer::new(keys, ledger),
         metrics: Metrics::default(),
         audit,
         trusted_proxies: args.trust_proxy.clone(),
@@ -104,7 +109,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let shutdown = serve::shutdown_signal()?;
         outln!("listening on http://{addr}")?;
         std::io::stdout().flush()?;
-        tracing::info!(%addr, ledger = %ledger_path.display(), "crumb serving");
+        tracing::info!(%addr, ledger = %ledger_location, "crumb serving");
         let limits = serve::Limits {
             max_connections: args.max_connections.max(1),
             header_timeout: args.header_timeout,

@@ -8,9 +8,9 @@ use super::remote::{request_body, Remote};
 use super::token_file::{check_replaceable, save_successor};
 use anyhow::Result;
 use clap::Args;
-use crumb::ledger::{SpendKind, SqliteLedger};
+use crumb::ledger::SpendKind;
 use crumb::spend::default_request_id;
-use crumb::{Keyring, Macaroon};
+use crumb::{Issuer, Macaroon};
 use serde_json::{json, Map, Value};
 
 /// What spend and split share: the token, where to spend it, and how to print the result.
@@ -44,8 +44,7 @@ pub struct ConsumeArgs {
 pub struct Local {
     pub token: Macaroon,
     pub discharges: Vec<Macaroon>,
-    pub keys: Keyring,
-    pub ledger: SqliteLedger,
+    pub issuer: Issuer,
 }
 
 impl ConsumeArgs {
@@ -53,7 +52,8 @@ impl ConsumeArgs {
         let token = self.token.decode()?;
         let keys = self.key.load()?;
         super::args::check_key_matches(&keys, &token)?;
-        Ok(Local { token, discharges: self.satisfy.discharges()?, keys, ledger: self.ledger.open()? })
+        let discharges = self.satisfy.discharges()?;
+        Ok(Local { token, discharges, issuer: self.satisfy.issuer(keys, Some(self.ledger.open()?)) })
     }
 
     /// POSTs to the server with the request id fixed before the first attempt, so every retry
@@ -117,15 +117,7 @@ pub fn run(args: SpendArgs) -> Result<u8> {
         None => {
             let local = c.local()?;
             let ctx = c.request.context(args.cost);
-            let verifier = c.satisfy.verifier(&local.keys);
-            let receipt = crumb::spend::spend(
-                &verifier,
-                &local.ledger,
-                local.token,
-                local.discharges,
-                &ctx,
-                c.request_id.as_deref(),
-            )?;
+            let receipt = local.issuer.spend(local.token, local.discharges, &ctx, c.request_id.as_deref())?;
             let successor = encode(&receipt.children[0].token, c.format)?;
             let doc = receipt.to_json(std::slice::from_ref(&successor));
             (successor, doc)

@@ -44,16 +44,8 @@ pub fn run(args: SplitArgs) -> Result<u8> {
         None => {
             let local = c.local()?;
             let ctx = c.request.context(0);
-            let verifier = c.satisfy.verifier(&local.keys);
-            let receipt = crumb::spend::split(
-                &verifier,
-                &local.ledger,
-                local.token,
-                local.discharges,
-                &ctx,
-                &args.amounts,
-                c.request_id.as_deref(),
-            )?;
+            let receipt =
+                local.issuer.split(local.token, local.discharges, &ctx, &args.amounts, c.request_id.as_deref())?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
             receipt.to_json(&tokens)
         }

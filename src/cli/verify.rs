@@ -52,30 +52,14 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     super::args::check_key_matches(&keys, &token)?;
     // Fail closed: the ledger is opened (and must exist) before anything is judged valid.
     let ledger = if args.offline { None } else { Some(args.ledger.open_read_only()?) };
+    let issuer = args.satisfy.issuer(keys, ledger);
     let ctx = args.request.context(args.cost);
-    let mut report = args.satisfy.verifier(&keys).check(&token, &discharges, &ctx);
-    // A genuine token that the ledger says is dead is refused for that reason first.
-    if let (true, Some(ledger), Some(id)) = (report.signature_valid, &ledger, token.token_id()) {
-        if let Some(denial) = crumb::ledger::standing(ledger, &id.nonce)? {
-            report.denial = Some(denial);
-        }
-    }
-    let valid = report.denial.is_none();
+    // JSON always carries every caveat's verdict: a script reads it whole.
+    let verdict = issuer.verify(&token, &discharges, &ctx, args.json)?;
     if args.json {
-        let doc = json!({
-            "offline": args.offline,
-            "allowed": valid,
-            "code": report.denial.as_ref().map(|d| d.code.as_str()),
-            "message": report.denial.as_ref().map(|d| d.message.clone()),
-            "key_id": report.key_id,
-            "nonce": token.token_id().map(|id| id.nonce.to_string()),
-            "balance": crumb::verify::balance_of(&token),
-            "signature_valid": report.signature_valid,
-            "caveats": report.caveats_json(&token, &discharges),
-        });
-        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+        outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
     } else {
-        match &report.denial {
+        match verdict.denial() {
             None => {
                 outln!("valid")?;
                 if args.offline {
@@ -85,12 +69,12 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
             Some(d) => eprintln!("crumb: denied: {}", safe(&with_flag_hint(&d.to_string()))),
         }
         if args.explain {
-            for line in explain_lines(&token, &discharges, &report) {
+            for line in explain_lines(&token, &discharges, &verdict.report) {
                 outln!("{line}")?;
             }
         }
     }
-    Ok(if valid { OK } else { DENIED })
+    Ok(if verdict.allowed { OK } else { DENIED })
 }
 
 fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {

@@ -6,15 +6,32 @@
 //! deterministically from the parent, the request id and the root key (see [`crate::spend`]),
 //! so a retried request rebuilds the same successor without bearer tokens at rest.
 //!
-//! The one write that matters, [`Ledger::commit`], is a single transaction: either the parent
-//! is marked spent *and* every child is recorded, or nothing is.
+//! Consuming a token takes two phases, so that a gateway can hold a token while the request
+//! it pays for is in flight and charge only once the upstream answered:
+//! - [`Ledger::reserve`] marks the parent in flight (a second reservation of the same nonce is
+//!   refused while the first holds; a stale one expires), and is made only from a
+//!   [`crate::verify::Verified`] token ([`Reservation::new`]);
+//! - [`Ledger::settle`] then marks the parent spent *and* records every child in one
+//!   transaction, or [`Ledger::release`] gives the token back untouched.
+//!
+//! The port is synchronous: both backends are blocking clients (SQLite is a library call;
+//! PostgreSQL's synchronous client runs its own small runtime), so async callers reach the
+//! ledger through one blocking boundary (the server's `blocking`), never from a worker thread.
+//! [`open`] picks the backend from the location: a path is SQLite, `postgres://` PostgreSQL.
 
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresLedger;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
 
-use crate::error::LedgerError;
+pub use crate::error::{LedgerError, LedgerErrorKind};
 use crate::token::identifier::Nonce;
+use std::sync::Arc;
 
 /// How a token was consumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +94,7 @@ pub struct Commit {
     pub presented: [u8; 32],
 }
 
-/// What a commit found.
+/// What a settle found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommitOutcome {
     /// Written now.
@@ -86,6 +103,92 @@ pub enum CommitOutcome {
     AlreadySpent(Spent),
     /// The parent was revoked.
     Revoked(String),
+    /// The reservation expired and another took the token: nothing was written.
+    ReservationLost,
+}
+
+/// A request to hold a token while its spend is in flight. Made only from a verified token.
+#[derive(Clone, Debug)]
+pub struct Reservation {
+    parent: Nonce,
+    request_id: String,
+    presented: [u8; 32],
+    /// Unix seconds now, and when the hold expires if never settled or released.
+    now: i64,
+    until: i64,
+}
+
+impl Reservation {
+    /// Holds `verified`'s nonce for `request_id` until `ttl` has passed (from `now`, unix
+    /// seconds). `None` for a token no ledger tracks (a custom identifier).
+    pub fn new(
+        verified: &crate::verify::Verified,
+        request_id: &str,
+        now: i64,
+        ttl: std::time::Duration,
+    ) -> Option<Self> {
+        Some(Reservation {
+            parent: verified.nonce()?,
+            request_id: request_id.to_owned(),
+            presented: crate::spend::presented_fingerprint(verified.token()),
+            now,
+            until: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+        })
+    }
+
+    pub fn parent(&self) -> Nonce {
+        self.parent
+    }
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    pub fn presented(&self) -> &[u8; 32] {
+        &self.presented
+    }
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+    pub fn until(&self) -> i64 {
+        self.until
+    }
+}
+
+/// Proof of a held reservation: only [`Ledger::reserve`] makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    parent: Nonce,
+    id: [u8; 16],
+}
+
+impl Ticket {
+    /// A new ticket for `parent` (for backends: a random id names this one hold).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn issue(parent: Nonce) -> Result<Self, LedgerError> {
+        let mut id = [0u8; 16];
+        getrandom::getrandom(&mut id)
+            .map_err(|e| LedgerError::unavailable("(ticket)", format!("the random source failed: {e}")))?;
+        Ok(Ticket { parent, id })
+    }
+
+    pub fn parent(&self) -> Nonce {
+        self.parent
+    }
+    pub fn id(&self) -> &[u8; 16] {
+        &self.id
+    }
+}
+
+/// What a reservation found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reserved {
+    /// The token is held for this request: settle or release it.
+    Held(Ticket),
+    /// The token was consumed already (perhaps by this same request: a retry).
+    Spent(Spent),
+    /// The token was revoked.
+    Revoked(String),
+    /// Another reservation holds it and has not expired: a concurrent use.
+    InFlight,
 }
 
 /// One node of a delegation tree.
@@ -161,12 +264,23 @@ impl Lineage {
 }
 
 /// A durable ledger of spent and revoked tokens.
-pub trait Ledger: Send + Sync {
+pub trait Ledger: Send + Sync + std::fmt::Debug {
+    /// Where the ledger is, for messages (a path, or a URL without its password).
+    fn location(&self) -> &str;
+
     /// What is known of `nonce` (the default status when nothing is).
     fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError>;
 
-    /// Consumes the parent and records its children, atomically and durably.
-    fn commit(&self, commit: &Commit) -> Result<CommitOutcome, LedgerError>;
+    /// Holds the reservation's token while its spend is in flight. Not durable by itself: a
+    /// hold lost in a crash only means nothing was handed out.
+    fn reserve(&self, reservation: &Reservation) -> Result<Reserved, LedgerError>;
+
+    /// Consumes the held parent and records its children, atomically and durably: it returns
+    /// only once the record would survive a crash. `commit.parent` is the ticket's.
+    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Result<CommitOutcome, LedgerError>;
+
+    /// Gives a held token back untouched.
+    fn release(&self, ticket: &Ticket) -> Result<(), LedgerError>;
 
     /// Revokes `nonce`, and with `cascade` every token issued from it, transitively.
     /// Returns the nonces newly revoked. An operator's act: it may revoke spent tokens and
@@ -182,6 +296,82 @@ pub trait Ledger: Send + Sync {
     fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError>;
 }
 
+/// Reads the stored list of a consumption's amounts (`"30,20,47"`).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn parse_amounts(text: &str) -> Result<Vec<u64>, String> {
+    text.split(',').filter(|s| !s.is_empty()).map(|s| s.parse::<u64>().map_err(|_| format!("amounts {s}"))).collect()
+}
+
+/// Which ledger to open, and how.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    /// Open an existing ledger for reading only: create nothing, and fail if it is missing.
+    pub read_only: bool,
+    /// How many callers may use it at once (a server's workers): more read connections, and
+    /// for SQLite a writer that commits concurrent writes together (group commit).
+    pub concurrency: usize,
+}
+
+impl OpenOptions {
+    pub const READ_WRITE: OpenOptions = OpenOptions { read_only: false, concurrency: 1 };
+    pub const READ_ONLY: OpenOptions = OpenOptions { read_only: true, concurrency: 1 };
+
+    pub fn concurrent(concurrency: usize) -> Self {
+        OpenOptions { read_only: false, concurrency }
+    }
+}
+
+/// Whether `location` names a PostgreSQL database rather than a file.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Opens the ledger at `location`: a `postgres://` URL, or else a SQLite file path.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+pub fn open(location: &str, options: OpenOptions) -> Result<Arc<dyn Ledger>, LedgerError> {
+    if is_postgres_url(location) {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(PostgresLedger::open(location, options)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(LedgerError::new(
+            LedgerErrorKind::Unsupported,
+            redact_url(location),
+            "this crumb was built without PostgreSQL support (the `postgres` feature)",
+        ));
+    }
+    #[cfg(feature = "sqlite")]
+    {
+        let path = std::path::Path::new(location);
+        let ledger = if options.read_only { SqliteLedger::open_read_only(path)? } else { SqliteLedger::open(path)? };
+        Ok(Arc::new(ledger.with_concurrency(options.concurrency)?))
+    }
+    #[cfg(not(feature = "sqlite"))]
+    Err(LedgerError::new(
+        LedgerErrorKind::Unsupported,
+        location,
+        "this crumb was built without the embedded ledger (the `sqlite` feature)",
+    ))
+}
+
+/// A database URL fit for messages and logs: its password replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = tail.split('?').next().unwrap_or("");
+    if tail.is_empty() && !rest.contains('/') {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}://{authority}/{tail}")
+    }
+}
+
 /// Why the ledger refuses a token that otherwise verifies: spent or revoked.
 pub fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::verify::Denial>, LedgerError> {
     use crate::verify::{Denial, DenialCode};
@@ -193,4 +383,17 @@ pub fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::veri
         (None, Some(_)) => Some(Denial::new(DenialCode::Spent, "this token was already spent")),
         (None, None) => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords_before_they_are_shown() {
+        assert_eq!(redact_url("postgres://crumb:s3cret@db:5432/ledger"), "postgres://crumb:***@db:5432/ledger");
+        assert_eq!(redact_url("postgres://crumb@db/ledger?password=x"), "postgres://crumb@db/ledger");
+        assert_eq!(redact_url("postgresql://db"), "postgresql://db");
+        assert!(is_postgres_url("postgresql://x") && !is_postgres_url("/var/lib/crumb/ledger.sqlite3"));
+    }
 }

@@ -4,20 +4,32 @@
 //! SQLite's file locking gives that (one writer at a time, readers alongside in WAL mode),
 //! `BEGIN IMMEDIATE` takes the write lock before reading so two spends cannot both see
 //! "unspent", and a busy timeout turns contention into waiting rather than spurious failure.
-//! `synchronous = FULL` fsyncs the WAL on every commit, so a committed spend survives
+//! `synchronous = FULL` fsyncs the WAL on every durable commit, so a settled spend survives
 //! `kill -9` and power loss.
+//!
+//! **Group commit.** A durable commit costs one fsync, so one spend per commit caps a server
+//! at the disk's fsync rate. With [`SqliteLedger::with_concurrency`] above 1, every write goes
+//! to one writer thread, which takes all the writes waiting for it, applies them in order in
+//! one transaction and commits once: one fsync answers them all, and each caller is answered
+//! only after that commit returned. Holds and releases need no fsync (a hold lost in a crash
+//! handed nothing out), so a batch of only those commits with `synchronous = NORMAL`.
 
-use super::{Commit, CommitOutcome, Ledger, Lineage, LiveRevoke, Node, Scope, SpendKind, Spent, Status};
-use crate::error::LedgerError;
+use super::{
+    Commit, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, Reservation, Reserved,
+    Scope, SpendKind, Spent, Status, Ticket,
+};
 use crate::limits;
 use crate::token::identifier::Nonce;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 /// How long a ledger operation waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most writes one group commit takes.
+const MAX_BATCH: usize = 512;
 
 /// Retries `f` while SQLite answers busy or locked without having waited itself, up to
 /// [`BUSY_TIMEOUT`].
@@ -39,10 +51,14 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 }
 
 /// The schema version this crumb writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+
+/// v3: a token held while its spend is in flight (reserve, then settle or release).
+const SCHEMA_V3: &str = "ALTER TABLE tokens ADD COLUMN reserved_ticket BLOB;
+ALTER TABLE tokens ADD COLUMN reserved_until INTEGER;";
 
 /// v2: the fingerprint of the token that made each spend, so only it can replay the spend.
 const SCHEMA_V2: &str = "ALTER TABLE tokens ADD COLUMN spent_by BLOB;";
@@ -63,23 +79,68 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE INDEX IF NOT EXISTS tokens_parent ON tokens(parent);
 ";
 
-pub struct SqliteLedger {
-    /// The writer: every transaction that changes the ledger goes through it.
-    conn: Mutex<Connection>,
-    /// Readers for status lookups, so a verify never waits behind a spend's fsync (WAL lets
-    /// readers proceed while a writer commits).
-    readers: Vec<Mutex<Connection>>,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for SqliteLedger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SqliteLedger({})", self.path.display())
+/// A SQLite error in plain words: what went wrong with the ledger file, not SQLite's terms.
+fn sqlite_reason(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::*;
+    match e {
+        rusqlite::Error::SqliteFailure(f, detail) => match f.code {
+            CannotOpen => detail
+                .clone()
+                .filter(|d| d.starts_with("cannot "))
+                .unwrap_or_else(|| "cannot open it (does its directory exist, and may crumb write there?)".into()),
+            NotADatabase => "it is not a crumb ledger (not a database file)".into(),
+            ReadOnly => "it is read-only".into(),
+            PermissionDenied => "permission denied".into(),
+            DatabaseBusy | DatabaseLocked => "it stayed locked by another process for 30 s".into(),
+            DatabaseCorrupt => "the file is corrupt".into(),
+            DiskFull => "the disk is full".into(),
+            SystemIoFailure => "an I/O error".into(),
+            _ => e.to_string(),
+        },
+        other => other.to_string(),
     }
 }
 
-fn nonce_of(bytes: Vec<u8>) -> Result<Nonce, LedgerError> {
-    let arr: [u8; 16] = bytes.try_into().map_err(|_| LedgerError::Corrupt("a nonce is not 16 bytes".into()))?;
+/// Wraps a SQLite error as a ledger error of the kind it is.
+fn ledger_error(location: &str, e: rusqlite::Error) -> LedgerError {
+    let kind = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => LedgerErrorKind::Conflict,
+            rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => LedgerErrorKind::Corrupt,
+            _ => LedgerErrorKind::Unavailable,
+        },
+        _ => LedgerErrorKind::Unavailable,
+    };
+    LedgerError::new(kind, location, sqlite_reason(&e)).with_source(e)
+}
+
+fn cannot(location: &str, what: String) -> LedgerError {
+    LedgerError::unavailable(location, what)
+}
+
+/// The ledger's own errors while applying writes: SQLite's, or a record it cannot read.
+enum ApplyError {
+    Sql(rusqlite::Error),
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for ApplyError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApplyError::Sql(e)
+    }
+}
+
+impl ApplyError {
+    fn into_ledger(self, location: &str) -> LedgerError {
+        match self {
+            ApplyError::Sql(e) => ledger_error(location, e),
+            ApplyError::Corrupt(reason) => LedgerError::corrupt(location, reason),
+        }
+    }
+}
+
+fn nonce_of(bytes: Vec<u8>) -> Result<Nonce, ApplyError> {
+    let arr: [u8; 16] = bytes.try_into().map_err(|_| ApplyError::Corrupt("a nonce is not 16 bytes".into()))?;
     Ok(Nonce(arr))
 }
 
@@ -89,23 +150,82 @@ fn to_i64(n: u64) -> i64 {
     n as i64
 }
 
+/// One write, as the writer applies it.
+enum Op {
+    Reserve(Reservation),
+    Settle(Ticket, Commit),
+    Release(Ticket),
+    Revoke { nonce: Nonce, cascade: bool, at: String },
+    RevokeIfLive { nonce: Nonce, at: String },
+}
+
+impl Op {
+    /// Whether the write must survive a crash before its caller is answered.
+    fn durable(&self) -> bool {
+        !matches!(self, Op::Reserve(_) | Op::Release(_))
+    }
+}
+
+/// What a write did.
+enum Answer {
+    Reserved(Reserved),
+    Committed(CommitOutcome),
+    Released,
+    Revoked(Vec<Nonce>),
+    LiveRevoke(LiveRevoke),
+}
+
+type Reply = Result<Answer, LedgerError>;
+
+/// A write waiting for the writer thread, and where its answer goes.
+struct Job {
+    op: Op,
+    reply: mpsc::SyncSender<Reply>,
+}
+
+/// Where writes go: straight to a connection (one caller, the CLI), or to the group committer.
+enum Writer {
+    Direct(Mutex<WriteConn>),
+    Grouped(Mutex<mpsc::Sender<Job>>),
+    ReadOnly,
+}
+
+/// The write connection and the `synchronous` level it is set to.
+struct WriteConn {
+    conn: Connection,
+    durable: bool,
+}
+
+pub struct SqliteLedger {
+    writer: Writer,
+    /// Read connections for status and lineage, so a verify never waits behind a commit's
+    /// fsync (WAL lets readers proceed while a writer commits). Empty: reads use the writer.
+    readers: Vec<Mutex<Connection>>,
+    path: PathBuf,
+    location: String,
+}
+
+impl std::fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteLedger({})", self.location)
+    }
+}
+
 impl SqliteLedger {
     /// Opens (creating if needed) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        let open_err = |source| LedgerError::Open { path: path.to_path_buf(), source };
-        let cannot = |what: String| {
-            open_err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                Some(what),
-            ))
-        };
+        let location = path.display().to_string();
+        let open_err = |e| ledger_error(&location, e);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::key::create_private_dir(dir).map_err(|e| cannot(format!("cannot create {}: {e}", dir.display())))?;
+            crate::key::create_private_dir(dir).map_err(|e| {
+                cannot(&location, format!("cannot create {}: {}", dir.display(), crate::error::io_reason(&e)))
+            })?;
         }
         // A new ledger is private (its WAL and shared-memory files take the same mode): it
         // names every token's nonce, spend times and request ids.
         if !path.exists() {
-            create_private_file(path).map_err(|e| cannot(format!("cannot create {}: {e}", path.display())))?;
+            create_private_file(path)
+                .map_err(|e| cannot(&location, format!("cannot create it: {}", crate::error::io_reason(&e))))?;
         }
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
@@ -121,22 +241,27 @@ impl SqliteLedger {
         })
         .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        let ledger = SqliteLedger { conn: Mutex::new(conn), readers: Vec::new(), path: path.to_path_buf() };
-        let found = retry_busy(|| ledger.migrate()).map_err(open_err)?;
+        let found = retry_busy(|| migrate(&conn)).map_err(open_err)?;
         if found > SCHEMA_VERSION {
-            return Err(LedgerError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+            return Err(LedgerError::schema_too_new(location, found, SCHEMA_VERSION));
         }
-        Ok(ledger)
+        Ok(SqliteLedger {
+            writer: Writer::Direct(Mutex::new(WriteConn { conn, durable: true })),
+            readers: Vec::new(),
+            path: path.to_path_buf(),
+            location,
+        })
     }
 
     /// Opens an existing ledger for reading only: it creates nothing (no file, no directory)
     /// and works in a directory the caller cannot write. A missing ledger is an error, never
     /// an empty ledger: a typo'd path must not make spent tokens look live.
     pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
+        let location = path.display().to_string();
         if !path.is_file() {
-            return Err(LedgerError::Missing { path: path.to_path_buf() });
+            return Err(LedgerError::missing(location));
         }
-        let open_err = |source| LedgerError::Open { path: path.to_path_buf(), source };
+        let open_err = |e| ledger_error(&location, e);
         let version = |conn: &Connection| conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
@@ -155,20 +280,39 @@ impl SqliteLedger {
             Err(e) => return Err(open_err(e)),
         };
         match found {
-            v if v > SCHEMA_VERSION => Err(LedgerError::SchemaTooNew { found: v, supported: SCHEMA_VERSION }),
-            v if v < SCHEMA_VERSION => Err(LedgerError::SchemaTooOld { found: v, supported: SCHEMA_VERSION }),
-            _ => Ok(SqliteLedger { conn: Mutex::new(conn), readers: Vec::new(), path: path.to_path_buf() }),
+            v if v > SCHEMA_VERSION => Err(LedgerError::schema_too_new(location, v, SCHEMA_VERSION)),
+            v if v < SCHEMA_VERSION => Err(LedgerError::schema_too_old(location, v, SCHEMA_VERSION)),
+            _ => Ok(SqliteLedger {
+                writer: Writer::ReadOnly,
+                readers: vec![Mutex::new(conn)],
+                path: path.to_path_buf(),
+                location,
+            }),
         }
     }
 
-    /// Adds `count` read connections for concurrent status lookups (a server's verifiers).
-    pub fn with_readers(mut self, count: usize) -> Result<Self, LedgerError> {
-        let open_err = |source| LedgerError::Open { path: self.path.clone(), source };
-        for _ in 0..count {
+    /// Serves `concurrency` callers at once: that many read connections, and above 1 a writer
+    /// thread that commits concurrent writes together (group commit).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Result<Self, LedgerError> {
+        if concurrency <= 1 {
+            return Ok(self);
+        }
+        let open_err = |e| ledger_error(&self.location, e);
+        for _ in self.readers.len()..concurrency.min(16) {
             let reader = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(open_err)?;
             reader.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
             self.readers.push(Mutex::new(reader));
+        }
+        if let Writer::Direct(conn) = std::mem::replace(&mut self.writer, Writer::ReadOnly) {
+            let conn = conn.into_inner().unwrap_or_else(|p| p.into_inner());
+            let (jobs, queue) = mpsc::channel();
+            let location = self.location.clone();
+            std::thread::Builder::new()
+                .name("crumb-ledger-writer".into())
+                .spawn(move || group_commit(conn.conn, queue, &location))
+                .map_err(|e| cannot(&self.location, format!("cannot start the ledger's writer: {e}")))?;
+            self.writer = Writer::Grouped(Mutex::new(jobs));
         }
         Ok(self)
     }
@@ -177,35 +321,269 @@ impl SqliteLedger {
         &self.path
     }
 
-    /// Creates or checks the schema; returns the version found before.
-    fn migrate(&self) -> rusqlite::Result<i64> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < SCHEMA_VERSION {
-            for step in &MIGRATIONS[version.max(0) as usize..] {
-                tx.execute_batch(step)?;
+    /// Applies one write: directly, or through the group committer.
+    fn write(&self, op: Op) -> Reply {
+        match &self.writer {
+            Writer::Direct(conn) => {
+                let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                run_batch(&mut conn, vec![op], &self.location).pop().expect("one answer per write")
             }
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            Writer::Grouped(jobs) => {
+                let (reply, answer) = mpsc::sync_channel(1);
+                let sent = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job { op, reply });
+                let gone = || cannot(&self.location, "the ledger's writer has stopped".into());
+                sent.map_err(|_| gone())?;
+                answer.recv().map_err(|_| gone())?
+            }
+            Writer::ReadOnly => Err(cannot(&self.location, "it was opened read-only".into())),
+        }
+    }
+
+    /// Runs `f` on a read connection (or the writer's, when there are no readers).
+    fn read<T>(&self, f: impl Fn(&Connection) -> Result<T, ApplyError>) -> Result<T, LedgerError> {
+        for reader in &self.readers {
+            if let Ok(conn) = reader.try_lock() {
+                return f(&conn).map_err(|e| e.into_ledger(&self.location));
+            }
+        }
+        let result = match (&self.writer, self.readers.first()) {
+            (_, Some(reader)) => f(&reader.lock().unwrap_or_else(|p| p.into_inner())),
+            (Writer::Direct(conn), None) => f(&conn.lock().unwrap_or_else(|p| p.into_inner()).conn),
+            _ => return Err(cannot(&self.location, "no connection to read with".into())),
+        };
+        result.map_err(|e| e.into_ledger(&self.location))
+    }
+}
+
+/// Creates or checks the schema; returns the version found before.
+fn migrate(conn: &Connection) -> rusqlite::Result<i64> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if (0..SCHEMA_VERSION).contains(&version) {
+        for step in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(step)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(version)
+}
+
+/// The writer thread: take every write waiting, apply them in one transaction, commit once,
+/// answer each. Ends when the ledger is dropped (the queue closes).
+fn group_commit(conn: Connection, queue: mpsc::Receiver<Job>, location: &str) {
+    let mut conn = WriteConn { conn, durable: true };
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<Op>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
+        for (reply, answer) in replies.into_iter().zip(run_batch(&mut conn, ops, location)) {
+            // A caller that went away (its request timed out) needs no answer.
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Applies `ops` in order in one transaction and commits once (fsynced when any must be
+/// durable). If the batch fails as a whole, each write is retried alone, so one bad write
+/// cannot fail the others.
+fn run_batch(conn: &mut WriteConn, ops: Vec<Op>, location: &str) -> Vec<Reply> {
+    let durable = ops.iter().any(Op::durable);
+    if let Err(e) = set_durability(conn, durable) {
+        let error = ledger_error(location, e);
+        return ops.iter().map(|_| Err(LedgerError::unavailable(location, error.reason.clone()))).collect();
+    }
+    match apply_all(&conn.conn, &ops) {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(_) if ops.len() > 1 => ops
+            .into_iter()
+            .map(|op| {
+                apply_all(&conn.conn, std::slice::from_ref(&op))
+                    .map(|mut a| a.remove(0))
+                    .map_err(|e| e.into_ledger(location))
+            })
+            .collect(),
+        Err(e) => vec![Err(e.into_ledger(location))],
+    }
+}
+
+fn set_durability(conn: &mut WriteConn, durable: bool) -> rusqlite::Result<()> {
+    if conn.durable != durable {
+        conn.conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+        conn.durable = durable;
+    }
+    Ok(())
+}
+
+/// One transaction for all of `ops`; nothing is written unless every one applies.
+fn apply_all(conn: &Connection, ops: &[Op]) -> Result<Vec<Answer>, ApplyError> {
+    let mut outcome = Err(ApplyError::Corrupt("no attempt".into()));
+    let result = retry_busy(|| {
+        // IMMEDIATE: take the write lock before reading, so no two writers both see "unspent".
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let mut answers = Vec::with_capacity(ops.len());
+        for op in ops {
+            match apply(&tx, op) {
+                Ok(a) => answers.push(a),
+                Err(ApplyError::Sql(e)) => return Err(e),
+                Err(corrupt) => {
+                    outcome = Err(corrupt);
+                    return Ok(false);
+                }
+            }
         }
         tx.commit()?;
-        Ok(version)
+        outcome = Ok(answers);
+        Ok(true)
+    });
+    match result {
+        Ok(_) => outcome,
+        Err(e) => Err(ApplyError::Sql(e)),
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
-        // back on drop), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
+fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
+    Ok(match op {
+        Op::Reserve(r) => Answer::Reserved(reserve_in(tx, r)?),
+        Op::Settle(ticket, commit) => Answer::Committed(settle_in(tx, ticket, commit)?),
+        Op::Release(ticket) => {
+            tx.execute(
+                "UPDATE tokens SET reserved_ticket = NULL, reserved_until = NULL WHERE nonce = ?1 AND reserved_ticket = ?2",
+                params![&ticket.parent().0[..], &ticket.id()[..]],
+            )?;
+            Answer::Released
+        }
+        Op::Revoke { nonce, cascade, at } => Answer::Revoked(revoke_in(tx, nonce, *cascade, at)?),
+        Op::RevokeIfLive { nonce, at } => Answer::LiveRevoke(revoke_if_live_in(tx, nonce, at)?),
+    })
+}
 
-    fn status_in(conn: &Connection, nonce: &Nonce) -> Result<Status, LedgerError> {
-        // Cached: parsing the SQL costs more than the indexed lookup itself.
-        let row = conn
-            .prepare_cached(&format!("SELECT {STATUS_COLUMNS} FROM tokens WHERE nonce = ?1"))?
-            .query_row([&nonce.0[..]], |r| StatusRow::read(r, 0))
-            .optional()?;
-        row.map_or(Ok(Status::default()), StatusRow::into_status)
+/// A row's standing and reservation, for the writes that decide on them.
+struct Row {
+    status: Status,
+    reserved_ticket: Option<Vec<u8>>,
+    reserved_until: Option<i64>,
+}
+
+fn row_in(conn: &Connection, nonce: &Nonce) -> Result<Row, ApplyError> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until FROM tokens WHERE nonce = ?1"
+        ))?
+        .query_row([&nonce.0[..]], |r| Ok((StatusRow::read(r, 0)?, r.get(7)?, r.get(8)?)))
+        .optional()?;
+    match row {
+        None => Ok(Row { status: Status::default(), reserved_ticket: None, reserved_until: None }),
+        Some((status, reserved_ticket, reserved_until)) => {
+            Ok(Row { status: status.into_status()?, reserved_ticket, reserved_until })
+        }
     }
+}
+
+fn reserve_in(tx: &Connection, r: &Reservation) -> Result<Reserved, ApplyError> {
+    let parent = r.parent();
+    let row = row_in(tx, &parent)?;
+    if let Some(at) = row.status.revoked_at {
+        return Ok(Reserved::Revoked(at));
+    }
+    if let Some(spent) = row.status.spent {
+        return Ok(Reserved::Spent(spent));
+    }
+    if row.reserved_ticket.is_some() && row.reserved_until.is_some_and(|until| until > r.now()) {
+        return Ok(Reserved::InFlight);
+    }
+    let ticket = Ticket::issue(parent).map_err(|e| ApplyError::Corrupt(e.reason))?;
+    tx.prepare_cached(
+        "INSERT INTO tokens (nonce, reserved_ticket, reserved_until) VALUES (?1, ?2, ?3)
+         ON CONFLICT(nonce) DO UPDATE SET reserved_ticket = ?2, reserved_until = ?3",
+    )?
+    .execute(params![&parent.0[..], &ticket.id()[..], r.until()])?;
+    Ok(Reserved::Held(ticket))
+}
+
+fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, ApplyError> {
+    let row = row_in(tx, &c.parent)?;
+    if let Some(at) = row.status.revoked_at {
+        return Ok(CommitOutcome::Revoked(at));
+    }
+    if let Some(spent) = row.status.spent {
+        return Ok(CommitOutcome::AlreadySpent(spent));
+    }
+    if c.parent != ticket.parent() || row.reserved_ticket.as_deref() != Some(&ticket.id()[..]) {
+        return Ok(CommitOutcome::ReservationLost);
+    }
+    let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
+    tx.prepare_cached(
+        "UPDATE tokens SET spent_at = ?2, spent_request = ?3, spent_kind = ?4, spent_cost = ?5, spent_amounts = ?6,
+             spent_by = ?7, reserved_ticket = NULL, reserved_until = NULL
+         WHERE nonce = ?1",
+    )?
+    .execute(params![
+        &c.parent.0[..],
+        c.at,
+        c.request_id,
+        c.kind.as_str(),
+        to_i64(c.cost),
+        amounts.join(","),
+        &c.presented[..]
+    ])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO tokens (nonce, parent, balance, issued_at) VALUES (?1, ?2, ?3, ?4)")?;
+    for (nonce, balance) in &c.children {
+        insert.execute(params![&nonce.0[..], &c.parent.0[..], to_i64(*balance), c.at])?;
+    }
+    Ok(CommitOutcome::Fresh)
+}
+
+fn revoke_in(tx: &Connection, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, ApplyError> {
+    tx.execute("INSERT INTO tokens (nonce) VALUES (?1) ON CONFLICT(nonce) DO NOTHING", [&nonce.0[..]])?;
+    let targets: Vec<Vec<u8>> = if cascade {
+        let mut stmt = tx.prepare(
+            "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n)
+             SELECT t.nonce FROM tokens t JOIN tree ON t.nonce = tree.n WHERE t.revoked_at IS NULL",
+        )?;
+        let rows = stmt.query_map([&nonce.0[..]], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        rows
+    } else {
+        tx.query_row("SELECT nonce FROM tokens WHERE nonce = ?1 AND revoked_at IS NULL", [&nonce.0[..]], |r| r.get(0))
+            .optional()?
+            .into_iter()
+            .collect()
+    };
+    for n in &targets {
+        tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE nonce = ?1", params![n, at])?;
+    }
+    targets.into_iter().map(nonce_of).collect()
+}
+
+fn revoke_if_live_in(tx: &Connection, nonce: &Nonce, at: &str) -> Result<LiveRevoke, ApplyError> {
+    let status = row_in(tx, nonce)?.status;
+    Ok(match (status.revoked_at, status.spent) {
+        (Some(_), _) => LiveRevoke::AlreadyRevoked,
+        (None, Some(_)) => LiveRevoke::Consumed,
+        (None, None) => {
+            tx.execute(
+                "INSERT INTO tokens (nonce, revoked_at) VALUES (?1, ?2)
+                 ON CONFLICT(nonce) DO UPDATE SET revoked_at = ?2",
+                params![&nonce.0[..], at],
+            )?;
+            LiveRevoke::Revoked
+        }
+    })
+}
+
+fn status_in(conn: &Connection, nonce: &Nonce) -> Result<Status, ApplyError> {
+    // Cached: parsing the SQL costs more than the indexed lookup itself.
+    let row = conn
+        .prepare_cached(&format!("SELECT {STATUS_COLUMNS} FROM tokens WHERE nonce = ?1"))?
+        .query_row([&nonce.0[..]], |r| StatusRow::read(r, 0))
+        .optional()?;
+    row.map_or(Ok(Status::default()), StatusRow::into_status)
 }
 
 /// The columns [`StatusRow::read`] expects, in order.
@@ -236,20 +614,14 @@ impl StatusRow {
         })
     }
 
-    fn into_status(self) -> Result<Status, LedgerError> {
+    fn into_status(self) -> Result<Status, ApplyError> {
         let spent = match (self.at, self.request, self.kind) {
             (Some(at), Some(request_id), Some(kind)) => Some(Spent {
                 at,
                 request_id,
-                kind: SpendKind::parse(&kind).ok_or_else(|| LedgerError::Corrupt(format!("spend kind {kind}")))?,
+                kind: SpendKind::parse(&kind).ok_or_else(|| ApplyError::Corrupt(format!("spend kind {kind}")))?,
                 cost: self.cost.unwrap_or(0) as u64,
-                amounts: self
-                    .amounts
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.parse::<u64>().map_err(|_| LedgerError::Corrupt(format!("amounts {s}"))))
-                    .collect::<Result<_, _>>()?,
+                amounts: super::parse_amounts(&self.amounts.unwrap_or_default()).map_err(ApplyError::Corrupt)?,
                 presented: self.spent_by.and_then(|b| b.try_into().ok()),
             }),
             _ => None,
@@ -276,157 +648,126 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 }
 
 impl Ledger for SqliteLedger {
-    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
-        for reader in &self.readers {
-            if let Ok(conn) = reader.try_lock() {
-                return Self::status_in(&conn, nonce);
-            }
-        }
-        Self::status_in(&self.lock(), nonce)
+    fn location(&self) -> &str {
+        &self.location
     }
 
-    fn commit(&self, c: &Commit) -> Result<CommitOutcome, LedgerError> {
-        let mut conn = self.lock();
-        // IMMEDIATE: take the write lock before reading, so no two writers both see "unspent".
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let status = Self::status_in(&tx, &c.parent)?;
-        if let Some(at) = status.revoked_at {
-            return Ok(CommitOutcome::Revoked(at));
+    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
+        self.read(|conn| status_in(conn, nonce))
+    }
+
+    fn reserve(&self, reservation: &Reservation) -> Result<Reserved, LedgerError> {
+        match self.write(Op::Reserve(reservation.clone()))? {
+            Answer::Reserved(r) => Ok(r),
+            _ => unreachable!("a reserve is answered as a reserve"),
         }
-        if let Some(spent) = status.spent {
-            return Ok(CommitOutcome::AlreadySpent(spent));
+    }
+
+    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Result<CommitOutcome, LedgerError> {
+        match self.write(Op::Settle(*ticket, commit.clone()))? {
+            Answer::Committed(c) => Ok(c),
+            _ => unreachable!("a settle is answered as a settle"),
         }
-        let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
-        tx.execute(
-            "INSERT INTO tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts, spent_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(nonce) DO UPDATE SET spent_at = ?2, spent_request = ?3, spent_kind = ?4,
-                 spent_cost = ?5, spent_amounts = ?6, spent_by = ?7",
-            params![
-                &c.parent.0[..],
-                c.at,
-                c.request_id,
-                c.kind.as_str(),
-                to_i64(c.cost),
-                amounts.join(","),
-                &c.presented[..]
-            ],
-        )?;
-        for (nonce, balance) in &c.children {
-            tx.execute(
-                "INSERT INTO tokens (nonce, parent, balance, issued_at) VALUES (?1, ?2, ?3, ?4)",
-                params![&nonce.0[..], &c.parent.0[..], to_i64(*balance), c.at],
-            )?;
-        }
-        tx.commit()?;
-        Ok(CommitOutcome::Fresh)
+    }
+
+    fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
+        self.write(Op::Release(*ticket)).map(drop)
     }
 
     fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("INSERT INTO tokens (nonce) VALUES (?1) ON CONFLICT(nonce) DO NOTHING", [&nonce.0[..]])?;
-        let targets: Vec<Vec<u8>> = if cascade {
-            let mut stmt = tx.prepare(
-                "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n)
-                 SELECT t.nonce FROM tokens t JOIN tree ON t.nonce = tree.n WHERE t.revoked_at IS NULL",
-            )?;
-            let rows = stmt.query_map([&nonce.0[..]], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
-            rows
-        } else {
-            tx.query_row("SELECT nonce FROM tokens WHERE nonce = ?1 AND revoked_at IS NULL", [&nonce.0[..]], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .into_iter()
-            .collect()
-        };
-        for n in &targets {
-            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE nonce = ?1", params![n, at])?;
+        match self.write(Op::Revoke { nonce: *nonce, cascade, at: at.to_owned() })? {
+            Answer::Revoked(r) => Ok(r),
+            _ => unreachable!("a revoke is answered as a revoke"),
         }
-        tx.commit()?;
-        targets.into_iter().map(nonce_of).collect()
     }
 
     fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let status = Self::status_in(&tx, nonce)?;
-        let outcome = match (status.revoked_at, status.spent) {
-            (Some(_), _) => LiveRevoke::AlreadyRevoked,
-            (None, Some(_)) => LiveRevoke::Consumed,
-            (None, None) => {
-                tx.execute(
-                    "INSERT INTO tokens (nonce, revoked_at) VALUES (?1, ?2)
-                     ON CONFLICT(nonce) DO UPDATE SET revoked_at = ?2",
-                    params![&nonce.0[..], at],
-                )?;
-                LiveRevoke::Revoked
-            }
-        };
-        tx.commit()?;
-        Ok(outcome)
+        match self.write(Op::RevokeIfLive { nonce: *nonce, at: at.to_owned() })? {
+            Answer::LiveRevoke(r) => Ok(r),
+            _ => unreachable!("a revoke is answered as a revoke"),
+        }
     }
 
     fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
-        let conn = self.lock();
-        // Climb to the root ancestor, a bounded number of steps.
-        let mut root = *nonce;
-        let mut root_not_reached = scope == Scope::WholeTree;
-        if scope == Scope::WholeTree {
-            let mut up = conn.prepare_cached("SELECT parent FROM tokens WHERE nonce = ?1")?;
-            for _ in 0..=limits::MAX_LINEAGE_ANCESTORS {
-                let parent: Option<Vec<u8>> = up.query_row([&root.0[..]], |r| r.get(0)).optional()?.flatten();
-                match parent {
-                    Some(p) => root = nonce_of(p)?,
-                    None => {
-                        root_not_reached = false;
-                        break;
-                    }
+        self.read(|conn| lineage_in(conn, nonce, max_nodes, scope))
+    }
+}
+
+fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, ApplyError> {
+    // Climb to the root ancestor, a bounded number of steps.
+    let mut root = *nonce;
+    let mut root_not_reached = scope == Scope::WholeTree;
+    if scope == Scope::WholeTree {
+        let mut up = conn.prepare_cached("SELECT parent FROM tokens WHERE nonce = ?1")?;
+        for _ in 0..=limits::MAX_LINEAGE_ANCESTORS {
+            let parent: Option<Vec<u8>> = up.query_row([&root.0[..]], |r| r.get(0)).optional()?.flatten();
+            match parent {
+                Some(p) => root = nonce_of(p)?,
+                None => {
+                    root_not_reached = false;
+                    break;
                 }
             }
         }
-        // Then the tree below it, breadth first, one row past the limit to tell truncation;
-        // the recursion itself stops at the limit, so a huge tree costs no more than a small one.
-        let mut stmt = conn.prepare_cached(&format!(
-            "WITH RECURSIVE tree(n) AS (
-                 SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n LIMIT ?2)
-             SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
-             FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
-        ))?;
-        let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![&root.0[..], limit], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, Option<Vec<u8>>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    StatusRow::read(r, 4)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let truncated = rows.len() > max_nodes;
-        let nodes = rows
-            .into_iter()
-            .take(max_nodes)
-            .map(|(n, parent, balance, issued_at, status)| {
-                Ok(Node {
-                    nonce: nonce_of(n)?,
-                    parent: parent.map(nonce_of).transpose()?,
-                    balance: balance.map(|b| b as u64),
-                    issued_at,
-                    status: status.into_status()?,
-                })
-            })
-            .collect::<Result<Vec<_>, LedgerError>>()?;
-        Ok(Lineage { nodes, truncated, root_not_reached })
     }
+    // Then the tree below it, breadth first, one row past the limit to tell truncation;
+    // the recursion itself stops at the limit, so a huge tree costs no more than a small one.
+    let mut stmt = conn.prepare_cached(&format!(
+        "WITH RECURSIVE tree(n) AS (
+             SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n LIMIT ?2)
+         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
+         FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
+    ))?;
+    let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![&root.0[..], limit], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Option<Vec<u8>>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                StatusRow::read(r, 4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let truncated = rows.len() > max_nodes;
+    let nodes = rows
+        .into_iter()
+        .take(max_nodes)
+        .map(|(n, parent, balance, issued_at, status)| {
+            Ok(Node {
+                nonce: nonce_of(n)?,
+                parent: parent.map(nonce_of).transpose()?,
+                balance: balance.map(|b| b as u64),
+                issued_at,
+                status: status.into_status()?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApplyError>>()?;
+    Ok(Lineage { nodes, truncated, root_not_reached })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reserve, then settle: a spend or split of `parent` as the library makes one.
+    fn consume(ledger: &SqliteLedger, parent: u8, request: &str, children: &[(u8, u64)]) -> CommitOutcome {
+        let reservation = Reservation {
+            parent: Nonce([parent; 16]),
+            request_id: request.into(),
+            presented: [parent; 32],
+            now: 1_000,
+            until: 1_060,
+        };
+        let ticket = match ledger.reserve(&reservation).unwrap() {
+            Reserved::Held(t) => t,
+            Reserved::Spent(s) => return CommitOutcome::AlreadySpent(s),
+            Reserved::Revoked(at) => return CommitOutcome::Revoked(at),
+            Reserved::InFlight => panic!("in flight"),
+        };
+        ledger.settle(&ticket, &commit(parent, request, children)).unwrap()
+    }
 
     fn commit(parent: u8, request: &str, children: &[(u8, u64)]) -> Commit {
         Commit {
@@ -444,8 +785,8 @@ mod tests {
     fn a_nonce_is_spent_once_and_remembers_by_whom() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = SqliteLedger::open(&dir.path().join("l.db")).unwrap();
-        assert_eq!(ledger.commit(&commit(1, "r1", &[(2, 9)])).unwrap(), CommitOutcome::Fresh);
-        match ledger.commit(&commit(1, "r2", &[(3, 9)])).unwrap() {
+        assert_eq!(consume(&ledger, 1, "r1", &[(2, 9)]), CommitOutcome::Fresh);
+        match consume(&ledger, 1, "r2", &[(3, 9)]) {
             CommitOutcome::AlreadySpent(s) => {
                 assert_eq!(s.request_id, "r1");
                 assert_eq!(s.amounts, vec![9]);
@@ -460,13 +801,13 @@ mod tests {
     fn cascade_revocation_follows_the_tree() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = SqliteLedger::open(&dir.path().join("l.db")).unwrap();
-        ledger.commit(&commit(1, "a", &[(2, 5), (3, 5)])).unwrap();
-        ledger.commit(&commit(2, "b", &[(4, 4)])).unwrap();
+        consume(&ledger, 1, "a", &[(2, 5), (3, 5)]);
+        consume(&ledger, 2, "b", &[(4, 4)]);
         let revoked = ledger.revoke(&Nonce([2; 16]), true, "now").unwrap();
         assert_eq!(revoked.len(), 2);
         assert!(ledger.status(&Nonce([4; 16])).unwrap().revoked_at.is_some());
         assert!(ledger.status(&Nonce([3; 16])).unwrap().revoked_at.is_none());
-        assert_eq!(ledger.commit(&commit(4, "c", &[(5, 1)])).unwrap(), CommitOutcome::Revoked("now".into()));
+        assert_eq!(consume(&ledger, 4, "c", &[(5, 1)]), CommitOutcome::Revoked("now".into()));
         let tree = ledger.lineage(&Nonce([4; 16]), 100, Scope::WholeTree).unwrap();
         assert_eq!(tree.nodes.len(), 4);
         assert_eq!(tree.nodes[0].nonce, Nonce([1; 16]));
@@ -485,7 +826,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/l.db");
         let ledger = SqliteLedger::open(&path).unwrap();
-        ledger.commit(&commit(1, "r", &[(2, 1)])).unwrap();
+        consume(&ledger, 1, "r", &[(2, 1)]);
         for file in ["sub/l.db", "sub/l.db-wal"] {
             let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{file}");
@@ -500,6 +841,8 @@ mod tests {
         let path = dir.path().join("l.db");
         drop(SqliteLedger::open(&path).unwrap());
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
-        assert!(matches!(SqliteLedger::open(&path), Err(LedgerError::SchemaTooNew { found: 99, .. })));
+        let refused = SqliteLedger::open(&path).unwrap_err();
+        assert_eq!(refused.kind(), LedgerErrorKind::SchemaTooNew);
+        assert!(refused.to_string().contains("schema version 99 is newer"), "{refused}");
     }
 }

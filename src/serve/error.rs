@@ -28,7 +28,11 @@ impl ApiError {
 
     /// The status a denial maps to: 409 for a token already consumed, 403 otherwise.
     pub fn denied(code: DenialCode, message: impl Into<String>) -> Self {
-        let status = if code == DenialCode::Spent { StatusCode::CONFLICT } else { StatusCode::FORBIDDEN };
+        let status = if matches!(code, DenialCode::Spent | DenialCode::InFlight) {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::FORBIDDEN
+        };
         let mut e = Self::new(status, code.as_str(), message);
         e.extra = Some(json!({ "allowed": false }));
         e

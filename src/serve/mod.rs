@@ -18,16 +18,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use crumb::ledger::SqliteLedger;
-use crumb::Keyring;
 use error::ApiError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Everything a request may need; shared, read-only but for the ledger and the counters.
 pub struct AppState {
-    pub keys: Keyring,
-    pub ledger: Arc<SqliteLedger>,
+    /// Keys, ledger and clock: every route verifies, spends and revokes through it.
+    pub issuer: crumb::Issuer,
     pub metrics: Metrics,
     pub audit: Option<Audit>,
     /// Proxies whose X-Forwarded-For is believed (`--trust-proxy`); empty: none.
@@ -136,9 +134,9 @@ mod tests {
 
     fn state(dir: &std::path::Path) -> (Arc<AppState>, RootKey) {
         let key = RootKey::generate().unwrap();
+        let ledger = crumb::ledger::open(dir.join("l.db").to_str().unwrap(), crumb::ledger::OpenOptions::READ_WRITE);
         let state = AppState {
-            keys: Keyring::single(key.clone()),
-            ledger: Arc::new(SqliteLedger::open(&dir.join("l.db")).unwrap()),
+            issuer: crumb::Issuer::new(crumb::Keyring::single(key.clone()), ledger.unwrap()),
             metrics: Metrics::default(),
             audit: None,
             trusted_proxies: Vec::new(),

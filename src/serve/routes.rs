@@ -1,5 +1,6 @@
-//! The handlers. Each turns a JSON body into library calls — the same `Verifier`, `spend`,
-//! `split` and ledger the CLI uses — and the result into JSON. No verification logic here.
+//! The handlers. Each turns a JSON body into one call of the [`crumb::Issuer`] the CLI uses —
+//! verify, spend, split, revoke, lineage — and the result into JSON. No verification logic
+//! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
 
 use super::error::ApiError;
 use super::{audit::Entry, AppState};
@@ -7,10 +8,9 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use crumb::ledger;
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
-use crumb::{Context, DenialCode, Macaroon, Verifier};
+use crumb::{Context, DenialCode, Macaroon};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -137,7 +137,7 @@ fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr 
 
 /// The request's facts, refused when a client string is over its limit.
 fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr) -> Result<Context, ApiError> {
-    let mut ctx = Context::now();
+    let mut ctx = state.issuer.context();
     ctx.action = body.action.clone();
     ctx.resource = body.resource.clone();
     ctx.aud = body.aud.clone();
@@ -156,7 +156,8 @@ fn encode(token: &Macaroon) -> String {
     wire::encode(token, Format::V2).expect("v2 encodes every token")
 }
 
-/// Runs blocking ledger work off the async workers.
+/// The one blocking boundary: every issuer call (each may reach the ledger) runs here, off
+/// the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
@@ -177,56 +178,31 @@ pub async fn verify(
 ) -> Result<impl IntoResponse, ApiError> {
     let (token, discharges) = decode_all(&body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let mut report = Verifier::new(&state.keys).check(&token, &discharges, &ctx);
-    if let (true, Some(id)) = (report.signature_valid, token.token_id()) {
-        let standing = ledger::standing(state.ledger.as_ref(), &id.nonce).map_err(ApiError::from);
-        if let Err(e) = &standing {
-            count_ledger_error(&state, e);
+    let explain = body.explain == Some(true);
+    let worker = state.clone();
+    let verdict = blocking(move || {
+        let verdict = worker.issuer.verify(&token, &discharges, &ctx, explain).map_err(ApiError::from);
+        if let Err(e) = &verdict {
+            count_ledger_error(&worker, e);
         }
-        if let Some(denial) = standing? {
-            report.denial = Some(denial);
-        }
-    }
-    let outcome = report.denial.as_ref().map_or("allowed", |d| d.code.as_str());
-    let nonce = nonce_of(&token);
-    tracing::debug!(nonce = nonce.as_deref().unwrap_or("-"), outcome, "verify");
+        verdict
+    })
+    .await?;
+    let outcome = verdict.code.unwrap_or("allowed");
+    tracing::debug!(nonce = verdict.nonce.as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
         route: "/v1/verify",
-        nonce: nonce.clone(),
+        nonce: verdict.nonce.clone(),
         outcome,
         cost: body.cost,
         request_id: body.request_id.as_deref(),
     });
-    // The verdict is small by default; `explain` adds every caveat's verdict.
-    let mut doc = json!({
-        "allowed": report.denial.is_none(),
-        "nonce": nonce,
-        "key_id": report.key_id,
-        "balance": crumb::verify::balance_of(&token),
-    });
-    let explained = body.explain == Some(true) || report.denial.is_some();
-    let caveats = if explained { report.caveats_json(&token, &discharges) } else { Vec::new() };
-    let status = match &report.denial {
+    let status = match verdict.denial().map(|d| d.code) {
         None => StatusCode::OK,
-        Some(d) => {
-            doc["code"] = json!(d.code.as_str());
-            doc["message"] = json!(d.message);
-            if let Some((holder, index)) = d.caveat {
-                let name = holder.name();
-                doc["caveat"] =
-                    caveats.iter().find(|c| c["index"] == index && c["holder"] == name).cloned().unwrap_or(Value::Null);
-            }
-            if d.code == DenialCode::Spent {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::FORBIDDEN
-            }
-        }
+        Some(DenialCode::Spent) => StatusCode::CONFLICT,
+        Some(_) => StatusCode::FORBIDDEN,
     };
-    if body.explain == Some(true) {
-        doc["caveats"] = Value::Array(caveats);
-    }
-    Ok((status, Json(doc)))
+    Ok((status, Json(verdict)))
 }
 
 /// Spend and split share everything but the library call.
@@ -252,8 +228,8 @@ async fn consume(
         if std::time::Instant::now() > deadline {
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
         }
-        let verifier = Verifier::new(&worker.keys);
         let request_id = request_id.as_deref();
+        let issuer = &worker.issuer;
         let receipt = match amounts {
             None if route == "/v1/split" => {
                 return Err(ApiError::bad_request("bad-request", "a split needs `amounts`"))
@@ -261,8 +237,8 @@ async fn consume(
             Some(_) if route == "/v1/spend" => {
                 return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split"))
             }
-            Some(a) => crumb::spend::split(&verifier, worker.ledger.as_ref(), token, discharges, &ctx, &a, request_id),
-            None => crumb::spend::spend(&verifier, worker.ledger.as_ref(), token, discharges, &ctx, request_id),
+            Some(a) => issuer.split(token, discharges, &ctx, &a, request_id),
+            None => issuer.spend(token, discharges, &ctx, request_id),
         };
         receipt.map_err(ApiError::from)
     })
@@ -332,24 +308,10 @@ pub async fn revoke(
     };
     let ctx = context(&state, &body, &headers, peer)?;
     let logged = target.or_else(|| credential.token_id().map(|id| id.nonce)).map(|n| n.to_string());
-    let at = crumb::caveat::rfc3339_now();
     let worker = state.clone();
-    let result = blocking(move || {
-        let verifier = Verifier::new(&worker.keys);
-        let ledger = worker.ledger.as_ref();
-        let revocation = match (target, cascade) {
-            (None, false) => crumb::revoke::by_possession(&verifier, ledger, &credential, &discharges, &ctx, &at),
-            (target, _) => {
-                let target = match target.or_else(|| credential.token_id().map(|id| id.nonce)) {
-                    Some(t) => t,
-                    None => return Err(ApiError::bad_request("bad-request", "name the `nonce` to revoke")),
-                };
-                crumb::revoke::as_operator(&verifier, ledger, &credential, &discharges, &ctx, target, cascade, &at)
-            }
-        };
-        revocation.map_err(ApiError::from)
-    })
-    .await;
+    let result =
+        blocking(move || worker.issuer.revoke(&credential, &discharges, &ctx, target, cascade).map_err(ApiError::from))
+            .await;
     let outcome = match &result {
         Ok(_) => "revoked",
         Err(e) => e.code,
@@ -382,12 +344,8 @@ pub async fn lineage(
     let (credential, discharges) = decode_all(&body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let worker = state.clone();
-    let (asked, tree) = blocking(move || {
-        let verifier = Verifier::new(&worker.keys);
-        crumb::lineage::view(&verifier, worker.ledger.as_ref(), &credential, &discharges, &ctx, target)
-            .map_err(ApiError::from)
-    })
-    .await?;
+    let (asked, tree) =
+        blocking(move || worker.issuer.lineage(&credential, &discharges, &ctx, target).map_err(ApiError::from)).await?;
     Ok(Json(tree.to_json(&asked)))
 }
 

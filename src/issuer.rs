@@ -1,0 +1,249 @@
+//! The issuer: keys, ledger and clock in one place, and the one way every adapter — the CLI,
+//! each HTTP route — verifies, spends, splits, revokes and reads lineage.
+//!
+//! No adapter composes "verify, then consult the ledger" itself: [`Issuer::verify`] does, and
+//! returns one serializable [`Verdict`]; spends and splits return the library's
+//! [`crate::spend::Receipt`]. The ledger is an `Arc<dyn Ledger>`, so the same issuer runs on
+//! the embedded SQLite file or on PostgreSQL. Every method blocks (the ledger is a blocking
+//! port): async callers run them through one blocking boundary.
+
+use crate::context::Context;
+use crate::error::{Error, LedgerError};
+use crate::keyring::Keyring;
+use crate::ledger::{self, Ledger, Lineage, Scope};
+use crate::limits::MAX_LINEAGE_NODES;
+use crate::revoke::Revocation;
+use crate::spend::Receipt;
+use crate::token::identifier::Nonce;
+use crate::token::Macaroon;
+use crate::verify::{Denial, Report, Verifier};
+use serde::Serialize;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Where "now" comes from: the system, or a fixed instant (`crumb verify --at`, tests).
+#[derive(Clone, Copy, Debug, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(OffsetDateTime),
+}
+
+impl Clock {
+    pub fn now(&self) -> OffsetDateTime {
+        match self {
+            Clock::System => OffsetDateTime::now_utc(),
+            Clock::Fixed(at) => *at,
+        }
+    }
+}
+
+/// The verdict on one token for one request: the shape of `crumb verify --json` and of
+/// `POST /v1/verify`'s body.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// Why not: a stable reason code (`caveat-failed`, `spent`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub key_id: Option<String>,
+    pub nonce: Option<String>,
+    pub balance: Option<u64>,
+    pub signature_valid: bool,
+    /// True when no ledger was consulted: a spent or revoked token would pass.
+    pub offline: bool,
+    /// The caveat that refused the request, as in `caveats`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<serde_json::Value>,
+    /// Every caveat's verdict, when asked for (`explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caveats: Option<Vec<serde_json::Value>>,
+    /// The full report, for adapters that print it their own way (`--explain`).
+    #[serde(skip)]
+    pub report: Report,
+}
+
+impl Verdict {
+    pub fn denial(&self) -> Option<&Denial> {
+        self.report.denial.as_ref()
+    }
+}
+
+/// Keys, ledger and clock, and the operations on them.
+pub struct Issuer {
+    keys: Keyring,
+    ledger: Option<Arc<dyn Ledger>>,
+    clock: Clock,
+    exact: Vec<Vec<u8>>,
+    only_exact: bool,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ledger = self.ledger.as_ref().map_or("offline", |l| l.location());
+        write!(f, "Issuer(ledger {ledger})")
+    }
+}
+
+impl Issuer {
+    /// An issuer that consults and writes `ledger`.
+    pub fn new(keys: Keyring, ledger: Arc<dyn Ledger>) -> Self {
+        Issuer { keys, ledger: Some(ledger), clock: Clock::System, exact: Vec::new(), only_exact: false }
+    }
+
+    /// An issuer without a ledger: it verifies signature and caveats only (and says so), and
+    /// refuses to spend, split, revoke or read lineage.
+    pub fn offline(keys: Keyring) -> Self {
+        Issuer { keys, ledger: None, clock: Clock::System, exact: Vec::new(), only_exact: false }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Caveats satisfied by exact string (libmacaroons' `satisfy_exact`), and whether nothing
+    /// else is (`only`: the caveat language off).
+    pub fn with_exact(mut self, predicates: Vec<Vec<u8>>, only: bool) -> Self {
+        self.exact = predicates;
+        self.only_exact = only;
+        self
+    }
+
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    pub fn ledger(&self) -> Option<&Arc<dyn Ledger>> {
+        self.ledger.as_ref()
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// A request context at the issuer's "now", for the adapter to fill with facts.
+    pub fn context(&self) -> Context {
+        Context::at(self.clock.now())
+    }
+
+    /// The verifier every operation uses.
+    pub fn verifier(&self) -> Verifier<'_> {
+        Verifier::new(&self.keys).with_exact(self.exact.iter().cloned()).only_exact(self.only_exact)
+    }
+
+    fn ledger_or_usage(&self) -> Result<&dyn Ledger, Error> {
+        self.ledger.as_deref().ok_or_else(|| Error::Usage("this needs a ledger".into()))
+    }
+
+    /// Verifies `token` for the request in `ctx` and, when its signature holds, consults its
+    /// standing in the ledger: a spent or revoked token is refused for that reason first.
+    /// `explain` adds every caveat's verdict.
+    pub fn verify(
+        &self,
+        token: &Macaroon,
+        discharges: &[Macaroon],
+        ctx: &Context,
+        explain: bool,
+    ) -> Result<Verdict, LedgerError> {
+        let mut report = self.verifier().check(token, discharges, ctx);
+        let nonce = token.token_id().map(|id| id.nonce);
+        if let (true, Some(ledger), Some(nonce)) = (report.signature_valid, &self.ledger, nonce) {
+            if let Some(denial) = ledger::standing(ledger.as_ref(), &nonce)? {
+                report.denial = Some(denial);
+            }
+        }
+        let denied = report.denial.is_some();
+        let caveats = (explain || denied).then(|| report.caveats_json(token, discharges));
+        let caveat = report.denial.as_ref().and_then(|d| d.caveat).and_then(|(holder, index)| {
+            let name = holder.name();
+            caveats.iter().flatten().find(|c| c["index"] == index && c["holder"] == name).cloned()
+        });
+        Ok(Verdict {
+            allowed: !denied,
+            code: report.denial.as_ref().map(|d| d.code.as_str()),
+            message: report.denial.as_ref().map(|d| d.message.clone()),
+            key_id: report.key_id.clone(),
+            nonce: nonce.map(|n| n.to_string()),
+            balance: crate::verify::balance_of(token),
+            signature_valid: report.signature_valid,
+            offline: self.ledger.is_none(),
+            caveat,
+            caveats: if explain { caveats } else { None },
+            report,
+        })
+    }
+
+    /// Spends `ctx.cost` from `token`: reserve, issue the successor, settle.
+    pub fn spend(
+        &self,
+        token: Macaroon,
+        discharges: Vec<Macaroon>,
+        ctx: &Context,
+        request_id: Option<&str>,
+    ) -> Result<Receipt, Error> {
+        crate::spend::spend(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, request_id)
+    }
+
+    /// Splits `token`'s balance into `amounts` and a remainder: reserve, issue, settle.
+    pub fn split(
+        &self,
+        token: Macaroon,
+        discharges: Vec<Macaroon>,
+        ctx: &Context,
+        amounts: &[u64],
+        request_id: Option<&str>,
+    ) -> Result<Receipt, Error> {
+        crate::spend::split(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id)
+    }
+
+    /// Revokes on a presented credential: the live token itself (possession), or with an
+    /// operator credential any `target`, with `cascade` ([`crate::revoke`] has the rules).
+    pub fn revoke(
+        &self,
+        credential: &Macaroon,
+        discharges: &[Macaroon],
+        ctx: &Context,
+        target: Option<Nonce>,
+        cascade: bool,
+    ) -> Result<Revocation, Error> {
+        let ledger = self.ledger_or_usage()?;
+        let at = crate::caveat::rfc3339(self.clock.now());
+        let verifier = self.verifier();
+        match (target, cascade) {
+            (None, false) => crate::revoke::by_possession(&verifier, ledger, credential, discharges, ctx, &at),
+            (target, _) => {
+                let target = target
+                    .or_else(|| credential.token_id().map(|id| id.nonce))
+                    .ok_or_else(|| Error::Usage("name the nonce to revoke".into()))?;
+                crate::revoke::as_operator(&verifier, ledger, credential, discharges, ctx, target, cascade, &at)
+            }
+        }
+    }
+
+    /// Revokes `target` as the ledger's owner (the local `crumb revoke`, which writes the
+    /// ledger directly and so is the operator).
+    pub fn revoke_as_owner(&self, target: Nonce, cascade: bool) -> Result<Revocation, Error> {
+        let at = crate::caveat::rfc3339(self.clock.now());
+        let revoked = self.ledger_or_usage()?.revoke(&target, cascade, &at)?;
+        Ok(Revocation { nonce: target, revoked })
+    }
+
+    /// The part of a tree `credential` may read ([`crate::lineage::view`]).
+    pub fn lineage(
+        &self,
+        credential: &Macaroon,
+        discharges: &[Macaroon],
+        ctx: &Context,
+        target: Option<Nonce>,
+    ) -> Result<(Nonce, Lineage), Error> {
+        crate::lineage::view(&self.verifier(), self.ledger_or_usage()?, credential, discharges, ctx, target)
+    }
+
+    /// The whole tree of `target`, as the ledger's owner reads it (the local `crumb lineage`).
+    pub fn lineage_as_owner(&self, target: Nonce) -> Result<Lineage, Error> {
+        Ok(self.ledger_or_usage()?.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?)
+    }
+}

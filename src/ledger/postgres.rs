@@ -1,0 +1,497 @@
+//! The shared ledger: PostgreSQL, for several `crumb serve` replicas behind a load balancer.
+//!
+//! Same semantics as the embedded ledger. Writes run at READ COMMITTED and decide on a row
+//! they hold with `SELECT … FOR UPDATE`: two replicas spending one token queue on that row, and
+//! the second sees the first's record. A cascade revokes level by level, locking each level
+//! before reading the next, so no spend that commits meanwhile can slip a child past it.
+//! Holds and releases commit with `synchronous_commit = off` (a hold lost in a crash handed
+//! nothing out); settles and revocations commit durably, and PostgreSQL's own group commit
+//! flushes concurrent ones together.
+//!
+//! Failures: serialization failures and deadlocks are retried; a dropped connection is
+//! replaced and the write retried (a settle whose commit was acknowledged to nobody finds its
+//! own record on the retry, and the caller replays it: never a successor without a record);
+//! when the database stays down the caller gets [`LedgerErrorKind::Unavailable`].
+
+use super::{
+    Commit, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, OpenOptions, Reservation,
+    Reserved, Scope, SpendKind, Spent, Status, Ticket,
+};
+use crate::limits;
+use crate::token::identifier::Nonce;
+use postgres::error::SqlState;
+use postgres::{Client, NoTls, Row, Transaction};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The schema version this crumb writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; 1] = [SCHEMA_V1];
+
+const SCHEMA_V1: &str = "
+CREATE TABLE crumb_tokens (
+    nonce           BYTEA PRIMARY KEY,
+    parent          BYTEA,
+    balance         BIGINT,
+    issued_at       TEXT,
+    spent_at        TEXT,
+    spent_request   TEXT,
+    spent_kind      TEXT,
+    spent_cost      BIGINT,
+    spent_amounts   TEXT,
+    spent_by        BYTEA,
+    revoked_at      TEXT,
+    reserved_ticket BYTEA,
+    reserved_until  BIGINT
+);
+CREATE INDEX crumb_tokens_parent ON crumb_tokens (parent);
+";
+
+/// Serializes migrations between replicas starting together (`pg_advisory_xact_lock`).
+const MIGRATION_LOCK: i64 = 0x6372_756d_6231;
+
+/// How long connecting, and any one statement, may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const STATEMENT_TIMEOUT: &str = "10s";
+
+/// How long a write keeps retrying a lost connection or a serialization failure.
+const RETRY_FOR: Duration = Duration::from_secs(2);
+
+const STATUS_COLUMNS: &str = "spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at, spent_by";
+
+pub struct PostgresLedger {
+    location: String,
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresLedger({})", self.location)
+    }
+}
+
+/// Connections to reuse, and a cap on how many are open at once.
+struct Pool {
+    config: postgres::Config,
+    idle: Mutex<Vec<Client>>,
+    open: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+/// A failure inside a write, before it is classified.
+enum Failure {
+    Db(postgres::Error),
+    Corrupt(String),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+impl PostgresLedger {
+    /// Connects to `url`, applies migrations (unless `read_only`) and checks the schema.
+    pub fn open(url: &str, options: OpenOptions) -> Result<Self, LedgerError> {
+        let location = super::redact_url(url);
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            LedgerError::new(LedgerErrorKind::Unsupported, &location, format!("not a PostgreSQL URL: {e}"))
+        })?;
+        config.connect_timeout(CONNECT_TIMEOUT).keepalives(true).application_name("crumb");
+        let pool = Pool {
+            config,
+            idle: Mutex::new(Vec::new()),
+            open: Mutex::new(0),
+            freed: Condvar::new(),
+            max: options.concurrency.clamp(1, 64),
+        };
+        let ledger = PostgresLedger { location, pool };
+        let found = ledger.run(|client| {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute("CREATE TABLE IF NOT EXISTS crumb_schema (version BIGINT NOT NULL)")?;
+            let found: Option<i64> = tx.query_opt("SELECT max(version) FROM crumb_schema", &[])?.and_then(|r| r.get(0));
+            let found = found.unwrap_or(0);
+            if !options.read_only && (0..SCHEMA_VERSION).contains(&found) {
+                for step in &MIGRATIONS[found as usize..] {
+                    tx.batch_execute(step)?;
+                }
+                tx.execute("DELETE FROM crumb_schema", &[])?;
+                tx.execute("INSERT INTO crumb_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
+            }
+            tx.commit()?;
+            Ok(found)
+        })?;
+        match found {
+            v if v > SCHEMA_VERSION => Err(LedgerError::schema_too_new(&ledger.location, v, SCHEMA_VERSION)),
+            0 if options.read_only => Err(LedgerError::missing(&ledger.location)),
+            v if v < SCHEMA_VERSION && options.read_only => {
+                Err(LedgerError::schema_too_old(&ledger.location, v, SCHEMA_VERSION))
+            }
+            _ => Ok(ledger),
+        }
+    }
+
+    /// Runs `f` on a pooled connection, retrying what is worth retrying for [`RETRY_FOR`].
+    fn run<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, Failure>) -> Result<T, LedgerError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let outcome = match self.pool.checkout() {
+                Ok(mut client) => {
+                    let result = f(&mut client);
+                    self.pool.checkin(client);
+                    result
+                }
+                Err(e) => Err(Failure::Db(e)),
+            };
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(Failure::Corrupt(reason)) => return Err(LedgerError::corrupt(&self.location, reason)),
+                Err(Failure::Db(e)) if retryable(&e) && started.elapsed() < RETRY_FOR => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                Err(Failure::Db(e)) => return Err(self.classify(e)),
+            }
+        }
+    }
+
+    fn classify(&self, e: postgres::Error) -> LedgerError {
+        let (kind, reason) = match e.code() {
+            Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+                (LedgerErrorKind::Conflict, "concurrent writes kept conflicting".to_owned())
+            }
+            Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {
+                (LedgerErrorKind::Corrupt, "the database reports corrupt data".to_owned())
+            }
+            Some(c) if *c == SqlState::INVALID_PASSWORD || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+                (LedgerErrorKind::Unavailable, "the database refused the credentials".to_owned())
+            }
+            Some(c) if *c == SqlState::INVALID_CATALOG_NAME => {
+                (LedgerErrorKind::Unavailable, "no such database".to_owned())
+            }
+            Some(_) => {
+                (LedgerErrorKind::Unavailable, e.as_db_error().map_or(e.to_string(), |d| d.message().to_owned()))
+            }
+            None => (LedgerErrorKind::Unavailable, "cannot reach the database (is PostgreSQL running?)".to_owned()),
+        };
+        LedgerError::new(kind, &self.location, reason).with_source(e)
+    }
+
+    /// A write transaction; `durable: false` commits without waiting for the WAL flush.
+    fn write<T>(
+        &self,
+        durable: bool,
+        f: impl Fn(&mut Transaction<'_>) -> Result<T, Failure>,
+    ) -> Result<T, LedgerError> {
+        self.run(|client| {
+            let mut tx = client.transaction()?;
+            if !durable {
+                tx.batch_execute("SET LOCAL synchronous_commit = off")?;
+            }
+            let value = f(&mut tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+    }
+}
+
+/// Whether a failure may pass if tried again: a conflict, or a connection that went away.
+fn retryable(e: &postgres::Error) -> bool {
+    match e.code() {
+        Some(c) => {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        }
+        None => true,
+    }
+}
+
+impl Pool {
+    fn checkout(&self) -> Result<Client, postgres::Error> {
+        loop {
+            if let Some(client) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+                if !client.is_closed() {
+                    return Ok(client);
+                }
+                self.forget();
+                continue;
+            }
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            if *open < self.max {
+                *open += 1;
+                drop(open);
+                return self.connect().inspect_err(|_| self.forget());
+            }
+            // At the cap: wait for a connection to come back (bounded by the caller's retries).
+            let (guard, _) = self.freed.wait_timeout(open, CONNECT_TIMEOUT).unwrap_or_else(|p| p.into_inner());
+            drop(guard);
+        }
+    }
+
+    fn connect(&self) -> Result<Client, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"))?;
+        Ok(client)
+    }
+
+    fn checkin(&self, client: Client) {
+        if client.is_closed() {
+            self.forget();
+        } else {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(client);
+            self.freed.notify_one();
+        }
+    }
+
+    fn forget(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        *open = open.saturating_sub(1);
+        self.freed.notify_one();
+    }
+}
+
+fn nonce_of(bytes: &[u8]) -> Result<Nonce, Failure> {
+    let arr: [u8; 16] = bytes.try_into().map_err(|_| Failure::Corrupt("a nonce is not 16 bytes".into()))?;
+    Ok(Nonce(arr))
+}
+
+/// Reads [`STATUS_COLUMNS`] starting at column `from`.
+fn status_of(row: &Row, from: usize) -> Result<Status, Failure> {
+    let at: Option<String> = row.get(from);
+    let request: Option<String> = row.get(from + 1);
+    let kind: Option<String> = row.get(from + 2);
+    let cost: Option<i64> = row.get(from + 3);
+    let amounts: Option<String> = row.get(from + 4);
+    let revoked_at: Option<String> = row.get(from + 5);
+    let spent_by: Option<Vec<u8>> = row.get(from + 6);
+    let spent = match (at, request, kind) {
+        (Some(at), Some(request_id), Some(kind)) => Some(Spent {
+            at,
+            request_id,
+            kind: SpendKind::parse(&kind).ok_or_else(|| Failure::Corrupt(format!("spend kind {kind}")))?,
+            cost: cost.unwrap_or(0) as u64,
+            amounts: super::parse_amounts(&amounts.unwrap_or_default()).map_err(Failure::Corrupt)?,
+            presented: spent_by.and_then(|b| b.try_into().ok()),
+        }),
+        _ => None,
+    };
+    Ok(Status { spent, revoked_at })
+}
+
+/// A row held for this transaction: its standing, and who holds it in flight until when.
+struct Locked {
+    status: Status,
+    held_by: Option<Vec<u8>>,
+    until: Option<i64>,
+}
+
+/// The parent's row, locked for this transaction (created empty if the ledger never saw it).
+fn lock_row(tx: &mut Transaction<'_>, nonce: &Nonce) -> Result<Locked, Failure> {
+    tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&nonce.0[..]])?;
+    let row = tx.query_one(
+        &format!(
+            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until FROM crumb_tokens WHERE nonce = $1 FOR UPDATE"
+        ),
+        &[&&nonce.0[..]],
+    )?;
+    Ok(Locked { status: status_of(&row, 0)?, held_by: row.get(7), until: row.get(8) })
+}
+
+fn to_i64(n: u64) -> i64 {
+    n as i64
+}
+
+impl Ledger for PostgresLedger {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
+        self.run(|client| {
+            let row = client
+                .query_opt(&format!("SELECT {STATUS_COLUMNS} FROM crumb_tokens WHERE nonce = $1"), &[&&nonce.0[..]])?;
+            row.map_or(Ok(Status::default()), |r| status_of(&r, 0))
+        })
+    }
+
+    fn reserve(&self, r: &Reservation) -> Result<Reserved, LedgerError> {
+        let parent = r.parent();
+        let ticket = Ticket::issue(parent)?;
+        self.write(false, |tx| {
+            let Locked { status, held_by, until } = lock_row(tx, &parent)?;
+            if let Some(at) = status.revoked_at {
+                return Ok(Reserved::Revoked(at));
+            }
+            if let Some(spent) = status.spent {
+                return Ok(Reserved::Spent(spent));
+            }
+            if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
+                return Ok(Reserved::InFlight);
+            }
+            tx.execute(
+                "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3 WHERE nonce = $1",
+                &[&&parent.0[..], &&ticket.id()[..], &r.until()],
+            )?;
+            Ok(Reserved::Held(ticket))
+        })
+    }
+
+    fn settle(&self, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, LedgerError> {
+        let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
+        let amounts = amounts.join(",");
+        self.write(true, |tx| {
+            let Locked { status, held_by, .. } = lock_row(tx, &c.parent)?;
+            if let Some(at) = status.revoked_at {
+                return Ok(CommitOutcome::Revoked(at));
+            }
+            if let Some(spent) = status.spent {
+                return Ok(CommitOutcome::AlreadySpent(spent));
+            }
+            if c.parent != ticket.parent() || held_by.as_deref() != Some(&ticket.id()[..]) {
+                return Ok(CommitOutcome::ReservationLost);
+            }
+            tx.execute(
+                "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
+                     spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
+                 WHERE nonce = $1",
+                &[
+                    &&c.parent.0[..],
+                    &c.at,
+                    &c.request_id,
+                    &c.kind.as_str(),
+                    &to_i64(c.cost),
+                    &amounts,
+                    &&c.presented[..],
+                ],
+            )?;
+            let insert = tx.prepare(
+                "INSERT INTO crumb_tokens (nonce, parent, balance, issued_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (nonce) DO UPDATE SET parent = $2, balance = $3, issued_at = $4",
+            )?;
+            for (nonce, balance) in &c.children {
+                tx.execute(&insert, &[&&nonce.0[..], &&c.parent.0[..], &to_i64(*balance), &c.at])?;
+            }
+            Ok(CommitOutcome::Fresh)
+        })
+    }
+
+    fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
+        self.write(false, |tx| {
+            tx.execute(
+                "UPDATE crumb_tokens SET reserved_ticket = NULL, reserved_until = NULL
+                 WHERE nonce = $1 AND reserved_ticket = $2",
+                &[&&ticket.parent().0[..], &&ticket.id()[..]],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {
+        self.write(true, |tx| {
+            tx.execute(
+                "INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING",
+                &[&&nonce.0[..]],
+            )?;
+            let mut revoked = Vec::new();
+            let mut level: Vec<Vec<u8>> = vec![nonce.0.to_vec()];
+            while !level.is_empty() {
+                // Lock this level (revoking what is live), then read the next: a spend of a
+                // node here either committed before the lock (its children are read below) or
+                // waits for it and then finds the node revoked.
+                let rows = tx.query(
+                    "SELECT nonce FROM crumb_tokens WHERE nonce = ANY($1) AND revoked_at IS NULL FOR UPDATE",
+                    &[&level],
+                )?;
+                let live: Vec<Vec<u8>> = rows.iter().map(|r| r.get(0)).collect();
+                tx.execute("UPDATE crumb_tokens SET revoked_at = $2 WHERE nonce = ANY($1)", &[&live, &at])?;
+                for n in &live {
+                    revoked.push(nonce_of(n)?);
+                }
+                if !cascade {
+                    break;
+                }
+                level = tx
+                    .query("SELECT nonce FROM crumb_tokens WHERE parent = ANY($1)", &[&level])?
+                    .iter()
+                    .map(|r| r.get::<_, Vec<u8>>(0))
+                    .collect();
+            }
+            Ok(revoked)
+        })
+    }
+
+    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError> {
+        self.write(true, |tx| {
+            let status = lock_row(tx, nonce)?.status;
+            Ok(match (status.revoked_at, status.spent) {
+                (Some(_), _) => LiveRevoke::AlreadyRevoked,
+                (None, Some(_)) => LiveRevoke::Consumed,
+                (None, None) => {
+                    tx.execute("UPDATE crumb_tokens SET revoked_at = $2 WHERE nonce = $1", &[&&nonce.0[..], &at])?;
+                    LiveRevoke::Revoked
+                }
+            })
+        })
+    }
+
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
+        self.run(|client| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let mut root = *nonce;
+            let mut root_not_reached = scope == Scope::WholeTree;
+            if scope == Scope::WholeTree {
+                let up = tx.prepare("SELECT parent FROM crumb_tokens WHERE nonce = $1")?;
+                for _ in 0..=limits::MAX_LINEAGE_ANCESTORS {
+                    let parent: Option<Vec<u8>> = tx.query_opt(&up, &[&&root.0[..]])?.and_then(|r| r.get(0));
+                    match parent {
+                        Some(p) => root = nonce_of(&p)?,
+                        None => {
+                            root_not_reached = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
+            let rows = tx.query(
+                &format!(
+                    "WITH RECURSIVE tree(n, depth) AS (
+                         SELECT $1::bytea, 0 UNION ALL
+                         SELECT t.nonce, tree.depth + 1 FROM crumb_tokens t JOIN tree ON t.parent = tree.n)
+                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
+                     FROM (SELECT n, depth FROM tree LIMIT $2) tree LEFT JOIN crumb_tokens t ON t.nonce = tree.n
+                     ORDER BY tree.depth"
+                ),
+                &[&&root.0[..], &limit],
+            )?;
+            tx.commit()?;
+            let truncated = rows.len() > max_nodes;
+            let nodes = rows
+                .iter()
+                .take(max_nodes)
+                .map(|r| {
+                    Ok(Node {
+                        nonce: nonce_of(r.get::<_, &[u8]>(0))?,
+                        parent: r.get::<_, Option<&[u8]>>(1).map(nonce_of).transpose()?,
+                        balance: r.get::<_, Option<i64>>(2).map(|b| b as u64),
+                        issued_at: r.get(3),
+                        status: status_of(r, 4)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Failure>>()?;
+            Ok(Lineage { nodes, truncated, root_not_reached })
+        })
+    }
+}
