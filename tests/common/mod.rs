@@ -98,15 +98,21 @@ pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
     let doc: serde_json::Value = serde_json::from_str(&text).expect("vectors.json is JSON");
     Some(doc["vectors"].as_array().expect("vectors list").clone())
 }
+pub mod backends;
 pub mod server;
 
 /// Says a test skipped, where a reader sees it: straight to stderr, past the test harness's
 /// capture (which only takes `print!`/`eprint!`). With `CRUMB_REQUIRE_INTEROP=1` (set by
 /// `.ci/run`) a skip is a failure instead: CI must run every test.
 pub fn skip(why: &str) {
+    skip_required("CRUMB_REQUIRE_INTEROP", why)
+}
+
+/// Says a test skipped, or fails it when `required` (an environment variable) is `1`.
+pub fn skip_required(required: &str, why: &str) {
     use std::io::Write;
-    if std::env::var_os("CRUMB_REQUIRE_INTEROP").is_some_and(|v| v == "1") {
-        panic!("required but skipped: {why}");
+    if std::env::var_os(required).is_some_and(|v| v == "1") {
+        panic!("required ({required}=1) but skipped: {why}");
     }
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }

@@ -1,0 +1,60 @@
+//! The ledger backends every conformance test runs against: the embedded SQLite file (one
+//! caller, and with group commit), and PostgreSQL on the test cluster
+//! (`scripts/pg-test-cluster`). Each `open()` is a new handle to the same store, as another
+//! process or replica would have.
+
+use crumb::ledger::{self, Ledger, OpenOptions};
+use std::sync::Arc;
+
+pub struct Backend {
+    pub name: &'static str,
+    location: String,
+    concurrency: usize,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    pub fn open(&self) -> Arc<dyn Ledger> {
+        ledger::open(&self.location, OpenOptions::concurrent(self.concurrency)).expect("open the ledger")
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().join("ledger.sqlite3").display().to_string();
+        Backend { name: "sqlite", location, concurrency: 1, _dir: Some(dir) }
+    }
+
+    pub fn sqlite_grouped() -> Self {
+        Backend { name: "sqlite-group-commit", concurrency: 16, ..Backend::sqlite() }
+    }
+
+    /// A fresh database on the test cluster; `None` (and a skip notice) without one.
+    pub fn postgres() -> Option<Self> {
+        let location = fresh_postgres_database()?;
+        Some(Backend { name: "postgres", location, concurrency: 16, _dir: None })
+    }
+}
+
+/// Creates an empty database on the cluster `$CRUMB_TEST_POSTGRES_URL` names and returns its
+/// URL. Without the variable the test says it skipped (a failure with CRUMB_REQUIRE_POSTGRES=1,
+/// which CI sets).
+pub fn fresh_postgres_database() -> Option<String> {
+    let Some(admin) = std::env::var("CRUMB_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        super::skip_required(
+            "CRUMB_REQUIRE_POSTGRES",
+            "no PostgreSQL (run `eval \"$(scripts/pg-test-cluster start)\"` to test against one)",
+        );
+        return None;
+    };
+    let mut name = [0u8; 8];
+    getrandom::getrandom(&mut name).unwrap();
+    let name = format!("crumb_test_{}", hex::encode(name));
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to the test cluster");
+    client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    Some(format!("{base}/{name}"))
+}
