@@ -101,7 +101,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         runtime.worker_threads(n.max(1));
     }
     let runtime = runtime.enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    // The issuer (its ledger connections) is dropped after the runtime, never on it:
+    // PostgreSQL's blocking client may not be dropped on an async worker either.
+    let keep = state.clone();
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -116,6 +119,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             shutdown_grace: args.shutdown_grace,
         };
         serve::run(listener, state, limits, shutdown).await.map_err(|e| unavailable(format!("server failed: {e}")))
-    })?;
+    });
+    drop(runtime);
+    drop(keep);
+    served?;
     Ok(OK)
 }

@@ -25,9 +25,28 @@ pub fn start(extra: &[&str]) -> Server {
     let env = Env::new();
     let key = env.key("root.key");
     let ledger = env.path("ledger.db").to_str().unwrap().to_owned();
+    spawn(env, key, &ledger, extra)
+}
+
+/// Starts a replica: `crumb serve` with the given key file and ledger (a PostgreSQL URL that
+/// other replicas share), on a free loopback port.
+pub fn start_replica(key: &str, ledger: &str, extra: &[&str]) -> Server {
+    spawn(Env::new(), key.to_owned(), ledger, extra)
+}
+
+/// Two replicas sharing `ledger`, with one fresh key.
+pub fn start_replicas(ledger: &str) -> (Server, Server) {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let a = spawn(env, key.clone(), ledger, &[]);
+    let b = start_replica(&key, ledger, &[]);
+    (a, b)
+}
+
+fn spawn(env: Env, key: String, ledger: &str, extra: &[&str]) -> Server {
     let mut child = env
         .process()
-        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", &ledger])
+        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", ledger])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
