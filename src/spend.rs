@@ -21,7 +21,7 @@ use crate::caveat::{self, Caveat};
 use crate::context::Context;
 use crate::error::{Error, LimitError};
 use crate::keyring::KeyEntry;
-use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
+use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, SpendKind, Spent};
 use crate::limits;
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
@@ -259,29 +259,21 @@ fn consume(
         }
     };
     let entry = key_entry(verifier, verified.token())?;
+    let reservation = Reservation::new(&verified, &request_id, ctx.now.unix_timestamp(), ONE_SHOT_HOLD)
+        .expect("a token with an identifier has a nonce");
     let balance = verified
         .balance()
         .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"));
-    let reservation = Reservation::new(&verified, &request_id, ctx.now.unix_timestamp(), ONE_SHOT_HOLD)
-        .expect("a token with an identifier has a nonce");
-    let ticket = match reserve_waiting(ledger, &reservation)? {
-        Reserved::Held(ticket) => ticket,
-        Reserved::Spent(spent) => {
-            return replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
-        }
-        Reserved::Revoked(_) => return Err(revoked()),
-        Reserved::InFlight => return Err(in_flight()),
-    };
-    // From here the token is held: every way out settles or releases it.
+    // The successors are derived before the ledger is touched (they depend only on the parent,
+    // the request and the key), so the hold and the record are one step: reserve and settle
+    // in one transaction.
     let planned = balance
         .and_then(|b| plan(kind, b, requested))
         .and_then(|balances| issue(entry, verified.token(), id.nonce, &request_id, &balances));
     let children = match planned {
         Ok(children) => children,
-        Err(e) => {
-            release_quietly(ledger, &ticket);
-            return Err(e);
-        }
+        // A consumed token is refused as such before its balance is judged.
+        Err(e) => return Err(standing_first(ledger, &id.nonce).unwrap_or(e)),
     };
     let commit = Commit {
         parent: id.nonce,
@@ -292,36 +284,41 @@ fn consume(
         at: at.clone(),
         presented: presented_fingerprint(verified.token()),
     };
-    let settled = ledger.settle(&ticket, &commit).inspect_err(|_| release_quietly(ledger, &ticket))?;
-    match settled {
+    match commit_waiting(ledger, &reservation, &commit)? {
         CommitOutcome::Fresh => Ok(Receipt { parent: id.nonce, request_id, kind, cost, children, replayed: false, at }),
         CommitOutcome::AlreadySpent(spent) => {
             replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
         }
         CommitOutcome::Revoked(_) => Err(revoked()),
-        CommitOutcome::ReservationLost => Err(in_flight()),
+        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(in_flight()),
     }
 }
 
-/// Reserves, waiting a little while another one-shot use holds the token: such holds last
+/// The ledger's refusal of a consumed or revoked token, if it has one (for errors found
+/// before the ledger was asked, which must not hide that the token is spent).
+fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error> {
+    let status = ledger.status(nonce).ok()?;
+    match (status.revoked_at, status.spent) {
+        (Some(_), _) => Some(revoked()),
+        (None, Some(_)) => Some(already_spent()),
+        _ => None,
+    }
+}
+
+/// Commits, waiting a little while another one-shot use holds the token: such holds last
 /// milliseconds, and the wait turns a client's racing retry into the replay it expects.
-fn reserve_waiting(ledger: &dyn Ledger, reservation: &Reservation) -> Result<Reserved, Error> {
+fn commit_waiting(ledger: &dyn Ledger, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, Error> {
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(2);
     loop {
-        match ledger.reserve(reservation)? {
-            Reserved::InFlight if started.elapsed() < IN_FLIGHT_WAIT => {
+        match ledger.commit(reservation, commit)? {
+            CommitOutcome::InFlight if started.elapsed() < IN_FLIGHT_WAIT => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(100));
             }
             other => return Ok(other),
         }
     }
-}
-
-/// Gives a held token back after a failure; if even that fails, the hold expires by itself.
-fn release_quietly(ledger: &dyn Ledger, ticket: &Ticket) {
-    let _ = ledger.release(ticket);
 }
 
 fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEntry, Error> {

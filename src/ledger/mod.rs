@@ -105,6 +105,8 @@ pub enum CommitOutcome {
     Revoked(String),
     /// The reservation expired and another took the token: nothing was written.
     ReservationLost,
+    /// (One-step [`Ledger::commit`] only.) Another use holds the token: nothing was written.
+    InFlight,
 }
 
 /// A request to hold a token while its spend is in flight. Made only from a verified token.
@@ -281,6 +283,21 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
 
     /// Gives a held token back untouched.
     fn release(&self, ticket: &Ticket) -> Result<(), LedgerError>;
+
+    /// Reserves and settles in one step, for a spend that needs no time in flight (the CLI's
+    /// and the JSON API's spend and split): the same checks and the same record as
+    /// [`Ledger::reserve`] then [`Ledger::settle`]. A backend may do both in one transaction
+    /// (one commit, one fsync); this default makes the two calls.
+    fn commit(&self, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, LedgerError> {
+        match self.reserve(reservation)? {
+            Reserved::Held(ticket) => self.settle(&ticket, commit).inspect_err(|_| {
+                let _ = self.release(&ticket);
+            }),
+            Reserved::Spent(spent) => Ok(CommitOutcome::AlreadySpent(spent)),
+            Reserved::Revoked(at) => Ok(CommitOutcome::Revoked(at)),
+            Reserved::InFlight => Ok(CommitOutcome::InFlight),
+        }
+    }
 
     /// Revokes `nonce`, and with `cascade` every token issued from it, transitively.
     /// Returns the nonces newly revoked. An operator's act: it may revoke spent tokens and

@@ -309,6 +309,61 @@ fn to_i64(n: u64) -> i64 {
     n as i64
 }
 
+fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Result<Reserved, Failure> {
+    let parent = r.parent();
+    let Locked { status, held_by, until } = lock_row(tx, &parent)?;
+    if let Some(at) = status.revoked_at {
+        return Ok(Reserved::Revoked(at));
+    }
+    if let Some(spent) = status.spent {
+        return Ok(Reserved::Spent(spent));
+    }
+    if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
+        return Ok(Reserved::InFlight);
+    }
+    tx.execute(
+        "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3 WHERE nonce = $1",
+        &[&&parent.0[..], &&ticket.id()[..], &r.until()],
+    )?;
+    Ok(Reserved::Held(ticket))
+}
+
+fn settle_in(tx: &mut Transaction<'_>, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, Failure> {
+    let Locked { status, held_by, .. } = lock_row(tx, &c.parent)?;
+    if let Some(at) = status.revoked_at {
+        return Ok(CommitOutcome::Revoked(at));
+    }
+    if let Some(spent) = status.spent {
+        return Ok(CommitOutcome::AlreadySpent(spent));
+    }
+    if c.parent != ticket.parent() || held_by.as_deref() != Some(&ticket.id()[..]) {
+        return Ok(CommitOutcome::ReservationLost);
+    }
+    let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
+    tx.execute(
+        "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
+             spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
+         WHERE nonce = $1",
+        &[
+            &&c.parent.0[..],
+            &c.at,
+            &c.request_id,
+            &c.kind.as_str(),
+            &to_i64(c.cost),
+            &amounts.join(","),
+            &&c.presented[..],
+        ],
+    )?;
+    let insert = tx.prepare(
+        "INSERT INTO crumb_tokens (nonce, parent, balance, issued_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (nonce) DO UPDATE SET parent = $2, balance = $3, issued_at = $4",
+    )?;
+    for (nonce, balance) in &c.children {
+        tx.execute(&insert, &[&&nonce.0[..], &&c.parent.0[..], &to_i64(*balance), &c.at])?;
+    }
+    Ok(CommitOutcome::Fresh)
+}
+
 impl Ledger for PostgresLedger {
     fn location(&self) -> &str {
         &self.location
@@ -323,63 +378,24 @@ impl Ledger for PostgresLedger {
     }
 
     fn reserve(&self, r: &Reservation) -> Result<Reserved, LedgerError> {
-        let parent = r.parent();
-        let ticket = Ticket::issue(parent)?;
-        self.write(false, |tx| {
-            let Locked { status, held_by, until } = lock_row(tx, &parent)?;
-            if let Some(at) = status.revoked_at {
-                return Ok(Reserved::Revoked(at));
-            }
-            if let Some(spent) = status.spent {
-                return Ok(Reserved::Spent(spent));
-            }
-            if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
-                return Ok(Reserved::InFlight);
-            }
-            tx.execute(
-                "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3 WHERE nonce = $1",
-                &[&&parent.0[..], &&ticket.id()[..], &r.until()],
-            )?;
-            Ok(Reserved::Held(ticket))
-        })
+        let ticket = Ticket::issue(r.parent())?;
+        self.write(false, |tx| reserve_in(tx, r, ticket))
     }
 
     fn settle(&self, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, LedgerError> {
-        let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
-        let amounts = amounts.join(",");
+        self.write(true, |tx| settle_in(tx, ticket, c))
+    }
+
+    /// The hold and the record in one transaction: one round of locks and one commit.
+    fn commit(&self, r: &Reservation, c: &Commit) -> Result<CommitOutcome, LedgerError> {
+        let ticket = Ticket::issue(r.parent())?;
         self.write(true, |tx| {
-            let Locked { status, held_by, .. } = lock_row(tx, &c.parent)?;
-            if let Some(at) = status.revoked_at {
-                return Ok(CommitOutcome::Revoked(at));
-            }
-            if let Some(spent) = status.spent {
-                return Ok(CommitOutcome::AlreadySpent(spent));
-            }
-            if c.parent != ticket.parent() || held_by.as_deref() != Some(&ticket.id()[..]) {
-                return Ok(CommitOutcome::ReservationLost);
-            }
-            tx.execute(
-                "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
-                     spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
-                 WHERE nonce = $1",
-                &[
-                    &&c.parent.0[..],
-                    &c.at,
-                    &c.request_id,
-                    &c.kind.as_str(),
-                    &to_i64(c.cost),
-                    &amounts,
-                    &&c.presented[..],
-                ],
-            )?;
-            let insert = tx.prepare(
-                "INSERT INTO crumb_tokens (nonce, parent, balance, issued_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (nonce) DO UPDATE SET parent = $2, balance = $3, issued_at = $4",
-            )?;
-            for (nonce, balance) in &c.children {
-                tx.execute(&insert, &[&&nonce.0[..], &&c.parent.0[..], &to_i64(*balance), &c.at])?;
-            }
-            Ok(CommitOutcome::Fresh)
+            Ok(match reserve_in(tx, r, ticket)? {
+                Reserved::Held(ticket) => settle_in(tx, &ticket, c)?,
+                Reserved::Spent(spent) => CommitOutcome::AlreadySpent(spent),
+                Reserved::Revoked(at) => CommitOutcome::Revoked(at),
+                Reserved::InFlight => CommitOutcome::InFlight,
+            })
         })
     }
 
