@@ -72,10 +72,28 @@ impl std::fmt::Debug for PostgresLedger {
     }
 }
 
+/// A pooled connection and the statements prepared on it (a statement given as text costs a
+/// round trip to prepare on every use; a cached one, none).
+struct Conn {
+    client: Client,
+    statements: std::collections::HashMap<&'static str, postgres::Statement>,
+}
+
+impl Conn {
+    fn prepared(&mut self, sql: &'static str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
 /// Connections to reuse, and a cap on how many are open at once.
 struct Pool {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Conn>>,
     open: Mutex<usize>,
     freed: Condvar,
     max: usize,
@@ -109,8 +127,8 @@ impl PostgresLedger {
             max: options.concurrency.clamp(1, 64),
         };
         let ledger = PostgresLedger { location, pool };
-        let found = ledger.run(|client| {
-            let mut tx = client.transaction()?;
+        let found = ledger.run(|conn| {
+            let mut tx = conn.client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
             tx.batch_execute("CREATE TABLE IF NOT EXISTS crumb_schema (version BIGINT NOT NULL)")?;
             let found: Option<i64> = tx.query_opt("SELECT max(version) FROM crumb_schema", &[])?.and_then(|r| r.get(0));
@@ -136,14 +154,14 @@ impl PostgresLedger {
     }
 
     /// Runs `f` on a pooled connection, retrying what is worth retrying for [`RETRY_FOR`].
-    fn run<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, Failure>) -> Result<T, LedgerError> {
+    fn run<T>(&self, mut f: impl FnMut(&mut Conn) -> Result<T, Failure>) -> Result<T, LedgerError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
             let outcome = match self.pool.checkout() {
-                Ok(mut client) => {
-                    let result = f(&mut client);
-                    self.pool.checkin(client);
+                Ok(mut conn) => {
+                    let result = f(&mut conn);
+                    self.pool.checkin(conn);
                     result
                 }
                 Err(e) => Err(Failure::Db(e)),
@@ -188,8 +206,8 @@ impl PostgresLedger {
         durable: bool,
         f: impl Fn(&mut Transaction<'_>) -> Result<T, Failure>,
     ) -> Result<T, LedgerError> {
-        self.run(|client| {
-            let mut tx = client.transaction()?;
+        self.run(|conn| {
+            let mut tx = conn.client.transaction()?;
             if !durable {
                 tx.batch_execute("SET LOCAL synchronous_commit = off")?;
             }
@@ -199,6 +217,97 @@ impl PostgresLedger {
         })
     }
 }
+
+impl PostgresLedger {
+    /// Marks the parent spent and records its children in one statement (one implicit
+    /// transaction), if `sql`'s condition on the parent holds; else says why not, or `held`
+    /// when only a hold stood in the way.
+    fn record(
+        &self,
+        c: &Commit,
+        sql: &'static str,
+        condition: &(dyn postgres::types::ToSql + Sync),
+        held: CommitOutcome,
+    ) -> Result<CommitOutcome, LedgerError> {
+        let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
+        let amounts = amounts.join(",");
+        let nonces: Vec<&[u8]> = c.children.iter().map(|(n, _)| &n.0[..]).collect();
+        let balances: Vec<i64> = c.children.iter().map(|(_, b)| to_i64(*b)).collect();
+        self.run(|conn| {
+            let statement = conn.prepared(sql)?;
+            let written: i64 = conn
+                .client
+                .query_one(
+                    &statement,
+                    &[
+                        &&c.parent.0[..],
+                        &c.at,
+                        &c.request_id,
+                        &c.kind.as_str(),
+                        &to_i64(c.cost),
+                        &amounts,
+                        &&c.presented[..],
+                        condition,
+                        &nonces,
+                        &balances,
+                    ],
+                )?
+                .get(0);
+            if written > 0 {
+                return Ok(CommitOutcome::Fresh);
+            }
+            let statement = conn.prepared(STATUS_SQL)?;
+            let status = match conn.client.query_opt(&statement, &[&&c.parent.0[..]])? {
+                Some(row) => status_of(&row, 0)?,
+                None => Status::default(),
+            };
+            Ok(match (status.revoked_at, status.spent) {
+                (Some(at), _) => CommitOutcome::Revoked(at),
+                (None, Some(spent)) => CommitOutcome::AlreadySpent(spent),
+                (None, None) => held.clone(),
+            })
+        })
+    }
+}
+
+const STATUS_SQL: &str = "SELECT spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at, spent_by
+     FROM crumb_tokens WHERE nonce = $1";
+
+/// Consumes the parent (inserting its row, or updating it if it is live and not held by an
+/// unexpired hold: `$8` is now) and inserts its children, in one statement. The upsert locks
+/// the parent's row, so a concurrent consumption waits and then finds it spent.
+const COMMIT_SQL: &str = "
+WITH parent AS (
+    INSERT INTO crumb_tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts, spent_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (nonce) DO UPDATE SET spent_at = excluded.spent_at, spent_request = excluded.spent_request,
+        spent_kind = excluded.spent_kind, spent_cost = excluded.spent_cost, spent_amounts = excluded.spent_amounts,
+        spent_by = excluded.spent_by, reserved_ticket = NULL, reserved_until = NULL
+    WHERE crumb_tokens.spent_at IS NULL AND crumb_tokens.revoked_at IS NULL
+        AND (crumb_tokens.reserved_ticket IS NULL OR crumb_tokens.reserved_until <= $8::bigint)
+    RETURNING nonce
+), children AS (
+    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at)
+    SELECT c.nonce, p.nonce, c.balance, $2 FROM parent p, unnest($9::bytea[], $10::bigint[]) AS c(nonce, balance)
+    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at
+    RETURNING 1
+)
+SELECT count(*) FROM parent";
+
+/// As [`COMMIT_SQL`], for the holder of the hold `$8` (its ticket).
+const SETTLE_SQL: &str = "
+WITH parent AS (
+    UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
+        spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
+    WHERE nonce = $1 AND spent_at IS NULL AND revoked_at IS NULL AND reserved_ticket = $8::bytea
+    RETURNING nonce
+), children AS (
+    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at)
+    SELECT c.nonce, p.nonce, c.balance, $2 FROM parent p, unnest($9::bytea[], $10::bigint[]) AS c(nonce, balance)
+    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at
+    RETURNING 1
+)
+SELECT count(*) FROM parent";
 
 /// Whether a failure may pass if tried again: a conflict, or a connection that went away.
 fn retryable(e: &postgres::Error) -> bool {
@@ -215,11 +324,11 @@ fn retryable(e: &postgres::Error) -> bool {
 }
 
 impl Pool {
-    fn checkout(&self) -> Result<Client, postgres::Error> {
+    fn checkout(&self) -> Result<Conn, postgres::Error> {
         loop {
-            if let Some(client) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-                if !client.is_closed() {
-                    return Ok(client);
+            if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+                if !conn.client.is_closed() {
+                    return Ok(conn);
                 }
                 self.forget();
                 continue;
@@ -236,17 +345,17 @@ impl Pool {
         }
     }
 
-    fn connect(&self) -> Result<Client, postgres::Error> {
+    fn connect(&self) -> Result<Conn, postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
         client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"))?;
-        Ok(client)
+        Ok(Conn { client, statements: Default::default() })
     }
 
-    fn checkin(&self, client: Client) {
-        if client.is_closed() {
+    fn checkin(&self, conn: Conn) {
+        if conn.client.is_closed() {
             self.forget();
         } else {
-            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(client);
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
             self.freed.notify_one();
         }
     }
@@ -328,51 +437,15 @@ fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Resu
     Ok(Reserved::Held(ticket))
 }
 
-fn settle_in(tx: &mut Transaction<'_>, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, Failure> {
-    let Locked { status, held_by, .. } = lock_row(tx, &c.parent)?;
-    if let Some(at) = status.revoked_at {
-        return Ok(CommitOutcome::Revoked(at));
-    }
-    if let Some(spent) = status.spent {
-        return Ok(CommitOutcome::AlreadySpent(spent));
-    }
-    if c.parent != ticket.parent() || held_by.as_deref() != Some(&ticket.id()[..]) {
-        return Ok(CommitOutcome::ReservationLost);
-    }
-    let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
-    tx.execute(
-        "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
-             spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
-         WHERE nonce = $1",
-        &[
-            &&c.parent.0[..],
-            &c.at,
-            &c.request_id,
-            &c.kind.as_str(),
-            &to_i64(c.cost),
-            &amounts.join(","),
-            &&c.presented[..],
-        ],
-    )?;
-    let insert = tx.prepare(
-        "INSERT INTO crumb_tokens (nonce, parent, balance, issued_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (nonce) DO UPDATE SET parent = $2, balance = $3, issued_at = $4",
-    )?;
-    for (nonce, balance) in &c.children {
-        tx.execute(&insert, &[&&nonce.0[..], &&c.parent.0[..], &to_i64(*balance), &c.at])?;
-    }
-    Ok(CommitOutcome::Fresh)
-}
-
 impl Ledger for PostgresLedger {
     fn location(&self) -> &str {
         &self.location
     }
 
     fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
-        self.run(|client| {
-            let row = client
-                .query_opt(&format!("SELECT {STATUS_COLUMNS} FROM crumb_tokens WHERE nonce = $1"), &[&&nonce.0[..]])?;
+        self.run(|conn| {
+            let statement = conn.prepared(STATUS_SQL)?;
+            let row = conn.client.query_opt(&statement, &[&&nonce.0[..]])?;
             row.map_or(Ok(Status::default()), |r| status_of(&r, 0))
         })
     }
@@ -383,20 +456,15 @@ impl Ledger for PostgresLedger {
     }
 
     fn settle(&self, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, LedgerError> {
-        self.write(true, |tx| settle_in(tx, ticket, c))
+        if c.parent != ticket.parent() {
+            return Ok(CommitOutcome::ReservationLost);
+        }
+        self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost)
     }
 
-    /// The hold and the record in one transaction: one round of locks and one commit.
+    /// The hold and the record in one statement: one round trip and one durable commit.
     fn commit(&self, r: &Reservation, c: &Commit) -> Result<CommitOutcome, LedgerError> {
-        let ticket = Ticket::issue(r.parent())?;
-        self.write(true, |tx| {
-            Ok(match reserve_in(tx, r, ticket)? {
-                Reserved::Held(ticket) => settle_in(tx, &ticket, c)?,
-                Reserved::Spent(spent) => CommitOutcome::AlreadySpent(spent),
-                Reserved::Revoked(at) => CommitOutcome::Revoked(at),
-                Reserved::InFlight => CommitOutcome::InFlight,
-            })
-        })
+        self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight)
     }
 
     fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
@@ -459,8 +527,9 @@ impl Ledger for PostgresLedger {
     }
 
     fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
-        self.run(|client| {
-            let mut tx = client
+        self.run(|conn| {
+            let mut tx = conn
+                .client
                 .build_transaction()
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
                 .read_only(true)
