@@ -25,10 +25,10 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let key = crumb::RootKey::from_bytes(&[7u8; 32]).unwrap();
-        let ledger = crumb::ledger::SqliteLedger::open(&dir.path().join("l.db")).unwrap();
+        let location = dir.path().join("l.db").display().to_string();
+        let ledger = crumb::ledger::open(&location, crumb::ledger::OpenOptions::READ_WRITE).unwrap();
         let state = serve::AppState {
-            keys: crumb::Keyring::single(key),
-            ledger: Arc::new(ledger),
+            issuer: crumb::Issuer::new(crumb::Keyring::single(key), ledger),
             metrics: serve::Metrics::default(),
             audit: None,
             trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
