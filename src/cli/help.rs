@@ -23,8 +23,8 @@ parse is an unknown caveat and is denied (fail closed) unless the verifier satis
 
 Times are RFC 3339. Names are [a-z0-9][a-z0-9_.-]*. A fact the request does not give (no
 --action for an `action` caveat, no --context value) denies. The request's cost defaults to 0.
-Requested resources with `.`, `..`, empty segments, backslashes or percent-encoded dots and
-slashes are refused, so no prefix can be escaped. `mint` and `attenuate` refuse a malformed
+Resource paths with `.`, `..`, empty segments, backslashes, raw whitespace or percent-encoded
+dots and slashes are refused, so no prefix can be escaped. `mint` and `attenuate` refuse a malformed
 caveat; `--raw` adds bytes unchecked, for interop with other libraries.";
 
 /// The environment variables crumb reads, for `--help` and the man pages.
