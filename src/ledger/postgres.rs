@@ -273,11 +273,27 @@ impl PostgresLedger {
 const STATUS_SQL: &str = "SELECT spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at, spent_by
      FROM crumb_tokens WHERE nonce = $1";
 
+/// The second half of [`COMMIT_SQL`] and [`SETTLE_SQL`]: the children of the parent written by
+/// the `parent` CTE ($2 their issue time, $9 their nonces, $10 their balances), and whether it
+/// was written (0: the parent's condition did not hold, and nothing was).
+macro_rules! children_and_count {
+    () => {
+        "
+), children AS (
+    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at)
+    SELECT c.nonce, p.nonce, c.balance, $2 FROM parent p, unnest($9::bytea[], $10::bigint[]) AS c(nonce, balance)
+    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at
+    RETURNING 1
+)
+SELECT count(*) FROM parent"
+    };
+}
+
 /// Consumes the parent (inserting its row, or updating it if it is live and not held by an
 /// unexpired hold: `$8` is now) and inserts its children, in one statement. The upsert locks
 /// the parent's row, so a concurrent consumption waits and then finds it spent.
-const COMMIT_SQL: &str = "
-WITH parent AS (
+const COMMIT_SQL: &str = concat!(
+    "WITH parent AS (
     INSERT INTO crumb_tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts, spent_by)
     VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (nonce) DO UPDATE SET spent_at = excluded.spent_at, spent_request = excluded.spent_request,
@@ -285,29 +301,19 @@ WITH parent AS (
         spent_by = excluded.spent_by, reserved_ticket = NULL, reserved_until = NULL
     WHERE crumb_tokens.spent_at IS NULL AND crumb_tokens.revoked_at IS NULL
         AND (crumb_tokens.reserved_ticket IS NULL OR crumb_tokens.reserved_until <= $8::bigint)
-    RETURNING nonce
-), children AS (
-    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at)
-    SELECT c.nonce, p.nonce, c.balance, $2 FROM parent p, unnest($9::bytea[], $10::bigint[]) AS c(nonce, balance)
-    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at
-    RETURNING 1
-)
-SELECT count(*) FROM parent";
+    RETURNING nonce",
+    children_and_count!()
+);
 
 /// As [`COMMIT_SQL`], for the holder of the hold `$8` (its ticket).
-const SETTLE_SQL: &str = "
-WITH parent AS (
+const SETTLE_SQL: &str = concat!(
+    "WITH parent AS (
     UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
         spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
     WHERE nonce = $1 AND spent_at IS NULL AND revoked_at IS NULL AND reserved_ticket = $8::bytea
-    RETURNING nonce
-), children AS (
-    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at)
-    SELECT c.nonce, p.nonce, c.balance, $2 FROM parent p, unnest($9::bytea[], $10::bigint[]) AS c(nonce, balance)
-    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at
-    RETURNING 1
-)
-SELECT count(*) FROM parent";
+    RETURNING nonce",
+    children_and_count!()
+);
 
 /// Whether a failure may pass if tried again: a conflict, or a connection that went away.
 fn retryable(e: &postgres::Error) -> bool {
