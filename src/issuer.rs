@@ -7,6 +7,7 @@
 //! the embedded SQLite file or on PostgreSQL. Every method blocks (the ledger is a blocking
 //! port): async callers run them through one blocking boundary.
 
+use crate::charge::{Held, Hold};
 use crate::context::Context;
 use crate::error::{Error, LedgerError};
 use crate::keyring::Keyring;
@@ -197,6 +198,30 @@ impl Issuer {
         request_id: Option<&str>,
     ) -> Result<Receipt, Error> {
         crate::spend::split(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id)
+    }
+
+    /// Holds `token` for a request whose price is `ctx.cost` (at least 1) while the request
+    /// is in flight, for `ttl` at most; or answers a retry of a settled one
+    /// ([`crate::charge`] has the rules).
+    pub fn hold(
+        &self,
+        token: Macaroon,
+        discharges: Vec<Macaroon>,
+        ctx: &Context,
+        request_id: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Held, Error> {
+        crate::charge::hold(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, request_id, ttl)
+    }
+
+    /// Settles a hold: charged (the balance less the price) or not (the same balance).
+    pub fn settle(&self, hold: Hold, charge: bool) -> Result<Receipt, Error> {
+        crate::charge::settle(&self.verifier(), self.ledger_or_usage()?, hold, charge)
+    }
+
+    /// Gives a held token back untouched.
+    pub fn release(&self, hold: Hold) -> Result<(), Error> {
+        crate::charge::release(self.ledger_or_usage()?, hold)
     }
 
     /// Revokes on a presented credential: the live token itself (possession), or with an

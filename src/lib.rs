@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod caveat;
+pub mod charge;
 pub mod context;
 pub mod error;
 pub mod inspect;
@@ -26,6 +27,7 @@ pub mod keyring;
 pub mod ledger;
 pub mod limits;
 pub mod lineage;
+pub mod price;
 pub mod revoke;
 pub mod spend;
 pub mod token;

@@ -107,19 +107,19 @@ pub fn presented_fingerprint(token: &Macaroon) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn denied(code: DenialCode, message: impl Into<String>) -> Error {
+pub(crate) fn denied(code: DenialCode, message: impl Into<String>) -> Error {
     Error::Denied(Denial::new(code, message))
 }
 
-fn already_spent() -> Error {
+pub(crate) fn already_spent() -> Error {
     denied(DenialCode::Spent, "this token was already spent")
 }
 
-fn revoked() -> Error {
+pub(crate) fn revoked() -> Error {
     denied(DenialCode::Revoked, "this token was revoked")
 }
 
-fn in_flight() -> Error {
+pub(crate) fn in_flight() -> Error {
     denied(DenialCode::InFlight, "this token is in use by another request right now; retry when that one is answered")
 }
 
@@ -135,7 +135,12 @@ const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The checks that need no key or ledger, done before any work: what the request asks for
 /// and how big the token is are bounded.
-fn check_request(token: &Macaroon, kind: SpendKind, requested: &[u64], request_id: Option<&str>) -> Result<(), Error> {
+pub(crate) fn check_request(
+    token: &Macaroon,
+    kind: SpendKind,
+    requested: &[u64],
+    request_id: Option<&str>,
+) -> Result<(), Error> {
     if let Some(id) = request_id {
         limits::check_request_id(id)?;
     }
@@ -296,7 +301,7 @@ fn consume(
 
 /// The ledger's refusal of a consumed or revoked token, if it has one (for errors found
 /// before the ledger was asked, which must not hide that the token is spent).
-fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error> {
+pub(crate) fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error> {
     let status = ledger.status(nonce).ok()?;
     match (status.revoked_at, status.spent) {
         (Some(_), _) => Some(revoked()),
@@ -321,7 +326,7 @@ fn commit_waiting(ledger: &dyn Ledger, reservation: &Reservation, commit: &Commi
     }
 }
 
-fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEntry, Error> {
+pub(crate) fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEntry, Error> {
     verifier.keys().key_for(&token.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))
 }
 
@@ -376,7 +381,7 @@ fn is_balance_caveat(predicate: &[u8]) -> bool {
 }
 
 /// Mints one child per balance, each keeping every caveat of `parent` but its balances.
-fn issue(
+pub(crate) fn issue(
     entry: &KeyEntry,
     parent: &Macaroon,
     parent_nonce: Nonce,

@@ -40,6 +40,8 @@ pub enum DenialCode {
     WrongRole,
     NotAnOperator,
     InFlight,
+    /// An idempotency key already used by this token for another request.
+    IdempotencyKeyReused,
 }
 
 impl DenialCode {
@@ -65,6 +67,7 @@ impl DenialCode {
             DenialCode::WrongRole => "wrong-role",
             DenialCode::NotAnOperator => "not-an-operator",
             DenialCode::InFlight => "in-flight",
+            DenialCode::IdempotencyKeyReused => "idempotency-key-reused",
         }
     }
 }

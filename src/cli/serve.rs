@@ -1,7 +1,7 @@
 //! `crumb serve`: start the HTTP service. The only command that starts an async runtime.
 
 use super::args::{parse_timeout, KeyArgs};
-use super::exit::{unavailable, OK};
+use super::exit::{bad_input, unavailable, OK};
 use super::ledger_args::LedgerArgs;
 use super::paths;
 use crate::serve::{self, AppState, Audit, Metrics};
@@ -15,10 +15,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP.
+/// Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream).
 ///
 /// With no key given it uses the default key file, creating a development key there on first
 /// run, and the default ledger: `crumb serve` alone is a working issuer on this machine.
+///
+/// The JSON API is /v1/verify, /v1/spend, /v1/split, /v1/revoke, /v1/lineage, /v1/authz
+/// (forward auth for nginx, Envoy, Traefik, Caddy), /healthz and /metrics. With --upstream
+/// every request on --listen goes to the upstream, priced by --price, and the JSON API moves
+/// to --admin-listen.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
@@ -50,6 +55,126 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    #[command(flatten)]
+    metering: MeteringArgs,
+}
+
+/// Metering: the price list, the reverse proxy and forward auth.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Metering")]
+struct MeteringArgs {
+    /// Meter this API: every request on --listen is priced, paid for and passed on to URL
+    /// (plain http://, beside the API). The JSON API moves to --admin-listen.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Price a route: `METHOD /path=COST` (`*` for any method; a path covers what lies below
+    /// it, by whole segments; the most specific rule wins); repeatable.
+    #[arg(long = "price", value_name = "RULE")]
+    prices: Vec<crumb::price::Rule>,
+    /// Read price rules from FILE, one per line (`#` comments).
+    #[arg(long = "prices", value_name = "FILE")]
+    price_file: Option<PathBuf>,
+    /// What to do with a request no rule prices: deny it (403), or let it through without a token.
+    #[arg(long, value_enum, default_value_t = UnpricedArg::Deny, value_name = "POLICY")]
+    unpriced: UnpricedArg,
+    /// A header added to every upstream request, `Name: value`; `${VAR}` expands from the
+    /// environment (keep the upstream's credentials out of argv); repeatable.
+    #[arg(long = "upstream-header", value_name = "HEADER")]
+    upstream_headers: Vec<String>,
+    /// How long the upstream may take to start answering.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_timeout)]
+    upstream_timeout: Duration,
+    /// With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// The realm of the `WWW-Authenticate: Crumb` payment challenge.
+    #[arg(long, default_value = "crumb", value_name = "NAME")]
+    realm: String,
+    /// What /v1/authz does with a priced request: spend it, or verify only.
+    #[arg(long, value_enum, default_value_t = AuthzModeArg::Spend, value_name = "MODE")]
+    authz_mode: AuthzModeArg,
+    /// The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and
+    /// 403 on) or 402.
+    #[arg(long, default_value_t = 401, value_name = "STATUS", value_parser = clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(["401", "402"]), |s| s.parse::<u16>().expect("listed")))]
+    authz_payment_status: u16,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum UnpricedArg {
+    Deny,
+    Free,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum AuthzModeArg {
+    Spend,
+    Verify,
+}
+
+impl MeteringArgs {
+    fn pricing(&self) -> Result<serve::Pricing> {
+        let mut rules = self.prices.clone();
+        if let Some(path) = &self.price_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                bad_input(format!("cannot read the price file {}: {}", path.display(), crumb::error::io_reason(&e)))
+            })?;
+            let from_file = crumb::price::PriceTable::parse_file(&text)
+                .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+            rules.extend(from_file);
+        }
+        let table = crumb::price::PriceTable::new(rules).map_err(|e| bad_input(e.to_string()))?;
+        let unpriced = match self.unpriced {
+            UnpricedArg::Deny => serve::Unpriced::Deny,
+            UnpricedArg::Free => serve::Unpriced::Free,
+        };
+        Ok(serve::Pricing { table, unpriced, realm: self.realm.clone() })
+    }
+
+    fn authz(&self) -> serve::AuthzOptions {
+        serve::AuthzOptions {
+            mode: match self.authz_mode {
+                AuthzModeArg::Spend => serve::AuthzMode::Spend,
+                AuthzModeArg::Verify => serve::AuthzMode::Verify,
+            },
+            payment_status: axum::http::StatusCode::from_u16(self.authz_payment_status).expect("401 or 402"),
+        }
+    }
+
+    fn upstream(&self) -> Result<Option<serve::Upstream>> {
+        let Some(url) = &self.upstream else {
+            if self.admin_listen.is_some() || !self.upstream_headers.is_empty() {
+                return Err(bad_input("--admin-listen and --upstream-header go with --upstream"));
+            }
+            return Ok(None);
+        };
+        let headers = self.upstream_headers.iter().map(|h| upstream_header(h)).collect::<Result<Vec<_>>>()?;
+        serve::Upstream::new(url, headers, self.upstream_timeout).map(Some).map_err(bad_input)
+    }
+}
+
+/// Parses `Name: value`, expanding `${VAR}` from the environment; an unset variable is an
+/// error (an upstream credential left empty would fail every request, or worse, none).
+fn upstream_header(text: &str) -> Result<(axum::http::HeaderName, axum::http::HeaderValue)> {
+    let (name, value) =
+        text.split_once(':').ok_or_else(|| bad_input("--upstream-header is `Name: value`".to_string()))?;
+    let name = axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| bad_input(format!("--upstream-header: `{}` is not a header name", name.trim())))?;
+    let mut expanded = String::new();
+    let mut rest = value.trim();
+    while let Some(start) = rest.find("${") {
+        expanded.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or_else(|| bad_input("--upstream-header: `${` without `}`"))?;
+        let var = &rest[start + 2..start + end];
+        let value = std::env::var(var)
+            .map_err(|_| bad_input(format!("--upstream-header {name}: the environment variable {var} is not set")))?;
+        expanded.push_str(&value);
+        rest = &rest[start + end + 1..];
+    }
+    expanded.push_str(rest);
+    let mut value = axum::http::HeaderValue::from_str(&expanded)
+        .map_err(|_| bad_input(format!("--upstream-header {name}: the value is not a valid header value")))?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 /// How many requests may use the ledger at once: read connections, and PostgreSQL's pool
@@ -89,12 +214,20 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into()),
         )
         .init();
+    let pricing = args.metering.pricing()?;
+    let upstream = args.metering.upstream()?;
+    if upstream.is_some() && pricing.table.is_empty() && pricing.unpriced == serve::Unpriced::Deny {
+        eprintln!("crumb: no --price given: every proxied request will be refused (403 unpriced)");
+    }
     let state = Arc::new(AppState {
         issuer: crumb::Issuer::new(keys, ledger),
         metrics: Metrics::default(),
         audit,
         trusted_proxies: args.trust_proxy.clone(),
         timeout: args.timeout,
+        pricing,
+        authz: args.metering.authz(),
+        upstream,
     });
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
@@ -105,12 +238,20 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     // PostgreSQL's blocking client may not be dropped on an async worker either.
     let keep = state.clone();
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
+        let bind = |addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| unavailable(format!("cannot listen on {addr}: {e}")))
+        };
+        let listener = bind(args.listen).await?;
+        let admin = match args.metering.admin_listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
         outln!("listening on http://{addr}")?;
+        if let Some(admin) = &admin {
+            outln!("admin listening on http://{}", admin.local_addr()?)?;
+        }
         std::io::stdout().flush()?;
         tracing::info!(%addr, ledger = %ledger_location, "crumb serving");
         let limits = serve::Limits {
@@ -118,7 +259,28 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             header_timeout: args.header_timeout,
             shutdown_grace: args.shutdown_grace,
         };
-        serve::run(listener, state, limits, shutdown).await.map_err(|e| unavailable(format!("server failed: {e}")))
+        let failed = |e: std::io::Error| unavailable(format!("server failed: {e}"));
+        if state.upstream.is_none() {
+            return serve::run(listener, serve::app(state), limits, shutdown).await.map_err(failed);
+        }
+        // Two listeners, one shutdown: the signal stops both.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let on_stop = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let admin_task =
+            admin.map(|admin| tokio::spawn(serve::run(admin, serve::app(state.clone()), limits, on_stop())));
+        let traffic = tokio::spawn(serve::run(listener, serve::proxy_app(state), limits, on_stop()));
+        shutdown.await;
+        let _ = stop.send(true);
+        traffic.await.map_err(|e| unavailable(format!("server failed: {e}")))?.map_err(failed)?;
+        if let Some(task) = admin_task {
+            task.await.map_err(|e| unavailable(format!("server failed: {e}")))?.map_err(failed)?;
+        }
+        Ok(())
     });
     drop(runtime);
     drop(keep);

@@ -4,19 +4,25 @@
 //! binds, serves, and on SIGINT/SIGTERM stops accepting and lets in-flight requests finish.
 
 mod audit;
+mod authz;
 mod connections;
 mod error;
+mod metering;
 mod metrics;
+mod proxy;
 mod routes;
 
 pub use audit::Audit;
+pub use authz::{AuthzMode, AuthzOptions};
 pub use connections::Limits;
+pub use metering::{Pricing, Unpriced};
 pub use metrics::Metrics;
+pub use proxy::Upstream;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use error::ApiError;
 use std::sync::Arc;
@@ -31,6 +37,11 @@ pub struct AppState {
     /// Proxies whose X-Forwarded-For is believed (`--trust-proxy`); empty: none.
     pub trusted_proxies: Vec<crumb::caveat::IpNet>,
     pub timeout: Duration,
+    /// The price list, for forward auth and the proxy.
+    pub pricing: Pricing,
+    pub authz: AuthzOptions,
+    /// The metered API, in proxy mode.
+    pub upstream: Option<Upstream>,
 }
 
 impl AppState {
@@ -49,6 +60,8 @@ const ROUTES: &[&str] = &[
     "/v1/revoke",
     "/v1/lineage",
     "/v1/lineage/:nonce",
+    "/v1/authz",
+    "/v1/authz/*path",
     "/healthz",
     "/metrics",
 ];
@@ -65,6 +78,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/revoke", post(routes::revoke))
         .route("/v1/lineage", get(routes::lineage))
         .route("/v1/lineage/:nonce", get(routes::lineage))
+        .route("/v1/authz", get(authz::authz_root).post(authz::authz_root))
+        .route("/v1/authz/*path", get(authz::authz_path).post(authz::authz_path))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)
@@ -73,12 +88,38 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The metering reverse proxy: every path goes to the upstream (crumb's own routes are on the
+/// admin listener, so none of them shadows an upstream path). Bodies stream, unbuffered.
+pub fn proxy_app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", any(proxy::proxy))
+        .route("/*path", any(proxy::proxy))
+        .layer(middleware::from_fn_with_state(state.clone(), observe_proxy))
+        .with_state(state)
+}
+
+/// The proxy's requests, timed and counted as one route; bounded by the upstream's timeout
+/// (and a little more for crumb's own work), not the API's.
+async fn observe_proxy(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let limit = state.upstream.as_ref().map_or(state.timeout, |u| u.timeout) + Duration::from_secs(5);
+    observed(&state, "proxy", limit, next.run(req)).await
+}
+
 /// Times every request, bounds it by the timeout, and counts it by route and status.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str());
     let route = ROUTES.iter().copied().find(|r| Some(*r) == matched).unwrap_or("unmatched");
+    observed(&state, route, state.timeout, next.run(req)).await
+}
+
+async fn observed(
+    state: &AppState,
+    route: &'static str,
+    limit: Duration,
+    response: impl std::future::Future<Output = Response>,
+) -> Response {
     let started = Instant::now();
-    let response = match tokio::time::timeout(state.timeout, next.run(req)).await {
+    let response = match tokio::time::timeout(limit, response).await {
         Ok(r) => r,
         Err(_) => ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
             .into_response(),
@@ -87,15 +128,15 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     response
 }
 
-/// Serves on `listener` until `shutdown` completes, then drains in-flight requests within
+/// Serves `router` (the [`app`] or the [`proxy_app`]) on `listener` until `shutdown` completes, then drains in-flight requests within
 /// the grace period of `limits`.
 pub async fn run(
     listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
+    router: Router,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    connections::serve(listener, app(state), limits, shutdown).await
+    connections::serve(listener, router, limits, shutdown).await
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives as soon as the
@@ -141,6 +182,9 @@ mod tests {
             audit: None,
             trusted_proxies: Vec::new(),
             timeout: Duration::from_secs(5),
+            pricing: Pricing::default(),
+            authz: AuthzOptions::default(),
+            upstream: None,
         };
         (Arc::new(state), key)
     }

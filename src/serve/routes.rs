@@ -71,7 +71,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 }
 
 /// The caller's bearer token: the `token` field or `Authorization: Bearer`.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -126,7 +126,7 @@ fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroo
 
 /// The client's address: the peer's, or behind proxies in `--trust-proxy` the rightmost
 /// X-Forwarded-For hop that is not one of them.
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+pub(super) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.trusted_proxies.is_empty() {
         return peer.ip();
     }
@@ -152,13 +152,15 @@ fn nonce_of(token: &Macaroon) -> Option<String> {
     token.token_id().map(|id| id.nonce.to_string())
 }
 
-fn encode(token: &Macaroon) -> String {
+pub(super) fn encode(token: &Macaroon) -> String {
     wire::encode(token, Format::V2).expect("v2 encodes every token")
 }
 
 /// The one blocking boundary: every issuer call (each may reach the ledger) runs here, off
 /// the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a worker failed"))?

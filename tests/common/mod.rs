@@ -100,6 +100,7 @@ pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
 }
 pub mod backends;
 pub mod server;
+pub mod upstream;
 
 /// Says a test skipped, where a reader sees it: straight to stderr, past the test harness's
 /// capture (which only takes `print!`/`eprint!`). With `CRUMB_REQUIRE_INTEROP=1` (set by

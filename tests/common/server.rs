@@ -10,6 +10,8 @@ pub struct Server {
     pub env: Env,
     pub key: String,
     pub url: String,
+    /// The admin listener's URL, when started with `--admin-listen`.
+    pub admin: Option<String>,
     pub child: Child,
 }
 
@@ -52,10 +54,19 @@ fn spawn(env: Env, key: String, ledger: &str, extra: &[&str]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    stdout.read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address: {line:?}")).to_owned();
-    Server { env, key, url, child }
+    let admin = extra.contains(&"--admin-listen").then(|| {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        line.trim()
+            .strip_prefix("admin listening on ")
+            .unwrap_or_else(|| panic!("no admin address: {line:?}"))
+            .to_owned()
+    });
+    Server { env, key, url, admin, child }
 }
 
 impl Server {

@@ -1,0 +1,260 @@
+//! Charging for a request whose outcome is known only later: a metering gateway holds the
+//! token while the request is in flight, then settles once the upstream has answered.
+//!
+//! - [`hold`] verifies the token for the request (its price is the context's `cost`, so a
+//!   balance below it is refused before anything is held) and reserves it in the ledger: a
+//!   second use of the same token while this one is in flight is refused `in-flight`.
+//! - [`settle`] issues the successor, at the balance less the price when the upstream served
+//!   the request, at the same balance when it failed, and records it; [`release`] gives the
+//!   token back untouched (the upstream was never reached).
+//!
+//! A retry of a request already settled, by the same token with the same idempotency key,
+//! is answered from the ledger with the recorded successor ([`Held::Answered`]), so a lost
+//! response never loses the change and the upstream is not called twice. The same key used
+//! by that token for a different request is refused ([`DenialCode::IdempotencyKeyReused`]).
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
+use crate::spend::{self, Issued, Receipt};
+use crate::token::identifier::Nonce;
+use crate::token::Macaroon;
+use crate::verify::{DenialCode, Verifier};
+use sha2::{Digest, Sha256};
+
+/// An idempotency key: printable ASCII, at most this many bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// A token held while its request is in flight. Settle or release it.
+#[derive(Debug)]
+pub struct Hold {
+    ticket: Ticket,
+    token: Macaroon,
+    nonce: Nonce,
+    request_id: String,
+    balance: u64,
+    price: u64,
+    at: String,
+}
+
+impl Hold {
+    pub fn nonce(&self) -> Nonce {
+        self.nonce
+    }
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    /// The balance before this request.
+    pub fn balance(&self) -> u64 {
+        self.balance
+    }
+    pub fn price(&self) -> u64 {
+        self.price
+    }
+}
+
+/// What [`hold`] found.
+#[derive(Debug)]
+pub enum Held {
+    /// The token is held for this request: call the upstream, then settle or release.
+    Fresh(Hold),
+    /// This request (same token, same idempotency key) was settled before: here is its
+    /// receipt again. Do not call the upstream.
+    Answered(Receipt),
+}
+
+/// The ledger request id of a gateway request. With an idempotency key it names the key and
+/// the request (method and target), so a retry finds its record and the key reused for
+/// another request is told apart; without one, every request is new.
+pub fn request_id(idempotency_key: Option<&str>, method: &str, target: &str) -> Result<String, Error> {
+    let digest = |parts: &[&[u8]]| {
+        let mut h = Sha256::new();
+        for part in parts {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        hex::encode(&h.finalize()[..10])
+    };
+    match idempotency_key {
+        Some(key) => {
+            check_idempotency_key(key)?;
+            Ok(format!("key:{}:{}", digest(&[key.as_bytes()]), digest(&[method.as_bytes(), target.as_bytes()])))
+        }
+        None => {
+            let mut random = [0u8; 16];
+            getrandom::getrandom(&mut random).map_err(|e| Error::Usage(format!("the random source failed: {e}")))?;
+            Ok(format!("req:{}", hex::encode(random)))
+        }
+    }
+}
+
+/// Refuses an idempotency key that is empty, too long or not printable ASCII.
+pub fn check_idempotency_key(key: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(Error::Usage(format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII bytes")));
+    }
+    Ok(())
+}
+
+/// The key part of a keyed request id (`key:<key digest>`), if it has one.
+fn key_part(request_id: &str) -> Option<&str> {
+    request_id.strip_prefix("key:")?;
+    request_id.rsplit_once(':').map(|(key, _)| key)
+}
+
+/// Verifies `token` for the request in `ctx` (whose `cost` is the price, at least 1) and
+/// holds it until `ttl` has passed, unless settled or released before.
+pub fn hold(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: &str,
+    ttl: std::time::Duration,
+) -> Result<Held, Error> {
+    let Some(id) = token.token_id() else {
+        return Err(Error::Usage("this token was not minted by crumb, so no ledger can track its balance".into()));
+    };
+    spend::check_request(&token, SpendKind::Spend, &[ctx.cost], Some(request_id))?;
+    let verified = match verifier.verify(token, discharges, ctx) {
+        Ok(v) => v,
+        // A consumed token is refused as such, before whatever else is wrong with it.
+        Err(rejected) => {
+            return Err(
+                spend::standing_first(ledger, &id.nonce).unwrap_or_else(|| Error::Denied(rejected.denial().clone()))
+            )
+        }
+    };
+    let Some(balance) = verified.balance() else {
+        return Err(spend::denied(DenialCode::InsufficientBalance, "this token carries no balance to pay with"));
+    };
+    let reservation = Reservation::new(&verified, request_id, ctx.now.unix_timestamp(), ttl)
+        .expect("a token with an identifier has a nonce");
+    let at = crate::caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
+    match ledger.reserve(&reservation)? {
+        Reserved::Held(ticket) => Ok(Held::Fresh(Hold {
+            ticket,
+            token: verified.token().clone(),
+            nonce: id.nonce,
+            request_id: request_id.to_owned(),
+            balance,
+            price: ctx.cost,
+            at,
+        })),
+        Reserved::Spent(spent) => {
+            answer_again(verifier, verified.token(), id.nonce, request_id, spent).map(Held::Answered)
+        }
+        Reserved::Revoked(_) => Err(spend::revoked()),
+        Reserved::InFlight => Err(spend::in_flight()),
+    }
+}
+
+/// A consumed token presented again: the recorded successor for a retry of the same request
+/// by the same token; a clear refusal for its key reused; otherwise only "spent".
+fn answer_again(
+    verifier: &Verifier<'_>,
+    token: &Macaroon,
+    nonce: Nonce,
+    request_id: &str,
+    spent: Spent,
+) -> Result<Receipt, Error> {
+    let same_presenter = spent.presented.is_some_and(|p| p == spend::presented_fingerprint(token));
+    if !same_presenter || spent.kind != SpendKind::Spend {
+        return Err(spend::already_spent());
+    }
+    if spent.request_id != request_id {
+        return Err(match (key_part(&spent.request_id), key_part(request_id)) {
+            (Some(a), Some(b)) if a == b => spend::denied(
+                DenialCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with this token for another request",
+            ),
+            _ => spend::already_spent(),
+        });
+    }
+    let entry = spend::key_entry(verifier, token)?;
+    let children = spend::issue(entry, token, nonce, request_id, &spent.amounts)?;
+    Ok(Receipt {
+        parent: nonce,
+        request_id: request_id.into(),
+        kind: SpendKind::Spend,
+        cost: spent.cost,
+        children,
+        replayed: true,
+        at: spent.at,
+    })
+}
+
+/// Settles a hold: the successor at the balance less the price if `charge`, else at the same
+/// balance (the request failed and is not charged). Durable before it returns.
+pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, charge: bool) -> Result<Receipt, Error> {
+    let cost = if charge { hold.price } else { 0 };
+    let remaining = hold.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
+    let entry = spend::key_entry(verifier, &hold.token)?;
+    let children: Vec<Issued> = spend::issue(entry, &hold.token, hold.nonce, &hold.request_id, &[remaining])?;
+    let commit = Commit {
+        parent: hold.nonce,
+        request_id: hold.request_id.clone(),
+        kind: SpendKind::Spend,
+        cost,
+        children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
+        at: hold.at.clone(),
+        presented: spend::presented_fingerprint(&hold.token),
+    };
+    match ledger.settle(&hold.ticket, &commit) {
+        Ok(CommitOutcome::Fresh) => Ok(Receipt {
+            parent: hold.nonce,
+            request_id: hold.request_id,
+            kind: SpendKind::Spend,
+            cost,
+            children,
+            replayed: false,
+            at: hold.at,
+        }),
+        Ok(CommitOutcome::AlreadySpent(spent)) => {
+            answer_again(verifier, &hold.token, hold.nonce, &hold.request_id, spent)
+        }
+        Ok(CommitOutcome::Revoked(_)) => Err(spend::revoked()),
+        Ok(CommitOutcome::ReservationLost | CommitOutcome::InFlight) => Err(spend::in_flight()),
+        Err(e) => {
+            // The hold would lapse on its own; giving it back now frees the token sooner.
+            let _ = ledger.release(&hold.ticket);
+            Err(e.into())
+        }
+    }
+}
+
+/// Gives a held token back untouched (its request never reached the upstream).
+pub fn release(ledger: &dyn Ledger, hold: Hold) -> Result<(), Error> {
+    Ok(ledger.release(&hold.ticket)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_request_ids_tell_a_reused_key_from_a_new_one() {
+        let a = request_id(Some("k1"), "POST", "/v1/chat").unwrap();
+        assert_eq!(a, request_id(Some("k1"), "POST", "/v1/chat").unwrap());
+        let other_request = request_id(Some("k1"), "POST", "/v1/other").unwrap();
+        let other_key = request_id(Some("k2"), "POST", "/v1/chat").unwrap();
+        assert_ne!(a, other_request);
+        assert_eq!(key_part(&a), key_part(&other_request));
+        assert_ne!(key_part(&a), key_part(&other_key));
+        let fresh = request_id(None, "POST", "/v1/chat").unwrap();
+        assert_ne!(fresh, request_id(None, "POST", "/v1/chat").unwrap());
+        assert_eq!(key_part(&fresh), None);
+        for id in [a, fresh] {
+            crate::limits::check_request_id(&id).unwrap();
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded() {
+        assert!(check_idempotency_key("4f1c-uuid like").is_ok());
+        assert!(check_idempotency_key("").is_err());
+        assert!(check_idempotency_key(&"k".repeat(MAX_IDEMPOTENCY_KEY + 1)).is_err());
+        assert!(check_idempotency_key("a\u{1b}[2J").is_err());
+    }
+}

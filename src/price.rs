@@ -1,0 +1,191 @@
+//! The price list of a metered API: what each route costs, in a token's balance units.
+//!
+//! A rule is `METHOD /path=COST`: a method (or `*` for any) and a path prefix matched by whole
+//! segments, exactly as a `resource` caveat matches (`/v1/chat` covers `/v1/chat/stream`, not
+//! `/v1/chatty`). The most specific rule wins: the longest prefix, then a named method over
+//! `*`. A request no rule covers is unpriced, and the gateway refuses it unless told otherwise
+//! (fail closed). Rules come from the operator (`--price`, `--prices FILE`), requests from
+//! clients: a requested path that does not normalise (`..`, encoded slashes) is refused before
+//! it is priced.
+
+use crate::caveat::path::{is_under, normalize_caveat_path, normalize_request_path};
+use std::fmt;
+
+/// Rules in one table at most: the table is searched on every request.
+pub const MAX_RULES: usize = 10_000;
+
+/// A method name: an HTTP token, at most this long.
+const MAX_METHOD: usize = 32;
+
+/// One priced route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Upper-case method, or `None` for `*`.
+    pub method: Option<String>,
+    /// Normalised path prefix.
+    pub prefix: String,
+    pub cost: u64,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}={}", self.method.as_deref().unwrap_or("*"), self.prefix, self.cost)
+    }
+}
+
+/// Why a rule or a table did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("price `{rule}`: {reason}")]
+pub struct PriceError {
+    pub rule: String,
+    pub reason: String,
+}
+
+impl PriceError {
+    fn new(rule: &str, reason: impl Into<String>) -> Self {
+        // The rule is operator input, but it is echoed in an error: keep it short.
+        let rule: String = rule.chars().take(120).collect();
+        PriceError { rule, reason: reason.into() }
+    }
+}
+
+impl std::str::FromStr for Rule {
+    type Err = PriceError;
+
+    /// Parses `METHOD /path=COST` (spaces around `=` allowed).
+    fn from_str(text: &str) -> Result<Self, PriceError> {
+        let bad = |why: &str| PriceError::new(text, why);
+        let (route, cost) = text.rsplit_once('=').ok_or_else(|| bad("expected METHOD /path=COST"))?;
+        let cost: u64 = cost.trim().parse().map_err(|_| bad("the cost is a whole number of units"))?;
+        let (method, path) =
+            route.trim().split_once(char::is_whitespace).ok_or_else(|| bad("expected METHOD /path=COST"))?;
+        let method = match method {
+            "*" => None,
+            m if !m.is_empty() && m.len() <= MAX_METHOD && m.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Some(m.to_ascii_uppercase())
+            }
+            _ => return Err(bad("the method is a name such as GET or POST, or *")),
+        };
+        let prefix = normalize_caveat_path(path.trim()).map_err(|why| bad(&why))?.into_owned();
+        Ok(Rule { method, prefix, cost })
+    }
+}
+
+/// The whole price list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PriceTable {
+    rules: Vec<Rule>,
+}
+
+/// What a request costs, or why it has no price.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Priced {
+    /// The most specific rule's cost.
+    Cost(u64),
+    /// No rule covers the request.
+    Unpriced,
+    /// The path does not normalise: refused whatever the table says.
+    BadPath(String),
+}
+
+impl PriceTable {
+    /// A table of `rules`; the same route priced twice is refused (which one did you mean?).
+    pub fn new(rules: Vec<Rule>) -> Result<Self, PriceError> {
+        if rules.len() > MAX_RULES {
+            return Err(PriceError::new("(table)", format!("at most {MAX_RULES} rules")));
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            if rules[..i].iter().any(|r| r.method == rule.method && r.prefix == rule.prefix) {
+                return Err(PriceError::new(&rule.to_string(), "this route is priced twice"));
+            }
+        }
+        Ok(PriceTable { rules })
+    }
+
+    /// Parses a price file: one rule per line; blank lines and `#` comments are skipped.
+    pub fn parse_file(text: &str) -> Result<Vec<Rule>, PriceError> {
+        text.lines()
+            .map(|line| line.split_once('#').map_or(line, |(rule, _)| rule).trim())
+            .filter(|line| !line.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The price of `method` on `path` (the request target's path, without its query).
+    pub fn price(&self, method: &str, path: &str) -> Priced {
+        let path = match normalize_request_path(path) {
+            Ok(p) => p,
+            Err(why) => return Priced::BadPath(why),
+        };
+        let best = self
+            .rules
+            .iter()
+            .filter(|r| r.method.as_deref().map_or(true, |m| m == method) && is_under(&path, &r.prefix))
+            .max_by_key(|r| (segments(&r.prefix), r.method.is_some()));
+        best.map_or(Priced::Unpriced, |r| Priced::Cost(r.cost))
+    }
+}
+
+fn segments(prefix: &str) -> usize {
+    if prefix == "/" {
+        0
+    } else {
+        prefix.matches('/').count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rules: &[&str]) -> PriceTable {
+        PriceTable::new(rules.iter().map(|r| r.parse().unwrap()).collect()).unwrap()
+    }
+
+    #[test]
+    fn rules_parse_and_print_back() {
+        let rule: Rule = "post /v1/chat/ = 5".parse().unwrap();
+        assert_eq!(rule, Rule { method: Some("POST".into()), prefix: "/v1/chat".into(), cost: 5 });
+        assert_eq!(rule.to_string(), "POST /v1/chat=5");
+        assert_eq!("* /=0".parse::<Rule>().unwrap().method, None);
+        for bad in ["POST /v1/chat", "POST=5", "/v1/chat=5", "POST v1=5", "POST /a/../b=1", "POST /a=-1", "P@ST /a=1"] {
+            assert!(bad.parse::<Rule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_most_specific_rule_wins_by_whole_segments() {
+        let t = table(&["* /=1", "POST /v1/chat=5", "GET /v1/chat=2", "* /v1/chat/free=0"]);
+        assert_eq!(t.price("POST", "/v1/chat"), Priced::Cost(5));
+        assert_eq!(t.price("POST", "/v1/chat/stream"), Priced::Cost(5));
+        assert_eq!(t.price("GET", "/v1/chat"), Priced::Cost(2));
+        assert_eq!(t.price("POST", "/v1/chatty"), Priced::Cost(1));
+        assert_eq!(t.price("POST", "/v1/chat/free/x"), Priced::Cost(0));
+        assert_eq!(t.price("DELETE", "/other"), Priced::Cost(1));
+        assert!(matches!(t.price("POST", "/v1/chat/../admin"), Priced::BadPath(_)));
+        assert_eq!(table(&["GET /a=1"]).price("POST", "/a"), Priced::Unpriced);
+    }
+
+    #[test]
+    fn a_named_method_beats_a_wildcard_on_the_same_prefix() {
+        let t = table(&["* /a=1", "GET /a=3"]);
+        assert_eq!(t.price("GET", "/a/b"), Priced::Cost(3));
+        assert_eq!(t.price("PUT", "/a/b"), Priced::Cost(1));
+    }
+
+    #[test]
+    fn files_and_duplicates() {
+        let rules = PriceTable::parse_file("# prices\nPOST /v1/chat=5   # chat\n\nGET /v1/models=0\n").unwrap();
+        assert_eq!(rules.len(), 2);
+        let twice = vec!["GET /a=1".parse().unwrap(), "GET /a/=2".parse().unwrap()];
+        assert!(PriceTable::new(twice).is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! Forward auth (`/v1/authz`): the proxy in front of an API (nginx `auth_request`, Envoy
+//! `ext_authz`, Traefik `forwardAuth`, Caddy `forward_auth`) asks crumb about each request
+//! before passing it on, and copies `Crumb-Token` into the client's response.
+//!
+//! The original request is read from the path suffix (`/v1/authz/{path}`, Envoy), from
+//! `X-Forwarded-Method`/`-Uri`/`-Host` (Traefik, Caddy) or from `X-Original-Method`/`-URI`
+//! (nginx). The proxy must set these itself: a client's own copies would otherwise choose the
+//! price. The client's address comes from `X-Forwarded-For` only via `--trust-proxy`.
+//!
+//! In spend mode a priced request is spent here, before the upstream answers, so it is
+//! charged whatever the upstream's status. A retry with the same token and Idempotency-Key
+//! gets the recorded successor but is *refused* (403 `already-answered`): forward auth cannot
+//! stop the proxy from calling the upstream again, and one payment must not buy two calls.
+
+use super::metering::{self, Charge, Metered, Problem};
+use super::AppState;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What `/v1/authz` does with a priced request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthzMode {
+    /// Spend the price and hand back the successor.
+    #[default]
+    Spend,
+    /// Verify the token (its balance must cover the price) without spending.
+    Verify,
+}
+
+/// How forward auth answers a request that needs paying: 401 (the only refusal nginx passes
+/// on with its `WWW-Authenticate`) or 402.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthzOptions {
+    pub mode: AuthzMode,
+    pub payment_status: StatusCode,
+}
+
+impl Default for AuthzOptions {
+    fn default() -> Self {
+        AuthzOptions { mode: AuthzMode::Spend, payment_status: StatusCode::UNAUTHORIZED }
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, names: &[&str]) -> Option<&'h str> {
+    names.iter().find_map(|n| headers.get(*n)).and_then(|v| v.to_str().ok())
+}
+
+/// The original request's method, target (path and query) and host.
+fn original(
+    method: &Method,
+    uri: &Uri,
+    suffix: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(String, String, Option<String>), Problem> {
+    let host = header(headers, &["x-forwarded-host", "x-original-host", "host"]).map(str::to_owned);
+    if let Some(path) = suffix {
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        return Ok((method.as_str().to_owned(), format!("/{path}{query}"), host));
+    }
+    let target = header(headers, &["x-forwarded-uri", "x-original-uri"]).ok_or_else(|| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "no-original-request",
+            "forward auth needs the original request: X-Original-URI (nginx), X-Forwarded-Uri (Traefik, Caddy) or a path after /v1/authz (Envoy)",
+        )
+    })?;
+    let method = header(headers, &["x-forwarded-method", "x-original-method"]).unwrap_or(method.as_str());
+    Ok((method.to_owned(), target.to_owned(), host))
+}
+
+pub async fn authz_root(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    authorize(state, peer, method, uri, None, headers).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn authz_path(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    authorize(state, peer, method, uri, Some(path), headers).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Forward auth's statuses: payment as configured, and every other refusal of a client's
+/// request 403 (nginx turns anything but 401 and 403 into a 500); a proxy that sent no
+/// original request (400) and faults (5xx) keep theirs.
+fn for_proxy(mut problem: Problem, options: AuthzOptions) -> Problem {
+    if problem.challenge.is_some() {
+        problem.status = options.payment_status;
+    } else if problem.status.is_client_error() && problem.code != "no-original-request" {
+        problem.status = StatusCode::FORBIDDEN;
+    }
+    problem
+}
+
+async fn authorize(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    method: Method,
+    uri: Uri,
+    suffix: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let options = state.authz;
+    let (method, target, host) = original(&method, &uri, suffix.as_deref(), &headers)?;
+    let metered = state.pricing.meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
+    decide(&state, peer, &metered, &headers).await.map_err(|p| for_proxy(p, options))
+}
+
+async fn decide(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    metered: &Metered,
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
+    let price = match metered.charge {
+        Charge::Free => return Ok(allowed(None, None, 0)),
+        Charge::Price(p) => p,
+    };
+    let realm = &state.pricing.realm;
+    let presented = metering::presented(headers, metered, realm)?;
+    let ctx = metering::context(state, metered, headers, peer)?;
+    if price == 0 || state.authz.mode == AuthzMode::Verify {
+        let balance = metering::verify_only(state, &presented, ctx).await?;
+        return Ok(allowed(Some(&presented.text), balance, 0));
+    }
+    let request_id = metering::request_id(headers, metered)?;
+    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+    let worker = state.clone();
+    let receipt =
+        super::routes::blocking(move || Ok(worker.issuer.spend(token, discharges, &ctx, Some(&request_id)))).await?;
+    let receipt = receipt.map_err(|e| Problem::from_error(e, &presented, realm, price))?;
+    let successor = &receipt.children[0];
+    let text = super::routes::encode(&successor.token);
+    if receipt.replayed {
+        let mut problem = Problem::new(
+            StatusCode::FORBIDDEN,
+            "already-answered",
+            "this request (same token, same Idempotency-Key) was authorized before; the successor is in Crumb-Token",
+        );
+        problem.extra.insert("balance".into(), json!(successor.balance));
+        let mut response = problem.into_response();
+        metering::set_receipt_headers(response.headers_mut(), &text, Some(successor.balance), receipt.cost);
+        return Ok(response);
+    }
+    state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(allowed(Some(&text), Some(successor.balance), receipt.cost))
+}
+
+fn allowed(token: Option<&str>, balance: Option<u64>, cost: u64) -> Response {
+    let mut response = Json(json!({ "allowed": true, "cost": cost, "balance": balance })).into_response();
+    match token {
+        Some(t) => metering::set_receipt_headers(response.headers_mut(), t, balance, cost),
+        None => {
+            response.headers_mut().insert(axum::http::header::CACHE_CONTROL, "no-store".parse().expect("static"));
+        }
+    }
+    response
+}

@@ -1,0 +1,295 @@
+//! What the reverse proxy and forward auth share: the price list, the facts of the request
+//! being metered (method, path, host, client, token), and refusals as RFC 9457 problems.
+//!
+//! A metered request is verified with action = its method, resource = its path, aud = its
+//! host (without port), ip = the client, and cost = its price, so every caveat a holder added
+//! (`action = GET`, `resource = /v1/models`, `max-cost <= 3`, `balance <= 20`) applies.
+
+use super::error::ApiError;
+use super::AppState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use crumb::price::{PriceTable, Priced};
+use crumb::token::wire;
+use crumb::{Context, DenialCode, Macaroon};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What to do with a request no price rule covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unpriced {
+    /// Refuse it (403 `unpriced`): the default, so a route the operator forgot is not free.
+    #[default]
+    Deny,
+    /// Let it through without a token: a public part of the API.
+    Free,
+}
+
+/// The price list and how refusals are worded.
+#[derive(Clone, Debug, Default)]
+pub struct Pricing {
+    pub table: PriceTable,
+    pub unpriced: Unpriced,
+    /// The realm of the `WWW-Authenticate: Crumb` challenge.
+    pub realm: String,
+}
+
+/// How a request is to be treated, by its price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charge {
+    /// Unpriced and let through: no token is needed.
+    Free,
+    /// A token is needed, and this many units are charged (0: verified only).
+    Price(u64),
+}
+
+/// The request being metered, as crumb reads it.
+#[derive(Debug)]
+pub struct Metered {
+    pub method: String,
+    pub path: String,
+    /// Path and query, as sent: what an idempotency key is bound to.
+    pub target: String,
+    pub host: Option<String>,
+    pub charge: Charge,
+}
+
+impl Pricing {
+    /// Prices `method` on `target` (`/path?query`); a path that does not normalise is 400 and
+    /// an unpriced one 403 unless `--unpriced free`.
+    pub fn meter(&self, method: &str, target: &str, host: Option<&str>) -> Result<Metered, Problem> {
+        let path = target.split_once('?').map_or(target, |(p, _)| p);
+        let charge = match self.table.price(method, path) {
+            Priced::Cost(cost) => Charge::Price(cost),
+            Priced::Unpriced if self.unpriced == Unpriced::Free => Charge::Free,
+            Priced::Unpriced => {
+                return Err(Problem::new(StatusCode::FORBIDDEN, "unpriced", "no price is set for this route"))
+            }
+            Priced::BadPath(why) => {
+                return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", format!("the request path {why}")))
+            }
+        };
+        // The audience is the host the client asked for, without its port.
+        let host = host.map(|h| strip_port(h).to_ascii_lowercase());
+        Ok(Metered { method: method.to_owned(), path: path.to_owned(), target: target.to_owned(), host, charge })
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// The bearer token and any `Crumb-Discharge` headers of a metered request, decoded.
+pub struct Presented {
+    pub text: String,
+    pub token: Macaroon,
+    pub discharges: Vec<Macaroon>,
+}
+
+/// Reads the token from `Authorization: Bearer`; none is a payment challenge.
+pub fn presented(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<Presented, Problem> {
+    let price = match metered.charge {
+        Charge::Price(p) => p,
+        Charge::Free => 0,
+    };
+    let Some(text) = super::routes::bearer(headers) else {
+        return Err(Problem::payment_required(realm, price, "send a token with `Authorization: Bearer`", None));
+    };
+    let token = wire::decode(text).map_err(|e| Problem::from(ApiError::from(e)))?;
+    let values: Vec<&HeaderValue> = headers.get_all("crumb-discharge").iter().collect();
+    if values.len() > crumb::limits::MAX_DISCHARGES {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "too-many-discharges",
+            format!("at most {} Crumb-Discharge headers", crumb::limits::MAX_DISCHARGES),
+        ));
+    }
+    let discharges = values
+        .into_iter()
+        .map(|v| v.to_str().ok().and_then(|t| wire::decode(t).ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed-discharge", "a Crumb-Discharge is not a token")
+        })?;
+    Ok(Presented { text: text.to_owned(), token, discharges })
+}
+
+/// The request's facts for the verifier.
+pub fn context(state: &AppState, metered: &Metered, headers: &HeaderMap, peer: SocketAddr) -> Result<Context, Problem> {
+    let mut ctx = state.issuer.context();
+    ctx.action = Some(metered.method.clone());
+    ctx.resource = Some(metered.path.clone());
+    ctx.aud = metered.host.clone();
+    ctx.ip = Some(super::routes::client_ip(state, headers, peer));
+    ctx.cost = match metered.charge {
+        Charge::Price(p) => p,
+        Charge::Free => 0,
+    };
+    ctx.check_bounds().map_err(|e| Problem::from(ApiError::from(e)))?;
+    Ok(ctx)
+}
+
+/// The ledger request id of a priced request: bound to its `Idempotency-Key` when it has one.
+pub fn request_id(headers: &HeaderMap, metered: &Metered) -> Result<String, Problem> {
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", detail);
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(v.to_str().map_err(|_| bad("the Idempotency-Key is not printable ASCII".into()))?),
+        None => None,
+    };
+    crumb::charge::request_id(key, &metered.method, &metered.target).map_err(|e| bad(e.to_string()))
+}
+
+/// Verifies without consuming (a route priced 0, or forward auth in verify mode): the token's
+/// signature, caveats (its balance must cover `ctx.cost`) and standing. Returns its balance.
+pub async fn verify_only(state: &Arc<AppState>, presented: &Presented, ctx: Context) -> Result<Option<u64>, Problem> {
+    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+    let (worker, price) = (state.clone(), ctx.cost);
+    let verdict = super::routes::blocking(move || Ok(worker.issuer.verify(&token, &discharges, &ctx, false))).await?;
+    let verdict = verdict.map_err(|e| Problem::from(ApiError::from(e)))?;
+    match verdict.denial() {
+        Some(denial) => Err(Problem::denied(denial, presented, &state.pricing.realm, price)),
+        None => Ok(verdict.balance),
+    }
+}
+
+/// A refusal as an RFC 9457 problem (`application/problem+json`), with crumb's stable `code`.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    /// Extension members: `cost`, `balance`, `caveat`.
+    pub extra: serde_json::Map<String, Value>,
+    /// `WWW-Authenticate` for a payment challenge.
+    pub challenge: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Problem { status, code, detail: detail.into(), extra: serde_json::Map::new(), challenge: None }
+    }
+
+    /// 402 with `WWW-Authenticate: Crumb realm="…", cost="N"`.
+    pub fn payment_required(realm: &str, cost: u64, detail: impl Into<String>, balance: Option<u64>) -> Self {
+        let mut p = Problem::new(StatusCode::PAYMENT_REQUIRED, "payment-required", detail);
+        p.extra.insert("cost".into(), json!(cost));
+        if let Some(b) = balance {
+            p.extra.insert("balance".into(), json!(b));
+        }
+        p.challenge = Some(format!("Crumb realm=\"{}\", cost=\"{cost}\"", realm.replace(['"', '\\'], "")));
+        p
+    }
+
+    /// A denial of the presented token: 402 when it cannot pay, 409 when it was consumed or is
+    /// in use, 422 for a reused idempotency key, 403 otherwise, naming the caveat that failed.
+    pub fn denied(denial: &crumb::Denial, presented: &Presented, realm: &str, price: u64) -> Self {
+        let balance = crumb::verify::balance_of(&presented.token);
+        let mut p = match denial.code {
+            DenialCode::InsufficientBalance => {
+                let mut p = Problem::payment_required(realm, price, denial.message.clone(), balance);
+                p.code = "insufficient-balance";
+                p
+            }
+            code => {
+                let status = match code {
+                    DenialCode::Spent | DenialCode::InFlight => StatusCode::CONFLICT,
+                    DenialCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::FORBIDDEN,
+                };
+                Problem::new(status, code.as_str(), denial.message.clone())
+            }
+        };
+        if let Some((holder, index)) = denial.caveat {
+            let discharges = &presented.discharges;
+            let held = match holder {
+                crumb::verify::Holder::Root => Some(&presented.token),
+                crumb::verify::Holder::Discharge(i) => discharges.get(i),
+            };
+            if held.is_some_and(|m| index < m.caveats.len()) {
+                let text = crumb::verify::caveat_text(&presented.token, discharges, holder, index);
+                p.extra.insert("caveat".into(), json!(text));
+            }
+        }
+        p
+    }
+
+    /// The library's error for this token's request.
+    pub fn from_error(e: crumb::Error, presented: &Presented, realm: &str, price: u64) -> Self {
+        match e {
+            crumb::Error::Denied(d) => Problem::denied(&d, presented, realm, price),
+            other => ApiError::from(other).into(),
+        }
+    }
+}
+
+impl From<ApiError> for Problem {
+    fn from(e: ApiError) -> Self {
+        Problem::new(e.status, e.code, e.message)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:crumb:problem:{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "code": self.code,
+        });
+        if let Value::Object(map) = &mut body {
+            map.extend(self.extra);
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// Sets `Crumb-Token`, `Crumb-Balance`, `Crumb-Cost` and `Cache-Control: no-store` (a
+/// response that carries a bearer token must never be cached).
+pub fn set_receipt_headers(headers: &mut HeaderMap, token: &str, balance: Option<u64>, cost: u64) {
+    if let Ok(v) = HeaderValue::from_str(token) {
+        headers.insert("crumb-token", v);
+    }
+    if let Some(b) = balance {
+        headers.insert("crumb-balance", HeaderValue::from(b));
+    }
+    headers.insert("crumb-cost", HeaderValue::from(cost));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lose_their_port() {
+        assert_eq!(strip_port("api.example.com:8080"), "api.example.com");
+        assert_eq!(strip_port("api.example.com"), "api.example.com");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn unpriced_routes_fail_closed_unless_made_free() {
+        let table = PriceTable::new(vec!["POST /v1/chat=5".parse().unwrap()]).unwrap();
+        let mut pricing = Pricing { table, unpriced: Unpriced::Deny, realm: "api".into() };
+        assert_eq!(pricing.meter("POST", "/v1/chat?x=1", None).unwrap().charge, Charge::Price(5));
+        assert_eq!(pricing.meter("GET", "/v1/chat", None).unwrap_err().code, "unpriced");
+        assert_eq!(pricing.meter("POST", "/v1/../chat", None).unwrap_err().code, "bad-path");
+        pricing.unpriced = Unpriced::Free;
+        assert_eq!(pricing.meter("GET", "/v1/chat", None).unwrap().charge, Charge::Free);
+    }
+}

@@ -1,0 +1,290 @@
+//! The metering reverse proxy (`crumb serve --upstream URL`): every request is priced,
+//! its token verified and held, the request streamed to the upstream, and the charge decided
+//! by the upstream's status — below 400 the successor carries the balance less the price, at
+//! 400 and above the same balance. Either way the response carries the successor in
+//! `Crumb-Token`, so the client always holds the newest token.
+//!
+//! The token is held (not spent) while the upstream works: a second use of it meanwhile is
+//! refused `in-flight`, and nothing is charged for a request that never reached the upstream.
+//! The upstream call and the settle run in a task of their own, so a client that hangs up
+//! mid-request does not leave its token held: the settle still happens.
+
+use super::metering::{self, Charge, Problem};
+use super::AppState;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use crumb::charge::Held;
+use crumb::spend::Receipt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The API crumb meters, and how to reach it.
+pub struct Upstream {
+    scheme: String,
+    authority: String,
+    /// The upstream URL's path, without a trailing `/`: requests are appended to it.
+    base_path: String,
+    client: Client<HttpConnector, Body>,
+    /// Headers the operator injects (`--upstream-header`), values already expanded.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// How long the upstream may take to start answering.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The injected headers may hold the upstream's credentials: never printed.
+        write!(f, "Upstream({}://{}{})", self.scheme, self.authority, self.base_path)
+    }
+}
+
+/// How long past the upstream timeout a hold lasts: a settle always comes before it lapses.
+const HOLD_MARGIN: Duration = Duration::from_secs(30);
+
+impl Upstream {
+    /// `url` is `http://host[:port][/base]`; `headers` are injected into every request.
+    pub fn new(url: &str, headers: Vec<(HeaderName, HeaderValue)>, timeout: Duration) -> Result<Self, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("--upstream `{url}` is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "--upstream `{url}`: crumb speaks plain HTTP to its upstream; put it beside the API (loopback or a private network)"
+                ))
+            }
+            _ => return Err(format!("--upstream `{url}` must start with http://")),
+        }
+        let authority = uri.authority().ok_or_else(|| format!("--upstream `{url}` names no host"))?.to_string();
+        if uri.query().is_some() {
+            return Err(format!("--upstream `{url}` may not carry a query"));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Ok(Upstream {
+            scheme: "http".into(),
+            authority,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+            client,
+            headers,
+            timeout,
+        })
+    }
+
+    /// How long a request's token is held at most.
+    pub fn hold_ttl(&self) -> Duration {
+        self.timeout + HOLD_MARGIN
+    }
+
+    fn target(&self, path_and_query: &str) -> Result<Uri, Problem> {
+        format!("{}://{}{}{}", self.scheme, self.authority, self.base_path, path_and_query)
+            .parse()
+            .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "bad-path", "the request target is not a valid path"))
+    }
+
+    /// Sends the client's request on, without its credentials and crumb's headers, with the
+    /// operator's headers added; waits for the answer's head within the timeout.
+    async fn send(&self, request: Request, client_ip: IpAddr, host: Option<&str>) -> Result<Response, Problem> {
+        let (mut parts, body) = request.into_parts();
+        let target = self.target(parts.uri.path_and_query().map_or("/", |p| p.as_str()))?;
+        let headers = &mut parts.headers;
+        strip_hop_by_hop(headers);
+        strip_crumb(headers);
+        headers.remove(header::AUTHORIZATION);
+        headers.remove(header::PROXY_AUTHORIZATION);
+        headers.remove(header::HOST);
+        headers.insert("x-forwarded-for", HeaderValue::from_str(&client_ip.to_string()).expect("an address is ASCII"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        if let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
+            headers.insert("x-forwarded-host", v);
+        }
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        parts.uri = target;
+        parts.version = axum::http::Version::HTTP_11;
+        let outgoing = axum::http::Request::from_parts(parts, body);
+        match tokio::time::timeout(self.timeout, self.client.request(outgoing)).await {
+            Ok(Ok(response)) => Ok(response.map(Body::new)),
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %self.authority, error = %e, "upstream request failed");
+                Err(Problem::new(StatusCode::BAD_GATEWAY, "upstream-unavailable", "the upstream could not be reached"))
+            }
+            Err(_) => Err(Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "the upstream did not answer in time",
+            )),
+        }
+    }
+}
+
+/// Removes the headers that belong to one connection, not to the message (RFC 9110 §7.6.1).
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"] {
+        headers.remove(name);
+    }
+}
+
+/// Removes every `Crumb-*` header: the client's never reach the upstream, and the upstream's
+/// never reach the client (it cannot forge a successor or a balance).
+fn strip_crumb(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers.keys().filter(|n| n.as_str().starts_with("crumb-")).cloned().collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+/// The handler for every path in proxy mode.
+pub async fn proxy(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    match handle(state, peer, req).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<Response, Problem> {
+    let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let metered = state.pricing.meter(req.method().as_str(), &target, host.as_deref())?;
+    let client_ip = super::routes::client_ip(&state, req.headers(), peer);
+    let price = match metered.charge {
+        Charge::Free => {
+            let response = upstream.send(req, client_ip, host.as_deref()).await?;
+            return Ok(from_upstream(response, None));
+        }
+        Charge::Price(price) => price,
+    };
+    let realm = &state.pricing.realm;
+    let presented = metering::presented(req.headers(), &metered, realm)?;
+    let ctx = metering::context(&state, &metered, req.headers(), peer)?;
+    if price == 0 {
+        // Free but not open: the token must verify (signature, caveats, standing); it is not
+        // consumed, so it comes back unchanged.
+        let balance = metering::verify_only(&state, &presented, ctx).await?;
+        let response = upstream.send(req, client_ip, host.as_deref()).await?;
+        return Ok(from_upstream(response, Some((&presented.text, balance, 0))));
+    }
+    let request_id = metering::request_id(req.headers(), &metered)?;
+    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+    let worker = state.clone();
+    let ttl = upstream.hold_ttl();
+    let held =
+        super::routes::blocking(move || Ok(worker.issuer.hold(token, discharges, &ctx, &request_id, ttl))).await?;
+    let hold = match held.map_err(|e| Problem::from_error(e, &presented, realm, price))? {
+        Held::Fresh(hold) => hold,
+        Held::Answered(receipt) => return Ok(already_answered(&receipt)),
+    };
+    // The upstream call and the settle run on, whatever happens to this request's connection.
+    let worker = state.clone();
+    let task = tokio::spawn(async move {
+        let upstream = worker.upstream.as_ref().expect("checked above");
+        let outcome = upstream.send(req, client_ip, host.as_deref()).await;
+        let issuer_state = worker.clone();
+        match outcome {
+            Err(problem) => {
+                let _ = super::routes::blocking(move || Ok(issuer_state.issuer.release(hold))).await;
+                Err(problem)
+            }
+            Ok(response) => {
+                let charge = response.status().as_u16() < 400;
+                let settled = super::routes::blocking(move || Ok(issuer_state.issuer.settle(hold, charge))).await;
+                Ok((response, settled))
+            }
+        }
+    });
+    let (response, settled) = task
+        .await
+        .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the proxy task failed"))??;
+    let receipt = settled?.map_err(|e| Problem::from_error(e, &presented, realm, price))?;
+    if receipt.cost > 0 {
+        state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let successor = &receipt.children[0];
+    let text = super::routes::encode(&successor.token);
+    Ok(from_upstream(response, Some((&text, Some(successor.balance), receipt.cost))))
+}
+
+/// The upstream's answer for the client: its own hop-by-hop and `Crumb-*` headers removed,
+/// and crumb's receipt headers (successor, balance, cost) set.
+fn from_upstream(mut response: Response, receipt: Option<(&str, Option<u64>, u64)>) -> Response {
+    let headers = response.headers_mut();
+    strip_hop_by_hop(headers);
+    strip_crumb(headers);
+    if let Some((token, balance, cost)) = receipt {
+        metering::set_receipt_headers(headers, token, balance, cost);
+    }
+    response
+}
+
+/// A retry of a request already settled: the recorded successor, without calling the
+/// upstream again. The upstream's answer was not stored, so this is not a success.
+fn already_answered(receipt: &Receipt) -> Response {
+    let successor = &receipt.children[0];
+    let mut problem = Problem::new(
+        StatusCode::CONFLICT,
+        "already-answered",
+        "this request (same token, same Idempotency-Key) was answered before; the upstream was not called again \
+         and its answer is not stored; the successor is in Crumb-Token",
+    );
+    problem.extra.insert("cost".into(), serde_json::json!(receipt.cost));
+    problem.extra.insert("balance".into(), serde_json::json!(successor.balance));
+    let mut response = problem.into_response();
+    let text = super::routes::encode(&successor.token);
+    metering::set_receipt_headers(response.headers_mut(), &text, Some(successor.balance), receipt.cost);
+    response.headers_mut().insert("crumb-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_are_plain_http_without_a_query() {
+        let up = Upstream::new("http://127.0.0.1:9000/api/", Vec::new(), Duration::from_secs(1)).unwrap();
+        assert_eq!(up.target("/v1/chat?x=1").unwrap().to_string(), "http://127.0.0.1:9000/api/v1/chat?x=1");
+        for bad in ["https://example.com", "ftp://x", "127.0.0.1:9000", "http://x/?q=1", "not a url"] {
+            assert!(Upstream::new(bad, Vec::new(), Duration::from_secs(1)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_and_crumb_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("close, x-private"));
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert("crumb-token", HeaderValue::from_static("forged"));
+        h.insert("crumb-balance", HeaderValue::from_static("999"));
+        h.insert("content-type", HeaderValue::from_static("text/plain"));
+        strip_hop_by_hop(&mut h);
+        strip_crumb(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("content-type"));
+    }
+}

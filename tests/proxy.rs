@@ -1,0 +1,344 @@
+//! The metering reverse proxy (`crumb serve --upstream`), through real sockets: a real
+//! `crumb serve` in front of a counting upstream on loopback.
+
+mod common;
+
+use common::server::{start, Server};
+use common::upstream::Upstream;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One HTTP answer: status, headers (lower-case names) and body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    fn successor(&self) -> &str {
+        self.header("crumb-token").unwrap_or_else(|| panic!("no Crumb-Token: {self:?}"))
+    }
+}
+
+fn send(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let response = match req.send_string(body) {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = response.header(&n).unwrap_or_default().to_owned();
+            (n.to_ascii_lowercase(), v)
+        })
+        .collect();
+    Answer { status: response.status(), headers, body: response.into_string().unwrap_or_default() }
+}
+
+fn proxy(upstream: &Upstream, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--upstream",
+        &upstream.url,
+        "--price",
+        "POST /v1/chat=5",
+        "--price",
+        "GET /v1/chat=2",
+        "--price",
+        "GET /v1/models=0",
+        "--price",
+        "* /slow=1",
+        "--price",
+        "* /fail=5",
+        "--admin-listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    start(&args)
+}
+
+#[test]
+fn a_paid_request_is_forwarded_once_and_answered_with_its_successor() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "20"]);
+    let url = format!("{}/v1/chat?q=1", server.url);
+    let paid = send("POST", &url, Some(&token), &[], "hello");
+    assert_eq!(paid.status, 200, "{paid:?}");
+    assert_eq!(paid.body, "POST /v1/chat?q=1 hello");
+    assert_eq!(upstream.count(), 1);
+    assert_eq!((paid.header("crumb-balance"), paid.header("crumb-cost")), (Some("15"), Some("5")));
+    assert_eq!(paid.header("cache-control"), Some("no-store"));
+    assert_ne!(paid.successor(), "forged-by-upstream", "the upstream's Crumb-* headers are stripped");
+    let inspected: Value = serde_json::from_str(&server.env.ok(&["inspect", paid.successor(), "--json"])).unwrap();
+    assert!(inspected.to_string().contains("balance <= 15"), "{inspected}");
+
+    // The old token is refused and the upstream is not called.
+    let again = send("POST", &url, Some(&token), &[], "hello");
+    assert_eq!((again.status, again.json()["code"].as_str()), (409, Some("spent")), "{again:?}");
+    assert_eq!(upstream.count(), 1);
+
+    // The successor pays for the next one, priced by method: GET costs 2.
+    let next = send("GET", &url, Some(paid.successor()), &[], "");
+    assert_eq!((next.status, next.header("crumb-balance")), (200, Some("13")), "{next:?}");
+    assert_eq!(upstream.count(), 2);
+}
+
+#[test]
+fn no_token_or_a_low_balance_gets_the_payment_challenge() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &["--realm", "chat-api"]);
+    let url = format!("{}/v1/chat", server.url);
+    let none = send("POST", &url, None, &[], "");
+    assert_eq!(none.status, 402, "{none:?}");
+    assert_eq!(none.header("www-authenticate"), Some(r#"Crumb realm="chat-api", cost="5""#));
+    assert_eq!(none.header("content-type"), Some("application/problem+json"));
+    let problem = none.json();
+    assert_eq!((problem["status"].as_u64(), problem["code"].as_str()), (Some(402), Some("payment-required")));
+    assert!(problem["type"].is_string() && problem["title"].is_string() && problem["detail"].is_string());
+
+    let poor = server.mint(&["--balance", "4"]);
+    let low = send("POST", &url, Some(&poor), &[], "");
+    assert_eq!((low.status, low.json()["code"].as_str()), (402, Some("insufficient-balance")), "{low:?}");
+    assert_eq!(low.header("www-authenticate"), Some(r#"Crumb realm="chat-api", cost="5""#));
+    assert_eq!((low.json()["balance"].as_u64(), low.json()["cost"].as_u64()), (Some(4), Some(5)));
+    // The poor token still buys what it can afford: nothing was held or spent.
+    assert_eq!(send("GET", &url, Some(&poor), &[], "").status, 200);
+    assert_eq!(upstream.count(), 1);
+}
+
+#[test]
+fn a_failed_caveat_is_403_naming_it_and_the_upstream_is_not_called() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let url = format!("{}/v1/chat", server.url);
+    let reader = server.mint(&["--balance", "20", "--caveat", "action = GET"]);
+    let refused = send("POST", &url, Some(&reader), &[], "");
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (403, Some("caveat-failed")), "{refused:?}");
+    assert_eq!(refused.json()["caveat"], "action = GET");
+    let elsewhere = server.mint(&["--balance", "20", "--caveat", "resource = /v1/models"]);
+    assert_eq!(send("GET", &url, Some(&elsewhere), &[], "").status, 403);
+    let other_host = server.mint(&["--balance", "20", "--caveat", "aud = api.example.com"]);
+    assert_eq!(send("GET", &url, Some(&other_host), &[], "").status, 403);
+    let capped = server.mint(&["--balance", "20", "--caveat", "max-cost <= 3"]);
+    assert_eq!(send("POST", &url, Some(&capped), &[], "").status, 403);
+    assert_eq!(send("GET", &url, Some(&capped), &[], "").status, 200, "GET costs 2, under the cap");
+    assert_eq!(upstream.count(), 1);
+}
+
+#[test]
+fn unpriced_routes_are_refused_and_free_ones_still_need_a_valid_token() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "20"]);
+    let unpriced = send("DELETE", &format!("{}/v1/chat", server.url), Some(&token), &[], "");
+    assert_eq!((unpriced.status, unpriced.json()["code"].as_str()), (403, Some("unpriced")));
+    let models = format!("{}/v1/models", server.url);
+    assert_eq!(send("GET", &models, None, &[], "").status, 402);
+    let free = send("GET", &models, Some(&token), &[], "");
+    assert_eq!((free.status, free.header("crumb-cost"), free.header("crumb-balance")), (200, Some("0"), Some("20")));
+    assert_eq!(free.successor(), token, "a free request consumes nothing");
+    assert_eq!(send("GET", &models, Some("not-a-token"), &[], "").status, 400);
+    assert_eq!(upstream.count(), 1);
+
+    let open = proxy(&upstream, &["--unpriced", "free"]);
+    let passed = send("GET", &format!("{}/public/page", open.url), None, &[], "");
+    assert_eq!((passed.status, passed.header("crumb-token")), (200, None));
+    assert_eq!(upstream.count(), 2);
+}
+
+#[test]
+fn a_failed_upstream_answer_is_not_charged() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "20"]);
+    let failed = send("POST", &format!("{}/fail/x", server.url), Some(&token), &[], "");
+    assert_eq!(failed.status, 500, "{failed:?}");
+    assert_eq!((failed.header("crumb-balance"), failed.header("crumb-cost")), (Some("20"), Some("0")));
+    assert_eq!(upstream.count(), 1);
+    // The old token was consumed (its successor carries the balance); the successor works.
+    assert_eq!(send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[], "").status, 409);
+    let ok = send("POST", &format!("{}/v1/chat", server.url), Some(failed.successor()), &[], "");
+    assert_eq!((ok.status, ok.header("crumb-balance")), (200, Some("15")));
+}
+
+#[test]
+fn an_unreachable_upstream_charges_nothing_and_keeps_the_token() {
+    // A port nothing listens on: bind one, then let it go.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let upstream = format!("http://{dead}");
+    let server = start(&["--upstream", &upstream, "--price", "* /=5", "--admin-listen", "127.0.0.1:0"]);
+    let token = server.mint(&["--balance", "20"]);
+    let refused = send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[], "");
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (502, Some("upstream-unavailable")), "{refused:?}");
+    assert_eq!(refused.header("crumb-token"), None);
+    // The hold was released at once: the token is neither spent nor in flight.
+    let admin = server.admin.clone().unwrap();
+    let body = serde_json::json!({ "token": token, "cost": 5 }).to_string();
+    let verdict = send("POST", &format!("{admin}/v1/verify"), None, &[("Content-Type", "application/json")], &body);
+    assert_eq!((verdict.status, verdict.json()["allowed"].as_bool()), (200, Some(true)), "{verdict:?}");
+    let again = send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[], "");
+    assert_eq!(again.json()["code"].as_str(), Some("upstream-unavailable"), "{again:?}");
+}
+
+#[test]
+fn an_idempotency_key_retry_returns_the_recorded_successor_without_a_second_call() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "20"]);
+    let url = format!("{}/v1/chat", server.url);
+    let key = [("Idempotency-Key", "req-7f3a")];
+    let first = send("POST", &url, Some(&token), &key, "hi");
+    assert_eq!(first.status, 200);
+    let retry = send("POST", &url, Some(&token), &key, "hi");
+    assert_eq!((retry.status, retry.json()["code"].as_str()), (409, Some("already-answered")), "{retry:?}");
+    assert_eq!(retry.successor(), first.successor());
+    assert_eq!((retry.header("crumb-balance"), retry.header("crumb-replayed")), (Some("15"), Some("true")));
+    assert_eq!(upstream.count(), 1, "the retry did not reach the upstream");
+
+    let other = send("POST", &format!("{url}/other"), Some(&token), &key, "hi");
+    assert_eq!((other.status, other.json()["code"].as_str()), (422, Some("idempotency-key-reused")), "{other:?}");
+    // Another holder of a copy of the same token learns only that it is spent.
+    let copy = server.env.ok(&["attenuate", &token, "--caveat", "action = POST"]);
+    let theirs = send("POST", &url, Some(&copy), &key, "hi");
+    assert_eq!((theirs.status, theirs.json()["code"].as_str()), (409, Some("spent")), "{theirs:?}");
+    assert_eq!(theirs.header("crumb-token"), None);
+    assert_eq!(upstream.count(), 1);
+}
+
+#[test]
+fn concurrent_uses_of_one_token_reach_the_upstream_once() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "100"]);
+    let url = format!("{}/slow/work", server.url);
+    let answers: Vec<Answer> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32).map(|_| scope.spawn(|| send("POST", &url, Some(&token), &[], ""))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(ok.len(), 1, "{:?}", answers.iter().map(|a| (a.status, a.json()["code"].clone())).collect::<Vec<_>>());
+    assert!(answers.iter().all(|a| a.status == 200 || a.status == 409), "{answers:?}");
+    assert_eq!(upstream.count(), 1);
+    assert_eq!(ok[0].header("crumb-balance"), Some("99"));
+}
+
+#[test]
+fn credentials_and_crumb_headers_never_reach_the_upstream_and_operator_headers_do() {
+    let upstream = Upstream::start();
+    let mut server = {
+        let env = common::Env::new();
+        let key = env.key("root.key");
+        let ledger = env.path("ledger.db");
+        let mut child = env
+            .process()
+            .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", ledger.to_str().unwrap()])
+            .args(["--upstream", &upstream.url, "--price", "* /=1"])
+            .args([
+                "--upstream-header",
+                "Authorization: Bearer ${UPSTREAM_KEY}",
+                "--upstream-header",
+                "X-Tenant: crumb",
+            ])
+            .env("UPSTREAM_KEY", "sk-upstream-secret")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+        Server { env, key, url, admin: None, child }
+    };
+    let token = server.mint(&["--balance", "5"]);
+    let answer = send(
+        "PUT",
+        &format!("{}/v1/things", server.url),
+        Some(&token),
+        &[("Crumb-Discharge", ""), ("Crumb-Anything", "x"), ("X-Custom", "kept")],
+        "",
+    );
+    // An empty Crumb-Discharge is not a token: refused before the upstream.
+    assert_eq!(answer.status, 400, "{answer:?}");
+    let answer = send(
+        "PUT",
+        &format!("{}/v1/things", server.url),
+        Some(&token),
+        &[("Crumb-Anything", "x"), ("X-Custom", "kept")],
+        "",
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let (method, path, headers) = upstream.last();
+    assert_eq!((method.as_str(), path.as_str()), ("PUT", "/v1/things"));
+    assert_eq!(headers.get("authorization").unwrap(), "Bearer sk-upstream-secret");
+    assert_eq!(headers.get("x-tenant").unwrap(), "crumb");
+    assert_eq!(headers.get("x-custom").unwrap(), "kept");
+    assert!(headers.keys().all(|k| !k.as_str().starts_with("crumb-")), "{headers:?}");
+    assert!(!format!("{headers:?}").contains(&token), "the client's token reached the upstream");
+    let _ = server.terminate(Duration::from_secs(5));
+
+    // A variable that is not set stops the server at start-up.
+    let env = common::Env::new();
+    let key = env.key("k");
+    let (code, _, err) = env.run(&[
+        "serve",
+        "--key-file",
+        &key,
+        "--upstream",
+        &upstream.url,
+        "--upstream-header",
+        "Authorization: Bearer ${NOT_SET_ANYWHERE}",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("NOT_SET_ANYWHERE"), "{err}");
+}
+
+#[test]
+fn crumbs_own_routes_move_to_the_admin_listener() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &["--unpriced", "free"]);
+    let admin = server.admin.clone().expect("admin address");
+    // /healthz on the traffic port is the upstream's path like any other.
+    let proxied = send("GET", &format!("{}/healthz", server.url), None, &[], "");
+    assert_eq!(proxied.body, "GET /healthz ");
+    let health = send("GET", &format!("{admin}/healthz"), None, &[], "");
+    assert_eq!((health.status, health.json()["status"].as_str()), (200, Some("ok")));
+    let metrics = send("GET", &format!("{admin}/metrics"), None, &[], "");
+    assert!(metrics.body.contains(r#"route="proxy""#), "{}", metrics.body);
+}
+
+#[test]
+fn bad_price_rules_and_flags_are_refused_at_start() {
+    let env = common::Env::new();
+    let key = env.key("k");
+    for bad in [
+        vec!["--price", "POST /v1/chat"],
+        vec!["--price", "POST /v1/../x=1"],
+        vec!["--price", "GET /a=1", "--price", "GET /a/=2"],
+        vec!["--upstream", "https://api.example.com"],
+        vec!["--admin-listen", "127.0.0.1:0"],
+        vec!["--prices", "/nonexistent/prices.txt"],
+    ] {
+        let mut args = vec!["serve", "--key-file", &key, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(&bad);
+        let (code, _, err) = env.run(&args);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+}
