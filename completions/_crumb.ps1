@@ -36,7 +36,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
+            [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
             [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
@@ -261,6 +262,34 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--header-timeout', '--header-timeout', [CompletionResultType]::ParameterName, 'How long a client may take to send a request''s headers, or sit idle between requests')
             [CompletionResult]::new('--shutdown-grace', '--shutdown-grace', [CompletionResultType]::ParameterName, 'How long shutdown waits for in-flight requests before closing their connections')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Worker threads (default: one per core)')
+            [CompletionResult]::new('--upstream', '--upstream', [CompletionResultType]::ParameterName, 'Meter this API: every request on --listen is priced, paid for and passed on to URL (plain http://, beside the API). The JSON API moves to --admin-listen')
+            [CompletionResult]::new('--price', '--price', [CompletionResultType]::ParameterName, 'Price a route: `METHOD /path=COST` (`*` for any method; a path covers what lies below it, by whole segments; the most specific rule wins); repeatable')
+            [CompletionResult]::new('--prices', '--prices', [CompletionResultType]::ParameterName, 'Read price rules from FILE, one per line (`#` comments)')
+            [CompletionResult]::new('--unpriced', '--unpriced', [CompletionResultType]::ParameterName, 'What to do with a request no rule prices: deny it (403), or let it through without a token')
+            [CompletionResult]::new('--upstream-header', '--upstream-header', [CompletionResultType]::ParameterName, 'A header added to every upstream request, `Name: value`; `${VAR}` expands from the environment (keep the upstream''s credentials out of argv); repeatable')
+            [CompletionResult]::new('--upstream-timeout', '--upstream-timeout', [CompletionResultType]::ParameterName, 'How long the upstream may take to start answering')
+            [CompletionResult]::new('--admin-listen', '--admin-listen', [CompletionResultType]::ParameterName, 'With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here')
+            [CompletionResult]::new('--realm', '--realm', [CompletionResultType]::ParameterName, 'The realm of the `WWW-Authenticate: Crumb` payment challenge')
+            [CompletionResult]::new('--authz-mode', '--authz-mode', [CompletionResultType]::ParameterName, 'What /v1/authz does with a priced request: spend it, or verify only')
+            [CompletionResult]::new('--authz-payment-status', '--authz-payment-status', [CompletionResultType]::ParameterName, 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;request' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The token file: read for the token, replaced by each successor')
+            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'The method (default GET, or POST with --data)')
+            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The method (default GET, or POST with --data)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'The body: DATA itself, @FILE, or @- for standard input')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'The body: DATA itself, @FILE, or @- for standard input')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'A header `Name: value`; repeatable (not Authorization: the token file is the credential)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A header `Name: value`; repeatable (not Authorization: the token file is the credential)')
+            [CompletionResult]::new('--idempotency-key', '--idempotency-key', [CompletionResultType]::ParameterName, 'The Idempotency-Key of this request (default: a new random one per run)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the server, per attempt')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the status and headers of the answer on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the status and headers of the answer on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -301,7 +330,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
+            [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
             [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
@@ -342,6 +372,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;serve' {
+            break
+        }
+        'crumb;help;request' {
             break
         }
         'crumb;help;completions' {

@@ -33,7 +33,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
-            cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+            cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
+            cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand completions 'Print a shell completion script on stdout'
             cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand generate 'Write shell completions or man pages into a directory'
@@ -246,6 +247,33 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --header-timeout 'How long a client may take to send a request''s headers, or sit idle between requests'
             cand --shutdown-grace 'How long shutdown waits for in-flight requests before closing their connections'
             cand --threads 'Worker threads (default: one per core)'
+            cand --upstream 'Meter this API: every request on --listen is priced, paid for and passed on to URL (plain http://, beside the API). The JSON API moves to --admin-listen'
+            cand --price 'Price a route: `METHOD /path=COST` (`*` for any method; a path covers what lies below it, by whole segments; the most specific rule wins); repeatable'
+            cand --prices 'Read price rules from FILE, one per line (`#` comments)'
+            cand --unpriced 'What to do with a request no rule prices: deny it (403), or let it through without a token'
+            cand --upstream-header 'A header added to every upstream request, `Name: value`; `${VAR}` expands from the environment (keep the upstream''s credentials out of argv); repeatable'
+            cand --upstream-timeout 'How long the upstream may take to start answering'
+            cand --admin-listen 'With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here'
+            cand --realm 'The realm of the `WWW-Authenticate: Crumb` payment challenge'
+            cand --authz-mode 'What /v1/authz does with a priced request: spend it, or verify only'
+            cand --authz-payment-status 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;request'= {
+            cand --token-file 'The token file: read for the token, replaced by each successor'
+            cand -X 'The method (default GET, or POST with --data)'
+            cand --request 'The method (default GET, or POST with --data)'
+            cand -d 'The body: DATA itself, @FILE, or @- for standard input'
+            cand --data 'The body: DATA itself, @FILE, or @- for standard input'
+            cand -H 'A header `Name: value`; repeatable (not Authorization: the token file is the credential)'
+            cand --header 'A header `Name: value`; repeatable (not Authorization: the token file is the credential)'
+            cand --idempotency-key 'The Idempotency-Key of this request (default: a new random one per run)'
+            cand --timeout 'How long to wait for the server, per attempt'
+            cand -v 'Print the status and headers of the answer on stderr'
+            cand --verbose 'Print the status and headers of the answer on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -282,7 +310,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
-            cand serve 'Serve /v1/verify, /v1/spend, /v1/split, /v1/revoke, /healthz and /metrics over HTTP'
+            cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
+            cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand completions 'Print a shell completion script on stdout'
             cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand generate 'Write shell completions or man pages into a directory'
@@ -311,6 +340,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;lineage'= {
         }
         &'crumb;help;serve'= {
+        }
+        &'crumb;help;request'= {
         }
         &'crumb;help;completions'= {
         }

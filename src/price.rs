@@ -128,7 +128,7 @@ impl PriceTable {
         let best = self
             .rules
             .iter()
-            .filter(|r| r.method.as_deref().map_or(true, |m| m == method) && is_under(&path, &r.prefix))
+            .filter(|r| r.method.as_deref().is_none_or(|m| m == method) && is_under(&path, &r.prefix))
             .max_by_key(|r| (segments(&r.prefix), r.method.is_some()));
         best.map_or(Priced::Unpriced, |r| Priced::Cost(r.cost))
     }

@@ -342,3 +342,111 @@ fn bad_price_rules_and_flags_are_refused_at_start() {
         assert_eq!(code, 2, "{bad:?}: {err}");
     }
 }
+
+/// A TCP relay in front of `target` that loses the answer to its first connection: it passes
+/// the request on, waits for the answer, and hangs up without sending it. Later connections
+/// are relayed whole.
+fn lossy_relay(target: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target = target.to_owned();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(mut client) = client else { continue };
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let mut server = std::net::TcpStream::connect(&target).unwrap();
+                let mut to_server = client.try_clone().unwrap();
+                let mut from_client = server.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut to_server, &mut from_client);
+                });
+                if n == 0 {
+                    let mut first = [0u8; 1];
+                    let _ = server.read(&mut first); // the answer has started: now lose it
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                } else {
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.flush();
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn crumb_request_keeps_the_token_file_rotated() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token_file = server.env.file("agent.token", server.mint(&["--balance", "20"]).as_bytes());
+    let url = format!("{}/v1/chat", server.url);
+    for expected in ["15", "10"] {
+        let out = server
+            .env
+            .crumb()
+            .args(["request", "--token-file", &token_file, "-X", "POST", &url, "-d", "ping", "-v"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "POST /v1/chat ping");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(stderr.contains("< http 200") && stderr.contains(&format!("crumb-balance: {expected}")), "{stderr}");
+        assert!(!stderr.contains(&std::fs::read_to_string(&token_file).unwrap().trim().to_lowercase()));
+    }
+    let saved = std::fs::read_to_string(&token_file).unwrap();
+    let doc: Value = serde_json::from_str(&server.env.ok(&["inspect", saved.trim(), "--json"])).unwrap();
+    assert!(doc.to_string().contains("balance <= 10"), "{doc}");
+    assert_eq!(upstream.count(), 2);
+
+    // Too poor: exit 1 with the server's reason, and the file keeps its token.
+    let poor = server.env.file("poor.token", server.mint(&["--balance", "1"]).as_bytes());
+    let before = std::fs::read_to_string(&poor).unwrap();
+    let (code, out, err) = server.env.run(&["request", "--token-file", &poor, "-X", "POST", &url]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("402") && err.contains("insufficient-balance"), "{err}");
+    assert_eq!(std::fs::read_to_string(&poor).unwrap(), before);
+    let (code, _, err) = server.env.run(&["request", "--token-file", &poor, "-H", "Authorization: x", &url]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(upstream.count(), 2);
+}
+
+#[test]
+fn crumb_request_recovers_the_successor_when_the_answer_is_lost() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let relay = lossy_relay(server.addr());
+    let token_file = server.env.file("agent.token", server.mint(&["--balance", "20"]).as_bytes());
+    let (code, out, err) =
+        server.env.run(&["request", "--token-file", &token_file, "-X", "POST", &format!("{relay}/v1/chat"), "-d", "x"]);
+    // The first answer was lost; the retry (same token, same key) got the recorded successor.
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("answered before"), "{err}");
+    assert_eq!(upstream.count(), 1, "the retry did not call the upstream again");
+    let saved = std::fs::read_to_string(&token_file).unwrap();
+    let doc: Value = serde_json::from_str(&server.env.ok(&["inspect", saved.trim(), "--json"])).unwrap();
+    assert!(doc.to_string().contains("balance <= 15"), "the change was kept: {doc}");
+    // And the successor pays for the next request.
+    let (code, _, err) = server.env.run(&["request", "--token-file", &token_file, &format!("{}/v1/chat", server.url)]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn parallel_crumb_requests_on_one_token_file_take_turns() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token_file = server.env.file("agent.token", server.mint(&["--balance", "20"]).as_bytes());
+    let url = format!("{}/slow/x", server.url);
+    let codes: Vec<i32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| server.env.run(&["request", "--token-file", &token_file, "-X", "POST", &url]).0))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(codes, vec![0, 0, 0, 0]);
+    assert_eq!(upstream.count(), 4);
+    let saved = std::fs::read_to_string(&token_file).unwrap();
+    let doc: Value = serde_json::from_str(&server.env.ok(&["inspect", saved.trim(), "--json"])).unwrap();
+    assert!(doc.to_string().contains("balance <= 16"), "{doc}");
+}

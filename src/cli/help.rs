@@ -114,6 +114,18 @@ pub fn examples(subcommand: &str) -> &'static [(&'static str, &'static str)] {
         "serve" => &[
             ("Serve on the default key and ledger.", "crumb serve --listen 127.0.0.1:7878"),
             ("Behind a proxy on 10.0.0.0/8, with an audit log.", "crumb serve --trust-proxy 10.0.0.0/8 --audit-log audit.jsonl"),
+            (
+                "Meter an API: 5 units per chat, models free with a token, the JSON API on another port.",
+                "crumb serve --listen 0.0.0.0:8080 --upstream http://127.0.0.1:9000 --price 'POST /v1/chat=5' --price 'GET /v1/models=0' --admin-listen 127.0.0.1:7879",
+            ),
+            (
+                "Forward auth for nginx (auth_request to /v1/authz), prices from a file.",
+                "crumb serve --prices prices.txt --trust-proxy 127.0.0.1",
+            ),
+        ],
+        "request" => &[
+            ("Call a metered API; agent.token is replaced by the successor.", "crumb request --token-file agent.token -X POST https://api.example.com/v1/chat -d @prompt.json -H 'Content-Type: application/json'"),
+            ("Show the status and headers (balance, cost).", "crumb request -v --token-file agent.token https://api.example.com/v1/models"),
         ],
         "completions" => &[("Completions for bash.", "crumb completions bash > ~/.local/share/bash-completion/completions/crumb")],
         _ => &[],

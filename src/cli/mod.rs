@@ -25,6 +25,7 @@ mod mint;
 pub mod output;
 pub mod paths;
 mod remote;
+mod request;
 mod revoke;
 mod serve;
 mod spend;
@@ -61,6 +62,7 @@ pub enum Command {
     Revoke(revoke::RevokeArgs),
     Lineage(lineage::LineageArgs),
     Serve(serve::ServeArgs),
+    Request(request::RequestArgs),
     Completions(generate::CompletionsArgs),
     Caveats(CaveatsArgs),
     #[command(hide = true)]
@@ -83,7 +85,11 @@ impl Command {
             Command::Split(a) => a.common.json,
             Command::Revoke(a) => a.json,
             Command::Lineage(a) => a.json,
-            Command::Serve(_) | Command::Completions(_) | Command::Caveats(_) | Command::Generate(_) => false,
+            Command::Serve(_)
+            | Command::Request(_)
+            | Command::Completions(_)
+            | Command::Caveats(_)
+            | Command::Generate(_) => false,
         }
     }
 }
@@ -144,6 +150,7 @@ fn single_subcommand(name: &str) -> Option<clap::Command> {
         "revoke" => revoke::RevokeArgs::augment_args(new()),
         "lineage" => lineage::LineageArgs::augment_args(new()),
         "serve" => serve::ServeArgs::augment_args(new()),
+        "request" => request::RequestArgs::augment_args(new()),
         "completions" => generate::CompletionsArgs::augment_args(new()),
         "caveats" => CaveatsArgs::augment_args(new()),
         _ => return None,
@@ -185,6 +192,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Revoke(a) => revoke::run(a),
         Command::Lineage(a) => lineage::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Request(a) => request::run(a),
         Command::Completions(a) => generate::run_completions(a),
         Command::Caveats(_) => print_caveats(),
         Command::Generate(a) => generate::run(a),
