@@ -46,31 +46,48 @@ impl Default for AuthzOptions {
     }
 }
 
-fn header<'h>(headers: &'h HeaderMap, names: &[&str]) -> Option<&'h str> {
-    names.iter().find_map(|n| headers.get(*n)).and_then(|v| v.to_str().ok())
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The original request's method, target (path and query) and host.
+/// The original request's method, target (path and query) and host, each from one proxy's
+/// family of headers, never mixed: a client's own `X-Forwarded-Uri` must not choose the
+/// price of a request nginx describes with `X-Original-URI`. Both families at once is
+/// ambiguous and refused.
 fn original(
     method: &Method,
     uri: &Uri,
     suffix: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<(String, String, Option<String>), Problem> {
-    let host = header(headers, &["x-forwarded-host", "x-original-host", "host"]).map(str::to_owned);
+    let refuse = |detail: &str| Problem::new(StatusCode::BAD_REQUEST, "no-original-request", detail);
+    let own_host = header(headers, "host").map(str::to_owned);
     if let Some(path) = suffix {
+        // Envoy: the original path follows the prefix; method and host are the request's.
         let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-        return Ok((method.as_str().to_owned(), format!("/{path}{query}"), host));
+        return Ok((method.as_str().to_owned(), format!("/{path}{query}"), own_host));
     }
-    let target = header(headers, &["x-forwarded-uri", "x-original-uri"]).ok_or_else(|| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "no-original-request",
-            "forward auth needs the original request: X-Original-URI (nginx), X-Forwarded-Uri (Traefik, Caddy) or a path after /v1/authz (Envoy)",
-        )
-    })?;
-    let method = header(headers, &["x-forwarded-method", "x-original-method"]).unwrap_or(method.as_str());
-    Ok((method.to_owned(), target.to_owned(), host))
+    match (header(headers, "x-original-uri"), header(headers, "x-forwarded-uri")) {
+        (Some(_), Some(_)) => {
+            Err(refuse("both X-Original-URI and X-Forwarded-Uri: which proxy describes the request?"))
+        }
+        (Some(target), None) => {
+            let method = header(headers, "x-original-method")
+                .ok_or_else(|| refuse("X-Original-URI without X-Original-Method"))?;
+            let host = header(headers, "x-original-host").map(str::to_owned).or(own_host);
+            Ok((method.to_owned(), target.to_owned(), host))
+        }
+        (None, Some(target)) => {
+            let method = header(headers, "x-forwarded-method")
+                .ok_or_else(|| refuse("X-Forwarded-Uri without X-Forwarded-Method"))?;
+            let host = header(headers, "x-forwarded-host").map(str::to_owned).or(own_host);
+            Ok((method.to_owned(), target.to_owned(), host))
+        }
+        (None, None) => Err(refuse(
+            "forward auth needs the original request: X-Original-Method and X-Original-URI (nginx), \
+             X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy), or a path after /v1/authz/ (Envoy)",
+        )),
+    }
 }
 
 pub async fn authz_root(
@@ -169,4 +186,46 @@ fn allowed(token: Option<&str>, balance: Option<u64>, cost: u64) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn each_proxy_family_describes_the_request_alone() {
+        let (get, root) = (Method::GET, Uri::from_static("/v1/authz"));
+        let nginx = headers(&[
+            ("x-original-method", "POST"),
+            ("x-original-uri", "/v1/chat?x=1"),
+            ("host", "crumb"),
+            ("x-forwarded-host", "spoofed.example"),
+        ]);
+        let got = original(&get, &root, None, &nginx).unwrap();
+        assert_eq!(got, ("POST".into(), "/v1/chat?x=1".into(), Some("crumb".into())));
+        let traefik =
+            headers(&[("x-forwarded-method", "PUT"), ("x-forwarded-uri", "/a"), ("x-forwarded-host", "api.example")]);
+        assert_eq!(original(&get, &root, None, &traefik).unwrap().2.as_deref(), Some("api.example"));
+        let envoy = original(&Method::DELETE, &Uri::from_static("/v1/authz/a/b?q"), Some("a/b"), &HeaderMap::new());
+        assert_eq!(envoy.unwrap(), ("DELETE".into(), "/a/b?q".into(), None));
+    }
+
+    #[test]
+    fn a_spoofed_second_family_or_a_missing_method_is_refused() {
+        let (get, root) = (Method::GET, Uri::from_static("/v1/authz"));
+        let both = headers(&[
+            ("x-original-method", "POST"),
+            ("x-original-uri", "/v1/chat"),
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-uri", "/v1/models"),
+        ]);
+        assert_eq!(original(&get, &root, None, &both).unwrap_err().code, "no-original-request");
+        let no_method = headers(&[("x-original-uri", "/v1/chat"), ("x-forwarded-method", "GET")]);
+        assert!(original(&get, &root, None, &no_method).is_err());
+        assert!(original(&get, &root, None, &HeaderMap::new()).is_err());
+    }
 }
