@@ -13,6 +13,7 @@
 //! stop the proxy from calling the upstream again, and one payment must not buy two calls.
 
 use super::metering::{self, Charge, Metered, Problem};
+use super::schema::{AuthzAllowed, ProblemBody};
 use super::AppState;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -90,6 +91,24 @@ fn original(
     }
 }
 
+/// Forward auth: may the request described by the proxy's headers pass? Spends its price
+/// (or verifies, `--authz-mode verify`) and answers the successor in `Crumb-Token`.
+#[utoipa::path(method(get, post), path = "/v1/authz", security((), ("bearer" = [])),
+    params(
+        ("X-Original-Method" = Option<String>, Header, description = "nginx: the original method"),
+        ("X-Original-URI" = Option<String>, Header, description = "nginx: the original path and query"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "Traefik, Caddy: the original method"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "Traefik, Caddy: the original path and query"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Binds a retry to its first answer"),
+    ),
+    responses(
+        (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),
+        (status = 401, description = "Payment needed (WWW-Authenticate: Crumb …)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 402, description = "Payment needed, with --authz-payment-status 402", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Refused: a caveat, spent, unpriced, …", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "The proxy did not describe the original request", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Ledger unavailable", body = ProblemBody, content_type = "application/problem+json"),
+))]
 pub async fn authz_root(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -100,6 +119,20 @@ pub async fn authz_root(
     authorize(state, peer, method, uri, None, headers).await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Forward auth, Envoy style: the original path follows `/v1/authz/`.
+#[utoipa::path(method(get, post), path = "/v1/authz/{path}", security((), ("bearer" = [])),
+    params(
+        ("path" = String, Path, description = "The original path, without its leading /"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Binds a retry to its first answer"),
+    ),
+    responses(
+        (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),
+        (status = 401, description = "Payment needed (WWW-Authenticate: Crumb …)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 402, description = "Payment needed, with --authz-payment-status 402", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Refused: a caveat, spent, unpriced, …", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed request", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Ledger unavailable", body = ProblemBody, content_type = "application/problem+json"),
+))]
 pub async fn authz_path(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -178,7 +211,7 @@ async fn decide(
 }
 
 fn allowed(token: Option<&str>, balance: Option<u64>, cost: u64) -> Response {
-    let mut response = Json(json!({ "allowed": true, "cost": cost, "balance": balance })).into_response();
+    let mut response = Json(AuthzAllowed { allowed: true, cost, balance }).into_response();
     match token {
         Some(t) => metering::set_receipt_headers(response.headers_mut(), t, balance, cost),
         None => {

@@ -11,6 +11,7 @@ mod metering;
 mod metrics;
 mod proxy;
 mod routes;
+mod schema;
 
 pub use audit::Audit;
 pub use authz::{AuthzMode, AuthzOptions};
@@ -64,6 +65,7 @@ const ROUTES: &[&str] = &[
     "/v1/authz/*path",
     "/healthz",
     "/metrics",
+    "/openapi.json",
 ];
 
 /// Largest request body accepted (413 beyond).
@@ -76,12 +78,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/spend", post(routes::spend))
         .route("/v1/split", post(routes::split))
         .route("/v1/revoke", post(routes::revoke))
-        .route("/v1/lineage", get(routes::lineage))
+        .route("/v1/lineage", get(routes::lineage_own))
         .route("/v1/lineage/:nonce", get(routes::lineage))
         .route("/v1/authz", get(authz::authz_root).post(authz::authz_root))
         .route("/v1/authz/*path", get(authz::authz_path).post(authz::authz_path))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(routes::openapi))
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))

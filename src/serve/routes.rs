@@ -3,6 +3,7 @@
 //! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
 
 use super::error::ApiError;
+use super::schema::{ErrorBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, VerdictBody};
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,14 +13,13 @@ use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
 use crumb::{Context, DenialCode, Macaroon};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The request body: these field names are a contract, as the CLI's flags are.
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
     token: Option<String>,
@@ -113,7 +113,15 @@ fn check_bounds(body: &Body) -> Result<(), ApiError> {
 
 fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroon>), ApiError> {
     check_bounds(body)?;
-    let token = wire::decode(token_text(body, headers)?)?;
+    let token = wire::decode(token_text(body, headers)?).map_err(|e| {
+        let mut e = ApiError::from(e);
+        // A credential in Authorization that is no token is an authentication failure
+        // (RFC 6750 `invalid_token`); a `token` field in the body is bad input.
+        if body.token.is_none() && e.status == StatusCode::BAD_REQUEST {
+            e.status = StatusCode::UNAUTHORIZED;
+        }
+        e
+    })?;
     let discharges = body
         .discharges
         .iter()
@@ -172,6 +180,16 @@ fn count_ledger_error(state: &AppState, e: &ApiError) {
     }
 }
 
+/// Verifies a token for a request: signature, every caveat, and its standing in the ledger.
+#[utoipa::path(post, path = "/v1/verify", request_body = Body, responses(
+    (status = 200, description = "Allowed", body = VerdictBody),
+    (status = 403, description = "Denied (a caveat, the signature, a revocation…)", body = VerdictBody),
+    (status = 409, description = "Denied: the token was spent", body = VerdictBody),
+    (status = 400, description = "Malformed body, token or request", body = ErrorBody),
+    (status = 401, description = "No token", body = ErrorBody),
+    (status = 413, description = "Body or token too large", body = ErrorBody),
+    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+))]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -204,7 +222,7 @@ pub async fn verify(
         Some(DenialCode::Spent) => StatusCode::CONFLICT,
         Some(_) => StatusCode::FORBIDDEN,
     };
-    Ok((status, Json(verdict)))
+    Ok((status, Json(VerdictBody::from(verdict))))
 }
 
 /// Spend and split share everything but the library call.
@@ -214,7 +232,7 @@ async fn consume(
     peer: SocketAddr,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(crumb::spend::Receipt, Vec<String>), ApiError> {
     let (token, discharges) = decode_all(&body, &headers)?;
     if route == "/v1/spend" && body.cost.is_none() {
         return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
@@ -274,35 +292,67 @@ async fn consume(
     state.audit(Entry { route, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
     let receipt = result?;
     let tokens: Vec<String> = receipt.children.iter().map(|c| encode(&c.token)).collect();
-    Ok(Json(receipt.to_json(&tokens)))
+    Ok((receipt, tokens))
 }
 
+/// Spends `cost` from the token's balance; answers the successor. A retry with the same
+/// `request_id` by the same token answers the same successor.
+#[utoipa::path(post, path = "/v1/spend", request_body = Body, responses(
+    (status = 200, description = "Spent: the successor", body = SpendReceipt),
+    (status = 403, description = "Denied (a caveat, the balance, a revocation…)", body = ErrorBody),
+    (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
+    (status = 400, description = "Malformed body, token or request", body = ErrorBody),
+    (status = 401, description = "No token", body = ErrorBody),
+    (status = 413, description = "Body or token too large", body = ErrorBody),
+    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+))]
 pub async fn spend(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    consume(state, "/v1/spend", peer, headers, body).await
+) -> Result<Json<SpendReceipt>, ApiError> {
+    let (receipt, mut tokens) = consume(state, "/v1/spend", peer, headers, body).await?;
+    Ok(Json(SpendReceipt::new(&receipt, tokens.swap_remove(0))))
 }
 
+/// Splits the token's balance into `amounts` plus a remainder child.
+#[utoipa::path(post, path = "/v1/split", request_body = Body, responses(
+    (status = 200, description = "Split: the children, remainder last", body = SplitReceipt),
+    (status = 403, description = "Denied (a caveat, the balance, a revocation…)", body = ErrorBody),
+    (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
+    (status = 400, description = "Malformed body, token or request", body = ErrorBody),
+    (status = 401, description = "No token", body = ErrorBody),
+    (status = 413, description = "Body or token too large", body = ErrorBody),
+    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+))]
 pub async fn split(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    consume(state, "/v1/split", peer, headers, body).await
+) -> Result<Json<SplitReceipt>, ApiError> {
+    let (receipt, tokens) = consume(state, "/v1/split", peer, headers, body).await?;
+    Ok(Json(SplitReceipt::new(&receipt, tokens)))
 }
 
 /// Revoke: by possession of a live token, or by an operator credential naming any `nonce`
 /// (and `cascade`). The rules are the library's ([`crumb::revoke`]); this only adapts them.
+#[utoipa::path(post, path = "/v1/revoke", request_body = Body, responses(
+    (status = 200, description = "Revoked", body = Revoked),
+    (status = 403, description = "Refused (not live, not an operator…)", body = ErrorBody),
+    (status = 409, description = "The token was spent: what it became belongs to others", body = ErrorBody),
+    (status = 400, description = "Malformed body, token or nonce", body = ErrorBody),
+    (status = 401, description = "No credential", body = ErrorBody),
+    (status = 413, description = "Body or token too large", body = ErrorBody),
+    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let (credential, discharges) = decode_all(&body, &headers)?;
     let cascade = body.cascade.unwrap_or(false);
     let target = match body.nonce.as_deref() {
@@ -324,42 +374,84 @@ pub async fn revoke(
     tracing::info!(nonce = logged.as_deref().unwrap_or("-"), outcome, "revoke");
     state.audit(Entry { route: "/v1/revoke", nonce: logged, outcome, cost: None, request_id: None });
     let revocation = result?;
-    Ok(Json(json!({
-        "nonce": revocation.nonce.to_string(),
-        "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Revoked {
+        nonce: revocation.nonce.to_string(),
+        revoked: revocation.revoked.iter().map(ToString::to_string).collect(),
+    }))
 }
 
-/// `GET /v1/lineage/{nonce}` (or `/v1/lineage` for the bearer's own token): the part of the
-/// tree the bearer may read ([`crumb::lineage::view`]): its own token and what descends from
-/// it, or with an operator credential the whole tree of any nonce.
+/// The bearer's own token and what descends from it (`GET /v1/lineage`).
+#[utoipa::path(get, path = "/v1/lineage", security(("bearer" = [])), responses(
+    (status = 200, description = "The tree the bearer may read", body = LineageBody),
+    (status = 401, description = "No token", body = ErrorBody),
+    (status = 403, description = "The token does not verify", body = ErrorBody),
+    (status = 400, description = "Malformed token", body = ErrorBody),
+    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+))]
+pub async fn lineage_own(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<LineageBody>, ApiError> {
+    lineage_of(state, peer, None, headers).await
+}
+
+/// `GET /v1/lineage/{nonce}`: the part of the tree the bearer may read
+/// ([`crumb::lineage::view`]): its own token and what descends from it, or with an operator
+/// credential the whole tree of any nonce.
+#[utoipa::path(get, path = "/v1/lineage/{nonce}", security(("bearer" = [])),
+    params(("nonce" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "A token's nonce, 32 hex digits")),
+    responses(
+        (status = 200, description = "The tree the bearer may read", body = LineageBody),
+        (status = 401, description = "No token", body = ErrorBody),
+        (status = 403, description = "Not the bearer's to read", body = ErrorBody),
+        (status = 400, description = "Malformed token or nonce", body = ErrorBody),
+        (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+))]
 pub async fn lineage(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    nonce: Option<axum::extract::Path<String>>,
+    axum::extract::Path(hex): axum::extract::Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let target = match nonce {
-        Some(axum::extract::Path(hex)) => Some(
-            Nonce::parse_hex(&hex).ok_or_else(|| ApiError::bad_request("bad-request", "the nonce is 32 hex digits"))?,
-        ),
-        None => None,
-    };
+) -> Result<Json<LineageBody>, ApiError> {
+    // No credential is refused as such before the nonce is looked at.
+    token_text(&Body::default(), &headers)?;
+    let target =
+        Nonce::parse_hex(&hex).ok_or_else(|| ApiError::bad_request("bad-request", "the nonce is 32 hex digits"))?;
+    lineage_of(state, peer, Some(target), headers).await
+}
+
+async fn lineage_of(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    target: Option<Nonce>,
+    headers: HeaderMap,
+) -> Result<Json<LineageBody>, ApiError> {
     let body = Body::default();
     let (credential, discharges) = decode_all(&body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let worker = state.clone();
     let (asked, tree) =
         blocking(move || worker.issuer.lineage(&credential, &discharges, &ctx, target).map_err(ApiError::from)).await?;
-    Ok(Json(tree.to_json(&asked)))
+    Ok(Json(LineageBody::new(&asked, &tree)))
 }
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Serving", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into() })
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI 3 document", body = Object)))]
+pub async fn openapi() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], super::schema::document())
 }
 
 pub async fn not_found() -> ApiError {
