@@ -450,3 +450,25 @@ fn parallel_crumb_requests_on_one_token_file_take_turns() {
     let doc: Value = serde_json::from_str(&server.env.ok(&["inspect", saved.trim(), "--json"])).unwrap();
     assert!(doc.to_string().contains("balance <= 16"), "{doc}");
 }
+
+#[test]
+fn every_metered_decision_is_audited_without_the_token() {
+    let upstream = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let server = proxy(&upstream, &["--audit-log", log.to_str().unwrap()]);
+    let token = server.mint(&["--balance", "20"]);
+    let url = format!("{}/v1/chat", server.url);
+    let paid = send("POST", &url, Some(&token), &[("Idempotency-Key", "k1")], "");
+    send("POST", &url, Some(&token), &[("Idempotency-Key", "k1")], "");
+    send("POST", &format!("{}/fail/x", server.url), Some(paid.successor()), &[], "");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let outcomes: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .inspect(|entry| assert_eq!(entry["route"], "proxy"))
+        .map(|entry| entry["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["charged", "replayed", "not-charged"]);
+    assert!(!text.contains(&token) && !text.contains(paid.successor()), "a token reached the audit log");
+}

@@ -12,6 +12,7 @@
 //! gets the recorded successor but is *refused* (403 `already-answered`): forward auth cannot
 //! stop the proxy from calling the upstream again, and one payment must not buy two calls.
 
+use super::audit::Entry;
 use super::metering::{self, Charge, Metered, Problem};
 use super::schema::{AuthzAllowed, ProblemBody};
 use super::AppState;
@@ -167,7 +168,24 @@ async fn authorize(
     let options = state.authz;
     let (method, target, host) = original(&method, &uri, suffix.as_deref(), &headers)?;
     let metered = state.pricing.meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
-    decide(&state, peer, &metered, &headers).await.map_err(|p| for_proxy(p, options))
+    let decided = decide(&state, peer, &metered, &headers).await;
+    if metered.charge != Charge::Free {
+        let nonce = super::routes::bearer(&headers)
+            .and_then(|t| crumb::token::wire::decode(t).ok())
+            .and_then(|t| t.token_id())
+            .map(|id| id.nonce.to_string());
+        let outcome = match &decided {
+            Ok(r) if r.status().is_success() => "allowed",
+            Ok(_) => "already-answered",
+            Err(p) => p.code,
+        };
+        let cost = match metered.charge {
+            Charge::Price(p) => Some(p),
+            Charge::Free => None,
+        };
+        state.audit(Entry { route: "/v1/authz", nonce, outcome, cost, request_id: None });
+    }
+    decided.map_err(|p| for_proxy(p, options))
 }
 
 async fn decide(

@@ -9,6 +9,7 @@
 //! The upstream call and the settle run in a task of their own, so a client that hangs up
 //! mid-request does not leave its token held: the settle still happens.
 
+use super::audit::Entry;
 use super::metering::{self, Charge, Problem};
 use super::AppState;
 use axum::body::Body;
@@ -183,22 +184,57 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     let realm = &state.pricing.realm;
     let presented = metering::presented(req.headers(), &metered, realm)?;
     let ctx = metering::context(&state, &metered, req.headers(), peer)?;
-    if price == 0 {
-        // Free but not open: the token must verify (signature, caveats, standing); it is not
-        // consumed, so it comes back unchanged.
-        let balance = metering::verify_only(&state, &presented, ctx).await?;
-        let response = upstream.send(req, client_ip, host.as_deref()).await?;
-        return Ok(from_upstream(response, Some((&presented.text, balance, 0))));
-    }
-    let request_id = metering::request_id(req.headers(), &metered)?;
+    let nonce = presented.token.token_id().map(|id| id.nonce.to_string());
+    let (answer, request_id) = if price == 0 {
+        (verified(&state, req, client_ip, host, &presented, ctx).await, None)
+    } else {
+        let request_id = metering::request_id(req.headers(), &metered)?;
+        (paid(&state, req, client_ip, host, &presented, ctx, request_id.clone()).await, Some(request_id))
+    };
+    let outcome = match &answer {
+        Ok((_, outcome)) => outcome,
+        Err(problem) => problem.code,
+    };
+    state.audit(Entry { route: "proxy", nonce, outcome, cost: Some(price), request_id: request_id.as_deref() });
+    answer.map(|(response, _)| response)
+}
+
+/// A route priced 0: free but not open. The token must verify (signature, caveats, standing);
+/// it is not consumed, so it comes back unchanged.
+async fn verified(
+    state: &Arc<AppState>,
+    req: Request,
+    client_ip: IpAddr,
+    host: Option<String>,
+    presented: &metering::Presented,
+    ctx: crumb::Context,
+) -> Result<(Response, &'static str), Problem> {
+    let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
+    let balance = metering::verify_only(state, presented, ctx).await?;
+    let response = upstream.send(req, client_ip, host.as_deref()).await?;
+    Ok((from_upstream(response, Some((&presented.text, balance, 0))), "allowed"))
+}
+
+/// A paid route: hold the token, call the upstream, settle by its status.
+async fn paid(
+    state: &Arc<AppState>,
+    req: Request,
+    client_ip: IpAddr,
+    host: Option<String>,
+    presented: &metering::Presented,
+    ctx: crumb::Context,
+    request_id: String,
+) -> Result<(Response, &'static str), Problem> {
+    let (realm, price) = (&state.pricing.realm, ctx.cost);
+    let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let worker = state.clone();
     let ttl = upstream.hold_ttl();
     let held =
         super::routes::blocking(move || Ok(worker.issuer.hold(token, discharges, &ctx, &request_id, ttl))).await?;
-    let hold = match held.map_err(|e| Problem::from_error(e, &presented, realm, price))? {
+    let hold = match held.map_err(|e| Problem::from_error(e, presented, realm, price))? {
         Held::Fresh(hold) => hold,
-        Held::Answered(receipt) => return Ok(already_answered(&receipt)),
+        Held::Answered(receipt) => return Ok((already_answered(&receipt), "replayed")),
     };
     // The upstream call and the settle run on, whatever happens to this request's connection.
     let worker = state.clone();
@@ -221,13 +257,14 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     let (response, settled) = task
         .await
         .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the proxy task failed"))??;
-    let receipt = settled?.map_err(|e| Problem::from_error(e, &presented, realm, price))?;
+    let receipt = settled?.map_err(|e| Problem::from_error(e, presented, realm, price))?;
     if receipt.cost > 0 {
         state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let successor = &receipt.children[0];
     let text = super::routes::encode(&successor.token);
-    Ok(from_upstream(response, Some((&text, Some(successor.balance), receipt.cost))))
+    let outcome = if receipt.cost > 0 { "charged" } else { "not-charged" };
+    Ok((from_upstream(response, Some((&text, Some(successor.balance), receipt.cost))), outcome))
 }
 
 /// The upstream's answer for the client: its own hop-by-hop and `Crumb-*` headers removed,
