@@ -33,26 +33,42 @@ fn fixture() -> &'static Fixture {
             audit: None,
             trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
             timeout: std::time::Duration::from_secs(5),
+            pricing: serve::Pricing {
+                table: crumb::price::PriceTable::new(vec!["POST /v1/chat=5".parse().unwrap(), "* /=0".parse().unwrap()])
+                    .unwrap(),
+                unpriced: serve::Unpriced::Deny,
+                realm: "fuzz".into(),
+            },
+            authz: serve::AuthzOptions::default(),
+            upstream: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         Fixture { runtime, app: serve::app(Arc::new(state)), _dir: dir }
     })
 }
 
-const ROUTES: [&str; 4] = ["/v1/verify", "/v1/spend", "/v1/split", "/v1/revoke"];
+const ROUTES: [&str; 5] = ["/v1/verify", "/v1/spend", "/v1/split", "/v1/revoke", "/v1/authz"];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
     let f = fixture();
-    // An optional header line before the first 0x00: X-Forwarded-For or Authorization.
+    // An optional header line before the first 0x00: X-Forwarded-For, Authorization, or
+    // (for forward auth) X-Original-URI.
     let (header, body) = match rest.iter().position(|&b| b == 0) {
         Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
         None => (None, rest),
     };
     let mut request = Request::post(ROUTES[selector as usize % ROUTES.len()]);
     if let Some(h) = header.and_then(|h| axum::http::HeaderValue::from_bytes(h).ok()) {
-        let name = if selector & 0x80 != 0 { "authorization" } else { "x-forwarded-for" };
+        let name = match selector >> 6 {
+            0 => "x-forwarded-for",
+            1 => "x-original-uri",
+            _ => "authorization",
+        };
         request = request.header(name, h);
+    }
+    if selector >> 6 == 1 {
+        request = request.header("x-original-method", "POST");
     }
     let mut request = request.body(Body::from(body.to_vec())).unwrap();
     request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
