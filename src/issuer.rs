@@ -200,6 +200,36 @@ impl Issuer {
         crate::spend::split(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id)
     }
 
+    /// Spends (`amounts` None) or splits like [`Issuer::spend`] and [`Issuer::split`], without
+    /// blocking: the work before the ledger runs here (verification, arithmetic, successors;
+    /// no ledger read), the commit is queued on the ledger's own writer, and `done` is called
+    /// from that writer once the record is durable — so an async caller waits without holding
+    /// a thread. When this path does not apply, `done` is dropped uncalled: the ledger has no
+    /// writer of its own, or the request must consult the ledger first (a token that does
+    /// not verify or cannot pay must be refused for being spent, if it is). The caller then
+    /// uses the blocking methods, as it does when `done` answers `in-flight` (they wait).
+    pub fn consume_queued(
+        &self,
+        token: Macaroon,
+        discharges: Vec<Macaroon>,
+        ctx: &Context,
+        request_id: Option<&str>,
+        amounts: Option<&[u64]>,
+        done: Box<dyn FnOnce(Result<Receipt, Error>) + Send>,
+    ) {
+        let Some(ledger) = &self.ledger else { return };
+        let Ok(prepared) = crate::spend::prepare_consume(&self.verifier(), token, discharges, ctx, request_id, amounts)
+        else {
+            return;
+        };
+        let (reservation, commit) = (prepared.reservation().clone(), prepared.commit().clone());
+        let finish = Box::new(move |outcome: Result<ledger::CommitOutcome, LedgerError>| {
+            done(outcome.map_err(Error::from).and_then(|o| crate::spend::conclude(prepared, o)));
+        });
+        // Handed back: this ledger has no writer to queue on; `done` goes unanswered.
+        let _ = ledger.enqueue_commit(&reservation, &commit, finish);
+    }
+
     /// Holds `token` for a request whose price is `ctx.cost` (at least 1) while the request
     /// is in flight, for `ttl` at most; or answers a retry of a settled one
     /// ([`crate::charge`] has the rules).

@@ -194,15 +194,20 @@ pub fn split(
     amounts: &[u64],
     request_id: Option<&str>,
 ) -> Result<Receipt, Error> {
+    let ctx = split_context(ctx, amounts)?;
+    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
+}
+
+/// A split is a transfer, not a request: it asks for no request facts, and every caveat
+/// about requests travels to the children unchanged.
+fn split_context(ctx: &Context, amounts: &[u64]) -> Result<Context, Error> {
     if amounts.is_empty() || amounts.contains(&0) {
         return Err(Error::Usage("split needs one or more amounts, each above zero".into()));
     }
-    // A split is a transfer, not a request: it asks for no request facts, and every caveat
-    // about requests travels to the children unchanged.
     let mut ctx = ctx.clone();
     ctx.cost = 0;
     ctx.purpose = crate::context::Purpose::Transfer;
-    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
+    Ok(ctx)
 }
 
 /// The balances to issue: a spend's remainder, or a split's amounts plus its remainder.
@@ -223,6 +228,144 @@ fn plan(kind: SpendKind, balance: u64, requested: &[u64]) -> Result<Vec<u64>, Er
     }
 }
 
+/// A spend or split verified and planned, its successors derived: all that is left is the
+/// ledger's word ([`conclude`] turns it into the receipt).
+pub struct Prepared {
+    /// The verified token (a replay is answered only to it).
+    token: Macaroon,
+    entry: KeyEntry,
+    nonce: Nonce,
+    request_id: String,
+    kind: SpendKind,
+    requested: Vec<u64>,
+    cost: u64,
+    children: Vec<Issued>,
+    at: String,
+    reservation: Reservation,
+    commit: Commit,
+}
+
+impl Prepared {
+    pub fn reservation(&self) -> &Reservation {
+        &self.reservation
+    }
+    pub fn commit(&self) -> &Commit {
+        &self.commit
+    }
+}
+
+/// Why a spend could not be prepared.
+pub(crate) enum Unprepared {
+    /// The request itself is wrong (no ledger could change that).
+    Invalid(Error),
+    /// The token did not verify for the request.
+    Rejected(Box<crate::verify::Rejected>),
+    /// It verified, but cannot pay (no balance, too little): unless it was consumed already.
+    Unpayable(Nonce, Error),
+}
+
+/// Everything a spend or split does before the ledger: bounds, verification, the balance
+/// arithmetic and the successors. No ledger read or write.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare(
+    verifier: &Verifier<'_>,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: Option<&str>,
+    kind: SpendKind,
+    requested: &[u64],
+) -> Result<Prepared, Unprepared> {
+    let Some(id) = token.token_id() else {
+        return Err(Unprepared::Invalid(Error::Usage(
+            "this token was not minted by crumb, so no ledger can track its balance".into(),
+        )));
+    };
+    check_request(&token, kind, requested, request_id).map_err(Unprepared::Invalid)?;
+    let request_id = match request_id {
+        Some(r) => r.to_owned(),
+        None => default_request_id(&token, kind, requested),
+    };
+    let cost = if kind == SpendKind::Spend { ctx.cost } else { 0 };
+    let at = caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
+    let verified = verifier.verify(token, discharges, ctx).map_err(Unprepared::Rejected)?;
+    let unpayable = |e| Unprepared::Unpayable(id.nonce, e);
+    let entry = key_entry(verifier, verified.token()).map_err(unpayable)?;
+    let reservation = Reservation::new(&verified, &request_id, ctx.now.unix_timestamp(), ONE_SHOT_HOLD)
+        .expect("a token with an identifier has a nonce");
+    let balance = verified
+        .balance()
+        .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"));
+    // The successors are derived before the ledger is touched (they depend only on the parent,
+    // the request and the key), so the hold and the record are one step: reserve and settle
+    // in one transaction.
+    let children = balance
+        .and_then(|b| plan(kind, b, requested))
+        .and_then(|balances| issue(entry, verified.token(), id.nonce, &request_id, &balances))
+        .map_err(unpayable)?;
+    let commit = Commit {
+        parent: id.nonce,
+        request_id: request_id.clone(),
+        kind,
+        cost,
+        children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
+        at: at.clone(),
+        presented: presented_fingerprint(verified.token()),
+    };
+    Ok(Prepared {
+        token: verified.token().clone(),
+        entry: entry.clone(),
+        nonce: id.nonce,
+        request_id,
+        kind,
+        requested: requested.to_vec(),
+        cost,
+        children,
+        at,
+        reservation,
+        commit,
+    })
+}
+
+/// [`prepare`] for a spend of `ctx.cost` (`amounts` None) or a split into `amounts`.
+pub(crate) fn prepare_consume(
+    verifier: &Verifier<'_>,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: Option<&str>,
+    amounts: Option<&[u64]>,
+) -> Result<Prepared, Unprepared> {
+    match amounts {
+        None => prepare(verifier, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost]),
+        Some(amounts) => {
+            let ctx = split_context(ctx, amounts).map_err(Unprepared::Invalid)?;
+            prepare(verifier, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
+        }
+    }
+}
+
+/// The receipt for a prepared spend, given what the ledger did with its commit.
+pub fn conclude(prepared: Prepared, outcome: CommitOutcome) -> Result<Receipt, Error> {
+    let p = prepared;
+    match outcome {
+        CommitOutcome::Fresh => Ok(Receipt {
+            parent: p.nonce,
+            request_id: p.request_id,
+            kind: p.kind,
+            cost: p.cost,
+            children: p.children,
+            replayed: false,
+            at: p.at,
+        }),
+        CommitOutcome::AlreadySpent(spent) => {
+            replay(&p.entry, &p.token, p.nonce, &p.request_id, p.kind, &p.requested, spent)
+        }
+        CommitOutcome::Revoked(_) => Err(revoked()),
+        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(in_flight()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn consume(
     verifier: &Verifier<'_>,
@@ -234,68 +377,34 @@ fn consume(
     kind: SpendKind,
     requested: &[u64],
 ) -> Result<Receipt, Error> {
-    let Some(id) = token.token_id() else {
-        return Err(Error::Usage("this token was not minted by crumb, so no ledger can track its balance".into()));
-    };
-    check_request(&token, kind, requested, request_id)?;
-    let request_id = match request_id {
-        Some(r) => r.to_owned(),
-        None => default_request_id(&token, kind, requested),
-    };
-    let cost = if kind == SpendKind::Spend { ctx.cost } else { 0 };
-    let at = caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
-    let verified = match verifier.verify(token, discharges, ctx) {
-        Ok(v) => v,
-        Err(rejected) => {
+    match prepare(verifier, token, discharges, ctx, request_id, kind, requested) {
+        Ok(prepared) => {
+            let outcome = commit_waiting(ledger, &prepared.reservation, &prepared.commit)?;
+            conclude(prepared, outcome)
+        }
+        Err(Unprepared::Invalid(e)) => Err(e),
+        // A consumed token is refused as such before its balance is judged.
+        Err(Unprepared::Unpayable(nonce, e)) => Err(standing_first(ledger, &nonce).unwrap_or(e)),
+        Err(Unprepared::Rejected(rejected)) => {
             // A retry after the spend committed, by the token that made it, which has expired
             // since: answer it from the ledger rather than lose the change. Any other failure
             // (a caveat that refuses this request, a bad discharge) gets no successor.
             if rejected.report.only_expired {
-                let status = ledger.status(&id.nonce)?;
+                let nonce = rejected.token.token_id().expect("checked before verifying").nonce;
+                let status = ledger.status(&nonce)?;
                 if status.revoked_at.is_some() {
                     return Err(revoked());
                 }
                 if let Some(spent) = status.spent {
+                    let request_id = request_id
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| default_request_id(&rejected.token, kind, requested));
                     let entry = key_entry(verifier, &rejected.token)?;
-                    return replay(entry, &rejected.token, id.nonce, &request_id, kind, requested, spent);
+                    return replay(entry, &rejected.token, nonce, &request_id, kind, requested, spent);
                 }
             }
-            return Err(Error::Denied(rejected.denial().clone()));
+            Err(Error::Denied(rejected.denial().clone()))
         }
-    };
-    let entry = key_entry(verifier, verified.token())?;
-    let reservation = Reservation::new(&verified, &request_id, ctx.now.unix_timestamp(), ONE_SHOT_HOLD)
-        .expect("a token with an identifier has a nonce");
-    let balance = verified
-        .balance()
-        .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"));
-    // The successors are derived before the ledger is touched (they depend only on the parent,
-    // the request and the key), so the hold and the record are one step: reserve and settle
-    // in one transaction.
-    let planned = balance
-        .and_then(|b| plan(kind, b, requested))
-        .and_then(|balances| issue(entry, verified.token(), id.nonce, &request_id, &balances));
-    let children = match planned {
-        Ok(children) => children,
-        // A consumed token is refused as such before its balance is judged.
-        Err(e) => return Err(standing_first(ledger, &id.nonce).unwrap_or(e)),
-    };
-    let commit = Commit {
-        parent: id.nonce,
-        request_id: request_id.clone(),
-        kind,
-        cost,
-        children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
-        at: at.clone(),
-        presented: presented_fingerprint(verified.token()),
-    };
-    match commit_waiting(ledger, &reservation, &commit)? {
-        CommitOutcome::Fresh => Ok(Receipt { parent: id.nonce, request_id, kind, cost, children, replayed: false, at }),
-        CommitOutcome::AlreadySpent(spent) => {
-            replay(entry, verified.token(), id.nonce, &request_id, kind, requested, spent)
-        }
-        CommitOutcome::Revoked(_) => Err(revoked()),
-        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(in_flight()),
     }
 }
 

@@ -265,6 +265,9 @@ impl Lineage {
     }
 }
 
+/// Called once with a queued commit's outcome ([`Ledger::enqueue_commit`]).
+pub type CommitDone = Box<dyn FnOnce(Result<CommitOutcome, LedgerError>) + Send>;
+
 /// A durable ledger of spent and revoked tokens.
 pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// Where the ledger is, for messages (a path, or a URL without its password).
@@ -283,6 +286,15 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
 
     /// Gives a held token back untouched.
     fn release(&self, ticket: &Ticket) -> Result<(), LedgerError>;
+
+    /// Queues [`Ledger::commit`] on the backend's own writer and returns at once; the writer
+    /// calls `done` with the outcome, once the record is durable. An async caller then waits
+    /// without holding a thread (no hand-off through a blocking pool and back). A backend
+    /// without a writer of its own hands `done` back unused: commit on a blocking thread.
+    fn enqueue_commit(&self, reservation: &Reservation, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
+        let _ = (reservation, commit);
+        Some(done)
+    }
 
     /// Reserves and settles in one step, for a spend that needs no time in flight (the CLI's
     /// and the JSON API's spend and split): the same checks and the same record as

@@ -15,8 +15,8 @@
 //! handed nothing out), so a batch of only those commits with `synchronous = NORMAL`.
 
 use super::{
-    Commit, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, Reservation, Reserved,
-    Scope, SpendKind, Spent, Status, Ticket,
+    Commit, CommitDone, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, Reservation,
+    Reserved, Scope, SpendKind, Spent, Status, Ticket,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -181,7 +181,28 @@ type Reply = Result<Answer, LedgerError>;
 /// A write waiting for the writer thread, and where its answer goes.
 struct Job {
     op: Op,
-    reply: mpsc::SyncSender<Reply>,
+    reply: ReplyTo,
+}
+
+/// Where a write's answer goes: back to a blocked caller, or to a queued commit's callback.
+enum ReplyTo {
+    Waiting(mpsc::SyncSender<Reply>),
+    Callback(CommitDone),
+}
+
+impl ReplyTo {
+    fn send(self, answer: Reply) {
+        match self {
+            // A caller that went away (its request timed out) needs no answer.
+            ReplyTo::Waiting(tx) => {
+                let _ = tx.send(answer);
+            }
+            ReplyTo::Callback(done) => done(answer.map(|a| match a {
+                Answer::Committed(c) => c,
+                _ => unreachable!("a commit is answered as a commit"),
+            })),
+        }
+    }
 }
 
 /// Where writes go: straight to a connection (one caller, the CLI), or to the group committer.
@@ -331,7 +352,8 @@ impl SqliteLedger {
             }
             Writer::Grouped(jobs) => {
                 let (reply, answer) = mpsc::sync_channel(1);
-                let sent = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job { op, reply });
+                let sent =
+                    jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job { op, reply: ReplyTo::Waiting(reply) });
                 let gone = || cannot(&self.location, "the ledger's writer has stopped".into());
                 sent.map_err(|_| gone())?;
                 answer.recv().map_err(|_| gone())?
@@ -384,8 +406,7 @@ fn group_commit(conn: Connection, queue: mpsc::Receiver<Job>, location: &str) {
         }
         let (ops, replies): (Vec<Op>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
         for (reply, answer) in replies.into_iter().zip(run_batch(&mut conn, ops, location)) {
-            // A caller that went away (its request timed out) needs no answer.
-            let _ = reply.send(answer);
+            reply.send(answer);
         }
     }
 }
@@ -688,6 +709,17 @@ impl Ledger for SqliteLedger {
             Answer::Committed(c) => Ok(c),
             _ => unreachable!("a commit is answered as a commit"),
         }
+    }
+
+    fn enqueue_commit(&self, reservation: &Reservation, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
+        let Writer::Grouped(jobs) = &self.writer else { return Some(done) };
+        let job = Job { op: Op::Commit(reservation.clone(), commit.clone()), reply: ReplyTo::Callback(done) };
+        if let Err(mpsc::SendError(job)) = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job) {
+            if let ReplyTo::Callback(done) = job.reply {
+                done(Err(cannot(&self.location, "the ledger's writer has stopped".into())));
+            }
+        }
+        None
     }
 
     fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {

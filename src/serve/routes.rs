@@ -239,30 +239,45 @@ async fn consume(
     }
     let ctx = context(&state, &body, &headers, peer)?;
     let nonce = nonce_of(&token);
-    let worker = state.clone();
-    let amounts = body.amounts.clone();
+    let amounts = match (route, body.amounts.clone()) {
+        ("/v1/split", None) => return Err(ApiError::bad_request("bad-request", "a split needs `amounts`")),
+        ("/v1/spend", Some(_)) => return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split")),
+        (_, amounts) => amounts,
+    };
     let request_id = body.request_id.clone();
-    let deadline = std::time::Instant::now() + state.timeout;
-    let result = blocking(move || {
-        // The client has been answered 503 already: do not start the work.
-        if std::time::Instant::now() > deadline {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
+    // First the path that holds no thread while the commit waits for its fsync: the ledger's
+    // own writer answers. It declines what needs the ledger read first, or a waiting retry.
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let reply = Box::new(move |receipt| {
+        let _ = answer.send(receipt);
+    });
+    let queued = (token.clone(), discharges.clone());
+    state.issuer.consume_queued(queued.0, queued.1, &ctx, request_id.as_deref(), amounts.as_deref(), reply);
+    let result = match answered.await {
+        Ok(Err(crumb::Error::Denied(d))) if d.code == DenialCode::InFlight => None,
+        Ok(receipt) => Some(receipt.map_err(ApiError::from)),
+        Err(_) => None,
+    };
+    let result = match result {
+        Some(result) => result,
+        None => {
+            let worker = state.clone();
+            let deadline = std::time::Instant::now() + state.timeout;
+            blocking(move || {
+                // The client has been answered 503 already: do not start the work.
+                if std::time::Instant::now() > deadline {
+                    return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
+                }
+                let (issuer, request_id) = (&worker.issuer, request_id.as_deref());
+                match amounts {
+                    Some(a) => issuer.split(token, discharges, &ctx, &a, request_id),
+                    None => issuer.spend(token, discharges, &ctx, request_id),
+                }
+                .map_err(ApiError::from)
+            })
+            .await
         }
-        let request_id = request_id.as_deref();
-        let issuer = &worker.issuer;
-        let receipt = match amounts {
-            None if route == "/v1/split" => {
-                return Err(ApiError::bad_request("bad-request", "a split needs `amounts`"))
-            }
-            Some(_) if route == "/v1/spend" => {
-                return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split"))
-            }
-            Some(a) => issuer.split(token, discharges, &ctx, &a, request_id),
-            None => issuer.spend(token, discharges, &ctx, request_id),
-        };
-        receipt.map_err(ApiError::from)
-    })
-    .await;
+    };
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "committed",
