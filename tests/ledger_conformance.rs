@@ -251,6 +251,53 @@ fn an_unknown_nonce_is_live(backend: &Backend) {
 }
 
 /// Each conformance test, once per backend.
+/// A queued commit (`enqueue_commit`) answers exactly as a direct one; a backend with no
+/// writer of its own hands the callback back, and the caller commits directly.
+fn a_queued_commit_answers_like_a_direct_one(backend: &Backend) {
+    let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
+    let commit_queued = |reservation: &Reservation, commit: &crumb::ledger::Commit| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let done = Box::new(move |outcome| tx.send(outcome).unwrap());
+        match ledger.enqueue_commit(reservation, commit, done) {
+            Some(done) => done(ledger.commit(reservation, commit)),
+            None => assert_eq!(backend.name, "sqlite-group-commit", "only the group committer queues"),
+        }
+        rx.recv_timeout(Duration::from_secs(10)).expect("a queued commit is answered").unwrap()
+    };
+    let token = mint.token(10);
+    let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
+    let commit = crumb::ledger::Commit {
+        parent: nonce(&token),
+        request_id: "r".into(),
+        kind: crumb::ledger::SpendKind::Spend,
+        cost: 1,
+        children: vec![(Nonce::random().unwrap(), 9)],
+        at: "2026-11-28T00:00:00Z".into(),
+        presented: [7; 32],
+    };
+    assert_eq!(commit_queued(&reservation, &commit), CommitOutcome::Fresh);
+    match commit_queued(&reservation, &commit) {
+        CommitOutcome::AlreadySpent(spent) => assert_eq!((spent.request_id.as_str(), spent.amounts), ("r", vec![9])),
+        other => panic!("a second commit of a spent token: {other:?}"),
+    }
+    // Through the issuer: the queued path and the blocking one give the same receipts.
+    let issuer = crumb::Issuer::new(mint.keys.clone(), ledger.clone());
+    let token = mint.token(10);
+    let mut ctx = Context::now();
+    ctx.cost = 4;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Box::new(move |receipt| tx.send(receipt).unwrap());
+    issuer.consume_queued(token.clone(), Vec::new(), &ctx, Some("pay-q"), None, done);
+    let first = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(receipt) => receipt.unwrap(),
+        Err(_) => issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap(),
+    };
+    assert_eq!((first.replayed, first.children[0].balance), (false, 6));
+    let again = issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.children[0].token, first.children[0].token);
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -275,6 +322,7 @@ conformance!(
     a_stale_reservation_expires,
     revocation_wins_over_a_token_in_flight,
     an_unknown_nonce_is_live,
+    a_queued_commit_answers_like_a_direct_one,
 );
 
 #[test]
