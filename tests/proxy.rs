@@ -472,3 +472,49 @@ fn every_metered_decision_is_audited_without_the_token() {
     assert_eq!(outcomes, ["charged", "replayed", "not-charged"]);
     assert!(!text.contains(&token) && !text.contains(paid.successor()), "a token reached the audit log");
 }
+
+#[test]
+fn an_upstream_that_does_not_answer_in_time_charges_nothing() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &["--upstream-timeout", "1s", "--price", "* /hang=5"]);
+    let token = server.mint(&["--balance", "20"]);
+    let started = std::time::Instant::now();
+    let late = send("POST", &format!("{}/hang/x", server.url), Some(&token), &[], "");
+    assert_eq!((late.status, late.json()["code"].as_str()), (504, Some("upstream-timeout")), "{late:?}");
+    assert!(started.elapsed() < Duration::from_secs(4), "the timeout held");
+    // Released, not spent: the same token pays for the next request.
+    let next = send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[], "");
+    assert_eq!((next.status, next.header("crumb-balance")), (200, Some("15")), "{next:?}");
+}
+
+/// Sends a raw request line (no client normalises it) and returns the status code.
+fn raw_status(addr: &str, head: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{text}"))
+}
+
+#[test]
+fn a_path_that_could_climb_out_of_its_price_is_refused_before_the_upstream() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "20"]);
+    for path in
+        ["/v1/models/../chat", "/v1/models/%2e%2e/chat", "/v1/models%2f..%2fchat", "//v1/chat", "/v1/models/./x"]
+    {
+        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_eq!(raw_status(server.addr(), &head), 400, "{path}");
+    }
+    let discharges = format!("Crumb-Discharge: {token}\r\n").repeat(33);
+    let head = format!("POST /v1/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n{discharges}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_status(server.addr(), &head), 400, "33 discharges");
+    let long_key = "k".repeat(256);
+    let refused = send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[("Idempotency-Key", &long_key)], "");
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (400, Some("bad-idempotency-key")));
+    assert_eq!(upstream.count(), 0);
+}

@@ -2,6 +2,7 @@
 //! counts the requests that reach it and keeps the headers of the last one.
 //!
 //! `/fail/...` answers 500, `/slow/...` answers after 300 ms (so concurrent uses overlap),
+//! `/hang/...` after 5 s,
 //! and every answer carries a forged `Crumb-Token` that crumb must strip.
 
 use axum::extract::Request;
@@ -56,6 +57,9 @@ async fn answer(seen: &Seen, req: Request) -> impl IntoResponse {
     let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
     if path.starts_with("/slow") {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    if path.starts_with("/hang") {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
     let status = if path.starts_with("/fail") { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
     let text = format!("{method} {path} {}", String::from_utf8_lossy(&body));
