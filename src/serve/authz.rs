@@ -14,7 +14,7 @@
 
 use super::audit::Entry;
 use super::metering::{self, Charge, Metered, Problem};
-use super::schema::{AuthzAllowed, ProblemBody};
+use super::schema::{AuthzAllowed, AuthzRefusals};
 use super::AppState;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -104,11 +104,7 @@ fn original(
     ),
     responses(
         (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),
-        (status = 401, description = "Payment needed (WWW-Authenticate: Crumb …)", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 402, description = "Payment needed, with --authz-payment-status 402", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Refused: a caveat, spent, unpriced, …", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 400, description = "The proxy did not describe the original request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "Ledger unavailable", body = ProblemBody, content_type = "application/problem+json"),
+        AuthzRefusals,
 ))]
 pub async fn authz_root(
     State(state): State<Arc<AppState>>,
@@ -128,11 +124,7 @@ pub async fn authz_root(
     ),
     responses(
         (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),
-        (status = 401, description = "Payment needed (WWW-Authenticate: Crumb …)", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 402, description = "Payment needed, with --authz-payment-status 402", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Refused: a caveat, spent, unpriced, …", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "Ledger unavailable", body = ProblemBody, content_type = "application/problem+json"),
+        AuthzRefusals,
 ))]
 pub async fn authz_path(
     State(state): State<Arc<AppState>>,

@@ -3,7 +3,7 @@
 //! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
 
 use super::error::ApiError;
-use super::schema::{ErrorBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, VerdictBody};
+use super::schema::{ApiErrors, ErrorBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, VerdictBody};
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -185,10 +185,7 @@ fn count_ledger_error(state: &AppState, e: &ApiError) {
     (status = 200, description = "Allowed", body = VerdictBody),
     (status = 403, description = "Denied (a caveat, the signature, a revocation…)", body = VerdictBody),
     (status = 409, description = "Denied: the token was spent", body = VerdictBody),
-    (status = 400, description = "Malformed body, token or request", body = ErrorBody),
-    (status = 401, description = "No token", body = ErrorBody),
-    (status = 413, description = "Body or token too large", body = ErrorBody),
-    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+    ApiErrors,
 ))]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
@@ -316,10 +313,7 @@ async fn consume(
     (status = 200, description = "Spent: the successor", body = SpendReceipt),
     (status = 403, description = "Denied (a caveat, the balance, a revocation…)", body = ErrorBody),
     (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
-    (status = 400, description = "Malformed body, token or request", body = ErrorBody),
-    (status = 401, description = "No token", body = ErrorBody),
-    (status = 413, description = "Body or token too large", body = ErrorBody),
-    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+    ApiErrors,
 ))]
 pub async fn spend(
     State(state): State<Arc<AppState>>,
@@ -336,10 +330,7 @@ pub async fn spend(
     (status = 200, description = "Split: the children, remainder last", body = SplitReceipt),
     (status = 403, description = "Denied (a caveat, the balance, a revocation…)", body = ErrorBody),
     (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
-    (status = 400, description = "Malformed body, token or request", body = ErrorBody),
-    (status = 401, description = "No token", body = ErrorBody),
-    (status = 413, description = "Body or token too large", body = ErrorBody),
-    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+    ApiErrors,
 ))]
 pub async fn split(
     State(state): State<Arc<AppState>>,
@@ -357,10 +348,7 @@ pub async fn split(
     (status = 200, description = "Revoked", body = Revoked),
     (status = 403, description = "Refused (not live, not an operator…)", body = ErrorBody),
     (status = 409, description = "The token was spent: what it became belongs to others", body = ErrorBody),
-    (status = 400, description = "Malformed body, token or nonce", body = ErrorBody),
-    (status = 401, description = "No credential", body = ErrorBody),
-    (status = 413, description = "Body or token too large", body = ErrorBody),
-    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+    ApiErrors,
 ))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
@@ -398,10 +386,8 @@ pub async fn revoke(
 /// The bearer's own token and what descends from it (`GET /v1/lineage`).
 #[utoipa::path(get, path = "/v1/lineage", security(("bearer" = [])), responses(
     (status = 200, description = "The tree the bearer may read", body = LineageBody),
-    (status = 401, description = "No token", body = ErrorBody),
     (status = 403, description = "The token does not verify", body = ErrorBody),
-    (status = 400, description = "Malformed token", body = ErrorBody),
-    (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+    ApiErrors,
 ))]
 pub async fn lineage_own(
     State(state): State<Arc<AppState>>,
@@ -418,10 +404,8 @@ pub async fn lineage_own(
     params(("nonce" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "A token's nonce, 32 hex digits")),
     responses(
         (status = 200, description = "The tree the bearer may read", body = LineageBody),
-        (status = 401, description = "No token", body = ErrorBody),
         (status = 403, description = "Not the bearer's to read", body = ErrorBody),
-        (status = 400, description = "Malformed token or nonce", body = ErrorBody),
-        (status = 503, description = "Ledger unavailable, or timeout", body = ErrorBody),
+        ApiErrors,
 ))]
 pub async fn lineage(
     State(state): State<Arc<AppState>>,

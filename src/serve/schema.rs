@@ -271,6 +271,45 @@ pub struct ProblemBody {
     pub caveat: Option<String>,
 }
 
+/// The errors every token route of the JSON API may answer with, besides its denials.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description of answers, never built
+pub enum ApiErrors {
+    /// Malformed body, token or request.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No token, or a Bearer credential that is not a token.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Body or token too large.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The ledger is unavailable, or the request took too long.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// Forward auth's refusals, as RFC 9457 problems.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description of answers, never built
+pub enum AuthzRefusals {
+    /// The proxy did not describe the original request, or described it twice.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(ProblemBody),
+    /// Payment needed (`WWW-Authenticate: Crumb realm="…", cost="N"`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    PaymentNeeded(ProblemBody),
+    /// Payment needed, with `--authz-payment-status 402`.
+    #[response(status = 402, content_type = "application/problem+json")]
+    PaymentRequired(ProblemBody),
+    /// Refused: a caveat, spent, revoked, unpriced, already answered…
+    #[response(status = 403, content_type = "application/problem+json")]
+    Refused(ProblemBody),
+    /// The ledger is unavailable.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(ProblemBody),
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
