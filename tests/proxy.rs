@@ -409,6 +409,11 @@ fn crumb_request_keeps_the_token_file_rotated() {
     assert_eq!(std::fs::read_to_string(&poor).unwrap(), before);
     let (code, _, err) = server.env.run(&["request", "--token-file", &poor, "-H", "Authorization: x", &url]);
     assert_eq!(code, 2, "{err}");
+    // A caveat refuses: exit 1, the caveat named.
+    let reader = server.env.file("reader.token", server.mint(&["--balance", "20", "-c", "action = GET"]).as_bytes());
+    let (code, _, err) = server.env.run(&["request", "--token-file", &reader, "-X", "POST", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("403") && err.contains("caveat-failed") && err.contains("action"), "{err}");
     assert_eq!(upstream.count(), 2);
 }
 

@@ -64,3 +64,39 @@ fn a_split_at_one_replica_is_spent_at_the_other_and_a_revocation_holds_at_both()
     let (status, doc) = a.post("/v1/verify", &json!({ "token": remainder }));
     assert_eq!((status, doc["code"].as_str()), (403, Some("revoked")), "{doc}");
 }
+
+#[test]
+fn two_metering_proxies_on_one_database_let_a_token_through_once() {
+    let Some(url) = fresh_postgres_database() else { return };
+    let upstream = common::upstream::Upstream::start();
+    let key = common::Env::new();
+    let key_file = key.key("root.key");
+    let flags = ["--upstream", upstream.url.as_str(), "--price", "* /slow=3", "--price", "* /=1"];
+    let (a, b) = (
+        common::server::start_replica(&key_file, &url, &flags),
+        common::server::start_replica(&key_file, &url, &flags),
+    );
+    let token = a.mint(&["--balance", "30"]);
+    let statuses: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|i| {
+                let (server, token) = (if i % 2 == 0 { &a } else { &b }, &token);
+                scope.spawn(move || {
+                    let req =
+                        ureq::post(&format!("{}/slow/x", server.url)).set("Authorization", &format!("Bearer {token}"));
+                    match req.call() {
+                        Ok(r) => (r.status(), r.header("crumb-balance").map(str::to_owned)),
+                        Err(ureq::Error::Status(code, r)) => (code, r.header("crumb-error").map(str::to_owned)),
+                        Err(e) => panic!("{e}"),
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok: Vec<_> = statuses.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(ok.len(), 1, "{statuses:?}");
+    assert_eq!(ok[0].1.as_deref(), Some("27"));
+    assert!(statuses.iter().all(|(s, _)| *s == 200 || *s == 409), "{statuses:?}");
+    assert_eq!(upstream.count(), 1, "one payment, one upstream call, across both replicas");
+}
