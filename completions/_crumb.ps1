@@ -269,6 +269,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--upstream-header', '--upstream-header', [CompletionResultType]::ParameterName, 'A header added to every upstream request, `Name: value`; `${VAR}` expands from the environment (keep the upstream''s credentials out of argv); repeatable')
             [CompletionResult]::new('--upstream-timeout', '--upstream-timeout', [CompletionResultType]::ParameterName, 'How long the upstream may take to start answering')
             [CompletionResult]::new('--admin-listen', '--admin-listen', [CompletionResultType]::ParameterName, 'With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here')
+            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'The audience of every metered request, for `aud` caveats (default: the request''s Host, without port, which the client chooses)')
             [CompletionResult]::new('--realm', '--realm', [CompletionResultType]::ParameterName, 'The realm of the `WWW-Authenticate: Crumb` payment challenge')
             [CompletionResult]::new('--authz-mode', '--authz-mode', [CompletionResultType]::ParameterName, 'What /v1/authz does with a priced request: spend it, or verify only')
             [CompletionResult]::new('--authz-payment-status', '--authz-payment-status', [CompletionResultType]::ParameterName, 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402')

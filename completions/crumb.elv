@@ -254,6 +254,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --upstream-header 'A header added to every upstream request, `Name: value`; `${VAR}` expands from the environment (keep the upstream''s credentials out of argv); repeatable'
             cand --upstream-timeout 'How long the upstream may take to start answering'
             cand --admin-listen 'With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here'
+            cand --audience 'The audience of every metered request, for `aud` caveats (default: the request''s Host, without port, which the client chooses)'
             cand --realm 'The realm of the `WWW-Authenticate: Crumb` payment challenge'
             cand --authz-mode 'What /v1/authz does with a priced request: spend it, or verify only'
             cand --authz-payment-status 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402'

@@ -246,6 +246,7 @@ free\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-header -d 'A header added to every upstream request, `Name: value`; `${VAR}` expands from the environment (keep the upstream\'s credentials out of argv); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-timeout -d 'How long the upstream may take to start answering' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l admin-listen -d 'With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audience -d 'The audience of every metered request, for `aud` caveats (default: the request\'s Host, without port, which the client chooses)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l realm -d 'The realm of the `WWW-Authenticate: Crumb` payment challenge' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l authz-mode -d 'What /v1/authz does with a priced request: spend it, or verify only' -r -f -a "spend\t''
 verify\t''"

@@ -137,10 +137,18 @@ fn a_failed_caveat_is_403_naming_it_and_the_upstream_is_not_called() {
     assert_eq!(send("GET", &url, Some(&elsewhere), &[], "").status, 403);
     let other_host = server.mint(&["--balance", "20", "--caveat", "aud = api.example.com"]);
     assert_eq!(send("GET", &url, Some(&other_host), &[], "").status, 403);
+    // The Host is the client's to choose, unless the operator names the audience.
+    assert_eq!(send("GET", &url, Some(&other_host), &[("Host", "api.example.com:8080")], "").status, 200);
+    let named = proxy(&upstream, &["--audience", "chat-api"]);
+    let for_chat = named.mint(&["--balance", "20", "--caveat", "aud = chat-api"]);
+    let for_other = named.mint(&["--balance", "20", "--caveat", "aud = api.example.com"]);
+    let named_url = format!("{}/v1/chat", named.url);
+    assert_eq!(send("GET", &named_url, Some(&for_chat), &[], "").status, 200);
+    assert_eq!(send("GET", &named_url, Some(&for_other), &[("Host", "api.example.com")], "").status, 403);
     let capped = server.mint(&["--balance", "20", "--caveat", "max-cost <= 3"]);
     assert_eq!(send("POST", &url, Some(&capped), &[], "").status, 403);
     assert_eq!(send("GET", &url, Some(&capped), &[], "").status, 200, "GET costs 2, under the cap");
-    assert_eq!(upstream.count(), 1);
+    assert_eq!(upstream.count(), 3);
 }
 
 #[test]

@@ -38,6 +38,7 @@ fn fixture() -> &'static Fixture {
                     .unwrap(),
                 unpriced: serve::Unpriced::Deny,
                 realm: "fuzz".into(),
+                audience: None,
             },
             authz: serve::AuthzOptions::default(),
             upstream: None,

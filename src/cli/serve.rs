@@ -87,6 +87,10 @@ struct MeteringArgs {
     /// With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here.
     #[arg(long, value_name = "ADDR")]
     admin_listen: Option<SocketAddr>,
+    /// The audience of every metered request, for `aud` caveats (default: the request's Host,
+    /// without port, which the client chooses).
+    #[arg(long, value_name = "NAME")]
+    audience: Option<String>,
     /// The realm of the `WWW-Authenticate: Crumb` payment challenge.
     #[arg(long, default_value = "crumb", value_name = "NAME")]
     realm: String,
@@ -127,7 +131,10 @@ impl MeteringArgs {
             UnpricedArg::Deny => serve::Unpriced::Deny,
             UnpricedArg::Free => serve::Unpriced::Free,
         };
-        Ok(serve::Pricing { table, unpriced, realm: self.realm.clone() })
+        if let Some(name) = &self.audience {
+            crumb::limits::check_fact("audience", name).map_err(|e| bad_input(e.to_string()))?;
+        }
+        Ok(serve::Pricing { table, unpriced, realm: self.realm.clone(), audience: self.audience.clone() })
     }
 
     fn authz(&self) -> serve::AuthzOptions {

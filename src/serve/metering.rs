@@ -33,6 +33,9 @@ pub struct Pricing {
     pub unpriced: Unpriced,
     /// The realm of the `WWW-Authenticate: Crumb` challenge.
     pub realm: String,
+    /// The audience every metered request is for (`--audience`); else its `Host`, which the
+    /// client chooses.
+    pub audience: Option<String>,
 }
 
 /// How a request is to be treated, by its price.
@@ -70,8 +73,12 @@ impl Pricing {
                 return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", format!("the request path {why}")))
             }
         };
-        // The audience is the host the client asked for, without its port.
-        let host = host.map(|h| strip_port(h).to_ascii_lowercase());
+        // The audience is the operator's name for this API, or else the host the client asked
+        // for, without its port.
+        let host = match &self.audience {
+            Some(name) => Some(name.clone()),
+            None => host.map(|h| strip_port(h).to_ascii_lowercase()),
+        };
         Ok(Metered { method: method.to_owned(), path: path.to_owned(), target: target.to_owned(), host, charge })
     }
 }
@@ -287,7 +294,15 @@ mod tests {
     #[test]
     fn unpriced_routes_fail_closed_unless_made_free() {
         let table = PriceTable::new(vec!["POST /v1/chat=5".parse().unwrap()]).unwrap();
-        let mut pricing = Pricing { table, unpriced: Unpriced::Deny, realm: "api".into() };
+        let mut pricing = Pricing { table, unpriced: Unpriced::Deny, realm: "api".into(), audience: None };
+        assert_eq!(pricing.meter("GET", "/v1/chat", Some("Evil.example:8080")).unwrap_err().code, "unpriced");
+        assert_eq!(
+            pricing.meter("POST", "/v1/chat", Some("API.example:8080")).unwrap().host.as_deref(),
+            Some("api.example")
+        );
+        pricing.audience = Some("chat-api".into());
+        assert_eq!(pricing.meter("POST", "/v1/chat", Some("api.example")).unwrap().host.as_deref(), Some("chat-api"));
+        pricing.audience = None;
         assert_eq!(pricing.meter("POST", "/v1/chat?x=1", None).unwrap().charge, Charge::Price(5));
         assert_eq!(pricing.meter("GET", "/v1/chat", None).unwrap_err().code, "unpriced");
         assert_eq!(pricing.meter("POST", "/v1/../chat", None).unwrap_err().code, "bad-path");
