@@ -1,9 +1,10 @@
 //! What the reverse proxy and forward auth share: the price list, the facts of the request
 //! being metered (method, path, host, client, token), and refusals as RFC 9457 problems.
 //!
-//! A metered request is verified with action = its method, resource = its path, aud = its
-//! host (without port), ip = the client, and cost = its price, so every caveat a holder added
-//! (`action = GET`, `resource = /v1/models`, `max-cost <= 3`, `balance <= 20`) applies.
+//! A metered request is verified with action = its method, resource = its path, aud =
+//! `--audience` or else its host (without port), ip = the client, and cost = its price, so
+//! every caveat a holder added (`action = GET`, `resource = /v1/models`, `max-cost <= 3`,
+//! `balance <= 20`) applies.
 
 use super::error::ApiError;
 use super::AppState;
