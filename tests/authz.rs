@@ -2,19 +2,12 @@
 
 mod common;
 
+use common::http::{send, Answer};
 use common::server::start;
-use std::time::Duration;
 
-fn get(url: &str, headers: &[(&str, &str)]) -> (u16, ureq::Response) {
-    let mut req = ureq::get(url).timeout(Duration::from_secs(30));
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    match req.call() {
-        Ok(r) => (r.status(), r),
-        Err(ureq::Error::Status(code, r)) => (code, r),
-        Err(e) => panic!("{url}: {e}"),
-    }
+/// A forward-auth check as a proxy sends it: a GET with the proxy's headers.
+fn get(url: &str, headers: &[(&str, &str)]) -> Answer {
+    send("GET", url, None, headers, "")
 }
 
 const PRICES: &[&str] = &["--price", "POST /v1/chat=5", "--price", "GET /v1/models=0"];
@@ -23,22 +16,19 @@ const PRICES: &[&str] = &["--price", "POST /v1/chat=5", "--price", "GET /v1/mode
 fn envoy_path_suffix_and_traefik_headers_both_describe_the_request() {
     let server = start(PRICES);
     let token = server.mint(&["--balance", "20"]);
-    let bearer = format!("Bearer {token}");
     // Envoy: the method is the check request's own, the path follows the prefix.
-    let url = format!("{}/v1/authz/v1/chat", server.url);
-    let req = ureq::post(&url).set("Authorization", &bearer).timeout(Duration::from_secs(30));
-    let envoy = req.call().unwrap();
-    assert_eq!((envoy.status(), envoy.header("crumb-balance")), (200, Some("15")));
+    let envoy = send("POST", &format!("{}/v1/authz/v1/chat", server.url), Some(&token), &[], "");
+    assert_eq!((envoy.status, envoy.header("crumb-balance")), (200, Some("15")));
     let successor = envoy.header("crumb-token").unwrap().to_owned();
     // Traefik/Caddy: X-Forwarded-Method/-Uri.
     let bearer = format!("Bearer {successor}");
-    let (status, traefik) = get(
+    let traefik = get(
         &format!("{}/v1/authz", server.url),
         &[("Authorization", &bearer), ("X-Forwarded-Method", "POST"), ("X-Forwarded-Uri", "/v1/chat?stream=1")],
     );
-    assert_eq!((status, traefik.header("crumb-balance")), (200, Some("10")));
+    assert_eq!((traefik.status, traefik.header("crumb-balance")), (200, Some("10")));
     // Both families at once: which proxy is telling the truth? Refused.
-    let (status, ambiguous) = get(
+    let ambiguous = get(
         &format!("{}/v1/authz", server.url),
         &[
             ("X-Original-Method", "POST"),
@@ -47,7 +37,7 @@ fn envoy_path_suffix_and_traefik_headers_both_describe_the_request() {
             ("X-Forwarded-Uri", "/v1/models"),
         ],
     );
-    assert_eq!((status, ambiguous.header("crumb-error")), (400, Some("no-original-request")));
+    assert_eq!((ambiguous.status, ambiguous.header("crumb-error")), (400, Some("no-original-request")));
 }
 
 #[test]
@@ -62,12 +52,18 @@ fn payment_status_verify_mode_and_retries() {
         }
         get(&format!("{}/v1/authz", server.url), &headers)
     };
-    let (status, challenge) = nginx(None);
-    assert_eq!((status, challenge.header("www-authenticate")), (402, Some(r#"Crumb realm="crumb", cost="5""#)));
+    let challenge = nginx(None);
+    assert_eq!(
+        (challenge.status, challenge.header("www-authenticate")),
+        (402, Some(r#"Crumb realm="crumb", cost="5""#))
+    );
     // Verify mode: allowed, nothing spent, the same token comes back.
     for _ in 0..2 {
-        let (status, ok) = nginx(Some(&bearer));
-        assert_eq!((status, ok.header("crumb-token"), ok.header("crumb-cost")), (200, Some(token.as_str()), Some("0")));
+        let ok = nginx(Some(&bearer));
+        assert_eq!(
+            (ok.status, ok.header("crumb-token"), ok.header("crumb-cost")),
+            (200, Some(token.as_str()), Some("0"))
+        );
     }
 
     // Spend mode: a retry with the same Idempotency-Key gets its successor, but never a second 200.
@@ -85,13 +81,13 @@ fn payment_status_verify_mode_and_retries() {
             ],
         )
     };
-    let (status, first) = call("k-1");
-    assert_eq!(status, 200);
+    let first = call("k-1");
+    assert_eq!(first.status, 200);
     let successor = first.header("crumb-token").unwrap().to_owned();
-    let (status, retry) = call("k-1");
-    assert_eq!((status, retry.header("crumb-error")), (403, Some("already-answered")));
+    let retry = call("k-1");
+    assert_eq!((retry.status, retry.header("crumb-error")), (403, Some("already-answered")));
     assert_eq!(retry.header("crumb-token"), Some(successor.as_str()));
-    let (status, other) = call("k-2");
-    assert_eq!((status, other.header("crumb-error")), (403, Some("spent")));
+    let other = call("k-2");
+    assert_eq!((other.status, other.header("crumb-error")), (403, Some("spent")));
     assert_eq!(other.header("crumb-token"), None);
 }

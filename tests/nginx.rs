@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::http::send;
 use common::nginx::{self, Nginx};
 use common::server::{start, Server};
 use common::upstream::Upstream;
@@ -33,48 +34,28 @@ fn stack() -> Option<Stack> {
     Some(Stack { upstream, crumb, nginx })
 }
 
-/// Status, a header, and the body.
-fn send(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)]) -> (u16, ureq::Response) {
-    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    match req.call() {
-        Ok(r) => (r.status(), r),
-        Err(ureq::Error::Status(code, r)) => (code, r),
-        Err(e) => panic!("{method} {url}: {e}"),
-    }
-}
-
-fn header(r: &ureq::Response, name: &str) -> Option<String> {
-    r.header(name).map(str::to_owned)
-}
-
 #[test]
 fn a_paid_request_is_forwarded_once_with_its_successor_and_the_old_token_is_refused() {
     let Some(s) = stack() else { return };
     let token = s.crumb.mint(&["--balance", "20"]);
     let url = format!("{}/v1/chat", s.nginx.url);
-    let (status, paid) = send("POST", &url, Some(&token), &[]);
-    assert_eq!(status, 200);
-    assert_eq!((header(&paid, "crumb-balance"), header(&paid, "crumb-cost")), (Some("15".into()), Some("5".into())));
-    let successor = header(&paid, "crumb-token").expect("nginx passes the successor on");
+    let paid = send("POST", &url, Some(&token), &[], "");
+    assert_eq!(paid.status, 200);
+    assert_eq!((paid.header("crumb-balance"), paid.header("crumb-cost")), (Some("15".into()), Some("5".into())));
+    let successor = paid.header("crumb-token").expect("nginx passes the successor on").to_owned();
     assert_ne!(successor, "forged-by-upstream");
-    assert_eq!(paid.into_string().unwrap(), "POST /v1/chat ");
+    assert_eq!(paid.body, "POST /v1/chat ");
     assert_eq!(s.upstream.count(), 1);
     let (_, _, upstream_headers) = s.upstream.last();
     assert!(upstream_headers.get("authorization").is_none(), "the token reached the upstream");
 
-    let (status, refused) = send("POST", &url, Some(&token), &[]);
-    assert_eq!((status, header(&refused, "crumb-error")), (403, Some("spent".into())));
+    let refused = send("POST", &url, Some(&token), &[], "");
+    assert_eq!((refused.status, refused.header("crumb-error")), (403, Some("spent".into())));
     assert_eq!(s.upstream.count(), 1, "the old token did not reach the upstream");
 
     // GET and POST on one path are priced apart.
-    let (status, next) = send("GET", &url, Some(&successor), &[]);
-    assert_eq!((status, header(&next, "crumb-balance")), (200, Some("13".into())));
+    let next = send("GET", &url, Some(&successor), &[], "");
+    assert_eq!((next.status, next.header("crumb-balance")), (200, Some("13".into())));
     assert_eq!(s.upstream.count(), 2);
 }
 
@@ -82,17 +63,17 @@ fn a_paid_request_is_forwarded_once_with_its_successor_and_the_old_token_is_refu
 fn no_token_or_a_low_balance_gets_the_challenge_and_caveats_give_403() {
     let Some(s) = stack() else { return };
     let url = format!("{}/v1/chat", s.nginx.url);
-    let (status, none) = send("POST", &url, None, &[]);
-    assert_eq!(status, 401);
-    assert_eq!(header(&none, "www-authenticate").as_deref(), Some(r#"Crumb realm="crumb", cost="5""#));
+    let none = send("POST", &url, None, &[], "");
+    assert_eq!(none.status, 401);
+    assert_eq!(none.header("www-authenticate"), Some(r#"Crumb realm="crumb", cost="5""#));
     let poor = s.crumb.mint(&["--balance", "3"]);
-    let (status, low) = send("POST", &url, Some(&poor), &[]);
-    assert_eq!((status, header(&low, "www-authenticate").is_some()), (401, true));
+    let low = send("POST", &url, Some(&poor), &[], "");
+    assert_eq!((low.status, low.header("www-authenticate").is_some()), (401, true));
     let reader = s.crumb.mint(&["--balance", "20", "--caveat", "action = GET"]);
-    let (status, refused) = send("POST", &url, Some(&reader), &[]);
-    assert_eq!((status, header(&refused, "crumb-error")), (403, Some("caveat-failed".into())));
-    assert_eq!(send("GET", &url, Some(&reader), &[]).0, 200);
-    assert_eq!(send("DELETE", &url, Some(&reader), &[]).0, 403, "unpriced");
+    let refused = send("POST", &url, Some(&reader), &[], "");
+    assert_eq!((refused.status, refused.header("crumb-error")), (403, Some("caveat-failed".into())));
+    assert_eq!(send("GET", &url, Some(&reader), &[], "").status, 200);
+    assert_eq!(send("DELETE", &url, Some(&reader), &[], "").status, 403, "unpriced");
     assert_eq!(s.upstream.count(), 1);
 }
 
@@ -102,7 +83,8 @@ fn concurrent_uses_of_one_token_reach_the_upstream_once() {
     let token = s.crumb.mint(&["--balance", "100"]);
     let url = format!("{}/slow/x", s.nginx.url);
     let statuses: Vec<u16> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..32).map(|_| scope.spawn(|| send("POST", &url, Some(&token), &[]).0)).collect();
+        let handles: Vec<_> =
+            (0..32).map(|_| scope.spawn(|| send("POST", &url, Some(&token), &[], "").status)).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(statuses.iter().filter(|&&c| c == 200).count(), 1, "{statuses:?}");
@@ -121,8 +103,8 @@ fn a_client_cannot_describe_its_own_request_to_crumb() {
         ("X-Original-Method", "GET"),
         ("X-Original-URI", "/v1/models"),
     ];
-    let (status, paid) = send("POST", &format!("{}/v1/chat", s.nginx.url), Some(&token), &spoof);
-    assert_eq!((status, header(&paid, "crumb-cost")), (200, Some("5".into())));
+    let paid = send("POST", &format!("{}/v1/chat", s.nginx.url), Some(&token), &spoof, "");
+    assert_eq!((paid.status, paid.header("crumb-cost")), (200, Some("5".into())));
 }
 
 #[test]
@@ -130,7 +112,7 @@ fn with_crumb_down_nginx_fails_closed() {
     let Some(mut s) = stack() else { return };
     let token = s.crumb.mint(&["--balance", "20"]);
     s.crumb.terminate(Duration::from_secs(10)).expect("crumb stops");
-    let (status, _) = send("POST", &format!("{}/v1/chat", s.nginx.url), Some(&token), &[]);
-    assert_eq!(status, 500);
+    let answer = send("POST", &format!("{}/v1/chat", s.nginx.url), Some(&token), &[], "");
+    assert_eq!(answer.status, 500);
     assert_eq!(s.upstream.count(), 0);
 }

@@ -3,55 +3,11 @@
 
 mod common;
 
+use common::http::{send, Answer};
 use common::server::{start, Server};
 use common::upstream::Upstream;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::Duration;
-
-/// One HTTP answer: status, headers (lower-case names) and body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-    fn successor(&self) -> &str {
-        self.header("crumb-token").unwrap_or_else(|| panic!("no Crumb-Token: {self:?}"))
-    }
-}
-
-fn send(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let response = match req.send_string(body) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .map(|n| {
-            let v = response.header(&n).unwrap_or_default().to_owned();
-            (n.to_ascii_lowercase(), v)
-        })
-        .collect();
-    Answer { status: response.status(), headers, body: response.into_string().unwrap_or_default() }
-}
 
 fn proxy(upstream: &Upstream, extra: &[&str]) -> Server {
     let mut args = vec![

@@ -99,6 +99,7 @@ pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
     Some(doc["vectors"].as_array().expect("vectors list").clone())
 }
 pub mod backends;
+pub mod http;
 pub mod nginx;
 pub mod server;
 pub mod upstream;
