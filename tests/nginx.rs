@@ -6,7 +6,7 @@ mod common;
 use common::http::send;
 use common::nginx::{self, Nginx};
 use common::server::{start, Server};
-use common::upstream::Upstream;
+use common::upstream::{Upstream, PRICES};
 use std::time::Duration;
 
 struct Stack {
@@ -17,18 +17,7 @@ struct Stack {
 
 fn stack() -> Option<Stack> {
     let upstream = Upstream::start();
-    let crumb = start(&[
-        "--price",
-        "POST /v1/chat=5",
-        "--price",
-        "GET /v1/chat=2",
-        "--price",
-        "GET /v1/models=0",
-        "--price",
-        "* /slow=1",
-        "--trust-proxy",
-        "127.0.0.1",
-    ]);
+    let crumb = start(&[PRICES, &["--trust-proxy", "127.0.0.1"]].concat());
     let recipe = nginx::recipe(crumb.addr(), upstream.url.strip_prefix("http://").unwrap());
     let nginx = nginx::start(&recipe)?;
     Some(Stack { upstream, crumb, nginx })

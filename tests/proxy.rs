@@ -5,27 +5,14 @@ mod common;
 
 use common::http::{send, Answer};
 use common::server::{start, Server};
-use common::upstream::Upstream;
+use common::upstream::{Upstream, PRICES};
 use serde_json::Value;
 use std::time::Duration;
 
 fn proxy(upstream: &Upstream, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "--upstream",
-        &upstream.url,
-        "--price",
-        "POST /v1/chat=5",
-        "--price",
-        "GET /v1/chat=2",
-        "--price",
-        "GET /v1/models=0",
-        "--price",
-        "* /slow=1",
-        "--price",
-        "* /fail=5",
-        "--admin-listen",
-        "127.0.0.1:0",
-    ];
+    let mut args = vec!["--upstream", &upstream.url];
+    args.extend_from_slice(PRICES);
+    args.extend_from_slice(&["--price", "* /fail=5", "--admin-listen", "127.0.0.1:0"]);
     args.extend_from_slice(extra);
     start(&args)
 }

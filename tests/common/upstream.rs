@@ -11,6 +11,11 @@ use axum::response::IntoResponse;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// The price list the metering tests put in front of the upstream: POST and GET on one path
+/// priced apart, a route priced 0, and the upstream's slow path.
+pub const PRICES: &[&str] =
+    &["--price", "POST /v1/chat=5", "--price", "GET /v1/chat=2", "--price", "GET /v1/models=0", "--price", "* /slow=1"];
+
 #[derive(Default)]
 struct Seen {
     count: AtomicUsize,
