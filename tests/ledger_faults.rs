@@ -36,7 +36,7 @@ struct Counts {
 
 /// POSTs a spend; `None` when the server could not be reached at all.
 fn spend(server: &Server, token: &str, request_id: &str) -> Option<(u16, Value)> {
-    let req = ureq::post(&format!("{}/v1/spend", server.url)).timeout(Duration::from_secs(15));
+    let req = common::http::agent().post(&format!("{}/v1/spend", server.url)).timeout(Duration::from_secs(15));
     match req.send_json(json!({ "token": token, "cost": 1, "request_id": request_id })) {
         Ok(r) => Some((r.status(), r.into_json().unwrap_or(Value::Null))),
         Err(ureq::Error::Status(code, r)) => Some((code, r.into_json().unwrap_or(Value::Null))),

@@ -82,8 +82,9 @@ fn two_metering_proxies_on_one_database_let_a_token_through_once() {
             .map(|i| {
                 let (server, token) = (if i % 2 == 0 { &a } else { &b }, &token);
                 scope.spawn(move || {
-                    let req =
-                        ureq::post(&format!("{}/slow/x", server.url)).set("Authorization", &format!("Bearer {token}"));
+                    let req = common::http::agent()
+                        .post(&format!("{}/slow/x", server.url))
+                        .set("Authorization", &format!("Bearer {token}"));
                     match req.call() {
                         Ok(r) => (r.status(), r.header("crumb-balance").map(str::to_owned)),
                         Err(ureq::Error::Status(code, r)) => (code, r.header("crumb-error").map(str::to_owned)),

@@ -25,9 +25,16 @@ impl Answer {
     }
 }
 
+/// A client that never reuses a connection. Tests in one binary share a process, and a port
+/// freed by one test's server is soon handed to another's: ureq's shared pool would then send
+/// a POST down a dead connection to the old server and fail with "connection reset".
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().max_idle_connections(0).build()
+}
+
 /// Sends a request (with `token` as Bearer) and returns the answer, whatever its status.
 pub fn send(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
+    let mut req = agent().request(method, url).timeout(Duration::from_secs(30));
     if let Some(t) = token {
         req = req.set("Authorization", &format!("Bearer {t}"));
     }

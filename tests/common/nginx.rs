@@ -39,6 +39,18 @@ pub fn start(server_block: &str) -> Option<Nginx> {
         super::skip_required("CRUMB_REQUIRE_NGINX", "nginx is not installed (apt-get install nginx-light)");
         return None;
     };
+    // The port is picked by binding and releasing it, so another test's server may take it
+    // before nginx binds it: then nginx exits, and we try again on another port.
+    for _ in 0..5 {
+        if let Some(nginx) = try_start(&bin, server_block) {
+            return Some(nginx);
+        }
+    }
+    panic!("nginx found no free port in 5 tries");
+}
+
+/// One attempt; `None` when the port was taken meanwhile.
+fn try_start(bin: &str, server_block: &str) -> Option<Nginx> {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let block = server_block.replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
@@ -50,19 +62,25 @@ pub fn start(server_block: &str) -> Option<Nginx> {
          fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{block}\n}}\n"
     );
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf"), "-e", &format!("{d}/error.log")])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    // nginx writes its pid file only after it has bound its listening socket; a connect alone
+    // could reach whoever else holds the port.
     let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !dir.path().join("nginx.pid").exists() {
+        if child.try_wait().unwrap().is_some() {
+            let log = error_log(dir.path());
+            assert!(log.contains("Address already in use"), "nginx did not start: {log}");
+            return None;
+        }
         assert!(started.elapsed() < Duration::from_secs(10), "nginx did not start: {}", error_log(dir.path()));
         std::thread::sleep(Duration::from_millis(20));
     }
-    Some(Nginx { url, child, _dir: dir })
+    Some(Nginx { url: format!("http://127.0.0.1:{port}"), child, _dir: dir })
 }
 
 fn error_log(dir: &std::path::Path) -> String {

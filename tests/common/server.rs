@@ -98,7 +98,7 @@ impl Server {
 
     /// POSTs and returns the status and the body as text (for size checks).
     pub fn post_text(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let mut req = ureq::post(&format!("{}{path}", self.url)).timeout(Duration::from_secs(60));
+        let mut req = super::http::agent().post(&format!("{}{path}", self.url)).timeout(Duration::from_secs(60));
         for (k, v) in headers {
             req = req.set(k, v);
         }
