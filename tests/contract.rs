@@ -251,9 +251,8 @@ fn keys_and_durations_are_handled_as_a_careful_tool_would() {
 #[test]
 fn an_unreachable_server_says_what_to_do_once() {
     let env = Env::new();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let refusing = common::upstream::Refusing::new();
+    let url = refusing.url.clone();
     let (code, _, err) =
         env.run(&["lineage", "--nonce", &"0".repeat(32), "--server", &url, "--credential-file", "/dev/null"]);
     assert_eq!(code, 3, "{err}");

@@ -5,7 +5,7 @@ mod common;
 
 use common::http::{send, Answer};
 use common::server::{start, Server};
-use common::upstream::{Upstream, PRICES};
+use common::upstream::{Refusing, Upstream, PRICES};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -132,10 +132,8 @@ fn a_failed_upstream_answer_is_not_charged() {
 
 #[test]
 fn an_unreachable_upstream_charges_nothing_and_keeps_the_token() {
-    // A port nothing listens on: bind one, then let it go.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let upstream = format!("http://{dead}");
-    let server = start(&["--upstream", &upstream, "--price", "* /=5", "--admin-listen", "127.0.0.1:0"]);
+    let dead = Refusing::new();
+    let server = start(&["--upstream", &dead.url, "--price", "* /=5", "--admin-listen", "127.0.0.1:0"]);
     let token = server.mint(&["--balance", "20"]);
     let refused = send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[], "");
     assert_eq!((refused.status, refused.json()["code"].as_str()), (502, Some("upstream-unavailable")), "{refused:?}");

@@ -264,9 +264,8 @@ fn an_unreachable_server_is_exit_3_and_the_token_file_is_untouched() {
     let key = env.key("k");
     let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
     let file = env.file("t", token.as_bytes());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let refusing = common::upstream::Refusing::new();
+    let url = refusing.url.clone();
     let (code, _, err) = env.run(&["spend", "--token-file", &file, "--cost", "1", "--server", &url]);
     assert_eq!(code, 3, "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), token);

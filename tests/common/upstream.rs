@@ -16,6 +16,22 @@ use std::sync::{Arc, Mutex};
 pub const PRICES: &[&str] =
     &["--price", "POST /v1/chat=5", "--price", "GET /v1/chat=2", "--price", "GET /v1/models=0", "--price", "* /slow=1"];
 
+/// An address (an upstream, a server) that refuses every connection while it lives: the port is
+/// bound but never listened on, so no other test's server can be handed it meanwhile.
+pub struct Refusing {
+    pub url: String,
+    _socket: socket2::Socket,
+}
+
+impl Refusing {
+    pub fn new() -> Self {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        Refusing { url: format!("http://{addr}"), _socket: socket }
+    }
+}
+
 #[derive(Default)]
 struct Seen {
     count: AtomicUsize,
