@@ -236,6 +236,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Be
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l max-connections -d 'Open connections at most; at the cap the oldest idle one is closed to make room' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 'How long a client may take to send a request\'s headers, or sit idle between requests' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l send-timeout -d 'How long an answer may wait for the client to read it (a stalled reader\'s connection is closed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 'How long shutdown waits for in-flight requests before closing their connections' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream -d 'Meter this API: every request on --listen is priced, paid for and passed on to URL (plain http://, beside the API). The JSON API moves to --admin-listen' -r
@@ -244,7 +245,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l prices -d 'Read pr
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l unpriced -d 'What to do with a request no rule prices: deny it (403), or let it through without a token' -r -f -a "deny\t''
 free\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-header -d 'A header added to every upstream request, `Name: value`; `${VAR}` expands from the environment (keep the upstream\'s credentials out of argv); repeatable' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-timeout -d 'How long the upstream may take to start answering' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-timeout -d 'How long the upstream may take to start answering, or pause in the middle of an answer' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l admin-listen -d 'With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audience -d 'The audience of every metered request, for `aud` caveats (default: the request\'s Host, without port, which the client chooses)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l realm -d 'The realm of the `WWW-Authenticate: Crumb` payment challenge' -r

@@ -472,3 +472,79 @@ fn a_path_that_could_climb_out_of_its_price_is_refused_before_the_upstream() {
     assert_eq!((refused.status, refused.json()["code"].as_str()), (400, Some("bad-idempotency-key")));
     assert_eq!(upstream.count(), 0);
 }
+
+#[test]
+fn a_streaming_answer_is_not_evicted_as_an_idle_connection() {
+    use std::io::{Read, Write};
+    let upstream = common::upstream::trickle(10, Duration::from_millis(100));
+    let server = start(&["--upstream", &upstream, "--price", "* /=1", "--max-connections", "2"]);
+    let token = server.mint(&["--balance", "20"]);
+    let mut streaming = std::net::TcpStream::connect(server.addr()).unwrap();
+    write!(streaming, "GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n")
+        .unwrap();
+    let mut head = [0u8; 12];
+    streaming.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // The cap is 2: the second connection fits, the third must make room by closing an idle
+    // one — the second, never the one whose answer is still streaming.
+    let _idle = std::net::TcpStream::connect(server.addr()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let _newcomer = std::net::TcpStream::connect(server.addr()).unwrap();
+    streaming.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = String::new();
+    let _ = streaming.read_to_string(&mut rest);
+    let body: Vec<&str> = rest.split("\r\n\r\n").nth(1).unwrap_or_default().lines().collect();
+    assert_eq!(body.len(), 10, "the streamed answer was cut short: {rest:?}");
+}
+
+/// Sends `GET path` with `token` on a new connection (closed after the answer) and returns the
+/// connection (a refused one too: reading it then gives nothing).
+fn raw_get(server: &Server, path: &str, token: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ =
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream
+}
+
+#[test]
+fn an_upstream_that_stalls_mid_answer_is_cut_off_after_the_upstream_timeout() {
+    use std::io::Read;
+    let upstream = common::upstream::trickle(3, Duration::from_secs(3));
+    let server = start(&["--upstream", &upstream, "--price", "* /=1", "--upstream-timeout", "1s"]);
+    let token = server.mint(&["--balance", "20"]);
+    let mut stream = raw_get(&server, "/events", &token);
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    let read = stream.read_to_string(&mut answer);
+    assert!(started.elapsed() < Duration::from_millis(2500), "waited {:?}: {read:?}", started.elapsed());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert_eq!(answer.split("\r\n\r\n").nth(1), Some(""), "the answer was cut off before any of its body");
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    use std::io::Read;
+    let upstream = common::upstream::flood();
+    let server =
+        start(&["--upstream", &upstream, "--price", "* /=0", "--max-connections", "1", "--send-timeout", "1s"]);
+    let token = server.mint(&[]);
+    let mut stalled = raw_get(&server, "/big", &token);
+    let mut head = [0u8; 12];
+    stalled.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // The one connection is busy sending; once it has waited a second for its reader, it is
+    // closed, and a new client gets in.
+    let started = std::time::Instant::now();
+    loop {
+        let mut answer = String::new();
+        let _ = raw_get(&server, "/small", &token).read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 200") {
+            assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the stalled reader kept the only connection");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// How long a client may take to send a request's headers, or sit idle between requests.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
     header_timeout: Duration,
+    /// How long an answer may wait for the client to read it (a stalled reader's connection
+    /// is closed).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_timeout)]
+    send_timeout: Duration,
     /// How long shutdown waits for in-flight requests before closing their connections.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
     shutdown_grace: Duration,
@@ -81,7 +85,7 @@ struct MeteringArgs {
     /// environment (keep the upstream's credentials out of argv); repeatable.
     #[arg(long = "upstream-header", value_name = "HEADER")]
     upstream_headers: Vec<String>,
-    /// How long the upstream may take to start answering.
+    /// How long the upstream may take to start answering, or pause in the middle of an answer.
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_timeout)]
     upstream_timeout: Duration,
     /// With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here.
@@ -264,6 +268,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let limits = serve::Limits {
             max_connections: args.max_connections.max(1),
             header_timeout: args.header_timeout,
+            send_timeout: args.send_timeout,
             shutdown_grace: args.shutdown_grace,
         };
         let failed = |e: std::io::Error| unavailable(format!("server failed: {e}"));

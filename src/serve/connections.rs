@@ -6,7 +6,10 @@
 //! with a header-read timeout (which also ends idle keep-alive connections: the timer runs
 //! whenever the server waits for a request's head). At the connection cap, the oldest
 //! connection with no request in flight is closed to make room (an idle or slow-header
-//! client yields to a new one); if every connection is busy, the new one is refused.
+//! client yields to a new one); if every connection is busy, the new one is refused. A request
+//! stays in flight until its response body is written out, so a streamed answer (a proxied
+//! event stream) is never taken for idle; a client that stops reading one is cut off after
+//! the send timeout, so it cannot hold its connection busy for ever.
 //! On shutdown every connection is asked to finish its request and close; after the grace
 //! period the rest are dropped.
 
@@ -14,9 +17,12 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
@@ -27,6 +33,9 @@ use tower::ServiceExt;
 pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// How long a write to the client may wait (the client not reading) before the
+    /// connection is closed.
+    pub send_timeout: Duration,
     pub shutdown_grace: Duration,
 }
 
@@ -71,6 +80,122 @@ impl Tracker {
 
     fn remove(&self, id: u64) {
         self.lock().open.remove(&id);
+    }
+}
+
+/// One request in flight on a connection, from its head until its response body is dropped
+/// (written out, or abandoned with the connection).
+struct InFlight(Arc<Entry>);
+
+impl InFlight {
+    fn start(entry: &Arc<Entry>) -> Self {
+        entry.busy.fetch_add(1, Ordering::AcqRel);
+        InFlight(entry.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in flight while it is being sent.
+struct TrackedBody {
+    inner: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A client socket whose writes fail once they have waited `limit` for the client to read:
+/// hyper has no such timeout, and a request whose answer cannot be sent stays in flight.
+struct SendDeadline {
+    io: tokio::net::TcpStream,
+    limit: Duration,
+    /// Running while a write waits; cleared by any write that goes through.
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl SendDeadline {
+    fn new(io: tokio::net::TcpStream, limit: Duration) -> Self {
+        SendDeadline { io, limit, stalled: None }
+    }
+
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading its answer",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for SendDeadline {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for SendDeadline {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.watch(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -152,16 +277,15 @@ async fn connection(
         let router = router.clone();
         let counter = counter.clone();
         async move {
-            counter.busy.fetch_add(1, Ordering::AcqRel);
+            let in_flight = InFlight::start(&counter);
             request.extensions_mut().insert(ConnectInfo(peer));
-            let response = router.oneshot(request.map(axum::body::Body::new)).await;
-            counter.busy.fetch_sub(1, Ordering::AcqRel);
-            response
+            let response = router.oneshot(request.map(axum::body::Body::new)).await?;
+            Ok::<_, std::convert::Infallible>(response.map(|inner| TrackedBody { inner, _in_flight: in_flight }))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(512 * 1024);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder.serve_connection(TokioIo::new(SendDeadline::new(stream, limits.send_timeout)), service);
     tokio::pin!(conn);
     if *stopping.borrow() {
         conn.as_mut().graceful_shutdown();

@@ -34,7 +34,7 @@ pub struct Upstream {
     client: Client<HttpConnector, Body>,
     /// Headers the operator injects (`--upstream-header`), values already expanded.
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// How long the upstream may take to start answering.
+    /// How long the upstream may take to start answering, or pause in the middle of one.
     pub timeout: Duration,
 }
 
@@ -116,7 +116,7 @@ impl Upstream {
         parts.version = axum::http::Version::HTTP_11;
         let outgoing = axum::http::Request::from_parts(parts, body);
         match tokio::time::timeout(self.timeout, self.client.request(outgoing)).await {
-            Ok(Ok(response)) => Ok(response.map(Body::new)),
+            Ok(Ok(response)) => Ok(response.map(|body| Body::new(Paced::new(body, self.timeout)))),
             Ok(Err(e)) => {
                 tracing::warn!(upstream = %self.authority, error = %e, "upstream request failed");
                 Err(Problem::new(StatusCode::BAD_GATEWAY, "upstream-unavailable", "the upstream could not be reached"))
@@ -127,6 +127,54 @@ impl Upstream {
                 "the upstream did not answer in time",
             )),
         }
+    }
+}
+
+/// An upstream answer's body that fails when the upstream pauses longer than `limit` between
+/// two frames: a stuck upstream must not keep the client's connection in flight for ever.
+/// The pause is timed from when the body is asked for a frame and has none (not from the last
+/// frame: a client that reads slowly is not the upstream pausing).
+struct Paced {
+    inner: hyper::body::Incoming,
+    limit: Duration,
+    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Paced {
+    fn new(inner: hyper::body::Incoming, limit: Duration) -> Self {
+        Paced { inner, limit, pause: None }
+    }
+}
+
+impl hyper::body::Body for Paced {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            this.pause = None;
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let limit = this.limit;
+        let pause = this.pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match pause.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err("the upstream paused too long in its answer".into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

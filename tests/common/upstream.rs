@@ -86,3 +86,68 @@ async fn answer(seen: &Seen, req: Request) -> impl IntoResponse {
     let text = format!("{method} {path} {}", String::from_utf8_lossy(&body));
     (status, [("crumb-token", "forged-by-upstream"), ("crumb-balance", "1000000")], text)
 }
+
+/// An upstream that answers every request with its head at once and then a body of `parts`
+/// lines, one every `gap`: a streamed answer (server-sent events, a model's tokens).
+/// Returns its URL; it serves until the test process ends.
+pub fn trickle(parts: usize, gap: std::time::Duration) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", parts * 5);
+                let _ = stream.write_all(head.as_bytes());
+                for n in 0..parts {
+                    std::thread::sleep(gap);
+                    let _ = stream.write_all(format!("{:04}\n", n % 10_000).as_bytes());
+                }
+            });
+        }
+    });
+    url
+}
+
+/// An upstream that answers `/big...` with 64 MiB (more than every socket buffer between it
+/// and a client holds) and any other path with `ok`. Returns its URL.
+pub fn flood() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let big = request_line.split(' ').nth(1).is_some_and(|p| p.starts_with("/big"));
+                let size = if big { 64 << 20 } else { 2 };
+                let mut stream = stream;
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(head.as_bytes());
+                if !big {
+                    let _ = stream.write_all(b"ok");
+                    return;
+                }
+                let chunk = vec![b'x'; 64 << 10];
+                for _ in 0..(size / chunk.len()) {
+                    if stream.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
