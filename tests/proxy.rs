@@ -548,3 +548,19 @@ fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn crumb_request_takes_an_empty_crumb_token_for_none() {
+    // Some proxies in front of forward auth set the header empty on a refusal.
+    let server = common::upstream::canned(
+        "HTTP/1.1 403 Forbidden\r\nCrumb-Token: \r\nCrumb-Error: spent\r\nContent-Type: application/problem+json\r\n\
+         Content-Length: 16\r\nConnection: close\r\n\r\n{\"code\":\"spent\"}",
+    );
+    let env = common::Env::new();
+    let token = env.ok(&["mint", "--key-file", &env.key("k"), "--balance", "5"]);
+    let file = env.file("t", token.as_bytes());
+    let (code, _, err) = env.run(&["request", "--token-file", &file, &format!("{server}/x")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("403") && err.contains("spent"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), token);
+}

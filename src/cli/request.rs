@@ -83,7 +83,8 @@ impl Answer {
                 (n, v)
             })
             .collect();
-        let successor = response.header("crumb-token").map(|t| t.trim().to_owned());
+        // A proxy in front of forward auth may set the header empty on a refusal: no successor.
+        let successor = response.header("crumb-token").map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
         let (status, status_text) = (response.status(), response.status_text().to_owned());
         let is_problem = response.content_type() == "application/problem+json";
         let mut body = response.into_reader();

@@ -151,3 +151,22 @@ pub fn flood() -> String {
     });
     url
 }
+
+/// A server that answers every request with `answer`, bytes as given (a status line, headers
+/// and body), then closes: for answers no well-behaved server sends. Returns its URL.
+pub fn canned(answer: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    url
+}
