@@ -99,6 +99,9 @@ pub fn load_vectors() -> Option<Vec<serde_json::Value>> {
     Some(doc["vectors"].as_array().expect("vectors list").clone())
 }
 pub mod backends;
+pub mod caddy;
+pub mod forward_auth;
+pub mod front;
 pub mod http;
 pub mod nginx;
 pub mod server;
