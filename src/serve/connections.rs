@@ -13,11 +13,11 @@
 //! On shutdown every connection is asked to finish its request and close; after the grace
 //! period the rest are dropped.
 
+use super::stall::Stall;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,30 +130,20 @@ impl hyper::body::Body for TrackedBody {
 /// hyper has no such timeout, and a request whose answer cannot be sent stays in flight.
 struct SendDeadline {
     io: tokio::net::TcpStream,
-    limit: Duration,
-    /// Running while a write waits; cleared by any write that goes through.
-    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    stall: Stall,
 }
 
 impl SendDeadline {
     fn new(io: tokio::net::TcpStream, limit: Duration) -> Self {
-        SendDeadline { io, limit, stalled: None }
+        SendDeadline { io, stall: Stall::new(limit) }
     }
 
     fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let limit = self.limit;
-        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the client stopped reading its answer",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
+        self.stall.watch(cx, poll).map(|done| {
+            done.unwrap_or_else(|| {
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading its answer"))
+            })
+        })
     }
 }
 

@@ -12,6 +12,7 @@ mod metrics;
 mod proxy;
 mod routes;
 mod schema;
+mod stall;
 
 pub use audit::Audit;
 pub use authz::{AuthzMode, AuthzOptions};

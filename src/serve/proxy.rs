@@ -11,6 +11,7 @@
 
 use super::audit::Entry;
 use super::metering::{self, Charge, Problem};
+use super::stall::Stall;
 use super::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -136,13 +137,12 @@ impl Upstream {
 /// frame: a client that reads slowly is not the upstream pausing).
 struct Paced {
     inner: hyper::body::Incoming,
-    limit: Duration,
-    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    stall: Stall,
 }
 
 impl Paced {
     fn new(inner: hyper::body::Incoming, limit: Duration) -> Self {
-        Paced { inner, limit, pause: None }
+        Paced { inner, stall: Stall::new(limit) }
     }
 }
 
@@ -154,19 +154,12 @@ impl hyper::body::Body for Paced {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        use std::future::Future;
-        use std::task::Poll;
         let this = self.get_mut();
-        if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
-            this.pause = None;
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        let limit = this.limit;
-        let pause = this.pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match pause.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err("the upstream paused too long in its answer".into()))),
-            Poll::Pending => Poll::Pending,
-        }
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        this.stall.watch(cx, frame).map(|polled| match polled {
+            Some(frame) => frame.map(|f| f.map_err(Into::into)),
+            None => Some(Err("the upstream paused too long in its answer".into())),
+        })
     }
 
     fn is_end_stream(&self) -> bool {

@@ -87,38 +87,11 @@ async fn answer(seen: &Seen, req: Request) -> impl IntoResponse {
     (status, [("crumb-token", "forged-by-upstream"), ("crumb-balance", "1000000")], text)
 }
 
-/// An upstream that answers every request with its head at once and then a body of `parts`
-/// lines, one every `gap`: a streamed answer (server-sent events, a model's tokens).
-/// Returns its URL; it serves until the test process ends.
-pub fn trickle(parts: usize, gap: std::time::Duration) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                    line.clear();
-                }
-                let mut stream = stream;
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", parts * 5);
-                let _ = stream.write_all(head.as_bytes());
-                for n in 0..parts {
-                    std::thread::sleep(gap);
-                    let _ = stream.write_all(format!("{:04}\n", n % 10_000).as_bytes());
-                }
-            });
-        }
-    });
-    url
-}
-
-/// An upstream that answers `/big...` with 64 MiB (more than every socket buffer between it
-/// and a client holds) and any other path with `ok`. Returns its URL.
-pub fn flood() -> String {
-    use std::io::{BufRead, BufReader, Write};
+/// A hand-written HTTP server for answers axum would not give: each connection on a thread of
+/// its own, `answer(stream, request_line)` called once the request's head is read (bodies are
+/// not read). Returns its URL; it serves until the test process ends.
+fn raw_server(answer: impl Fn(std::net::TcpStream, &str) + Send + Copy + 'static) -> String {
+    use std::io::{BufRead, BufReader};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -131,42 +104,54 @@ pub fn flood() -> String {
                 while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
                     line.clear();
                 }
-                let big = request_line.split(' ').nth(1).is_some_and(|p| p.starts_with("/big"));
-                let size = if big { 64 << 20 } else { 2 };
-                let mut stream = stream;
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n");
-                let _ = stream.write_all(head.as_bytes());
-                if !big {
-                    let _ = stream.write_all(b"ok");
-                    return;
-                }
-                let chunk = vec![b'x'; 64 << 10];
-                for _ in 0..(size / chunk.len()) {
-                    if stream.write_all(&chunk).is_err() {
-                        return;
-                    }
-                }
+                answer(stream, &request_line);
             });
         }
     });
     url
 }
 
-/// A server that answers every request with `answer`, bytes as given (a status line, headers
-/// and body), then closes: for answers no well-behaved server sends. Returns its URL.
-pub fn canned(answer: &'static str) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                line.clear();
-            }
-            let _ = stream.write_all(answer.as_bytes());
+/// An upstream that answers every request with its head at once and then a body of `parts`
+/// lines, one every `gap`: a streamed answer (server-sent events, a model's tokens).
+pub fn trickle(parts: usize, gap: std::time::Duration) -> String {
+    use std::io::Write;
+    raw_server(move |mut stream, _| {
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", parts * 5);
+        let _ = stream.write_all(head.as_bytes());
+        for n in 0..parts {
+            std::thread::sleep(gap);
+            let _ = stream.write_all(format!("{:04}\n", n % 10_000).as_bytes());
         }
-    });
-    url
+    })
+}
+
+/// An upstream that answers `/big...` with 64 MiB (more than every socket buffer between it
+/// and a client holds) and any other path with `ok`.
+pub fn flood() -> String {
+    use std::io::Write;
+    raw_server(|mut stream, request_line| {
+        let big = request_line.split(' ').nth(1).is_some_and(|p| p.starts_with("/big"));
+        let size = if big { 64 << 20 } else { 2 };
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        if !big {
+            let _ = stream.write_all(b"ok");
+            return;
+        }
+        let chunk = vec![b'x'; 64 << 10];
+        for _ in 0..(size / chunk.len()) {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// A server that answers every request with `answer`, bytes as given (a status line, headers
+/// and body), then closes: for answers no well-behaved server sends.
+pub fn canned(answer: &'static str) -> String {
+    use std::io::Write;
+    raw_server(move |mut stream, _| {
+        let _ = stream.write_all(answer.as_bytes());
+    })
 }
