@@ -803,7 +803,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__serve)
-            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --audience --realm --authz-mode --authz-payment-status --help --version"
+            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --audience --realm --authz-mode --authz-payment-status --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -866,6 +866,10 @@ _crumb() {
                     return 0
                     ;;
                 --upstream)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upstream-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

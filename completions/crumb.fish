@@ -239,7 +239,8 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l send-timeout -d 'How long an answer may wait for the client to read it (a stalled reader\'s connection is closed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 'How long shutdown waits for in-flight requests before closing their connections' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream -d 'Meter this API: every request on --listen is priced, paid for and passed on to URL (plain http://, beside the API). The JSON API moves to --admin-listen' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream -d 'Meter this API: every request on --listen is priced, paid for and passed on to URL (http:// beside the API, or https:// with the certificate verified). The JSON API moves to --admin-listen' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-ca -d 'Trust only the CA certificates in FILE (PEM) for an https:// upstream, instead of the Mozilla roots built into crumb' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l price -d 'Price a route: `METHOD /path=COST` (`*` for any method; a path covers what lies below it, by whole segments; the most specific rule wins); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l prices -d 'Read price rules from FILE, one per line (`#` comments)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l unpriced -d 'What to do with a request no rule prices: deny it (403), or let it through without a token' -r -f -a "deny\t''

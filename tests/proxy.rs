@@ -564,3 +564,56 @@ fn crumb_request_takes_an_empty_crumb_token_for_none() {
     assert!(err.contains("403") && err.contains("spent"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), token);
 }
+
+#[test]
+fn an_https_upstream_is_reached_only_with_a_certificate_crumb_trusts() {
+    let (upstream, ca) = Upstream::start_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("upstream-ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let trusting =
+        start(&["--upstream", &upstream.url, "--upstream-ca", ca_file.to_str().unwrap(), "--price", "* /=5"]);
+    let token = trusting.mint(&["--balance", "20"]);
+    let paid = send("POST", &format!("{}/v1/chat", trusting.url), Some(&token), &[], "over tls");
+    assert_eq!((paid.status, paid.body.as_str()), (200, "POST /v1/chat over tls"), "{paid:?}");
+    assert_eq!(paid.header("crumb-balance"), Some("15"));
+    assert_eq!(upstream.count(), 1);
+
+    // Crumb's built-in roots do not know this private CA: the upstream is never reached, and
+    // nothing is charged.
+    let untrusting = start(&["--upstream", &upstream.url, "--price", "* /=5"]);
+    let token = untrusting.mint(&["--balance", "20"]);
+    let refused = send("POST", &format!("{}/v1/chat", untrusting.url), Some(&token), &[], "");
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (502, Some("upstream-unavailable")), "{refused:?}");
+    assert_eq!(refused.header("crumb-token"), None);
+    assert_eq!(upstream.count(), 1);
+}
+
+#[test]
+fn an_upstream_ca_that_cannot_be_used_stops_crumb_at_start() {
+    let env = common::Env::new();
+    let key = env.key("k");
+    let not_pem = env.file("ca.pem", b"not a certificate");
+    let missing = env.path("nowhere.pem");
+    for (upstream, ca, says) in [
+        ("https://127.0.0.1:1", not_pem.as_str(), "no certificate"),
+        ("https://127.0.0.1:1", missing.to_str().unwrap(), "cannot read it"),
+        ("http://127.0.0.1:1", not_pem.as_str(), "plain http"),
+    ] {
+        let (code, _, err) = env.run(&[
+            "serve",
+            "--key-file",
+            &key,
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            upstream,
+            "--upstream-ca",
+            ca,
+            "--price",
+            "* /=1",
+        ]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}

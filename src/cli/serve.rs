@@ -68,9 +68,14 @@ pub struct ServeArgs {
 #[command(next_help_heading = "Metering")]
 struct MeteringArgs {
     /// Meter this API: every request on --listen is priced, paid for and passed on to URL
-    /// (plain http://, beside the API). The JSON API moves to --admin-listen.
+    /// (http:// beside the API, or https:// with the certificate verified). The JSON API moves
+    /// to --admin-listen.
     #[arg(long, value_name = "URL")]
     upstream: Option<String>,
+    /// Trust only the CA certificates in FILE (PEM) for an https:// upstream, instead of the
+    /// Mozilla roots built into crumb.
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<PathBuf>,
     /// Price a route: `METHOD /path=COST` (`*` for any method; a path covers what lies below
     /// it, by whole segments; the most specific rule wins); repeatable.
     #[arg(long = "price", value_name = "RULE")]
@@ -153,13 +158,20 @@ impl MeteringArgs {
 
     fn upstream(&self) -> Result<Option<serve::Upstream>> {
         let Some(url) = &self.upstream else {
-            if self.admin_listen.is_some() || !self.upstream_headers.is_empty() {
-                return Err(bad_input("--admin-listen and --upstream-header go with --upstream"));
+            if self.admin_listen.is_some() || !self.upstream_headers.is_empty() || self.upstream_ca.is_some() {
+                return Err(bad_input("--admin-listen, --upstream-header and --upstream-ca go with --upstream"));
             }
             return Ok(None);
         };
         let headers = self.upstream_headers.iter().map(|h| upstream_header(h)).collect::<Result<Vec<_>>>()?;
-        serve::Upstream::new(url, headers, self.upstream_timeout).map(Some).map_err(bad_input)
+        let ca = match &self.upstream_ca {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| bad_input(format!("--upstream-ca {}: cannot read it: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        serve::Upstream::new(url, headers, self.upstream_timeout, ca.as_deref()).map(Some).map_err(bad_input)
     }
 }
 

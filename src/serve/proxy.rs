@@ -19,6 +19,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use crumb::charge::Held;
 use crumb::spend::Receipt;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -32,7 +33,7 @@ pub struct Upstream {
     authority: String,
     /// The upstream URL's path, without a trailing `/`: requests are appended to it.
     base_path: String,
-    client: Client<HttpConnector, Body>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     /// Headers the operator injects (`--upstream-header`), values already expanded.
     headers: Vec<(HeaderName, HeaderValue)>,
     /// How long the upstream may take to start answering, or pause in the middle of one.
@@ -50,31 +51,42 @@ impl std::fmt::Debug for Upstream {
 const HOLD_MARGIN: Duration = Duration::from_secs(30);
 
 impl Upstream {
-    /// `url` is `http://host[:port][/base]`; `headers` are injected into every request.
-    pub fn new(url: &str, headers: Vec<(HeaderName, HeaderValue)>, timeout: Duration) -> Result<Self, String> {
+    /// `url` is `http[s]://host[:port][/base]`; `headers` are injected into every request. An
+    /// https upstream must present a certificate that chains to `ca_pem` (PEM certificates)
+    /// when given, else to the Mozilla roots built into crumb.
+    pub fn new(
+        url: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        timeout: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, String> {
         let uri: Uri = url.parse().map_err(|e| format!("--upstream `{url}` is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "--upstream `{url}`: crumb speaks plain HTTP to its upstream; put it beside the API (loopback or a private network)"
-                ))
-            }
-            _ => return Err(format!("--upstream `{url}` must start with http://")),
+        let scheme = match uri.scheme_str() {
+            Some(scheme @ ("http" | "https")) => scheme.to_owned(),
+            _ => return Err(format!("--upstream `{url}` must start with http:// or https://")),
+        };
+        if ca_pem.is_some() && scheme == "http" {
+            return Err(format!("--upstream-ca is for an https:// upstream, and `{url}` is plain http"));
         }
         let authority = uri.authority().ok_or_else(|| format!("--upstream `{url}` names no host"))?.to_string();
         if uri.query().is_some() {
             return Err(format!("--upstream `{url}` may not carry a query"));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(Duration::from_secs(5)));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(ca_pem)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
             .build(connector);
         Ok(Upstream {
-            scheme: "http".into(),
+            scheme,
             authority,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             client,
@@ -129,6 +141,32 @@ impl Upstream {
             )),
         }
     }
+}
+
+/// TLS to an https upstream: the certificates in `ca_pem` as the only roots when given (a
+/// private CA), else the Mozilla roots compiled into crumb (nothing to install). Certificates
+/// are always verified; there is no switch to turn that off.
+fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("--upstream-ca: not a PEM certificate file: {e}"))?;
+                roots.add(cert).map_err(|e| format!("--upstream-ca: a certificate crumb cannot use: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("--upstream-ca holds no certificate (`-----BEGIN CERTIFICATE-----`)".into());
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// An upstream answer's body that fails when the upstream pauses longer than `limit` between
@@ -345,11 +383,18 @@ mod tests {
 
     #[test]
     fn upstream_urls_are_plain_http_without_a_query() {
-        let up = Upstream::new("http://127.0.0.1:9000/api/", Vec::new(), Duration::from_secs(1)).unwrap();
+        let second = Duration::from_secs(1);
+        let up = Upstream::new("http://127.0.0.1:9000/api/", Vec::new(), second, None).unwrap();
         assert_eq!(up.target("/v1/chat?x=1").unwrap().to_string(), "http://127.0.0.1:9000/api/v1/chat?x=1");
-        for bad in ["https://example.com", "ftp://x", "127.0.0.1:9000", "http://x/?q=1", "not a url"] {
-            assert!(Upstream::new(bad, Vec::new(), Duration::from_secs(1)).is_err(), "{bad}");
+        let tls = Upstream::new("https://api.example.com/v1", Vec::new(), second, None).unwrap();
+        assert_eq!(tls.target("/chat").unwrap().to_string(), "https://api.example.com/v1/chat");
+        for bad in ["ftp://x", "127.0.0.1:9000", "http://x/?q=1", "not a url"] {
+            assert!(Upstream::new(bad, Vec::new(), second, None).is_err(), "{bad}");
         }
+        // A private CA: only for https, and only a file that holds a certificate.
+        let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(Upstream::new("http://x", Vec::new(), second, Some(pem)).unwrap_err().contains("plain http"));
+        assert!(Upstream::new("https://x", Vec::new(), second, Some(b"hello")).unwrap_err().contains("no certificate"));
     }
 
     #[test]

@@ -46,16 +46,45 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// The same upstream over TLS, its certificate for 127.0.0.1 issued by a private CA made for
+    /// it; also returns that CA's certificate (PEM), which nothing else trusts.
+    pub fn start_tls() -> (Self, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key.serialize_der().try_into().unwrap())
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        (Self::launch(Some(acceptor)), ca.pem())
+    }
+
+    fn launch(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let seen = Arc::new(Seen::default());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let state = seen.clone();
         let app = axum::Router::new().fallback(move |req: Request| {
             let seen = state.clone();
             async move { answer(&seen, req).await }
         });
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        match tls {
+            None => drop(runtime.spawn(async move { axum::serve(listener, app).await })),
+            Some(acceptor) => drop(runtime.spawn(serve_tls(listener, app, acceptor))),
+        }
         Upstream { url, seen, _runtime: runtime }
     }
 
@@ -67,6 +96,23 @@ impl Upstream {
     /// Method, path-and-query and headers of the last request.
     pub fn last(&self) -> (String, String, HeaderMap) {
         self.seen.last.lock().unwrap().clone().expect("no request reached the upstream")
+    }
+}
+
+/// `app` over TLS: each accepted connection's handshake, then HTTP/1.1 on it.
+async fn serve_tls(listener: tokio::net::TcpListener, app: axum::Router, acceptor: tokio_rustls::TlsAcceptor) {
+    use tower::ServiceExt;
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let io = hyper_util::rt::TokioIo::new(tls);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
     }
 }
 
