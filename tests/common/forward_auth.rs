@@ -108,3 +108,41 @@ pub fn fails_closed_without_crumb(s: &mut Stack) {
     assert!((500..600).contains(&answer.status), "{answer:?}");
     assert_eq!(s.upstream.count(), 0);
 }
+
+/// The checks above as `#[test]`s, for the proxy that `$start` starts.
+#[macro_export]
+macro_rules! forward_auth_tests {
+    ($start:path) => {
+        use common::forward_auth::{self as checks, stack};
+
+        #[test]
+        fn a_paid_request_is_forwarded_once_with_its_successor_and_the_old_token_is_refused() {
+            let Some(s) = stack($start) else { return };
+            checks::paid_once_with_the_successor(&s);
+        }
+
+        #[test]
+        fn no_token_or_a_low_balance_gets_the_challenge_and_caveats_give_403() {
+            let Some(s) = stack($start) else { return };
+            checks::challenge_and_caveats(&s);
+        }
+
+        #[test]
+        fn concurrent_uses_of_one_token_reach_the_upstream_once() {
+            let Some(s) = stack($start) else { return };
+            checks::concurrent_uses_reach_the_upstream_once(&s);
+        }
+
+        #[test]
+        fn a_client_cannot_describe_its_own_request_to_crumb() {
+            let Some(s) = stack($start) else { return };
+            checks::the_client_cannot_describe_its_own_request(&s);
+        }
+
+        #[test]
+        fn with_crumb_down_the_proxy_fails_closed() {
+            let Some(mut s) = stack($start) else { return };
+            checks::fails_closed_without_crumb(&mut s);
+        }
+    };
+}
