@@ -281,8 +281,9 @@ fn bad_price_rules_and_flags_are_refused_at_start() {
         vec!["--price", "POST /v1/chat"],
         vec!["--price", "POST /v1/../x=1"],
         vec!["--price", "GET /a=1", "--price", "GET /a/=2"],
-        vec!["--upstream", "https://api.example.com"],
+        vec!["--upstream", "ftp://api.example.com"],
         vec!["--admin-listen", "127.0.0.1:0"],
+        vec!["--upstream-ca", "/etc/hostname"],
         vec!["--prices", "/nonexistent/prices.txt"],
     ] {
         let mut args = vec!["serve", "--key-file", &key, "--listen", "127.0.0.1:0"];

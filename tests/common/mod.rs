@@ -22,8 +22,12 @@ impl Env {
     }
 
     /// `crumb` with a private data dir and no key or keyring from the environment.
+    /// A run that has not ended in two minutes is killed and fails its test: a command that
+    /// should have refused to start (a server, say) must not hang the suite.
     pub fn crumb(&self) -> Command {
-        Command::from_std(self.process())
+        let mut command = Command::from_std(self.process());
+        command.timeout(std::time::Duration::from_secs(120));
+        command
     }
 
     /// The same as a plain process, for tests that spawn, race or kill it.
