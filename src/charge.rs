@@ -113,38 +113,94 @@ pub fn hold(
     request_id: &str,
     ttl: std::time::Duration,
 ) -> Result<Held, Error> {
-    let Some(id) = token.token_id() else {
-        return Err(Error::Usage("this token was not minted by crumb, so no ledger can track its balance".into()));
-    };
-    spend::check_request(&token, SpendKind::Spend, &[ctx.cost], Some(request_id))?;
-    let verified = match verifier.verify(token, discharges, ctx) {
-        Ok(v) => v,
-        // A consumed token is refused as such, before whatever else is wrong with it.
-        Err(rejected) => {
-            return Err(
-                spend::standing_first(ledger, &id.nonce).unwrap_or_else(|| Error::Denied(rejected.denial().clone()))
-            )
+    match prepare_hold(verifier, token, discharges, ctx, request_id, ttl) {
+        Ok(prepared) => {
+            let reserved = ledger.reserve(&prepared.reservation)?;
+            conclude_hold(verifier, prepared, reserved)
         }
+        Err(Unheld::Refused(e)) => Err(e),
+        // A consumed token is refused as such, before whatever else is wrong with it.
+        Err(Unheld::Rejected(nonce, e)) => Err(spend::standing_first(ledger, &nonce).unwrap_or(e)),
+    }
+}
+
+/// A hold ready for the ledger: the token verified for the request, its reservation made.
+#[derive(Debug)]
+pub struct PreparedHold {
+    reservation: Reservation,
+    token: Macaroon,
+    nonce: Nonce,
+    request_id: String,
+    balance: u64,
+    price: u64,
+    at: String,
+}
+
+impl PreparedHold {
+    pub(crate) fn reservation(&self) -> &Reservation {
+        &self.reservation
+    }
+}
+
+/// Why a hold could not be prepared.
+pub(crate) enum Unheld {
+    /// Refused whatever the ledger holds.
+    Refused(Error),
+    /// The token did not verify: refused, unless the ledger says it was consumed (which is
+    /// the answer then).
+    Rejected(Nonce, Error),
+}
+
+/// Everything a hold does before the ledger: bounds and verification. No ledger read or write.
+pub(crate) fn prepare_hold(
+    verifier: &Verifier<'_>,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: &str,
+    ttl: std::time::Duration,
+) -> Result<PreparedHold, Unheld> {
+    let Some(id) = token.token_id() else {
+        return Err(Unheld::Refused(Error::Usage(
+            "this token was not minted by crumb, so no ledger can track its balance".into(),
+        )));
     };
+    spend::check_request(&token, SpendKind::Spend, &[ctx.cost], Some(request_id)).map_err(Unheld::Refused)?;
+    let verified = verifier
+        .verify(token, discharges, ctx)
+        .map_err(|rejected| Unheld::Rejected(id.nonce, Error::Denied(rejected.denial().clone())))?;
     let Some(balance) = verified.balance() else {
-        return Err(spend::denied(DenialCode::InsufficientBalance, "this token carries no balance to pay with"));
+        return Err(Unheld::Refused(spend::denied(
+            DenialCode::InsufficientBalance,
+            "this token carries no balance to pay with",
+        )));
     };
     let reservation = Reservation::new(&verified, request_id, ctx.now.unix_timestamp(), ttl)
         .expect("a token with an identifier has a nonce");
-    let at = crate::caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
-    match ledger.reserve(&reservation)? {
+    Ok(PreparedHold {
+        reservation,
+        token: verified.token().clone(),
+        nonce: id.nonce,
+        request_id: request_id.to_owned(),
+        balance,
+        price: ctx.cost,
+        at: crate::caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now)),
+    })
+}
+
+/// The hold, given what the ledger did with its reservation.
+pub(crate) fn conclude_hold(verifier: &Verifier<'_>, p: PreparedHold, reserved: Reserved) -> Result<Held, Error> {
+    match reserved {
         Reserved::Held(ticket) => Ok(Held::Fresh(Hold {
             ticket,
-            token: verified.token().clone(),
-            nonce: id.nonce,
-            request_id: request_id.to_owned(),
-            balance,
-            price: ctx.cost,
-            at,
+            token: p.token,
+            nonce: p.nonce,
+            request_id: p.request_id,
+            balance: p.balance,
+            price: p.price,
+            at: p.at,
         })),
-        Reserved::Spent(spent) => {
-            answer_again(verifier, verified.token(), id.nonce, request_id, spent).map(Held::Answered)
-        }
+        Reserved::Spent(spent) => answer_again(verifier, &p.token, p.nonce, &p.request_id, spent).map(Held::Answered),
         Reserved::Revoked(_) => Err(spend::revoked()),
         Reserved::InFlight => Err(spend::in_flight()),
     }
@@ -188,10 +244,53 @@ fn answer_again(
 /// Settles a hold: the successor at the balance less the price if `charge`, else at the same
 /// balance (the request failed and is not charged). Durable before it returns.
 pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, charge: bool) -> Result<Receipt, Error> {
+    let prepared = prepare_settle(verifier, hold, charge).map_err(|failed| failed.1)?;
+    match ledger.settle(&prepared.hold.ticket, &prepared.commit) {
+        Ok(outcome) => conclude_settle(verifier, prepared, outcome),
+        Err(e) => {
+            // The hold would lapse on its own; giving it back now frees the token sooner.
+            let _ = ledger.release(&prepared.hold.ticket);
+            Err(e.into())
+        }
+    }
+}
+
+/// A settle ready for the ledger: the successor issued, the record to write.
+pub struct PreparedSettle {
+    hold: Hold,
+    cost: u64,
+    children: Vec<Issued>,
+    commit: Commit,
+}
+
+impl PreparedSettle {
+    pub(crate) fn ticket(&self) -> &Ticket {
+        &self.hold.ticket
+    }
+    pub(crate) fn commit(&self) -> &Commit {
+        &self.commit
+    }
+    /// The hold back, for a settle that must take another path.
+    pub(crate) fn into_hold(self) -> Hold {
+        self.hold
+    }
+}
+
+/// Everything a settle does before the ledger: the successor and its record. The hold comes
+/// back with the error when that fails.
+pub(crate) fn prepare_settle(
+    verifier: &Verifier<'_>,
+    hold: Hold,
+    charge: bool,
+) -> Result<PreparedSettle, Box<(Hold, Error)>> {
     let cost = if charge { hold.price } else { 0 };
     let remaining = hold.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
-    let entry = spend::key_entry(verifier, &hold.token)?;
-    let children: Vec<Issued> = spend::issue(entry, &hold.token, hold.nonce, &hold.request_id, &[remaining])?;
+    let issued = spend::key_entry(verifier, &hold.token)
+        .and_then(|entry| spend::issue(entry, &hold.token, hold.nonce, &hold.request_id, &[remaining]));
+    let children: Vec<Issued> = match issued {
+        Ok(children) => children,
+        Err(e) => return Err(Box::new((hold, e))),
+    };
     let commit = Commit {
         parent: hold.nonce,
         request_id: hold.request_id.clone(),
@@ -201,26 +300,29 @@ pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, charge: 
         at: hold.at.clone(),
         presented: spend::presented_fingerprint(&hold.token),
     };
-    match ledger.settle(&hold.ticket, &commit) {
-        Ok(CommitOutcome::Fresh) => Ok(Receipt {
+    Ok(PreparedSettle { hold, cost, children, commit })
+}
+
+/// The receipt, given what the ledger did with the settle.
+pub(crate) fn conclude_settle(
+    verifier: &Verifier<'_>,
+    p: PreparedSettle,
+    outcome: CommitOutcome,
+) -> Result<Receipt, Error> {
+    let hold = p.hold;
+    match outcome {
+        CommitOutcome::Fresh => Ok(Receipt {
             parent: hold.nonce,
             request_id: hold.request_id,
             kind: SpendKind::Spend,
-            cost,
-            children,
+            cost: p.cost,
+            children: p.children,
             replayed: false,
             at: hold.at,
         }),
-        Ok(CommitOutcome::AlreadySpent(spent)) => {
-            answer_again(verifier, &hold.token, hold.nonce, &hold.request_id, spent)
-        }
-        Ok(CommitOutcome::Revoked(_)) => Err(spend::revoked()),
-        Ok(CommitOutcome::ReservationLost | CommitOutcome::InFlight) => Err(spend::in_flight()),
-        Err(e) => {
-            // The hold would lapse on its own; giving it back now frees the token sooner.
-            let _ = ledger.release(&hold.ticket);
-            Err(e.into())
-        }
+        CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &hold.token, hold.nonce, &hold.request_id, spent),
+        CommitOutcome::Revoked(_) => Err(spend::revoked()),
+        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(spend::in_flight()),
     }
 }
 

@@ -7,7 +7,7 @@
 //! the embedded SQLite file or on PostgreSQL. Every method blocks (the ledger is a blocking
 //! port): async callers run them through one blocking boundary.
 
-use crate::charge::{Held, Hold};
+use crate::charge::{Held, Hold, PreparedHold, PreparedSettle};
 use crate::context::Context;
 use crate::error::{Error, LedgerError};
 use crate::keyring::Keyring;
@@ -19,8 +19,20 @@ use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
 use crate::verify::{Denial, Report, Verifier};
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
+
+/// A hold whose reserve the ledger has decided ([`Issuer::hold_queued`]).
+pub struct QueuedHold {
+    prepared: PreparedHold,
+    reserved: Result<crate::ledger::Reserved, LedgerError>,
+}
+
+/// A settle whose record the ledger has written, or failed to ([`Issuer::settle_queued`]).
+pub struct QueuedSettle {
+    prepared: PreparedSettle,
+    outcome: Result<crate::ledger::CommitOutcome, LedgerError>,
+}
 
 /// Where "now" comes from: the system, or a fixed instant (`crumb verify --at`, tests).
 #[derive(Clone, Copy, Debug, Default)]
@@ -252,6 +264,71 @@ impl Issuer {
     /// Gives a held token back untouched.
     pub fn release(&self, hold: Hold) -> Result<(), Error> {
         crate::charge::release(self.ledger_or_usage()?, hold)
+    }
+
+    /// Holds like [`Issuer::hold`], without blocking: verification runs here, the reserve is
+    /// queued on the ledger's own writer, and `done` receives what [`Issuer::finish_hold`]
+    /// turns into the [`Held`] answer. When this path does not apply, `done` is dropped
+    /// uncalled and the caller uses [`Issuer::hold`]: the ledger has no writer of its own, or
+    /// the token was not verified here (it may have to be refused as spent, which takes a
+    /// ledger read).
+    pub fn hold_queued(
+        &self,
+        token: Macaroon,
+        discharges: Vec<Macaroon>,
+        ctx: &Context,
+        request_id: &str,
+        ttl: std::time::Duration,
+        done: Box<dyn FnOnce(QueuedHold) + Send>,
+    ) {
+        let Some(ledger) = &self.ledger else { return };
+        let Ok(prepared) = crate::charge::prepare_hold(&self.verifier(), token, discharges, ctx, request_id, ttl)
+        else {
+            return;
+        };
+        let reservation = prepared.reservation().clone();
+        let finish = Box::new(move |reserved| done(QueuedHold { prepared, reserved }));
+        // Handed back: this ledger has no writer to queue on; `done` goes unanswered.
+        let _ = ledger.enqueue_reserve(&reservation, finish);
+    }
+
+    /// The answer of a queued hold ([`Issuer::hold_queued`]).
+    pub fn finish_hold(&self, queued: QueuedHold) -> Result<Held, Error> {
+        crate::charge::conclude_hold(&self.verifier(), queued.prepared, queued.reserved?)
+    }
+
+    /// Settles like [`Issuer::settle`], without blocking: the successor is issued here, the
+    /// record queued on the ledger's writer, and `done` receives, once it is durable, what
+    /// [`Issuer::finish_settle`] turns into the receipt. The hold comes back when this path
+    /// does not apply (no writer of its own, a successor that could not be issued): settle
+    /// it with [`Issuer::settle`].
+    #[must_use = "a hold handed back must still be settled"]
+    pub fn settle_queued(&self, hold: Hold, charge: bool, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
+        let Some(ledger) = &self.ledger else { return Some(hold) };
+        let prepared = match crate::charge::prepare_settle(&self.verifier(), hold, charge) {
+            Ok(prepared) => prepared,
+            Err(failed) => return Some(failed.0),
+        };
+        let (ticket, commit) = (*prepared.ticket(), prepared.commit().clone());
+        // The prepared settle goes to the callback, or back to the caller if the ledger hands
+        // the callback back unused: whichever takes it first.
+        let slot = Arc::new(Mutex::new(Some(prepared)));
+        let theirs = slot.clone();
+        let finish = Box::new(move |outcome| {
+            if let Some(prepared) = theirs.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                done(QueuedSettle { prepared, outcome });
+            }
+        });
+        // Queued (`None`): `done` answers. Handed back: the hold goes back to the caller.
+        let _unused_callback = ledger.enqueue_settle(&ticket, &commit, finish)?;
+        let prepared = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Some(prepared.expect("a callback handed back was never called").into_hold())
+    }
+
+    /// The receipt of a queued settle ([`Issuer::settle_queued`]). A ledger that failed leaves
+    /// the token held until its hold lapses.
+    pub fn finish_settle(&self, queued: QueuedSettle) -> Result<Receipt, Error> {
+        crate::charge::conclude_settle(&self.verifier(), queued.prepared, queued.outcome?)
     }
 
     /// Revokes on a presented credential: the live token itself (possession), or with an

@@ -298,6 +298,70 @@ fn a_queued_commit_answers_like_a_direct_one(backend: &Backend) {
     assert_eq!(again.children[0].token, first.children[0].token);
 }
 
+/// A queued reserve and a queued settle (`enqueue_reserve`, `enqueue_settle`) answer exactly
+/// as direct ones; through the issuer, a queued hold and settle give what the blocking ones
+/// give: a successor at the balance less the price, a second use in flight refused, a retry
+/// answered with the same successor.
+fn a_queued_hold_and_settle_answer_like_direct_ones(backend: &Backend) {
+    let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
+    let queues = backend.name == "sqlite-group-commit";
+    let token = mint.token(10);
+    let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Box::new(move |reserved| tx.send(reserved).unwrap());
+    match ledger.enqueue_reserve(&reservation, done) {
+        Some(done) => done(ledger.reserve(&reservation)),
+        None => assert!(queues, "only the group committer queues"),
+    }
+    let Reserved::Held(ticket) = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap() else {
+        panic!("a fresh token is held")
+    };
+    assert_eq!(ledger.reserve(&reservation).unwrap(), Reserved::InFlight);
+    let commit = crumb::ledger::Commit {
+        parent: nonce(&token),
+        request_id: "q".into(),
+        kind: crumb::ledger::SpendKind::Spend,
+        cost: 1,
+        children: vec![(Nonce::random().unwrap(), 9)],
+        at: "2026-11-28T00:00:00Z".into(),
+        presented: [7; 32],
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Box::new(move |outcome| tx.send(outcome).unwrap());
+    match ledger.enqueue_settle(&ticket, &commit, done) {
+        Some(done) => done(ledger.settle(&ticket, &commit)),
+        None => assert!(queues, "only the group committer queues"),
+    }
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap(), CommitOutcome::Fresh);
+    assert!(ledger.status(&nonce(&token)).unwrap().spent.is_some());
+
+    // Through the issuer, falling back to the blocking calls where the backend does not queue.
+    let issuer = crumb::Issuer::new(mint.keys.clone(), ledger.clone());
+    let token = mint.token(10);
+    let mut ctx = Context::now();
+    ctx.cost = 4;
+    let ttl = Duration::from_secs(30);
+    let hold = |issuer: &crumb::Issuer| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        issuer.hold_queued(token.clone(), Vec::new(), &ctx, "key:k:r", ttl, Box::new(move |q| tx.send(q).unwrap()));
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(queued) => issuer.finish_hold(queued),
+            Err(_) => issuer.hold(token.clone(), Vec::new(), &ctx, "key:k:r", ttl),
+        }
+    };
+    let Ok(crumb::charge::Held::Fresh(held)) = hold(&issuer) else { panic!("a fresh token is held") };
+    let in_flight = hold(&issuer).unwrap_err();
+    assert!(in_flight.to_string().contains("in-flight"), "{in_flight}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receipt = match issuer.settle_queued(held, true, Box::new(move |q| tx.send(q).unwrap())) {
+        None => issuer.finish_settle(rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap(),
+        Some(held) => issuer.settle(held, true).unwrap(),
+    };
+    assert_eq!((receipt.replayed, receipt.cost, receipt.children[0].balance), (false, 4, 6));
+    let Ok(crumb::charge::Held::Answered(again)) = hold(&issuer) else { panic!("a retry is answered") };
+    assert_eq!(again.children[0].token, receipt.children[0].token);
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -323,6 +387,7 @@ conformance!(
     revocation_wins_over_a_token_in_flight,
     an_unknown_nonce_is_live,
     a_queued_commit_answers_like_a_direct_one,
+    a_queued_hold_and_settle_answer_like_direct_ones,
 );
 
 #[test]

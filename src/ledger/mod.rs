@@ -265,8 +265,12 @@ impl Lineage {
     }
 }
 
-/// Called once with a queued commit's outcome ([`Ledger::enqueue_commit`]).
+/// Called once with a queued commit's or settle's outcome ([`Ledger::enqueue_commit`],
+/// [`Ledger::enqueue_settle`]).
 pub type CommitDone = Box<dyn FnOnce(Result<CommitOutcome, LedgerError>) + Send>;
+
+/// Called once with a queued reserve's outcome ([`Ledger::enqueue_reserve`]).
+pub type ReserveDone = Box<dyn FnOnce(Result<Reserved, LedgerError>) + Send>;
 
 /// A durable ledger of spent and revoked tokens.
 pub trait Ledger: Send + Sync + std::fmt::Debug {
@@ -293,6 +297,20 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// without a writer of its own hands `done` back unused: commit on a blocking thread.
     fn enqueue_commit(&self, reservation: &Reservation, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
         let _ = (reservation, commit);
+        Some(done)
+    }
+
+    /// Queues [`Ledger::reserve`] like [`Ledger::enqueue_commit`]: `done` is called from the
+    /// backend's writer; a backend without one hands `done` back unused.
+    fn enqueue_reserve(&self, reservation: &Reservation, done: ReserveDone) -> Option<ReserveDone> {
+        let _ = reservation;
+        Some(done)
+    }
+
+    /// Queues [`Ledger::settle`] like [`Ledger::enqueue_commit`]: `done` is called once the
+    /// record is durable; a backend without a writer of its own hands `done` back unused.
+    fn enqueue_settle(&self, ticket: &Ticket, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
+        let _ = (ticket, commit);
         Some(done)
     }
 

@@ -16,7 +16,7 @@
 
 use super::{
     Commit, CommitDone, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, Reservation,
-    Reserved, Scope, SpendKind, Spent, Status, Ticket,
+    ReserveDone, Reserved, Scope, SpendKind, Spent, Status, Ticket,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -184,10 +184,11 @@ struct Job {
     reply: ReplyTo,
 }
 
-/// Where a write's answer goes: back to a blocked caller, or to a queued commit's callback.
+/// Where a write's answer goes: back to a blocked caller, or to a queued write's callback.
 enum ReplyTo {
     Waiting(mpsc::SyncSender<Reply>),
-    Callback(CommitDone),
+    Committed(CommitDone),
+    Reserved(ReserveDone),
 }
 
 impl ReplyTo {
@@ -197,9 +198,13 @@ impl ReplyTo {
             ReplyTo::Waiting(tx) => {
                 let _ = tx.send(answer);
             }
-            ReplyTo::Callback(done) => done(answer.map(|a| match a {
+            ReplyTo::Committed(done) => done(answer.map(|a| match a {
                 Answer::Committed(c) => c,
-                _ => unreachable!("a commit is answered as a commit"),
+                _ => unreachable!("a commit or settle is answered as a commit"),
+            })),
+            ReplyTo::Reserved(done) => done(answer.map(|a| match a {
+                Answer::Reserved(r) => r,
+                _ => unreachable!("a reserve is answered as a reserve"),
             })),
         }
     }
@@ -344,6 +349,16 @@ impl SqliteLedger {
     }
 
     /// Applies one write: directly, or through the group committer.
+    /// Queues `op` on the group committer, its answer to `reply`; hands `reply` back when
+    /// this ledger has no committer (the CLI's direct writer).
+    fn enqueue(&self, op: Op, reply: ReplyTo) -> Result<(), ReplyTo> {
+        let Writer::Grouped(jobs) = &self.writer else { return Err(reply) };
+        if let Err(mpsc::SendError(job)) = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job { op, reply }) {
+            job.reply.send(Err(cannot(&self.location, "the ledger's writer has stopped".into())));
+        }
+        Ok(())
+    }
+
     fn write(&self, op: Op) -> Reply {
         match &self.writer {
             Writer::Direct(conn) => {
@@ -712,14 +727,25 @@ impl Ledger for SqliteLedger {
     }
 
     fn enqueue_commit(&self, reservation: &Reservation, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
-        let Writer::Grouped(jobs) = &self.writer else { return Some(done) };
-        let job = Job { op: Op::Commit(reservation.clone(), commit.clone()), reply: ReplyTo::Callback(done) };
-        if let Err(mpsc::SendError(job)) = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job) {
-            if let ReplyTo::Callback(done) = job.reply {
-                done(Err(cannot(&self.location, "the ledger's writer has stopped".into())));
-            }
-        }
-        None
+        let op = Op::Commit(reservation.clone(), commit.clone());
+        self.enqueue(op, ReplyTo::Committed(done)).err().map(|reply| match reply {
+            ReplyTo::Committed(done) => done,
+            _ => unreachable!("handed back as given"),
+        })
+    }
+
+    fn enqueue_reserve(&self, reservation: &Reservation, done: ReserveDone) -> Option<ReserveDone> {
+        self.enqueue(Op::Reserve(reservation.clone()), ReplyTo::Reserved(done)).err().map(|reply| match reply {
+            ReplyTo::Reserved(done) => done,
+            _ => unreachable!("handed back as given"),
+        })
+    }
+
+    fn enqueue_settle(&self, ticket: &Ticket, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
+        self.enqueue(Op::Settle(*ticket, commit.clone()), ReplyTo::Committed(done)).err().map(|reply| match reply {
+            ReplyTo::Committed(done) => done,
+            _ => unreachable!("handed back as given"),
+        })
     }
 
     fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {

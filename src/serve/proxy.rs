@@ -307,10 +307,7 @@ async fn paid(
     let (realm, price) = (&state.pricing.realm, ctx.cost);
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
-    let worker = state.clone();
-    let ttl = upstream.hold_ttl();
-    let held =
-        super::routes::blocking(move || Ok(worker.issuer.hold(token, discharges, &ctx, &request_id, ttl))).await?;
+    let held = hold(state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
     let hold = match held.map_err(|e| Problem::from_error(e, presented, realm, price))? {
         Held::Fresh(hold) => hold,
         Held::Answered(receipt) => return Ok((already_answered(&receipt), "replayed")),
@@ -328,8 +325,7 @@ async fn paid(
             }
             Ok(response) => {
                 let charge = response.status().as_u16() < 400;
-                let settled = super::routes::blocking(move || Ok(issuer_state.issuer.settle(hold, charge))).await;
-                Ok((response, settled))
+                Ok((response, settle(&issuer_state, hold, charge).await))
             }
         }
     });
@@ -344,6 +340,55 @@ async fn paid(
     let text = super::routes::encode(&successor.token);
     let outcome = if receipt.cost > 0 { "charged" } else { "not-charged" };
     Ok((from_upstream(response, Some((&text, Some(successor.balance), receipt.cost))), outcome))
+}
+
+/// Holds the token: verified here and reserved by the ledger's own writer when it has one
+/// (no thread waits), else on a blocking thread.
+async fn hold(
+    state: &Arc<AppState>,
+    token: crumb::Macaroon,
+    discharges: Vec<crumb::Macaroon>,
+    ctx: crumb::Context,
+    request_id: String,
+    ttl: Duration,
+) -> Result<Result<Held, crumb::Error>, Problem> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let reply = Box::new(move |queued| {
+        let _ = answer.send(queued);
+    });
+    state.issuer.hold_queued(token.clone(), discharges.clone(), &ctx, &request_id, ttl, reply);
+    if let Ok(queued) = answered.await {
+        return Ok(state.issuer.finish_hold(queued));
+    }
+    let worker = state.clone();
+    super::routes::blocking(move || Ok(worker.issuer.hold(token, discharges, &ctx, &request_id, ttl)))
+        .await
+        .map_err(Problem::from)
+}
+
+/// Settles the hold: the record queued on the ledger's own writer when it has one, else on a
+/// blocking thread.
+async fn settle(
+    state: &Arc<AppState>,
+    hold: crumb::charge::Hold,
+    charge: bool,
+) -> Result<Result<Receipt, crumb::Error>, Problem> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let reply = Box::new(move |queued| {
+        let _ = answer.send(queued);
+    });
+    match state.issuer.settle_queued(hold, charge, reply) {
+        None => match answered.await {
+            Ok(queued) => Ok(state.issuer.finish_settle(queued)),
+            Err(_) => {
+                Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "ledger-unavailable", "the ledger did not answer"))
+            }
+        },
+        Some(hold) => {
+            let worker = state.clone();
+            super::routes::blocking(move || Ok(worker.issuer.settle(hold, charge))).await.map_err(Problem::from)
+        }
+    }
 }
 
 /// The upstream's answer for the client: its own hop-by-hop and `Crumb-*` headers removed,
