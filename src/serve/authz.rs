@@ -199,9 +199,7 @@ async fn decide(
     }
     let request_id = metering::request_id(headers, metered)?;
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
-    let worker = state.clone();
-    let receipt =
-        super::routes::blocking(move || Ok(worker.issuer.spend(token, discharges, &ctx, Some(&request_id)))).await?;
+    let receipt = super::routes::consume_receipt(state, token, discharges, ctx, Some(request_id), None).await?;
     let receipt = receipt.map_err(|e| Problem::from_error(e, &presented, realm, price))?;
     let successor = &receipt.children[0];
     let text = super::routes::encode(&successor.token);

@@ -222,6 +222,45 @@ pub async fn verify(
     Ok((status, Json(VerdictBody::from(verdict))))
 }
 
+/// Spends (`amounts` None) or splits, on the path that holds no thread while the commit waits
+/// for its fsync when it can: the ledger's own writer answers. That path declines what needs a
+/// ledger read first, and a retry of a request still in flight; those run on a blocking thread
+/// (which waits the in-flight one out). The outer error is the blocking boundary's.
+pub async fn consume_receipt(
+    state: &Arc<AppState>,
+    token: crumb::Macaroon,
+    discharges: Vec<crumb::Macaroon>,
+    ctx: crumb::Context,
+    request_id: Option<String>,
+    amounts: Option<Vec<u64>>,
+) -> Result<Result<crumb::spend::Receipt, crumb::Error>, ApiError> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let reply = Box::new(move |receipt| {
+        let _ = answer.send(receipt);
+    });
+    let queued = (token.clone(), discharges.clone());
+    state.issuer.consume_queued(queued.0, queued.1, &ctx, request_id.as_deref(), amounts.as_deref(), reply);
+    match answered.await {
+        Ok(Err(crumb::Error::Denied(d))) if d.code == DenialCode::InFlight => {}
+        Ok(receipt) => return Ok(receipt),
+        Err(_) => {}
+    }
+    let worker = state.clone();
+    let deadline = std::time::Instant::now() + state.timeout;
+    blocking(move || {
+        // The client has been answered 503 already: do not start the work.
+        if std::time::Instant::now() > deadline {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
+        }
+        let (issuer, request_id) = (&worker.issuer, request_id.as_deref());
+        Ok(match amounts {
+            Some(a) => issuer.split(token, discharges, &ctx, &a, request_id),
+            None => issuer.spend(token, discharges, &ctx, request_id),
+        })
+    })
+    .await
+}
+
 /// Spend and split share everything but the library call.
 async fn consume(
     state: Arc<AppState>,
@@ -241,40 +280,9 @@ async fn consume(
         ("/v1/spend", Some(_)) => return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split")),
         (_, amounts) => amounts,
     };
-    let request_id = body.request_id.clone();
-    // First the path that holds no thread while the commit waits for its fsync: the ledger's
-    // own writer answers. It declines what needs the ledger read first, or a waiting retry.
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |receipt| {
-        let _ = answer.send(receipt);
-    });
-    let queued = (token.clone(), discharges.clone());
-    state.issuer.consume_queued(queued.0, queued.1, &ctx, request_id.as_deref(), amounts.as_deref(), reply);
-    let result = match answered.await {
-        Ok(Err(crumb::Error::Denied(d))) if d.code == DenialCode::InFlight => None,
-        Ok(receipt) => Some(receipt.map_err(ApiError::from)),
-        Err(_) => None,
-    };
-    let result = match result {
-        Some(result) => result,
-        None => {
-            let worker = state.clone();
-            let deadline = std::time::Instant::now() + state.timeout;
-            blocking(move || {
-                // The client has been answered 503 already: do not start the work.
-                if std::time::Instant::now() > deadline {
-                    return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
-                }
-                let (issuer, request_id) = (&worker.issuer, request_id.as_deref());
-                match amounts {
-                    Some(a) => issuer.split(token, discharges, &ctx, &a, request_id),
-                    None => issuer.spend(token, discharges, &ctx, request_id),
-                }
-                .map_err(ApiError::from)
-            })
-            .await
-        }
-    };
+    let result = consume_receipt(&state, token, discharges, ctx, body.request_id.clone(), amounts)
+        .await
+        .and_then(|receipt| receipt.map_err(ApiError::from));
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "committed",
