@@ -25,10 +25,9 @@ use sha2::{Digest, Sha256};
 /// An idempotency key: printable ASCII, at most this many bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// A token held while its request is in flight. Settle or release it.
+/// What a hold is for: the verified token, the request and its price.
 #[derive(Debug)]
-pub struct Hold {
-    ticket: Ticket,
+struct Terms {
     token: Macaroon,
     nonce: Nonce,
     request_id: String,
@@ -37,19 +36,26 @@ pub struct Hold {
     at: String,
 }
 
+/// A token held while its request is in flight. Settle or release it.
+#[derive(Debug)]
+pub struct Hold {
+    ticket: Ticket,
+    terms: Terms,
+}
+
 impl Hold {
     pub fn nonce(&self) -> Nonce {
-        self.nonce
+        self.terms.nonce
     }
     pub fn request_id(&self) -> &str {
-        &self.request_id
+        &self.terms.request_id
     }
     /// The balance before this request.
     pub fn balance(&self) -> u64 {
-        self.balance
+        self.terms.balance
     }
     pub fn price(&self) -> u64 {
-        self.price
+        self.terms.price
     }
 }
 
@@ -128,12 +134,7 @@ pub fn hold(
 #[derive(Debug)]
 pub struct PreparedHold {
     reservation: Reservation,
-    token: Macaroon,
-    nonce: Nonce,
-    request_id: String,
-    balance: u64,
-    price: u64,
-    at: String,
+    terms: Terms,
 }
 
 impl PreparedHold {
@@ -177,30 +178,25 @@ pub(crate) fn prepare_hold(
     };
     let reservation = Reservation::new(&verified, request_id, ctx.now.unix_timestamp(), ttl)
         .expect("a token with an identifier has a nonce");
-    Ok(PreparedHold {
-        reservation,
+    let terms = Terms {
         token: verified.token().clone(),
         nonce: id.nonce,
         request_id: request_id.to_owned(),
         balance,
         price: ctx.cost,
         at: crate::caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now)),
-    })
+    };
+    Ok(PreparedHold { reservation, terms })
 }
 
 /// The hold, given what the ledger did with its reservation.
 pub(crate) fn conclude_hold(verifier: &Verifier<'_>, p: PreparedHold, reserved: Reserved) -> Result<Held, Error> {
     match reserved {
-        Reserved::Held(ticket) => Ok(Held::Fresh(Hold {
-            ticket,
-            token: p.token,
-            nonce: p.nonce,
-            request_id: p.request_id,
-            balance: p.balance,
-            price: p.price,
-            at: p.at,
-        })),
-        Reserved::Spent(spent) => answer_again(verifier, &p.token, p.nonce, &p.request_id, spent).map(Held::Answered),
+        Reserved::Held(ticket) => Ok(Held::Fresh(Hold { ticket, terms: p.terms })),
+        Reserved::Spent(spent) => {
+            let t = &p.terms;
+            answer_again(verifier, &t.token, t.nonce, &t.request_id, spent).map(Held::Answered)
+        }
         Reserved::Revoked(_) => Err(spend::revoked()),
         Reserved::InFlight => Err(spend::in_flight()),
     }
@@ -283,22 +279,24 @@ pub(crate) fn prepare_settle(
     hold: Hold,
     charge: bool,
 ) -> Result<PreparedSettle, Box<(Hold, Error)>> {
-    let cost = if charge { hold.price } else { 0 };
-    let remaining = hold.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
-    let issued = spend::key_entry(verifier, &hold.token)
-        .and_then(|entry| spend::issue(entry, &hold.token, hold.nonce, &hold.request_id, &[remaining]));
+    let t = &hold.terms;
+    let cost = if charge { t.price } else { 0 };
+    let remaining = t.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
+    let issued = spend::key_entry(verifier, &t.token)
+        .and_then(|entry| spend::issue(entry, &t.token, t.nonce, &t.request_id, &[remaining]));
     let children: Vec<Issued> = match issued {
         Ok(children) => children,
         Err(e) => return Err(Box::new((hold, e))),
     };
+    let t = &hold.terms;
     let commit = Commit {
-        parent: hold.nonce,
-        request_id: hold.request_id.clone(),
+        parent: t.nonce,
+        request_id: t.request_id.clone(),
         kind: SpendKind::Spend,
         cost,
         children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
-        at: hold.at.clone(),
-        presented: spend::presented_fingerprint(&hold.token),
+        at: t.at.clone(),
+        presented: spend::presented_fingerprint(&t.token),
     };
     Ok(PreparedSettle { hold, cost, children, commit })
 }
@@ -309,18 +307,18 @@ pub(crate) fn conclude_settle(
     p: PreparedSettle,
     outcome: CommitOutcome,
 ) -> Result<Receipt, Error> {
-    let hold = p.hold;
+    let t = p.hold.terms;
     match outcome {
         CommitOutcome::Fresh => Ok(Receipt {
-            parent: hold.nonce,
-            request_id: hold.request_id,
+            parent: t.nonce,
+            request_id: t.request_id,
             kind: SpendKind::Spend,
             cost: p.cost,
             children: p.children,
             replayed: false,
-            at: hold.at,
+            at: t.at,
         }),
-        CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &hold.token, hold.nonce, &hold.request_id, spent),
+        CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &t.token, t.nonce, &t.request_id, spent),
         CommitOutcome::Revoked(_) => Err(spend::revoked()),
         CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(spend::in_flight()),
     }
