@@ -76,9 +76,14 @@ fn held(reserved: Reserved) -> Ticket {
 }
 
 fn commit_for(ticket: &Ticket, child: Nonce, balance: u64) -> crumb::ledger::Commit {
+    commit_of(ticket.parent(), "r", child, balance)
+}
+
+/// Spending `parent` (cost 1) for `request_id` into one child.
+fn commit_of(parent: Nonce, request_id: &str, child: Nonce, balance: u64) -> crumb::ledger::Commit {
     crumb::ledger::Commit {
-        parent: ticket.parent(),
-        request_id: "r".into(),
+        parent,
+        request_id: request_id.into(),
         kind: crumb::ledger::SpendKind::Spend,
         cost: 1,
         children: vec![(child, balance)],
@@ -266,15 +271,7 @@ fn a_queued_commit_answers_like_a_direct_one(backend: &Backend) {
     };
     let token = mint.token(10);
     let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
-    let commit = crumb::ledger::Commit {
-        parent: nonce(&token),
-        request_id: "r".into(),
-        kind: crumb::ledger::SpendKind::Spend,
-        cost: 1,
-        children: vec![(Nonce::random().unwrap(), 9)],
-        at: "2026-11-28T00:00:00Z".into(),
-        presented: [7; 32],
-    };
+    let commit = commit_of(nonce(&token), "r", Nonce::random().unwrap(), 9);
     assert_eq!(commit_queued(&reservation, &commit), CommitOutcome::Fresh);
     match commit_queued(&reservation, &commit) {
         CommitOutcome::AlreadySpent(spent) => assert_eq!((spent.request_id.as_str(), spent.amounts), ("r", vec![9])),
@@ -317,15 +314,7 @@ fn a_queued_hold_and_settle_answer_like_direct_ones(backend: &Backend) {
         panic!("a fresh token is held")
     };
     assert_eq!(ledger.reserve(&reservation).unwrap(), Reserved::InFlight);
-    let commit = crumb::ledger::Commit {
-        parent: nonce(&token),
-        request_id: "q".into(),
-        kind: crumb::ledger::SpendKind::Spend,
-        cost: 1,
-        children: vec![(Nonce::random().unwrap(), 9)],
-        at: "2026-11-28T00:00:00Z".into(),
-        presented: [7; 32],
-    };
+    let commit = commit_of(nonce(&token), "q", Nonce::random().unwrap(), 9);
     let (tx, rx) = std::sync::mpsc::channel();
     let done = Box::new(move |outcome| tx.send(outcome).unwrap());
     match ledger.enqueue_settle(&ticket, &commit, done) {
