@@ -2,7 +2,7 @@
 //! `/healthz` must keep answering quickly and the server's memory must stay bounded.
 //! One server, the abuses in turn, so the figures are not muddied by other tests of this file.
 
-mod common;
+use crate::common;
 
 use common::server::{start, Server};
 use crumb::token::wire;

@@ -2,7 +2,7 @@
 //! attack"), each reproduced through the real binary or a real socket. Every test here failed
 //! on the main of 2026-11-23 and names the attack it pins.
 
-mod common;
+use crate::common;
 
 use common::server::{start, Server};
 use common::Env;

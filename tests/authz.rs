@@ -1,6 +1,6 @@
 //! Forward auth (`/v1/authz`) spoken directly, as Envoy, Traefik and Caddy speak it.
 
-mod common;
+use crate::common;
 
 use common::http::{send, Answer};
 use common::server::start;

@@ -1,7 +1,7 @@
 //! The core CLI through the real binary: keygen, mint, attenuate, inspect, verify, and every
 //! error path with its exit code (0 valid, 1 denied, 2 bad input).
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! closed pipes, one JSON document per `--json` run whatever the outcome, the same codes as
 //! the HTTP API, and never a lost successor.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! fails when they are stale. Regenerate with:
 //! `crumb generate completions --dir completions && crumb generate man --dir man`
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! and a third-party caveat with a bound discharge. Skipped, with a message, where a library is
 //! not installed (`.ci/run` installs pymacaroons from PyPI and libmacaroons-dev from Debian).
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::json;

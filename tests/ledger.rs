@@ -1,7 +1,7 @@
 //! Balances through the real binary: spend, split, revoke, lineage, key rotation, and the
 //! ways each is refused. Every test has its own ledger and keys.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;

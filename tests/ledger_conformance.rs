@@ -2,7 +2,7 @@
 //! backend runs: SQLite, SQLite with group commit, and PostgreSQL. Idempotent replays, races,
 //! revocation with cascade, lineage, reservations and their expiry.
 
-mod common;
+use crate::common;
 
 use common::backends::Backend;
 use crumb::ledger::{CommitOutcome, Ledger, LiveRevoke, Reservation, Reserved, Scope, Ticket};

@@ -7,7 +7,7 @@
 //! Its own test binary, so that stopping the shared test cluster disturbs no other test. Needs
 //! `scripts/pg-test-cluster` (CRUMB_TEST_PG_CLUSTER); skipped without it, required in CI.
 
-mod common;
+use crate::common;
 
 use common::backends::fresh_postgres_database;
 use common::server::{start_replicas, Server};

@@ -1,6 +1,6 @@
 //! The ledger under contention and under crashes, through real processes.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The metering reverse proxy (`crumb serve --upstream`), through real sockets: a real
 //! `crumb serve` in front of a counting upstream on loopback.
 
-mod common;
+use crate::common;
 
 use common::http::{send, Answer};
 use common::server::{start, Server};

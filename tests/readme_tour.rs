@@ -4,7 +4,7 @@
 //! them, after volatile values (tokens, nonces, key ids, times, temp paths) are masked. An
 //! `[exit N]` line states a command's exit code (0 when absent).
 //!
-//! `CRUMB_UPDATE_README=1 cargo test --test readme_tour` rewrites the blocks with real output.
+//! `CRUMB_UPDATE_README=1 cargo test --test tests readme_tour` rewrites the blocks with real output.
 
 use regex_lite::Regex;
 use std::path::{Path, PathBuf};

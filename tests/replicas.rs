@@ -2,7 +2,7 @@
 //! a token spent at one is spent at both. Skipped (and said so) without the test cluster;
 //! CI requires it (`scripts/pg-test-cluster`, `CRUMB_REQUIRE_POSTGRES=1`).
 
-mod common;
+use crate::common;
 
 use common::backends::fresh_postgres_database;
 use common::server::{start_replicas, Server};

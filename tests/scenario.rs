@@ -3,7 +3,7 @@
 //! splits part of its balance to agent B; B spends with --token-file; A reads the lineage;
 //! the operator revokes B's branch; B's next spend fails with a clear reason.
 
-mod common;
+use crate::common;
 
 use common::server::start;
 use common::Env;

@@ -1,6 +1,6 @@
 //! `crumb serve` as a real process on a loopback port, driven over real HTTP.
 
-mod common;
+use crate::common;
 
 use common::server::start;
 use common::Env;

@@ -2,7 +2,7 @@
 //! third party mints a discharge, the client binds it, the verifier checks both — and every
 //! way that can go wrong is refused with its own reason.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;

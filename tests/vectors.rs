@@ -3,7 +3,7 @@
 //! signatures match, and every verification scenario gives the expected verdict — first
 //! through the library, then through the real binary (`crumb verify --only-exact …`).
 
-mod common;
+use crate::common;
 
 use crumb::token::wire::{self, Format};
 use crumb::{Context, Keyring, Macaroon, RootKey, Verifier};

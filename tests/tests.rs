@@ -1,0 +1,29 @@
+//! crumb's integration tests as one binary (one link instead of one per file, as ripgrep does):
+//! each file beside this one is a module, and `common/` holds the fixtures they share.
+
+mod common;
+
+mod abuse;
+mod attacks;
+mod authz;
+mod caddy;
+mod cli;
+mod contract;
+mod fuzz_regressions;
+mod generated;
+mod interop;
+mod ledger;
+mod ledger_conformance;
+mod ledger_faults;
+mod ledger_races;
+mod nginx;
+mod own_vectors;
+mod properties;
+mod proxy;
+mod readme_tour;
+mod replicas;
+mod scenario;
+mod security_properties;
+mod server;
+mod third_party;
+mod vectors;
