@@ -20,7 +20,6 @@ use crate::spend::{self, Issued, Receipt};
 use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
 use crate::verify::{DenialCode, Verifier};
-use sha2::{Digest, Sha256};
 
 /// An idempotency key: printable ASCII, at most this many bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -70,20 +69,38 @@ pub enum Held {
 }
 
 /// The ledger request id of a gateway request. With an idempotency key it names the key and
-/// the request (method and target), so a retry finds its record and the key reused for
-/// another request is told apart; without one, every request is new.
-pub fn request_id(idempotency_key: Option<&str>, method: &str, target: &str) -> Result<String, Error> {
-    let digest = |parts: &[&[u8]]| {
-        let mut h = Sha256::new();
-        for part in parts {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
-        hex::encode(&h.finalize()[..10])
+/// the request (method and canonical target), so a retry finds its record and the key reused
+/// for another request is told apart; without one, every request is new.
+///
+/// Both parts are keyed digests (HMAC under a key derived from the root key that signed the
+/// token, `keys`), not plain hashes: a request id is shown in lineage, and whoever reads it
+/// must not be able to test guesses of what was bought. A token whose key is unknown gets a
+/// fresh random id (its hold is refused anyway).
+pub fn request_id(
+    keys: &crate::keyring::Keyring,
+    token: &Macaroon,
+    idempotency_key: Option<&str>,
+    method: &str,
+    target: &str,
+) -> Result<String, Error> {
+    let keyed = match (idempotency_key, keys.key_for(&token.identifier)) {
+        (Some(key), Ok(entry)) => Some((key, entry)),
+        _ => None,
     };
-    match idempotency_key {
-        Some(key) => {
-            check_idempotency_key(key)?;
+    if let Some(key) = idempotency_key {
+        check_idempotency_key(key)?;
+    }
+    match keyed {
+        Some((key, entry)) => {
+            let secret = crate::token::chain::hmac_secret(entry.key.expose(), b"crumb gateway request id v1");
+            let digest = |parts: &[&[u8]]| {
+                let mut message = Vec::new();
+                for part in parts {
+                    message.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                    message.extend_from_slice(part);
+                }
+                hex::encode(&crate::token::chain::hmac(&secret[..], &message)[..10])
+            };
             Ok(format!("key:{}:{}", digest(&[key.as_bytes()]), digest(&[method.as_bytes(), target.as_bytes()])))
         }
         None => {
@@ -335,6 +352,11 @@ mod tests {
 
     #[test]
     fn keyed_request_ids_tell_a_reused_key_from_a_new_one() {
+        let root = crate::RootKey::generate().unwrap();
+        let keys = crate::Keyring::single(root.clone());
+        let id = crate::TokenId::new(&root.key_id(), Nonce([7; 16]));
+        let token = Macaroon::mint(&root, id.encode(), None);
+        let request_id = |key, method, target| request_id(&keys, &token, key, method, target);
         let a = request_id(Some("k1"), "POST", "/v1/chat").unwrap();
         assert_eq!(a, request_id(Some("k1"), "POST", "/v1/chat").unwrap());
         let other_request = request_id(Some("k1"), "POST", "/v1/other").unwrap();
@@ -345,6 +367,13 @@ mod tests {
         let fresh = request_id(None, "POST", "/v1/chat").unwrap();
         assert_ne!(fresh, request_id(None, "POST", "/v1/chat").unwrap());
         assert_eq!(key_part(&fresh), None);
+        // Not a plain digest of what was bought: another root key gives other ids.
+        let other_root = crate::RootKey::generate().unwrap();
+        let other_keys = crate::Keyring::single(other_root.clone());
+        let other_token =
+            Macaroon::mint(&other_root, crate::TokenId::new(&other_root.key_id(), Nonce([7; 16])).encode(), None);
+        let elsewhere = super::request_id(&other_keys, &other_token, Some("k1"), "POST", "/v1/chat").unwrap();
+        assert_ne!(a.rsplit_once(':').unwrap().1, elsewhere.rsplit_once(':').unwrap().1);
         for id in [a, fresh] {
             crate::limits::check_request_id(&id).unwrap();
         }

@@ -85,29 +85,67 @@ impl Default for Context {
     }
 }
 
+/// Most `X-Forwarded-For` hops (over all its lines) read: beyond, the header is refused.
+pub const MAX_FORWARDED_HOPS: usize = 64;
+
+/// Why the client's address behind a trusted proxy cannot be told.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardedError {
+    #[error("X-Forwarded-For has more than {MAX_FORWARDED_HOPS} hops")]
+    TooManyHops,
+    #[error("X-Forwarded-For has a hop that is not an IP address: {0}")]
+    Malformed(String),
+}
+
 /// The client's address behind trusted proxies. `forwarded` holds the `X-Forwarded-For`
-/// values in the order received. Only a peer inside `trusted` is believed at all; then the
-/// hops are read from the right (the ones our proxies appended) and the first hop that is not
-/// itself a trusted proxy is the client. The leftmost entries are whatever the client wrote,
-/// so they are never taken on trust. A malformed hop stops the walk at the last good one.
-pub fn client_ip(peer: IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> IpAddr {
+/// lines in the order received, as bytes (the layouts nginx's `$proxy_add_x_forwarded_for`,
+/// Envoy and Caddy write, one comma-separated line, and HAProxy's `option forwardfor`, a line
+/// per proxy, read the same). Only a peer inside `trusted` is believed at all; then the hops
+/// are read from the right (the ones our proxies appended) and the first hop that is not itself
+/// a trusted proxy is the client. The leftmost entries are whatever the client wrote, so they
+/// are never taken on trust.
+///
+/// The header decides trust, so it is read whole and never skipped over: more than
+/// [`MAX_FORWARDED_HOPS`] hops, or a hop on the walk that is not an address (a byte that is
+/// not ASCII, an empty hop, `unknown`), refuses the request rather than guess. Addresses are
+/// canonical: an IPv4-mapped IPv6 address is its IPv4 address.
+pub fn client_ip(peer: IpAddr, forwarded: &[&[u8]], trusted: &[IpNet]) -> Result<IpAddr, ForwardedError> {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(peer) {
-        return peer;
+        return Ok(peer);
+    }
+    let hops = forwarded.iter().map(|line| line.split(|&b| b == b',').count()).sum::<usize>();
+    if forwarded.len() > MAX_FORWARDED_HOPS || hops > MAX_FORWARDED_HOPS {
+        return Err(ForwardedError::TooManyHops);
     }
     let mut client = peer;
-    for hop in forwarded.iter().rev().flat_map(|v| v.rsplit(',')).take(64) {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => {
-                client = ip;
-                if !is_trusted(ip) {
-                    break;
-                }
-            }
-            Err(_) => break,
+    for hop in forwarded.iter().rev().flat_map(|line| line.rsplit(|&b| b == b',')) {
+        let ip = parse_hop(hop).ok_or_else(|| {
+            ForwardedError::Malformed(
+                String::from_utf8_lossy(hop).chars().take(64).collect::<String>().escape_debug().to_string(),
+            )
+        })?;
+        client = ip;
+        if !is_trusted(ip) {
+            break;
         }
     }
-    client
+    Ok(client)
+}
+
+/// One hop: an address, optionally bracketed (IPv6) and optionally with a port, as some
+/// proxies write it. Surrounding spaces and tabs are the list's, not the hop's.
+fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(hop).ok()?.trim_matches([' ', '\t']);
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(socket) = text.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip().to_canonical());
+    }
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    inner.parse::<std::net::Ipv6Addr>().ok().map(|v6| IpAddr::V6(v6).to_canonical())
 }
 
 #[cfg(test)]
@@ -118,21 +156,55 @@ mod tests {
         list.iter().map(|n| n.parse().unwrap()).collect()
     }
 
+    fn walk(peer: &str, lines: &[&str], trusted: &[IpNet]) -> Result<IpAddr, ForwardedError> {
+        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        client_ip(peer.parse().unwrap(), &lines, trusted)
+    }
+
     #[test]
     fn the_client_is_the_rightmost_untrusted_hop() {
         let trusted = nets(&["10.0.0.0/8", "127.0.0.1"]);
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // The client forged a leftmost entry; our proxy appended the real address.
-        assert_eq!(client_ip(ip("127.0.0.1"), &["6.6.6.6, 203.0.113.9, 10.0.0.2"], &trusted), ip("203.0.113.9"));
-        // Two headers read as one list.
-        assert_eq!(client_ip(ip("10.0.0.1"), &["6.6.6.6", "203.0.113.9"], &trusted), ip("203.0.113.9"));
-        // An untrusted peer's header is ignored.
-        assert_eq!(client_ip(ip("198.51.100.1"), &["203.0.113.9"], &trusted), ip("198.51.100.1"));
-        // A malformed hop stops the walk at the last good one.
-        assert_eq!(client_ip(ip("10.0.0.1"), &["203.0.113.9, garbage, 10.0.0.3"], &trusted), ip("10.0.0.3"));
+        let ip = |s: &str| Ok(s.parse::<IpAddr>().unwrap());
+        // nginx's $proxy_add_x_forwarded_for: the client forged a leftmost entry, our proxy
+        // appended the real address.
+        assert_eq!(walk("127.0.0.1", &["6.6.6.6, 203.0.113.9, 10.0.0.2"], &trusted), ip("203.0.113.9"));
+        // HAProxy's option forwardfor: a line per proxy, read as one list.
+        assert_eq!(walk("10.0.0.1", &["6.6.6.6", "203.0.113.9"], &trusted), ip("203.0.113.9"));
+        // Envoy: comma and space, no port; some proxies add ports and brackets.
+        assert_eq!(walk("10.0.0.1", &["203.0.113.9,10.0.0.2"], &trusted), ip("203.0.113.9"));
+        assert_eq!(walk("10.0.0.1", &["203.0.113.9:5555"], &trusted), ip("203.0.113.9"));
+        assert_eq!(walk("10.0.0.1", &["[2001:db8::1]:443"], &trusted), ip("2001:db8::1"));
+        assert_eq!(walk("10.0.0.1", &["::ffff:203.0.113.9"], &trusted), ip("203.0.113.9"));
+        // An untrusted peer's header is ignored; a mapped peer is its IPv4 address.
+        assert_eq!(walk("198.51.100.1", &["203.0.113.9"], &trusted), ip("198.51.100.1"));
+        assert_eq!(walk("::ffff:198.51.100.1", &["203.0.113.9"], &trusted), ip("198.51.100.1"));
+        assert_eq!(walk("::ffff:10.0.0.1", &["203.0.113.9"], &trusted), ip("203.0.113.9"));
+        // Garbage left of the client decides nothing and is not read.
+        assert_eq!(walk("10.0.0.1", &["garbage, 203.0.113.9, 10.0.0.3"], &trusted), ip("203.0.113.9"));
         // All hops trusted: the leftmost.
-        assert_eq!(client_ip(ip("10.0.0.1"), &["10.1.1.1, 10.0.0.3"], &trusted), ip("10.1.1.1"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &[], &trusted), ip("10.0.0.1"));
+        assert_eq!(walk("10.0.0.1", &["10.1.1.1, 10.0.0.3"], &trusted), ip("10.1.1.1"));
+        assert_eq!(walk("10.0.0.1", &[], &trusted), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_forwarded_for_that_cannot_be_read_whole_is_refused() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        // A hop on the walk that is no address: refused, never skipped to one further left.
+        assert!(matches!(
+            walk("10.0.0.1", &["203.0.113.9, garbage, 10.0.0.3"], &trusted),
+            Err(ForwardedError::Malformed(_))
+        ));
+        assert!(walk("10.0.0.1", &["203.0.113.9,"], &trusted).is_err());
+        assert!(walk("10.0.0.1", &["unknown"], &trusted).is_err());
+        let latin1: &[&[u8]] = &[b"6.6.6.6", b"203.0.113.9\xff"];
+        assert!(client_ip("10.0.0.1".parse().unwrap(), latin1, &trusted).is_err());
+        // Enough lines or hops to push the proxy's own entry out of a window: refused whole.
+        let many_lines: Vec<&str> = std::iter::repeat_n("6.6.6.6", MAX_FORWARDED_HOPS).chain(["203.0.113.9"]).collect();
+        assert_eq!(walk("10.0.0.1", &many_lines, &trusted), Err(ForwardedError::TooManyHops));
+        let many_hops = vec!["10.0.0.9"; MAX_FORWARDED_HOPS + 1].join(",");
+        assert_eq!(walk("10.0.0.1", &[&many_hops], &trusted), Err(ForwardedError::TooManyHops));
+        let just_enough = vec!["10.0.0.9"; MAX_FORWARDED_HOPS].join(",");
+        assert!(walk("10.0.0.1", &[&just_enough], &trusted).is_ok());
     }
 
     #[test]

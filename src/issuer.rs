@@ -256,6 +256,17 @@ impl Issuer {
         crate::charge::hold(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, request_id, ttl)
     }
 
+    /// The ledger request id of a gateway request ([`crate::charge::request_id`]).
+    pub fn gateway_request_id(
+        &self,
+        token: &Macaroon,
+        idempotency_key: Option<&str>,
+        method: &str,
+        target: &str,
+    ) -> Result<String, Error> {
+        crate::charge::request_id(&self.keys, token, idempotency_key, method, target)
+    }
+
     /// Settles a hold: charged (the balance less the price) or not (the same balance).
     pub fn settle(&self, hold: Hold, charge: bool) -> Result<Receipt, Error> {
         crate::charge::settle(&self.verifier(), self.ledger_or_usage()?, hold, charge)

@@ -30,6 +30,7 @@ pub mod lineage;
 pub mod price;
 pub mod revoke;
 pub mod spend;
+pub mod target;
 pub mod token;
 pub mod verify;
 

@@ -6,6 +6,11 @@
 //! - A holder proves possession of a genuine token (spent or live) and reads that token and
 //!   what descends from it — where the credit it handed on went — but not its ancestors or
 //!   siblings: what other holders did is theirs.
+//! - Nor its change: a spend's successor, and a split's remainder (its last child), are the
+//!   payer's to keep using, not something the token handed on. Their balances are in the
+//!   token's own record (`amounts`); the change itself, and all it did after, are left out. A
+//!   spent token that leaks (an old token file, a log line) so grants nothing over what its
+//!   payer did next.
 
 use crate::context::{Context, Purpose};
 use crate::error::Error;
@@ -57,5 +62,28 @@ pub fn view(
             "a holder reads the lineage of its own token only; another nonce needs an operator credential",
         ));
     }
-    Ok((own, ledger.lineage(&own, MAX_LINEAGE_NODES, Scope::Descendants)?))
+    let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, Scope::Descendants)?;
+    let entry =
+        verifier.keys().key_for(&credential.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))?;
+    without_what_the_change_did(&mut tree, own, entry);
+    Ok((own, tree))
+}
+
+/// Removes from `tree` (`own` and its descendants, breadth first) `own`'s change and all
+/// below it: the last child of its spend or split, whose nonce the issuing key derives.
+fn without_what_the_change_did(tree: &mut Lineage, own: Nonce, entry: &crate::keyring::KeyEntry) {
+    let Some(spent) = tree.nodes.iter().find(|n| n.nonce == own).and_then(|n| n.status.spent.as_ref()) else {
+        return;
+    };
+    let Some(last) = spent.amounts.len().checked_sub(1) else { return };
+    let change = crate::spend::child_nonce(entry, own, &spent.request_id, last);
+    // Breadth first: a parent comes before its children, so one pass finds every node below.
+    let mut below: std::collections::HashSet<Nonce> = std::collections::HashSet::from([change]);
+    tree.nodes.retain(|node| {
+        let hidden = node.nonce == change || node.parent.is_some_and(|p| below.contains(&p));
+        if hidden {
+            below.insert(node.nonce);
+        }
+        !hidden
+    });
 }

@@ -5,23 +5,22 @@
 //! `/v1/chatty`). The most specific rule wins: the longest prefix, then a named method over
 //! `*`. A request no rule covers is unpriced, and the gateway refuses it unless told otherwise
 //! (fail closed). Rules come from the operator (`--price`, `--prices FILE`), requests from
-//! clients: a requested path that does not normalise (`..`, encoded slashes) is refused before
-//! it is priced.
+//! clients: a request is priced on its canonical [`Target`] (its route method and resource),
+//! the same form its caveats are checked against. `HEAD` is priced as `GET` (a framework runs
+//! the GET handler for it), so a rule cannot name `HEAD`.
 
-use crate::caveat::path::{is_under, normalize_caveat_path, normalize_request_path};
+use crate::caveat::path::{is_under, normalize_caveat_path};
+use crate::target::{Method, Target};
 use std::fmt;
 
 /// Rules in one table at most: the table is searched on every request.
 pub const MAX_RULES: usize = 10_000;
 
-/// A method name: an HTTP token, at most this long.
-const MAX_METHOD: usize = 32;
-
 /// One priced route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
-    /// Upper-case method, or `None` for `*`.
-    pub method: Option<String>,
+    /// The method, or `None` for `*`.
+    pub method: Option<Method>,
     /// Normalised path prefix.
     pub prefix: String,
     pub cost: u64,
@@ -29,7 +28,7 @@ pub struct Rule {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}={}", self.method.as_deref().unwrap_or("*"), self.prefix, self.cost)
+        write!(f, "{} {}={}", self.method.map_or("*", Method::as_str), self.prefix, self.cost)
     }
 }
 
@@ -61,10 +60,11 @@ impl std::str::FromStr for Rule {
             route.trim().split_once(char::is_whitespace).ok_or_else(|| bad("expected METHOD /path=COST"))?;
         let method = match method {
             "*" => None,
-            m if !m.is_empty() && m.len() <= MAX_METHOD && m.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                Some(m.to_ascii_uppercase())
-            }
-            _ => return Err(bad("the method is a name such as GET or POST, or *")),
+            m => match Method::parse(&m.to_ascii_uppercase()) {
+                Ok(Method::Head) => return Err(bad("HEAD is priced as GET (a server runs the GET handler for it)")),
+                Ok(m) => Some(m),
+                Err(_) => return Err(bad("the method is GET, POST, PUT, PATCH, DELETE or OPTIONS, or *")),
+            },
         };
         let prefix = normalize_caveat_path(path.trim()).map_err(|why| bad(&why))?.into_owned();
         Ok(Rule { method, prefix, cost })
@@ -77,15 +77,13 @@ pub struct PriceTable {
     rules: Vec<Rule>,
 }
 
-/// What a request costs, or why it has no price.
+/// What a request costs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Priced {
     /// The most specific rule's cost.
     Cost(u64),
     /// No rule covers the request.
     Unpriced,
-    /// The path does not normalise: refused whatever the table says.
-    BadPath(String),
 }
 
 impl PriceTable {
@@ -119,16 +117,13 @@ impl PriceTable {
         &self.rules
     }
 
-    /// The price of `method` on `path` (the request target's path, without its query).
-    pub fn price(&self, method: &str, path: &str) -> Priced {
-        let path = match normalize_request_path(path) {
-            Ok(p) => p,
-            Err(why) => return Priced::BadPath(why),
-        };
+    /// The price of a request: by its route method (`HEAD` is `GET`) and resource.
+    pub fn price(&self, target: &Target) -> Priced {
+        let (method, path) = (target.route_method(), target.resource());
         let best = self
             .rules
             .iter()
-            .filter(|r| r.method.as_deref().is_none_or(|m| m == method) && is_under(&path, &r.prefix))
+            .filter(|r| r.method.is_none_or(|m| m == method) && is_under(path, &r.prefix))
             .max_by_key(|r| (segments(&r.prefix), r.method.is_some()));
         best.map_or(Priced::Unpriced, |r| Priced::Cost(r.cost))
     }
@@ -150,13 +145,33 @@ mod tests {
         PriceTable::new(rules.iter().map(|r| r.parse().unwrap()).collect()).unwrap()
     }
 
+    trait PriceOf {
+        fn price_of(&self, method: &str, target: &str) -> Priced;
+    }
+
+    impl PriceOf for PriceTable {
+        fn price_of(&self, method: &str, target: &str) -> Priced {
+            self.price(&Target::parse(method, target).unwrap())
+        }
+    }
+
     #[test]
     fn rules_parse_and_print_back() {
         let rule: Rule = "post /v1/chat/ = 5".parse().unwrap();
-        assert_eq!(rule, Rule { method: Some("POST".into()), prefix: "/v1/chat".into(), cost: 5 });
+        assert_eq!(rule, Rule { method: Some(Method::Post), prefix: "/v1/chat".into(), cost: 5 });
         assert_eq!(rule.to_string(), "POST /v1/chat=5");
         assert_eq!("* /=0".parse::<Rule>().unwrap().method, None);
-        for bad in ["POST /v1/chat", "POST=5", "/v1/chat=5", "POST v1=5", "POST /a/../b=1", "POST /a=-1", "P@ST /a=1"] {
+        for bad in [
+            "POST /v1/chat",
+            "POST=5",
+            "/v1/chat=5",
+            "POST v1=5",
+            "POST /a/../b=1",
+            "POST /a=-1",
+            "P@ST /a=1",
+            "HEAD /a=1",
+            "TRACE /a=1",
+        ] {
             assert!(bad.parse::<Rule>().is_err(), "{bad}");
         }
     }
@@ -164,21 +179,22 @@ mod tests {
     #[test]
     fn the_most_specific_rule_wins_by_whole_segments() {
         let t = table(&["* /=1", "POST /v1/chat=5", "GET /v1/chat=2", "* /v1/chat/free=0"]);
-        assert_eq!(t.price("POST", "/v1/chat"), Priced::Cost(5));
-        assert_eq!(t.price("POST", "/v1/chat/stream"), Priced::Cost(5));
-        assert_eq!(t.price("GET", "/v1/chat"), Priced::Cost(2));
-        assert_eq!(t.price("POST", "/v1/chatty"), Priced::Cost(1));
-        assert_eq!(t.price("POST", "/v1/chat/free/x"), Priced::Cost(0));
-        assert_eq!(t.price("DELETE", "/other"), Priced::Cost(1));
-        assert!(matches!(t.price("POST", "/v1/chat/../admin"), Priced::BadPath(_)));
-        assert_eq!(table(&["GET /a=1"]).price("POST", "/a"), Priced::Unpriced);
+        assert_eq!(t.price_of("POST", "/v1/chat"), Priced::Cost(5));
+        assert_eq!(t.price_of("POST", "/v1/chat/stream"), Priced::Cost(5));
+        assert_eq!(t.price_of("GET", "/v1/chat"), Priced::Cost(2));
+        assert_eq!(t.price_of("POST", "/v1/chatty"), Priced::Cost(1));
+        assert_eq!(t.price_of("POST", "/v1/chat/free/x"), Priced::Cost(0));
+        assert_eq!(t.price_of("DELETE", "/other"), Priced::Cost(1));
+        assert_eq!(t.price_of("POST", "/v1/%63hat"), Priced::Cost(5));
+        assert_eq!(t.price_of("HEAD", "/v1/chat"), Priced::Cost(2));
+        assert_eq!(table(&["GET /a=1"]).price_of("POST", "/a"), Priced::Unpriced);
     }
 
     #[test]
     fn a_named_method_beats_a_wildcard_on_the_same_prefix() {
         let t = table(&["* /a=1", "GET /a=3"]);
-        assert_eq!(t.price("GET", "/a/b"), Priced::Cost(3));
-        assert_eq!(t.price("PUT", "/a/b"), Priced::Cost(1));
+        assert_eq!(t.price_of("GET", "/a/b"), Priced::Cost(3));
+        assert_eq!(t.price_of("PUT", "/a/b"), Priced::Cost(1));
     }
 
     #[test]

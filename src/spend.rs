@@ -474,7 +474,7 @@ fn replay(
 }
 
 /// A child's nonce: unpredictable without the root key, the same on every retry.
-fn child_nonce(entry: &KeyEntry, parent: Nonce, request_id: &str, index: usize) -> Nonce {
+pub(crate) fn child_nonce(entry: &KeyEntry, parent: Nonce, request_id: &str, index: usize) -> Nonce {
     let mut msg = Vec::with_capacity(64 + request_id.len());
     msg.extend_from_slice(b"crumb child nonce v1\0");
     msg.extend_from_slice(&parent.0);

@@ -428,18 +428,32 @@ fn every_metered_decision_is_audited_without_the_token() {
     assert!(!text.contains(&token) && !text.contains(paid.successor()), "a token reached the audit log");
 }
 
+/// A request delivered to an upstream that then misses its deadline may have been served: it
+/// is charged, the successor comes with the 504, and a token that can pay once cannot drive
+/// unlimited upstream work by timing out. A retry with the same key gets the same successor
+/// without a second upstream call.
 #[test]
-fn an_upstream_that_does_not_answer_in_time_charges_nothing() {
+fn an_upstream_that_does_not_answer_in_time_is_charged_once_and_not_free_to_repeat() {
     let upstream = Upstream::start();
     let server = proxy(&upstream, &["--upstream-timeout", "1s", "--price", "* /hang=5"]);
     let token = server.mint(&["--balance", "20"]);
     let started = std::time::Instant::now();
-    let late = send("POST", &format!("{}/hang/x", server.url), Some(&token), &[], "");
+    let key = [("Idempotency-Key", "hang-1")];
+    let late = send("POST", &format!("{}/hang/x", server.url), Some(&token), &key, "");
     assert_eq!((late.status, late.json()["code"].as_str()), (504, Some("upstream-timeout")), "{late:?}");
     assert!(started.elapsed() < Duration::from_secs(4), "the timeout held");
-    // Released, not spent: the same token pays for the next request.
-    let next = send("POST", &format!("{}/v1/chat", server.url), Some(&token), &[], "");
-    assert_eq!((next.status, next.header("crumb-balance")), (200, Some("15")), "{next:?}");
+    assert_eq!((late.header("crumb-balance"), late.header("crumb-cost")), (Some("15"), Some("5")), "{late:?}");
+    assert_eq!(upstream.count(), 1);
+    // The spent token buys nothing more; its retry gets its successor, not another call.
+    let again = send("POST", &format!("{}/hang/x", server.url), Some(&token), &[], "");
+    assert_eq!((again.status, again.header("crumb-error")), (409, Some("spent")), "{again:?}");
+    let retry = send("POST", &format!("{}/hang/x", server.url), Some(&token), &key, "");
+    assert_eq!((retry.status, retry.header("crumb-error")), (409, Some("already-answered")), "{retry:?}");
+    assert_eq!(retry.header("crumb-token"), late.header("crumb-token"));
+    assert_eq!(upstream.count(), 1, "the upstream was called again");
+    // The successor pays on.
+    let next = send("POST", &format!("{}/v1/chat", server.url), Some(late.successor()), &[], "");
+    assert_eq!((next.status, next.header("crumb-balance")), (200, Some("10")), "{next:?}");
 }
 
 /// Sends a raw request line (no client normalises it) and returns the status code.

@@ -1,5 +1,6 @@
 //! The price list: a rule never panics to parse, prints to text that parses to the same rule,
-//! and pricing any request path against a table of parsed rules never panics.
+//! and pricing any request against a table of parsed rules never panics. A request's
+//! canonical target is a fixed point: canonicalising it again changes nothing.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -13,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&again, rule);
     }
     if let Ok(table) = crumb::price::PriceTable::new(parsed) {
-        let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
-        let _ = table.price(method, path);
+        let (method, target) = request.split_once(' ').unwrap_or(("GET", request));
+        if let Ok(canonical) = crumb::target::Target::parse(method, target) {
+            let again = crumb::target::Target::parse(canonical.method().as_str(), &canonical.path_and_query());
+            assert_eq!(again.as_ref(), Ok(&canonical), "{target:?}");
+            let _ = table.price(&canonical);
+        }
     }
 });

@@ -62,6 +62,16 @@ impl FromStr for IpNet {
                 .filter(|&p| p <= max)
                 .ok_or_else(|| format!("`{s}` has a prefix length outside 0..={max}"))?,
         };
+        // One address is one address in every form: an IPv4-mapped IPv6 network (what a
+        // dual-stack listener reports for IPv4 clients) is the IPv4 network it maps.
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                if prefix < 96 {
+                    return Err(format!("`{s}` reaches beyond IPv4-mapped addresses: write the IPv4 network"));
+                }
+                return Ok(IpNet { addr: IpAddr::V4(v4), prefix: prefix - 96 });
+            }
+        }
         Ok(IpNet { addr, prefix })
     }
 }
@@ -92,5 +102,11 @@ mod tests {
         assert!(!net("192.168.1.7").contains("192.168.1.8".parse().unwrap()));
         assert!("1.2.3.4/33".parse::<IpNet>().is_err());
         assert!("::/129".parse::<IpNet>().is_err());
+        // IPv4-mapped forms are their IPv4 networks, and match their own address in any form.
+        assert_eq!(net("::ffff:10.1.2.3"), net("10.1.2.3"));
+        assert_eq!(net("::ffff:10.0.0.0/104"), net("10.0.0.0/8"));
+        assert!(net("::ffff:10.1.2.3").contains("10.1.2.3".parse().unwrap()));
+        assert!(net("::ffff:10.1.2.3").contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!("::ffff:10.0.0.0/95".parse::<IpNet>().is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! The append-only audit log: one JSON line per decision (time, route, nonce, outcome, cost,
-//! request id). Never a signature, a token or a key.
+//! The append-only audit log: one JSON line per decision (time, route, the metered request's
+//! canonical method and path, nonce, outcome, cost, request id). Never a signature, a token or a key.
 
 use serde_json::json;
 use std::fs::File;
@@ -13,6 +13,8 @@ pub struct Audit {
 
 pub struct Entry<'a> {
     pub route: &'a str,
+    /// The metered request's canonical method and path (never its query).
+    pub request: Option<&'a str>,
     pub nonce: Option<String>,
     pub outcome: &'a str,
     pub cost: Option<u64>,
@@ -36,6 +38,7 @@ impl Audit {
         let line = json!({
             "time": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "route": e.route,
+            "request": e.request,
             "nonce": e.nonce,
             "outcome": e.outcome,
             "cost": e.cost,

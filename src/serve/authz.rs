@@ -64,10 +64,15 @@ fn original(
 ) -> Result<(String, String, Option<String>), Problem> {
     let refuse = |detail: &str| Problem::new(StatusCode::BAD_REQUEST, "no-original-request", detail);
     let own_host = header(headers, "host").map(str::to_owned);
-    if let Some(path) = suffix {
-        // Envoy: the original path follows the prefix; method and host are the request's.
-        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-        return Ok((method.as_str().to_owned(), format!("/{path}{query}"), own_host));
+    if suffix.is_some() {
+        // Envoy: the original path follows the prefix, taken from the raw target as sent (never
+        // decoded here: the canonical form decodes once, for everyone); method and host are
+        // the request's.
+        let raw = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let target = raw.strip_prefix("/v1/authz").filter(|t| t.starts_with('/')).ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST, "bad-path", "the original path must follow /v1/authz/")
+        })?;
+        return Ok((method.as_str().to_owned(), target.to_owned(), own_host));
     }
     match (header(headers, "x-original-uri"), header(headers, "x-forwarded-uri")) {
         (Some(_), Some(_)) => {
@@ -160,6 +165,7 @@ async fn authorize(
     let options = state.authz;
     let (method, target, host) = original(&method, &uri, suffix.as_deref(), &headers)?;
     let metered = state.pricing.meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
+    let described = metered.described();
     let decided = decide(&state, peer, &metered, &headers).await;
     if metered.charge != Charge::Free {
         let nonce = super::routes::bearer(&headers)
@@ -175,7 +181,7 @@ async fn authorize(
             Charge::Price(p) => Some(p),
             Charge::Free => None,
         };
-        state.audit(Entry { route: "/v1/authz", nonce, outcome, cost, request_id: None });
+        state.audit(Entry { route: "/v1/authz", request: Some(&described), nonce, outcome, cost, request_id: None });
     }
     decided.map_err(|p| for_proxy(p, options))
 }
@@ -197,7 +203,7 @@ async fn decide(
         let balance = metering::verify_only(state, &presented, ctx).await?;
         return Ok(allowed(Some(&presented.text), balance, 0));
     }
-    let request_id = metering::request_id(headers, metered)?;
+    let request_id = metering::request_id(state, headers, &presented, metered)?;
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let receipt = super::routes::consume_receipt(state, token, discharges, ctx, Some(request_id), None).await?;
     let receipt = receipt.map_err(|e| Problem::from_error(e, &presented, realm, price))?;
@@ -253,6 +259,10 @@ mod tests {
         assert_eq!(original(&get, &root, None, &traefik).unwrap().2.as_deref(), Some("api.example"));
         let envoy = original(&Method::DELETE, &Uri::from_static("/v1/authz/a/b?q"), Some("a/b"), &HeaderMap::new());
         assert_eq!(envoy.unwrap(), ("DELETE".into(), "/a/b?q".into(), None));
+        // The suffix as sent, not decoded: `%3F` stays an (ambiguous, refused) escape.
+        let raw = Uri::from_static("/v1/authz/v1/models%3F/../chat");
+        let envoy = original(&Method::POST, &raw, Some("v1/models?/../chat"), &HeaderMap::new());
+        assert_eq!(envoy.unwrap().1, "/v1/models%3F/../chat");
     }
 
     #[test]

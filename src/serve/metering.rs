@@ -1,16 +1,19 @@
 //! What the reverse proxy and forward auth share: the price list, the facts of the request
 //! being metered (method, path, host, client, token), and refusals as RFC 9457 problems.
 //!
-//! A metered request is verified with action = its method, resource = its path, aud =
-//! `--audience` or else its host (without port), ip = the client, and cost = its price, so
-//! every caveat a holder added (`action = GET`, `resource = /v1/models`, `max-cost <= 3`,
-//! `balance <= 20`) applies.
+//! A metered request is read once into its canonical [`Target`] (method and path as an
+//! upstream routes them; anything ambiguous is refused with 400 before any charge), and that
+//! one form is priced, checked, logged and forwarded. It is verified with action = its route
+//! method (`HEAD` is `GET`), resource = its canonical path, aud = `--audience` or else its
+//! host (without port), ip = the client, and cost = its price, so every caveat a holder added
+//! (`action = GET`, `resource = /v1/models`, `max-cost <= 3`, `balance <= 20`) applies.
 
 use super::error::ApiError;
 use super::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crumb::price::{PriceTable, Priced};
+use crumb::target::Target;
 use crumb::token::wire;
 use crumb::{Context, DenialCode, Macaroon};
 use serde_json::{json, Value};
@@ -51,27 +54,35 @@ pub enum Charge {
 /// The request being metered, as crumb reads it.
 #[derive(Debug)]
 pub struct Metered {
-    pub method: String,
-    pub path: String,
-    /// Path and query, as sent: what an idempotency key is bound to.
-    pub target: String,
+    /// The canonical method and target: priced, checked, logged and forwarded.
+    pub target: Target,
     pub host: Option<String>,
     pub charge: Charge,
 }
 
+impl Metered {
+    /// `METHOD /path` for logs: the canonical form, without the query (which may carry
+    /// anything a client put there).
+    pub fn described(&self) -> String {
+        format!("{} {}", self.target.method(), self.target.path())
+    }
+}
+
+/// A request target with no canonical form: 400 with `bad-method` or `bad-path`.
+pub fn bad_target(e: crumb::target::TargetError) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+}
+
 impl Pricing {
-    /// Prices `method` on `target` (`/path?query`); a path that does not normalise is 400 and
-    /// an unpriced one 403 unless `--unpriced free`.
+    /// Prices `method` on `target` (`/path?query`) by its canonical form; a target with none
+    /// is 400 and an unpriced one 403 unless `--unpriced free`.
     pub fn meter(&self, method: &str, target: &str, host: Option<&str>) -> Result<Metered, Problem> {
-        let path = target.split_once('?').map_or(target, |(p, _)| p);
-        let charge = match self.table.price(method, path) {
+        let target = Target::parse(method, target).map_err(bad_target)?;
+        let charge = match self.table.price(&target) {
             Priced::Cost(cost) => Charge::Price(cost),
             Priced::Unpriced if self.unpriced == Unpriced::Free => Charge::Free,
             Priced::Unpriced => {
                 return Err(Problem::new(StatusCode::FORBIDDEN, "unpriced", "no price is set for this route"))
-            }
-            Priced::BadPath(why) => {
-                return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", format!("the request path {why}")))
             }
         };
         // The audience is the operator's name for this API, or else the host the client asked
@@ -80,7 +91,7 @@ impl Pricing {
             Some(name) => Some(name.clone()),
             None => host.map(|h| strip_port(h).to_ascii_lowercase()),
         };
-        Ok(Metered { method: method.to_owned(), path: path.to_owned(), target: target.to_owned(), host, charge })
+        Ok(Metered { target, host, charge })
     }
 }
 
@@ -95,6 +106,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// The bearer token and any `Crumb-Discharge` headers of a metered request, decoded.
+#[derive(Clone)]
 pub struct Presented {
     pub text: String,
     pub token: Macaroon,
@@ -132,10 +144,10 @@ pub fn presented(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<
 /// The request's facts for the verifier.
 pub fn context(state: &AppState, metered: &Metered, headers: &HeaderMap, peer: SocketAddr) -> Result<Context, Problem> {
     let mut ctx = state.issuer.context();
-    ctx.action = Some(metered.method.clone());
-    ctx.resource = Some(metered.path.clone());
+    ctx.action = Some(metered.target.route_method().as_str().to_owned());
+    ctx.resource = Some(metered.target.resource().to_owned());
     ctx.aud = metered.host.clone();
-    ctx.ip = Some(super::routes::client_ip(state, headers, peer));
+    ctx.ip = Some(super::routes::client_ip(state, headers, peer)?);
     ctx.cost = match metered.charge {
         Charge::Price(p) => p,
         Charge::Free => 0,
@@ -144,14 +156,23 @@ pub fn context(state: &AppState, metered: &Metered, headers: &HeaderMap, peer: S
     Ok(ctx)
 }
 
-/// The ledger request id of a priced request: bound to its `Idempotency-Key` when it has one.
-pub fn request_id(headers: &HeaderMap, metered: &Metered) -> Result<String, Problem> {
+/// The ledger request id of a priced request: bound to its `Idempotency-Key` when it has one,
+/// and to the canonical target.
+pub fn request_id(
+    state: &AppState,
+    headers: &HeaderMap,
+    presented: &Presented,
+    metered: &Metered,
+) -> Result<String, Problem> {
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", detail);
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(v.to_str().map_err(|_| bad("the Idempotency-Key is not printable ASCII".into()))?),
-        None => None,
+    let values: Vec<&HeaderValue> = headers.get_all("idempotency-key").iter().collect();
+    let key = match values.as_slice() {
+        [] => None,
+        [one] => Some(one.to_str().map_err(|_| bad("the Idempotency-Key is not printable ASCII".into()))?),
+        _ => return Err(bad("more than one Idempotency-Key".into())),
     };
-    crumb::charge::request_id(key, &metered.method, &metered.target).map_err(|e| bad(e.to_string()))
+    let (method, target) = (metered.target.method().as_str(), metered.target.path_and_query());
+    state.issuer.gateway_request_id(&presented.token, key, method, &target).map_err(|e| bad(e.to_string()))
 }
 
 /// Verifies without consuming (a route priced 0, or forward auth in verify mode): the token's
@@ -307,6 +328,9 @@ mod tests {
         assert_eq!(pricing.meter("POST", "/v1/chat?x=1", None).unwrap().charge, Charge::Price(5));
         assert_eq!(pricing.meter("GET", "/v1/chat", None).unwrap_err().code, "unpriced");
         assert_eq!(pricing.meter("POST", "/v1/../chat", None).unwrap_err().code, "bad-path");
+        assert_eq!(pricing.meter("POST", "/v1/%63hat", None).unwrap().charge, Charge::Price(5));
+        assert_eq!(pricing.meter("post", "/v1/chat", None).unwrap_err().code, "bad-method");
+        assert_eq!(pricing.meter("POST", "/v1/chat;x", None).unwrap_err().code, "bad-path");
         pricing.unpriced = Unpriced::Free;
         assert_eq!(pricing.meter("GET", "/v1/chat", None).unwrap().charge, Charge::Free);
     }

@@ -81,8 +81,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/revoke", post(routes::revoke))
         .route("/v1/lineage", get(routes::lineage_own))
         .route("/v1/lineage/:nonce", get(routes::lineage))
-        .route("/v1/authz", get(authz::authz_root).post(authz::authz_root))
-        .route("/v1/authz/*path", get(authz::authz_path).post(authz::authz_path))
+        // Every method: Envoy asks with the original request's own method, and forward auth
+        // must refuse a method it cannot price (400), not answer 405.
+        .route("/v1/authz", any(authz::authz_root))
+        .route("/v1/authz/*path", any(authz::authz_path))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))

@@ -5,9 +5,21 @@
 //! `Crumb-Token`, so the client always holds the newest token.
 //!
 //! The token is held (not spent) while the upstream works: a second use of it meanwhile is
-//! refused `in-flight`, and nothing is charged for a request that never reached the upstream.
-//! The upstream call and the settle run in a task of their own, so a client that hangs up
-//! mid-request does not leave its token held: the settle still happens.
+//! refused `in-flight`. What crumb forwards is the request's canonical target (see
+//! [`crumb::target`]), the one it priced and checked.
+//!
+//! Whatever a request starts in the ledger is finished or released, whatever happens to the
+//! client: the hold, the upstream call and the settle run in a task of their own. A client
+//! that hangs up before its request is forwarded gets its hold released; after, the settle
+//! still happens. Only a request that never reached the upstream (it could not be connected
+//! to) is released uncharged. One that reached it and got no answer in time (a timeout, a
+//! connection cut mid-answer) is charged as served: the upstream may have done the work, and a
+//! token that can pay once must not buy unlimited upstream work by timing out.
+//!
+//! `Crumb-Recover: 1` asks, for a client that lost its answer, what became of a request
+//! (same token, `Idempotency-Key`, method and target) without ever forwarding it: the recorded
+//! successor if it was settled, `in-flight` while it is held, and if it was never recorded,
+//! crumb closes that request now at no cost (so a late copy is answered from the ledger too).
 
 use super::audit::Entry;
 use super::metering::{self, Charge, Problem};
@@ -19,6 +31,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use crumb::charge::Held;
 use crumb::spend::Receipt;
+use crumb::target::Target;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -106,41 +119,66 @@ impl Upstream {
             .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "bad-path", "the request target is not a valid path"))
     }
 
-    /// Sends the client's request on, without its credentials and crumb's headers, with the
-    /// operator's headers added; waits for the answer's head within the timeout.
-    async fn send(&self, request: Request, client_ip: IpAddr, host: Option<&str>) -> Result<Response, Problem> {
+    /// Sends the client's request on as `target` (its canonical form), without its
+    /// credentials, crumb's headers or any forwarding metadata the client wrote, with crumb's
+    /// own forwarding headers and the operator's headers added; waits for the answer's head
+    /// within the timeout.
+    async fn send(&self, request: Request, target: &Target, client_ip: IpAddr, host: Option<&str>) -> Sent {
         let (mut parts, body) = request.into_parts();
-        let target = self.target(parts.uri.path_and_query().map_or("/", |p| p.as_str()))?;
+        let uri = match self.target(&target.path_and_query()) {
+            Ok(uri) => uri,
+            Err(problem) => return Sent::NotDelivered(problem),
+        };
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         strip_crumb(headers);
+        strip_forwarding(headers);
         headers.remove(header::AUTHORIZATION);
         headers.remove(header::PROXY_AUTHORIZATION);
         headers.remove(header::HOST);
-        headers.insert("x-forwarded-for", HeaderValue::from_str(&client_ip.to_string()).expect("an address is ASCII"));
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-        if let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
-            headers.insert("x-forwarded-host", v);
-        }
+        set_forwarding(headers, client_ip, host);
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
         }
-        parts.uri = target;
+        parts.uri = uri;
+        parts.method = axum::http::Method::from_bytes(target.method().as_str().as_bytes()).expect("a known method");
         parts.version = axum::http::Version::HTTP_11;
         let outgoing = axum::http::Request::from_parts(parts, body);
         match tokio::time::timeout(self.timeout, self.client.request(outgoing)).await {
-            Ok(Ok(response)) => Ok(response.map(|body| Body::new(Paced::new(body, self.timeout)))),
-            Ok(Err(e)) => {
-                tracing::warn!(upstream = %self.authority, error = %e, "upstream request failed");
-                Err(Problem::new(StatusCode::BAD_GATEWAY, "upstream-unavailable", "the upstream could not be reached"))
+            Ok(Ok(response)) => Sent::Answered(response.map(|body| Body::new(Paced::new(body, self.timeout)))),
+            Ok(Err(e)) if e.is_connect() => {
+                tracing::warn!(upstream = %self.authority, error = %e, "upstream not reached");
+                Sent::NotDelivered(Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream-unavailable",
+                    "the upstream could not be reached; nothing was charged",
+                ))
             }
-            Err(_) => Err(Problem::new(
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %self.authority, error = %e, "upstream failed after the request was sent");
+                Sent::Lost(Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream-failed",
+                    "the upstream failed after the request was sent to it; it may have served it, so it was charged",
+                ))
+            }
+            Err(_) => Sent::Lost(Problem::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream-timeout",
-                "the upstream did not answer in time",
+                "the upstream did not answer in time; it may have served the request, so it was charged",
             )),
         }
     }
+}
+
+/// What became of a request sent to the upstream.
+enum Sent {
+    /// The answer's head arrived.
+    Answered(Response),
+    /// It never reached the upstream (no connection could be made): nothing to charge.
+    NotDelivered(Problem),
+    /// It reached the upstream, or may have, and no answer came: charged as served.
+    Lost(Problem),
 }
 
 /// TLS to an https upstream: the certificates in `ca_pem` as the only roots when given (a
@@ -226,6 +264,62 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Forwarding metadata a client may have written about itself (its address, the host or
+/// scheme it used, the path or method it "really" meant): the upstream trusts crumb as its only
+/// peer, so none of it passes; crumb sets its own ([`set_forwarding`]).
+const FORWARDING: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "client-ip",
+    "x-proxyuser-ip",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Header name prefixes that are forwarding metadata as a family.
+const FORWARDING_PREFIXES: &[&str] = &["x-forwarded-", "x-original-", "x-envoy-"];
+
+fn strip_forwarding(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            FORWARDING.contains(&n) || FORWARDING_PREFIXES.iter().any(|p| n.starts_with(p))
+        })
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+/// crumb's own forwarding headers: the client's address as crumb determined it, the scheme,
+/// and the host the client asked for (when it named one), both as `X-Forwarded-*` and as
+/// RFC 7239 `Forwarded`.
+fn set_forwarding(headers: &mut HeaderMap, client_ip: IpAddr, host: Option<&str>) {
+    let ip = client_ip.to_string();
+    headers.insert("x-forwarded-for", HeaderValue::from_str(&ip).expect("an address is ASCII"));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let node = if client_ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip };
+    let mut forwarded = format!("for={node};proto=http");
+    if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
+        if let Ok(v) = HeaderValue::from_str(host) {
+            headers.insert("x-forwarded-host", v);
+            forwarded.push_str(&format!(";host=\"{host}\""));
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, v);
+    }
+}
+
 /// Removes every `Crumb-*` header: the client's never reach the upstream, and the upstream's
 /// never reach the client (it cannot forge a successor or a balance).
 fn strip_crumb(headers: &mut HeaderMap) {
@@ -249,14 +343,18 @@ pub async fn proxy(
 
 async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<Response, Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let metered = state.pricing.meter(req.method().as_str(), &target, host.as_deref())?;
-    let client_ip = super::routes::client_ip(&state, req.headers(), peer);
+    let host = host_of(&req)?;
+    let metered = state.pricing.meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
+    let client_ip = super::routes::client_ip(&state, req.headers(), peer)?;
+    let recover = recovering(req.headers())?;
+    let described = metered.described();
     let price = match metered.charge {
+        Charge::Free if recover => return Ok(recovered_unpaid(None)),
         Charge::Free => {
-            let response = upstream.send(req, client_ip, host.as_deref()).await?;
-            return Ok(from_upstream(response, None));
+            return match upstream.send(req, &metered.target, client_ip, host.as_deref()).await {
+                Sent::Answered(response) => Ok(from_upstream(response, None)),
+                Sent::NotDelivered(problem) | Sent::Lost(problem) => Err(problem),
+            };
         }
         Charge::Price(price) => price,
     };
@@ -265,81 +363,187 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     let ctx = metering::context(&state, &metered, req.headers(), peer)?;
     let nonce = presented.token.token_id().map(|id| id.nonce.to_string());
     let (answer, request_id) = if price == 0 {
-        (verified(&state, req, client_ip, host, &presented, ctx).await, None)
+        (verified(&state, req, &metered, client_ip, host, &presented, ctx, recover).await, None)
     } else {
-        let request_id = metering::request_id(req.headers(), &metered)?;
-        (paid(&state, req, client_ip, host, &presented, ctx, request_id.clone()).await, Some(request_id))
+        let request_id = metering::request_id(&state, req.headers(), &presented, &metered)?;
+        let exchange = Exchange { req, target: metered.target.clone(), client_ip, host, recover };
+        (paid(&state, exchange, &presented, ctx, request_id.clone()).await, Some(request_id))
     };
     let outcome = match &answer {
         Ok((_, outcome)) => outcome,
         Err(problem) => problem.code,
     };
-    state.audit(Entry { route: "proxy", nonce, outcome, cost: Some(price), request_id: request_id.as_deref() });
+    let request_id = request_id.as_deref();
+    state.audit(Entry { route: "proxy", request: Some(&described), nonce, outcome, cost: Some(price), request_id });
     answer.map(|(response, _)| response)
+}
+
+/// The request target in origin form (`/path?query`). An absolute-form target (`GET
+/// http://host/path`) is for forward proxies, and which host it names is ambiguous: refused.
+fn origin_form(uri: &Uri) -> Result<&str, Problem> {
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", "send the path alone (origin form), not a URL"));
+    }
+    Ok(uri.path_and_query().map_or("/", |p| p.as_str()))
+}
+
+/// The one `Host` the client named, if any; two are ambiguous and refused.
+fn host_of(req: &Request) -> Result<Option<String>, Problem> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next().map(|h| h.to_str().map(str::to_owned));
+    if hosts.next().is_some() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-host", "more than one Host header"));
+    }
+    host.transpose().map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "bad-host", "the Host header is not ASCII"))
+}
+
+/// Whether the client asks to recover a lost answer (`Crumb-Recover: 1`).
+fn recovering(headers: &HeaderMap) -> Result<bool, Problem> {
+    match headers.get("crumb-recover").map(HeaderValue::as_bytes) {
+        None => Ok(false),
+        Some(b"1") => Ok(true),
+        Some(_) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-recover", "Crumb-Recover takes the value 1")),
+    }
+}
+
+/// A recovery probe on a route that consumes nothing: the token the client holds is still its
+/// current one.
+fn recovered_unpaid(token: Option<(&str, Option<u64>)>) -> Response {
+    let mut problem = Problem::new(
+        StatusCode::CONFLICT,
+        "already-answered",
+        "this route charges nothing, so there is nothing to recover; the token is unchanged",
+    );
+    problem.extra.insert("cost".into(), serde_json::json!(0));
+    let mut response = problem.into_response();
+    if let Some((text, balance)) = token {
+        metering::set_receipt_headers(response.headers_mut(), text, balance, 0);
+    }
+    response
 }
 
 /// A route priced 0: free but not open. The token must verify (signature, caveats, standing);
 /// it is not consumed, so it comes back unchanged.
+#[allow(clippy::too_many_arguments)]
 async fn verified(
     state: &Arc<AppState>,
     req: Request,
+    metered: &metering::Metered,
     client_ip: IpAddr,
     host: Option<String>,
     presented: &metering::Presented,
     ctx: crumb::Context,
+    recover: bool,
 ) -> Result<(Response, &'static str), Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let balance = metering::verify_only(state, presented, ctx).await?;
-    let response = upstream.send(req, client_ip, host.as_deref()).await?;
-    Ok((from_upstream(response, Some((&presented.text, balance, 0))), "allowed"))
+    if recover {
+        return Ok((recovered_unpaid(Some((&presented.text, balance))), "recovered"));
+    }
+    match upstream.send(req, &metered.target, client_ip, host.as_deref()).await {
+        Sent::Answered(response) => Ok((from_upstream(response, Some((&presented.text, balance, 0))), "allowed")),
+        Sent::NotDelivered(problem) | Sent::Lost(problem) => Err(problem),
+    }
 }
 
-/// A paid route: hold the token, call the upstream, settle by its status.
-async fn paid(
-    state: &Arc<AppState>,
+/// A paid request, as it goes to the upstream.
+struct Exchange {
     req: Request,
+    target: Target,
     client_ip: IpAddr,
     host: Option<String>,
+    recover: bool,
+}
+
+/// A paid route: hold the token, call the upstream, settle by its status. All of it runs in a
+/// task of its own, so a client that hangs up cannot leave a hold or a charge half made.
+async fn paid(
+    state: &Arc<AppState>,
+    exchange: Exchange,
     presented: &metering::Presented,
     ctx: crumb::Context,
     request_id: String,
 ) -> Result<(Response, &'static str), Problem> {
-    let (realm, price) = (&state.pricing.realm, ctx.cost);
+    // Closed when this request's future is dropped (its client went away).
+    let (_client, gone) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(charge(state.clone(), exchange, presented.clone(), ctx, request_id, gone));
+    task.await.map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the proxy task failed"))?
+}
+
+async fn charge(
+    state: Arc<AppState>,
+    exchange: Exchange,
+    presented: metering::Presented,
+    ctx: crumb::Context,
+    request_id: String,
+    mut gone: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(Response, &'static str), Problem> {
+    let price = ctx.cost;
+    let refused = |e| Problem::from_error(e, &presented, &state.pricing.realm, price);
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
-    let held = hold(state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
-    let hold = match held.map_err(|e| Problem::from_error(e, presented, realm, price))? {
+    let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
+    let hold = match held.map_err(refused)? {
         Held::Fresh(hold) => hold,
         Held::Answered(receipt) => return Ok((already_answered(&receipt), "replayed")),
     };
-    // The upstream call and the settle run on, whatever happens to this request's connection.
-    let worker = state.clone();
-    let task = tokio::spawn(async move {
-        let upstream = worker.upstream.as_ref().expect("checked above");
-        let outcome = upstream.send(req, client_ip, host.as_deref()).await;
-        let issuer_state = worker.clone();
-        match outcome {
-            Err(problem) => {
-                let _ = super::routes::blocking(move || Ok(issuer_state.issuer.release(hold))).await;
-                Err(problem)
-            }
-            Ok(response) => {
-                let charge = response.status().as_u16() < 400;
-                Ok((response, settle(&issuer_state, hold, charge).await))
-            }
+    if exchange.recover {
+        // Never recorded: close this request id at no cost, so a late copy of the lost
+        // request is answered from the ledger and never forwarded.
+        let receipt = settle(&state, hold, false).await?.map_err(refused)?;
+        return Ok((already_answered(&receipt), "closed"));
+    }
+    if !matches!(gone.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)) {
+        // The client hung up while its token was being held: nothing was forwarded.
+        release(&state, hold).await;
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "client-gone", "the client went away"));
+    }
+    let Exchange { req, target, client_ip, host, .. } = exchange;
+    let (response, lost) = match upstream.send(req, &target, client_ip, host.as_deref()).await {
+        Sent::NotDelivered(problem) => {
+            release(&state, hold).await;
+            return Err(problem);
         }
-    });
-    let (response, settled) = task
-        .await
-        .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the proxy task failed"))??;
-    let receipt = settled?.map_err(|e| Problem::from_error(e, presented, realm, price))?;
+        Sent::Lost(problem) => (problem.into_response(), true),
+        Sent::Answered(response) => (response, false),
+    };
+    let served = lost || response.status().as_u16() < 400;
+    let receipt = settle(&state, hold, served).await?.map_err(refused)?;
     if receipt.cost > 0 {
         state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let successor = &receipt.children[0];
     let text = super::routes::encode(&successor.token);
-    let outcome = if receipt.cost > 0 { "charged" } else { "not-charged" };
-    Ok((from_upstream(response, Some((&text, Some(successor.balance), receipt.cost))), outcome))
+    let outcome = match (lost, receipt.cost > 0) {
+        (true, _) => "charged-unanswered",
+        (false, true) => "charged",
+        (false, false) => "not-charged",
+    };
+    let receipt = Some((text.as_str(), Some(successor.balance), receipt.cost));
+    if lost {
+        // crumb's own problem: only the receipt is added (its Crumb-Error stays).
+        let mut response = response;
+        metering::set_receipt_headers(
+            response.headers_mut(),
+            &text,
+            Some(successor.balance),
+            receipt.map_or(0, |r| r.2),
+        );
+        return Ok((response, outcome));
+    }
+    Ok((from_upstream(response, receipt), outcome))
+}
+
+/// Gives a hold back (its request never reached the upstream); a failure only means the hold
+/// lapses on its own.
+async fn release(state: &Arc<AppState>, hold: crumb::charge::Hold) {
+    let worker = state.clone();
+    if let Err(e) = super::routes::blocking(move || Ok(worker.issuer.release(hold)))
+        .await
+        .and_then(|r| r.map_err(super::error::ApiError::from))
+    {
+        tracing::warn!(code = e.code, "a hold could not be released; it lapses on its own");
+    }
 }
 
 /// Holds the token: verified here and reserved by the ledger's own writer when it has one

@@ -134,13 +134,19 @@ fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroo
 
 /// The client's address: the peer's, or behind proxies in `--trust-proxy` the rightmost
 /// X-Forwarded-For hop that is not one of them.
-pub(super) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+pub(super) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<IpAddr, ApiError> {
     if state.trusted_proxies.is_empty() {
-        return peer.ip();
+        return Ok(peer.ip().to_canonical());
     }
-    let forwarded: Vec<&str> =
-        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).take(16).collect();
+    // Every line, as bytes: the library refuses what it cannot read whole.
+    let forwarded: Vec<&[u8]> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .take(crumb::context::MAX_FORWARDED_HOPS + 1)
+        .map(|v| v.as_bytes())
+        .collect();
     crumb::context::client_ip(peer.ip(), &forwarded, &state.trusted_proxies)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad-forwarded-for", e.to_string()))
 }
 
 /// The request's facts, refused when a client string is over its limit.
@@ -151,7 +157,7 @@ fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr)
     ctx.aud = body.aud.clone();
     ctx.cost = body.cost.unwrap_or(0);
     ctx.values = body.context.clone().unwrap_or_default();
-    ctx.ip = Some(client_ip(state, headers, peer));
+    ctx.ip = Some(client_ip(state, headers, peer)?);
     ctx.check_bounds()?;
     Ok(ctx)
 }
@@ -209,6 +215,7 @@ pub async fn verify(
     tracing::debug!(nonce = verdict.nonce.as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
         route: "/v1/verify",
+        request: None,
         nonce: verdict.nonce.clone(),
         outcome,
         cost: body.cost,
@@ -309,7 +316,7 @@ async fn consume(
         outcome,
         "consume"
     );
-    state.audit(Entry { route, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
+    state.audit(Entry { route, request: None, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
     let receipt = result?;
     let tokens: Vec<String> = receipt.children.iter().map(|c| encode(&c.token)).collect();
     Ok((receipt, tokens))
@@ -383,7 +390,7 @@ pub async fn revoke(
         Err(e) => e.code,
     };
     tracing::info!(nonce = logged.as_deref().unwrap_or("-"), outcome, "revoke");
-    state.audit(Entry { route: "/v1/revoke", nonce: logged, outcome, cost: None, request_id: None });
+    state.audit(Entry { route: "/v1/revoke", request: None, nonce: logged, outcome, cost: None, request_id: None });
     let revocation = result?;
     Ok(Json(Revoked {
         nonce: revocation.nonce.to_string(),

@@ -56,3 +56,28 @@ pub fn send(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str
         .collect();
     Answer { status: response.status(), headers, body: response.into_string().unwrap_or_default() }
 }
+
+/// Sends `head` (a whole request head, ending in an empty line) on a new connection exactly as
+/// written — no client normalises its method, target or headers — and reads the whole answer
+/// (the request should say `Connection: close`).
+pub fn raw(addr: &str, head: &str) -> Answer {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer { status, headers, body: body.to_owned() }
+}

@@ -1,0 +1,179 @@
+//! Who the client is, what the upstream is told, and what possession of a token may read:
+//! attacks through the real binary and raw sockets.
+
+use crate::common;
+use common::http::{raw, send};
+use common::server::start;
+use common::upstream::{Upstream, PRICES};
+use serde_json::{json, Value};
+
+fn proxy_trusting_loopback(upstream: &Upstream) -> common::server::Server {
+    start(&[&["--upstream", &upstream.url, "--trust-proxy", "127.0.0.1"], PRICES].concat())
+}
+
+fn paid(addr: &str, token: &str, extra_headers: &str) -> common::http::Answer {
+    raw(
+        addr,
+        &format!(
+            "POST /v1/chat HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer {token}\r\n{extra_headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    )
+}
+
+/// The X-Forwarded-For layouts proxies write, and a client's attempts to choose its own
+/// address (or the trusted proxy's) by padding the header or breaking a byte of it.
+#[test]
+fn the_client_address_behind_a_trusted_proxy_is_read_whole_or_refused() {
+    let upstream = Upstream::start();
+    let server = proxy_trusting_loopback(&upstream);
+    let root = server.mint(&["--balance", "100"]);
+    // Only a client at 203.0.113.9 may use this token; the attacker is at 198.51.100.7.
+    let pinned = server.env.ok(&["attenuate", &root, "--caveat", "ip = 203.0.113.9"]);
+    // Enough forged lines to push the proxy's own (last) line out of a window of 16.
+    let forged = "X-Forwarded-For: 203.0.113.9\r\n".repeat(16);
+    let padded = paid(server.addr(), &pinned, &format!("{forged}X-Forwarded-For: 198.51.100.7\r\n"));
+    assert_eq!((padded.status, padded.header("crumb-error")), (403, Some("caveat-failed")), "{padded:?}");
+    // More lines or hops than crumb reads: refused whole, not read in part.
+    let flood = "X-Forwarded-For: 203.0.113.9\r\n".repeat(70);
+    let flooded = paid(server.addr(), &pinned, &flood);
+    assert_eq!((flooded.status, flooded.header("crumb-error")), (400, Some("bad-forwarded-for")), "{flooded:?}");
+    // nginx's $proxy_add_x_forwarded_for joins the client's header and the real address in
+    // one line: a non-ASCII byte in the client's part must not make crumb drop the line and
+    // fall back to the proxy's own address.
+    let at_proxy = server.env.ok(&["attenuate", &root, "--caveat", "ip = 127.0.0.1"]);
+    let broken = paid(server.addr(), &at_proxy, "X-Forwarded-For: 6.6.6.6\u{ff}, 198.51.100.7\r\n");
+    assert_eq!((broken.status, broken.header("crumb-error")), (403, Some("caveat-failed")), "{broken:?}");
+    // A hop crumb must read to find the client, and cannot: refused, never skipped.
+    let garbled = paid(server.addr(), &pinned, "X-Forwarded-For: 203.0.113.9, garbage, 10.0.0.3\r\n");
+    assert_eq!(garbled.status, 403, "a non-trusted garbage hop is not the client 203.0.113.9: {garbled:?}");
+    let unknown = paid(server.addr(), &at_proxy, "X-Forwarded-For: unknown\r\n");
+    assert_eq!((unknown.status, unknown.header("crumb-error")), (400, Some("bad-forwarded-for")), "{unknown:?}");
+    assert_eq!(upstream.count(), 0, "nothing refused reached the upstream");
+    // The real layouts: HAProxy (a line per proxy), nginx and Envoy (one list), with a port.
+    for layout in [
+        "X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 203.0.113.9\r\n",
+        "X-Forwarded-For: 6.6.6.6, 203.0.113.9\r\n",
+        "X-Forwarded-For: 6.6.6.6,203.0.113.9\r\n",
+        "X-Forwarded-For: 203.0.113.9:41234\r\n",
+        "X-Forwarded-For: ::ffff:203.0.113.9\r\n",
+    ] {
+        let token = server.env.ok(&["attenuate", &server.mint(&["--balance", "10"]), "--caveat", "ip = 203.0.113.9"]);
+        let answer = paid(server.addr(), &token, layout);
+        assert_eq!(answer.status, 200, "{layout}: {answer:?}");
+        let (_, _, headers) = upstream.last();
+        assert_eq!(headers.get("x-forwarded-for").unwrap(), "203.0.113.9", "{layout}");
+    }
+}
+
+/// The upstream trusts crumb as its only peer: every forwarding header a client wrote is
+/// dropped and crumb's own are set, on paid and on free routes, with or without a Host.
+#[test]
+fn the_upstream_hears_crumbs_forwarding_headers_only() {
+    let upstream = Upstream::start();
+    let server = start(&["--upstream", &upstream.url, "--price", "POST /v1/chat=5", "--unpriced", "free"]);
+    let token = server.mint(&["--balance", "100"]);
+    let spoofed = "Forwarded: for=10.0.0.1;host=admin.internal;proto=https\r\n\
+                   X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: admin.internal\r\nX-Forwarded-Proto: https\r\n\
+                   X-Forwarded-Port: 443\r\nX-Forwarded-Prefix: /admin\r\nX-Real-IP: 10.0.0.1\r\n\
+                   True-Client-IP: 10.0.0.1\r\nCF-Connecting-IP: 10.0.0.1\r\nX-Client-IP: 10.0.0.1\r\n\
+                   X-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nX-HTTP-Method-Override: DELETE\r\n\
+                   X-Original-Forwarded-For: 10.0.0.1\r\nX-Envoy-External-Address: 10.0.0.1\r\n";
+    let check = |what: &str, host: Option<&str>| {
+        let (_, _, headers) = upstream.last();
+        for name in [
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "x-real-ip",
+            "true-client-ip",
+            "cf-connecting-ip",
+            "x-client-ip",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-http-method-override",
+            "x-original-forwarded-for",
+            "x-envoy-external-address",
+        ] {
+            assert!(headers.get(name).is_none(), "{what}: the client's {name} reached the upstream");
+        }
+        assert_eq!(headers.get("x-forwarded-for").unwrap(), "127.0.0.1", "{what}");
+        assert_eq!(headers.get("x-forwarded-proto").unwrap(), "http", "{what}");
+        assert_eq!(headers.get("x-forwarded-host").map(|v| v.to_str().unwrap()), host, "{what}");
+        let forwarded = headers.get("forwarded").unwrap().to_str().unwrap();
+        let expected = match host {
+            Some(h) => format!("for=127.0.0.1;proto=http;host=\"{h}\""),
+            None => "for=127.0.0.1;proto=http".to_owned(),
+        };
+        assert_eq!(forwarded, expected, "{what}");
+    };
+    let answer = paid(server.addr(), &token, spoofed);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    check("paid", Some("api.test"));
+    let free =
+        raw(server.addr(), &format!("GET /open HTTP/1.1\r\nHost: api.test\r\n{spoofed}Connection: close\r\n\r\n"));
+    assert_eq!(free.status, 200, "{free:?}");
+    check("free", Some("api.test"));
+    // HTTP/1.0 without a Host: the client's X-Forwarded-Host must not stand in for one.
+    let hostless = raw(server.addr(), &format!("GET /open HTTP/1.0\r\n{spoofed}\r\n"));
+    assert_eq!(hostless.status, 200, "{hostless:?}");
+    check("no host", None);
+}
+
+/// An `ip` caveat in IPv4-mapped form is the IPv4 address: it matches that client, through
+/// the proxy and through /v1/verify.
+#[test]
+fn an_ipv4_mapped_ip_caveat_matches_its_own_address() {
+    let upstream = Upstream::start();
+    let server = start(&["--upstream", &upstream.url, "--price", "POST /v1/chat=5", "--admin-listen", "127.0.0.1:0"]);
+    let root = server.mint(&["--balance", "100"]);
+    let mapped = server.env.ok(&["attenuate", &root, "--caveat", "ip = ::ffff:127.0.0.1"]);
+    let answer = paid(server.addr(), &mapped, "");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let elsewhere = server.env.ok(&["attenuate", answer.successor(), "--caveat", "ip = ::ffff:10.9.9.9"]);
+    let refused = paid(server.addr(), &elsewhere, "");
+    assert_eq!((refused.status, refused.header("crumb-error")), (403, Some("caveat-failed")), "{refused:?}");
+    // A mapped network wider than the mapped range is refused when written.
+    let (code, _, err) = server.env.run(&["attenuate", &root, "--caveat", "ip in ::ffff:0.0.0.0/80"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// A spent token's possession reads what that token did (its spend, its split-off children
+/// and where they went) but nothing its payer did next with the change.
+#[test]
+fn a_spent_token_does_not_read_what_its_payer_did_with_the_change() {
+    let server = start(&[]);
+    let first = server.mint(&["--balance", "100"]);
+    let spend = |token: &str, cost: u64| -> String {
+        let (status, doc) =
+            server.post("/v1/spend", &json!({"token": token, "cost": cost, "request_id": format!("r-{cost}")}));
+        assert_eq!(status, 200, "{doc}");
+        doc["token"].as_str().or(doc["successor"]["token"].as_str()).unwrap_or_else(|| panic!("{doc}")).to_owned()
+    };
+    let change = spend(&first, 5);
+    let later = spend(&change, 7);
+    let (status, split) = server.post("/v1/split", &json!({"token": later, "amounts": [20]}));
+    assert_eq!(status, 200, "{split}");
+    let read = |token: &str| -> Value {
+        let answer = send("GET", &format!("{}/v1/lineage", server.url), Some(token), &[], "");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.json()
+    };
+    let leaked = read(&first);
+    let nodes = leaked["tree"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "the spent token's own record, not its change: {leaked}");
+    assert_eq!((nodes[0]["spent"]["cost"].as_u64(), nodes[0]["spent"]["amounts"][0].as_u64()), (Some(5), Some(95)));
+    assert!(!leaked.to_string().contains("\"cost\":7"), "the change's purchase leaked: {leaked}");
+    // The payer reading from a split sees the child it handed on, not its remainder's future.
+    let (status, split_again) =
+        server.post("/v1/split", &json!({"token": split["children"][1]["token"], "amounts": [10]}));
+    assert_eq!(status, 200, "{split_again}");
+    let remainder = split_again["children"][1]["token"].as_str().unwrap().to_owned();
+    spend(&remainder, 3);
+    let handed = split["children"][0]["token"].as_str().unwrap().to_owned();
+    spend(&handed, 4);
+    let from_split = read(&later);
+    let nonces: Vec<&str> =
+        from_split["tree"].as_array().unwrap().iter().map(|n| n["nonce"].as_str().unwrap()).collect();
+    // `later` and the child it handed on, with that child's successor; not its remainder.
+    assert_eq!(nonces.len(), 3, "{from_split}");
+    assert!(!nonces.contains(&server.nonce(split["children"][1]["token"].as_str().unwrap()).as_str()), "{from_split}");
+}
