@@ -14,7 +14,7 @@
 //! by that token for a different request is refused ([`DenialCode::IdempotencyKeyReused`]).
 
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, LedgerErrorKind};
 use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
 use crate::spend::{self, Issued, Receipt};
 use crate::token::identifier::Nonce;
@@ -40,6 +40,8 @@ struct Terms {
 pub struct Hold {
     ticket: Ticket,
     terms: Terms,
+    /// What was reserved: a settle whose hold the ledger lost records with it instead.
+    reservation: Box<Reservation>,
 }
 
 impl Hold {
@@ -209,7 +211,9 @@ pub(crate) fn prepare_hold(
 /// The hold, given what the ledger did with its reservation.
 pub(crate) fn conclude_hold(verifier: &Verifier<'_>, p: PreparedHold, reserved: Reserved) -> Result<Held, Error> {
     match reserved {
-        Reserved::Held(ticket) => Ok(Held::Fresh(Hold { ticket, terms: p.terms })),
+        Reserved::Held(ticket) => {
+            Ok(Held::Fresh(Hold { ticket, terms: p.terms, reservation: Box::new(p.reservation) }))
+        }
         Reserved::Spent(spent) => {
             let t = &p.terms;
             answer_again(verifier, &t.token, t.nonce, &t.request_id, spent).map(Held::Answered)
@@ -256,14 +260,32 @@ fn answer_again(
 
 /// Settles a hold: the successor at the balance less the price if `charge`, else at the same
 /// balance (the request failed and is not charged). Durable before it returns.
+///
+/// A settle comes after the upstream was called, so it is finished, not given up: a ledger
+/// that is unavailable (a database restarting) is retried until shortly before the hold
+/// would lapse, and a hold the ledger lost (it lapsed, or a crash took it) is recorded as a
+/// plain commit if the token is still free. On failure the hold is kept, never released: a
+/// request that reached the upstream must not leave its token free to pay for it again.
 pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, charge: bool) -> Result<Receipt, Error> {
     let prepared = prepare_settle(verifier, hold, charge).map_err(|failed| failed.1)?;
-    match ledger.settle(&prepared.hold.ticket, &prepared.commit) {
-        Ok(outcome) => conclude_settle(verifier, prepared, outcome),
-        Err(e) => {
-            // The hold would lapse on its own; giving it back now frees the token sooner.
-            let _ = ledger.release(&prepared.hold.ticket);
-            Err(e.into())
+    // Measured on a monotonic clock: the hold's own times may come from a fixed clock.
+    let reservation = &prepared.hold.reservation;
+    let lasts = u64::try_from(reservation.until() - reservation.now() - 2).unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(lasts);
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let (ticket, commit) = (&prepared.hold.ticket, &prepared.commit);
+        let outcome = match ledger.settle(ticket, commit) {
+            Ok(CommitOutcome::ReservationLost) => ledger.commit(&prepared.hold.reservation, commit),
+            other => other,
+        };
+        match outcome {
+            Ok(outcome) => return conclude_settle(verifier, prepared, outcome),
+            Err(e) if e.kind() == LedgerErrorKind::Unavailable && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }

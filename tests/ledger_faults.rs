@@ -4,12 +4,13 @@
 //! credit is never spent twice; clients were told 503 (or could not connect) meanwhile and
 //! retried the same request; service recovers without restarting crumb.
 //!
-//! Its own test binary, so that stopping the shared test cluster disturbs no other test. Needs
-//! `scripts/pg-test-cluster` (CRUMB_TEST_PG_CLUSTER); skipped without it, required in CI.
+//! Each test holds the shared test cluster alone while it stops it (`cluster_alone`), so no
+//! other test sees the database go away. Needs `scripts/pg-test-cluster`
+//! (CRUMB_TEST_PG_CLUSTER); skipped without it, required in CI.
 
 use crate::common;
 
-use common::backends::fresh_postgres_database;
+use common::backends::{cluster_alone, fresh_postgres_database};
 use common::server::{start_replicas, Server};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -122,9 +123,6 @@ fn cluster_ctl(action: &str) {
     assert!(status.success(), "pg-test-cluster {action} failed");
 }
 
-/// The two tests share the cluster one of them stops: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn setup() -> Option<(String, Server, Server, Vec<String>)> {
     if std::env::var_os("CRUMB_TEST_PG_CLUSTER").is_none() {
         common::skip_required(
@@ -168,7 +166,7 @@ fn load_through(servers: &[&Server], tokens: Vec<String>, fault: impl FnOnce()) 
 
 #[test]
 fn postgres_stopped_mid_load_gives_503_then_recovers_and_loses_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _alone = cluster_alone();
     let Some((url, a, b, tokens)) = setup() else { return };
     let (chains, counts) = load_through(&[&a, &b], tokens, || {
         cluster_ctl("stop");
@@ -184,7 +182,7 @@ fn postgres_stopped_mid_load_gives_503_then_recovers_and_loses_nothing() {
 
 #[test]
 fn a_replica_killed_mid_load_loses_nothing_and_the_other_serves_on() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _alone = cluster_alone();
     let Some((url, mut a, b, tokens)) = setup() else { return };
     let pid = a.child.id();
     let (chains, counts) = load_through(&[&a, &b], tokens, || {
@@ -195,4 +193,47 @@ fn a_replica_killed_mid_load_loses_nothing_and_the_other_serves_on() {
     eprintln!("replica kill: {ok} spends, {unreachable} attempts found the killed replica gone");
     assert!(unreachable > 0, "the kill went unnoticed");
     check_records(&url, &chains);
+}
+
+/// A metering proxy on PostgreSQL whose database goes away while requests are at the upstream:
+/// each settle is retried until the database is back, so every request that reached the
+/// upstream is charged once, its client gets the successor, and no token is left held.
+#[test]
+fn a_proxy_whose_database_restarts_mid_request_settles_once_it_is_back() {
+    let _alone = cluster_alone();
+    if std::env::var_os("CRUMB_TEST_PG_CLUSTER").is_none() {
+        common::skip_required("CRUMB_REQUIRE_POSTGRES", "no PostgreSQL test cluster to stop and start");
+        return;
+    }
+    let Some(url) = fresh_postgres_database() else { return };
+    let upstream = common::upstream::Upstream::start();
+    let env = common::Env::new();
+    let key = env.key("root.key");
+    // The upstream's /hang answers after 5 s: the database is down when the settles come.
+    let proxy = common::server::start_replica(
+        &key,
+        &url,
+        &["--upstream", &upstream.url, "--price", "* /hang=1", "--price", "* /slow=1", "--upstream-timeout", "10s"],
+    );
+    let tokens: Vec<String> = (0..6).map(|_| proxy.mint(&["--balance", "10"])).collect();
+    let answers = std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .iter()
+            .map(|t| scope.spawn(|| common::http::send("POST", &format!("{}/hang/x", proxy.url), Some(t), &[], "")))
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        cluster_ctl("stop");
+        std::thread::sleep(Duration::from_secs(6));
+        cluster_ctl("start");
+        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    assert_eq!(upstream.count(), tokens.len());
+    for (token, answer) in tokens.iter().zip(&answers) {
+        assert_eq!((answer.status, answer.header("crumb-cost")), (200, Some("1")), "{answer:?}");
+        // Charged once: the old token is spent (not held), the successor pays on.
+        let again = common::http::send("POST", &format!("{}/slow", proxy.url), Some(token), &[], "");
+        assert_eq!(again.header("crumb-error"), Some("spent"), "{again:?}");
+        let next = common::http::send("POST", &format!("{}/slow", proxy.url), Some(answer.successor()), &[], "");
+        assert_eq!((next.status, next.header("crumb-balance")), (200, Some("8")), "{next:?}");
+    }
 }

@@ -433,6 +433,11 @@ fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Resu
     if let Some(spent) = status.spent {
         return Ok(Reserved::Spent(spent));
     }
+    // A retry of this very reserve after its answer was lost (a dropped connection): the hold
+    // is already ours, not another request's.
+    if held_by.as_deref() == Some(&ticket.id()[..]) {
+        return Ok(Reserved::Held(ticket));
+    }
     if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
         return Ok(Reserved::InFlight);
     }

@@ -198,11 +198,20 @@ pub struct Problem {
     pub extra: serde_json::Map<String, Value>,
     /// `WWW-Authenticate` for a payment challenge.
     pub challenge: Option<String>,
+    /// `Retry-After`, in seconds, for a refusal that passes (`in-flight`).
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Problem { status, code, detail: detail.into(), extra: serde_json::Map::new(), challenge: None }
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+            extra: serde_json::Map::new(),
+            challenge: None,
+            retry_after: None,
+        }
     }
 
     /// 402 with `WWW-Authenticate: Crumb realm="…", cost="N"`.
@@ -232,7 +241,10 @@ impl Problem {
                     DenialCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
                     _ => StatusCode::FORBIDDEN,
                 };
-                Problem::new(status, code.as_str(), denial.message.clone())
+                let mut p = Problem::new(status, code.as_str(), denial.message.clone());
+                // The request holding the token will be answered: ask again soon.
+                p.retry_after = (code == DenialCode::InFlight).then_some(1);
+                p
             }
         };
         if let Some((holder, index)) = denial.caveat {
@@ -284,6 +296,9 @@ impl IntoResponse for Problem {
         headers.insert("crumb-error", HeaderValue::from_static(self.code));
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -39,6 +39,32 @@ impl Backend {
     }
 }
 
+/// The shared test cluster: every test that uses it holds it shared until the test ends; a
+/// test that stops and starts the cluster ([`cluster_alone`]) holds it alone, so no other test
+/// in this one binary sees the database go away under it.
+static CLUSTER: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+thread_local! {
+    /// This test thread's share of the cluster, dropped when the test's thread ends.
+    static SHARE: std::cell::RefCell<Option<std::sync::RwLockReadGuard<'static, ()>>> =
+        const { std::cell::RefCell::new(None) };
+    static ALONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn share_cluster() {
+    if ALONE.get() || SHARE.with(|s| s.borrow().is_some()) {
+        return;
+    }
+    let guard = CLUSTER.read().unwrap_or_else(|p| p.into_inner());
+    SHARE.with(|s| *s.borrow_mut() = Some(guard));
+}
+
+/// The cluster for this test alone (it will stop it): waits for every test using it to end.
+pub fn cluster_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    ALONE.set(true);
+    CLUSTER.write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Creates an empty database on the cluster `$CRUMB_TEST_POSTGRES_URL` names and returns its
 /// URL. Without the variable the test says it skipped (a failure with CRUMB_REQUIRE_POSTGRES=1,
 /// which CI sets).
@@ -50,6 +76,7 @@ pub fn fresh_postgres_database() -> Option<String> {
         );
         return None;
     };
+    share_cluster();
     let mut name = [0u8; 8];
     getrandom::getrandom(&mut name).unwrap();
     let name = format!("crumb_test_{}", hex::encode(name));
