@@ -86,7 +86,9 @@ impl Verdict {
 
 /// Keys, ledger and clock, and the operations on them.
 pub struct Issuer {
-    keys: Keyring,
+    /// Replaced whole by [`Issuer::replace_keys`] (a keyring rotated under a running server);
+    /// each operation reads one consistent set.
+    keys: arc_swap::ArcSwap<Keyring>,
     ledger: Option<Arc<dyn Ledger>>,
     clock: Clock,
     exact: Vec<Vec<u8>>,
@@ -103,13 +105,25 @@ impl std::fmt::Debug for Issuer {
 impl Issuer {
     /// An issuer that consults and writes `ledger`.
     pub fn new(keys: Keyring, ledger: Arc<dyn Ledger>) -> Self {
-        Issuer { keys, ledger: Some(ledger), clock: Clock::System, exact: Vec::new(), only_exact: false }
+        Issuer {
+            keys: arc_swap::ArcSwap::from_pointee(keys),
+            ledger: Some(ledger),
+            clock: Clock::System,
+            exact: Vec::new(),
+            only_exact: false,
+        }
     }
 
     /// An issuer without a ledger: it verifies signature and caveats only (and says so), and
     /// refuses to spend, split, revoke or read lineage.
     pub fn offline(keys: Keyring) -> Self {
-        Issuer { keys, ledger: None, clock: Clock::System, exact: Vec::new(), only_exact: false }
+        Issuer {
+            keys: arc_swap::ArcSwap::from_pointee(keys),
+            ledger: None,
+            clock: Clock::System,
+            exact: Vec::new(),
+            only_exact: false,
+        }
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -125,8 +139,15 @@ impl Issuer {
         self
     }
 
-    pub fn keys(&self) -> &Keyring {
-        &self.keys
+    /// The keys in force now.
+    pub fn keys(&self) -> Arc<Keyring> {
+        self.keys.load_full()
+    }
+
+    /// Puts `keys` in force for every operation that starts from now on (one in progress
+    /// finishes with the keys it started with): a retired key stops verifying at once.
+    pub fn replace_keys(&self, keys: Keyring) {
+        self.keys.store(Arc::new(keys));
     }
 
     pub fn ledger(&self) -> Option<&Arc<dyn Ledger>> {
@@ -142,9 +163,10 @@ impl Issuer {
         Context::at(self.clock.now())
     }
 
-    /// The verifier every operation uses.
-    pub fn verifier(&self) -> Verifier<'_> {
-        Verifier::new(&self.keys).with_exact(self.exact.iter().cloned()).only_exact(self.only_exact)
+    /// Runs `f` with the verifier every operation uses, over the keys in force now.
+    pub fn with_verifier<T>(&self, f: impl FnOnce(&Verifier<'_>) -> T) -> T {
+        let keys = self.keys.load();
+        f(&Verifier::new(&keys).with_exact(self.exact.iter().cloned()).only_exact(self.only_exact))
     }
 
     fn ledger_or_usage(&self) -> Result<&dyn Ledger, Error> {
@@ -161,7 +183,7 @@ impl Issuer {
         ctx: &Context,
         explain: bool,
     ) -> Result<Verdict, LedgerError> {
-        let mut report = self.verifier().check(token, discharges, ctx);
+        let mut report = self.with_verifier(|v| v.check(token, discharges, ctx));
         let nonce = token.token_id().map(|id| id.nonce);
         if let (true, Some(ledger), Some(nonce)) = (report.signature_valid, &self.ledger, nonce) {
             if let Some(denial) = ledger::standing(ledger.as_ref(), &nonce)? {
@@ -197,7 +219,7 @@ impl Issuer {
         ctx: &Context,
         request_id: Option<&str>,
     ) -> Result<Receipt, Error> {
-        crate::spend::spend(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, request_id)
+        self.with_verifier(|v| crate::spend::spend(v, self.ledger_or_usage()?, token, discharges, ctx, request_id))
     }
 
     /// Splits `token`'s balance into `amounts` and a remainder: reserve, issue, settle.
@@ -209,7 +231,9 @@ impl Issuer {
         amounts: &[u64],
         request_id: Option<&str>,
     ) -> Result<Receipt, Error> {
-        crate::spend::split(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id)
+        self.with_verifier(|v| {
+            crate::spend::split(v, self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id)
+        })
     }
 
     /// Spends (`amounts` None) or splits like [`Issuer::spend`] and [`Issuer::split`], without
@@ -230,7 +254,8 @@ impl Issuer {
         done: Box<dyn FnOnce(Result<Receipt, Error>) + Send>,
     ) {
         let Some(ledger) = &self.ledger else { return };
-        let Ok(prepared) = crate::spend::prepare_consume(&self.verifier(), token, discharges, ctx, request_id, amounts)
+        let Ok(prepared) =
+            self.with_verifier(|v| crate::spend::prepare_consume(v, token, discharges, ctx, request_id, amounts))
         else {
             return;
         };
@@ -253,7 +278,7 @@ impl Issuer {
         request_id: &str,
         ttl: std::time::Duration,
     ) -> Result<Held, Error> {
-        crate::charge::hold(&self.verifier(), self.ledger_or_usage()?, token, discharges, ctx, request_id, ttl)
+        self.with_verifier(|v| crate::charge::hold(v, self.ledger_or_usage()?, token, discharges, ctx, request_id, ttl))
     }
 
     /// The ledger request id of a gateway request ([`crate::charge::request_id`]).
@@ -264,12 +289,12 @@ impl Issuer {
         method: &str,
         target: &str,
     ) -> Result<String, Error> {
-        crate::charge::request_id(&self.keys, token, idempotency_key, method, target)
+        crate::charge::request_id(&self.keys.load(), token, idempotency_key, method, target)
     }
 
     /// Settles a hold: charged (the balance less the price) or not (the same balance).
     pub fn settle(&self, hold: Hold, charge: bool) -> Result<Receipt, Error> {
-        crate::charge::settle(&self.verifier(), self.ledger_or_usage()?, hold, charge)
+        self.with_verifier(|v| crate::charge::settle(v, self.ledger_or_usage()?, hold, charge))
     }
 
     /// Gives a held token back untouched.
@@ -293,7 +318,8 @@ impl Issuer {
         done: Box<dyn FnOnce(QueuedHold) + Send>,
     ) {
         let Some(ledger) = &self.ledger else { return };
-        let Ok(prepared) = crate::charge::prepare_hold(&self.verifier(), token, discharges, ctx, request_id, ttl)
+        let Ok(prepared) =
+            self.with_verifier(|v| crate::charge::prepare_hold(v, token, discharges, ctx, request_id, ttl))
         else {
             return;
         };
@@ -305,7 +331,7 @@ impl Issuer {
 
     /// The answer of a queued hold ([`Issuer::hold_queued`]).
     pub fn finish_hold(&self, queued: QueuedHold) -> Result<Held, Error> {
-        crate::charge::conclude_hold(&self.verifier(), queued.prepared, queued.reserved?)
+        self.with_verifier(|v| crate::charge::conclude_hold(v, queued.prepared, queued.reserved?))
     }
 
     /// Settles like [`Issuer::settle`], without blocking: the successor is issued here, the
@@ -316,7 +342,7 @@ impl Issuer {
     #[must_use = "a hold handed back must still be settled"]
     pub fn settle_queued(&self, hold: Hold, charge: bool, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
         let Some(ledger) = &self.ledger else { return Some(hold) };
-        let prepared = match crate::charge::prepare_settle(&self.verifier(), hold, charge) {
+        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, charge)) {
             Ok(prepared) => prepared,
             Err(failed) => return Some(failed.0),
         };
@@ -339,7 +365,7 @@ impl Issuer {
     /// The receipt of a queued settle ([`Issuer::settle_queued`]). A ledger that failed leaves
     /// the token held until its hold lapses.
     pub fn finish_settle(&self, queued: QueuedSettle) -> Result<Receipt, Error> {
-        crate::charge::conclude_settle(&self.verifier(), queued.prepared, queued.outcome?)
+        self.with_verifier(|v| crate::charge::conclude_settle(v, queued.prepared, queued.outcome?))
     }
 
     /// Revokes on a presented credential: the live token itself (possession), or with an
@@ -354,16 +380,15 @@ impl Issuer {
     ) -> Result<Revocation, Error> {
         let ledger = self.ledger_or_usage()?;
         let at = crate::caveat::rfc3339(self.clock.now());
-        let verifier = self.verifier();
-        match (target, cascade) {
-            (None, false) => crate::revoke::by_possession(&verifier, ledger, credential, discharges, ctx, &at),
+        self.with_verifier(|verifier| match (target, cascade) {
+            (None, false) => crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at),
             (target, _) => {
                 let target = target
                     .or_else(|| credential.token_id().map(|id| id.nonce))
                     .ok_or_else(|| Error::Usage("name the nonce to revoke".into()))?;
-                crate::revoke::as_operator(&verifier, ledger, credential, discharges, ctx, target, cascade, &at)
+                crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, cascade, &at)
             }
-        }
+        })
     }
 
     /// Revokes `target` as the ledger's owner (the local `crumb revoke`, which writes the
@@ -382,7 +407,7 @@ impl Issuer {
         ctx: &Context,
         target: Option<Nonce>,
     ) -> Result<(Nonce, Lineage), Error> {
-        crate::lineage::view(&self.verifier(), self.ledger_or_usage()?, credential, discharges, ctx, target)
+        self.with_verifier(|v| crate::lineage::view(v, self.ledger_or_usage()?, credential, discharges, ctx, target))
     }
 
     /// The whole tree of `target`, as the ledger's owner reads it (the local `crumb lineage`).

@@ -632,3 +632,33 @@ fn an_upstream_ca_that_cannot_be_used_stops_crumb_at_start() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+/// A burst of clients that hang up as soon as their request is written: whatever each
+/// request started in the ledger is finished or released, so no token is left `in-flight`
+/// for the hold's lifetime — each was either never forwarded (still pays) or charged once.
+#[test]
+fn clients_that_hang_up_mid_request_leave_no_token_held() {
+    use std::io::Write;
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let tokens: Vec<String> = (0..24).map(|_| server.mint(&["--balance", "10"])).collect();
+    for token in &tokens {
+        let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+        let head =
+            format!("POST /slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let forwarded = upstream.count();
+    let mut charged = 0;
+    for token in &tokens {
+        let again = send("POST", &format!("{}/v1/chat", server.url), Some(token), &[], "");
+        match again.status {
+            200 => assert_eq!(again.header("crumb-balance"), Some("5"), "{again:?}"),
+            409 if again.header("crumb-error") == Some("spent") => charged += 1,
+            _ => panic!("a token was left unusable: {again:?}"),
+        }
+    }
+    assert_eq!(charged, forwarded, "every forwarded request charged once, no other");
+}

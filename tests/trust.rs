@@ -177,3 +177,33 @@ fn a_spent_token_does_not_read_what_its_payer_did_with_the_change() {
     assert_eq!(nonces.len(), 3, "{from_split}");
     assert!(!nonces.contains(&server.nonce(split["children"][1]["token"].as_str().unwrap()).as_str()), "{from_split}");
 }
+
+/// A key retired with `crumb keygen --keyring F --retire K` stops verifying and spending in a
+/// server already running, within seconds and without a restart; a key added becomes current.
+#[test]
+fn a_key_retired_under_a_running_server_stops_working_within_seconds() {
+    let server = common::server::start_with_keyring(&[]);
+    let ring = server.key.clone();
+    let old = server.mint(&["--balance", "10"]);
+    let verify = |token: &str| server.post("/v1/verify", &json!({ "token": token }));
+    assert_eq!(verify(&old).0, 200);
+    let listed: Value =
+        serde_json::from_str(&server.env.ok(&["keygen", "--keyring", &ring, "--list", "--json"])).unwrap();
+    let old_id = listed["keys"][0]["key_id"].as_str().unwrap().to_owned();
+    server.env.ok(&["keygen", "--keyring", &ring]);
+    server.env.ok(&["keygen", "--keyring", &ring, "--retire", &old_id]);
+    let new = server.mint(&["--balance", "10"]);
+    let retired_at = std::time::Instant::now();
+    let (status, doc) = loop {
+        let (status, doc) = verify(&old);
+        if status != 200 || retired_at.elapsed() > std::time::Duration::from_secs(10) {
+            break (status, doc);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!((status, doc["code"].as_str()), (403, Some("retired-key")), "{doc}");
+    assert!(retired_at.elapsed() < std::time::Duration::from_secs(3), "took {:?}", retired_at.elapsed());
+    let (status, doc) = server.post("/v1/spend", &json!({ "token": old, "cost": 1 }));
+    assert_eq!(status, 403, "a retired key's token still spends: {doc}");
+    assert_eq!(verify(&new).0, 200, "the new current key is in force");
+}

@@ -169,6 +169,27 @@ impl KeyArgs {
     }
 }
 
+impl KeyArgs {
+    /// The file [`KeyArgs::load`] reads the keys from, when they come from one (a keyring or
+    /// a key file; not a descriptor or a prompt, which can be read once): what a server
+    /// re-reads to pick up a rotation. Follows `load`'s order of precedence.
+    pub fn source_file(&self) -> Result<Option<PathBuf>> {
+        if let Some(path) = self.keyring.as_ref().or(self.key_file.as_ref()) {
+            return Ok(Some(path.clone()));
+        }
+        if self.key_fd.is_some() {
+            return Ok(None);
+        }
+        for var in ["CRUMB_KEY_FILE", "CRUMB_KEYRING"] {
+            if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+                return Ok(Some(PathBuf::from(path)));
+            }
+        }
+        let default = paths::default_key_file()?;
+        Ok(default.exists().then_some(default))
+    }
+}
+
 /// Warns (on stderr) about a key file others can read; world-writable ones are refused when
 /// read. age-keygen warns the same way; the secret may be out already, so say how to fix it.
 fn warn_if_readable(path: &Path) {

@@ -220,8 +220,62 @@ fn keys(args: &KeyArgs) -> Result<Keyring> {
     args.load()
 }
 
+/// How often a server looks at its key file for a change (a rotation, a retirement).
+const KEY_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What identifies one version of a file: replaced atomically, it gets a new inode.
+fn file_stamp(path: &std::path::Path) -> Option<(u64, u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.ino(), meta.size(), meta.modified().ok()?))
+}
+
+/// Keeps the server's keys those of its key file: re-read on SIGHUP and whenever the file
+/// changes (looked at every [`KEY_WATCH`]), so a key retired or added with `crumb keygen
+/// --keyring` is in force within about a second, without a restart. A file that no longer
+/// reads is refused with a log line, and the keys in force stay.
+async fn keep_keys_current(
+    state: Arc<AppState>,
+    key_args: crate::cli::args::KeyArgs,
+    path: Option<std::path::PathBuf>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
+    let mut seen = path.as_deref().and_then(file_stamp);
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {}
+            _ = tokio::time::sleep(KEY_WATCH) => {
+                let now = path.as_deref().and_then(file_stamp);
+                if path.is_none() || now == seen {
+                    continue;
+                }
+            }
+        }
+        let Some(file) = path.clone() else {
+            tracing::warn!("SIGHUP: the keys came from a descriptor or a prompt; nothing to reload");
+            continue;
+        };
+        seen = file_stamp(&file);
+        let args = key_args.clone();
+        match tokio::task::spawn_blocking(move || args.load()).await {
+            Ok(Ok(keys)) => {
+                let current = keys.current().map(|k| k.id.clone()).unwrap_or_else(|_| "none".into());
+                let ids: Vec<String> = keys.keys.iter().filter(|k| k.retired.is_none()).map(|k| k.id.clone()).collect();
+                state.issuer.replace_keys(keys);
+                tracing::info!(file = %file.display(), current = %current, usable = ?ids, "keys reloaded");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(file = %file.display(), error = %crate::cli::exit::message(&e), "keys not reloaded: the keys in force stay");
+            }
+            Err(_) => tracing::error!("keys not reloaded: the reload failed"),
+        }
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<u8> {
     let keys = keys(&args.key)?;
+    let key_file = args.key.source_file()?;
     let ledger_location = crumb::ledger::redact_url(&args.ledger.location()?);
     // Opened before the async runtime starts: PostgreSQL's blocking client runs a runtime of
     // its own, which must never start on an async worker.
@@ -271,6 +325,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         };
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
+        tokio::spawn(keep_keys_current(state.clone(), args.key.clone(), key_file));
         outln!("listening on http://{addr}")?;
         if let Some(admin) = &admin {
             outln!("admin listening on http://{}", admin.local_addr()?)?;

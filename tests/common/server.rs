@@ -45,10 +45,21 @@ pub fn start_replicas(ledger: &str) -> (Server, Server) {
     (a, b)
 }
 
+/// Starts `crumb serve` with a keyring (`crumb keygen --keyring`) instead of a key file; its
+/// `mint` mints with the keyring's current key.
+pub fn start_with_keyring(extra: &[&str]) -> Server {
+    let env = Env::new();
+    let ring = env.path("ring.json").to_str().unwrap().to_owned();
+    env.ok(&["keygen", "--keyring", &ring]);
+    let ledger = env.path("ledger.db").to_str().unwrap().to_owned();
+    spawn(env, ring, &ledger, extra)
+}
+
 fn spawn(env: Env, key: String, ledger: &str, extra: &[&str]) -> Server {
+    let key_flag = if key.ends_with("ring.json") { "--keyring" } else { "--key-file" };
     let mut child = env
         .process()
-        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", ledger])
+        .args(["serve", "--listen", "127.0.0.1:0", key_flag, &key, "--ledger", ledger])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -76,7 +87,8 @@ impl Server {
     }
 
     pub fn mint(&self, args: &[&str]) -> String {
-        let mut all = vec!["mint", "--key-file", &self.key];
+        let key_flag = if self.key.ends_with("ring.json") { "--keyring" } else { "--key-file" };
+        let mut all = vec!["mint", key_flag, &self.key];
         all.extend_from_slice(args);
         self.env.ok(&all)
     }
