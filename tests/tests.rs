@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod generated;
 mod interop;
 mod ledger;
+mod ledger_url;
 mod ledger_conformance;
 mod ledger_faults;
 mod ledger_races;

@@ -400,22 +400,17 @@ pub fn open(location: &str, options: OpenOptions) -> Result<Arc<dyn Ledger>, Led
     ))
 }
 
-/// A database URL fit for messages and logs: its password replaced.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = tail.split('?').next().unwrap_or("");
-    if tail.is_empty() && !rest.contains('/') {
-        format!("{scheme}://{authority}")
-    } else {
-        format!("{scheme}://{authority}/{tail}")
+/// A ledger location fit for messages and logs. A PostgreSQL URL is shown as its driver parsed
+/// it (user, hosts, ports, database), never with its password or other parameters; a file
+/// path as it is. Anything else that looks like a URL is shown as its scheme alone.
+pub fn redact_url(location: &str) -> String {
+    if is_postgres_url(location) {
+        #[cfg(feature = "postgres")]
+        return postgres::redact(location);
+    }
+    match location.split_once("://") {
+        Some((scheme, _)) => format!("{scheme}://(not shown)"),
+        None => location.to_owned(),
     }
 }
 
@@ -439,8 +434,11 @@ mod tests {
     #[test]
     fn urls_lose_their_passwords_before_they_are_shown() {
         assert_eq!(redact_url("postgres://crumb:s3cret@db:5432/ledger"), "postgres://crumb:***@db:5432/ledger");
-        assert_eq!(redact_url("postgres://crumb@db/ledger?password=x"), "postgres://crumb@db/ledger");
-        assert_eq!(redact_url("postgresql://db"), "postgresql://db");
+        assert_eq!(redact_url("postgres://crumb:s3/cret@db/ledger"), "postgres://crumb:***@db:5432/ledger");
+        assert_eq!(redact_url("postgres://crumb@db/ledger?password=x"), "postgres://crumb:***@db:5432/ledger");
+        assert_eq!(redact_url("postgresql://db"), "postgresql://db:5432");
+        assert_eq!(redact_url("/var/lib/crumb/ledger.sqlite3"), "/var/lib/crumb/ledger.sqlite3");
+        assert_eq!(redact_url("mysql://u:pw@db/x"), "mysql://(not shown)");
         assert!(is_postgres_url("postgresql://x") && !is_postgres_url("/var/lib/crumb/ledger.sqlite3"));
     }
 }

@@ -111,13 +111,97 @@ impl From<postgres::Error> for Failure {
     }
 }
 
+/// A PostgreSQL URL fit for messages and logs, built from what the driver parsed of it (user,
+/// hosts, ports, database) and nothing else: never the password, wherever the URL put it (in
+/// its user information, with any character a generated password holds, or as a
+/// `?password=` parameter), nor any other parameter. A URL the driver cannot read, or whose
+/// host or database would hold part of an unencoded password, is shown as its scheme alone.
+pub fn redact(url: &str) -> String {
+    let scheme = scheme(url);
+    let after_credentials = url.split_once("://").map_or("", |(_, rest)| rest.split_once('@').map_or("", |(_, r)| r));
+    // The driver ends the credentials at the first `@`: another one before the query means a
+    // password with an unencoded `@`, whose tail the driver took for the host or database.
+    if after_credentials.split('?').next().unwrap_or("").contains('@') {
+        return format!("{scheme}://(not shown: an unencoded @ in it)");
+    }
+    match url.parse::<postgres::Config>() {
+        Ok(config) => describe(scheme, &config),
+        Err(_) => format!("{scheme}://(not shown: not a URL PostgreSQL's driver reads)"),
+    }
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once("://").map_or("postgres", |(s, _)| s)
+}
+
+/// `scheme://user:***@host:port,…/dbname` from a parsed configuration.
+fn describe(scheme: &str, config: &postgres::Config) -> String {
+    use postgres::config::Host;
+    let mut out = format!("{scheme}://");
+    let password = if config.get_password().is_some() { ":***" } else { "" };
+    match config.get_user() {
+        Some(user) => out.push_str(&format!("{}{password}@", encode(user))),
+        None if !password.is_empty() => out.push_str(&format!("{password}@")),
+        None => {}
+    }
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let mut shown = match host {
+                Host::Tcp(name) if name.contains(':') => format!("[{}]", encode_host(name)),
+                Host::Tcp(name) => encode_host(name),
+                #[cfg(unix)]
+                Host::Unix(path) => encode(&path.to_string_lossy()),
+            };
+            if let Some(port) = ports.get(i).or(ports.first().filter(|_| ports.len() == 1)) {
+                shown.push_str(&format!(":{port}"));
+            }
+            shown
+        })
+        .collect();
+    out.push_str(&hosts.join(","));
+    if let Some(db) = config.get_dbname() {
+        out.push('/');
+        out.push_str(&encode(db));
+    }
+    out
+}
+
+/// Percent-encodes all but URL-unreserved characters, so a shown part is one unambiguous
+/// piece (and carries no control characters to a terminal).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A host name or address as shown: one with a character no host name or IP address has
+/// (part of a mangled URL) is not shown at all.
+fn encode_host(name: &str) -> String {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:%".contains(&b)) {
+        name.to_owned()
+    } else {
+        "(a host name not shown)".to_owned()
+    }
+}
+
 impl PostgresLedger {
     /// Connects to `url`, applies migrations (unless `read_only`) and checks the schema.
     pub fn open(url: &str, options: OpenOptions) -> Result<Self, LedgerError> {
-        let location = super::redact_url(url);
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            LedgerError::new(LedgerErrorKind::Unsupported, &location, format!("not a PostgreSQL URL: {e}"))
+            LedgerError::new(LedgerErrorKind::Unsupported, redact(url), format!("not a PostgreSQL URL: {e}"))
         })?;
+        // Every message and log line names the database by what the driver parsed, never the URL.
+        let location = redact(url);
         config.connect_timeout(CONNECT_TIMEOUT).keepalives(true).application_name("crumb");
         let pool = Pool {
             config,
@@ -589,5 +673,97 @@ impl Ledger for PostgresLedger {
                 .collect::<Result<Vec<_>, Failure>>()?;
             Ok(Lineage { nodes, truncated, root_not_reached })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every character class a URL allows in a password, as generated passwords hold them.
+    const SPECIAL: &[char] =
+        &['/', ':', '@', '?', '#', '%', '+', '=', '&', '$', '!', '\'', '(', ')', '*', ',', ';', '[', ']'];
+
+    fn percent_encoded(text: &str) -> String {
+        text.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    }
+
+    fn assert_hidden(shown: &str, password: &str, url: &str) {
+        assert!(!shown.contains(password), "{url} shown as {shown}");
+        assert!(!shown.contains(&percent_encoded(password)), "{url} shown as {shown}");
+    }
+
+    #[test]
+    fn a_password_with_any_character_is_never_shown() {
+        for &c in SPECIAL {
+            let password = format!("Zq{c}9s{c}{c}Wd");
+            // Percent-encoded, as URL syntax requires: shown exactly as the driver parsed it.
+            let url = format!("postgres://crumb:{}@db.internal:6432/ledger", percent_encoded(&password));
+            let config: postgres::Config = url.parse().unwrap();
+            assert_eq!(config.get_password(), Some(password.as_bytes()), "the driver reads {url}");
+            assert_eq!(redact(&url), "postgres://crumb:***@db.internal:6432/ledger", "{url}");
+            // Written raw (as a generated password often is): never shown, whatever the
+            // driver made of it.
+            let raw = format!("postgres://crumb:{password}@db.internal/ledger");
+            assert_hidden(&redact(&raw), &password, &raw);
+            for part in password.split(c).filter(|p| p.len() > 1) {
+                assert!(!redact(&raw).contains(part), "{raw} shown as {}", redact(&raw));
+            }
+
+            // And as a parameter.
+            let param = format!("postgresql://crumb@db/ledger?password={}", percent_encoded(&password));
+            assert_eq!(redact(&param), "postgresql://crumb:***@db:5432/ledger");
+        }
+        // Base64 passwords (the reported case): `/`, `+` and `=` unencoded.
+        let url = "postgres://crumb:aB3/x+Yz9/Qw==@10.0.0.5:5432/ledger";
+        assert_eq!(redact(url), "postgres://crumb:***@10.0.0.5:5432/ledger");
+        let all: String = SPECIAL.iter().collect();
+        let url = format!("postgres://crumb:{}@db/ledger", percent_encoded(&all));
+        assert_eq!(redact(&url), "postgres://crumb:***@db:5432/ledger");
+    }
+
+    #[test]
+    fn a_ledger_error_never_shows_a_raw_password() {
+        // Each open retries a refused connection for a while: all at once.
+        std::thread::scope(|scope| {
+            for &c in SPECIAL {
+                scope.spawn(move || {
+                    let password = format!("Zq{c}9s{c}{c}Wd");
+                    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                    let raw = format!("postgres://crumb:{password}@127.0.0.1:{port}/ledger");
+                    let e = PostgresLedger::open(&raw, OpenOptions::READ_WRITE).unwrap_err();
+                    let shown = format!("{e} {e:?}");
+                    assert_hidden(&shown, &password, &raw);
+                    for part in password.split(c).filter(|p| p.len() > 1) {
+                        assert!(!shown.contains(part), "{raw} shown as {shown}");
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn hosts_ports_and_sockets_are_shown_as_the_driver_reads_them() {
+        assert_eq!(redact("postgres://a,b:5433/x"), "postgres://a:5432,b:5433/x");
+        assert_eq!(redact("postgres://u@[::1]:5432/x"), "postgres://u@[::1]:5432/x");
+        assert_eq!(redact("postgres://u@%2Frun%2Fpg/x"), "postgres://u@%2Frun%2Fpg:5432/x");
+        assert_eq!(redact("postgres://u:pw@db/x?sslmode=disable&options=-c%20a%3Db"), "postgres://u:***@db:5432/x");
+        assert!(redact("postgres://u:pw@db:notaport/x").starts_with("postgres://(not shown"));
+        // A password with an unencoded `@` (the driver ends the credentials at the first one).
+        assert_eq!(redact("postgres://u:p@ss/word@host/db"), "postgres://(not shown: an unencoded @ in it)");
+    }
+
+    #[test]
+    fn a_ledger_that_cannot_connect_names_the_database_without_its_password() {
+        let password = "s3/cr:et@?#";
+        // A closed port on loopback: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("postgres://crumb:{}@127.0.0.1:{port}/ledger", percent_encoded(password));
+        let e = PostgresLedger::open(&url, OpenOptions::READ_WRITE).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert_hidden(&shown, password, &url);
+        assert!(shown.contains(&format!("postgres://crumb:***@127.0.0.1:{port}/ledger")), "{shown}");
     }
 }
