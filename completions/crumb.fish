@@ -260,8 +260,8 @@ complete -c crumb -n "__fish_crumb_using_subcommand request" -l token-file -d 'T
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s X -l request -d 'The method (default GET, or POST with --data)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s d -l data -d 'The body: DATA itself, @FILE, or @- for standard input' -r
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s H -l header -d 'A header `Name: value`; repeatable (not Authorization: the token file is the credential)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand request" -l idempotency-key -d 'The Idempotency-Key of this request (default: a new random one per run)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand request" -l timeout -d 'How long to wait for the server, per attempt' -r
+complete -c crumb -n "__fish_crumb_using_subcommand request" -l idempotency-key -d 'The Idempotency-Key of this request (default: a new random one per run). A key this token file already paid with is answered from FILE.keys, never paid again' -r
+complete -c crumb -n "__fish_crumb_using_subcommand request" -l timeout -d 'How long to wait in all: for the answer, and for a request still in flight at the server' -r
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s v -l verbose -d 'Print the status and headers of the answer on stderr'
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s V -l version -d 'Print version'

@@ -9,6 +9,7 @@ mod authz;
 mod caddy;
 mod canonical;
 mod cli;
+mod client;
 mod contract;
 mod fuzz_regressions;
 mod generated;

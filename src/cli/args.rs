@@ -157,6 +157,9 @@ impl KeyArgs {
         }
         let default = paths::default_key_file()?;
         if default.exists() {
+            if let Some(dir) = default.parent() {
+                paths::check_data_dir(dir)?;
+            }
             return file(&default);
         }
         if std::io::stdin().is_terminal() {

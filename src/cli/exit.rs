@@ -46,6 +46,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<super::remote::Failed>() {
             return f.exit;
         }
+        if cause.is::<super::remote::Unreachable>() {
+            return UNAVAILABLE;
+        }
         if let Some(e) = cause.downcast_ref::<crumb::Error>() {
             return match e {
                 crumb::Error::Denied(_) => DENIED,
@@ -106,6 +109,9 @@ pub fn error_code(err: &anyhow::Error) -> String {
         }
         if let Some(r) = cause.downcast_ref::<super::remote::Failed>() {
             return r.code.clone();
+        }
+        if cause.is::<super::remote::Unreachable>() {
+            return "unavailable".to_owned();
         }
         let code = match cause.downcast_ref::<crumb::Error>() {
             Some(crumb::Error::Denied(d)) => d.code.as_str(),

@@ -1,7 +1,7 @@
 //! Where crumb keeps its defaults: `$CRUMB_DATA_DIR`, else the user's data directory
 //! (`$XDG_DATA_HOME/crumb`, normally `~/.local/share/crumb`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub fn data_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("CRUMB_DATA_DIR").filter(|d| !d.is_empty()) {
@@ -20,4 +20,64 @@ pub fn default_key_file() -> anyhow::Result<PathBuf> {
 /// The ledger used when no ledger is named.
 pub fn default_ledger() -> anyhow::Result<PathBuf> {
     Ok(data_dir()?.join("ledger.sqlite3"))
+}
+
+/// Refuses a data directory someone else could have put a key in (or swapped one out of):
+/// it must belong to the user running crumb and be writable by nobody else. Checked before
+/// the default key is read from it; fails closed, naming the fix.
+pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir).map_err(|e| {
+            super::exit::bad_input(format!(
+                "cannot read the data directory {}: {}",
+                dir.display(),
+                crumb::error::io_reason(&e)
+            ))
+        })?;
+        let refuse = |why: String| {
+            super::exit::bad_input(format!(
+                "the data directory {} {why}, so the key in it may not be yours: refusing to use it; fix it with \
+                 `chmod 700 {}`{} (or name a key with --key-file)",
+                dir.display(),
+                dir.display(),
+                if why.contains("owned") { format!(" and `chown $USER {}`", dir.display()) } else { String::new() }
+            ))
+        };
+        if meta.uid() != effective_uid() {
+            return Err(refuse(format!("is owned by user id {}, not by you", meta.uid())));
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(refuse(format!("may be written by others (mode {:04o})", mode & 0o777)));
+        }
+    }
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions, touches no memory of ours and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_data_directory_others_can_write_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        check_data_dir(dir.path()).unwrap();
+        for mode in [0o777, 0o775, 0o1777] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = super::super::exit::message(&check_data_dir(dir.path()).unwrap_err());
+            assert!(e.contains("chmod 700") && e.contains("written by others"), "{e}");
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        check_data_dir(dir.path()).unwrap();
+    }
 }

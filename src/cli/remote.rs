@@ -58,6 +58,7 @@ impl Remote {
     ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
+        let mut maybe_sent = false;
         loop {
             match attempt_once(&url).map_err(|e| *e) {
                 Ok(response) => {
@@ -74,27 +75,74 @@ impl Remote {
                     return Err(status_error(status, &doc));
                 }
                 Err(ureq::Error::Transport(t)) => {
+                    maybe_sent |= !matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns);
                     if attempt < BACKOFF.len() {
                         std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
                         attempt += 1;
                         continue;
                     }
-                    return Err(unreachable(&self.base, &t));
+                    return Err(Unreachable { message: unreachable(&self.base, &t), maybe_sent }.into());
                 }
             }
         }
     }
+
+    /// POSTs like [`Remote::post`], and while the server answers `in-flight` (the token is
+    /// held by a request still running, perhaps this one's own earlier attempt whose answer was
+    /// lost) asks again until `deadline`.
+    pub fn post_waiting(&self, path: &str, body: &Value, deadline: std::time::Instant) -> Result<Value> {
+        let mut waits = 0;
+        loop {
+            let err = match self.post(path, body) {
+                Ok(doc) => return Ok(doc),
+                Err(e) => e,
+            };
+            let in_flight = err.downcast_ref::<Denied>().is_some_and(|d| d.0["code"] == "in-flight");
+            let pause = pause(waits, None);
+            if !in_flight || std::time::Instant::now() + pause > deadline {
+                return Err(err);
+            }
+            std::thread::sleep(pause);
+            waits += 1;
+        }
+    }
 }
 
+/// The pause before asking again about a token in flight: the server's `Retry-After` when it
+/// gave one, else a backoff from 250 ms doubling to 2 s; either with up to a quarter added at
+/// random, so clients that wait together do not ask together.
+pub fn pause(waits: u32, retry_after: Option<Duration>) -> Duration {
+    let base = retry_after.unwrap_or_else(|| Duration::from_millis(250 << waits.min(3)));
+    let mut byte = [0u8; 1];
+    let _ = getrandom::getrandom(&mut byte);
+    base + base.mul_f64(f64::from(byte[0]) / 255.0 / 4.0)
+}
+
+/// The server could not be reached, or its answer was lost; `maybe_sent` when a request may
+/// have reached it (a connection was made), so its outcome is unknown (exit 3).
+#[derive(Debug)]
+pub struct Unreachable {
+    pub message: String,
+    pub maybe_sent: bool,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
 /// A transport failure said once, with what to do about it.
-fn unreachable(base: &str, t: &ureq::Transport) -> anyhow::Error {
+fn unreachable(base: &str, t: &ureq::Transport) -> String {
     let why = match t.kind() {
         ureq::ErrorKind::ConnectionFailed => "connection refused".to_owned(),
         ureq::ErrorKind::Dns => "unknown host".to_owned(),
         ureq::ErrorKind::Io => "the connection failed".to_owned(),
         _ => t.message().map(str::to_owned).unwrap_or_else(|| t.kind().to_string()),
     };
-    unavailable(format!("cannot reach {base} ({why}, {} attempts): is `crumb serve` running there?", BACKOFF.len() + 1))
+    format!("cannot reach {base} ({why}, {} attempts): is `crumb serve` running there?", BACKOFF.len() + 1)
 }
 
 /// A denial from the server, with its JSON body (exit code 1).

@@ -5,26 +5,36 @@
 //! carries the same `Idempotency-Key`, so a retry after a lost answer gets the recorded
 //! successor instead of paying twice. The token file is locked for the whole request: two
 //! runs on one file take turns instead of racing each other's token.
+//!
+//! A run that dies mid-request must not lose the change either: the request (key, method,
+//! URL; never the token) is recorded in `FILE.pending` before the first byte is sent, and the
+//! next run on the file asks the server about it first (`Crumb-Recover`), saving the
+//! successor. A key the user names is journaled in `FILE.keys` once paid for, so running the
+//! same command again reports the recorded result instead of paying a second time.
 
-use super::args::{parse_timeout, read_limited_file};
+use super::args::parse_timeout;
 use super::exit::{bad_input, unavailable, BAD_INPUT, DENIED, OK, UNAVAILABLE};
-use super::token_file::save_successor;
+use super::token_file::pending::{self, Recovery, What};
+use super::token_file::{journal, lock, read_token};
 use anyhow::Result;
 use clap::Args;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Send an HTTP request paid for by a token file, and keep the file rotated.
 ///
 /// The token goes as `Authorization: Bearer`. The answer's body is printed on stdout; when the
 /// answer carries `Crumb-Token` (a metering `crumb serve --upstream`, or an API behind forward
 /// auth), the token file is replaced by it, atomically, before crumb exits. Network failures
-/// are retried with the same Idempotency-Key, so a lost answer never loses the change.
+/// are retried with the same Idempotency-Key, so a lost answer never loses the change; a run
+/// killed mid-request leaves FILE.pending, and the next run on the file recovers its successor
+/// first.
 ///
-/// Exit status: 0 for a 2xx or 3xx answer; 1 when the token was refused (402, 403, 409, 422,
-/// with the server's reason on stderr); 2 for another 4xx or bad input; 3 for a 5xx, an
-/// unreachable server, or an answer that was lost (the token file still holds the successor).
+/// Exit status: 0 for a 2xx or 3xx answer; 1 when the token was refused (any answer carrying a
+/// crumb reason code, or a 402, 403, 409, 422; the reason on stderr); 2 for another 4xx or
+/// bad input; 3 for a 5xx, an unreachable server, a request still pending, or an answer that
+/// was lost or given before (the token file holds the successor).
 #[derive(Args, Debug)]
 pub struct RequestArgs {
     /// The URL to request.
@@ -42,18 +52,19 @@ pub struct RequestArgs {
     /// A header `Name: value`; repeatable (not Authorization: the token file is the credential).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
-    /// The Idempotency-Key of this request (default: a new random one per run).
+    /// The Idempotency-Key of this request (default: a new random one per run). A key this
+    /// token file already paid with is answered from FILE.keys, never paid again.
     #[arg(long, value_name = "KEY")]
     idempotency_key: Option<String>,
     /// Print the status and headers of the answer on stderr.
     #[arg(short, long)]
     verbose: bool,
-    /// How long to wait for the server, per attempt.
+    /// How long to wait in all: for the answer, and for a request still in flight at the server.
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Duration,
 }
 
-/// Pauses before each retry of a failed attempt.
+/// Pauses before each retry of an attempt that failed (not one still in flight).
 const BACKOFF: &[Duration] = &[Duration::from_millis(200), Duration::from_secs(1), Duration::from_secs(3)];
 
 /// Largest body read from a file or standard input (it is kept for retries).
@@ -66,12 +77,22 @@ struct Answer {
     status_text: String,
     headers: Vec<(String, String)>,
     successor: Option<String>,
+    /// `Crumb-Error`: crumb's reason code, which a front proxy passes on even when it replaces
+    /// the body (nginx's HTML error page).
+    crumb_error: Option<String>,
+    retry_after: Option<Duration>,
     problem: Option<serde_json::Value>,
     body: Box<dyn Read + Send + Sync>,
 }
 
 /// Problem documents are small; a larger one is cut (it is only read for its reason).
 const MAX_PROBLEM: u64 = 64 * 1024;
+
+/// A header's value, trimmed; an empty one is none (a proxy in front of forward auth may set
+/// the header empty).
+fn header(response: &ureq::Response, name: &str) -> Option<String> {
+    response.header(name).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
 
 impl Answer {
     fn read(response: ureq::Response) -> Self {
@@ -83,8 +104,9 @@ impl Answer {
                 (n, v)
             })
             .collect();
-        // A proxy in front of forward auth may set the header empty on a refusal: no successor.
-        let successor = response.header("crumb-token").map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        let successor = header(&response, "crumb-token");
+        let crumb_error = header(&response, "crumb-error");
+        let retry_after = header(&response, "retry-after").and_then(|s| s.parse().ok()).map(Duration::from_secs);
         let (status, status_text) = (response.status(), response.status_text().to_owned());
         let is_problem = response.content_type() == "application/problem+json";
         let mut body = response.into_reader();
@@ -93,15 +115,132 @@ impl Answer {
             let _ = (&mut body).take(MAX_PROBLEM).read_to_end(&mut bytes);
             serde_json::from_slice(&bytes).unwrap_or_default()
         });
-        Answer { status, status_text, headers, successor, problem, body }
+        Answer { status, status_text, headers, successor, crumb_error, retry_after, problem, body }
     }
 
+    /// crumb's reason code for a refusal: the problem's `code`, else the `Crumb-Error` header.
     fn code(&self) -> Option<&str> {
-        self.problem.as_ref().and_then(|p| p["code"].as_str())
+        if self.status < 400 {
+            return None;
+        }
+        self.problem.as_ref().and_then(|p| p["code"].as_str()).or(self.crumb_error.as_deref())
+    }
+
+    fn header_number(&self, name: &str) -> Option<u64> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.trim().parse().ok())
+    }
+
+    /// Whether the request's outcome is still unknown: no successor, and either crumb said the
+    /// token is held (`in-flight`) or its ledger failed, or a 5xx came from something that is
+    /// not crumb (a front proxy whose backend failed). A refusal, or crumb's word that the
+    /// upstream was never reached (nothing charged), decides it.
+    fn undecided(&self) -> bool {
+        if self.successor.is_some() {
+            return false;
+        }
+        match self.code() {
+            Some("in-flight" | "ledger-unavailable") => true,
+            Some("upstream-unavailable" | "upstream-timeout") => false,
+            Some(_) => self.status >= 500,
+            None => self.status >= 500,
+        }
+    }
+
+    /// The refusal in words: the problem's detail when crumb's body came through.
+    fn reason(&self) -> String {
+        let detail = self.problem.as_ref().and_then(|doc| doc["detail"].as_str().or(doc["message"].as_str()));
+        let detail = match (detail, self.problem.is_some()) {
+            (Some(d), _) => d.to_owned(),
+            (None, true) => "no reason given".to_owned(),
+            (None, false) => "the answer's body is not crumb's and is not shown".to_owned(),
+        };
+        format!("HTTP {}: {detail} ({})", self.status, self.code().unwrap_or("refused"))
+    }
+}
+
+/// One request, as sent on every attempt.
+struct Outgoing<'a> {
+    method: &'a str,
+    url: &'a str,
+    token: &'a str,
+    key: &'a str,
+    headers: Vec<(String, String)>,
+    body: Option<&'a [u8]>,
+}
+
+/// Why no answer came: the last transport error, and whether any attempt may have reached the
+/// server (a connection was made), which leaves the outcome unknown.
+struct Lost {
+    why: String,
+    attempts: usize,
+    maybe_sent: bool,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).redirects(0).build()
+}
+
+/// Sends `out` until it is decided or `deadline` passes: network failures and crumb's own
+/// 502/503/504 are retried a few times, and an answer that the token is in flight (this
+/// request's own earlier attempt, or another holder's) is asked again, honouring
+/// `Retry-After`, for as long as the deadline allows. All attempts carry the same key.
+fn exchange(agent: &ureq::Agent, out: &Outgoing, deadline: Instant) -> Result<Answer, Lost> {
+    let (mut failures, mut waits) = (0, 0);
+    let mut lost = Lost { why: String::new(), attempts: 0, maybe_sent: false };
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        let mut req = agent
+            .request(out.method, out.url)
+            .timeout(remaining)
+            .set("Authorization", &format!("Bearer {}", out.token))
+            .set("Idempotency-Key", out.key);
+        for (name, value) in &out.headers {
+            req = req.set(name, value);
+        }
+        let sent = match out.body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        lost.attempts += 1;
+        let (pause, answer) = match sent {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                lost.maybe_sent = true;
+                let answer = Answer::read(r);
+                let pause = if answer.successor.is_some() {
+                    // The request was decided: keep its successor, never retry past it.
+                    return Ok(answer);
+                } else if answer.code() == Some("in-flight") {
+                    waits += 1;
+                    super::remote::pause(waits - 1, answer.retry_after)
+                } else if answer.code().is_some() && matches!(answer.status, 502..=504) && failures < BACKOFF.len() {
+                    // crumb's own answer that nothing was done (upstream unreachable, ledger down).
+                    failures += 1;
+                    BACKOFF[failures - 1]
+                } else {
+                    return Ok(answer);
+                };
+                (pause, Some(answer))
+            }
+            Err(ureq::Error::Transport(t)) => {
+                lost.maybe_sent |= !matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns);
+                lost.why = t.to_string();
+                if failures >= BACKOFF.len() {
+                    return Err(lost);
+                }
+                failures += 1;
+                (BACKOFF[failures - 1], None)
+            }
+        };
+        if Instant::now() + pause > deadline {
+            return answer.ok_or(lost);
+        }
+        drop(answer);
+        std::thread::sleep(pause);
     }
 }
 
 pub fn run(args: RequestArgs) -> Result<u8> {
+    let deadline = Instant::now() + args.timeout;
     if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
         return Err(bad_input(format!("`{}` must start with http:// or https://", args.url)));
     }
@@ -110,65 +249,139 @@ pub fn run(args: RequestArgs) -> Result<u8> {
         return Err(bad_input(format!("-X `{method}` is not a method name")));
     }
     let headers = args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>>>()?;
+    let host = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map(|(_, v)| v.clone());
     let body = match &args.data {
         Some(data) => Some(read_body(data)?),
         None => None,
     };
-    let key = match &args.idempotency_key {
+    let (key, explicit) = match &args.idempotency_key {
         Some(k) => {
             crumb::charge::check_idempotency_key(k).map_err(|e| bad_input(e.to_string()))?;
-            k.clone()
+            (k.clone(), true)
         }
-        None => random_key()?,
+        None => (random_key()?, false),
     };
-    let _lock = lock(&args.token_file)?;
-    let mut token = read_limited_file(&args.token_file)?.trim().to_owned();
-    let agent =
-        ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).timeout(args.timeout).redirects(0).build();
-    let mut attempt = 0;
-    let answer = loop {
-        let mut req = agent.request(&method, &args.url).set("Authorization", &format!("Bearer {token}"));
-        req = req.set("Idempotency-Key", &key);
-        for (name, value) in &headers {
-            req = req.set(name, value);
+    let file = &args.token_file;
+    // The file must hold a token before anything is opened or sent: a key file (or a link to
+    // one) is never sent as a Bearer credential.
+    read_token(file)?;
+    let _lock = lock(file)?;
+    let mut token = read_token(file)?;
+    let own = What::Request { key: key.clone(), explicit, method: method.clone(), url: args.url.clone(), host };
+    pending::resolve(file, &mut token, &own, |what, token| recover(what, token, deadline))?;
+    if explicit {
+        if let Some(entry) = journal::find(file, "request", &key)? {
+            return Ok(used_before(&args, &own, &entry));
         }
-        let sent = match &body {
-            Some(b) => req.send_bytes(b),
-            None => req.call(),
-        };
-        let answer = match sent {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => Ok(Answer::read(r)),
-            Err(ureq::Error::Transport(t)) => Err(t),
-        };
-        let retry = match &answer {
-            Err(_) => true,
-            // A successor means the request was decided: keep it, and never retry past it.
-            Ok(a) if a.successor.is_some() => false,
-            // The first attempt may still be in flight at the server after a lost answer.
-            Ok(a) if a.status == 409 => attempt > 0 && a.code() == Some("in-flight"),
-            // crumb's own answer that nothing was done (upstream unreachable, ledger down).
-            Ok(a) => matches!(a.status, 502..=504) && a.problem.is_some(),
-        };
-        if retry && attempt < BACKOFF.len() {
-            std::thread::sleep(BACKOFF[attempt]);
-            attempt += 1;
-            continue;
-        }
-        break answer;
-    };
-    let answer =
-        answer.map_err(|t| unavailable(format!("cannot reach {}: {t} ({} attempts)", args.url, attempt + 1)))?;
-    finish(&args, answer, &mut token)
+    }
+    pending::save(file, &pending::new(&token, own.clone()))?;
+    let out = Outgoing { method: &method, url: &args.url, token: &token, key: &key, headers, body: body.as_deref() };
+    let outcome = exchange(&agent(), &out, deadline);
+    finish(&args, &own, outcome, &token)
 }
 
-/// Saves the successor, prints the body, and turns the status into an exit code.
-fn finish(args: &RequestArgs, mut answer: Answer, token: &mut String) -> Result<u8> {
+/// A key this token file already paid with: the recorded result, and nothing sent.
+fn used_before(args: &RequestArgs, own: &What, entry: &journal::Entry) -> u8 {
+    let file = args.token_file.display();
+    let key = &entry.key;
+    if entry.what != own.journal_what() {
+        eprintln!(
+            "crumb: refused: Idempotency-Key {key} was used with {file} for another request ({}); a key names one \
+             request (idempotency-key-reused)",
+            entry.what
+        );
+        return DENIED;
+    }
+    let shown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
+    let status = entry.status.map_or("an answer".to_owned(), |s| format!("HTTP {s}"));
+    eprintln!(
+        "crumb: this request (Idempotency-Key {key}) was answered before ({status}, cost {}, balance {}) and its \
+         answer is not stored; nothing was sent again. {file} holds the successor",
+        shown(entry.cost),
+        shown(entry.balance)
+    );
+    UNAVAILABLE
+}
+
+/// Asks the server about an interrupted run's request (a `Crumb-Recover` probe with its token,
+/// key, method and URL; crumb never passes a probe on to the upstream), or re-sends an
+/// interrupted remote spend.
+fn recover(what: &What, token: &str, deadline: Instant) -> Result<Recovery> {
+    match what {
+        What::Request { .. } => probe(what, token, deadline),
+        What::Spend { server: Some(_), .. } => super::spend::recover(None, what, token, deadline),
+        What::Spend { server: None, .. } => Ok(Recovery::Pending(
+            "it was a local spend: run `crumb spend --token-file` on this file with its key and ledger to finish it"
+                .into(),
+        )),
+    }
+}
+
+/// The `Crumb-Recover` probe of a recorded request.
+pub fn probe(what: &What, token: &str, deadline: Instant) -> Result<Recovery> {
+    let What::Request { key, method, url, host, .. } = what else {
+        return super::spend::recover(None, what, token, deadline);
+    };
+    let mut headers = vec![("Crumb-Recover".to_owned(), "1".to_owned())];
+    if let Some(h) = host {
+        headers.push(("Host".to_owned(), h.clone()));
+    }
+    let out = Outgoing { method, url, token, key, headers, body: None };
+    let answer = match exchange(&agent(), &out, deadline) {
+        Ok(a) => a,
+        Err(lost) => return Ok(Recovery::Pending(format!("cannot reach {url}: {}", lost.why))),
+    };
+    if let Some(successor) = &answer.successor {
+        check_successor(successor)?;
+        return Ok(Recovery::Recovered {
+            successor: successor.clone(),
+            status: None,
+            cost: answer.header_number("crumb-cost"),
+            balance: answer.header_number("crumb-balance"),
+        });
+    }
+    if answer.undecided() {
+        return Ok(Recovery::Pending(answer.reason()));
+    }
+    Ok(Recovery::Nothing(match answer.code() {
+        Some(_) => answer.reason(),
+        None => format!("the server answered HTTP {} without crumb's headers", answer.status),
+    }))
+}
+
+fn check_successor(successor: &str) -> Result<()> {
+    crumb::token::wire::decode(successor)
+        .map(drop)
+        .map_err(|e| unavailable(format!("the server sent a Crumb-Token that is not a token: {e}")))
+}
+
+/// Saves the successor, settles the pending record, prints the body, and turns the answer
+/// into an exit code.
+fn finish(args: &RequestArgs, own: &What, outcome: Result<Answer, Lost>, token: &str) -> Result<u8> {
+    let file = &args.token_file;
+    let mut answer = match outcome {
+        Ok(a) => a,
+        Err(lost) if !lost.maybe_sent => {
+            pending::clear(file)?;
+            return Err(unavailable(format!("cannot reach {}: {} ({} attempts)", args.url, lost.why, lost.attempts)));
+        }
+        Err(lost) => {
+            return Err(unavailable(format!(
+                "cannot reach {}: {} ({} attempts); the request may have been paid: the next run on {} recovers its \
+                 successor",
+                args.url,
+                lost.why,
+                lost.attempts,
+                file.display()
+            )))
+        }
+    };
     let status = answer.status;
     if args.verbose {
         eprintln!("< HTTP {status} {}", answer.status_text);
         for (name, value) in &answer.headers {
             let shown = if name.eq_ignore_ascii_case("crumb-token") {
-                format!("(saved to {})", args.token_file.display())
+                format!("(saved to {})", file.display())
             } else {
                 value.clone()
             };
@@ -176,38 +389,54 @@ fn finish(args: &RequestArgs, mut answer: Answer, token: &mut String) -> Result<
         }
     }
     if let Some(successor) = &answer.successor {
-        crumb::token::wire::decode(successor)
-            .map_err(|e| unavailable(format!("the server sent a Crumb-Token that is not a token: {e}")))?;
+        check_successor(successor)?;
         if successor != token {
-            save_successor(&args.token_file, successor)?;
-            token.clone_from(successor);
+            let (cost, balance) = (answer.header_number("crumb-cost"), answer.header_number("crumb-balance"));
+            // A replayed receipt's first answer had a status this one does not tell.
+            let first_status = (answer.code() != Some("already-answered")).then_some(status);
+            pending::keep(file, own, successor, first_status, cost, balance)?;
         }
+        pending::clear(file)?;
+    } else if answer.undecided() {
+        let reason = answer.reason();
+        eprintln!(
+            "crumb: {reason}; the outcome is not known yet: the next run on {} asks the server for it",
+            file.display()
+        );
+        return Ok(UNAVAILABLE);
+    } else {
+        pending::clear(file)?;
     }
-    let Some(doc) = &answer.problem else {
+    let Some(code) = answer.code().map(str::to_owned) else {
+        if let Some(doc) = &answer.problem {
+            let detail = doc["detail"].as_str().or(doc["message"].as_str()).unwrap_or("no reason given");
+            eprintln!("crumb: HTTP {status}: {detail}");
+            return Ok(exit_code(status));
+        }
         std::io::copy(&mut answer.body, &mut std::io::stdout().lock())
             .map_err(|e| unavailable(format!("the answer was cut off: {e}")))?;
         return Ok(exit_code(status));
     };
-    let detail = doc["detail"].as_str().or(doc["message"].as_str()).unwrap_or("no reason given");
-    let reason = format!("HTTP {status}: {detail} ({})", doc["code"].as_str().unwrap_or("refused"));
-    Ok(match status {
-        409 if doc["code"] == "already-answered" => {
+    Ok(match code.as_str() {
+        "already-answered" => {
+            let balance = answer.header_number("crumb-balance").map_or("unknown".to_owned(), |b| b.to_string());
             eprintln!(
-                "crumb: this request was answered before and its answer is lost; {} holds the successor (balance {})",
-                args.token_file.display(),
-                doc["balance"]
+                "crumb: this request was answered before and its answer is lost; {} holds the successor (balance \
+                 {balance})",
+                file.display(),
             );
             UNAVAILABLE
         }
         _ => {
-            let refused = if exit_code(status) == DENIED { "refused: " } else { "" };
-            eprintln!("crumb: {refused}{reason}");
-            exit_code(status)
+            let exit = exit_for_code(status, &code);
+            let refused = if exit == DENIED { "refused: " } else { "" };
+            eprintln!("crumb: {refused}{}", answer.reason());
+            exit
         }
     })
 }
 
-/// The exit status for an HTTP status.
+/// The exit status of an answer that carries no crumb code, from its HTTP status.
 fn exit_code(status: u16) -> u8 {
     match status {
         200..=399 => OK,
@@ -217,13 +446,28 @@ fn exit_code(status: u16) -> u8 {
     }
 }
 
+/// The exit status of an answer carrying crumb's reason `code`, whatever its HTTP status (a
+/// front proxy may turn crumb's 402 into a 401): the request's own faults are bad input, the
+/// server's are 3, and every other code is a refusal of the token.
+fn exit_for_code(status: u16, code: &str) -> u8 {
+    match code {
+        "bad-path" | "bad-idempotency-key" | "bad-request" => BAD_INPUT,
+        "already-answered" | "in-flight" => UNAVAILABLE,
+        _ if status >= 500 => UNAVAILABLE,
+        _ => DENIED,
+    }
+}
+
 fn parse_header(text: &str) -> Result<(String, String)> {
     let (name, value) = text.split_once(':').ok_or_else(|| bad_input(format!("-H `{text}` is not `Name: value`")))?;
     let name = name.trim();
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(bad_input(format!("-H: `{name}` is not a header name")));
     }
-    if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("idempotency-key") {
+    if name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("idempotency-key")
+        || name.eq_ignore_ascii_case("crumb-recover")
+    {
         return Err(bad_input(format!(
             "-H {name}: crumb sets it (the token file is the credential; --idempotency-key names the key)"
         )));
@@ -254,21 +498,28 @@ fn random_key() -> Result<String> {
     Ok(format!("crumb-{}", hex::encode(bytes)))
 }
 
-/// Locks `FILE.lock` beside the token file for the whole request (the token file itself is
-/// replaced by rename, so a lock on it would not outlive the first successor).
-fn lock(token_file: &Path) -> Result<std::fs::File> {
-    if !token_file.is_file() {
-        return Err(bad_input(format!("the token file {} does not exist", token_file.display())));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crumb_code_decides_the_exit_whatever_the_status() {
+        // nginx turns crumb's refusal into its own 401 or 403 page, with Crumb-Error kept.
+        for status in [401, 402, 403, 409, 422, 400] {
+            assert_eq!(exit_for_code(status, "insufficient-balance"), DENIED);
+            assert_eq!(exit_for_code(status, "spent"), DENIED);
+        }
+        assert_eq!(exit_for_code(400, "bad-idempotency-key"), BAD_INPUT);
+        assert_eq!(exit_for_code(503, "ledger-unavailable"), UNAVAILABLE);
+        assert_eq!(exit_for_code(409, "in-flight"), UNAVAILABLE);
+        assert_eq!((exit_code(401), exit_code(404), exit_code(502)), (BAD_INPUT, BAD_INPUT, UNAVAILABLE));
     }
-    let mut name = token_file.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    let path = token_file.with_file_name(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| unavailable(format!("cannot lock {}: {}", path.display(), crumb::error::io_reason(&e))))?;
-    file.lock().map_err(|e| unavailable(format!("cannot lock {}: {}", path.display(), crumb::error::io_reason(&e))))?;
-    Ok(file)
+
+    #[test]
+    fn the_fingerprint_of_a_token_is_not_the_token() {
+        use super::super::token_file::fingerprint;
+        let fp = fingerprint("AgJ0b2tlbg");
+        assert_eq!(fp.len(), 32);
+        assert_eq!(fp, fingerprint("AgJ0b2tlbg\n"));
+    }
 }

@@ -2,16 +2,19 @@
 //! spend and split share.
 
 use super::args::{decode_token, encode, FormatArg, KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
-use super::exit::{unavailable, OK};
+use super::exit::{error_code, message, unavailable, BAD_INPUT, DENIED, OK, UNAVAILABLE};
 use super::ledger_args::LedgerArgs;
-use super::remote::{request_body, Remote};
-use super::token_file::{check_replaceable, save_successor};
+use super::remote::{request_body, Denied, Failed, Remote, Unreachable};
+use super::token_file::pending::{self, Facts, Recovery, What};
+use super::token_file::{check_replaceable, fingerprint, journal, lock, read_token};
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
 use crumb::spend::default_request_id;
-use crumb::{Issuer, Macaroon};
+use crumb::{DenialCode, Issuer, Macaroon};
 use serde_json::{json, Map, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// What spend and split share: the token, where to spend it, and how to print the result.
 #[derive(Args, Debug)]
@@ -49,7 +52,12 @@ pub struct Local {
 
 impl ConsumeArgs {
     pub fn local(&self) -> Result<Local> {
-        let token = self.token.decode()?;
+        self.local_with(&self.token.read_text()?)
+    }
+
+    /// [`ConsumeArgs::local`] for the token `text` (read once, under the token file's lock).
+    pub fn local_with(&self, text: &str) -> Result<Local> {
+        let token = decode_token(text)?;
         let keys = self.key.load()?;
         super::args::check_key_matches(&keys, &token)?;
         let discharges = self.satisfy.discharges()?;
@@ -88,7 +96,9 @@ impl ConsumeArgs {
 /// the remaining balance (and every other caveat) is issued, in one transaction. The old token
 /// stops working. Retrying with the same request id returns the same successor. Without
 /// --request-id, one is derived from the token and the cost, so re-running the same command
-/// is a safe retry. With --token-file the file is replaced by the successor, atomically.
+/// is a safe retry. With --token-file the file is replaced by the successor, atomically; a
+/// spend interrupted before its successor was saved is finished by the next spend (or
+/// request) on the file, and a --request-id the file already spent with is not spent again.
 #[derive(Args, Debug)]
 pub struct SpendArgs {
     #[command(flatten)]
@@ -98,37 +108,250 @@ pub struct SpendArgs {
     pub cost: u64,
 }
 
+/// How long a spend waits for its token while another request holds it (a one-shot hold
+/// lasts 10 s; a metering proxy's, its upstream's timeout and 30 s more).
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(120);
+
 pub fn run(args: SpendArgs) -> Result<u8> {
     let c = &args.common;
-    if let Some(path) = &c.token.token_file {
-        check_replaceable(path)?;
-    }
-    let (successor, receipt) = match &c.server {
-        Some(url) => {
-            let mut answer = c.remote(url, "/v1/spend", SpendKind::Spend, &[args.cost], {
-                let mut m = Map::new();
-                m.insert("cost".into(), json!(args.cost));
-                m
-            })?;
-            let successor = c.reencode(&answer["token"])?;
-            answer["token"] = json!(successor);
-            (successor, answer)
+    let deadline = Instant::now() + IN_FLIGHT_WAIT;
+    let Some(file) = &c.token.token_file else {
+        let text = c.token.read_text()?;
+        let own = own_spend(c, &text, args.cost)?;
+        let (successor, receipt) =
+            spend_once(c, &text, &c.request, args.cost, own.key(), deadline).map_err(still_in_flight)?;
+        return print(c, &successor, &receipt);
+    };
+    check_replaceable(file)?;
+    // The file must hold a token before anything is locked, opened or sent.
+    read_token(file)?;
+    let _lock = lock(file)?;
+    let mut text = read_token(file)?;
+    let own = own_spend(c, &text, args.cost)?;
+    pending::resolve(file, &mut text, &own, |what, token| recover(Some(c), what, token, deadline))?;
+    // A recovered successor is a new token, with a new default request id.
+    let own = own_spend(c, &text, args.cost)?;
+    if c.request_id.is_some() {
+        if let Some(entry) = journal::find(file, "spend", own.key())? {
+            return spent_before(c, file, &own, &entry, &text);
         }
+    }
+    pending::save(file, &pending::new(&text, own.clone()))?;
+    match spend_once(c, &text, &c.request, args.cost, own.key(), deadline) {
+        Ok((successor, receipt)) => {
+            pending::keep(file, &own, &successor, None, receipt["cost"].as_u64(), receipt["remaining"].as_u64())?;
+            pending::clear(file)?;
+            print(c, &successor, &receipt)
+        }
+        Err(e) if decided(&e) => {
+            pending::clear(file)?;
+            Err(e)
+        }
+        Err(e) => Err(still_in_flight(e).context(format!(
+            "the outcome is not known yet: the next spend or request on {} asks for it",
+            file.display()
+        ))),
+    }
+}
+
+/// This run's spend, as a pending record names it.
+fn own_spend(c: &ConsumeArgs, text: &str, cost: u64) -> Result<What> {
+    let token = decode_token(text)?;
+    let request_id = c.request_id.clone().unwrap_or_else(|| default_request_id(&token, SpendKind::Spend, &[cost]));
+    Ok(What::Spend {
+        server: c.server.clone(),
+        request_id,
+        explicit: c.request_id.is_some(),
+        cost,
+        facts: facts(&c.request),
+    })
+}
+
+fn facts(r: &RequestArgs) -> Facts {
+    use time::format_description::well_known::Rfc3339;
+    Facts {
+        action: r.action.clone(),
+        resource: r.resource.clone(),
+        aud: r.aud.clone(),
+        ip: r.ip.map(|ip| ip.to_string()),
+        at: r.at.and_then(|t| t.format(&Rfc3339).ok()),
+        context: r.context.clone(),
+    }
+}
+
+fn request_args(f: &Facts) -> Result<RequestArgs> {
+    let bad = |what: &str| unavailable(format!("the pending record's {what} is not readable"));
+    Ok(RequestArgs {
+        action: f.action.clone(),
+        resource: f.resource.clone(),
+        ip: f.ip.as_deref().map(str::parse).transpose().map_err(|_| bad("ip"))?,
+        aud: f.aud.clone(),
+        context: f.context.clone(),
+        at: f.at.as_deref().map(super::args::parse_time).transpose().map_err(|_| bad("time"))?,
+    })
+}
+
+/// One spend of `text`, at the server or in the local ledger, waiting while the token is in
+/// flight. Returns the successor (in --format) and the receipt.
+fn spend_once(
+    c: &ConsumeArgs,
+    text: &str,
+    request: &RequestArgs,
+    cost: u64,
+    request_id: &str,
+    deadline: Instant,
+) -> Result<(String, Value)> {
+    match &c.server {
+        Some(url) => remote_spend(url, text, request, &c.satisfy, cost, request_id, c.format, deadline),
         None => {
-            let local = c.local()?;
-            let ctx = c.request.context(args.cost);
-            let receipt = local.issuer.spend(local.token, local.discharges, &ctx, c.request_id.as_deref())?;
+            let local = c.local_with(text)?;
+            let mut waits = 0;
+            let receipt = loop {
+                let ctx = request.context(cost);
+                match local.issuer.spend(local.token.clone(), local.discharges.clone(), &ctx, Some(request_id)) {
+                    Err(crumb::Error::Denied(d)) if d.code == DenialCode::InFlight => {
+                        let pause = super::remote::pause(waits, None);
+                        if Instant::now() + pause > deadline {
+                            return Err(crumb::Error::Denied(d).into());
+                        }
+                        std::thread::sleep(pause);
+                        waits += 1;
+                    }
+                    other => break other?,
+                }
+            };
             let successor = encode(&receipt.children[0].token, c.format)?;
             let doc = receipt.to_json(std::slice::from_ref(&successor));
-            (successor, doc)
+            Ok((successor, doc))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn remote_spend(
+    url: &str,
+    text: &str,
+    request: &RequestArgs,
+    satisfy: &SatisfyArgs,
+    cost: u64,
+    request_id: &str,
+    format: FormatArg,
+    deadline: Instant,
+) -> Result<(String, Value)> {
+    let mut body = request_body(text, request, satisfy)?;
+    body.insert("cost".into(), json!(cost));
+    body.insert("request_id".into(), json!(request_id));
+    let mut answer = Remote::new(url)?.post_waiting("/v1/spend", &Value::Object(body), deadline)?;
+    let token = answer["token"].as_str().ok_or_else(|| unavailable("the server's answer lacks a token"))?;
+    let successor = encode(&decode_token(token)?, format)?;
+    answer["token"] = json!(successor);
+    Ok((successor, answer))
+}
+
+/// Whether a failed spend's outcome is known: a refusal, a bad request, or a server never
+/// reached. A token in flight, a server fault or an answer lost on the way leave it unknown.
+fn decided(e: &anyhow::Error) -> bool {
+    for cause in e.chain() {
+        if let Some(d) = cause.downcast_ref::<Denied>() {
+            return d.0["code"] != "in-flight";
+        }
+        if let Some(f) = cause.downcast_ref::<Failed>() {
+            return f.exit != UNAVAILABLE;
+        }
+        if let Some(u) = cause.downcast_ref::<Unreachable>() {
+            return !u.maybe_sent;
+        }
+        if let Some(crumb::Error::Denied(d)) = cause.downcast_ref::<crumb::Error>() {
+            return d.code != DenialCode::InFlight;
+        }
+    }
+    super::exit::code_for(e) == BAD_INPUT
+}
+
+/// A token still in flight after the wait is a pending outcome (exit 3), not a refusal.
+fn still_in_flight(e: anyhow::Error) -> anyhow::Error {
+    if error_code(&e) == "in-flight" {
+        return unavailable(format!(
+            "{}: still in flight after waiting {} s; try again later",
+            message(&e),
+            IN_FLIGHT_WAIT.as_secs()
+        ));
+    }
+    e
+}
+
+/// Finishes a spend (or asks about a request) an interrupted run left pending. `c` is this
+/// run's spend arguments (its key, ledger and discharges); `None` from `crumb request`.
+pub fn recover(c: Option<&ConsumeArgs>, what: &What, token: &str, deadline: Instant) -> Result<Recovery> {
+    let What::Spend { server, request_id, cost, facts, .. } = what else {
+        return super::request::probe(what, token, deadline);
+    };
+    let request = request_args(facts)?;
+    let result = match (server, c) {
+        (Some(url), _) => {
+            let satisfy = c.map(|c| c.satisfy.clone()).unwrap_or_default();
+            let format = c.map(|c| c.format).unwrap_or_default();
+            remote_spend(url, token, &request, &satisfy, *cost, request_id, format, deadline)
+        }
+        (None, Some(c)) if c.server.is_none() => spend_once(c, token, &request, *cost, request_id, deadline),
+        (None, _) => {
+            return Ok(Recovery::Pending(
+                "it was a local spend: run `crumb spend --token-file` on this file without --server, with its key \
+                 and ledger, to finish it"
+                    .into(),
+            ))
         }
     };
-    // Only now, with the answer in hand, is the token file replaced.
-    if let Some(path) = &c.token.token_file {
-        save_successor(path, &successor)?;
+    Ok(match result {
+        Ok((successor, receipt)) => Recovery::Recovered {
+            successor,
+            status: None,
+            cost: receipt["cost"].as_u64(),
+            balance: receipt["remaining"].as_u64(),
+        },
+        Err(e) if !decided(&e) => Recovery::Pending(message(&e)),
+        Err(e) => match error_code(&e).as_str() {
+            "missing-discharge" | "invalid-discharge" | "unused-discharge" => Recovery::Pending(format!(
+                "{}: give this spend the discharges the interrupted one was given",
+                message(&e)
+            )),
+            code => Recovery::Nothing(format!("{} ({code})", message(&e))),
+        },
+    })
+}
+
+/// A request id this token file already spent with: nothing is spent again.
+fn spent_before(c: &ConsumeArgs, file: &Path, own: &What, entry: &journal::Entry, text: &str) -> Result<u8> {
+    let id = &entry.key;
+    if entry.what != own.journal_what() {
+        eprintln!(
+            "crumb: refused: request id {id} was spent with {} for another spend ({}); a request id names one \
+             spend (idempotency-key-reused)",
+            file.display(),
+            entry.what
+        );
+        return Ok(DENIED);
     }
+    let shown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
+    if entry.successor != fingerprint(text) {
+        eprintln!(
+            "crumb: request id {id} was spent with {} before (cost {}, {} left), and the file has moved on since; \
+             nothing was spent again",
+            file.display(),
+            shown(entry.cost),
+            shown(entry.balance)
+        );
+        return Ok(UNAVAILABLE);
+    }
+    // The file still holds that spend's successor: this is a retry, answered as the server would.
+    let receipt =
+        json!({ "token": text, "request_id": id, "cost": entry.cost, "remaining": entry.balance, "replayed": true });
+    print(c, text, &receipt)
+}
+
+fn print(c: &ConsumeArgs, successor: &str, receipt: &Value) -> Result<u8> {
     if c.json {
-        outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
+        outln!("{}", serde_json::to_string_pretty(receipt)?)?;
     } else {
         outln!("{successor}")?;
         let again = if receipt["replayed"] == true { " (a retry: the same successor as before)" } else { "" };

@@ -1,15 +1,32 @@
-//! Replacing a token file without ever leaving it half-written: write beside, fsync, rename,
-//! fsync the directory. A crash leaves the old token or the new one, never neither.
+//! A token file and the files crumb keeps beside it.
+//!
+//! The token file itself is replaced without ever being left half-written: write beside,
+//! fsync, rename, fsync the directory. A crash leaves the old token or the new one, never
+//! neither. Beside it, all mode 0600 and never opened through a symbolic link:
+//! `FILE.lock` (one request or spend on the file at a time), `FILE.pending` (the request in
+//! flight, so the next run can recover its successor: [`pending`]) and `FILE.keys` (the
+//! idempotency keys the file already paid for: [`journal`]).
 
+pub mod journal;
+pub mod pending;
+
+use super::exit::{bad_input, unavailable};
 use anyhow::{Context, Result};
-use std::io::Write;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 fn temp_beside<'p>(path: &'p Path, tag: &str) -> Result<(std::path::PathBuf, &'p Path)> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut name = path.file_name().context("the token file has no name")?.to_os_string();
     name.push(format!(".crumb-{}.{tag}", std::process::id()));
     Ok((dir.join(name), dir))
+}
+
+/// `FILE` + `suffix`, in the token file's directory.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 /// Checks, before a spend commits, that the token file can be replaced: a file can be
@@ -68,4 +85,154 @@ pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         super::exit::unavailable(format!("cannot replace {}: {e}", path.display()))
     })
+}
+
+/// Opens a file beside the token file without following a symbolic link in its last
+/// component (someone who planted `FILE.lock -> ~/.bashrc` gets a refusal, not a new file
+/// there); a file created is mode 0600.
+pub fn open_private(path: &Path, create: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    if create {
+        options.write(true).create(true).truncate(false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other("it is a symbolic link"));
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Says why a file beside the token file cannot be opened; a symbolic link is named as such.
+pub fn open_failure(path: &Path, e: &std::io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return format!("{} is a symbolic link: crumb does not follow it (remove it)", path.display());
+    }
+    format!("cannot open {}: {}", path.display(), crumb::error::io_reason(e))
+}
+
+/// Reads a small file beside the token file (at most `max` bytes), never through a link;
+/// `None` when there is none.
+pub fn read_private(path: &Path, max: u64) -> Result<Option<String>> {
+    let file = match open_private(path, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unavailable(open_failure(path, &e))),
+    };
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| unavailable(format!("cannot read {}: {}", path.display(), crumb::error::io_reason(&e))))?;
+    if text.len() as u64 > max {
+        return Err(unavailable(format!("{} is larger than {max} bytes: not crumb's; remove it", path.display())));
+    }
+    Ok(Some(text))
+}
+
+/// Locks `FILE.lock` beside the token file until the returned file is dropped (the token
+/// file itself is replaced by rename, so a lock on it would not outlive the first successor).
+/// Parallel runs on one file take turns instead of racing each other's token.
+pub fn lock(token_file: &Path) -> Result<std::fs::File> {
+    let path = beside(token_file, ".lock");
+    let file = open_private(&path, true).map_err(|e| unavailable(open_failure(&path, &e)))?;
+    // A lock file an older crumb created 0644 is narrowed; it holds nothing, but it is ours.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata().is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    file.lock().map_err(|e| unavailable(format!("cannot lock {}: {}", path.display(), crumb::error::io_reason(&e))))?;
+    Ok(file)
+}
+
+/// Reads the token file and checks that it holds a token, before anything is sent anywhere:
+/// a file that is not a token (a key file, a link to one) is refused, and its bytes are
+/// never echoed. Returns the token's text, trimmed.
+pub fn read_token(path: &Path) -> Result<String> {
+    use crumb::error::DecodeError;
+    use crumb::token::wire::MAX_TOKEN_TEXT;
+    let refuse = |why: &str| bad_input(format!("{} is not a token file: {why}; nothing was sent", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_TOKEN_TEXT as u64 + 1).read_to_end(&mut bytes)).map_err(|e| {
+        bad_input(format!("cannot read the token file {}: {}", path.display(), crumb::error::io_reason(&e)))
+    })?;
+    if bytes.len() > MAX_TOKEN_TEXT {
+        return Err(refuse("it is larger than a token can be"));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| refuse("it does not hold a macaroon (is it a key file?)"))?;
+    let text = text.trim().to_owned();
+    match crumb::token::wire::decode(&text) {
+        Ok(_) => Ok(text),
+        Err(e) => Err(refuse(match e {
+            DecodeError::Empty => "it is empty",
+            DecodeError::TooLarge { .. } => "it is larger than a token can be",
+            DecodeError::Truncated(_) => "the token in it is cut short",
+            _ => "it does not hold a macaroon (is it a key file?)",
+        })),
+    }
+}
+
+/// A token's fingerprint (SHA-256 of its text, hex): lets the files beside the token file
+/// say which token they are about without holding it.
+pub fn fingerprint(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(token.trim().as_bytes())[..16])
+}
+
+/// Removes a file beside the token file (a link is removed, never followed).
+pub fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(unavailable(format!("cannot remove {}: {}", path.display(), crumb::error::io_reason(&e)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_beside_are_never_opened_through_a_link_and_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join("t.lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = open_private(&link, true).unwrap_err();
+        assert!(open_failure(&link, &e).contains("symbolic link"), "{e}");
+        assert!(!target.exists(), "the link was followed");
+        let token = dir.path().join("t");
+        std::fs::write(&token, "x").unwrap();
+        std::fs::remove_file(&link).unwrap();
+        let _held = lock(&token).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&link).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_token_is_refused_without_echoing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "a3f1".repeat(16);
+        for content in [secret.as_str(), "", "not a token at all", "{\"json\": true}"] {
+            let path = dir.path().join("f");
+            std::fs::write(&path, content).unwrap();
+            let message = super::super::exit::message(&read_token(&path).unwrap_err());
+            assert!(message.contains("is not a token file") && message.contains("nothing was sent"), "{message}");
+            assert!(content.is_empty() || !message.contains(content), "{message}");
+        }
+        let missing = read_token(&dir.path().join("none")).unwrap_err();
+        assert!(super::super::exit::message(&missing).contains("no such file"));
+    }
 }
