@@ -24,6 +24,9 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// How long a recovery probe's hold may last: it is settled at once.
+const RECOVER_HOLD: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What `/v1/authz` does with a priced request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AuthzMode {
@@ -46,6 +49,18 @@ impl Default for AuthzOptions {
     fn default() -> Self {
         AuthzOptions { mode: AuthzMode::Spend, payment_status: StatusCode::UNAUTHORIZED }
     }
+}
+
+/// A handler routed for the seven methods a metered request may have (Envoy asks with the
+/// original request's own); any other method is 405, as for every route.
+pub fn methods<H, T>(handler: H) -> axum::routing::MethodRouter<Arc<AppState>>
+where
+    H: axum::handler::Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    use axum::routing::MethodFilter as M;
+    let metered = M::GET.or(M::HEAD).or(M::POST).or(M::PUT).or(M::PATCH).or(M::DELETE).or(M::OPTIONS);
+    axum::routing::on(metered, handler)
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -99,7 +114,7 @@ fn original(
 
 /// Forward auth: may the request described by the proxy's headers pass? Spends its price
 /// (or verifies, `--authz-mode verify`) and answers the successor in `Crumb-Token`.
-#[utoipa::path(method(get, post), path = "/v1/authz", security((), ("bearer" = [])),
+#[utoipa::path(method(get, post, put, patch, delete, head, options), path = "/v1/authz", security((), ("bearer" = [])),
     params(
         ("X-Original-Method" = Option<String>, Header, description = "nginx: the original method"),
         ("X-Original-URI" = Option<String>, Header, description = "nginx: the original path and query"),
@@ -122,7 +137,7 @@ pub async fn authz_root(
 }
 
 /// Forward auth, Envoy style: the original path follows `/v1/authz/`.
-#[utoipa::path(method(get, post), path = "/v1/authz/{path}", security((), ("bearer" = [])),
+#[utoipa::path(method(get, post, put, patch, delete, head, options), path = "/v1/authz/{path}", security((), ("bearer" = [])),
     params(
         ("path" = String, Path, description = "The original path, without its leading /"),
         ("Idempotency-Key" = Option<String>, Header, description = "Binds a retry to its first answer"),
@@ -192,7 +207,13 @@ async fn decide(
     metered: &Metered,
     headers: &HeaderMap,
 ) -> Result<Response, Problem> {
+    // A recovery probe asks what became of a lost request: it is answered, never allowed
+    // through (the proxy in front would call the upstream), and refused 403 as every answer
+    // but a payment challenge is (nginx passes only 401 and 403).
+    let recover = super::holds::recovering(headers)?;
+    let refused = StatusCode::FORBIDDEN;
     let price = match metered.charge {
+        Charge::Free if recover => return Ok(super::holds::recovered_unpaid(None, refused)),
         Charge::Free => return Ok(allowed(None, None, 0)),
         Charge::Price(p) => p,
     };
@@ -201,9 +222,17 @@ async fn decide(
     let ctx = metering::context(state, metered, headers, peer)?;
     if price == 0 || state.authz.mode == AuthzMode::Verify {
         let balance = metering::verify_only(state, &presented, ctx).await?;
+        if recover {
+            return Ok(super::holds::recovered_unpaid(Some((&presented.text, balance)), refused));
+        }
         return Ok(allowed(Some(&presented.text), balance, 0));
     }
     let request_id = metering::request_id(state, headers, &presented, metered)?;
+    if recover {
+        // Answered from the ledger, or closed now at no cost.
+        let (answer, _) = super::holds::recover(state, &presented, ctx, request_id, RECOVER_HOLD, refused).await?;
+        return Ok(answer);
+    }
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let receipt = super::routes::consume_receipt(state, token, discharges, ctx, Some(request_id), None).await?;
     let receipt = receipt.map_err(|e| Problem::from_error(e, &presented, realm, price))?;

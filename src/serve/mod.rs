@@ -7,6 +7,7 @@ mod audit;
 mod authz;
 mod connections;
 mod error;
+mod holds;
 mod metering;
 mod metrics;
 mod proxy;
@@ -81,10 +82,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/revoke", post(routes::revoke))
         .route("/v1/lineage", get(routes::lineage_own))
         .route("/v1/lineage/:nonce", get(routes::lineage))
-        // Every method: Envoy asks with the original request's own method, and forward auth
-        // must refuse a method it cannot price (400), not answer 405.
-        .route("/v1/authz", any(authz::authz_root))
-        .route("/v1/authz/*path", any(authz::authz_path))
+        // Every method a metered request may have: Envoy asks with the original request's own.
+        .route("/v1/authz", authz::methods(authz::authz_root))
+        .route("/v1/authz/*path", authz::methods(authz::authz_path))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))

@@ -22,6 +22,7 @@
 //! crumb closes that request now at no cost (so a late copy is answered from the ledger too).
 
 use super::audit::Entry;
+use super::holds::{already_answered, hold, recovered_unpaid, recovering, release, settle};
 use super::metering::{self, Charge, Problem};
 use super::stall::Stall;
 use super::AppState;
@@ -30,7 +31,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use crumb::charge::Held;
-use crumb::spend::Receipt;
 use crumb::target::Target;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -349,7 +349,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     let recover = recovering(req.headers())?;
     let described = metered.described();
     let price = match metered.charge {
-        Charge::Free if recover => return Ok(recovered_unpaid(None)),
+        Charge::Free if recover => return Ok(recovered_unpaid(None, StatusCode::CONFLICT)),
         Charge::Free => {
             return match upstream.send(req, &metered.target, client_ip, host.as_deref()).await {
                 Sent::Answered(response) => Ok(from_upstream(response, None)),
@@ -397,31 +397,6 @@ fn host_of(req: &Request) -> Result<Option<String>, Problem> {
     host.transpose().map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "bad-host", "the Host header is not ASCII"))
 }
 
-/// Whether the client asks to recover a lost answer (`Crumb-Recover: 1`).
-fn recovering(headers: &HeaderMap) -> Result<bool, Problem> {
-    match headers.get("crumb-recover").map(HeaderValue::as_bytes) {
-        None => Ok(false),
-        Some(b"1") => Ok(true),
-        Some(_) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-recover", "Crumb-Recover takes the value 1")),
-    }
-}
-
-/// A recovery probe on a route that consumes nothing: the token the client holds is still its
-/// current one.
-fn recovered_unpaid(token: Option<(&str, Option<u64>)>) -> Response {
-    let mut problem = Problem::new(
-        StatusCode::CONFLICT,
-        "already-answered",
-        "this route charges nothing, so there is nothing to recover; the token is unchanged",
-    );
-    problem.extra.insert("cost".into(), serde_json::json!(0));
-    let mut response = problem.into_response();
-    if let Some((text, balance)) = token {
-        metering::set_receipt_headers(response.headers_mut(), text, balance, 0);
-    }
-    response
-}
-
 /// A route priced 0: free but not open. The token must verify (signature, caveats, standing);
 /// it is not consumed, so it comes back unchanged.
 #[allow(clippy::too_many_arguments)]
@@ -438,7 +413,7 @@ async fn verified(
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let balance = metering::verify_only(state, presented, ctx).await?;
     if recover {
-        return Ok((recovered_unpaid(Some((&presented.text, balance))), "recovered"));
+        return Ok((recovered_unpaid(Some((&presented.text, balance)), StatusCode::CONFLICT), "recovered"));
     }
     match upstream.send(req, &metered.target, client_ip, host.as_deref()).await {
         Sent::Answered(response) => Ok((from_upstream(response, Some((&presented.text, balance, 0))), "allowed")),
@@ -481,18 +456,16 @@ async fn charge(
     let price = ctx.cost;
     let refused = |e| Problem::from_error(e, &presented, &state.pricing.realm, price);
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
+    if exchange.recover {
+        return super::holds::recover(&state, &presented, ctx, request_id, upstream.hold_ttl(), StatusCode::CONFLICT)
+            .await;
+    }
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
     let hold = match held.map_err(refused)? {
         Held::Fresh(hold) => hold,
-        Held::Answered(receipt) => return Ok((already_answered(&receipt), "replayed")),
+        Held::Answered(receipt) => return Ok((already_answered(&receipt, StatusCode::CONFLICT), "replayed")),
     };
-    if exchange.recover {
-        // Never recorded: close this request id at no cost, so a late copy of the lost
-        // request is answered from the ledger and never forwarded.
-        let receipt = settle(&state, hold, false).await?.map_err(refused)?;
-        return Ok((already_answered(&receipt), "closed"));
-    }
     if !matches!(gone.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)) {
         // The client hung up while its token was being held: nothing was forwarded.
         release(&state, hold).await;
@@ -534,67 +507,6 @@ async fn charge(
     Ok((from_upstream(response, receipt), outcome))
 }
 
-/// Gives a hold back (its request never reached the upstream); a failure only means the hold
-/// lapses on its own.
-async fn release(state: &Arc<AppState>, hold: crumb::charge::Hold) {
-    let worker = state.clone();
-    if let Err(e) = super::routes::blocking(move || Ok(worker.issuer.release(hold)))
-        .await
-        .and_then(|r| r.map_err(super::error::ApiError::from))
-    {
-        tracing::warn!(code = e.code, "a hold could not be released; it lapses on its own");
-    }
-}
-
-/// Holds the token: verified here and reserved by the ledger's own writer when it has one
-/// (no thread waits), else on a blocking thread.
-async fn hold(
-    state: &Arc<AppState>,
-    token: crumb::Macaroon,
-    discharges: Vec<crumb::Macaroon>,
-    ctx: crumb::Context,
-    request_id: String,
-    ttl: Duration,
-) -> Result<Result<Held, crumb::Error>, Problem> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |queued| {
-        let _ = answer.send(queued);
-    });
-    state.issuer.hold_queued(token.clone(), discharges.clone(), &ctx, &request_id, ttl, reply);
-    if let Ok(queued) = answered.await {
-        return Ok(state.issuer.finish_hold(queued));
-    }
-    let worker = state.clone();
-    super::routes::blocking(move || Ok(worker.issuer.hold(token, discharges, &ctx, &request_id, ttl)))
-        .await
-        .map_err(Problem::from)
-}
-
-/// Settles the hold: the record queued on the ledger's own writer when it has one, else on a
-/// blocking thread.
-async fn settle(
-    state: &Arc<AppState>,
-    hold: crumb::charge::Hold,
-    charge: bool,
-) -> Result<Result<Receipt, crumb::Error>, Problem> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |queued| {
-        let _ = answer.send(queued);
-    });
-    match state.issuer.settle_queued(hold, charge, reply) {
-        None => match answered.await {
-            Ok(queued) => Ok(state.issuer.finish_settle(queued)),
-            Err(_) => {
-                Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "ledger-unavailable", "the ledger did not answer"))
-            }
-        },
-        Some(hold) => {
-            let worker = state.clone();
-            super::routes::blocking(move || Ok(worker.issuer.settle(hold, charge))).await.map_err(Problem::from)
-        }
-    }
-}
-
 /// The upstream's answer for the client: its own hop-by-hop and `Crumb-*` headers removed,
 /// and crumb's receipt headers (successor, balance, cost) set.
 fn from_upstream(mut response: Response, receipt: Option<(&str, Option<u64>, u64)>) -> Response {
@@ -604,25 +516,6 @@ fn from_upstream(mut response: Response, receipt: Option<(&str, Option<u64>, u64
     if let Some((token, balance, cost)) = receipt {
         metering::set_receipt_headers(headers, token, balance, cost);
     }
-    response
-}
-
-/// A retry of a request already settled: the recorded successor, without calling the
-/// upstream again. The upstream's answer was not stored, so this is not a success.
-fn already_answered(receipt: &Receipt) -> Response {
-    let successor = &receipt.children[0];
-    let mut problem = Problem::new(
-        StatusCode::CONFLICT,
-        "already-answered",
-        "this request (same token, same Idempotency-Key) was answered before; the upstream was not called again \
-         and its answer is not stored; the successor is in Crumb-Token",
-    );
-    problem.extra.insert("cost".into(), serde_json::json!(receipt.cost));
-    problem.extra.insert("balance".into(), serde_json::json!(successor.balance));
-    let mut response = problem.into_response();
-    let text = super::routes::encode(&successor.token);
-    metering::set_receipt_headers(response.headers_mut(), &text, Some(successor.balance), receipt.cost);
-    response.headers_mut().insert("crumb-replayed", HeaderValue::from_static("true"));
     response
 }
 

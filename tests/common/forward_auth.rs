@@ -100,6 +100,35 @@ pub fn the_client_cannot_describe_its_own_request(s: &Stack) {
     assert_eq!(s.upstream.count(), 1);
 }
 
+/// `Crumb-Recover: 1` through the front proxy: a request answered before gets its recorded
+/// successor, one never recorded is closed at no cost, and neither reaches the upstream; a
+/// late copy of the closed one is refused, not executed.
+pub fn a_recovery_probe_is_answered_never_forwarded(s: &Stack) {
+    let token = s.crumb.mint(&["--balance", "20"]);
+    let url = format!("{}/v1/chat", s.front.url);
+    let key = ("Idempotency-Key", "answered-1");
+    let paid = send("POST", &url, Some(&token), &[key], "hello");
+    assert_eq!(paid.status, 200, "{paid:?}");
+    let probe = send("POST", &url, Some(&token), &[key, ("Crumb-Recover", "1")], "");
+    assert_eq!((probe.status, probe.header("crumb-error")), (403, Some("already-answered")), "{probe:?}");
+    assert_eq!((probe.header("crumb-token"), probe.header("crumb-cost")), (paid.header("crumb-token"), Some("5")));
+    assert_eq!(s.upstream.count(), 1, "a probe reached the upstream");
+    // A request crumb never saw: closed at no cost, and its late copy refused.
+    let next = paid.successor().to_owned();
+    let lost = ("Idempotency-Key", "never-sent");
+    let closed = send("POST", &url, Some(&next), &[lost, ("Crumb-Recover", "1")], "");
+    assert_eq!((closed.status, closed.header("crumb-cost")), (403, Some("0")), "{closed:?}");
+    assert_eq!(closed.header("crumb-balance"), Some("15"), "{closed:?}");
+    // Refused: forward auth's spend of 5 does not match the closed record of 0, so it is
+    // `spent` (the proxy, which holds, answers `already-answered`); either way never allowed.
+    let late = send("POST", &url, Some(&next), &[lost], "late");
+    assert_eq!(late.status, 403, "{late:?}");
+    assert!(matches!(late.header("crumb-error"), Some("spent" | "already-answered")), "{late:?}");
+    assert_eq!(s.upstream.count(), 1, "a closed request was executed");
+    let after = send("POST", &url, Some(closed.successor()), &[], "");
+    assert_eq!((after.status, after.header("crumb-balance")), (200, Some("10")), "{after:?}");
+}
+
 /// With crumb down the proxy fails closed (a 5xx) and the upstream is not called.
 pub fn fails_closed_without_crumb(s: &mut Stack) {
     let token = s.crumb.mint(&["--balance", "20"]);
@@ -137,6 +166,12 @@ macro_rules! forward_auth_tests {
         fn a_client_cannot_describe_its_own_request_to_crumb() {
             let Some(s) = stack($start) else { return };
             checks::the_client_cannot_describe_its_own_request(&s);
+        }
+
+        #[test]
+        fn a_recovery_probe_is_answered_never_forwarded() {
+            let Some(s) = stack($start) else { return };
+            checks::a_recovery_probe_is_answered_never_forwarded(&s);
         }
 
         #[test]
