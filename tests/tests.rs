@@ -13,6 +13,7 @@ mod client;
 mod contract;
 mod fuzz_regressions;
 mod generated;
+mod haproxy;
 mod interop;
 mod ledger;
 mod ledger_conformance;

@@ -106,6 +106,7 @@ pub mod backends;
 pub mod caddy;
 pub mod forward_auth;
 pub mod front;
+pub mod haproxy;
 pub mod http;
 pub mod nginx;
 pub mod server;
