@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes starting corpora for the fuzz targets from ../shared/vectors ($CRUMB_VECTORS if
+"""Writes starting corpora for the fuzz targets from ../tests/data/interop ($CRUMB_VECTORS if
 set: tokens of four macaroon libraries) and from crumb's caveat grammar. Run from fuzz/:
 python3 seed.py. Without the vectors, only the grammar seeds are written."""
 import json, os, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-vectors_dir = os.environ.get("CRUMB_VECTORS") or os.path.join(here, "..", "..", "shared", "vectors")
+vectors_dir = os.environ.get("CRUMB_VECTORS") or os.path.join(here, "..", "tests", "data", "interop")
 vectors = os.path.join(vectors_dir, "vectors.json")
 
 def put(target, name, data):

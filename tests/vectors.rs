@@ -1,5 +1,5 @@
 //! The interop vectors made by pymacaroons, libmacaroons, go-macaroon and js-macaroon
-//! (`../shared/vectors/`): every token decodes, binary forms re-encode to the same bytes,
+//! (`tests/data/interop/`): every token decodes, binary forms re-encode to the same bytes,
 //! signatures match, and every verification scenario gives the expected verdict — first
 //! through the library, then through the real binary (`crumb verify --only-exact …`).
 

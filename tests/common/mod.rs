@@ -83,11 +83,12 @@ impl Env {
     }
 }
 
-/// The shared vectors folder (`$CRUMB_VECTORS`, else `../shared/vectors`), if present.
+/// The interop vectors: `$CRUMB_VECTORS` when set (another set with the same schema), else the
+/// copy kept in the repository (`tests/data/interop/`, whose README says where it came from).
 pub fn vectors_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("CRUMB_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/interop"));
     if dir.join("vectors.json").exists() {
         Some(dir)
     } else {
@@ -119,6 +120,9 @@ pub fn skip(why: &str) {
     skip_required("CRUMB_REQUIRE_INTEROP", why)
 }
 
+/// Why tests skipped, for the summary printed when the test binary exits.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Says a test skipped, or fails it when `required` (an environment variable) is `1`.
 pub fn skip_required(required: &str, why: &str) {
     use std::io::Write;
@@ -126,4 +130,28 @@ pub fn skip_required(required: &str, why: &str) {
         panic!("required ({required}=1) but skipped: {why}");
     }
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    SKIPPED.lock().unwrap_or_else(|p| p.into_inner()).push(why.to_owned());
+}
+
+/// A skipped test counts as passed in libtest's own summary, so one more line follows it,
+/// when the test binary exits: how many tests did not reach their subject, and why.
+// `unsafe` as the `dtor` crate asks of code run at exit: this touches only a static Mutex and
+// unbuffered stderr, which outlive the test harness's own exit.
+#[dtor::dtor(unsafe)]
+fn summarize_skips() {
+    use std::io::Write;
+    let skipped = SKIPPED.lock().unwrap_or_else(|p| p.into_inner());
+    if skipped.is_empty() {
+        return;
+    }
+    let mut reasons: Vec<(usize, &str)> = Vec::new();
+    for why in skipped.iter() {
+        match reasons.iter_mut().find(|(_, r)| *r == why) {
+            Some((n, _)) => *n += 1,
+            None => reasons.push((1, why)),
+        }
+    }
+    let list: Vec<String> = reasons.iter().map(|(n, why)| format!("{n} × {why}")).collect();
+    let _ =
+        writeln!(std::io::stderr(), "\nSKIPPED {} tests (counted as passed above): {}", skipped.len(), list.join("; "));
 }
