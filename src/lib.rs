@@ -27,6 +27,7 @@ pub mod keyring;
 pub mod ledger;
 pub mod limits;
 pub mod lineage;
+pub mod outcome;
 pub mod price;
 pub mod revoke;
 pub mod spend;

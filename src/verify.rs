@@ -45,6 +45,31 @@ pub enum DenialCode {
 }
 
 impl DenialCode {
+    /// Every denial code, for tables and tests.
+    pub const ALL: [DenialCode; 21] = [
+        DenialCode::BadSignature,
+        DenialCode::Expired,
+        DenialCode::NotYetValid,
+        DenialCode::CaveatFailed,
+        DenialCode::UnknownCaveat,
+        DenialCode::CostExceeded,
+        DenialCode::InsufficientBalance,
+        DenialCode::MissingDischarge,
+        DenialCode::InvalidDischarge,
+        DenialCode::UnusedDischarge,
+        DenialCode::DischargeCycle,
+        DenialCode::UnknownKey,
+        DenialCode::RetiredKey,
+        DenialCode::Spent,
+        DenialCode::Revoked,
+        DenialCode::TooManyDischarges,
+        DenialCode::DischargeTooDeep,
+        DenialCode::WrongRole,
+        DenialCode::NotAnOperator,
+        DenialCode::InFlight,
+        DenialCode::IdempotencyKeyReused,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DenialCode::BadSignature => "bad-signature",

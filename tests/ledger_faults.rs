@@ -213,7 +213,7 @@ fn a_proxy_whose_database_restarts_mid_request_settles_once_it_is_back() {
     let proxy = common::server::start_replica(
         &key,
         &url,
-        &["--upstream", &upstream.url, "--price", "* /hang=1", "--price", "* /slow=1", "--upstream-timeout", "10s"],
+        &["--upstream", &upstream.url, "--price", "* /hang=1", "--price", "* /slow=1", "--upstream-timeout", "30s"],
     );
     let tokens: Vec<String> = (0..6).map(|_| proxy.mint(&["--balance", "10"])).collect();
     let answers = std::thread::scope(|scope| {

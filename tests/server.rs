@@ -119,7 +119,7 @@ fn spend_retry_and_double_spend() {
     let (code, doc4) = s.post("/v1/spend", &json!({ "token": doc3["token"], "cost": 20 }));
     assert_eq!((code, doc4["remaining"].as_u64()), (200, Some(5)));
     let (code, doc5) = s.post("/v1/spend", &json!({ "token": doc4["token"], "cost": 6 }));
-    assert_eq!((code, doc5["code"].as_str()), (403, Some("insufficient-balance")), "{doc5}");
+    assert_eq!((code, doc5["code"].as_str()), (402, Some("insufficient-balance")), "{doc5}");
     let (code, doc) = s.post("/v1/verify", &json!({ "token": token }));
     assert_eq!((code, doc["code"].as_str()), (409, Some("spent")));
 }
@@ -134,7 +134,7 @@ fn split_over_http() {
         doc["children"].as_array().unwrap().iter().map(|c| c["balance"].as_u64().unwrap()).collect();
     assert_eq!(balances, [10, 15, 25]);
     let (code, doc) = s.post("/v1/split", &json!({ "token": doc["children"][0]["token"], "amounts": [11] }));
-    assert_eq!((code, doc["code"].as_str()), (403, Some("insufficient-balance")));
+    assert_eq!((code, doc["code"].as_str()), (402, Some("insufficient-balance")));
 }
 
 #[test]

@@ -201,11 +201,14 @@ fn warn_if_readable(path: &Path) {
     }
 }
 
-/// A token minted with another key than the one given is a configuration error (exit 2),
-/// said plainly, not a denial: "this token was minted with key id X; the key you gave is Y".
+/// A token minted with another key than the one given is refused as `unknown-key` (exit 1),
+/// the same verdict whether the keys came from a key file or a keyring, said plainly: "this
+/// token was minted with key id X; the key you gave is Y".
 pub fn check_key_matches(keys: &Keyring, token: &Macaroon) -> Result<()> {
     match keys.key_for(&token.identifier) {
-        Err(e @ crumb::error::KeyError::WrongKey { .. }) => Err(e.into()),
+        Err(e @ crumb::error::KeyError::WrongKey { .. }) => {
+            Err(crumb::Error::Denied(crumb::Denial::new(crumb::DenialCode::UnknownKey, e.to_string())).into())
+        }
         _ => Ok(()),
     }
 }

@@ -49,25 +49,22 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if cause.is::<super::remote::Unreachable>() {
             return UNAVAILABLE;
         }
-        if let Some(e) = cause.downcast_ref::<crumb::Error>() {
-            return match e {
-                crumb::Error::Denied(_) => DENIED,
-                crumb::Error::Ledger(_) | crumb::Error::Io { .. } => UNAVAILABLE,
-                _ => BAD_INPUT,
-            };
-        }
-        if cause.downcast_ref::<crumb::error::LedgerError>().is_some() {
-            return UNAVAILABLE;
-        }
-        if cause.is::<crumb::error::DecodeError>()
-            || cause.is::<crumb::error::KeyError>()
-            || cause.is::<crumb::error::CaveatSyntaxError>()
-            || cause.is::<crumb::error::EncodeError>()
-        {
-            return BAD_INPUT;
+        if let Some((class, _)) = crumb::outcome::classify(cause) {
+            return exit_for(class);
         }
     }
     BAD_INPUT
+}
+
+/// The exit code of each class of outcome: the one map from the library's classification to
+/// exit codes.
+pub fn exit_for(class: crumb::outcome::Class) -> u8 {
+    use crumb::outcome::Class;
+    match class {
+        c if c.is_verdict() => DENIED,
+        Class::Unavailable | Class::Internal => UNAVAILABLE,
+        _ => BAD_INPUT,
+    }
 }
 
 /// The error as one line, each cause stated once: a library error that already describes
@@ -102,7 +99,6 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// The stable code of an error, the same vocabulary as the HTTP API's error bodies.
 pub fn error_code(err: &anyhow::Error) -> String {
-    use crumb::error::DecodeError;
     for cause in err.chain() {
         if let Some(d) = cause.downcast_ref::<super::remote::Denied>() {
             return d.0["code"].as_str().unwrap_or("denied").to_owned();
@@ -113,21 +109,8 @@ pub fn error_code(err: &anyhow::Error) -> String {
         if cause.is::<super::remote::Unreachable>() {
             return "unavailable".to_owned();
         }
-        let code = match cause.downcast_ref::<crumb::Error>() {
-            Some(crumb::Error::Denied(d)) => d.code.as_str(),
-            Some(crumb::Error::Decode(DecodeError::TooLarge { .. })) => "token-too-large",
-            Some(crumb::Error::Decode(_)) => "malformed-token",
-            Some(crumb::Error::Caveat(_)) => "bad-caveat",
-            Some(crumb::Error::Limit(l)) => l.code,
-            Some(crumb::Error::Usage(_)) => "bad-request",
-            Some(crumb::Error::Ledger(_)) => "ledger-unavailable",
-            Some(crumb::Error::Key(_)) => "bad-key",
-            Some(crumb::Error::Encode(_)) => "bad-request",
-            Some(crumb::Error::Io { .. }) => "unavailable",
-            None if cause.is::<crumb::error::LedgerError>() => "ledger-unavailable",
-            None if cause.is::<crumb::error::KeyError>() => "bad-key",
-            None if cause.is::<DecodeError>() => "malformed-token",
-            None if cause.is::<crumb::error::CaveatSyntaxError>() => "bad-caveat",
+        let code = match crumb::outcome::classify(cause) {
+            Some((_, code)) => code,
             None => match cause.downcast_ref::<Coded>() {
                 Some(c) if c.code == UNAVAILABLE => "unavailable",
                 Some(_) => "bad-request",
@@ -151,4 +134,61 @@ pub fn error_json(err: &anyhow::Error, exit: u8) -> serde_json::Value {
 
 pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crumb::outcome::Class;
+
+    /// README's table of reason codes: code → (exit, HTTP status), as written.
+    fn readme_table() -> Vec<(String, u8, String)> {
+        let readme = include_str!("../../README.md");
+        let section = readme.split("### Reason codes").nth(1).expect("README has the reason codes");
+        let section = section.split("\n## ").next().unwrap();
+        let mut rows = Vec::new();
+        for line in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let exit: u8 = cells[2].parse().unwrap_or_else(|_| panic!("exit of {line}"));
+            for code in cells[0].split(", ") {
+                rows.push((code.trim_matches('`').to_owned(), exit, cells[3].to_owned()));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn every_denial_code_is_in_the_readme_with_its_exit_code_and_status() {
+        let table = readme_table();
+        for code in crumb::DenialCode::ALL {
+            let (_, exit, http) = table
+                .iter()
+                .find(|(c, _, _)| c == code.as_str())
+                .unwrap_or_else(|| panic!("README's reason codes lack {code}"));
+            let class = code.class();
+            assert_eq!(*exit, exit_for(class), "{code}: exit");
+            assert_eq!(*http, crate::serve::status_of(class).as_u16().to_string(), "{code}: HTTP");
+        }
+    }
+
+    #[test]
+    fn the_library_faults_are_in_the_readme_with_their_exit_codes() {
+        let table = readme_table();
+        let faults: [(&str, Class); 8] = [
+            ("malformed-token", Class::BadRequest),
+            ("token-too-large", Class::TooLarge),
+            ("bad-caveat", Class::BadRequest),
+            ("bad-format", Class::BadRequest),
+            ("bad-key", Class::BadRequest),
+            ("bad-request", Class::BadRequest),
+            ("ledger-unavailable", Class::Unavailable),
+            ("internal", Class::Internal),
+        ];
+        for (code, class) in faults {
+            let (_, exit, http) =
+                table.iter().find(|(c, _, _)| c == code).unwrap_or_else(|| panic!("README's reason codes lack {code}"));
+            assert_eq!(*exit, exit_for(class), "{code}: exit");
+            assert_eq!(*http, crate::serve::status_of(class).as_u16().to_string(), "{code}: HTTP");
+        }
+    }
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use crumb::error::DecodeError;
+use crumb::outcome::{Class, Classified};
 use crumb::{DenialCode, Error};
 use serde_json::{json, Value};
 
@@ -26,38 +27,46 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// The status a denial maps to: 409 for a token already consumed, 403 otherwise.
+    /// A denial: its class's status, and `allowed: false` in the body.
     pub fn denied(code: DenialCode, message: impl Into<String>) -> Self {
-        let status = if matches!(code, DenialCode::Spent | DenialCode::InFlight) {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        let mut e = Self::new(status, code.as_str(), message);
+        let mut e = Self::new(status(code.class()), code.as_str(), message);
         e.extra = Some(json!({ "allowed": false }));
         e
     }
 }
 
+/// The HTTP status of each class of outcome: the one map from the library's classification
+/// to HTTP (the proxy and forward auth start from it too).
+pub fn status(class: Class) -> StatusCode {
+    match class {
+        Class::Denied => StatusCode::FORBIDDEN,
+        Class::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+        Class::Conflict => StatusCode::CONFLICT,
+        Class::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Class::BadRequest => StatusCode::BAD_REQUEST,
+        Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
+        let (class, code) = (e.class(), e.code());
         match e {
             Error::Denied(d) => ApiError::denied(d.code, d.message),
-            Error::Decode(DecodeError::TooLarge { .. }) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "token-too-large", e.to_string())
-            }
-            Error::Decode(d) => ApiError::bad_request("malformed-token", d.to_string()),
-            Error::Caveat(c) => ApiError::bad_request("bad-caveat", c.to_string()),
-            Error::Usage(m) => ApiError::bad_request("bad-request", m),
-            Error::Limit(l) => ApiError::bad_request(l.code, l.message),
+            // Faults are logged in full and answered in general terms: a ledger's or the
+            // system's wording is for the operator.
             Error::Ledger(l) => {
                 tracing::error!(error = %l, "ledger error");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ledger-unavailable", "the ledger is unavailable")
+                ApiError::new(status(class), code, "the ledger is unavailable")
             }
-            other => {
+            other if matches!(class, Class::Unavailable | Class::Internal) => {
                 tracing::error!(error = %other, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                ApiError::new(status(class), code, "internal error")
             }
+            Error::Limit(l) => ApiError::new(status(class), code, l.message),
+            other => ApiError::new(status(class), code, other.to_string()),
         }
     }
 }

@@ -225,8 +225,8 @@ impl Problem {
         p
     }
 
-    /// A denial of the presented token: 402 when it cannot pay, 409 when it was consumed or is
-    /// in use, 422 for a reused idempotency key, 403 otherwise, naming the caveat that failed.
+    /// A denial of the presented token, with its class's status (402 when it cannot pay, with
+    /// the payment challenge), naming the caveat that failed.
     pub fn denied(denial: &crumb::Denial, presented: &Presented, realm: &str, price: u64) -> Self {
         let balance = crumb::verify::balance_of(&presented.token);
         let mut p = match denial.code {
@@ -236,12 +236,7 @@ impl Problem {
                 p
             }
             code => {
-                let status = match code {
-                    DenialCode::Spent | DenialCode::InFlight => StatusCode::CONFLICT,
-                    DenialCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::FORBIDDEN,
-                };
-                let mut p = Problem::new(status, code.as_str(), denial.message.clone());
+                let mut p = Problem::new(super::error::status(code.class()), code.as_str(), denial.message.clone());
                 // The request holding the token will be answered: ask again soon.
                 p.retry_after = (code == DenialCode::InFlight).then_some(1);
                 p

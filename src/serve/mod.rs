@@ -18,6 +18,8 @@ mod stall;
 pub use audit::Audit;
 pub use authz::{AuthzMode, AuthzOptions};
 pub use connections::Limits;
+#[cfg(test)]
+pub use error::status as status_of;
 pub use metering::{Pricing, Unpriced};
 pub use metrics::Metrics;
 pub use proxy::Upstream;

@@ -189,8 +189,9 @@ fn count_ledger_error(state: &AppState, e: &ApiError) {
 /// Verifies a token for a request: signature, every caveat, and its standing in the ledger.
 #[utoipa::path(post, path = "/v1/verify", request_body = Body, responses(
     (status = 200, description = "Allowed", body = VerdictBody),
+    (status = 402, description = "Denied: the balance cannot pay the cost", body = VerdictBody),
     (status = 403, description = "Denied (a caveat, the signature, a revocation…)", body = VerdictBody),
-    (status = 409, description = "Denied: the token was spent", body = VerdictBody),
+    (status = 409, description = "Denied: the token was spent, or is in use", body = VerdictBody),
     ApiErrors,
 ))]
 pub async fn verify(
@@ -221,11 +222,7 @@ pub async fn verify(
         cost: body.cost,
         request_id: body.request_id.as_deref(),
     });
-    let status = match verdict.denial().map(|d| d.code) {
-        None => StatusCode::OK,
-        Some(DenialCode::Spent) => StatusCode::CONFLICT,
-        Some(_) => StatusCode::FORBIDDEN,
-    };
+    let status = verdict.denial().map_or(StatusCode::OK, |d| super::error::status(d.code.class()));
     Ok((status, Json(VerdictBody::from(verdict))))
 }
 
@@ -326,7 +323,8 @@ async fn consume(
 /// `request_id` by the same token answers the same successor.
 #[utoipa::path(post, path = "/v1/spend", request_body = Body, responses(
     (status = 200, description = "Spent: the successor", body = SpendReceipt),
-    (status = 403, description = "Denied (a caveat, the balance, a revocation…)", body = ErrorBody),
+    (status = 402, description = "The balance cannot pay", body = ErrorBody),
+    (status = 403, description = "Denied (a caveat, a revocation…)", body = ErrorBody),
     (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
     ApiErrors,
 ))]
@@ -343,7 +341,8 @@ pub async fn spend(
 /// Splits the token's balance into `amounts` plus a remainder child.
 #[utoipa::path(post, path = "/v1/split", request_body = Body, responses(
     (status = 200, description = "Split: the children, remainder last", body = SplitReceipt),
-    (status = 403, description = "Denied (a caveat, the balance, a revocation…)", body = ErrorBody),
+    (status = 402, description = "The balance cannot pay", body = ErrorBody),
+    (status = 403, description = "Denied (a caveat, a revocation…)", body = ErrorBody),
     (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
     ApiErrors,
 ))]
