@@ -107,7 +107,7 @@ pub fn request_id(
         }
         None => {
             let mut random = [0u8; 16];
-            getrandom::getrandom(&mut random).map_err(|e| Error::Usage(format!("the random source failed: {e}")))?;
+            getrandom::getrandom(&mut random).map_err(|e| Error::Key(crate::error::KeyError::Random(e.to_string())))?;
             Ok(format!("req:{}", hex::encode(random)))
         }
     }

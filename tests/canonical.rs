@@ -58,6 +58,8 @@ const TABLE: &[(&str, &str, Expect)] = &[
     ("POST", "/v1/chat%00", Refused),
     ("POST", "/v1/chat%zz", Refused),
     ("POST", "/v1/chat?a=%zz", Refused),
+    ("POST", "/v1/models/%c0%ae%c0%ae/chat", Refused),
+    ("POST", "/v1/chat%ff", Refused),
 ];
 
 fn head(method: &str, target: &str, token: &str, host: &str) -> String {
@@ -207,4 +209,65 @@ fn a_resource_caveat_is_not_escaped_by_spelling() {
     let crumb = start(&prices());
     let envoy = raw(crumb.addr(), &head("POST", "/v1/authz/v1/models%3F/../chat", &models, "api.test"));
     assert_eq!((envoy.status, envoy.header("crumb-error")), (403, Some("bad-path")), "{envoy:?}");
+}
+
+/// A header that describes the original request and cannot be read (a byte that is not
+/// ASCII), or is sent twice, is refused — never taken as absent, which would let the other
+/// family (a client's own `X-Forwarded-Uri` behind nginx) decide the price.
+#[test]
+fn forward_auth_refuses_descriptions_it_cannot_read_whole() {
+    let crumb = start(&prices());
+    let token = crumb.mint(&["--balance", "100"]);
+    let ask = |line: &str, extra: &str| {
+        raw(crumb.addr(), &format!("{line}Host: api.test\r\nAuthorization: Bearer {token}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"))
+    };
+    let get = "GET /v1/authz HTTP/1.1\r\n";
+    let client_says_models = "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /v1/models\r\n";
+    for (what, extra) in [
+        (
+            "a non-ASCII X-Original-URI",
+            format!("X-Original-Method: POST\r\nX-Original-URI: /v1/chat?\u{ff}\r\n{client_says_models}"),
+        ),
+        (
+            "two X-Original-URI",
+            "X-Original-Method: POST\r\nX-Original-URI: /v1/chat\r\nX-Original-URI: /v1/models\r\n".to_owned(),
+        ),
+        (
+            "two X-Forwarded-Method",
+            "X-Forwarded-Method: POST\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /v1/chat\r\n".to_owned(),
+        ),
+        ("a non-ASCII X-Original-Method", "X-Original-Method: P\u{d3}ST\r\nX-Original-URI: /v1/chat\r\n".to_owned()),
+        (
+            "a host that is two hosts",
+            "X-Original-Method: POST\r\nX-Original-URI: /v1/chat\r\nX-Original-Host: a,for=1.2.3.4\r\n".to_owned(),
+        ),
+    ] {
+        let answer = ask(get, &extra);
+        assert_eq!(answer.status, 403, "{what}: {answer:?}");
+        assert!(answer.header("crumb-token").is_none(), "{what} was allowed: {answer:?}");
+        assert!(
+            matches!(answer.header("crumb-error"), Some("bad-path" | "bad-method" | "bad-host")),
+            "{what}: {answer:?}"
+        );
+    }
+    // An absolute-form request to /v1/authz is refused like the proxy's.
+    let absolute = ask("GET http://evil.test/v1/authz/v1/models HTTP/1.1\r\n", "");
+    assert_eq!(absolute.status, 403, "{absolute:?}");
+    // Envoy's form of the root path `/` is /v1/authz/: priced by the catch-all, not a 404.
+    let root = ask("GET /v1/authz/ HTTP/1.1\r\n", "");
+    assert_eq!((root.status, root.header("crumb-cost")), (200, Some("1")), "{root:?}");
+}
+
+/// A Host that is not one host[:port] is refused by the proxy before it is priced, forwarded
+/// in X-Forwarded-Host or made the `aud` fact.
+#[test]
+fn the_proxy_refuses_a_host_that_is_not_one_host() {
+    let upstream = Upstream::start();
+    let server = start(&[&["--upstream", &upstream.url], prices().as_slice()].concat());
+    let token = server.mint(&["--balance", "100"]);
+    for host in ["a/../x", "a,for=1.2.3.4", "api.test:notaport", "[::1"] {
+        let answer = raw(server.addr(), &head("POST", "/v1/chat", &token, host));
+        assert_eq!((answer.status, answer.header("crumb-error")), (400, Some("bad-host")), "{host}: {answer:?}");
+    }
+    assert_eq!(upstream.count(), 0);
 }

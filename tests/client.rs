@@ -476,3 +476,29 @@ fn a_data_directory_others_can_write_is_refused_before_its_key_is_used() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     env.ok(&["mint", "--balance", "5"]);
 }
+
+/// A run killed while it wrote beside the token file leaves `FILE….crumb-PID.tmp` files (one
+/// may hold a successor token); the next run on the file removes those of dead processes.
+#[test]
+fn leftovers_of_a_killed_run_are_removed_by_the_next_one() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream);
+    let token = server.mint(&["--balance", "20"]);
+    let file = server.env.file("agent.token", token.as_bytes());
+    // A process that has ended: its pid names the leftovers.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let leftovers = [format!("{file}.crumb-{pid}.tmp"), format!("{file}.pending.crumb-{pid}.tmp")];
+    for path in &leftovers {
+        std::fs::write(path, &token).unwrap();
+    }
+    let live = format!("{file}.crumb-{}.tmp", std::process::id());
+    std::fs::write(&live, "a live process's file").unwrap();
+    let (code, _, err) = server.env.run(&["request", "--token-file", &file, &format!("{}/v1/models", server.url)]);
+    assert_eq!(code, 0, "{err}");
+    for path in &leftovers {
+        assert!(!Path::new(path).exists(), "{path} was left");
+    }
+    assert!(Path::new(&live).exists(), "a live process's file was removed");
+}

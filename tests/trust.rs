@@ -77,7 +77,11 @@ fn the_upstream_hears_crumbs_forwarding_headers_only() {
                    X-Forwarded-Port: 443\r\nX-Forwarded-Prefix: /admin\r\nX-Real-IP: 10.0.0.1\r\n\
                    True-Client-IP: 10.0.0.1\r\nCF-Connecting-IP: 10.0.0.1\r\nX-Client-IP: 10.0.0.1\r\n\
                    X-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nX-HTTP-Method-Override: DELETE\r\n\
-                   X-Original-Forwarded-For: 10.0.0.1\r\nX-Envoy-External-Address: 10.0.0.1\r\n";
+                   X-Original-Forwarded-For: 10.0.0.1\r\nX-Envoy-External-Address: 10.0.0.1\r\n\
+                   X_Forwarded_For: 10.0.0.1\r\nX-Forwarded: for=10.0.0.1\r\nForwarded-For: 10.0.0.1\r\n\
+                   X-Host: admin.internal\r\nX-Scheme: https\r\nFront-End-Https: on\r\nX-Url-Scheme: https\r\n\
+                   X-Originating-IP: 10.0.0.1\r\nX-Remote-IP: 10.0.0.1\r\nX-Remote-Addr: 10.0.0.1\r\n\
+                   X-Azure-ClientIP: 10.0.0.1\r\nVia: 1.1 10.0.0.1\r\n";
     let check = |what: &str, host: Option<&str>| {
         let (_, _, headers) = upstream.last();
         for name in [
@@ -92,6 +96,18 @@ fn the_upstream_hears_crumbs_forwarding_headers_only() {
             "x-http-method-override",
             "x-original-forwarded-for",
             "x-envoy-external-address",
+            "x_forwarded_for",
+            "x-forwarded",
+            "forwarded-for",
+            "x-host",
+            "x-scheme",
+            "front-end-https",
+            "x-url-scheme",
+            "x-originating-ip",
+            "x-remote-ip",
+            "x-remote-addr",
+            "x-azure-clientip",
+            "via",
         ] {
             assert!(headers.get(name).is_none(), "{what}: the client's {name} reached the upstream");
         }
@@ -206,4 +222,44 @@ fn a_key_retired_under_a_running_server_stops_working_within_seconds() {
     let (status, doc) = server.post("/v1/spend", &json!({ "token": old, "cost": 1 }));
     assert_eq!(status, 403, "a retired key's token still spends: {doc}");
     assert_eq!(verify(&new).0, 200, "the new current key is in force");
+}
+
+/// A default key file that belongs to another user (or a link to one) is refused: anyone else's
+/// file could have been put there. (Needs root to hand the file to another user; says so.)
+#[test]
+fn a_default_key_owned_by_another_user_is_refused() {
+    let env = common::Env::new();
+    env.ok(&["keygen"]);
+    let key = env.path("data/root.key");
+    let chowned = std::process::Command::new("chown").args(["65534", key.to_str().unwrap()]).status();
+    if !chowned.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: a_default_key_owned_by_another_user_is_refused needs to chown (run as root)");
+        return;
+    }
+    let (code, _, err) = env.run(&["mint", "--balance", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("owned by user id 65534"), "{err}");
+}
+
+/// A mistyped PostgreSQL URL is refused, not taken for a file path (a private ledger per
+/// replica, the password in directory names), and its password is never printed.
+#[test]
+fn a_mistyped_ledger_url_is_refused_not_made_a_file() {
+    let env = common::Env::new();
+    let key = env.key("root.key");
+    for ledger in [
+        "POSTGRES://crumb:SECRETpw@127.0.0.1:1/db",
+        "postgres:/crumb:SECRETpw@127.0.0.1:1/db",
+        "host=127.0.0.1 password=SECRETpw dbname=db",
+    ] {
+        let (code, out, err) = env.run(&["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", ledger]);
+        assert_ne!(code, 0, "{ledger}: {out}");
+        assert!(!err.contains("SECRET") && !out.contains("SECRET"), "{err}");
+        assert!(err.contains("postgres://"), "{err}");
+    }
+    let made: Vec<_> = std::fs::read_dir(env.dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(
+        !made.iter().any(|n| n.to_string_lossy().contains("SECRET") || n.to_string_lossy().starts_with("POSTGRES")),
+        "{made:?}"
+    );
 }

@@ -80,11 +80,33 @@ pub fn canonical_path(path: &str) -> Result<Cow<'_, str>, String> {
         i += 1;
     }
     let canonical = match out {
-        Some(owned) => Cow::Owned(owned),
+        Some(owned) => {
+            check_utf8(&owned)?;
+            Cow::Owned(owned)
+        }
         None => Cow::Borrowed(path),
     };
     check_segments(&canonical)?;
     Ok(canonical)
+}
+
+/// Refuses escapes that do not decode to UTF-8 (`%c0%ae` is an overlong `.`, which a lax
+/// decoder turns into a dot-segment): what is left escaped must mean one thing.
+fn check_utf8(canonical: &str) -> Result<(), String> {
+    let bytes = canonical.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let (hi, lo) = (hex(&bytes[i + 1]).unwrap_or(0), hex(&bytes[i + 2]).unwrap_or(0));
+            decoded.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&decoded).map(|_| ()).map_err(|_| "has escapes that are not UTF-8 once decoded".into())
 }
 
 /// Refuses `.`, `..` and empty segments (a final empty one, a trailing `/`, is allowed).
@@ -192,6 +214,9 @@ mod tests {
             "/a|b",
             "/a{b",
             "/a[b]",
+            "/v1/models/%c0%ae%c0%ae/chat",
+            "/a%ff",
+            "/a%c3",
         ] {
             assert!(normalize_request_path(bad).is_err(), "{bad}");
         }

@@ -160,6 +160,7 @@ impl KeyArgs {
             if let Some(dir) = default.parent() {
                 paths::check_data_dir(dir)?;
             }
+            paths::check_owned(&default)?;
             return file(&default);
         }
         if std::io::stdin().is_terminal() {

@@ -50,10 +50,46 @@ pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
         }
         let mode = meta.mode() & 0o7777;
         if mode & 0o022 != 0 {
-            return Err(refuse(format!("may be written by others (mode {:04o})", mode & 0o777)));
+            return Err(refuse(format!("may be written by others (mode {mode:04o})")));
+        }
+        // Whoever may write a directory above it may swap the whole data directory, unless
+        // that directory is sticky (like /tmp): then only its owner can rename it.
+        let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        for above in absolute.ancestors().skip(1) {
+            let Ok(meta) = std::fs::metadata(above) else { continue };
+            let mode = meta.mode() & 0o7777;
+            if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+                return Err(super::exit::bad_input(format!(
+                    "the data directory {} is inside {}, which anyone may write (mode {mode:04o}), so the key in it may \
+                     not be yours: refusing to use it; move the data directory (CRUMB_DATA_DIR) or `chmod o-w {}`",
+                    dir.display(),
+                    above.display(),
+                    above.display()
+                )));
+            }
         }
     }
     let _ = dir;
+    Ok(())
+}
+
+/// Refuses a default key file that is not the user's own (another user's, or a link to one):
+/// anyone else's file could have been put there.
+pub fn check_owned(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.uid() != effective_uid() {
+                return Err(super::exit::bad_input(format!(
+                    "the key file {} is owned by user id {}, not by you: refusing to use it (make your own with `crumb keygen --force`, or name a key with --key-file)",
+                    path.display(),
+                    meta.uid()
+                )));
+            }
+        }
+    }
+    let _ = path;
     Ok(())
 }
 
@@ -79,5 +115,18 @@ mod tests {
         }
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         check_data_dir(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_inside_one_anyone_may_write_is_refused_unless_it_is_sticky() {
+        let outer = tempfile::tempdir().unwrap();
+        let data = outer.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = super::super::exit::message(&check_data_dir(&data).unwrap_err());
+        assert!(e.contains("which anyone may write") && e.contains("0777"), "{e}");
+        std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        check_data_dir(&data).unwrap();
     }
 }

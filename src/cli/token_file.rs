@@ -154,7 +154,30 @@ pub fn lock(token_file: &Path) -> Result<std::fs::File> {
         }
     }
     file.lock().map_err(|e| unavailable(format!("cannot lock {}: {}", path.display(), crumb::error::io_reason(&e))))?;
+    remove_leftovers(token_file);
     Ok(file)
+}
+
+/// Removes what a run killed mid-write left beside the token file: `FILE….crumb-PID.tmp`
+/// files (one may hold a successor token) whose process is gone. Called under the lock, so no
+/// live run of ours is writing them; a live process's files are left alone.
+fn remove_leftovers(token_file: &Path) {
+    let Some(name) = token_file.file_name().and_then(|n| n.to_str()) else { return };
+    let dir = token_file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(other) = file_name.to_str() else { continue };
+        let Some(rest) = other.strip_prefix(name) else { continue };
+        // `.crumb-PID.tag`, possibly after another suffix (`.pending`, `.keys`).
+        let Some((_, tail)) = rest.rsplit_once(".crumb-") else { continue };
+        let Some((pid, tag)) = tail.split_once('.') else { continue };
+        let dead =
+            pid.parse::<u32>().is_ok_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
+        if dead && matches!(tag, "tmp" | "probe") && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Reads the token file and checks that it holds a token, before anything is sent anywhere:

@@ -369,6 +369,34 @@ impl OpenOptions {
 }
 
 /// Whether `location` names a PostgreSQL database rather than a file.
+/// Why a ledger location that is not a `postgres://`/`postgresql://` URL cannot be the SQLite
+/// file path it would otherwise be taken for: a mistyped database URL (`POSTGRES://`,
+/// `postgress://`, ` postgres://`, `postgres:/…`) or libpq's `key=value` form would become
+/// a private local ledger (each replica its own, so a token could be spent once at each),
+/// with the password in its directory names.
+fn not_a_file_path(location: &str) -> Option<&'static str> {
+    if is_postgres_url(location) {
+        return None;
+    }
+    let trimmed = location.trim();
+    let scheme_like = trimmed.split_once(':').is_some_and(|(scheme, rest)| {
+        scheme.len() > 1
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+            && rest.starts_with('/')
+    });
+    if scheme_like || trimmed.contains("://") {
+        return Some("this looks like a URL, and only postgres:// and postgresql:// (lower case) name a database; a file path has no scheme");
+    }
+    let keywords = ["host=", "hostaddr=", "port=", "dbname=", "user=", "password=", "sslmode="];
+    if keywords.iter().any(|k| trimmed.starts_with(k) || trimmed.contains(&format!(" {k}"))) {
+        return Some("this looks like a libpq connection string; give PostgreSQL as a postgres:// URL");
+    }
+    if location != trimmed {
+        return Some("a ledger path that starts or ends with whitespace is refused (a pasted value?)");
+    }
+    None
+}
+
 pub fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
@@ -376,6 +404,10 @@ pub fn is_postgres_url(location: &str) -> bool {
 /// Opens the ledger at `location`: a `postgres://` URL, or else a SQLite file path.
 #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 pub fn open(location: &str, options: OpenOptions) -> Result<Arc<dyn Ledger>, LedgerError> {
+    if let Some(why) = not_a_file_path(location) {
+        // Never shown: a mistyped database URL is likely to hold a password.
+        return Err(LedgerError::new(LedgerErrorKind::Unsupported, "(not shown)", why));
+    }
     if is_postgres_url(location) {
         #[cfg(feature = "postgres")]
         return Ok(Arc::new(PostgresLedger::open(location, options)?));
@@ -425,6 +457,33 @@ pub fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::veri
         (None, Some(_)) => Some(Denial::new(DenialCode::Spent, "this token was already spent")),
         (None, None) => None,
     })
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_database_url_is_not_a_file_path() {
+        for bad in [
+            "POSTGRES://crumb:SECRETpw@127.0.0.1:1/db",
+            "postgress://crumb:SECRETpw@h/db",
+            "pg://crumb:SECRETpw@h/db",
+            " postgres://crumb:SECRETpw@h/db",
+            "postgres:/crumb:SECRETpw@h/db",
+            "host=127.0.0.1 port=1 password=SECRETpw dbname=db",
+            "mysql://u:p@h/db",
+            "ledger.db ",
+        ] {
+            let why = not_a_file_path(bad).unwrap_or_else(|| panic!("{bad} taken for a path"));
+            assert!(!why.contains("SECRET"), "{why}");
+            let Err(refused) = open(bad, OpenOptions::READ_WRITE) else { panic!("{bad} opened") };
+            assert!(!refused.to_string().contains("SECRET"), "{refused}");
+        }
+        for good in ["ledger.db", "/var/lib/crumb/ledger.sqlite3", "./a:b.db", "C-drive.db", "postgres://u@h/db"] {
+            assert_eq!(not_a_file_path(good), None, "{good}");
+        }
+    }
 }
 
 #[cfg(test)]

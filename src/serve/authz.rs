@@ -63,8 +63,17 @@ where
     axum::routing::on(metered, handler)
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// A header that describes the original request: absent, or present once and readable. Two
+/// copies, or one that is not ASCII, are ambiguous and refused (`code`), never read as absent:
+/// "absent" would let the other family's headers, which a client may have written, decide.
+fn header<'h>(headers: &'h HeaderMap, name: &str, code: &'static str) -> Result<Option<&'h str>, Problem> {
+    let refuse = |why: &str| Problem::new(StatusCode::BAD_REQUEST, code, format!("{name} {why}"));
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(refuse("is sent twice: which one describes the request?"));
+    }
+    value.to_str().map(Some).map_err(|_| refuse("is not ASCII (a URI's other bytes are percent-encoded)"))
 }
 
 /// The original request's method, target (path and query) and host, each from one proxy's
@@ -78,7 +87,10 @@ fn original(
     headers: &HeaderMap,
 ) -> Result<(String, String, Option<String>), Problem> {
     let refuse = |detail: &str| Problem::new(StatusCode::BAD_REQUEST, "no-original-request", detail);
-    let own_host = header(headers, "host").map(str::to_owned);
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", "send the path alone (origin form), not a URL"));
+    }
+    let own_host = header(headers, "host", "bad-host")?.map(str::to_owned);
     if suffix.is_some() {
         // Envoy: the original path follows the prefix, taken from the raw target as sent (never
         // decoded here: the canonical form decodes once, for everyone); method and host are
@@ -89,20 +101,20 @@ fn original(
         })?;
         return Ok((method.as_str().to_owned(), target.to_owned(), own_host));
     }
-    match (header(headers, "x-original-uri"), header(headers, "x-forwarded-uri")) {
+    match (header(headers, "x-original-uri", "bad-path")?, header(headers, "x-forwarded-uri", "bad-path")?) {
         (Some(_), Some(_)) => {
             Err(refuse("both X-Original-URI and X-Forwarded-Uri: which proxy describes the request?"))
         }
         (Some(target), None) => {
-            let method = header(headers, "x-original-method")
+            let method = header(headers, "x-original-method", "bad-method")?
                 .ok_or_else(|| refuse("X-Original-URI without X-Original-Method"))?;
-            let host = header(headers, "x-original-host").map(str::to_owned).or(own_host);
+            let host = header(headers, "x-original-host", "bad-host")?.map(str::to_owned).or(own_host);
             Ok((method.to_owned(), target.to_owned(), host))
         }
         (None, Some(target)) => {
-            let method = header(headers, "x-forwarded-method")
+            let method = header(headers, "x-forwarded-method", "bad-method")?
                 .ok_or_else(|| refuse("X-Forwarded-Uri without X-Forwarded-Method"))?;
-            let host = header(headers, "x-forwarded-host").map(str::to_owned).or(own_host);
+            let host = header(headers, "x-forwarded-host", "bad-host")?.map(str::to_owned).or(own_host);
             Ok((method.to_owned(), target.to_owned(), host))
         }
         (None, None) => Err(refuse(
@@ -157,6 +169,18 @@ pub async fn authz_path(
     authorize(state, peer, method, uri, Some(path), headers).await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Forward auth, Envoy style, for the original path `/` (`/v1/authz/`, which the `{path}`
+/// route does not match).
+pub async fn authz_envoy_root(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    authorize(state, peer, method, uri, Some(String::new()), headers).await.unwrap_or_else(IntoResponse::into_response)
+}
+
 /// Forward auth's statuses: payment as configured, and every other refusal of a client's
 /// request 403 (nginx turns anything but 401 and 403 into a 500); a proxy that sent no
 /// original request (400) and faults (5xx) keep theirs.
@@ -178,7 +202,8 @@ async fn authorize(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let options = state.authz;
-    let (method, target, host) = original(&method, &uri, suffix.as_deref(), &headers)?;
+    let (method, target, host) =
+        original(&method, &uri, suffix.as_deref(), &headers).map_err(|p| for_proxy(p, options))?;
     let metered = state.pricing.meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
     let described = metered.described();
     let decided = decide(&state, peer, &metered, &headers).await;

@@ -85,6 +85,12 @@ impl Pricing {
                 return Err(Problem::new(StatusCode::FORBIDDEN, "unpriced", "no price is set for this route"))
             }
         };
+        // A Host (or a proxy's description of it) that is not a host[:port] is refused: it
+        // would reach the upstream in X-Forwarded-Host and Forwarded, and become `aud`.
+        if let Some(h) = host.filter(|h| !is_host(h)) {
+            let shown: String = h.chars().take(64).map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
+            return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-host", format!("`{shown}` is not a host[:port]")));
+        }
         // The audience is the operator's name for this API, or else the host the client asked
         // for, without its port.
         let host = match &self.audience {
@@ -93,6 +99,32 @@ impl Pricing {
         };
         Ok(Metered { target, host, charge })
     }
+}
+
+/// Whether `host` is `name[:port]` or `[ipv6][:port]` (RFC 3986 §3.2.2, registered names
+/// limited to letters, digits, `-`, `.` and `_`): nothing a list-splitting or path-building
+/// upstream could read as more than one host.
+fn is_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, port)) => (v6, port),
+            None => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, _)) => (name, &host[name.len()..]),
+            None => (host, ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = if host.starts_with('[') {
+        name.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    };
+    port_ok && name_ok
 }
 
 fn strip_port(host: &str) -> &str {
@@ -315,6 +347,18 @@ pub fn set_receipt_headers(headers: &mut HeaderMap, token: &str, balance: Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_one_host() {
+        for good in
+            ["api.example.com", "api.example.com:8080", "[::1]:80", "[2001:db8::1]", "localhost", "10.0.0.1:443"]
+        {
+            assert!(is_host(good), "{good}");
+        }
+        for bad in ["a/../x", "a,for=1.2.3.4", "a b", "[::1", "api:", "api:99999999", "", "a\"b", "x@y", "[nothost]"] {
+            assert!(!is_host(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn hosts_lose_their_port() {

@@ -269,6 +269,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// peer, so none of it passes; crumb sets its own ([`set_forwarding`]).
 const FORWARDING: &[&str] = &[
     "forwarded",
+    "forwarded-for",
+    "x-forwarded",
+    "via",
+    "x-host",
+    "x-scheme",
+    "x-url-scheme",
+    "front-end-https",
+    "x-originating-ip",
+    "x-remote-ip",
+    "x-remote-addr",
+    "x-azure-clientip",
+    "x-azure-socketip",
     "x-real-ip",
     "true-client-ip",
     "cf-connecting-ip",
@@ -286,12 +298,15 @@ const FORWARDING: &[&str] = &[
 /// Header name prefixes that are forwarding metadata as a family.
 const FORWARDING_PREFIXES: &[&str] = &["x-forwarded-", "x-original-", "x-envoy-"];
 
+/// Removes forwarding metadata, and every header whose name has a `_`: servers that map
+/// names to CGI-style variables (`HTTP_X_FORWARDED_FOR`) would read `X_Forwarded_For` as
+/// `X-Forwarded-For` (nginx drops such names by default for the same reason).
 fn strip_forwarding(headers: &mut HeaderMap) {
     let names: Vec<HeaderName> = headers
         .keys()
         .filter(|n| {
             let n = n.as_str();
-            FORWARDING.contains(&n) || FORWARDING_PREFIXES.iter().any(|p| n.starts_with(p))
+            n.contains('_') || FORWARDING.contains(&n) || FORWARDING_PREFIXES.iter().any(|p| n.starts_with(p))
         })
         .cloned()
         .collect();
