@@ -258,16 +258,17 @@ fn answer_again(
     })
 }
 
-/// Settles a hold: the successor at the balance less the price if `charge`, else at the same
-/// balance (the request failed and is not charged). Durable before it returns.
+/// Settles a hold: charges `cost` (at most the price held: a request billed by what it used
+/// pays that, a failed one 0) and issues the successor at the balance less `cost`. Durable
+/// before it returns. A `cost` above the price held is refused ([`Invalid::OverHold`]).
 ///
 /// A settle comes after the upstream was called, so it is finished, not given up: a ledger
 /// that is unavailable (a database restarting) is retried until shortly before the hold
 /// would lapse, and a hold the ledger lost (it lapsed, or a crash took it) is recorded as a
 /// plain commit if the token is still free. On failure the hold is kept, never released: a
 /// request that reached the upstream must not leave its token free to pay for it again.
-pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, charge: bool) -> Result<Receipt, Error> {
-    let prepared = prepare_settle(verifier, hold, charge).map_err(|failed| failed.1)?;
+pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, cost: u64) -> Result<Receipt, Error> {
+    let prepared = prepare_settle(verifier, hold, cost).map_err(|failed| failed.1)?;
     // Measured on a monotonic clock: the hold's own times may come from a fixed clock.
     let reservation = &prepared.hold.reservation;
     let lasts = u64::try_from(reservation.until() - reservation.now() - 2).unwrap_or(0);
@@ -316,10 +317,13 @@ impl PreparedSettle {
 pub(crate) fn prepare_settle(
     verifier: &Verifier<'_>,
     hold: Hold,
-    charge: bool,
+    cost: u64,
 ) -> Result<PreparedSettle, Box<(Hold, Error)>> {
     let t = &hold.terms;
-    let cost = if charge { t.price } else { 0 };
+    if cost > t.price {
+        let held = t.price;
+        return Err(Box::new((hold, Error::Usage(format!("a settle charges at most the {held} held, not {cost}")))));
+    }
     let remaining = t.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
     let issued = spend::key_entry(verifier, &t.token)
         .and_then(|entry| spend::issue(entry, &t.token, t.nonce, &t.request_id, &[remaining]));

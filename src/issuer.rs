@@ -292,9 +292,9 @@ impl Issuer {
         crate::charge::request_id(&self.keys.load(), token, idempotency_key, method, target)
     }
 
-    /// Settles a hold: charged (the balance less the price) or not (the same balance).
-    pub fn settle(&self, hold: Hold, charge: bool) -> Result<Receipt, Error> {
-        self.with_verifier(|v| crate::charge::settle(v, self.ledger_or_usage()?, hold, charge))
+    /// Settles a hold, charging `cost` (at most the price held; 0 for a failed request).
+    pub fn settle(&self, hold: Hold, cost: u64) -> Result<Receipt, Error> {
+        self.with_verifier(|v| crate::charge::settle(v, self.ledger_or_usage()?, hold, cost))
     }
 
     /// Gives a held token back untouched.
@@ -340,9 +340,9 @@ impl Issuer {
     /// does not apply (no writer of its own, a successor that could not be issued): settle
     /// it with [`Issuer::settle`].
     #[must_use = "a hold handed back must still be settled"]
-    pub fn settle_queued(&self, hold: Hold, charge: bool, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
+    pub fn settle_queued(&self, hold: Hold, cost: u64, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
         let Some(ledger) = &self.ledger else { return Some(hold) };
-        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, charge)) {
+        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, cost)) {
             Ok(prepared) => prepared,
             Err(failed) => return Some(failed.0),
         };

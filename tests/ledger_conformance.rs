@@ -342,13 +342,40 @@ fn a_queued_hold_and_settle_answer_like_direct_ones(backend: &Backend) {
     let in_flight = hold(&issuer).unwrap_err();
     assert!(in_flight.to_string().contains("in-flight"), "{in_flight}");
     let (tx, rx) = std::sync::mpsc::channel();
-    let receipt = match issuer.settle_queued(held, true, Box::new(move |q| tx.send(q).unwrap())) {
+    let receipt = match issuer.settle_queued(held, 4, Box::new(move |q| tx.send(q).unwrap())) {
         None => issuer.finish_settle(rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap(),
-        Some(held) => issuer.settle(held, true).unwrap(),
+        Some(held) => issuer.settle(held, 4).unwrap(),
     };
     assert_eq!((receipt.replayed, receipt.cost, receipt.children[0].balance), (false, 4, 6));
     let Ok(crumb::charge::Held::Answered(again)) = hold(&issuer) else { panic!("a retry is answered") };
     assert_eq!(again.children[0].token, receipt.children[0].token);
+}
+
+/// A settle charges any cost up to the price held (what a request billed by its usage used),
+/// never more; the successor carries the balance less that cost, and a retry answers it again.
+fn a_settle_charges_any_cost_up_to_the_hold(backend: &Backend) {
+    let mint = Mint::new();
+    let issuer = crumb::Issuer::new(mint.keys.clone(), backend.open());
+    let mut ctx = Context::now();
+    ctx.cost = 5;
+    let ttl = Duration::from_secs(30);
+    let token = mint.token(10);
+    let Ok(crumb::charge::Held::Fresh(held)) = issuer.hold(token.clone(), Vec::new(), &ctx, "key:a:1", ttl) else {
+        panic!("a fresh token is held")
+    };
+    assert_eq!(held.price(), 5);
+    let receipt = issuer.settle(held, 3).unwrap();
+    assert_eq!((receipt.cost, receipt.children[0].balance), (3, 7));
+    let Ok(crumb::charge::Held::Answered(again)) = issuer.hold(token, Vec::new(), &ctx, "key:a:1", ttl) else {
+        panic!("a retry is answered")
+    };
+    assert_eq!((again.cost, again.children[0].token.clone()), (3, receipt.children[0].token.clone()));
+    let other = mint.token(10);
+    let Ok(crumb::charge::Held::Fresh(held)) = issuer.hold(other, Vec::new(), &ctx, "key:b:1", ttl) else {
+        panic!("a fresh token is held")
+    };
+    let over = issuer.settle(held, 6).unwrap_err();
+    assert!(over.to_string().contains("at most the 5 held"), "{over}");
 }
 
 macro_rules! conformance {
@@ -377,6 +404,7 @@ conformance!(
     an_unknown_nonce_is_live,
     a_queued_commit_answers_like_a_direct_one,
     a_queued_hold_and_settle_answer_like_direct_ones,
+    a_settle_charges_any_cost_up_to_the_hold,
 );
 
 #[test]

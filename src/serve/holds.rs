@@ -57,7 +57,7 @@ pub async fn recover(
     // Its own task: a probe dropped half way must not leave its short hold behind.
     let task = tokio::spawn(async move {
         match hold(&worker, token, discharges, ctx, request_id, ttl).await? {
-            Ok(Held::Fresh(hold)) => Ok(settle(&worker, hold, false).await?.map(|r| (r, "closed"))),
+            Ok(Held::Fresh(hold)) => Ok(settle(&worker, hold, 0).await?.map(|r| (r, "closed"))),
             Ok(Held::Answered(receipt)) => Ok(Ok((receipt, "replayed"))),
             Err(e) => Ok(Err(e)),
         }
@@ -105,18 +105,18 @@ pub async fn hold(
         .map_err(Problem::from)
 }
 
-/// Settles the hold: the record queued on the ledger's own writer when it has one, else on a
+/// Settles the hold, charging `cost` (at most the price held): the record queued on the ledger's own writer when it has one, else on a
 /// blocking thread.
 pub async fn settle(
     state: &Arc<AppState>,
     hold: crumb::charge::Hold,
-    charge: bool,
+    cost: u64,
 ) -> Result<Result<Receipt, crumb::Error>, Problem> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let reply = Box::new(move |queued| {
         let _ = answer.send(queued);
     });
-    match state.issuer.settle_queued(hold, charge, reply) {
+    match state.issuer.settle_queued(hold, cost, reply) {
         None => match answered.await {
             Ok(queued) => Ok(state.issuer.finish_settle(queued)),
             Err(_) => {
@@ -125,7 +125,7 @@ pub async fn settle(
         },
         Some(hold) => {
             let worker = state.clone();
-            super::routes::blocking(move || Ok(worker.issuer.settle(hold, charge))).await.map_err(Problem::from)
+            super::routes::blocking(move || Ok(worker.issuer.settle(hold, cost))).await.map_err(Problem::from)
         }
     }
 }

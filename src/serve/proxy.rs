@@ -496,7 +496,8 @@ async fn charge(
         Sent::Answered(response) => (response, false),
     };
     let served = lost || response.status().as_u16() < 400;
-    let receipt = settle(&state, hold, served).await?.map_err(refused)?;
+    let cost = if served { hold.price() } else { 0 };
+    let receipt = settle(&state, hold, cost).await?.map_err(refused)?;
     if receipt.cost > 0 {
         state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
