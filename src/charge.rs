@@ -14,7 +14,7 @@
 //! by that token for a different request is refused ([`DenialCode::IdempotencyKeyReused`]).
 
 use crate::context::Context;
-use crate::error::{Error, LedgerErrorKind};
+use crate::error::{Error, Invalid, LedgerErrorKind};
 use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
 use crate::spend::{self, Issued, Receipt};
 use crate::token::identifier::Nonce;
@@ -116,7 +116,7 @@ pub fn request_id(
 /// Refuses an idempotency key that is empty, too long or not printable ASCII.
 pub fn check_idempotency_key(key: &str) -> Result<(), Error> {
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        return Err(Error::Usage(format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII bytes")));
+        return Err(Error::Invalid(Invalid::IdempotencyKey { max: MAX_IDEMPOTENCY_KEY }));
     }
     Ok(())
 }
@@ -181,9 +181,7 @@ pub(crate) fn prepare_hold(
     ttl: std::time::Duration,
 ) -> Result<PreparedHold, Unheld> {
     let Some(id) = token.token_id() else {
-        return Err(Unheld::Refused(Error::Usage(
-            "this token was not minted by crumb, so no ledger can track its balance".into(),
-        )));
+        return Err(Unheld::Refused(Error::Invalid(Invalid::NotTracked)));
     };
     spend::check_request(&token, SpendKind::Spend, &[ctx.cost], Some(request_id)).map_err(Unheld::Refused)?;
     let verified = verifier
@@ -322,7 +320,7 @@ pub(crate) fn prepare_settle(
     let t = &hold.terms;
     if cost > t.price {
         let held = t.price;
-        return Err(Box::new((hold, Error::Usage(format!("a settle charges at most the {held} held, not {cost}")))));
+        return Err(Box::new((hold, Error::Invalid(Invalid::OverHold { held, asked: cost }))));
     }
     let remaining = t.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
     let issued = spend::key_entry(verifier, &t.token)

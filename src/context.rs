@@ -67,11 +67,17 @@ impl Context {
             }
         }
         if self.values.len() > limits::MAX_CONTEXT_FACTS {
-            return Err(Error::Usage(format!("a request carries at most {} context facts", limits::MAX_CONTEXT_FACTS)));
+            return Err(Error::Limit(crate::error::LimitError::new(
+                "bad-request",
+                format!("a request carries at most {} context facts", limits::MAX_CONTEXT_FACTS),
+            )));
         }
         for (name, value) in &self.values {
             if name.is_empty() || name.len() > limits::MAX_FACT_NAME {
-                return Err(Error::Usage(format!("a context fact's name is 1 to {} bytes", limits::MAX_FACT_NAME)));
+                return Err(Error::Limit(crate::error::LimitError::new(
+                    "bad-request",
+                    format!("a context fact's name is 1 to {} bytes", limits::MAX_FACT_NAME),
+                )));
             }
             limits::check_fact("context value", value)?;
         }

@@ -29,7 +29,7 @@ pub enum DecodeError {
 /// Why a token could not be written in the requested format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
-    #[error("format {format} cannot carry a {what} that is not UTF-8; use --format v2")]
+    #[error("format {format} cannot carry a {what} that is not UTF-8 (v2 can)")]
     NotUtf8 { format: &'static str, what: &'static str },
     #[error("a v1 packet would be {0} bytes, more than 65535")]
     PacketTooLarge(usize),
@@ -51,7 +51,7 @@ pub enum KeyError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{path} may be written by anyone (mode {mode:04o}): refusing to use it as a key; create a new key (`crumb keygen`) or `chmod 600` it if you are sure it was not replaced")]
     Insecure { path: PathBuf, mode: u32 },
-    #[error("{path} exists already; pass --force to overwrite it")]
+    #[error("{path} exists already")]
     Exists { path: PathBuf },
     #[error("the key is not valid {format}: {reason}")]
     Format { format: &'static str, reason: String },
@@ -174,21 +174,45 @@ impl LedgerError {
             LedgerErrorKind::SchemaTooOld,
             location,
             format!(
-                "schema version {found} is older than this crumb's ({supported}): a command that writes the ledger (spend, split, revoke, serve) upgrades it"
+                "schema version {found} is older than this crumb's ({supported}), and a read-only open cannot upgrade it"
             ),
         )
     }
 
     fn describe(&self) -> String {
         match self.kind {
-            LedgerErrorKind::Missing => format!(
-                "no ledger at {}: pass --ledger or set CRUMB_LEDGER to the one your issuer writes, or --offline to verify without one",
-                self.location
-            ),
+            LedgerErrorKind::Missing => format!("no ledger at {}", self.location),
             LedgerErrorKind::Corrupt => format!("ledger {} holds a corrupt record: {}", self.location, self.reason),
             _ => format!("ledger {}: {}", self.location, self.reason),
         }
     }
+}
+
+/// A request the library cannot act on as asked: the caller's mistake, not a verdict on the
+/// token. Each has its own variant, so an adapter can say how to fix it in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The operation writes or reads the ledger, and the issuer has none.
+    #[error("this needs a ledger")]
+    NoLedger,
+    /// The token has no crumb identifier (another library minted it): no ledger tracks it.
+    #[error("this token was not minted by crumb, so no ledger tracks it")]
+    NotTracked,
+    /// An operator act that names no nonce.
+    #[error("name the nonce to {0}")]
+    NoTarget(&'static str),
+    /// A spend of nothing.
+    #[error("a spend costs at least 1: a spend that moves nothing is refused")]
+    ZeroCost,
+    /// A split without amounts, or with a zero.
+    #[error("a split needs one or more amounts, each above zero")]
+    NoAmounts,
+    /// A settle for more than was held.
+    #[error("a settle charges at most the {held} held, not {asked}")]
+    OverHold { held: u64, asked: u64 },
+    /// An idempotency key that is empty, too long or not printable ASCII.
+    #[error("an Idempotency-Key is 1 to {max} printable ASCII bytes")]
+    IdempotencyKey { max: usize },
 }
 
 /// Everything the library can fail with; `Denied` is a verdict, the rest are faults.
@@ -206,8 +230,8 @@ pub enum Error {
     Ledger(#[from] LedgerError),
     #[error("{0}")]
     Denied(crate::verify::Denial),
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error(transparent)]
     Limit(#[from] LimitError),
     #[error("{context}: {source}")]

@@ -105,13 +105,13 @@ pub fn describe(token: &Macaroon, now: OffsetDateTime, show_signature: bool) -> 
     }
     if unknown > 0 {
         warnings.push(format!(
-            "{unknown} caveat(s) crumb does not understand: crumb's verifier denies them unless satisfied by --exact"
+            "{unknown} caveat(s) crumb does not understand: crumb's verifier denies them unless a verifier satisfies them by exact string"
         ));
     }
     let id = token.token_id();
     match id.as_ref().map(|id| id.role) {
         None => warnings.push(
-            "this identifier is not crumb's (a custom --id or another library's): no ledger tracks it, so it can be neither spent nor revoked"
+            "this identifier is not crumb's (a custom one or another library's): no ledger tracks it, so it can be neither spent nor revoked"
                 .into(),
         ),
         Some(Role::Operator) => warnings.push(

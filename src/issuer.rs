@@ -9,7 +9,7 @@
 
 use crate::charge::{Held, Hold, PreparedHold, PreparedSettle};
 use crate::context::Context;
-use crate::error::{Error, LedgerError};
+use crate::error::{Error, Invalid, LedgerError};
 use crate::keyring::Keyring;
 use crate::ledger::{self, Ledger, Lineage, Scope};
 use crate::limits::MAX_LINEAGE_NODES;
@@ -170,7 +170,7 @@ impl Issuer {
     }
 
     fn ledger_or_usage(&self) -> Result<&dyn Ledger, Error> {
-        self.ledger.as_deref().ok_or_else(|| Error::Usage("this needs a ledger".into()))
+        self.ledger.as_deref().ok_or_else(|| Error::Invalid(Invalid::NoLedger))
     }
 
     /// Verifies `token` for the request in `ctx` and, when its signature holds, consults its
@@ -385,7 +385,7 @@ impl Issuer {
             (target, _) => {
                 let target = target
                     .or_else(|| credential.token_id().map(|id| id.nonce))
-                    .ok_or_else(|| Error::Usage("name the nonce to revoke".into()))?;
+                    .ok_or_else(|| Error::Invalid(Invalid::NoTarget("revoke")))?;
                 crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, cascade, &at)
             }
         })

@@ -3,7 +3,7 @@
 //! Each count, length and depth that a client, a token's holder or a ledger's contents can
 //! drive has a limit here, checked *before* the work it would drive. SECURITY.md lists them.
 
-use crate::error::Error;
+use crate::error::{Error, LimitError};
 
 /// Discharges presented with one token. Real delegations use one or two; a few thousand
 /// copies of a self-requiring discharge once overflowed the verifier's stack.
@@ -40,10 +40,13 @@ pub const MAX_LINEAGE_ANCESTORS: usize = 10_000;
 /// stored, so it must not carry terminal escapes or fill a disk.
 pub fn check_request_id(id: &str) -> Result<(), Error> {
     if id.is_empty() || id.len() > MAX_REQUEST_ID {
-        return Err(Error::Usage(format!("a request id is 1 to {MAX_REQUEST_ID} bytes, not {}", id.len())));
+        return Err(Error::Limit(LimitError::new(
+            "bad-request",
+            format!("a request id is 1 to {MAX_REQUEST_ID} bytes, not {}", id.len()),
+        )));
     }
     if !id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::Usage("a request id is printable ASCII without spaces".into()));
+        return Err(Error::Limit(LimitError::new("bad-request", "a request id is printable ASCII without spaces")));
     }
     Ok(())
 }
@@ -51,7 +54,10 @@ pub fn check_request_id(id: &str) -> Result<(), Error> {
 /// Refuses a request fact (action, resource, audience, context value) longer than [`MAX_FACT`].
 pub fn check_fact(what: &str, value: &str) -> Result<(), Error> {
     if value.len() > MAX_FACT {
-        return Err(Error::Usage(format!("the {what} is {} bytes, more than the limit of {MAX_FACT}", value.len())));
+        return Err(Error::Limit(LimitError::new(
+            "bad-request",
+            format!("the {what} is {} bytes, more than the limit of {MAX_FACT}", value.len()),
+        )));
     }
     Ok(())
 }

@@ -13,7 +13,7 @@
 //!   payer did next.
 
 use crate::context::{Context, Purpose};
-use crate::error::Error;
+use crate::error::{Error, Invalid};
 use crate::ledger::{self, Ledger, Lineage, Scope};
 use crate::limits::MAX_LINEAGE_NODES;
 use crate::token::identifier::{Nonce, Role, TokenId};
@@ -46,7 +46,7 @@ pub fn view(
         if let Some(d) = verified.nonce().map(|n| ledger::standing(ledger, &n)).transpose()?.flatten() {
             return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
         }
-        let target = target.ok_or_else(|| Error::Usage("name the nonce whose lineage to read".into()))?;
+        let target = target.ok_or_else(|| Error::Invalid(Invalid::NoTarget("read the lineage of")))?;
         return Ok((target, ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?));
     }
     let report = verifier.check(credential, discharges, ctx);
@@ -55,7 +55,7 @@ pub fn view(
             report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match")),
         ));
     }
-    let own = own.ok_or_else(|| Error::Usage("this token was not minted by crumb: no ledger tracks it".into()))?;
+    let own = own.ok_or_else(|| Error::Invalid(Invalid::NotTracked))?;
     if target.is_some_and(|t| t != own) {
         return Err(denied(
             DenialCode::NotAnOperator,

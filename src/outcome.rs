@@ -3,7 +3,7 @@
 //! each error kind knows its class and its stable code (`Error::code`); README's table of codes
 //! lists them all with the exit code and HTTP status they come to.
 
-use crate::error::{CaveatSyntaxError, DecodeError, EncodeError, Error, KeyError, LedgerError, LimitError};
+use crate::error::{CaveatSyntaxError, DecodeError, EncodeError, Error, Invalid, KeyError, LedgerError, LimitError};
 use crate::verify::DenialCode;
 
 /// What kind of outcome a refusal or a fault is.
@@ -128,6 +128,23 @@ impl Classified for LimitError {
     }
 }
 
+impl Classified for Invalid {
+    fn class(&self) -> Class {
+        match self {
+            // The operator's setup lacks it: nothing the request could change.
+            Invalid::NoLedger => Class::Unavailable,
+            _ => Class::BadRequest,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            Invalid::NoLedger => "ledger-unavailable",
+            Invalid::IdempotencyKey { .. } => "bad-idempotency-key",
+            _ => "bad-request",
+        }
+    }
+}
+
 impl Classified for Error {
     fn class(&self) -> Class {
         match self {
@@ -138,7 +155,7 @@ impl Classified for Error {
             Error::Limit(e) => e.class(),
             Error::Key(e) => e.class(),
             Error::Ledger(e) => e.class(),
-            Error::Usage(_) => Class::BadRequest,
+            Error::Invalid(e) => e.class(),
             Error::Io { .. } => Class::Unavailable,
         }
     }
@@ -151,7 +168,7 @@ impl Classified for Error {
             Error::Limit(e) => e.code(),
             Error::Key(e) => e.code(),
             Error::Ledger(e) => e.code(),
-            Error::Usage(_) => "bad-request",
+            Error::Invalid(e) => e.code(),
             Error::Io { .. } => "unavailable",
         }
     }
@@ -181,6 +198,9 @@ pub fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<(Class, &'s
     if let Some(e) = cause.downcast_ref::<CaveatSyntaxError>() {
         return of(e);
     }
+    if let Some(e) = cause.downcast_ref::<Invalid>() {
+        return of(e);
+    }
     cause.downcast_ref::<LimitError>().and_then(|e| of(e))
 }
 
@@ -196,6 +216,8 @@ mod tests {
         assert!(DenialCode::IdempotencyKeyReused.class().is_verdict());
         let random = Error::Key(KeyError::Random("no entropy".into()));
         assert_eq!((random.class(), random.code()), (Class::Internal, "internal"));
-        assert!(!Error::Usage("x".into()).class().is_verdict());
+        assert!(!Error::Invalid(crate::error::Invalid::ZeroCost).class().is_verdict());
+        let key = Error::Invalid(crate::error::Invalid::IdempotencyKey { max: 255 });
+        assert_eq!(key.code(), "bad-idempotency-key");
     }
 }

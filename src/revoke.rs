@@ -12,7 +12,7 @@
 //! Whoever can write the ledger file directly (the local `crumb revoke`) is the operator.
 
 use crate::context::{Context, Purpose};
-use crate::error::Error;
+use crate::error::{Error, Invalid};
 use crate::ledger::{self, Ledger, LiveRevoke};
 use crate::token::identifier::{Nonce, Role, TokenId};
 use crate::token::Macaroon;
@@ -45,10 +45,7 @@ pub fn by_possession(
             report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match"));
         return Err(Error::Denied(denial));
     }
-    let nonce = token
-        .token_id()
-        .map(|id| id.nonce)
-        .ok_or_else(|| Error::Usage("this token was not minted by crumb: it has no nonce to revoke".into()))?;
+    let nonce = token.token_id().map(|id| id.nonce).ok_or_else(|| Error::Invalid(Invalid::NotTracked))?;
     match ledger.revoke_if_live(&nonce, at)? {
         LiveRevoke::Revoked => Ok(Revocation { nonce, revoked: vec![nonce] }),
         LiveRevoke::AlreadyRevoked => Ok(Revocation { nonce, revoked: Vec::new() }),

@@ -19,7 +19,7 @@
 
 use crate::caveat::{self, Caveat};
 use crate::context::Context;
-use crate::error::{Error, LimitError};
+use crate::error::{Error, Invalid, LimitError};
 use crate::keyring::KeyEntry;
 use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, SpendKind, Spent};
 use crate::limits;
@@ -145,7 +145,7 @@ pub(crate) fn check_request(
         limits::check_request_id(id)?;
     }
     if kind == SpendKind::Spend && requested.first() == Some(&0) {
-        return Err(Error::Usage("a spend costs at least 1: a spend that moves nothing is refused".into()));
+        return Err(Error::Invalid(Invalid::ZeroCost));
     }
     if requested.len() + 1 > limits::MAX_SPLIT_CHILDREN {
         return Err(LimitError::new(
@@ -202,7 +202,7 @@ pub fn split(
 /// about requests travels to the children unchanged.
 fn split_context(ctx: &Context, amounts: &[u64]) -> Result<Context, Error> {
     if amounts.is_empty() || amounts.contains(&0) {
-        return Err(Error::Usage("split needs one or more amounts, each above zero".into()));
+        return Err(Error::Invalid(Invalid::NoAmounts));
     }
     let mut ctx = ctx.clone();
     ctx.cost = 0;
@@ -277,9 +277,7 @@ pub(crate) fn prepare(
     requested: &[u64],
 ) -> Result<Prepared, Unprepared> {
     let Some(id) = token.token_id() else {
-        return Err(Unprepared::Invalid(Error::Usage(
-            "this token was not minted by crumb, so no ledger can track its balance".into(),
-        )));
+        return Err(Unprepared::Invalid(Error::Invalid(Invalid::NotTracked)));
     };
     check_request(&token, kind, requested, request_id).map_err(Unprepared::Invalid)?;
     let request_id = match request_id {

@@ -89,7 +89,42 @@ pub fn message(err: &anyhow::Error) -> String {
         }
         parts.push(text);
     }
-    parts.join(": ")
+    let mut line = parts.join(": ");
+    if let Some(hint) = err.chain().find_map(hint) {
+        line.push_str(&format!("; {hint}"));
+    }
+    line
+}
+
+/// What to do about an error, in the CLI's own words (flags, commands): the library's
+/// messages name none, since HTTP clients and other adapters read them too.
+fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use crumb::error::{EncodeError, KeyError, LedgerErrorKind};
+    let ledger = cause.downcast_ref::<crumb::error::LedgerError>().or(match cause.downcast_ref::<crumb::Error>() {
+        Some(crumb::Error::Ledger(l)) => Some(l),
+        _ => None,
+    });
+    if let Some(l) = ledger {
+        return match l.kind() {
+            LedgerErrorKind::Missing => Some(
+                "pass --ledger or set CRUMB_LEDGER to the ledger your issuer writes (a first spend creates one), or --offline to verify without one",
+            ),
+            LedgerErrorKind::SchemaTooOld => Some("a command that writes the ledger (spend, split, revoke, serve) upgrades it"),
+            _ => None,
+        };
+    }
+    let key = cause.downcast_ref::<KeyError>().or(match cause.downcast_ref::<crumb::Error>() {
+        Some(crumb::Error::Key(k)) => Some(k),
+        _ => None,
+    });
+    if let Some(KeyError::Exists { .. }) = key {
+        return Some("pass --force to overwrite it");
+    }
+    let encode = cause.downcast_ref::<EncodeError>().or(match cause.downcast_ref::<crumb::Error>() {
+        Some(crumb::Error::Encode(e)) => Some(e),
+        _ => None,
+    });
+    matches!(encode, Some(EncodeError::NotUtf8 { .. })).then_some("use --format v2")
 }
 
 /// Whether the error is a closed stdout (the reader of a pipe exited).
