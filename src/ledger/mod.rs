@@ -19,6 +19,9 @@
 //! ledger through one blocking boundary (the server's `blocking`), never from a worker thread.
 //! [`open`] picks the backend from the location: a path is SQLite, `postgres://` PostgreSQL.
 
+/// The conformance suite every backend must pass (for backends in other crates too).
+#[cfg(feature = "test-support")]
+pub mod conformance;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

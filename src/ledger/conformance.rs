@@ -1,0 +1,432 @@
+//! The ledger conformance suite: one set of tests, written against the port ([`Ledger`]),
+//! that every backend must pass — idempotent replays, races, revocation with cascade,
+//! lineage, reservations and their expiry, queued writes, settles up to the hold. crumb runs it
+//! on SQLite (with and without group commit) and PostgreSQL; a backend in another crate proves
+//! itself the same way, with the `test-support` feature:
+//!
+//! ```ignore
+//! struct Mine;
+//! impl crumb::ledger::conformance::Backend for Mine {
+//!     fn open(&self) -> std::sync::Arc<dyn crumb::ledger::Ledger> { /* a handle on a fresh store */ }
+//! }
+//! #[test]
+//! fn conforms() { crumb::ledger::conformance::run_all(&Mine) }
+//! ```
+//!
+//! Each test panics (an assertion) where the backend departs from the port's contract.
+
+use crate::ledger::{CommitOutcome, Ledger, LiveRevoke, Reservation, Reserved, Scope, Ticket};
+use crate::token::identifier::Nonce;
+use crate::{Context, Error, Keyring, Macaroon, RootKey, TokenId, Verified, Verifier};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A store under test. Each `open()` is a new handle on the same store, as another process
+/// or replica would have.
+pub trait Backend {
+    fn open(&self) -> Arc<dyn Ledger>;
+    /// Whether its `enqueue_*` calls queue on a writer of its own (else they hand back).
+    fn queues(&self) -> bool {
+        false
+    }
+}
+
+/// One test of the suite.
+pub type Test = fn(&dyn Backend);
+
+/// Every test of the suite, by name.
+pub const ALL: &[(&str, Test)] = &[
+    (
+        "replays_return_the_same_successor_only_to_the_same_request",
+        replays_return_the_same_successor_only_to_the_same_request,
+    ),
+    ("one_token_spent_by_many_at_once_succeeds_once", one_token_spent_by_many_at_once_succeeds_once),
+    ("many_tokens_spent_at_once_all_succeed", many_tokens_spent_at_once_all_succeed),
+    ("revocation_cascades_over_spends_and_splits", revocation_cascades_over_spends_and_splits),
+    (
+        "lineage_shows_the_tree_to_its_owner_and_a_branch_to_its_holder",
+        lineage_shows_the_tree_to_its_owner_and_a_branch_to_its_holder,
+    ),
+    ("a_reserved_token_is_held_until_settled_or_released", a_reserved_token_is_held_until_settled_or_released),
+    ("a_stale_reservation_expires", a_stale_reservation_expires),
+    ("revocation_wins_over_a_token_in_flight", revocation_wins_over_a_token_in_flight),
+    ("an_unknown_nonce_is_live", an_unknown_nonce_is_live),
+    ("a_queued_commit_answers_like_a_direct_one", a_queued_commit_answers_like_a_direct_one),
+    ("a_queued_hold_and_settle_answer_like_direct_ones", a_queued_hold_and_settle_answer_like_direct_ones),
+    ("a_settle_charges_any_cost_up_to_the_hold", a_settle_charges_any_cost_up_to_the_hold),
+];
+
+/// Runs every test of the suite on `backend`, naming the one that fails.
+pub fn run_all(backend: &dyn Backend) {
+    for (name, test) in ALL {
+        eprintln!("ledger conformance: {name}");
+        test(backend);
+    }
+}
+
+/// An issuer's key and what the tests mint and verify with it.
+struct Mint {
+    key: RootKey,
+    keys: Keyring,
+}
+
+impl Mint {
+    fn new() -> Self {
+        let key = RootKey::generate().unwrap();
+        Mint { keys: Keyring::single(key.clone()), key }
+    }
+
+    fn token(&self, balance: u64) -> Macaroon {
+        let id = TokenId::new(&self.key.key_id(), Nonce::random().unwrap());
+        let mut token = Macaroon::mint(&self.key, id.encode(), None);
+        token.add_first_party(format!("balance <= {balance}").into_bytes());
+        token
+    }
+
+    fn verifier(&self) -> Verifier<'_> {
+        Verifier::new(&self.keys)
+    }
+
+    fn verified(&self, token: &Macaroon) -> Verified {
+        self.verifier().verify(token.clone(), Vec::new(), &Context::now()).unwrap()
+    }
+
+    fn spend(
+        &self,
+        ledger: &dyn Ledger,
+        token: &Macaroon,
+        cost: u64,
+        request: &str,
+    ) -> Result<crate::spend::Receipt, Error> {
+        let mut ctx = Context::now();
+        ctx.cost = cost;
+        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, Some(request))
+    }
+
+    fn split(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64]) -> crate::spend::Receipt {
+        crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &Context::now(), amounts, None)
+            .unwrap()
+    }
+}
+
+fn nonce(token: &Macaroon) -> Nonce {
+    token.token_id().unwrap().nonce
+}
+
+fn code(result: Result<crate::spend::Receipt, Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Error::Denied(d)) => d.code.as_str(),
+        Err(e) => panic!("not a verdict: {e}"),
+    }
+}
+
+fn held(reserved: Reserved) -> Ticket {
+    match reserved {
+        Reserved::Held(ticket) => ticket,
+        other => panic!("not held: {other:?}"),
+    }
+}
+
+fn commit_for(ticket: &Ticket, child: Nonce, balance: u64) -> crate::ledger::Commit {
+    commit_of(ticket.parent(), "r", child, balance)
+}
+
+/// Spending `parent` (cost 1) for `request_id` into one child.
+fn commit_of(parent: Nonce, request_id: &str, child: Nonce, balance: u64) -> crate::ledger::Commit {
+    crate::ledger::Commit {
+        parent,
+        request_id: request_id.into(),
+        kind: crate::ledger::SpendKind::Spend,
+        cost: 1,
+        children: vec![(child, balance)],
+        at: "2026-11-28T00:00:00Z".into(),
+        presented: [7; 32],
+    }
+}
+
+const NOW: i64 = 1_800_000_000;
+
+pub fn replays_return_the_same_successor_only_to_the_same_request(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let first = mint.spend(ledger.as_ref(), &token, 3, "pay-1").unwrap();
+    let again = mint.spend(ledger.as_ref(), &token, 3, "pay-1").unwrap();
+    assert!(again.replayed && !first.replayed);
+    assert_eq!(first.children[0].token, again.children[0].token, "a retry rebuilds the same successor");
+    assert_eq!(first.children[0].balance, 7);
+    assert_eq!(code(mint.spend(ledger.as_ref(), &token, 3, "pay-2")), "spent");
+    assert_eq!(code(mint.spend(ledger.as_ref(), &token, 4, "pay-1")), "spent", "same id, other cost");
+    // A fresh handle (another process, another replica) sees the same record.
+    let other = backend.open();
+    assert!(other.status(&nonce(&token)).unwrap().spent.is_some());
+    assert!(mint.spend(other.as_ref(), &token, 3, "pay-1").unwrap().replayed);
+}
+
+pub fn one_token_spent_by_many_at_once_succeeds_once(backend: &dyn Backend) {
+    let mint = Arc::new(Mint::new());
+    let token = mint.token(100);
+    let outcomes: Vec<&'static str> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (mint, token, ledger) = (&mint, &token, backend.open());
+                scope.spawn(move || code(mint.spend(ledger.as_ref(), token, 1, &format!("racer-{i}"))))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| **o == "ok").count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| ["ok", "spent", "in-flight"].contains(o)), "{outcomes:?}");
+}
+
+pub fn many_tokens_spent_at_once_all_succeed(backend: &dyn Backend) {
+    let mint = Mint::new();
+    let ledger = backend.open();
+    let tokens: Vec<Macaroon> = (0..64).map(|_| mint.token(5)).collect();
+    let receipts: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                let (mint, ledger) = (&mint, ledger.clone());
+                scope.spawn(move || mint.spend(ledger.as_ref(), t, 2, "once").unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(receipts.iter().all(|r| r.children[0].balance == 3 && !r.replayed));
+    for t in &tokens {
+        assert!(ledger.status(&nonce(t)).unwrap().spent.is_some());
+    }
+}
+
+pub fn revocation_cascades_over_spends_and_splits(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let root = mint.token(100);
+    let split = mint.split(ledger.as_ref(), &root, &[30, 20]);
+    let child = split.children[0].token.clone();
+    let successor = mint.spend(ledger.as_ref(), &child, 5, "c").unwrap().children[0].token.clone();
+    let sibling = split.children[1].token.clone();
+    // Possession revokes only what is live, and never cascades.
+    assert_eq!(ledger.revoke_if_live(&nonce(&child), "t1").unwrap(), LiveRevoke::Consumed);
+    assert_eq!(ledger.revoke_if_live(&nonce(&sibling), "t1").unwrap(), LiveRevoke::Revoked);
+    assert_eq!(ledger.revoke_if_live(&nonce(&sibling), "t2").unwrap(), LiveRevoke::AlreadyRevoked);
+    // The operator's cascade from the root reaches everything not yet revoked.
+    let revoked = ledger.revoke(&nonce(&root), true, "t3").unwrap();
+    assert_eq!(revoked.len(), 4, "root, the child, the remainder (not the sibling), the successor: {revoked:?}");
+    assert!(!revoked.contains(&nonce(&sibling)), "revoked before: not revoked again");
+    assert_eq!(code(mint.spend(ledger.as_ref(), &successor, 1, "late")), "revoked");
+    assert_eq!(ledger.revoke(&nonce(&root), true, "t4").unwrap(), Vec::<Nonce>::new());
+    // Without cascade, only the nonce itself.
+    let other = mint.token(9);
+    let next = mint.spend(ledger.as_ref(), &other, 1, "x").unwrap().children[0].token.clone();
+    assert_eq!(ledger.revoke(&nonce(&other), false, "t5").unwrap(), vec![nonce(&other)]);
+    assert!(ledger.status(&nonce(&next)).unwrap().revoked_at.is_none());
+}
+
+pub fn lineage_shows_the_tree_to_its_owner_and_a_branch_to_its_holder(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let root = mint.token(50);
+    let split = mint.split(ledger.as_ref(), &root, &[10]);
+    let b = split.children[0].token.clone();
+    let b2 = mint.spend(ledger.as_ref(), &b, 4, "b").unwrap().children[0].token.clone();
+    let whole = ledger.lineage(&nonce(&b2), 100, Scope::WholeTree).unwrap();
+    assert_eq!(whole.nodes[0].nonce, nonce(&root), "the root first");
+    assert_eq!(whole.nodes.len(), 4);
+    assert!(!whole.truncated && !whole.root_not_reached);
+    let b2_node = whole.nodes.iter().find(|n| n.nonce == nonce(&b2)).unwrap();
+    assert_eq!((b2_node.balance, b2_node.parent), (Some(6), Some(nonce(&b))));
+    let branch = ledger.lineage(&nonce(&b), 100, Scope::Descendants).unwrap();
+    let seen: Vec<Nonce> = branch.nodes.iter().map(|n| n.nonce).collect();
+    assert_eq!(seen, vec![nonce(&b), nonce(&b2)], "no ancestor, no sibling");
+    let cut = ledger.lineage(&nonce(&root), 2, Scope::WholeTree).unwrap();
+    assert_eq!((cut.nodes.len(), cut.truncated), (2, true));
+    let unknown = ledger.lineage(&Nonce([9; 16]), 10, Scope::WholeTree).unwrap();
+    assert_eq!(unknown.nodes.len(), 1);
+    assert!(unknown.nodes[0].status.spent.is_none());
+}
+
+pub fn a_reserved_token_is_held_until_settled_or_released(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let verified = mint.verified(&token);
+    let hold = Reservation::new(&verified, "r", NOW, Duration::from_secs(60)).unwrap();
+    let ticket = held(ledger.reserve(&hold).unwrap());
+    // A second use while the first is in flight is refused, from any handle.
+    assert_eq!(ledger.reserve(&hold).unwrap(), Reserved::InFlight);
+    assert_eq!(backend.open().reserve(&hold).unwrap(), Reserved::InFlight);
+    assert!(ledger.status(&nonce(&token)).unwrap().spent.is_none(), "in flight is not spent");
+    // Released: free again, and the old ticket settles nothing.
+    ledger.release(&ticket).unwrap();
+    let second = held(ledger.reserve(&hold).unwrap());
+    assert_eq!(
+        ledger.settle(&ticket, &commit_for(&ticket, Nonce([1; 16]), 9)).unwrap(),
+        CommitOutcome::ReservationLost
+    );
+    assert_eq!(ledger.settle(&second, &commit_for(&second, Nonce([2; 16]), 9)).unwrap(), CommitOutcome::Fresh);
+    match ledger.reserve(&hold).unwrap() {
+        Reserved::Spent(spent) => assert_eq!(spent.amounts, vec![9]),
+        other => panic!("{other:?}"),
+    }
+    // Settling twice finds its own record.
+    assert!(matches!(
+        ledger.settle(&second, &commit_for(&second, Nonce([2; 16]), 9)).unwrap(),
+        CommitOutcome::AlreadySpent(_)
+    ));
+}
+
+pub fn a_stale_reservation_expires(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let verified = mint.verified(&token);
+    let first = held(ledger.reserve(&Reservation::new(&verified, "a", NOW, Duration::from_secs(30)).unwrap()).unwrap());
+    let during = Reservation::new(&verified, "b", NOW + 29, Duration::from_secs(30)).unwrap();
+    assert_eq!(ledger.reserve(&during).unwrap(), Reserved::InFlight);
+    let after = Reservation::new(&verified, "b", NOW + 31, Duration::from_secs(30)).unwrap();
+    let second = held(ledger.reserve(&after).unwrap());
+    assert_eq!(ledger.settle(&first, &commit_for(&first, Nonce([3; 16]), 1)).unwrap(), CommitOutcome::ReservationLost);
+    assert_eq!(ledger.settle(&second, &commit_for(&second, Nonce([4; 16]), 1)).unwrap(), CommitOutcome::Fresh);
+}
+
+pub fn revocation_wins_over_a_token_in_flight(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let verified = mint.verified(&token);
+    let ticket =
+        held(ledger.reserve(&Reservation::new(&verified, "r", NOW, Duration::from_secs(60)).unwrap()).unwrap());
+    assert_eq!(ledger.revoke(&nonce(&token), false, "now").unwrap(), vec![nonce(&token)]);
+    assert_eq!(
+        ledger.settle(&ticket, &commit_for(&ticket, Nonce([5; 16]), 9)).unwrap(),
+        CommitOutcome::Revoked("now".into())
+    );
+    assert!(ledger.status(&Nonce([5; 16])).unwrap().spent.is_none());
+    assert!(ledger.lineage(&nonce(&token), 10, Scope::Descendants).unwrap().nodes.len() == 1, "no child recorded");
+}
+
+pub fn an_unknown_nonce_is_live(backend: &dyn Backend) {
+    let ledger = backend.open();
+    let status = ledger.status(&Nonce([0xab; 16])).unwrap();
+    assert!(status.spent.is_none() && status.revoked_at.is_none());
+}
+
+/// Each conformance test, once per backend.
+/// A queued commit (`enqueue_commit`) answers exactly as a direct one; a backend with no
+/// writer of its own hands the callback back, and the caller commits directly.
+pub fn a_queued_commit_answers_like_a_direct_one(backend: &dyn Backend) {
+    let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
+    let commit_queued = |reservation: &Reservation, commit: &crate::ledger::Commit| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let done = Box::new(move |outcome| tx.send(outcome).unwrap());
+        match ledger.enqueue_commit(reservation, commit, done) {
+            Some(done) => done(ledger.commit(reservation, commit)),
+            None => assert!(backend.queues(), "only a backend that says it queues may queue"),
+        }
+        rx.recv_timeout(Duration::from_secs(10)).expect("a queued commit is answered").unwrap()
+    };
+    let token = mint.token(10);
+    let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
+    let commit = commit_of(nonce(&token), "r", Nonce::random().unwrap(), 9);
+    assert_eq!(commit_queued(&reservation, &commit), CommitOutcome::Fresh);
+    match commit_queued(&reservation, &commit) {
+        CommitOutcome::AlreadySpent(spent) => assert_eq!((spent.request_id.as_str(), spent.amounts), ("r", vec![9])),
+        other => panic!("a second commit of a spent token: {other:?}"),
+    }
+    // Through the issuer: the queued path and the blocking one give the same receipts.
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let token = mint.token(10);
+    let mut ctx = Context::now();
+    ctx.cost = 4;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Box::new(move |receipt| tx.send(receipt).unwrap());
+    issuer.consume_queued(token.clone(), Vec::new(), &ctx, Some("pay-q"), None, done);
+    let first = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(receipt) => receipt.unwrap(),
+        Err(_) => issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap(),
+    };
+    assert_eq!((first.replayed, first.children[0].balance), (false, 6));
+    let again = issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.children[0].token, first.children[0].token);
+}
+
+/// A queued reserve and a queued settle (`enqueue_reserve`, `enqueue_settle`) answer exactly
+/// as direct ones; through the issuer, a queued hold and settle give what the blocking ones
+/// give: a successor at the balance less the price, a second use in flight refused, a retry
+/// answered with the same successor.
+pub fn a_queued_hold_and_settle_answer_like_direct_ones(backend: &dyn Backend) {
+    let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
+    let queues = backend.queues();
+    let token = mint.token(10);
+    let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Box::new(move |reserved| tx.send(reserved).unwrap());
+    match ledger.enqueue_reserve(&reservation, done) {
+        Some(done) => done(ledger.reserve(&reservation)),
+        None => assert!(queues, "only a backend that says it queues may queue"),
+    }
+    let Reserved::Held(ticket) = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap() else {
+        panic!("a fresh token is held")
+    };
+    assert_eq!(ledger.reserve(&reservation).unwrap(), Reserved::InFlight);
+    let commit = commit_of(nonce(&token), "q", Nonce::random().unwrap(), 9);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Box::new(move |outcome| tx.send(outcome).unwrap());
+    match ledger.enqueue_settle(&ticket, &commit, done) {
+        Some(done) => done(ledger.settle(&ticket, &commit)),
+        None => assert!(queues, "only a backend that says it queues may queue"),
+    }
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap(), CommitOutcome::Fresh);
+    assert!(ledger.status(&nonce(&token)).unwrap().spent.is_some());
+
+    // Through the issuer, falling back to the blocking calls where the backend does not queue.
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let token = mint.token(10);
+    let mut ctx = Context::now();
+    ctx.cost = 4;
+    let ttl = Duration::from_secs(30);
+    let hold = |issuer: &crate::Issuer| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        issuer.hold_queued(token.clone(), Vec::new(), &ctx, "key:k:r", ttl, Box::new(move |q| tx.send(q).unwrap()));
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(queued) => issuer.finish_hold(queued),
+            Err(_) => issuer.hold(token.clone(), Vec::new(), &ctx, "key:k:r", ttl),
+        }
+    };
+    let Ok(crate::charge::Held::Fresh(held)) = hold(&issuer) else { panic!("a fresh token is held") };
+    let in_flight = hold(&issuer).unwrap_err();
+    assert!(in_flight.to_string().contains("in-flight"), "{in_flight}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receipt = match issuer.settle_queued(held, 4, Box::new(move |q| tx.send(q).unwrap())) {
+        None => issuer.finish_settle(rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap(),
+        Some(held) => issuer.settle(held, 4).unwrap(),
+    };
+    assert_eq!((receipt.replayed, receipt.cost, receipt.children[0].balance), (false, 4, 6));
+    let Ok(crate::charge::Held::Answered(again)) = hold(&issuer) else { panic!("a retry is answered") };
+    assert_eq!(again.children[0].token, receipt.children[0].token);
+}
+
+/// A settle charges any cost up to the price held (what a request billed by its usage used),
+/// never more; the successor carries the balance less that cost, and a retry answers it again.
+pub fn a_settle_charges_any_cost_up_to_the_hold(backend: &dyn Backend) {
+    let mint = Mint::new();
+    let issuer = crate::Issuer::new(mint.keys.clone(), backend.open());
+    let mut ctx = Context::now();
+    ctx.cost = 5;
+    let ttl = Duration::from_secs(30);
+    let token = mint.token(10);
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(token.clone(), Vec::new(), &ctx, "key:a:1", ttl) else {
+        panic!("a fresh token is held")
+    };
+    assert_eq!(held.price(), 5);
+    let receipt = issuer.settle(held, 3).unwrap();
+    assert_eq!((receipt.cost, receipt.children[0].balance), (3, 7));
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(token, Vec::new(), &ctx, "key:a:1", ttl) else {
+        panic!("a retry is answered")
+    };
+    assert_eq!((again.cost, again.children[0].token.clone()), (3, receipt.children[0].token.clone()));
+    let other = mint.token(10);
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(other, Vec::new(), &ctx, "key:b:1", ttl) else {
+        panic!("a fresh token is held")
+    };
+    let over = issuer.settle(held, 6).unwrap_err();
+    assert!(over.to_string().contains("at most the 5 held"), "{over}");
+}
