@@ -66,6 +66,7 @@ impl Context {
                 limits::check_fact(what, v)?;
             }
         }
+        limits::check_amount("cost", self.cost)?;
         if self.values.len() > limits::MAX_CONTEXT_FACTS {
             return Err(Error::Limit(crate::error::LimitError::new(
                 "bad-request",

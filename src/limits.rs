@@ -36,6 +36,18 @@ pub const MAX_LINEAGE_NODES: usize = 10_000;
 /// Ancestors `lineage` climbs to find a tree's root.
 pub const MAX_LINEAGE_ANCESTORS: usize = 10_000;
 
+/// The largest cost or amount a request may name: every balance fits a signed 64-bit column
+/// (PostgreSQL's `bigint`), and what a ledger stores must read back as it was written.
+pub const MAX_AMOUNT: u64 = i64::MAX as u64;
+
+/// Refuses a cost or amount above [`MAX_AMOUNT`].
+pub fn check_amount(what: &str, amount: u64) -> Result<(), Error> {
+    if amount > MAX_AMOUNT {
+        return Err(Error::Limit(LimitError::new("bad-request", format!("the {what} is at most {MAX_AMOUNT}"))));
+    }
+    Ok(())
+}
+
 /// Refuses a request id that is empty, too long, or not printable ASCII: it is logged and
 /// stored, so it must not carry terminal escapes or fill a disk.
 pub fn check_request_id(id: &str) -> Result<(), Error> {

@@ -147,6 +147,9 @@ pub(crate) fn check_request(
     if kind == SpendKind::Spend && requested.first() == Some(&0) {
         return Err(Error::Invalid(Invalid::ZeroCost));
     }
+    for &amount in requested {
+        limits::check_amount(if kind == SpendKind::Spend { "cost" } else { "amount" }, amount)?;
+    }
     if requested.len() + 1 > limits::MAX_SPLIT_CHILDREN {
         return Err(LimitError::new(
             "too-many-children",
@@ -212,6 +215,8 @@ fn split_context(ctx: &Context, amounts: &[u64]) -> Result<Context, Error> {
 
 /// The balances to issue: a spend's remainder, or a split's amounts plus its remainder.
 fn plan(kind: SpendKind, balance: u64, requested: &[u64]) -> Result<Vec<u64>, Error> {
+    // Whatever a ledger records must read back as written (a signed 64-bit column).
+    limits::check_amount("balance", balance)?;
     let total = requested.iter().try_fold(0u64, |acc, &a| acc.checked_add(a));
     match (kind, total) {
         (_, Some(total)) if total <= balance => Ok(match kind {

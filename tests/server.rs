@@ -349,3 +349,21 @@ fn a_request_that_stalls_times_out() {
     assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Costs, amounts and balances above 2^63 − 1 are refused (400 / exit 2) before any work: the
+/// schema says int64, and a ledger's bigint column must read back what was written.
+#[test]
+fn amounts_past_a_signed_64_bit_column_are_refused() {
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "10"]);
+    for (route, body) in [
+        ("/v1/spend", json!({ "token": token, "cost": 9223372036854775808u64 })),
+        ("/v1/verify", json!({ "token": token, "cost": 9223372036854775808u64 })),
+        ("/v1/split", json!({ "token": token, "amounts": [9223372036854775808u64] })),
+    ] {
+        let (code, doc) = s.post(route, &body);
+        assert_eq!((code, doc["code"].as_str()), (400, Some("bad-request")), "{route}: {doc}");
+    }
+    let (code, _, err) = s.env.run(&["mint", "--key-file", &s.key, "--balance", "9223372036854775808"]);
+    assert_eq!(code, 2, "{err}");
+}

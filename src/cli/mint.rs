@@ -37,6 +37,9 @@ pub struct MintArgs {
 }
 
 pub fn run(args: MintArgs) -> Result<u8> {
+    if let Some(n) = args.balance {
+        crumb::limits::check_amount("balance", n)?;
+    }
     let extra: Vec<String> = args.balance.map(|n| format!("balance <= {n}")).into_iter().collect();
     let caveats = args.caveats.texts(&extra)?;
     let ring = args.key.load()?;
