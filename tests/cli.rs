@@ -457,3 +457,14 @@ fn help_and_version() {
     }
     assert!(env.ok(&["--version"]).starts_with("crumb "));
 }
+
+/// `--expires-in 30` meant 30 seconds, silently: a bare number is refused, naming the units.
+#[test]
+fn an_expiry_without_a_unit_is_refused() {
+    let env = Env::new();
+    let key = env.key("k");
+    let (code, _, err) = env.run(&["mint", "--key-file", &key, "--expires-in", "30"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`30` has no unit") && err.contains("30d"), "{err}");
+    env.ok(&["mint", "--key-file", &key, "--expires-in", "30d"]);
+}

@@ -367,3 +367,15 @@ fn amounts_past_a_signed_64_bit_column_are_refused() {
     let (code, _, err) = s.env.run(&["mint", "--key-file", &s.key, "--balance", "9223372036854775808"]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `crumb serve` that cannot listen leaves nothing behind: no development key made for nothing.
+#[test]
+fn a_server_that_cannot_listen_makes_no_key() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let env = common::Env::new();
+    let (code, _, err) = env.run(&["serve", "--listen", &addr, "--ledger", env.path("l.db").to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("cannot listen"), "{err}");
+    assert!(!env.path("data/root.key").exists(), "a key was made before the port failed");
+}

@@ -424,6 +424,15 @@ pub fn parse_positive_duration(s: &str) -> Result<time::Duration, String> {
     Ok(d)
 }
 
+/// A token's lifetime (`--expires-in`): a positive duration with its unit. A bare number is
+/// refused: `30` could mean seconds or days, and a token is minted on the reading.
+pub fn parse_expiry(s: &str) -> Result<time::Duration, String> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{s}` has no unit: write {s}s (seconds), {s}m, {s}h or {s}d"));
+    }
+    parse_positive_duration(s)
+}
+
 /// A positive duration for timeouts (`10`, `10s`, `2m`).
 pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     let d = parse_positive_duration(s)?;
@@ -437,7 +446,7 @@ pub struct CaveatArgs {
     #[arg(long = "caveat", short = 'c', value_name = "CAVEAT")]
     pub caveats: Vec<String>,
     /// Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_expiry)]
     pub expires_in: Option<time::Duration>,
     /// A caveat added as raw bytes without checking it, for interop; repeatable.
     #[arg(long = "raw", value_name = "TEXT")]

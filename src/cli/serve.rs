@@ -215,7 +215,11 @@ fn keys(args: &KeyArgs) -> Result<Keyring> {
     if nothing_named && !default.exists() {
         let key = RootKey::generate()?;
         crumb::key::write_key_file(&default, &key, false)?;
-        eprintln!("crumb: created a development key {} at {}", key.key_id(), default.display());
+        eprintln!(
+            "crumb: created a development key {} at {}; mint a token with it: `crumb mint --balance 100`",
+            key.key_id(),
+            default.display()
+        );
     }
     args.load()
 }
@@ -274,6 +278,15 @@ async fn keep_keys_current(
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
+    // The ports first: a server that cannot listen must leave nothing behind (no development
+    // key made for nothing).
+    let bind = |addr: SocketAddr| {
+        std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| unavailable(format!("cannot listen on {addr}: {e}")))
+    };
+    let listener = bind(args.listen)?;
+    let admin = args.metering.admin_listen.map(bind).transpose()?;
     let keys = keys(&args.key)?;
     let key_file = args.key.source_file()?;
     let ledger_location = crumb::ledger::redact_url(&args.ledger.location()?);
@@ -315,14 +328,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     // PostgreSQL's blocking client may not be dropped on an async worker either.
     let keep = state.clone();
     let served = runtime.block_on(async {
-        let bind = |addr: SocketAddr| async move {
-            tokio::net::TcpListener::bind(addr).await.map_err(|e| unavailable(format!("cannot listen on {addr}: {e}")))
-        };
-        let listener = bind(args.listen).await?;
-        let admin = match args.metering.admin_listen {
-            Some(addr) => Some(bind(addr).await?),
-            None => None,
-        };
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
         tokio::spawn(keep_keys_current(state.clone(), args.key.clone(), key_file));
