@@ -468,3 +468,26 @@ fn an_expiry_without_a_unit_is_refused() {
     assert!(err.contains("`30` has no unit") && err.contains("30d"), "{err}");
     env.ok(&["mint", "--key-file", &key, "--expires-in", "30d"]);
 }
+
+/// Pasted mistakes get their likely cause, and a negative or fractional amount is said to be
+/// one (not "an invalid digit" or an unexpected argument).
+#[test]
+fn pasted_mistakes_and_wrong_amounts_are_named() {
+    let env = Env::new();
+    let key = env.key("k");
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
+    for (text, cause) in [
+        (format!("Bearer {token}"), "Bearer"),
+        (format!("\"{token}\""), "quotes"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".to_owned(), "JWT"),
+    ] {
+        let (code, _, err) = env.run(&["inspect", &text]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(cause), "{text}: {err}");
+    }
+    for (flag, value, says) in [("--balance", "-5", "negative"), ("--balance", "1.5", "whole number")] {
+        let (code, _, err) = env.run(&["mint", "--key-file", &key, flag, value]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{value}: {err}");
+    }
+}

@@ -424,6 +424,18 @@ pub fn parse_positive_duration(s: &str) -> Result<time::Duration, String> {
     Ok(d)
 }
 
+/// A number of credit units (`--balance`, `--cost`, `--amount`): a whole number from 0 to
+/// 2^63 − 1, with the cause said plainly (`-5` is not "an invalid digit", it is negative).
+pub fn parse_units(s: &str) -> Result<u64, String> {
+    let n: u64 = match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => return Err(format!("`{s}` is negative: credit is a whole number of units, 0 or more")),
+        Ok(n) => u64::try_from(n).map_err(|_| format!("`{s}` is more than {}", crumb::limits::MAX_AMOUNT))?,
+        Err(_) => return Err(format!("`{s}` is not a whole number of units (no decimals, no unit)")),
+    };
+    crumb::limits::check_amount("number of units", n).map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
 /// A token's lifetime (`--expires-in`): a positive duration with its unit. A bare number is
 /// refused: `30` could mean seconds or days, and a token is minted on the reading.
 pub fn parse_expiry(s: &str) -> Result<time::Duration, String> {

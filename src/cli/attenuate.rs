@@ -13,7 +13,7 @@ pub struct AttenuateArgs {
     #[command(flatten)]
     caveats: CaveatArgs,
     /// Cap the balance this token may spend (adds `balance <= N`; a cap, not a split).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::args::parse_units, allow_negative_numbers = true)]
     balance: Option<u64>,
     /// Add a third-party caveat: a discharge from LOCATION will be needed (with --caveat-key-file, --caveat-id).
     #[arg(long, value_name = "LOCATION", requires_all = ["caveat_key_file", "caveat_id"])]

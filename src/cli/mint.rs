@@ -26,7 +26,7 @@ pub struct MintArgs {
     #[command(flatten)]
     caveats: CaveatArgs,
     /// Give the token a credit balance (adds `balance <= N`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::args::parse_units, allow_negative_numbers = true)]
     balance: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

@@ -104,7 +104,7 @@ pub struct SpendArgs {
     #[command(flatten)]
     pub common: ConsumeArgs,
     /// What this request costs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::args::parse_units, allow_negative_numbers = true)]
     pub cost: u64,
 }
 

@@ -20,7 +20,7 @@ pub struct SplitArgs {
     #[command(flatten)]
     pub common: ConsumeArgs,
     /// A child's balance; repeatable.
-    #[arg(long = "amount", value_name = "N", required = true)]
+    #[arg(long = "amount", value_name = "N", required = true, value_parser = super::args::parse_units, allow_negative_numbers = true)]
     pub amounts: Vec<u64>,
 }
 

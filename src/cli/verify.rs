@@ -21,7 +21,7 @@ pub struct VerifyArgs {
     #[command(flatten)]
     request: RequestArgs,
     /// What this request costs (checked by `max-cost` and `balance` caveats).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = super::args::parse_units, allow_negative_numbers = true)]
     cost: u64,
     #[command(flatten)]
     satisfy: SatisfyArgs,

@@ -80,7 +80,33 @@ pub fn decode(text: &str) -> Result<Macaroon, DecodeError> {
 
 /// Decodes a token and says which format it was in.
 pub fn decode_detect(text: &str) -> Result<(Macaroon, Detected), DecodeError> {
-    let text = text.trim();
+    decode_trimmed(text.trim()).map_err(|e| match pasted_mistake(text.trim()) {
+        Some(likely) => DecodeError::Malformed(likely.to_owned()),
+        None => e,
+    })
+}
+
+/// The likely cause when a pasted token does not decode: text that is not a macaroon, or a
+/// macaroon with something around it.
+fn pasted_mistake(text: &str) -> Option<&'static str> {
+    let lower = text.get(..7).map(str::to_ascii_lowercase);
+    if lower.as_deref() == Some("bearer ") {
+        return Some("it starts with `Bearer `: give the token alone, without the header's scheme");
+    }
+    let quoted = |q: char| text.len() >= 2 && text.starts_with(q) && text.ends_with(q);
+    if quoted('"') || quoted('\'') || quoted('`') {
+        return Some("it is in quotes: give the token without them");
+    }
+    if text.starts_with("eyJ") && text.matches('.').count() == 2 {
+        return Some("this is a JWT, not a macaroon");
+    }
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some("this is 32 bytes of hex, the shape of a root key, not a token");
+    }
+    None
+}
+
+fn decode_trimmed(text: &str) -> Result<(Macaroon, Detected), DecodeError> {
     if text.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -626,6 +652,25 @@ fn encode_json_v1(m: &Macaroon) -> Result<Value, EncodeError> {
         "caveats": caveats,
         "signature": hex::encode(m.signature),
     }))
+}
+
+#[cfg(test)]
+mod pasted {
+    use super::*;
+
+    #[test]
+    fn pasted_mistakes_get_their_likely_cause() {
+        for (text, cause) in [
+            ("Bearer AgEQ", "Bearer"),
+            ("\"AgEQabc\"", "quotes"),
+            ("'AgEQabc'", "quotes"),
+            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "JWT"),
+            (&"ab".repeat(32), "root key"),
+        ] {
+            let e = decode(text).unwrap_err().to_string();
+            assert!(e.contains(cause), "{text}: {e}");
+        }
+    }
 }
 
 #[cfg(test)]
