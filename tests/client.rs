@@ -502,3 +502,18 @@ fn leftovers_of_a_killed_run_are_removed_by_the_next_one() {
     }
     assert!(Path::new(&live).exists(), "a live process's file was removed");
 }
+
+/// A token wrapped over lines (base64 at 76 columns) is the same token: sent whole on one
+/// line, never a line break in a header, and never printed.
+#[test]
+fn a_token_file_wrapped_over_lines_is_sent_as_one_token() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream);
+    let token = server.mint(&["--balance", "20"]);
+    let (head, tail) = token.split_at(76);
+    let file = server.env.file("wrapped.token", format!("{head}\n{tail}\n").as_bytes());
+    let (code, _, err) = server.env.run(&["request", "--token-file", &file, &format!("{}/v1/models", server.url)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(head) && !err.contains(tail), "the token was printed: {err}");
+    assert!(!beside(&file, ".pending").exists(), "a pending record was left");
+}

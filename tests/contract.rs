@@ -230,11 +230,13 @@ fn keys_and_durations_are_handled_as_a_careful_tool_would() {
     let (code, _, err) = env.run(&["verify", &token, "--key-file", &key, "--offline"]);
     assert_eq!(code, 1);
     assert!(err.contains("the request names no action: pass --action"), "{err}");
-    // Durations, compound or bare; zero refused.
-    for d in ["90s", "1h30m", "2d12h", "600"] {
+    // Durations, compound; a bare number (seconds? days?) and zero refused.
+    for d in ["90s", "1h30m", "2d12h"] {
         let (code, _, err) = env.run(&["mint", "--key-file", &key, "--expires-in", d]);
         assert_eq!(code, 0, "{d}: {err}");
     }
+    let (code, _, err) = env.run(&["mint", "--key-file", &key, "--expires-in", "600"]);
+    assert!(code == 2 && err.contains("has no unit"), "{err}");
     let minted = env.ok(&["mint", "--key-file", &key, "--expires-in", "1h30m", "--json"]);
     let doc: Value = serde_json::from_str(&minted).unwrap();
     let expires =

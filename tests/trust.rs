@@ -81,7 +81,11 @@ fn the_upstream_hears_crumbs_forwarding_headers_only() {
                    X_Forwarded_For: 10.0.0.1\r\nX-Forwarded: for=10.0.0.1\r\nForwarded-For: 10.0.0.1\r\n\
                    X-Host: admin.internal\r\nX-Scheme: https\r\nFront-End-Https: on\r\nX-Url-Scheme: https\r\n\
                    X-Originating-IP: 10.0.0.1\r\nX-Remote-IP: 10.0.0.1\r\nX-Remote-Addr: 10.0.0.1\r\n\
-                   X-Azure-ClientIP: 10.0.0.1\r\nVia: 1.1 10.0.0.1\r\n";
+                   X-Azure-ClientIP: 10.0.0.1\r\nVia: 1.1 10.0.0.1\r\n\
+                   Proxy-Client-IP: 10.0.0.1\r\nWL-Proxy-Client-IP: 10.0.0.1\r\nRemote-Addr: 10.0.0.1\r\n\
+                   X-HTTP-Forwarded-For: 10.0.0.1\r\nCF-Connecting-IPv6: ::1\r\nX-Real-Client-IP: 10.0.0.1\r\n\
+                   Fly-Client-IP: 10.0.0.1\r\nCloudFront-Viewer-Address: 10.0.0.1:1\r\n\
+                   X-Appengine-User-IP: 10.0.0.1\r\nAkamai-Client-IP: 10.0.0.1\r\n";
     let check = |what: &str, host: Option<&str>| {
         let (_, _, headers) = upstream.last();
         for name in [
@@ -108,6 +112,16 @@ fn the_upstream_hears_crumbs_forwarding_headers_only() {
             "x-remote-addr",
             "x-azure-clientip",
             "via",
+            "proxy-client-ip",
+            "wl-proxy-client-ip",
+            "remote-addr",
+            "x-http-forwarded-for",
+            "cf-connecting-ipv6",
+            "x-real-client-ip",
+            "fly-client-ip",
+            "cloudfront-viewer-address",
+            "x-appengine-user-ip",
+            "akamai-client-ip",
         ] {
             assert!(headers.get(name).is_none(), "{what}: the client's {name} reached the upstream");
         }
@@ -262,4 +276,19 @@ fn a_mistyped_ledger_url_is_refused_not_made_a_file() {
         !made.iter().any(|n| n.to_string_lossy().contains("SECRET") || n.to_string_lossy().starts_with("POSTGRES")),
         "{made:?}"
     );
+}
+
+/// SIGHUP asks a running server to re-read its keys: it never ends the process, not even
+/// right after start-up (its default action would).
+#[test]
+fn sighup_reloads_and_never_ends_the_server() {
+    for _ in 0..5 {
+        let mut server = start(&[]);
+        let sent = std::process::Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+        assert!(sent.success());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(server.alive(), "SIGHUP ended the server");
+        let token = server.mint(&["--balance", "1"]);
+        assert_eq!(server.post("/v1/verify", &json!({ "token": token })).0, 200);
+    }
 }

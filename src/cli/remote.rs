@@ -75,7 +75,10 @@ impl Remote {
                     return Err(status_error(status, &doc));
                 }
                 Err(ureq::Error::Transport(t)) => {
-                    maybe_sent |= !matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns);
+                    maybe_sent |= !matches!(
+                        t.kind(),
+                        ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns | ureq::ErrorKind::BadHeader
+                    );
                     if attempt < BACKOFF.len() {
                         std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
                         attempt += 1;
@@ -136,13 +139,20 @@ impl std::error::Error for Unreachable {}
 
 /// A transport failure said once, with what to do about it.
 fn unreachable(base: &str, t: &ureq::Transport) -> String {
-    let why = match t.kind() {
+    let why = transport_reason(t);
+    format!("cannot reach {base} ({why}, {} attempts): is `crumb serve` running there?", BACKOFF.len() + 1)
+}
+
+/// Why a request could not be made, in words that never repeat what was being sent: a bad
+/// header's message would quote the header, and a header may carry a token.
+pub fn transport_reason(t: &ureq::Transport) -> String {
+    match t.kind() {
         ureq::ErrorKind::ConnectionFailed => "connection refused".to_owned(),
         ureq::ErrorKind::Dns => "unknown host".to_owned(),
         ureq::ErrorKind::Io => "the connection failed".to_owned(),
+        ureq::ErrorKind::BadHeader => "a header could not be sent as written".to_owned(),
         _ => t.message().map(str::to_owned).unwrap_or_else(|| t.kind().to_string()),
-    };
-    format!("cannot reach {base} ({why}, {} attempts): is `crumb serve` running there?", BACKOFF.len() + 1)
+    }
 }
 
 /// A denial from the server, with its JSON body (exit code 1).

@@ -222,8 +222,11 @@ fn exchange(agent: &ureq::Agent, out: &Outgoing, deadline: Instant) -> Result<An
                 (pause, Some(answer))
             }
             Err(ureq::Error::Transport(t)) => {
-                lost.maybe_sent |= !matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns);
-                lost.why = t.to_string();
+                lost.maybe_sent |= !matches!(
+                    t.kind(),
+                    ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns | ureq::ErrorKind::BadHeader
+                );
+                lost.why = super::remote::transport_reason(&t);
                 if failures >= BACKOFF.len() {
                     return Err(lost);
                 }
@@ -451,7 +454,18 @@ fn exit_code(status: u16) -> u8 {
 /// server's are 3, and every other code is a refusal of the token.
 fn exit_for_code(status: u16, code: &str) -> u8 {
     match code {
-        "bad-path" | "bad-idempotency-key" | "bad-request" => BAD_INPUT,
+        // The README's table of reason codes: the request's own faults are bad input.
+        "bad-path"
+        | "bad-method"
+        | "bad-host"
+        | "bad-forwarded-for"
+        | "bad-idempotency-key"
+        | "bad-recover"
+        | "bad-request"
+        | "bad-json"
+        | "malformed-token"
+        | "malformed-discharge"
+        | "no-original-request" => BAD_INPUT,
         "already-answered" | "in-flight" => UNAVAILABLE,
         _ if status >= 500 => UNAVAILABLE,
         _ => DENIED,

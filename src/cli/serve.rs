@@ -242,9 +242,8 @@ async fn keep_keys_current(
     state: Arc<AppState>,
     key_args: crate::cli::args::KeyArgs,
     path: Option<std::path::PathBuf>,
+    mut hangup: tokio::signal::unix::Signal,
 ) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
     let mut seen = path.as_deref().and_then(file_stamp);
     loop {
         tokio::select! {
@@ -278,8 +277,10 @@ async fn keep_keys_current(
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
-    // The ports first: a server that cannot listen must leave nothing behind (no development
-    // key made for nothing).
+    // The configuration first (a mistake in it is bad input, exit 2), then the ports: a server
+    // that cannot listen must leave nothing behind (no development key made for nothing).
+    let pricing = args.metering.pricing()?;
+    let upstream = args.metering.upstream()?;
     let bind = |addr: SocketAddr| {
         std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -287,11 +288,23 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     };
     let listener = bind(args.listen)?;
     let admin = args.metering.admin_listen.map(bind).transpose()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = runtime.enable_all().build().context("cannot start the async runtime")?;
+    // SIGHUP means "reload the keys" from the start: its default would end the process, even
+    // while the ledger is still being opened.
+    let hangup = {
+        let _entered = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot install the SIGHUP handler")?
+    };
     let keys = keys(&args.key)?;
     let key_file = args.key.source_file()?;
     let ledger_location = crumb::ledger::redact_url(&args.ledger.location()?);
-    // Opened before the async runtime starts: PostgreSQL's blocking client runs a runtime of
-    // its own, which must never start on an async worker.
+    // Opened outside the async runtime (on this thread, not a worker): PostgreSQL's blocking
+    // client runs a runtime of its own, which must never start on an async worker.
     let ledger = args.ledger.open_with(OpenOptions::concurrent(LEDGER_CONCURRENCY))?;
     let audit = match &args.audit_log {
         Some(p) => Some(Audit::open(p).with_context(|| format!("cannot open the audit log {}", p.display()))?),
@@ -304,8 +317,6 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into()),
         )
         .init();
-    let pricing = args.metering.pricing()?;
-    let upstream = args.metering.upstream()?;
     if upstream.is_some() && pricing.table.is_empty() && pricing.unpriced == serve::Unpriced::Deny {
         eprintln!("crumb: no --price given: every proxied request will be refused (403 unpriced)");
     }
@@ -319,11 +330,6 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         authz: args.metering.authz(),
         upstream,
     });
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        runtime.worker_threads(n.max(1));
-    }
-    let runtime = runtime.enable_all().build().context("cannot start the async runtime")?;
     // The issuer (its ledger connections) is dropped after the runtime, never on it:
     // PostgreSQL's blocking client may not be dropped on an async worker either.
     let keep = state.clone();
@@ -332,7 +338,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
-        tokio::spawn(keep_keys_current(state.clone(), args.key.clone(), key_file));
+        tokio::spawn(keep_keys_current(state.clone(), args.key.clone(), key_file, hangup));
         outln!("listening on http://{addr}")?;
         if let Some(admin) = &admin {
             outln!("admin listening on http://{}", admin.local_addr()?)?;

@@ -195,7 +195,9 @@ pub fn read_token(path: &Path) -> Result<String> {
         return Err(refuse("it is larger than a token can be"));
     }
     let text = String::from_utf8(bytes).map_err(|_| refuse("it does not hold a macaroon (is it a key file?)"))?;
-    let text = text.trim().to_owned();
+    // One token, whatever the line breaks: a token wrapped over lines (base64 at 76
+    // columns) is the same token, and a line break must never reach a header.
+    let text: String = text.split_ascii_whitespace().collect();
     match crumb::token::wire::decode(&text) {
         Ok(_) => Ok(text),
         Err(e) => Err(refuse(match e {

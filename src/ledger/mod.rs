@@ -387,7 +387,11 @@ fn not_a_file_path(location: &str) -> Option<&'static str> {
             && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
             && rest.starts_with('/')
     });
-    if scheme_like || trimmed.contains("://") {
+    // `postgres:user:pw@host/db` (no `//`) and the like: a database URL mistyped.
+    let lower = trimmed.get(..11).unwrap_or(trimmed).to_ascii_lowercase();
+    let database_like =
+        ["postgres:", "postgresql:", "pg:", "postgres/", "postgresql/"].iter().any(|p| lower.starts_with(p));
+    if scheme_like || database_like || trimmed.contains("://") {
         return Some("this looks like a URL, and only postgres:// and postgresql:// (lower case) name a database; a file path has no scheme");
     }
     let keywords = ["host=", "hostaddr=", "port=", "dbname=", "user=", "password=", "sslmode="];
@@ -475,6 +479,8 @@ mod location_tests {
             " postgres://crumb:SECRETpw@h/db",
             "postgres:/crumb:SECRETpw@h/db",
             "host=127.0.0.1 port=1 password=SECRETpw dbname=db",
+            "postgres:crumb:SECRETpw@db.example:5432/ledger",
+            "postgresql:crumb:SECRETpw@db.example",
             "mysql://u:p@h/db",
             "ledger.db ",
         ] {

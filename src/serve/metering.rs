@@ -122,8 +122,20 @@ fn is_host(host: &str) -> bool {
     let name_ok = if host.starts_with('[') {
         name.parse::<std::net::Ipv6Addr>().is_ok()
     } else {
-        !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        // Labels of letters, digits, `-` and `_`, none empty (`..`), none starting or ending
+        // with `-`; a final dot (a fully qualified name) is allowed.
+        let labels = name.strip_suffix('.').unwrap_or(name);
+        !labels.is_empty()
+            && name.len() <= 253
+            && labels.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            })
     };
+    let port_ok = port_ok && port.strip_prefix(':').is_none_or(|p| p.parse::<u16>().is_ok());
     port_ok && name_ok
 }
 
@@ -355,7 +367,24 @@ mod tests {
         {
             assert!(is_host(good), "{good}");
         }
-        for bad in ["a/../x", "a,for=1.2.3.4", "a b", "[::1", "api:", "api:99999999", "", "a\"b", "x@y", "[nothost]"] {
+        for bad in [
+            "a/../x",
+            "a,for=1.2.3.4",
+            "a b",
+            "[::1",
+            "api:",
+            "api:99999999",
+            "",
+            "a\"b",
+            "x@y",
+            "[nothost]",
+            "..",
+            "-",
+            "a..b",
+            ".",
+            "a:99999",
+            "-a.b",
+        ] {
             assert!(!is_host(bad), "{bad}");
         }
     }

@@ -298,6 +298,23 @@ const FORWARDING: &[&str] = &[
 /// Header name prefixes that are forwarding metadata as a family.
 const FORWARDING_PREFIXES: &[&str] = &["x-forwarded-", "x-original-", "x-envoy-"];
 
+/// Words that make a header name forwarding metadata wherever they stand in it: the vendors'
+/// many spellings of "the client's address" (`Proxy-Client-IP`, `WL-Proxy-Client-IP`,
+/// `Fly-Client-IP`, `CF-Connecting-IPv6`, `X-Appengine-User-IP`, `CloudFront-Viewer-Address`…).
+const FORWARDING_WORDS: &[&str] = &[
+    "forwarded",
+    "client-ip",
+    "clientip",
+    "real-ip",
+    "remote-addr",
+    "remote-ip",
+    "connecting-ip",
+    "originating-ip",
+    "user-ip",
+    "viewer-address",
+    "socketip",
+];
+
 /// Removes forwarding metadata, and every header whose name has a `_`: servers that map
 /// names to CGI-style variables (`HTTP_X_FORWARDED_FOR`) would read `X_Forwarded_For` as
 /// `X-Forwarded-For` (nginx drops such names by default for the same reason).
@@ -306,7 +323,10 @@ fn strip_forwarding(headers: &mut HeaderMap) {
         .keys()
         .filter(|n| {
             let n = n.as_str();
-            n.contains('_') || FORWARDING.contains(&n) || FORWARDING_PREFIXES.iter().any(|p| n.starts_with(p))
+            n.contains('_')
+                || FORWARDING.contains(&n)
+                || FORWARDING_PREFIXES.iter().any(|p| n.starts_with(p))
+                || FORWARDING_WORDS.iter().any(|w| n.contains(w))
         })
         .cloned()
         .collect();

@@ -81,6 +81,16 @@ fn spawn(env: Env, key: String, ledger: &str, extra: &[&str]) -> Server {
 }
 
 impl Server {
+    /// The server's process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().is_ok_and(|status| status.is_none())
+    }
+
     /// `host:port`, for raw sockets.
     pub fn addr(&self) -> &str {
         self.url.strip_prefix("http://").unwrap()
