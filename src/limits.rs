@@ -63,6 +63,20 @@ pub fn check_request_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a request id a client names that is malformed, or that a client may not name: the
+/// gateway's own ids (`key:…`, `req:…`) belong to requests through the metering proxy and
+/// forward auth, and `auto-…` to ids crumb derives.
+pub fn check_client_request_id(id: &str) -> Result<(), Error> {
+    check_request_id(id)?;
+    if ["key:", "req:"].iter().any(|p| id.starts_with(p)) {
+        return Err(Error::Limit(LimitError::new(
+            "bad-request",
+            "a request id may not start with key: or req: (the metering gateway's own)",
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a request fact (action, resource, audience, context value) longer than [`MAX_FACT`].
 pub fn check_fact(what: &str, value: &str) -> Result<(), Error> {
     if value.len() > MAX_FACT {

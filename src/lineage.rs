@@ -10,7 +10,8 @@
 //!   payer's to keep using, not something the token handed on. Their balances are in the
 //!   token's own record (`amounts`); the change itself, and all it did after, are left out. A
 //!   spent token that leaks (an old token file, a log line) so grants nothing over what its
-//!   payer did next.
+//!   payer did next. Nor does a holder see request ids: a request id entitles a retry to its
+//!   successor, so it stays the requester's secret.
 
 use crate::context::{Context, Purpose};
 use crate::error::{Error, Invalid};
@@ -66,6 +67,13 @@ pub fn view(
     let entry =
         verifier.keys().key_for(&credential.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))?;
     without_what_the_change_did(&mut tree, own, entry);
+    // A request id entitles a retry to its successor: a holder reading the tree, who may hold
+    // a leaked copy of a spent token, must never learn one.
+    for node in &mut tree.nodes {
+        if let Some(spent) = node.status.spent.as_mut() {
+            spent.request_id.clear();
+        }
+    }
     Ok((own, tree))
 }
 

@@ -85,17 +85,28 @@ impl Receipt {
     }
 }
 
-/// The request id used when none is given: the same token spent for the same cost (or split
-/// into the same amounts) gives the same id, so re-running the same command is a retry.
-pub fn default_request_id(token: &Macaroon, kind: SpendKind, amounts: &[u64]) -> String {
-    let mut h = Sha256::new();
-    h.update(b"crumb request id v1\0");
-    h.update(kind.as_str());
-    h.update(token.signature);
+/// The request id of a spend or split that names none: a fresh random one, so it can never be
+/// answered again. A request id is what entitles a retry to the recorded successor, so it
+/// must be a secret of whoever made the request: one derived from the token alone would let
+/// anyone holding a copy of the spent token (a leaked token file) collect its change.
+pub fn fresh_request_id() -> Result<String, Error> {
+    let mut random = [0u8; 12];
+    getrandom::getrandom(&mut random).map_err(|e| Error::Key(crate::error::KeyError::Random(e.to_string())))?;
+    Ok(format!("auto-{}", hex::encode(random)))
+}
+
+/// A client's own request id for a spend or split: the same `secret`, token and amounts give
+/// the same id, so re-running the same command on the same machine is a retry, while a copy of
+/// the token elsewhere cannot name it. `secret` is the client's (never the root key).
+pub fn client_request_id(secret: &[u8], token: &Macaroon, kind: SpendKind, amounts: &[u64]) -> String {
+    let mut message = Vec::with_capacity(64 + 8 * amounts.len());
+    message.extend_from_slice(b"crumb client request id v1\0");
+    message.extend_from_slice(kind.as_str().as_bytes());
+    message.extend_from_slice(&token.signature);
     for a in amounts {
-        h.update(a.to_be_bytes());
+        message.extend_from_slice(&a.to_be_bytes());
     }
-    format!("auto-{}", hex::encode(&h.finalize()[..12]))
+    format!("auto-{}", hex::encode(&chain::hmac_secret(secret, &message)[..12]))
 }
 
 /// Names the exact token presented (all of its caveats, through the signature) without
@@ -287,7 +298,7 @@ pub(crate) fn prepare(
     check_request(&token, kind, requested, request_id).map_err(Unprepared::Invalid)?;
     let request_id = match request_id {
         Some(r) => r.to_owned(),
-        None => default_request_id(&token, kind, requested),
+        None => fresh_request_id().map_err(Unprepared::Invalid)?,
     };
     let cost = if kind == SpendKind::Spend { ctx.cost } else { 0 };
     let at = caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
@@ -398,12 +409,10 @@ fn consume(
                 if status.revoked_at.is_some() {
                     return Err(revoked());
                 }
-                if let Some(spent) = status.spent {
-                    let request_id = request_id
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| default_request_id(&rejected.token, kind, requested));
+                // Only a retry that names its request id is answered again.
+                if let (Some(spent), Some(request_id)) = (status.spent, request_id) {
                     let entry = key_entry(verifier, &rejected.token)?;
-                    return replay(entry, &rejected.token, nonce, &request_id, kind, requested, spent);
+                    return replay(entry, &rejected.token, nonce, request_id, kind, requested, spent);
                 }
             }
             Err(Error::Denied(rejected.denial().clone()))

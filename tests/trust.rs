@@ -292,3 +292,47 @@ fn sighup_reloads_and_never_ends_the_server() {
         assert_eq!(server.post("/v1/verify", &json!({ "token": token })).0, 200);
     }
 }
+
+/// A leaked copy of a spent token cannot walk forward to its payer's live change: lineage never
+/// shows a holder a request id, a spend that names none is never answered again, the
+/// gateway's ids cannot be named through the JSON API, and the id crumb derives for a spend is
+/// the client's own (its data directory's secret), not a function of the token.
+#[test]
+fn a_leaked_spent_token_cannot_collect_its_change() {
+    let upstream = Upstream::start();
+    let server = start(&[&["--upstream", &upstream.url, "--admin-listen", "127.0.0.1:0"], PRICES].concat());
+    let admin = server.admin.clone().unwrap();
+    let leaked = server.mint(&["--balance", "50"]);
+    let first = send("POST", &format!("{}/v1/chat", server.url), Some(&leaked), &[("Idempotency-Key", "secret-1")], "");
+    assert_eq!(first.status, 200, "{first:?}");
+    let second = send("POST", &format!("{}/v1/chat", server.url), Some(first.successor()), &[], "");
+    assert_eq!(second.status, 200, "{second:?}");
+    // The thief reads what it may: no request id anywhere.
+    let tree = send("GET", &format!("{admin}/v1/lineage"), Some(&leaked), &[], "");
+    assert_eq!(tree.status, 200, "{tree:?}");
+    let doc = tree.json();
+    assert!(doc["tree"].as_array().unwrap().iter().all(|n| n["spent"]["request_id"].is_null()), "{doc}");
+    // A spend naming no id, or the gateway's kind of id, gets no successor.
+    let post = |body: Value| {
+        send("POST", &format!("{admin}/v1/spend"), None, &[("Content-Type", "application/json")], &body.to_string())
+    };
+    let bare = post(json!({ "token": leaked, "cost": 5, "action": "POST", "resource": "/v1/chat" }));
+    assert_eq!((bare.status, bare.json()["code"].as_str()), (409, Some("spent")), "{bare:?}");
+    assert!(bare.json()["token"].is_null());
+    let gateway = post(json!({ "token": leaked, "cost": 5, "request_id": "key:0011:2233" }));
+    assert_eq!((gateway.status, gateway.json()["code"].as_str()), (400, Some("bad-request")), "{gateway:?}");
+    // The payer's own CLI spend: re-running it here replays; the same command elsewhere (another
+    // data directory, so another client secret) learns only `spent`.
+    let live = second.successor().to_owned();
+    let payer = |env: &common::Env| env.run(&["spend", &live, "--cost", "3", "--server", &admin, "--json"]);
+    let (code, out, err) = payer(&server.env);
+    assert_eq!(code, 0, "{err}");
+    let (again, out_again, _) = payer(&server.env);
+    assert_eq!(again, 0);
+    let token = |text: &str| serde_json::from_str::<Value>(text).unwrap()["token"].clone();
+    assert_eq!(token(&out), token(&out_again), "a re-run on the payer's machine is a retry");
+    let thief = common::Env::new();
+    let (code, _, err) = payer(&thief);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("spent"), "{err}");
+}

@@ -17,6 +17,22 @@ pub fn default_key_file() -> anyhow::Result<PathBuf> {
     Ok(data_dir()?.join("root.key"))
 }
 
+/// This machine's client secret (`DATA_DIR/client.key`, 32 random bytes, created 0600 on first
+/// use): what makes the request ids crumb derives for its spends and splits this client's own
+/// ([`crumb::spend::client_request_id`]). `None` when the data directory cannot hold it (then
+/// each run's request id is fresh, and only a token file's pending record can retry it).
+pub fn client_secret() -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let path = data_dir().ok()?.join("client.key");
+    if !path.exists() {
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret).ok()?;
+        // Another run may have made it meanwhile: then read that one.
+        let _ = crumb::key::write_secret_file(&path, hex::encode(secret).as_bytes(), false);
+    }
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).ok()?);
+    hex::decode(text.trim()).ok().filter(|s| s.len() == 32).map(zeroize::Zeroizing::new)
+}
+
 /// The ledger used when no ledger is named.
 pub fn default_ledger() -> anyhow::Result<PathBuf> {
     Ok(data_dir()?.join("ledger.sqlite3"))

@@ -10,7 +10,7 @@ use super::token_file::{check_replaceable, fingerprint, journal, lock, read_toke
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
-use crumb::spend::default_request_id;
+use crumb::spend::client_request_id;
 use crumb::{DenialCode, Issuer, Macaroon};
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -76,7 +76,10 @@ impl ConsumeArgs {
     ) -> Result<Value> {
         let text = self.token.read_text()?;
         let token = decode_token(&text)?;
-        let request_id = self.request_id.clone().unwrap_or_else(|| default_request_id(&token, kind, amounts));
+        let request_id = match &self.request_id {
+            Some(id) => id.clone(),
+            None => own_request_id(&token, kind, amounts)?,
+        };
         let mut body = request_body(&text, &self.request, &self.satisfy)?;
         body.extend(extra);
         body.insert("request_id".into(), json!(request_id));
@@ -157,7 +160,10 @@ pub fn run(args: SpendArgs) -> Result<u8> {
 /// This run's spend, as a pending record names it.
 fn own_spend(c: &ConsumeArgs, text: &str, cost: u64) -> Result<What> {
     let token = decode_token(text)?;
-    let request_id = c.request_id.clone().unwrap_or_else(|| default_request_id(&token, SpendKind::Spend, &[cost]));
+    let request_id = match &c.request_id {
+        Some(id) => id.clone(),
+        None => own_request_id(&token, SpendKind::Spend, &[cost])?,
+    };
     Ok(What::Spend {
         server: c.server.clone(),
         request_id,
@@ -358,4 +364,14 @@ fn print(c: &ConsumeArgs, successor: &str, receipt: &Value) -> Result<u8> {
         eprintln!("crumb: spent {}, {} left{again}", receipt["cost"], receipt["remaining"]);
     }
     Ok(OK)
+}
+
+/// The request id of a spend or split that names none: this client's own, derived with its
+/// secret so that re-running the command here is a retry while a copy of the token elsewhere
+/// cannot name it; a fresh one where there is no secret to derive it with.
+pub(super) fn own_request_id(token: &crumb::Macaroon, kind: SpendKind, amounts: &[u64]) -> Result<String> {
+    match super::paths::client_secret() {
+        Some(secret) => Ok(client_request_id(&secret, token, kind, amounts)),
+        None => Ok(crumb::spend::fresh_request_id()?),
+    }
 }

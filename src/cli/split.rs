@@ -44,8 +44,11 @@ pub fn run(args: SplitArgs) -> Result<u8> {
         None => {
             let local = c.local()?;
             let ctx = c.request.context(0);
-            let receipt =
-                local.issuer.split(local.token, local.discharges, &ctx, &args.amounts, c.request_id.as_deref())?;
+            let request_id = match &c.request_id {
+                Some(id) => id.clone(),
+                None => super::spend::own_request_id(&local.token, SpendKind::Split, &args.amounts)?,
+            };
+            let receipt = local.issuer.split(local.token, local.discharges, &ctx, &args.amounts, Some(&request_id))?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
             receipt.to_json(&tokens)
         }

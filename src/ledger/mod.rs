@@ -249,7 +249,9 @@ impl Node {
             "issued_at": self.issued_at,
             "live": self.status.spent.is_none() && self.status.revoked_at.is_none(),
             "spent": self.status.spent.as_ref().map(|s| serde_json::json!({
-                "at": s.at, "kind": s.kind.as_str(), "request_id": s.request_id, "cost": s.cost, "amounts": s.amounts,
+                "at": s.at, "kind": s.kind.as_str(), "cost": s.cost, "amounts": s.amounts,
+                // Empty where the reader may not see it (a holder's view).
+                "request_id": (!s.request_id.is_empty()).then_some(&s.request_id),
             })),
             "revoked_at": self.status.revoked_at,
         })

@@ -1,5 +1,5 @@
 //! The append-only audit log: one JSON line per decision (time, route, the metered request's
-//! canonical method and path, nonce, outcome, cost, request id). Never a signature, a token or a key.
+//! canonical method and path, nonce, outcome, cost, a digest of the request id). Never a signature, a token or a key.
 
 use serde_json::json;
 use std::fs::File;
@@ -19,6 +19,12 @@ pub struct Entry<'a> {
     pub outcome: &'a str,
     pub cost: Option<u64>,
     pub request_id: Option<&'a str>,
+}
+
+/// A request id as the audit log names it: 16 hex digits of its SHA-256.
+fn digest(request_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(request_id.as_bytes())[..8])
 }
 
 impl Audit {
@@ -42,7 +48,9 @@ impl Audit {
             "nonce": e.nonce,
             "outcome": e.outcome,
             "cost": e.cost,
-            "request_id": e.request_id,
+            // A request id entitles a retry to its successor: the log keeps a digest of it, which
+            // tells requests apart and answers nothing.
+            "request_id": e.request_id.map(digest),
         });
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line with O_APPEND: lines from concurrent requests never interleave.

@@ -93,7 +93,7 @@ fn token_text<'a>(body: &'a Body, headers: &'a HeaderMap) -> Result<&'a str, Api
 /// logged or stored.
 fn check_bounds(body: &Body) -> Result<(), ApiError> {
     if let Some(id) = &body.request_id {
-        crumb::limits::check_request_id(id).map_err(ApiError::from)?;
+        crumb::limits::check_client_request_id(id).map_err(ApiError::from)?;
     }
     let discharges = body.discharges.as_ref().map_or(0, Vec::len);
     if discharges > crumb::limits::MAX_DISCHARGES {

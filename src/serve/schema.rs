@@ -167,7 +167,8 @@ pub struct SpentBody {
     pub at: String,
     /// `spend` or `split`.
     pub kind: String,
-    pub request_id: String,
+    /// The request's id; null to a holder (it entitles a retry to the successor).
+    pub request_id: Option<String>,
     pub cost: u64,
     pub amounts: Vec<u64>,
 }
@@ -195,7 +196,7 @@ impl From<&Node> for NodeBody {
             spent: n.status.spent.as_ref().map(|s| SpentBody {
                 at: s.at.clone(),
                 kind: s.kind.as_str().into(),
-                request_id: s.request_id.clone(),
+                request_id: (!s.request_id.is_empty()).then(|| s.request_id.clone()),
                 cost: s.cost,
                 amounts: s.amounts.clone(),
             }),
