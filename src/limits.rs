@@ -65,7 +65,7 @@ pub fn check_request_id(id: &str) -> Result<(), Error> {
 
 /// Refuses a request id a client names that is malformed, or that a client may not name: the
 /// gateway's own ids (`key:…`, `req:…`) belong to requests through the metering proxy and
-/// forward auth, and `auto-…` to ids crumb derives.
+/// forward auth. (`auto-…` ids are the CLI's own, keyed with its client secret: allowed.)
 pub fn check_client_request_id(id: &str) -> Result<(), Error> {
     check_request_id(id)?;
     if ["key:", "req:"].iter().any(|p| id.starts_with(p)) {

@@ -162,8 +162,11 @@ fn an_idempotency_key_retry_returns_the_recorded_successor_without_a_second_call
     assert_eq!((retry.header("crumb-balance"), retry.header("crumb-replayed")), (Some("15"), Some("true")));
     assert_eq!(upstream.count(), 1, "the retry did not reach the upstream");
 
+    // The key for another request learns only `spent`: a distinct answer would confirm a
+    // guessed key to whoever holds a copy of the spent token.
     let other = send("POST", &format!("{url}/other"), Some(&token), &key, "hi");
-    assert_eq!((other.status, other.json()["code"].as_str()), (422, Some("idempotency-key-reused")), "{other:?}");
+    assert_eq!((other.status, other.json()["code"].as_str()), (409, Some("spent")), "{other:?}");
+    assert!(other.header("crumb-token").is_none());
     // Another holder of a copy of the same token learns only that it is spent.
     let copy = server.env.ok(&["attenuate", &token, "--caveat", "action = POST"]);
     let theirs = send("POST", &url, Some(&copy), &key, "hi");
@@ -661,4 +664,27 @@ fn clients_that_hang_up_mid_request_leave_no_token_held() {
         }
     }
     assert_eq!(charged, forwarded, "every forwarded request charged once, no other");
+}
+
+/// A request whose answer was lost is recovered even after its token expired: failing by
+/// nothing but time, the token is still answered its own settled request (the successor), never
+/// anything else.
+#[test]
+fn an_expired_token_still_recovers_its_own_request() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let token = server.mint(&["--balance", "20", "--expires-in", "2s"]);
+    let url = format!("{}/v1/chat", server.url);
+    let key = ("Idempotency-Key", "lost-1");
+    let paid = send("POST", &url, Some(&token), &[key], "hi");
+    assert_eq!(paid.status, 200, "{paid:?}");
+    std::thread::sleep(Duration::from_millis(2500));
+    for extra in [vec![key], vec![key, ("Crumb-Recover", "1")]] {
+        let again = send("POST", &url, Some(&token), &extra, "");
+        assert_eq!((again.status, again.header("crumb-error")), (409, Some("already-answered")), "{again:?}");
+        assert_eq!(again.header("crumb-token"), paid.header("crumb-token"));
+    }
+    let other = send("POST", &url, Some(&token), &[("Idempotency-Key", "other")], "");
+    assert_eq!(other.header("crumb-error"), Some("spent"), "{other:?}");
+    assert_eq!(upstream.count(), 1);
 }

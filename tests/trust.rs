@@ -135,9 +135,10 @@ fn the_upstream_hears_crumbs_forwarding_headers_only() {
         };
         assert_eq!(forwarded, expected, "{what}");
     };
-    let answer = paid(server.addr(), &token, spoofed);
+    let answer = paid(server.addr(), &token, &format!("{spoofed}Idempotency-Key: k-1\r\n"));
     assert_eq!(answer.status, 200, "{answer:?}");
     check("paid", Some("api.test"));
+    assert!(upstream.last().2.get("idempotency-key").is_none(), "the key reached the upstream");
     let free =
         raw(server.addr(), &format!("GET /open HTTP/1.1\r\nHost: api.test\r\n{spoofed}Connection: close\r\n\r\n"));
     assert_eq!(free.status, 200, "{free:?}");

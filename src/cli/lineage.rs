@@ -65,13 +65,17 @@ fn state(node: &Value) -> String {
     if s.is_null() {
         return "live".into();
     }
-    let request = safe(text(&s["request_id"])).into_owned();
+    // A holder is not shown request ids (they entitle a retry to the successor).
+    let request = match s["request_id"].as_str() {
+        Some(id) if !id.is_empty() => format!(" (request {})", safe(id)),
+        _ => String::new(),
+    };
     let at = safe(text(&s["at"])).into_owned();
     if s["kind"] == "spend" {
-        format!("spent {} at {at} (request {request})", s["cost"])
+        format!("spent {} at {at}{request}", s["cost"])
     } else {
         let amounts: Vec<String> = s["amounts"].as_array().into_iter().flatten().map(|a| a.to_string()).collect();
-        format!("split into {} at {at} (request {request})", amounts.join(" + "))
+        format!("split into {} at {at}{request}", amounts.join(" + "))
     }
 }
 

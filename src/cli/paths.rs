@@ -29,6 +29,21 @@ pub fn client_secret() -> Option<zeroize::Zeroizing<Vec<u8>>> {
         // Another run may have made it meanwhile: then read that one.
         let _ = crumb::key::write_secret_file(&path, hex::encode(secret).as_bytes(), false);
     }
+    // Only a file of one's own that no one else can read: a planted or shared secret would let
+    // others derive this client's request ids.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if !meta.file_type().is_file() || meta.uid() != effective_uid() || meta.mode() & 0o077 != 0 {
+            eprintln!(
+                "crumb: warning: ignoring {} (not a private file of yours: remove it, and crumb makes a new one); \
+                 this run's request id is fresh",
+                path.display()
+            );
+            return None;
+        }
+    }
     let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).ok()?);
     hex::decode(text.trim()).ok().filter(|s| s.len() == 32).map(zeroize::Zeroizing::new)
 }

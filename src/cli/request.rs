@@ -286,7 +286,7 @@ pub fn run(args: RequestArgs) -> Result<u8> {
 /// A key this token file already paid with: the recorded result, and nothing sent.
 fn used_before(args: &RequestArgs, own: &What, entry: &journal::Entry) -> u8 {
     let file = args.token_file.display();
-    let key = &entry.key;
+    let key = own.key();
     if entry.what != own.journal_what() {
         eprintln!(
             "crumb: refused: Idempotency-Key {key} was used with {file} for another request ({}); a key names one \

@@ -307,7 +307,19 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     // client runs a runtime of its own, which must never start on an async worker.
     let ledger = args.ledger.open_with(OpenOptions::concurrent(LEDGER_CONCURRENCY))?;
     let audit = match &args.audit_log {
-        Some(p) => Some(Audit::open(p).with_context(|| format!("cannot open the audit log {}", p.display()))?),
+        Some(p) => {
+            // Keyed by the current root key: replicas agree, a reader of the log cannot test ids.
+            let digest_key = match keys.current() {
+                Ok(entry) => crumb::token::chain::hmac_secret(entry.key.expose(), b"crumb audit request id v1"),
+                Err(_) => {
+                    let mut random = [0u8; 32];
+                    getrandom::getrandom(&mut random)
+                        .map_err(|e| unavailable(format!("the random source failed: {e}")))?;
+                    random
+                }
+            };
+            Some(Audit::open(p, digest_key).with_context(|| format!("cannot open the audit log {}", p.display()))?)
+        }
         None => None,
     };
     tracing_subscriber::fmt()

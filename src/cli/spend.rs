@@ -98,8 +98,9 @@ impl ConsumeArgs {
 /// The token is verified in full, its nonce is marked spent in the ledger and a successor with
 /// the remaining balance (and every other caveat) is issued, in one transaction. The old token
 /// stops working. Retrying with the same request id returns the same successor. Without
-/// --request-id, one is derived from the token and the cost, so re-running the same command
-/// is a safe retry. With --token-file the file is replaced by the successor, atomically; a
+/// --request-id, one is derived from the token and the cost, keyed with this machine's client
+/// secret, so re-running the same command here is a safe retry (and a copy of the token
+/// elsewhere cannot name it). With --token-file the file is replaced by the successor, atomically; a
 /// spend interrupted before its successor was saved is finished by the next spend (or
 /// request) on the file, and a --request-id the file already spent with is not spent again.
 #[derive(Args, Debug)]
@@ -328,7 +329,7 @@ pub fn recover(c: Option<&ConsumeArgs>, what: &What, token: &str, deadline: Inst
 
 /// A request id this token file already spent with: nothing is spent again.
 fn spent_before(c: &ConsumeArgs, file: &Path, own: &What, entry: &journal::Entry, text: &str) -> Result<u8> {
-    let id = &entry.key;
+    let id = own.key();
     if entry.what != own.journal_what() {
         eprintln!(
             "crumb: refused: request id {id} was spent with {} for another spend ({}); a request id names one \

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 pub struct Audit {
     file: Mutex<File>,
+    /// Keys the request-id digests: whoever reads the log cannot test guessed ids against them.
+    digest_key: zeroize::Zeroizing<[u8; 32]>,
 }
 
 pub struct Entry<'a> {
@@ -21,14 +23,10 @@ pub struct Entry<'a> {
     pub request_id: Option<&'a str>,
 }
 
-/// A request id as the audit log names it: 16 hex digits of its SHA-256.
-fn digest(request_id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(request_id.as_bytes())[..8])
-}
-
 impl Audit {
-    pub fn open(path: &Path) -> std::io::Result<Self> {
+    /// Opens (appends to) the log at `path`; request ids are logged as HMACs under
+    /// `digest_key` (derive it from the root key, so replicas agree and readers cannot guess).
+    pub fn open(path: &Path, digest_key: [u8; 32]) -> std::io::Result<Self> {
         let mut options = std::fs::OpenOptions::new();
         options.append(true).create(true);
         #[cfg(unix)]
@@ -36,7 +34,12 @@ impl Audit {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        Ok(Audit { file: Mutex::new(options.open(path)?) })
+        Ok(Audit { file: Mutex::new(options.open(path)?), digest_key: zeroize::Zeroizing::new(digest_key) })
+    }
+
+    /// A request id as the log names it: 16 hex digits of its HMAC under the digest key.
+    fn digest(&self, request_id: &str) -> String {
+        hex::encode(&crumb::token::chain::hmac_secret(&self.digest_key[..], request_id.as_bytes())[..8])
     }
 
     pub fn record(&self, e: Entry<'_>) {
@@ -50,7 +53,7 @@ impl Audit {
             "cost": e.cost,
             // A request id entitles a retry to its successor: the log keeps a digest of it, which
             // tells requests apart and answers nothing.
-            "request_id": e.request_id.map(digest),
+            "request_id": e.request_id.map(|id| self.digest(id)),
         });
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line with O_APPEND: lines from concurrent requests never interleave.

@@ -135,6 +135,8 @@ impl Upstream {
         strip_forwarding(headers);
         headers.remove(header::AUTHORIZATION);
         headers.remove(header::PROXY_AUTHORIZATION);
+        // crumb's: with a spent token and its key, whoever held them could collect the change.
+        headers.remove("idempotency-key");
         headers.remove(header::HOST);
         set_forwarding(headers, client_ip, host);
         for (name, value) in &self.headers {

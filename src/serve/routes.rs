@@ -306,13 +306,9 @@ async fn consume(
     // One line per spend is debug, not info: at thousands a second the log line (formatting
     // and a write to stderr) cost more than the spend's own bookkeeping. `--audit-log` keeps
     // every decision for whoever needs them.
-    tracing::debug!(
-        route,
-        nonce = nonce.as_deref().unwrap_or("-"),
-        request_id = rid.as_deref().unwrap_or("-"),
-        outcome,
-        "consume"
-    );
+    // Never the request id: it entitles a retry to the successor (the audit log keeps a keyed
+    // digest of it).
+    tracing::debug!(route, nonce = nonce.as_deref().unwrap_or("-"), outcome, "consume");
     state.audit(Entry { route, request: None, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
     let receipt = result?;
     let tokens: Vec<String> = receipt.children.iter().map(|c| encode(&c.token)).collect();

@@ -113,6 +113,8 @@ pub fn a_recovery_probe_is_answered_never_forwarded(s: &Stack) {
     assert_eq!((probe.status, probe.header("crumb-error")), (403, Some("already-answered")), "{probe:?}");
     assert_eq!((probe.header("crumb-token"), probe.header("crumb-cost")), (paid.header("crumb-token"), Some("5")));
     assert_eq!(s.upstream.count(), 1, "a probe reached the upstream");
+    let (_, _, seen) = s.upstream.last();
+    assert!(seen.get("idempotency-key").is_none(), "the key reached the upstream");
     // A request crumb never saw: closed at no cost, and its late copy refused.
     let next = paid.successor().to_owned();
     let lost = ("Idempotency-Key", "never-sent");

@@ -5,7 +5,9 @@
 //!
 //! Only keys the user named are kept (a random key is never given twice), at most
 //! [`MAX_ENTRIES`], the oldest dropped first. No token is stored: the successor appears as its
-//! fingerprint. One JSON object a line, mode 0600, replaced atomically.
+//! fingerprint. Nor is a key: it appears as its HMAC under this machine's client secret, since a
+//! key with a copy of the spent token would collect the successor. One JSON object a line,
+//! mode 0600, replaced atomically.
 
 use super::{beside, read_private, replace_atomically};
 use anyhow::Result;
@@ -22,6 +24,7 @@ const MAX_BYTES: u64 = 16 << 20;
 pub struct Entry {
     /// `request` (an Idempotency-Key) or `spend` (a request id).
     pub kind: String,
+    /// The key's digest ([`digest`]), never the key.
     pub key: String,
     /// What the key was used for: `METHOD URL`, or `cost N at SERVER` for a spend.
     pub what: String,
@@ -58,14 +61,27 @@ fn load(token_file: &Path) -> Result<Vec<Entry>> {
         .collect()
 }
 
+/// How a key is kept: `h:` and the hex HMAC-SHA256 of it under the client secret (a plain
+/// SHA-256 where there is none).
+fn digest(key: &str) -> String {
+    let secret = super::super::paths::client_secret();
+    let mac = match &secret {
+        Some(secret) => crumb::token::chain::hmac_secret(&secret[..], key.as_bytes()),
+        None => crumb::token::chain::hmac_secret(b"crumb journal key v1", key.as_bytes()),
+    };
+    format!("h:{}", hex::encode(mac))
+}
+
 /// The entry for `key` of this `kind`, if the file paid with it before.
 pub fn find(token_file: &Path, kind: &str, key: &str) -> Result<Option<Entry>> {
+    let key = digest(key);
     Ok(load(token_file)?.into_iter().rev().find(|e| e.kind == kind && e.key == key))
 }
 
 /// Records a key the file paid with (before its successor replaces the token: a crash in
 /// between leaves a journal that already knows the key, never a rotated file that does not).
-pub fn record(token_file: &Path, entry: Entry) -> Result<()> {
+pub fn record(token_file: &Path, mut entry: Entry) -> Result<()> {
+    entry.key = digest(&entry.key);
     let mut entries = load(token_file)?;
     entries.retain(|e| !(e.kind == entry.kind && e.key == entry.key));
     entries.push(entry);
@@ -105,7 +121,9 @@ mod tests {
             record(&file, entry(&format!("k{n}"))).unwrap();
         }
         assert_eq!(find(&file, "request", "k0").unwrap(), None, "the oldest are dropped");
-        assert_eq!(find(&file, "request", &format!("k{}", MAX_ENTRIES + 2)).unwrap(), Some(entry("k258")));
+        let found = find(&file, "request", &format!("k{}", MAX_ENTRIES + 2)).unwrap().unwrap();
+        assert_eq!((found.key.starts_with("h:"), found.what), (true, entry("k258").what));
+        assert!(!std::fs::read_to_string(path(&file)).unwrap().contains("\"k258\""), "a key is kept as a digest");
         assert_eq!(find(&file, "spend", "k10").unwrap(), None, "a request key is not a spend id");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(path(&file)).unwrap().permissions().mode() & 0o777, 0o600);
