@@ -63,10 +63,15 @@ pub fn view(
             "a holder reads the lineage of its own token only; another nonce needs an operator credential",
         ));
     }
-    let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, Scope::Descendants)?;
     let entry =
         verifier.keys().key_for(&credential.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))?;
-    without_what_the_change_did(&mut tree, own, entry);
+    // The change is left out of the walk itself: neither what it did nor how much of it there
+    // is reaches the reader (a filter after the walk would still spend the time, and the limit).
+    let scope = match change_of(ledger, own, entry)? {
+        Some(change) => Scope::DescendantsExcept(change),
+        None => Scope::Descendants,
+    };
+    let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, scope)?;
     // A request id entitles a retry to its successor: a holder reading the tree, who may hold
     // a leaked copy of a spent token, must never learn one.
     for node in &mut tree.nodes {
@@ -77,21 +82,9 @@ pub fn view(
     Ok((own, tree))
 }
 
-/// Removes from `tree` (`own` and its descendants, breadth first) `own`'s change and all
-/// below it: the last child of its spend or split, whose nonce the issuing key derives.
-fn without_what_the_change_did(tree: &mut Lineage, own: Nonce, entry: &crate::keyring::KeyEntry) {
-    let Some(spent) = tree.nodes.iter().find(|n| n.nonce == own).and_then(|n| n.status.spent.as_ref()) else {
-        return;
-    };
-    let Some(last) = spent.amounts.len().checked_sub(1) else { return };
-    let change = crate::spend::child_nonce(entry, own, &spent.request_id, last);
-    // Breadth first: a parent comes before its children, so one pass finds every node below.
-    let mut below: std::collections::HashSet<Nonce> = std::collections::HashSet::from([change]);
-    tree.nodes.retain(|node| {
-        let hidden = node.nonce == change || node.parent.is_some_and(|p| below.contains(&p));
-        if hidden {
-            below.insert(node.nonce);
-        }
-        !hidden
-    });
+/// `own`'s change: the last child of its spend or split, whose nonce the issuing key derives;
+/// `None` while it is not spent.
+fn change_of(ledger: &dyn Ledger, own: Nonce, entry: &crate::keyring::KeyEntry) -> Result<Option<Nonce>, Error> {
+    let Some(spent) = ledger.status(&own)?.spent else { return Ok(None) };
+    Ok(spent.amounts.len().checked_sub(1).map(|last| crate::spend::child_nonce(entry, own, &spent.request_id, last)))
 }

@@ -238,6 +238,12 @@ pub fn lineage_shows_the_tree_to_its_owner_and_a_branch_to_its_holder(backend: &
     let branch = ledger.lineage(&nonce(&b), 100, Scope::Descendants).unwrap();
     let seen: Vec<Nonce> = branch.nodes.iter().map(|n| n.nonce).collect();
     assert_eq!(seen, vec![nonce(&b), nonce(&b2)], "no ancestor, no sibling");
+    // One child and all below it left out of the walk (a token's change).
+    let remainder = split.children[1].nonce;
+    let _ = mint.spend(ledger.as_ref(), &split.children[1].token, 1, "r").unwrap();
+    let handed = ledger.lineage(&nonce(&root), 100, Scope::DescendantsExcept(remainder)).unwrap();
+    let seen: Vec<Nonce> = handed.nodes.iter().map(|n| n.nonce).collect();
+    assert_eq!(seen, vec![nonce(&root), nonce(&b), nonce(&b2)], "the excepted child's subtree is not walked");
     let cut = ledger.lineage(&nonce(&root), 2, Scope::WholeTree).unwrap();
     assert_eq!((cut.nodes.len(), cut.truncated), (2, true));
     let unknown = ledger.lineage(&Nonce([9; 16]), 10, Scope::WholeTree).unwrap();

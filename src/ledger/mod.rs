@@ -237,6 +237,10 @@ pub enum Scope {
     /// The token and what descends from it: what its holder may see (what it handed on),
     /// never its ancestors or siblings (what others did).
     Descendants,
+    /// As `Descendants`, without one child and all below it (a token's change, which is its
+    /// payer's, not something it handed on): never walked, so neither its contents nor its
+    /// size reach the reader.
+    DescendantsExcept(Nonce),
 }
 
 impl Node {

@@ -645,16 +645,21 @@ impl Ledger for PostgresLedger {
                 }
             }
             let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
+            let except: Option<Vec<u8>> = match scope {
+                Scope::DescendantsExcept(change) => Some(change.0.to_vec()),
+                _ => None,
+            };
             let rows = tx.query(
                 &format!(
                     "WITH RECURSIVE tree(n, depth) AS (
                          SELECT $1::bytea, 0 UNION ALL
-                         SELECT t.nonce, tree.depth + 1 FROM crumb_tokens t JOIN tree ON t.parent = tree.n)
+                         SELECT t.nonce, tree.depth + 1 FROM crumb_tokens t JOIN tree ON t.parent = tree.n
+                         WHERE t.nonce IS DISTINCT FROM $3::bytea)
                      SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
                      FROM (SELECT n, depth FROM tree LIMIT $2) tree LEFT JOIN crumb_tokens t ON t.nonce = tree.n
                      ORDER BY tree.depth"
                 ),
-                &[&&root.0[..], &limit],
+                &[&&root.0[..], &limit, &except.as_deref()],
             )?;
             tx.commit()?;
             let truncated = rows.len() > max_nodes;

@@ -788,13 +788,18 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
     // the recursion itself stops at the limit, so a huge tree costs no more than a small one.
     let mut stmt = conn.prepare_cached(&format!(
         "WITH RECURSIVE tree(n) AS (
-             SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n LIMIT ?2)
+             SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n
+             WHERE t.nonce IS NOT ?3 LIMIT ?2)
          SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
          FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
     ))?;
     let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
+    let except: Option<Vec<u8>> = match scope {
+        Scope::DescendantsExcept(change) => Some(change.0.to_vec()),
+        _ => None,
+    };
     let rows = stmt
-        .query_map(params![&root.0[..], limit], |r| {
+        .query_map(params![&root.0[..], limit, except], |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, Option<Vec<u8>>>(1)?,
