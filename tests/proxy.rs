@@ -461,14 +461,7 @@ fn an_upstream_that_does_not_answer_in_time_is_charged_once_and_not_free_to_repe
 
 /// Sends a raw request line (no client normalises it) and returns the status code.
 fn raw_status(addr: &str, head: &str) -> u16 {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{text}"))
+    common::http::raw(addr, head).status
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::audit::Entry;
 use super::metering::{self, Charge, Metered, Problem};
 use super::schema::{AuthzAllowed, AuthzRefusals};
 use super::AppState;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -83,7 +83,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str, code: &'static str) -> Result<
 fn original(
     method: &Method,
     uri: &Uri,
-    suffix: Option<&str>,
+    envoy: bool,
     headers: &HeaderMap,
 ) -> Result<(String, String, Option<String>), Problem> {
     let refuse = |detail: &str| Problem::new(StatusCode::BAD_REQUEST, "no-original-request", detail);
@@ -91,7 +91,7 @@ fn original(
         return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", "send the path alone (origin form), not a URL"));
     }
     let own_host = header(headers, "host", "bad-host")?.map(str::to_owned);
-    if suffix.is_some() {
+    if envoy {
         // Envoy: the original path follows the prefix, taken from the raw target as sent (never
         // decoded here: the canonical form decodes once, for everyone); method and host are
         // the request's.
@@ -145,7 +145,7 @@ pub async fn authz_root(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    authorize(state, peer, method, uri, None, headers).await.unwrap_or_else(IntoResponse::into_response)
+    authorize(state, peer, method, uri, false, headers).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Forward auth, Envoy style: the original path follows `/v1/authz/`.
@@ -158,27 +158,16 @@ pub async fn authz_root(
         (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),
         AuthzRefusals,
 ))]
+/// The original path is read from the raw request target (never the decoded `{path}`), so
+/// this also serves `/v1/authz/` (the original path `/`, which `{path}` does not match).
 pub async fn authz_path(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
-    Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    authorize(state, peer, method, uri, Some(path), headers).await.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// Forward auth, Envoy style, for the original path `/` (`/v1/authz/`, which the `{path}`
-/// route does not match).
-pub async fn authz_envoy_root(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    authorize(state, peer, method, uri, Some(String::new()), headers).await.unwrap_or_else(IntoResponse::into_response)
+    authorize(state, peer, method, uri, true, headers).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Forward auth's statuses: payment as configured, and every other refusal of a client's
@@ -198,12 +187,11 @@ async fn authorize(
     peer: SocketAddr,
     method: Method,
     uri: Uri,
-    suffix: Option<String>,
+    envoy: bool,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let options = state.authz;
-    let (method, target, host) =
-        original(&method, &uri, suffix.as_deref(), &headers).map_err(|p| for_proxy(p, options))?;
+    let (method, target, host) = original(&method, &uri, envoy, &headers).map_err(|p| for_proxy(p, options))?;
     let metered = state.pricing.meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
     let described = metered.described();
     let decided = decide(&state, peer, &metered, &headers).await;
@@ -306,16 +294,16 @@ mod tests {
             ("host", "crumb"),
             ("x-forwarded-host", "spoofed.example"),
         ]);
-        let got = original(&get, &root, None, &nginx).unwrap();
+        let got = original(&get, &root, false, &nginx).unwrap();
         assert_eq!(got, ("POST".into(), "/v1/chat?x=1".into(), Some("crumb".into())));
         let traefik =
             headers(&[("x-forwarded-method", "PUT"), ("x-forwarded-uri", "/a"), ("x-forwarded-host", "api.example")]);
-        assert_eq!(original(&get, &root, None, &traefik).unwrap().2.as_deref(), Some("api.example"));
-        let envoy = original(&Method::DELETE, &Uri::from_static("/v1/authz/a/b?q"), Some("a/b"), &HeaderMap::new());
+        assert_eq!(original(&get, &root, false, &traefik).unwrap().2.as_deref(), Some("api.example"));
+        let envoy = original(&Method::DELETE, &Uri::from_static("/v1/authz/a/b?q"), true, &HeaderMap::new());
         assert_eq!(envoy.unwrap(), ("DELETE".into(), "/a/b?q".into(), None));
         // The suffix as sent, not decoded: `%3F` stays an (ambiguous, refused) escape.
         let raw = Uri::from_static("/v1/authz/v1/models%3F/../chat");
-        let envoy = original(&Method::POST, &raw, Some("v1/models?/../chat"), &HeaderMap::new());
+        let envoy = original(&Method::POST, &raw, true, &HeaderMap::new());
         assert_eq!(envoy.unwrap().1, "/v1/models%3F/../chat");
     }
 
@@ -328,9 +316,9 @@ mod tests {
             ("x-forwarded-method", "GET"),
             ("x-forwarded-uri", "/v1/models"),
         ]);
-        assert_eq!(original(&get, &root, None, &both).unwrap_err().code, "no-original-request");
+        assert_eq!(original(&get, &root, false, &both).unwrap_err().code, "no-original-request");
         let no_method = headers(&[("x-original-uri", "/v1/chat"), ("x-forwarded-method", "GET")]);
-        assert!(original(&get, &root, None, &no_method).is_err());
-        assert!(original(&get, &root, None, &HeaderMap::new()).is_err());
+        assert!(original(&get, &root, false, &no_method).is_err());
+        assert!(original(&get, &root, false, &HeaderMap::new()).is_err());
     }
 }

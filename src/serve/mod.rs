@@ -87,7 +87,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/lineage/:nonce", get(routes::lineage))
         // Every method a metered request may have: Envoy asks with the original request's own.
         .route("/v1/authz", authz::methods(authz::authz_root))
-        .route("/v1/authz/", authz::methods(authz::authz_envoy_root))
+        .route("/v1/authz/", authz::methods(authz::authz_path))
         .route("/v1/authz/*path", authz::methods(authz::authz_path))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
