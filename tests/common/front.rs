@@ -12,7 +12,17 @@ pub struct Front {
 }
 
 impl Drop for Front {
+    /// Asks the proxy to stop (SIGTERM: nginx's master then stops its workers, which a SIGKILL
+    /// would leave running, holding their ports), and kills it if it has not within 2 s.
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(2) {
+            if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
