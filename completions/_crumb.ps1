@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
             [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
@@ -299,6 +300,23 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crumb;mcp' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The `crumb serve` that verifies, spends and splits (its JSON API, with any path prefix: a metering proxy''s public listener serves it under /.well-known/crumb). Without it, the local key and ledger are used')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Import a token file as entry NAME at start (unless the entry exists); repeatable')
+            [CompletionResult]::new('--import-dir', '--import-dir', [CompletionResultType]::ParameterName, 'The directory handed-in tokens arrive in (token_receive takes them from there)')
+            [CompletionResult]::new('--recipient', '--recipient', [CompletionResultType]::ParameterName, 'A directory token_handoff may write to, named ALIAS to the model; repeatable')
+            [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'An origin token_fetch may call (`https://api.example.com`, `http://127.0.0.1:8080`); repeatable. None: token_fetch calls nothing')
+            [CompletionResult]::new('--max-cost', '--max-cost', [CompletionResultType]::ParameterName, 'The most one spend, fetch or handoff may cost, in credits')
+            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'The most this process may pay or hand away in all, in credits')
+            [CompletionResult]::new('--approve-above', '--approve-above', [CompletionResultType]::ParameterName, 'A spend, fetch, split or handoff above N credits needs a person''s yes, asked through the MCP host (elicitation); refused when the host cannot ask or the person declines')
+            [CompletionResult]::new('--fetch-timeout', '--fetch-timeout', [CompletionResultType]::ParameterName, 'How long one token_fetch may take in all')
+            [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'The largest response body token_fetch returns to the model, in bytes (longer ones are cut)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -335,6 +353,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
             [CompletionResult]::new('caveats', 'caveats', [CompletionResultType]::ParameterValue, 'The caveat language: what each caveat means and how it narrows a token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions or man pages into a directory')
@@ -378,6 +397,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;request' {
+            break
+        }
+        'crumb;help;mcp' {
             break
         }
         'crumb;help;completions' {

@@ -46,6 +46,9 @@ _crumb() {
             crumb,lineage)
                 cmd="crumb__subcmd__lineage"
                 ;;
+            crumb,mcp)
+                cmd="crumb__subcmd__mcp"
+                ;;
             crumb,mint)
                 cmd="crumb__subcmd__mint"
                 ;;
@@ -97,6 +100,9 @@ _crumb() {
             crumb__subcmd__help,lineage)
                 cmd="crumb__subcmd__help__subcmd__lineage"
                 ;;
+            crumb__subcmd__help,mcp)
+                cmd="crumb__subcmd__help__subcmd__mcp"
+                ;;
             crumb__subcmd__help,mint)
                 cmd="crumb__subcmd__help__subcmd__mint"
                 ;;
@@ -125,7 +131,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,7 +317,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -451,6 +457,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__lineage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__mcp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -647,6 +667,60 @@ _crumb() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json dot" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__mcp)
+            opts="-h -V --server --token --import-dir --recipient --allow-origin --max-cost --budget --approve-above --fetch-timeout --max-body --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --import-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approve-above)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

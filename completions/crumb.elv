@@ -35,6 +35,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
+            cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
             cand completions 'Print a shell completion script on stdout'
             cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand generate 'Write shell completions or man pages into a directory'
@@ -282,6 +283,22 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crumb;mcp'= {
+            cand --server 'The `crumb serve` that verifies, spends and splits (its JSON API, with any path prefix: a metering proxy''s public listener serves it under /.well-known/crumb). Without it, the local key and ledger are used'
+            cand --token 'Import a token file as entry NAME at start (unless the entry exists); repeatable'
+            cand --import-dir 'The directory handed-in tokens arrive in (token_receive takes them from there)'
+            cand --recipient 'A directory token_handoff may write to, named ALIAS to the model; repeatable'
+            cand --allow-origin 'An origin token_fetch may call (`https://api.example.com`, `http://127.0.0.1:8080`); repeatable. None: token_fetch calls nothing'
+            cand --max-cost 'The most one spend, fetch or handoff may cost, in credits'
+            cand --budget 'The most this process may pay or hand away in all, in credits'
+            cand --approve-above 'A spend, fetch, split or handoff above N credits needs a person''s yes, asked through the MCP host (elicitation); refused when the host cannot ask or the person declines'
+            cand --fetch-timeout 'How long one token_fetch may take in all'
+            cand --max-body 'The largest response body token_fetch returns to the model, in bytes (longer ones are cut)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;completions'= {
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -315,6 +332,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
+            cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
             cand completions 'Print a shell completion script on stdout'
             cand caveats 'The caveat language: what each caveat means and how it narrows a token'
             cand generate 'Write shell completions or man pages into a directory'
@@ -345,6 +363,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;serve'= {
         }
         &'crumb;help;request'= {
+        }
+        &'crumb;help;mcp'= {
         }
         &'crumb;help;completions'= {
         }

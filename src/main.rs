@@ -2,6 +2,8 @@
 //! All the work happens in the `crumb` library; `cli` and `serve` only adapt it.
 
 mod cli;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod serve;
 
 fn main() -> std::process::ExitCode {

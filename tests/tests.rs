@@ -20,6 +20,7 @@ mod ledger_conformance;
 mod ledger_faults;
 mod ledger_races;
 mod ledger_url;
+mod mcp;
 mod nginx;
 mod own_vectors;
 mod properties;

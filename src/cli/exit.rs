@@ -26,6 +26,27 @@ impl std::fmt::Display for Coded {
 
 impl std::error::Error for Coded {}
 
+/// A refusal crumb decided on this side (a token file's journal, the MCP wallet's limits):
+/// its reason code, as in the README's table, and its exit code.
+#[derive(Debug)]
+pub struct Refused {
+    pub code: &'static str,
+    pub message: String,
+    pub exit: u8,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+pub fn refused(code: &'static str, exit: u8, message: impl Into<String>) -> anyhow::Error {
+    Refused { code, message: message.into(), exit }.into()
+}
+
 pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
     Coded { code: BAD_INPUT, message: message.into() }.into()
 }
@@ -39,6 +60,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
+        }
+        if let Some(r) = cause.downcast_ref::<Refused>() {
+            return r.exit;
         }
         if cause.is::<super::remote::Denied>() {
             return DENIED;
@@ -140,6 +164,9 @@ pub fn error_code(err: &anyhow::Error) -> String {
         }
         if let Some(r) = cause.downcast_ref::<super::remote::Failed>() {
             return r.code.clone();
+        }
+        if let Some(r) = cause.downcast_ref::<Refused>() {
+            return r.code.to_owned();
         }
         if cause.is::<super::remote::Unreachable>() {
             return "unavailable".to_owned();

@@ -6,7 +6,11 @@
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
+        if $crate::cli::output::stdout_is_protocols() {
+            Err(std::io::Error::other("stdout carries the MCP protocol"))
+        } else {
+            writeln!(std::io::stdout().lock(), $($arg)*)
+        }
     }};
 }
 
@@ -21,16 +25,18 @@ mod inspect;
 mod keygen;
 mod ledger_args;
 mod lineage;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod mint;
 pub mod output;
 pub mod paths;
-mod remote;
-mod request;
+pub mod remote;
+pub mod request;
 mod revoke;
 mod serve;
-mod spend;
-mod split;
-mod token_file;
+pub mod spend;
+pub mod split;
+pub mod token_file;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +69,8 @@ pub enum Command {
     Lineage(lineage::LineageArgs),
     Serve(serve::ServeArgs),
     Request(request::RequestArgs),
+    #[cfg(feature = "mcp")]
+    Mcp(mcp::McpArgs),
     Completions(generate::CompletionsArgs),
     Caveats(CaveatsArgs),
     #[command(hide = true)]
@@ -85,6 +93,8 @@ impl Command {
             Command::Split(a) => a.common.json,
             Command::Revoke(a) => a.json,
             Command::Lineage(a) => a.json,
+            #[cfg(feature = "mcp")]
+            Command::Mcp(_) => false,
             Command::Serve(_)
             | Command::Request(_)
             | Command::Completions(_)
@@ -151,6 +161,8 @@ fn single_subcommand(name: &str) -> Option<clap::Command> {
         "lineage" => lineage::LineageArgs::augment_args(new()),
         "serve" => serve::ServeArgs::augment_args(new()),
         "request" => request::RequestArgs::augment_args(new()),
+        #[cfg(feature = "mcp")]
+        "mcp" => mcp::McpArgs::augment_args(new()),
         "completions" => generate::CompletionsArgs::augment_args(new()),
         "caveats" => CaveatsArgs::augment_args(new()),
         _ => return None,
@@ -193,6 +205,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Lineage(a) => lineage::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Request(a) => request::run(a),
+        #[cfg(feature = "mcp")]
+        Command::Mcp(a) => mcp::run(a),
         Command::Completions(a) => generate::run_completions(a),
         Command::Caveats(_) => print_caveats(),
         Command::Generate(a) => generate::run(a),

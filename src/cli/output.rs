@@ -4,6 +4,20 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use crumb::verify::{caveat_text, Report};
 use crumb::Macaroon;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static PROTOCOL_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// From now on stdout carries only the MCP protocol: `outln!` refuses to write (a token
+/// printed there would corrupt the stream and reach the host).
+pub fn stdout_is_protocol() {
+    PROTOCOL_STDOUT.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`stdout_is_protocol`] was called.
+pub fn stdout_is_protocols() -> bool {
+    PROTOCOL_STDOUT.load(Ordering::SeqCst)
+}
 
 pub fn table() -> Table {
     let mut t = Table::new();

@@ -242,68 +242,142 @@ fn exchange(agent: &ureq::Agent, out: &Outgoing, deadline: Instant) -> Result<An
     }
 }
 
+/// One paid request, as `crumb request` and the MCP wallet's `token_fetch` make it.
+pub struct Call {
+    pub method: String,
+    pub url: String,
+    pub token_file: PathBuf,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// The Idempotency-Key a caller named (journaled once paid), or none for a random one.
+    pub idempotency_key: Option<String>,
+    pub timeout: Duration,
+    /// Print the answer's status and headers on stderr (`-v`).
+    pub verbose: bool,
+}
+
+/// What came of a [`Call`]: the exit code `crumb request` ends with, the answer's status,
+/// what crumb charged, and crumb's reason and words when it did not end in an answer's body.
+#[derive(Debug, Default)]
+pub struct Performed {
+    pub exit: u8,
+    pub status: Option<u16>,
+    pub cost: Option<u64>,
+    pub balance: Option<u64>,
+    /// crumb's reason code, when the request was refused or its outcome is unknown.
+    pub code: Option<String>,
+    /// What `crumb request` says on stderr (without the `crumb: ` prefix).
+    pub message: Option<String>,
+    /// crumb's problem document, when the answer was one.
+    pub problem: Option<serde_json::Value>,
+}
+
+impl Performed {
+    fn said(exit: u8, code: Option<&str>, message: String) -> Self {
+        Performed { exit, code: code.map(str::to_owned), message: Some(message), ..Default::default() }
+    }
+}
+
 pub fn run(args: RequestArgs) -> Result<u8> {
-    let deadline = Instant::now() + args.timeout;
-    if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
-        return Err(bad_input(format!("`{}` must start with http:// or https://", args.url)));
-    }
     let method = args.request.clone().unwrap_or_else(|| if args.data.is_some() { "POST" } else { "GET" }.into());
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(bad_input(format!("-X `{method}` is not a method name")));
-    }
     let headers = args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>>>()?;
-    let host = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map(|(_, v)| v.clone());
     let body = match &args.data {
         Some(data) => Some(read_body(data)?),
         None => None,
     };
-    let (key, explicit) = match &args.idempotency_key {
+    let call = Call {
+        method,
+        url: args.url,
+        token_file: args.token_file,
+        headers,
+        body,
+        idempotency_key: args.idempotency_key,
+        timeout: args.timeout,
+        verbose: args.verbose,
+    };
+    let performed = perform(&call, &mut std::io::stdout().lock())?;
+    if let Some(message) = &performed.message {
+        eprintln!("crumb: {message}");
+    }
+    Ok(performed.exit)
+}
+
+/// Sends `call` paid by its token file, keeps the file rotated, and copies the answer's body
+/// (when it is the API's, not crumb's refusal) into `body`.
+pub fn perform(call: &Call, body: &mut dyn std::io::Write) -> Result<Performed> {
+    let deadline = Instant::now() + call.timeout;
+    if !(call.url.starts_with("http://") || call.url.starts_with("https://")) {
+        return Err(bad_input(format!("`{}` must start with http:// or https://", call.url)));
+    }
+    let method = &call.method;
+    if method.is_empty() || method.len() > 32 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(bad_input(format!("-X `{method}` is not a method name")));
+    }
+    let host = call.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map(|(_, v)| v.clone());
+    let (key, explicit) = match &call.idempotency_key {
         Some(k) => {
             crumb::charge::check_idempotency_key(k).map_err(|e| bad_input(e.to_string()))?;
             (k.clone(), true)
         }
         None => (random_key()?, false),
     };
-    let file = &args.token_file;
+    let file = &call.token_file;
     // The file must hold a token before anything is opened or sent: a key file (or a link to
     // one) is never sent as a Bearer credential.
     read_token(file)?;
     let _lock = lock(file)?;
     let mut token = read_token(file)?;
-    let own = What::Request { key: key.clone(), explicit, method: method.clone(), url: args.url.clone(), host };
+    let own = What::Request { key: key.clone(), explicit, method: method.clone(), url: call.url.clone(), host };
     pending::resolve(file, &mut token, &own, |what, token| recover(what, token, deadline))?;
-    if explicit {
+    if explicit && !pending::is_retry(file, &token, &own)? {
         if let Some(entry) = journal::find(file, "request", &key)? {
-            return Ok(used_before(&args, &own, &entry));
+            return Ok(used_before(call, &own, &entry));
         }
     }
     pending::save(file, &pending::new(&token, own.clone()))?;
-    let out = Outgoing { method: &method, url: &args.url, token: &token, key: &key, headers, body: body.as_deref() };
+    let out = Outgoing {
+        method,
+        url: &call.url,
+        token: &token,
+        key: &key,
+        headers: call.headers.clone(),
+        body: call.body.as_deref(),
+    };
     let outcome = exchange(&agent(), &out, deadline);
-    finish(&args, &own, outcome, &token)
+    finish(call, &own, outcome, &token, body)
 }
 
 /// A key this token file already paid with: the recorded result, and nothing sent.
-fn used_before(args: &RequestArgs, own: &What, entry: &journal::Entry) -> u8 {
-    let file = args.token_file.display();
+fn used_before(call: &Call, own: &What, entry: &journal::Entry) -> Performed {
+    let file = call.token_file.display();
     let key = own.key();
     if entry.what != own.journal_what() {
-        eprintln!(
-            "crumb: refused: Idempotency-Key {key} was used with {file} for another request ({}); a key names one \
-             request (idempotency-key-reused)",
-            entry.what
+        return Performed::said(
+            DENIED,
+            Some("idempotency-key-reused"),
+            format!(
+                "refused: Idempotency-Key {key} was used with {file} for another request ({}); a key names one \
+                 request (idempotency-key-reused)",
+                entry.what
+            ),
         );
-        return DENIED;
     }
     let shown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
     let status = entry.status.map_or("an answer".to_owned(), |s| format!("HTTP {s}"));
-    eprintln!(
-        "crumb: this request (Idempotency-Key {key}) was answered before ({status}, cost {}, balance {}) and its \
-         answer is not stored; nothing was sent again. {file} holds the successor",
-        shown(entry.cost),
-        shown(entry.balance)
-    );
-    UNAVAILABLE
+    Performed {
+        exit: UNAVAILABLE,
+        status: entry.status,
+        cost: entry.cost,
+        balance: entry.balance,
+        code: Some("already-answered".into()),
+        problem: None,
+        message: Some(format!(
+            "this request (Idempotency-Key {key}) was answered before ({status}, cost {}, balance {}) and its \
+             answer is not stored; nothing was sent again. {file} holds the successor",
+            shown(entry.cost),
+            shown(entry.balance)
+        )),
+    }
 }
 
 /// Asks the server about an interrupted run's request (a `Crumb-Recover` probe with its token,
@@ -317,7 +391,14 @@ fn recover(what: &What, token: &str, deadline: Instant) -> Result<Recovery> {
             "it was a local spend: run `crumb spend --token-file` on this file with its key and ledger to finish it"
                 .into(),
         )),
+        What::Split { .. } => Ok(Recovery::Pending(split_pending(what))),
     }
+}
+
+/// Why an interrupted split stays pending: only the wallet that made it knows where its
+/// children go.
+pub fn split_pending(what: &What) -> String {
+    format!("it is the MCP wallet's {}: call token_split again with the same arguments to finish it", what.describe())
 }
 
 /// The `Crumb-Recover` probe of a recorded request.
@@ -358,21 +439,27 @@ fn check_successor(successor: &str) -> Result<()> {
         .map_err(|e| unavailable(format!("the server sent a Crumb-Token that is not a token: {e}")))
 }
 
-/// Saves the successor, settles the pending record, prints the body, and turns the answer
-/// into an exit code.
-fn finish(args: &RequestArgs, own: &What, outcome: Result<Answer, Lost>, token: &str) -> Result<u8> {
-    let file = &args.token_file;
+/// Saves the successor, settles the pending record, copies the body to `out`, and turns the
+/// answer into a [`Performed`].
+fn finish(
+    call: &Call,
+    own: &What,
+    outcome: Result<Answer, Lost>,
+    token: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<Performed> {
+    let file = &call.token_file;
     let mut answer = match outcome {
         Ok(a) => a,
         Err(lost) if !lost.maybe_sent => {
             pending::clear(file)?;
-            return Err(unavailable(format!("cannot reach {}: {} ({} attempts)", args.url, lost.why, lost.attempts)));
+            return Err(unavailable(format!("cannot reach {}: {} ({} attempts)", call.url, lost.why, lost.attempts)));
         }
         Err(lost) => {
             return Err(unavailable(format!(
                 "cannot reach {}: {} ({} attempts); the request may have been paid: the next run on {} recovers its \
                  successor",
-                args.url,
+                call.url,
                 lost.why,
                 lost.attempts,
                 file.display()
@@ -380,7 +467,7 @@ fn finish(args: &RequestArgs, own: &What, outcome: Result<Answer, Lost>, token: 
         }
     };
     let status = answer.status;
-    if args.verbose {
+    if call.verbose {
         eprintln!("< HTTP {status} {}", answer.status_text);
         for (name, value) in &answer.headers {
             let shown = if name.eq_ignore_ascii_case("crumb-token") {
@@ -391,10 +478,20 @@ fn finish(args: &RequestArgs, own: &What, outcome: Result<Answer, Lost>, token: 
             eprintln!("< {name}: {shown}");
         }
     }
+    let (cost, balance) = (answer.header_number("crumb-cost"), answer.header_number("crumb-balance"));
+    let problem = answer.problem.clone();
+    let done = |exit: u8, code: Option<String>, message: Option<String>| Performed {
+        exit,
+        status: Some(status),
+        cost,
+        balance,
+        code,
+        message,
+        problem: problem.clone(),
+    };
     if let Some(successor) = &answer.successor {
         check_successor(successor)?;
         if successor != token {
-            let (cost, balance) = (answer.header_number("crumb-cost"), answer.header_number("crumb-balance"));
             // A replayed receipt's first answer had a status this one does not tell.
             let first_status = (answer.code() != Some("already-answered")).then_some(status);
             pending::keep(file, own, successor, first_status, cost, balance)?;
@@ -402,39 +499,39 @@ fn finish(args: &RequestArgs, own: &What, outcome: Result<Answer, Lost>, token: 
         pending::clear(file)?;
     } else if answer.undecided() {
         let reason = answer.reason();
-        eprintln!(
-            "crumb: {reason}; the outcome is not known yet: the next run on {} asks the server for it",
-            file.display()
-        );
-        return Ok(UNAVAILABLE);
+        return Ok(done(
+            UNAVAILABLE,
+            answer.code().map(str::to_owned),
+            Some(format!(
+                "{reason}; the outcome is not known yet: the next run on {} asks the server for it",
+                file.display()
+            )),
+        ));
     } else {
         pending::clear(file)?;
     }
     let Some(code) = answer.code().map(str::to_owned) else {
         if let Some(doc) = &answer.problem {
             let detail = doc["detail"].as_str().or(doc["message"].as_str()).unwrap_or("no reason given");
-            eprintln!("crumb: HTTP {status}: {detail}");
-            return Ok(exit_code(status));
+            return Ok(done(exit_code(status), None, Some(format!("HTTP {status}: {detail}"))));
         }
-        std::io::copy(&mut answer.body, &mut std::io::stdout().lock())
-            .map_err(|e| unavailable(format!("the answer was cut off: {e}")))?;
-        return Ok(exit_code(status));
+        std::io::copy(&mut answer.body, out).map_err(|e| unavailable(format!("the answer was cut off: {e}")))?;
+        return Ok(done(exit_code(status), None, None));
     };
     Ok(match code.as_str() {
         "already-answered" => {
-            let balance = answer.header_number("crumb-balance").map_or("unknown".to_owned(), |b| b.to_string());
-            eprintln!(
-                "crumb: this request was answered before and its answer is lost; {} holds the successor (balance \
-                 {balance})",
+            let shown = balance.map_or("unknown".to_owned(), |b| b.to_string());
+            let message = format!(
+                "this request was answered before and its answer is lost; {} holds the successor (balance {shown})",
                 file.display(),
             );
-            UNAVAILABLE
+            done(UNAVAILABLE, Some(code), Some(message))
         }
         _ => {
             let exit = exit_for_code(status, &code);
             let refused = if exit == DENIED { "refused: " } else { "" };
-            eprintln!("crumb: {refused}{}", answer.reason());
-            exit
+            let message = format!("{refused}{}", answer.reason());
+            done(exit, Some(code), Some(message))
         }
     })
 }

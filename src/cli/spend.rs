@@ -2,7 +2,7 @@
 //! spend and split share.
 
 use super::args::{decode_token, encode, FormatArg, KeyArgs, RequestArgs, SatisfyArgs, TokenArg};
-use super::exit::{error_code, message, unavailable, BAD_INPUT, DENIED, OK, UNAVAILABLE};
+use super::exit::{error_code, message, refused, unavailable, BAD_INPUT, DENIED, OK, UNAVAILABLE};
 use super::ledger_args::LedgerArgs;
 use super::remote::{request_body, Denied, Failed, Remote, Unreachable};
 use super::token_file::pending::{self, Facts, Recovery, What};
@@ -118,34 +118,45 @@ const IN_FLIGHT_WAIT: Duration = Duration::from_secs(120);
 
 pub fn run(args: SpendArgs) -> Result<u8> {
     let c = &args.common;
-    let deadline = Instant::now() + IN_FLIGHT_WAIT;
-    let Some(file) = &c.token.token_file else {
-        let text = c.token.read_text()?;
-        let own = own_spend(c, &text, args.cost)?;
-        let (successor, receipt) =
-            spend_once(c, &text, &c.request, args.cost, own.key(), deadline).map_err(still_in_flight)?;
-        return print(c, &successor, &receipt);
+    let (successor, receipt) = match &c.token.token_file {
+        Some(file) => spend_file(c, file, args.cost)?,
+        None => {
+            let text = c.token.read_text()?;
+            let own = own_spend(c, &text, args.cost)?;
+            let deadline = Instant::now() + IN_FLIGHT_WAIT;
+            spend_once(c, &text, &c.request, args.cost, own.key(), deadline).map_err(still_in_flight)?
+        }
     };
+    print(c, &successor, &receipt)
+}
+
+/// Spends `cost` from the token in `file` and replaces the file by the successor: one spend
+/// at a time on the file (its lock), an interrupted earlier spend or request finished first,
+/// and a request id the file already spent with answered from its journal (`"replayed":
+/// true`) instead of being spent again. Returns the successor and the receipt. The MCP
+/// wallet's spends go through here too.
+pub fn spend_file(c: &ConsumeArgs, file: &Path, cost: u64) -> Result<(String, Value)> {
+    let deadline = Instant::now() + IN_FLIGHT_WAIT;
     check_replaceable(file)?;
     // The file must hold a token before anything is locked, opened or sent.
     read_token(file)?;
     let _lock = lock(file)?;
     let mut text = read_token(file)?;
-    let own = own_spend(c, &text, args.cost)?;
+    let own = own_spend(c, &text, cost)?;
     pending::resolve(file, &mut text, &own, |what, token| recover(Some(c), what, token, deadline))?;
     // A recovered successor is a new token, with a new default request id.
-    let own = own_spend(c, &text, args.cost)?;
-    if c.request_id.is_some() {
+    let own = own_spend(c, &text, cost)?;
+    if c.request_id.is_some() && !pending::is_retry(file, &text, &own)? {
         if let Some(entry) = journal::find(file, "spend", own.key())? {
-            return spent_before(c, file, &own, &entry, &text);
+            return spent_before(file, &own, &entry, &text);
         }
     }
     pending::save(file, &pending::new(&text, own.clone()))?;
-    match spend_once(c, &text, &c.request, args.cost, own.key(), deadline) {
+    match spend_once(c, &text, &c.request, cost, own.key(), deadline) {
         Ok((successor, receipt)) => {
             pending::keep(file, &own, &successor, None, receipt["cost"].as_u64(), receipt["remaining"].as_u64())?;
             pending::clear(file)?;
-            print(c, &successor, &receipt)
+            Ok((successor, receipt))
         }
         Err(e) if decided(&e) => {
             pending::clear(file)?;
@@ -257,7 +268,7 @@ fn remote_spend(
 
 /// Whether a failed spend's outcome is known: a refusal, a bad request, or a server never
 /// reached. A token in flight, a server fault or an answer lost on the way leave it unknown.
-fn decided(e: &anyhow::Error) -> bool {
+pub fn decided(e: &anyhow::Error) -> bool {
     for cause in e.chain() {
         if let Some(d) = cause.downcast_ref::<Denied>() {
             return d.0["code"] != "in-flight";
@@ -291,6 +302,9 @@ fn still_in_flight(e: anyhow::Error) -> anyhow::Error {
 /// run's spend arguments (its key, ledger and discharges); `None` from `crumb request`.
 pub fn recover(c: Option<&ConsumeArgs>, what: &What, token: &str, deadline: Instant) -> Result<Recovery> {
     let What::Spend { server, request_id, cost, facts, .. } = what else {
+        if let What::Split { .. } = what {
+            return Ok(Recovery::Pending(super::request::split_pending(what)));
+        }
         return super::request::probe(what, token, deadline);
     };
     let request = request_args(facts)?;
@@ -327,33 +341,39 @@ pub fn recover(c: Option<&ConsumeArgs>, what: &What, token: &str, deadline: Inst
     })
 }
 
-/// A request id this token file already spent with: nothing is spent again.
-fn spent_before(c: &ConsumeArgs, file: &Path, own: &What, entry: &journal::Entry, text: &str) -> Result<u8> {
+/// A request id this token file already spent with: nothing is spent again. The file still
+/// holding that spend's successor makes this a retry, answered as the server would; a file
+/// that moved on since, or a request id used for another spend, is refused.
+fn spent_before(file: &Path, own: &What, entry: &journal::Entry, text: &str) -> Result<(String, Value)> {
     let id = own.key();
     if entry.what != own.journal_what() {
-        eprintln!(
-            "crumb: refused: request id {id} was spent with {} for another spend ({}); a request id names one \
-             spend (idempotency-key-reused)",
-            file.display(),
-            entry.what
-        );
-        return Ok(DENIED);
+        return Err(refused(
+            "idempotency-key-reused",
+            DENIED,
+            format!(
+                "request id {id} was spent with {} for another spend ({}); a request id names one spend",
+                file.display(),
+                entry.what
+            ),
+        ));
     }
     let shown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
     if entry.successor != fingerprint(text) {
-        eprintln!(
-            "crumb: request id {id} was spent with {} before (cost {}, {} left), and the file has moved on since; \
-             nothing was spent again",
-            file.display(),
-            shown(entry.cost),
-            shown(entry.balance)
-        );
-        return Ok(UNAVAILABLE);
+        return Err(refused(
+            "already-answered",
+            UNAVAILABLE,
+            format!(
+                "request id {id} was spent with {} before (cost {}, {} left), and the file has moved on since; \
+                 nothing was spent again",
+                file.display(),
+                shown(entry.cost),
+                shown(entry.balance)
+            ),
+        ));
     }
-    // The file still holds that spend's successor: this is a retry, answered as the server would.
     let receipt =
         json!({ "token": text, "request_id": id, "cost": entry.cost, "remaining": entry.balance, "replayed": true });
-    print(c, text, &receipt)
+    Ok((text.to_owned(), receipt))
 }
 
 fn print(c: &ConsumeArgs, successor: &str, receipt: &Value) -> Result<u8> {

@@ -29,6 +29,27 @@ pub fn run(args: SplitArgs) -> Result<u8> {
     if let Some(path) = &c.token.token_file {
         check_replaceable(path)?;
     }
+    let receipt = split_receipt(&args)?;
+    let children = receipt["children"].as_array().cloned().unwrap_or_default();
+    if let (Some(path), Some(remainder)) = (&c.token.token_file, children.last().and_then(|k| k["token"].as_str())) {
+        save_successor(path, remainder)?;
+    }
+    if c.json {
+        outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
+    } else {
+        for child in &children {
+            outln!("{}", child["token"].as_str().unwrap_or_default())?;
+        }
+        let balances: Vec<String> = children.iter().map(|k| k["balance"].to_string()).collect();
+        eprintln!("crumb: split into {}", balances.join(" + "));
+    }
+    Ok(OK)
+}
+
+/// Splits at the server or in the local ledger; returns the receipt, children in `--format`
+/// (the remainder last). Nothing is saved: the caller keeps the children.
+pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
+    let c = &args.common;
     let receipt = match &c.server {
         Some(url) => {
             let mut fields = Map::new();
@@ -53,18 +74,5 @@ pub fn run(args: SplitArgs) -> Result<u8> {
             receipt.to_json(&tokens)
         }
     };
-    let children = receipt["children"].as_array().cloned().unwrap_or_default();
-    if let (Some(path), Some(remainder)) = (&c.token.token_file, children.last().and_then(|k| k["token"].as_str())) {
-        save_successor(path, remainder)?;
-    }
-    if c.json {
-        outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
-    } else {
-        for child in &children {
-            outln!("{}", child["token"].as_str().unwrap_or_default())?;
-        }
-        let balances: Vec<String> = children.iter().map(|k| k["balance"].to_string()).collect();
-        eprintln!("crumb: split into {}", balances.join(" + "));
-    }
-    Ok(OK)
+    Ok(receipt)
 }

@@ -52,6 +52,10 @@ pub fn check_replaceable(path: &Path) -> Result<()> {
 /// lost: it goes to stdout, and stderr says how to recover.
 pub fn save_successor(path: &Path, token: &str) -> Result<()> {
     if let Err(e) = replace_atomically(path, token) {
+        if super::output::stdout_is_protocols() {
+            // The MCP wallet: the pending record stays, and the same call again recovers it.
+            return Err(e.context("the spend is committed but its successor could not be saved; call again with the same request id to recover it"));
+        }
         let _ = outln!("{token}");
         eprintln!(
             "crumb: the spend is committed, but {} could not be replaced ({}).\n\

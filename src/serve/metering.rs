@@ -197,7 +197,34 @@ pub fn context(state: &AppState, metered: &Metered, headers: &HeaderMap, peer: S
         Charge::Free => 0,
     };
     ctx.check_bounds().map_err(|e| Problem::from(ApiError::from(e)))?;
+    if let Some(cap) = max_cost(headers)? {
+        if ctx.cost > cap {
+            let mut p = Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "over-max-cost",
+                format!(
+                    "this request costs {}, more than the Crumb-Max-Cost of {cap} it was sent with; nothing was charged",
+                    ctx.cost
+                ),
+            );
+            p.extra.insert("cost".into(), json!(ctx.cost));
+            return Err(p);
+        }
+    }
     Ok(ctx)
+}
+
+/// `Crumb-Max-Cost: N`: the most the client will pay for this request. A client's own limit
+/// (like a `max-cost` caveat, but for one request: the successor does not carry it); sent
+/// twice or unreadable, it is refused rather than ignored.
+fn max_cost(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let values: Vec<&HeaderValue> = headers.get_all("crumb-max-cost").iter().collect();
+    let bad = || Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Crumb-Max-Cost must be one whole number");
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => one.to_str().ok().and_then(|t| t.trim().parse().ok()).map(Some).ok_or_else(bad),
+        _ => Err(bad()),
+    }
 }
 
 /// The ledger request id of a priced request: bound to its `Idempotency-Key` when it has one,

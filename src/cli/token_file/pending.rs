@@ -50,6 +50,17 @@ pub enum What {
         #[serde(default)]
         facts: Facts,
     },
+    /// The MCP wallet's `token_split`: finished by calling it again with the same request id,
+    /// which re-sends it (the ledger replays the children) and saves them in their entries.
+    Split {
+        server: Option<String>,
+        request_id: String,
+        amounts: Vec<u64>,
+        /// The wallet entries the children go to, in order.
+        into: Vec<String>,
+        #[serde(default)]
+        revocable: bool,
+    },
 }
 
 /// The request facts a spend was verified with (none of them secret).
@@ -73,6 +84,7 @@ impl What {
                 let at = server.as_deref().unwrap_or("the local ledger");
                 format!("spend (cost {cost} at {at}, request id {request_id})")
             }
+            What::Split { request_id, .. } => format!("split ({}, request id {request_id})", self.journal_what()),
         }
     }
 
@@ -85,6 +97,7 @@ impl What {
         match self {
             What::Request { key, explicit, .. } => ("request", key, *explicit),
             What::Spend { request_id, explicit, .. } => ("spend", request_id, *explicit),
+            What::Split { request_id, .. } => ("split", request_id, true),
         }
     }
 
@@ -94,6 +107,16 @@ impl What {
             What::Request { method, url, .. } => format!("{method} {url}"),
             What::Spend { server, cost, .. } => {
                 format!("cost {cost} at {}", server.as_deref().unwrap_or("the local ledger"))
+            }
+            What::Split { server, amounts, into, revocable, .. } => {
+                let amounts: Vec<String> = amounts.iter().map(u64::to_string).collect();
+                let kind = if *revocable { "revocable " } else { "" };
+                format!(
+                    "{kind}split {} into {} at {}",
+                    amounts.join("+"),
+                    into.join(","),
+                    server.as_deref().unwrap_or("the local ledger")
+                )
             }
         }
     }
@@ -144,6 +167,13 @@ pub fn clear(token_file: &Path) -> Result<()> {
 
 pub fn new(token: &str, what: What) -> Pending {
     Pending { token: fingerprint(token), since: journal::now(), what }
+}
+
+/// Whether `token_file` has a pending record of `own` paid by `token`: an attempt of this very
+/// request whose successor was not saved (the run was killed, or the file could not be
+/// replaced). It is sent again (the server replays it), never answered from the journal.
+pub fn is_retry(token_file: &Path, token: &str, own: &What) -> Result<bool> {
+    Ok(load(token_file)?.is_some_and(|p| &p.what == own && p.token == fingerprint(token)))
 }
 
 /// Resolves the record an interrupted run left beside `token_file`, if any, before this run

@@ -1,0 +1,384 @@
+//! `crumb mcp`, the agent's wallet, driven by the MCP SDK's own client over the real
+//! process's stdio, with `crumb serve` (a metering proxy in front of a small upstream) on
+//! loopback. Every result and every stderr line is scanned for the tokens involved.
+
+use crate::common::server::{start, Server};
+use crate::common::upstream::Upstream;
+use crate::common::Env;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, ProtocolVersion,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The person at the host: answers approvals with `answer`, or cannot be asked (`None`).
+#[derive(Clone)]
+struct Person {
+    answer: Option<bool>,
+    version: ProtocolVersion,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for Person {
+    fn get_info(&self) -> ClientConfig {
+        let caps = match self.answer {
+            Some(_) => ClientCapabilities::builder().enable_elicitation().build(),
+            None => ClientCapabilities::default(),
+        };
+        ClientConfig::new(caps, Implementation::new("crumb-tests", "0")).with_protocol_version(self.version.clone())
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _ctx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.asked.lock().unwrap().push(message.clone());
+        }
+        Ok(match self.answer {
+            Some(true) => ElicitResult::new(ElicitationAction::Accept).with_content(json!({ "approve": true })),
+            _ => ElicitResult::new(ElicitationAction::Decline),
+        })
+    }
+}
+
+/// One agent: a data directory of its own (its wallet), and the host's configuration.
+struct Agent {
+    env: Env,
+    args: Vec<String>,
+}
+
+impl Agent {
+    fn new(server: &str, extra: &[&str]) -> Self {
+        let env = Env::new();
+        std::fs::create_dir_all(env.path("data")).unwrap();
+        std::fs::create_dir_all(env.path("inbox")).unwrap();
+        let mut args = vec!["mcp".to_owned(), "--server".to_owned(), server.to_owned()];
+        args.push(format!("--import-dir={}", env.path("inbox").display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Agent { env, args }
+    }
+
+    fn inbox(&self) -> PathBuf {
+        self.env.path("inbox")
+    }
+
+    fn wallet(&self) -> PathBuf {
+        self.env.path("data").join("wallet")
+    }
+
+    async fn connect(&self, person: Person) -> (RunningService<RoleClient, Person>, PathBuf) {
+        let stderr = self.env.path(&format!("stderr-{}", rand_suffix()));
+        let mut cmd = tokio::process::Command::from(self.env.process());
+        cmd.args(&self.args);
+        let (transport, _) =
+            TokioChildProcess::builder(cmd).stderr(std::fs::File::create(&stderr).unwrap()).spawn().unwrap();
+        (person.serve(transport).await.expect("the MCP session starts"), stderr)
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::SeqCst).to_string()
+}
+
+fn person(answer: Option<bool>) -> Person {
+    Person { answer, version: ProtocolVersion::V_2026_07_28, asked: Default::default() }
+}
+
+async fn call(client: &RunningService<RoleClient, Person>, tool: &str, args: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().unwrap().clone());
+    client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+/// The result's structured body, and whether it is an error.
+fn body(r: &CallToolResult) -> (bool, Value) {
+    (r.is_error == Some(true), r.structured_content.clone().unwrap_or(Value::Null))
+}
+
+/// Every form of a token that must never reach the model: its text and its signature.
+fn forms(token: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let doc: Value = serde_json::from_str(&Env::new().ok(&["inspect", token, "--json", "--show-signature"])).unwrap();
+    let sig_hex = doc["signature"].as_str().unwrap().to_owned();
+    let sig = hex::decode(&sig_hex).unwrap();
+    let e = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let u = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    vec![token.to_owned(), sig_hex, e.encode(&sig), u.encode(&sig)]
+}
+
+/// Fails if any secret form appears in `text`.
+fn assert_clean(what: &str, text: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(!text.contains(s.as_str()), "{what} contains a token or signature ({}…)", &s[..12.min(s.len())]);
+    }
+}
+
+/// Every token the wallets hold or held, in every form.
+fn wallet_secrets(dirs: &[&Path], extra: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for t in extra {
+        all.extend(forms(t));
+    }
+    for dir in dirs {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.contains('.') {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                all.extend(forms(text.trim()));
+            }
+        }
+    }
+    all
+}
+
+fn proxy() -> (Upstream, Server) {
+    let upstream = Upstream::start();
+    let server = start(&["--upstream", &upstream.url, "--price", "* /v1/=5", "--admin-listen", "127.0.0.1:0"]);
+    (upstream, server)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn an_agent_pays_and_delegates_without_seeing_a_token() {
+    let (upstream, server) = proxy();
+    let admin = server.admin.clone().unwrap();
+    let minted = server.mint(&["--balance", "100"]);
+    let a = Agent::new(&admin, &[]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let b = Agent::new(&admin, &[&format!("--allow-origin={}", server.url)]);
+    let mut a_args = a.args.clone();
+    a_args.push(format!("--token=main={file}"));
+    a_args.push(format!("--recipient=agent-b={}", b.inbox().display()));
+    let a = Agent { args: a_args, ..a };
+    let mut transcript = String::new();
+    runtime().block_on(async {
+        let (client_a, stderr_a) = a.connect(person(None)).await;
+        let r = call(&client_a, "wallet_list", json!({})).await;
+        transcript += &serde_json::to_string(&r).unwrap();
+        let (err, doc) = body(&r);
+        assert!(!err, "{doc}");
+        assert_eq!(doc["entries"][0]["entry"], "main");
+        assert_eq!(doc["entries"][0]["balance"], 100);
+
+        let r = call(
+            &client_a,
+            "token_split",
+            json!({"entry": "main", "amounts": [30], "into": ["for-b"], "request_id": "split-1"}),
+        )
+        .await;
+        transcript += &serde_json::to_string(&r).unwrap();
+        let (err, doc) = body(&r);
+        assert!(!err, "{doc}");
+        assert_eq!((doc["remaining"].as_u64(), doc["children"][0]["balance"].as_u64()), (Some(70), Some(30)));
+        // The same request id again: the same split, not a second one.
+        let r = call(
+            &client_a,
+            "token_split",
+            json!({"entry": "main", "amounts": [30], "into": ["for-b"], "request_id": "split-1"}),
+        )
+        .await;
+        let (err, doc) = body(&r);
+        assert!(!err && doc["replayed"] == true && doc["remaining"] == 70, "{doc}");
+
+        let r = call(&client_a, "token_handoff", json!({"entry": "for-b", "recipient": "agent-b"})).await;
+        transcript += &serde_json::to_string(&r).unwrap();
+        let (err, doc) = body(&r);
+        assert!(!err, "{doc}");
+        let handed = PathBuf::from(doc["path"].as_str().unwrap());
+        assert!(handed.starts_with(b.inbox()));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&handed).unwrap().permissions().mode() & 0o777, 0o600);
+        let handed_token = std::fs::read_to_string(&handed).unwrap().trim().to_owned();
+
+        let (client_b, stderr_b) = b.connect(person(None)).await;
+        let file_name = handed.file_name().unwrap().to_str().unwrap();
+        let r = call(&client_b, "token_receive", json!({"file": file_name, "into": "budget"})).await;
+        transcript += &serde_json::to_string(&r).unwrap();
+        let (err, doc) = body(&r);
+        assert!(!err && doc["balance"] == 30, "{doc}");
+        assert!(!handed.exists(), "the handed-in file is taken into the wallet");
+
+        for n in 0..3 {
+            let url = format!("{}/v1/answer", server.url);
+            let r =
+                call(&client_b, "token_fetch", json!({"entry": "budget", "url": url, "request_id": format!("q{n}")}))
+                    .await;
+            transcript += &serde_json::to_string(&r).unwrap();
+            let (err, doc) = body(&r);
+            assert!(!err, "{doc}");
+            assert_eq!((doc["status"].as_u64(), doc["cost"].as_u64()), (Some(200), Some(5)));
+            assert_eq!(doc["balance"].as_u64(), Some(25 - 5 * n));
+        }
+        assert_eq!(upstream.count(), 3);
+        // The same request id again: answered from the journal, nothing paid.
+        let url = format!("{}/v1/answer", server.url);
+        let r = call(&client_b, "token_fetch", json!({"entry": "budget", "url": url, "request_id": "q2"})).await;
+        let (err, doc) = body(&r);
+        assert!(err && doc["code"] == "already-answered" && doc["balance"] == 15, "{doc}");
+        assert_eq!(upstream.count(), 3, "a retry is not sent again");
+
+        // A's lineage shows where the 30 went and B's three payments.
+        let r = call(&client_a, "token_lineage", json!({"entry": "main"})).await;
+        transcript += &serde_json::to_string(&r).unwrap();
+        let (err, doc) = body(&r);
+        assert!(!err, "{doc}");
+        let text = doc.to_string();
+        assert!(text.contains("\"cost\":5") || text.contains("\"spent\""), "{text}");
+
+        client_a.cancel().await.unwrap();
+        client_b.cancel().await.unwrap();
+        let secrets = wallet_secrets(&[&a.wallet(), &b.wallet()], &[minted.clone(), handed_token]);
+        assert_clean("the tool results", &transcript, &secrets);
+        for path in [stderr_a, stderr_b] {
+            assert_clean("stderr", &std::fs::read_to_string(path).unwrap(), &secrets);
+        }
+        for dir in [a.wallet(), b.wallet()] {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.contains('.') {
+                    assert_clean(&name, &std::fs::read_to_string(e.path()).unwrap_or_default(), &secrets);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn a_model_cannot_name_a_path_an_alias_an_origin_or_a_cost_the_host_did_not_allow() {
+    let (upstream, server) = proxy();
+    let admin = server.admin.clone().unwrap();
+    let minted = server.mint(&["--balance", "100"]);
+    let outside = Env::new();
+    let a = Agent::new(&admin, &[&format!("--allow-origin={}", server.url), "--max-cost=10", "--budget=12"]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let mut args = a.args.clone();
+    args.push(format!("--token=main={file}"));
+    args.push(format!("--recipient=friend={}", outside.dir.path().display()));
+    let a = Agent { args, ..a };
+    std::fs::write(outside.path("loot.token"), &minted).unwrap();
+    runtime().block_on(async {
+        let (client, _) = a.connect(person(None)).await;
+        let refusals = [
+            ("token_spend", json!({"entry": "../main", "amount": 1, "request_id": "r"}), "bad-request"),
+            ("token_spend", json!({"entry": "/etc/passwd", "amount": 1, "request_id": "r"}), "bad-request"),
+            ("token_spend", json!({"entry": "main", "amount": 11, "request_id": "r"}), "over-max-cost"),
+            ("token_receive", json!({"file": "../../loot.token", "into": "x"}), "bad-request"),
+            ("token_receive", json!({"file": outside.path("loot.token"), "into": "x"}), "bad-request"),
+            ("token_handoff", json!({"entry": "main", "recipient": "stranger"}), "unknown-recipient"),
+            ("token_handoff", json!({"entry": "main", "recipient": "../friend"}), "bad-request"),
+            ("token_fetch", json!({"entry": "main", "url": "http://169.254.169.254/latest", "request_id": "f"}), "origin-not-allowed"),
+            ("token_fetch", json!({"entry": "main", "url": format!("{}@evil.example/", server.url), "request_id": "f"}), "bad-request"),
+            ("token_fetch", json!({"entry": "main", "url": format!("{}/v1/x", server.url), "request_id": "f", "headers": {"Authorization": "Bearer x"}}), "bad-request"),
+            ("token_attenuate", json!({"entry": "main", "into": "x", "caveats": ["balance <= lots"]}), "bad-request"),
+        ];
+        for (tool, args, code) in refusals {
+            let r = call(&client, tool, args.clone()).await;
+            let (err, doc) = body(&r);
+            assert!(err, "{tool} {args} was not refused: {doc}");
+            assert_eq!(doc["code"], code, "{tool} {args}: {doc}");
+        }
+        // The budget: 12 in all. 10 is paid, then 5 more is over what is left.
+        let r = call(&client, "token_spend", json!({"entry": "main", "amount": 10, "request_id": "s1"})).await;
+        assert!(!body(&r).0, "{:?}", body(&r));
+        let r = call(&client, "token_spend", json!({"entry": "main", "amount": 5, "request_id": "s2"})).await;
+        assert_eq!(body(&r).1["code"], "over-budget");
+        // A fetch of a route dearer than the budget left (5 > 2) is refused by the proxy
+        // before anything is charged.
+        let url = format!("{}/v1/answer", server.url);
+        let r = call(&client, "token_fetch", json!({"entry": "main", "url": url, "request_id": "f2"})).await;
+        assert_eq!(body(&r).1["code"], "over-budget", "{:?}", body(&r));
+        assert_eq!(upstream.count(), 0);
+        let r = call(&client, "wallet_list", json!({})).await;
+        assert_eq!(body(&r).1["entries"][0]["balance"], 90);
+        assert!(!outside.path("x").exists() && !a.wallet().join("x").exists());
+        client.cancel().await.unwrap();
+    });
+}
+
+#[test]
+fn a_payment_above_the_threshold_needs_a_persons_yes() {
+    let (upstream, server) = proxy();
+    let admin = server.admin.clone().unwrap();
+    for version in [ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25] {
+        let minted = server.mint(&["--balance", "100"]);
+        let a = Agent::new(&admin, &[&format!("--allow-origin={}", server.url), "--approve-above=3"]);
+        let file = a.env.file("minted.token", minted.as_bytes());
+        let mut args = a.args.clone();
+        args.push(format!("--token=main={file}"));
+        let a = Agent { args, ..a };
+        runtime().block_on(async {
+            let spend = |id: &str| json!({"entry": "main", "amount": 4, "request_id": id});
+            // No way to ask: refused.
+            let (client, _) = a.connect(Person { version: version.clone(), ..person(None) }).await;
+            let r = call(&client, "token_spend", spend("s1")).await;
+            assert_eq!(body(&r).1["code"], "approval-unavailable", "{version:?}: {:?}", body(&r));
+            let r = call(&client, "token_spend", json!({"entry": "main", "amount": 3, "request_id": "small"})).await;
+            assert!(!body(&r).0, "at the threshold no one is asked: {:?}", body(&r));
+            client.cancel().await.unwrap();
+            // The person declines: refused, nothing paid.
+            let declining = Person { version: version.clone(), ..person(Some(false)) };
+            let (client, _) = a.connect(declining.clone()).await;
+            let r = call(&client, "token_spend", spend("s2")).await;
+            assert_eq!(body(&r).1["code"], "approval-declined", "{version:?}");
+            assert!(declining.asked.lock().unwrap()[0].contains("Pay 4 credits from wallet entry `main`"));
+            client.cancel().await.unwrap();
+            // The person approves: paid, and a fetch at 5 asks about its price first.
+            let approving = Person { version: version.clone(), ..person(Some(true)) };
+            let (client, _) = a.connect(approving.clone()).await;
+            let r = call(&client, "token_spend", spend("s3")).await;
+            assert_eq!(body(&r).1["remaining"], 93, "{version:?}: {:?}", body(&r));
+            let url = format!("{}/v1/answer", server.url);
+            let before = upstream.count();
+            let r = call(&client, "token_fetch", json!({"entry": "main", "url": url, "request_id": "f1"})).await;
+            assert_eq!(
+                (body(&r).1["cost"].as_u64(), body(&r).1["balance"].as_u64()),
+                (Some(5), Some(88)),
+                "{:?}",
+                body(&r)
+            );
+            assert_eq!(upstream.count(), before + 1);
+            let asked = approving.asked.lock().unwrap().clone();
+            assert!(asked.iter().any(|q| q.contains("Pay 5 credits") && q.contains("/v1/answer")), "{asked:?}");
+            client.cancel().await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn the_tool_list_matches_its_snapshot_and_every_schema_is_an_object() {
+    let server = start(&[]);
+    let a = Agent::new(&server.url, &[]);
+    runtime().block_on(async {
+        for version in [ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25] {
+            let (client, _) = a.connect(Person { version, ..person(None) }).await;
+            let tools = client.list_all_tools().await.unwrap();
+            let mut listed: Vec<Value> = tools
+                .iter()
+                .map(|t| {
+                    let schema = serde_json::to_value(&*t.input_schema).unwrap();
+                    assert_eq!(schema["type"], "object", "{}", t.name);
+                    json!({ "name": t.name, "annotations": t.annotations, "input": schema["properties"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>()), "required": schema["required"] })
+                })
+                .collect();
+            listed.sort_by_key(|t| t["name"].as_str().unwrap().to_owned());
+            let snapshot: Value =
+                serde_json::from_str(&std::fs::read_to_string("tests/data/mcp-tools.json").unwrap()).unwrap();
+            if std::env::var_os("CRUMB_UPDATE_SNAPSHOTS").is_some() {
+                std::fs::write("tests/data/mcp-tools.json", serde_json::to_string_pretty(&listed).unwrap() + "\n").unwrap();
+            } else {
+                assert_eq!(Value::Array(listed), snapshot, "the tool list changed: it is a contract (CRUMB_UPDATE_SNAPSHOTS=1 rewrites it)");
+            }
+            client.cancel().await.unwrap();
+        }
+    });
+}
