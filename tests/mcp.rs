@@ -73,12 +73,19 @@ impl Agent {
     }
 
     async fn connect(&self, person: Person) -> (RunningService<RoleClient, Person>, PathBuf) {
+        let (client, stderr, _) = self.connect_with_pid(person).await;
+        (client, stderr)
+    }
+
+    /// Starts `crumb mcp` and connects; also returns its process id.
+    async fn connect_with_pid(&self, person: Person) -> (RunningService<RoleClient, Person>, PathBuf, u32) {
         let stderr = self.env.path(&format!("stderr-{}", rand_suffix()));
         let mut cmd = tokio::process::Command::from(self.env.process());
         cmd.args(&self.args);
         let (transport, _) =
             TokioChildProcess::builder(cmd).stderr(std::fs::File::create(&stderr).unwrap()).spawn().unwrap();
-        (person.serve(transport).await.expect("the MCP session starts"), stderr)
+        let pid = transport.id().unwrap();
+        (person.serve(transport).await.expect("the MCP session starts"), stderr, pid)
     }
 }
 
@@ -381,4 +388,147 @@ fn the_tool_list_matches_its_snapshot_and_every_schema_is_an_object() {
             client.cancel().await.unwrap();
         }
     });
+}
+
+#[test]
+fn a_wallet_killed_between_payment_and_reply_pays_once_when_the_call_is_retried() {
+    let upstream = Upstream::start();
+    let server = start(&["--upstream", &upstream.url, "--price", "* /=5", "--admin-listen", "127.0.0.1:0"]);
+    let admin = server.admin.clone().unwrap();
+    let minted = server.mint(&["--balance", "100"]);
+    let a = Agent::new(&admin, &[&format!("--allow-origin={}", server.url)]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let mut args = a.args.clone();
+    args.push(format!("--token=main={file}"));
+    let a = Agent { args, ..a };
+    let url = format!("{}/hang", server.url);
+    let fetch = json!({"entry": "main", "url": url, "request_id": "once"});
+    runtime().block_on(async {
+        let (client, _, pid) = a.connect_with_pid(person(None)).await;
+        let params = CallToolRequestParams::new("token_fetch").with_arguments(fetch.as_object().unwrap().clone());
+        let call_in_flight = tokio::spawn(async move {
+            let _ = client.call_tool(params).await;
+        });
+        // The upstream has the request (the proxy holds the payment): kill the wallet now.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while upstream.count() == 0 {
+            assert!(std::time::Instant::now() < deadline, "the request never reached the upstream");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        unsafe_kill(pid);
+        let _ = call_in_flight.await;
+        // The upstream answers after 5 s; the proxy charges the delivered request.
+        tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
+        let (client, _) = a.connect(person(None)).await;
+        let r = call(&client, "token_fetch", fetch.clone()).await;
+        let (_, doc) = body(&r);
+        assert_eq!(doc["balance"], 95, "one payment: {doc}");
+        let r = call(&client, "token_fetch", fetch.clone()).await;
+        assert_eq!(body(&r).1["balance"], 95, "{:?}", body(&r));
+        assert_eq!(upstream.count(), 1, "the retry was not sent upstream again");
+        let r = call(&client, "wallet_list", json!({})).await;
+        assert_eq!(body(&r).1["entries"][0]["balance"], 95);
+        // The successor works: the next payment is from 95.
+        let next = json!({"entry": "main", "url": format!("{}/v1/x", server.url), "request_id": "next"});
+        let r = call(&client, "token_fetch", next).await;
+        assert_eq!(body(&r).1["balance"], 90, "{:?}", body(&r));
+        client.cancel().await.unwrap();
+    });
+}
+
+fn unsafe_kill(pid: u32) {
+    let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn two_wallets_racing_one_entry_never_pay_more_than_it_holds() {
+    let server = start(&[]);
+    let minted = server.mint(&["--balance", "100"]);
+    let a = Agent::new(&server.url, &[]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let mut args = a.args.clone();
+    args.push(format!("--token=main={file}"));
+    let a = Agent { args, ..a };
+    runtime().block_on(async {
+        // Two MCP servers on one wallet directory (two host windows of one agent).
+        let (one, _) = a.connect(person(None)).await;
+        let (two, _) = a.connect(person(None)).await;
+        let spend = |id: &str| json!({"entry": "main", "amount": 60, "request_id": id});
+        let (r1, r2) = tokio::join!(call(&one, "token_spend", spend("one")), call(&two, "token_spend", spend("two")));
+        let (b1, b2) = (body(&r1), body(&r2));
+        let won: Vec<&(bool, Value)> = [&b1, &b2].into_iter().filter(|(err, _)| !err).collect();
+        assert_eq!(won.len(), 1, "exactly one wins: {b1:?} {b2:?}");
+        assert_eq!(won[0].1["remaining"], 40);
+        let lost = if b1.0 { &b1.1 } else { &b2.1 };
+        assert_eq!(lost["code"], "insufficient-balance", "{lost}");
+        let r = call(&one, "token_check", json!({"entry": "main", "cost": 40})).await;
+        assert_eq!(
+            (body(&r).1["allowed"].clone(), body(&r).1["balance"].clone()),
+            (json!(true), json!(40)),
+            "{:?}",
+            body(&r)
+        );
+        one.cancel().await.unwrap();
+        two.cancel().await.unwrap();
+    });
+}
+
+/// The Python `mcp` package as a second, independent client (`tests/clients/mcp_client.py`):
+/// both protocol versions connect, every tool schema validates, and an approval is asked and
+/// answered through each version's own mechanism.
+#[test]
+fn the_python_sdk_connects_with_both_protocol_versions() {
+    let probe = std::process::Command::new("python3").args(["-c", "import mcp, jsonschema"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        crate::common::skip(
+            "the Python `mcp` package is not installed (pip install mcp): the Python MCP client test did not run",
+        );
+        return;
+    }
+    let server = start(&[]);
+    let minted = server.mint(&["--balance", "100"]);
+    let a = Agent::new(&server.url, &["--approve-above=3"]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let crumb = assert_cmd::cargo::cargo_bin("crumb");
+    let mut remaining = 100;
+    for mode in ["handshake", "discover"] {
+        let calls = json!([
+            ["wallet_list", {}],
+            ["token_spend", {"entry": "main", "amount": 5, "request_id": format!("py-{mode}")}],
+            ["token_inspect", {"entry": "main"}],
+        ]);
+        let mut child = a
+            .env
+            .process_for("python3")
+            .arg("tests/clients/mcp_client.py")
+            .arg(mode)
+            .arg(&crumb)
+            .args(&a.args)
+            .arg(format!("--token=main={file}"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(calls.to_string().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}: {stderr}");
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expected = if mode == "handshake" { "2025-11-25" } else { "2026-07-28" };
+        assert_eq!(doc["version"], expected);
+        let snapshot: Value =
+            serde_json::from_str(&std::fs::read_to_string("tests/data/mcp-tools.json").unwrap()).unwrap();
+        let names: Vec<&str> = snapshot.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(doc["tools"], json!(names));
+        remaining -= 5;
+        assert_eq!(doc["calls"][1]["structured"]["remaining"], remaining, "{mode}: {doc}");
+        assert_eq!(doc["calls"][2]["structured"]["balance"], remaining, "{mode}: {doc}");
+        let secrets = wallet_secrets(&[&a.wallet()], &[minted.clone()]);
+        assert_clean("the Python client's results", &doc.to_string(), &secrets);
+        assert_clean("stderr", &stderr, &secrets);
+    }
 }
