@@ -527,7 +527,7 @@ fn the_python_sdk_connects_with_both_protocol_versions() {
         remaining -= 5;
         assert_eq!(doc["calls"][1]["structured"]["remaining"], remaining, "{mode}: {doc}");
         assert_eq!(doc["calls"][2]["structured"]["balance"], remaining, "{mode}: {doc}");
-        let secrets = wallet_secrets(&[&a.wallet()], &[minted.clone()]);
+        let secrets = wallet_secrets(&[&a.wallet()], std::slice::from_ref(&minted));
         assert_clean("the Python client's results", &doc.to_string(), &secrets);
         assert_clean("stderr", &stderr, &secrets);
     }
