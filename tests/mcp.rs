@@ -287,6 +287,8 @@ fn a_model_cannot_name_a_path_an_alias_an_origin_or_a_cost_the_host_did_not_allo
             ("token_fetch", json!({"entry": "main", "url": format!("{}@evil.example/", server.url), "request_id": "f"}), "bad-request"),
             ("token_fetch", json!({"entry": "main", "url": format!("{}/v1/x", server.url), "request_id": "f", "headers": {"Authorization": "Bearer x"}}), "bad-request"),
             ("token_attenuate", json!({"entry": "main", "into": "x", "caveats": ["balance <= lots"]}), "bad-request"),
+            ("token_fetch", json!({"entry": "main", "url": format!("{}/v1/x", server.url), "request_id": "f", "headers": {"X-A": "1\r\nAuthorization: Bearer x"}}), "bad-request"),
+            ("token_fetch", json!({"entry": "main", "url": format!("{}.evil.example/v1/x", server.url), "request_id": "f"}), "origin-not-allowed"),
         ];
         for (tool, args, code) in refusals {
             let r = call(&client, tool, args.clone()).await;
@@ -294,9 +296,12 @@ fn a_model_cannot_name_a_path_an_alias_an_origin_or_a_cost_the_host_did_not_allo
             assert!(err, "{tool} {args} was not refused: {doc}");
             assert_eq!(doc["code"], code, "{tool} {args}: {doc}");
         }
-        // The budget: 12 in all. 10 is paid, then 5 more is over what is left.
+        // The budget: 12 in all. 10 is paid (once, however often it is asked), then 5 more is
+        // over what is left.
         let r = call(&client, "token_spend", json!({"entry": "main", "amount": 10, "request_id": "s1"})).await;
         assert!(!body(&r).0, "{:?}", body(&r));
+        let r = call(&client, "token_spend", json!({"entry": "main", "amount": 10, "request_id": "s1"})).await;
+        assert_eq!((body(&r).1["replayed"].clone(), body(&r).1["remaining"].clone()), (json!(true), json!(90)), "{:?}", body(&r));
         let r = call(&client, "token_spend", json!({"entry": "main", "amount": 5, "request_id": "s2"})).await;
         assert_eq!(body(&r).1["code"], "over-budget");
         // A fetch of a route dearer than the budget left (5 > 2) is refused by the proxy
@@ -531,4 +536,16 @@ fn the_python_sdk_connects_with_both_protocol_versions() {
         assert_clean("the Python client's results", &doc.to_string(), &secrets);
         assert_clean("stderr", &stderr, &secrets);
     }
+}
+
+#[test]
+fn stdout_carries_only_the_protocol_and_the_end_of_stdin_ends_the_server() {
+    let env = Env::new();
+    let out =
+        env.process().args(["mcp", "--token=main=/nonexistent"]).stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a token file that cannot be read stops it: {out:?}");
+    assert!(out.stdout.is_empty());
+    let out = env.process().args(["mcp"]).stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "nothing but protocol messages on stdout");
 }

@@ -60,10 +60,12 @@ pub fn run(config: Config) -> Result<()> {
     runtime.block_on(async move {
         use rmcp::ServiceExt;
         let server = tools::WalletServer::new(config, wallet);
-        let running = server
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| crate::cli::exit::unavailable(format!("the MCP session did not start: {e}")))?;
+        let running = match server.serve(rmcp::transport::stdio()).await {
+            Ok(running) => running,
+            // stdin ended before a session began: the host went away, which is not a fault.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(e) => return Err(crate::cli::exit::unavailable(format!("the MCP session did not start: {e}"))),
+        };
         let _ = running.waiting().await;
         Ok(())
     })

@@ -401,10 +401,13 @@ impl WalletServer {
         InputResponses(responses): InputResponses,
         Parameters(args): Parameters<SpendArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if let Err(e) = self.inner.gate.check(args.amount) {
-            return Ok(refusal(&e).into());
+        let replay = self.journaled(&args.entry, "spend", &args.request_id).await;
+        if !replay {
+            if let Err(e) = self.inner.gate.check(args.amount) {
+                return Ok(refusal(&e).into());
+            }
         }
-        if self.inner.gate.needs_approval(args.amount) {
+        if !replay && self.inner.gate.needs_approval(args.amount) {
             let question = format!("Pay {} credits from wallet entry `{}`?", args.amount, args.entry);
             let digest = call_digest("token_spend", &(&args.entry, args.amount, &args.request_id));
             match self.inner.gate.approve(&ctx, &digest, args.amount, question, state, responses).await {
@@ -450,7 +453,8 @@ impl WalletServer {
         Parameters(args): Parameters<SplitArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
         let total = args.amounts.iter().fold(0u64, |t, a| t.saturating_add(*a));
-        if self.inner.gate.needs_approval(total) {
+        let replay = self.journaled(&args.entry, "split", &args.request_id).await;
+        if !replay && self.inner.gate.needs_approval(total) {
             let question = format!(
                 "Split {} credits from wallet entry `{}` into {} ({})?",
                 total,
@@ -649,6 +653,16 @@ impl WalletServer {
             if args.headers.len() > MAX_LIST {
                 return Err(bad_input(format!("at most {MAX_LIST} headers")));
             }
+            if let Some((name, _)) = args
+                .headers
+                .iter()
+                .find(|(_, v)| v.len() > 8192 || v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f))
+            {
+                return Err(bad_input(format!(
+                    "header `{}`: its value has control characters or is too long",
+                    crumb::inspect::terminal_safe(name)
+                )));
+            }
             for name in args.headers.keys() {
                 let lower = name.to_ascii_lowercase();
                 if matches!(
@@ -669,6 +683,20 @@ impl WalletServer {
         })();
         if let Err(e) = checked {
             return Ok(refusal(&e).into());
+        }
+        if self.journaled(&args.entry, "request", &args.request_id).await {
+            // Paid before: answered from the entry's journal, nothing is sent or paid.
+            return Ok(self
+                .fetch(&args, None)
+                .await
+                .map_or_else(
+                    |e| refusal(&e),
+                    |f| match f {
+                        Fetched::Done(r) => r,
+                        Fetched::OverCap { .. } => refusal(&crate::cli::exit::unavailable("unexpected")),
+                    },
+                )
+                .into());
         }
         // The most this call may cost: the host's cap and what is left of the budget, sent
         // as Crumb-Max-Cost so the proxy refuses a dearer route before it charges anything.
@@ -745,6 +773,18 @@ enum Fetched {
 }
 
 impl WalletServer {
+    /// Whether the entry's journal already has this request id (a retry: nothing will be
+    /// paid, so no limit applies and no one is asked).
+    async fn journaled(&self, entry: &str, kind: &'static str, request_id: &str) -> bool {
+        let (inner, entry, request_id) = (self.inner.clone(), entry.to_owned(), request_id.to_owned());
+        blocking(move || {
+            let file = inner.wallet.existing(&entry)?;
+            Ok(crate::cli::token_file::journal::find(&file, kind, &request_id)?.is_some())
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     async fn bearer_get(&self, path: &'static str, entry: String) -> CallToolResult {
         let this = self.clone();
         let got = blocking(move || {
