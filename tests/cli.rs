@@ -491,3 +491,17 @@ fn pasted_mistakes_and_wrong_amounts_are_named() {
         assert!(err.contains(says), "{value}: {err}");
     }
 }
+
+#[test]
+fn the_long_version_names_the_commit_target_and_features() {
+    let env = Env::new();
+    let long = env.ok(&["--version"]);
+    let lines: Vec<&str> = long.lines().collect();
+    assert_eq!(lines[0], format!("crumb {}", env!("CARGO_PKG_VERSION")));
+    assert!(lines[1].starts_with("commit: ") && lines[1].len() > "commit: ".len(), "{long}");
+    assert!(lines[2].starts_with("target: ") && lines[2].contains('-'), "{long}");
+    for feature in ["sqlite", "postgres", "mcp"] {
+        assert!(lines[3].starts_with("features: ") && lines[3].contains(feature), "{long}");
+    }
+    assert_eq!(env.ok(&["-V"]), format!("crumb {}", env!("CARGO_PKG_VERSION")), "-V stays one line");
+}

@@ -67,7 +67,8 @@ fn completions_to(dir: &Path) -> Result<()> {
 }
 
 fn man_pages(dir: &Path) -> Result<()> {
-    let cmd = visible(super::command());
+    // The pages name the version only: the long one names a commit, which changes with each.
+    let cmd = visible(super::command()).long_version(clap::builder::Resettable::Reset);
     let version = cmd.get_version().unwrap_or_default().to_owned();
     std::fs::write(dir.join("crumb.1"), man_page(cmd.clone(), None)?)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {

@@ -42,12 +42,24 @@ mod verify;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `crumb --version`: what was built, from which commit, for which target, with which
+/// features (ledger backends, MCP), as `build.rs` recorded them.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("CRUMB_COMMIT"),
+    "\ntarget: ",
+    env!("CRUMB_TARGET"),
+    "\nfeatures: ",
+    env!("CRUMB_FEATURES")
+);
+
 /// Macaroon bearer tokens that carry their own limits.
 ///
 /// Mint tokens from a root key, attenuate them with caveats anyone can add and nobody can
 /// remove, inspect them, and verify them against a request.
 #[derive(Parser, Debug)]
-#[command(name = "crumb", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "crumb", version, long_version = LONG_VERSION, propagate_version = true, max_term_width = 100)]
 #[command(after_help = help::after_help())]
 pub struct Cli {
     #[command(subcommand)]
@@ -137,6 +149,7 @@ pub fn parse() -> Cli {
 fn root() -> clap::Command {
     clap::Command::new("crumb")
         .version(env!("CARGO_PKG_VERSION"))
+        .long_version(LONG_VERSION)
         .propagate_version(true)
         .max_term_width(100)
         .subcommand_required(true)

@@ -132,6 +132,15 @@ pub struct SpendArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct GiveBackArgs {
+    /// The wallet entry to give back (a child someone split off to this wallet).
+    pub entry: String,
+    /// Names this give-back: calling again with the same id never gives twice.
+    pub request_id: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RevokeArgs {
     /// The wallet entry of the lineage that made the delegation.
     pub entry: String,
@@ -605,6 +614,36 @@ impl WalletServer {
         })
         .await;
         revoked.unwrap_or_else(|e| refusal(&e))
+    }
+
+    /// Give an entry's unused balance back to the lineage it was split from (a delegate that
+    /// finished early); the entry is retired and leaves the wallet. The same request id again
+    /// replays.
+    #[tool(annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true))]
+    async fn token_give_back(&self, Parameters(args): Parameters<GiveBackArgs>) -> CallToolResult {
+        let this = self.clone();
+        let given = blocking(move || {
+            crumb::limits::check_client_request_id(&args.request_id).map_err(|e| bad_input(e.to_string()))?;
+            let file = this.inner.wallet.existing(&args.entry)?;
+            let _lock = token_file::lock(&file)?;
+            if pending::load(&file)?.is_some() {
+                return Err(refused(
+                    "in-flight",
+                    UNAVAILABLE,
+                    "this entry has a payment whose outcome is not saved yet: spend or fetch with it again first",
+                ));
+            }
+            let token = read_token(&file)?;
+            let body = json!({ "token": token, "request_id": args.request_id });
+            let mut doc = this.remote()?.post("/v1/give-back", &body)?;
+            // The token is retired: it leaves the wallet (its successor is the lineage's).
+            this.inner.wallet.remove(&args.entry)?;
+            scrub(&mut doc);
+            doc["entry"] = json!(args.entry);
+            Ok(guard(ok(doc), &secrets_of(&token)))
+        })
+        .await;
+        given.unwrap_or_else(|e| refusal(&e))
     }
 
     /// Where this entry's credit went: its lineage as its holder may see it (its spends, what
