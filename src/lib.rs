@@ -33,6 +33,7 @@ pub mod revoke;
 pub mod spend;
 pub mod target;
 pub mod token;
+pub mod usage;
 pub mod verify;
 
 pub use caveat::Caveat;

@@ -1,6 +1,7 @@
 //! The price list of a metered API: what each route costs, in a token's balance units.
 //!
-//! A rule is `METHOD /path=COST`: a method (or `*` for any) and a path prefix matched by whole
+//! A rule is `METHOD /path=COST`, or `METHOD /path=upto HOLD [RATES]` for a charge by measured
+//! usage (see [`crate::usage`]): a method (or `*` for any) and a path prefix matched by whole
 //! segments, exactly as a `resource` caveat matches (`/v1/chat` covers `/v1/chat/stream`, not
 //! `/v1/chatty`). The most specific rule wins: the longest prefix, then a named method over
 //! `*`. A request no rule covers is unpriced, and the gateway refuses it unless told otherwise
@@ -11,6 +12,7 @@
 
 use crate::caveat::path::{is_under, normalize_caveat_path};
 use crate::target::{Method, Target};
+use crate::usage::Metering;
 use std::fmt;
 
 /// Rules in one table at most: the table is searched on every request.
@@ -23,12 +25,19 @@ pub struct Rule {
     pub method: Option<Method>,
     /// Normalised path prefix.
     pub prefix: String,
+    /// The price; with `upto`, what is held (the most the request can cost).
     pub cost: u64,
+    /// `upto`: charged by measured usage, at most `cost`.
+    pub usage: Option<Metering>,
 }
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}={}", self.method.map_or("*", Method::as_str), self.prefix, self.cost)
+        write!(f, "{} {}=", self.method.map_or("*", Method::as_str), self.prefix)?;
+        match &self.usage {
+            None => write!(f, "{}", self.cost),
+            Some(m) => write!(f, "upto {}{m}", self.cost),
+        }
     }
 }
 
@@ -51,11 +60,20 @@ impl PriceError {
 impl std::str::FromStr for Rule {
     type Err = PriceError;
 
-    /// Parses `METHOD /path=COST` (spaces around `=` allowed).
+    /// Parses `METHOD /path=COST` or `METHOD /path=upto HOLD [prompt N/1k] [completion N/1k]`
+    /// (spaces around `=` allowed).
     fn from_str(text: &str) -> Result<Self, PriceError> {
         let bad = |why: &str| PriceError::new(text, why);
-        let (route, cost) = text.rsplit_once('=').ok_or_else(|| bad("expected METHOD /path=COST"))?;
-        let cost: u64 = cost.trim().parse().map_err(|_| bad("the cost is a whole number of units"))?;
+        let (route, price) = text.rsplit_once('=').ok_or_else(|| bad("expected METHOD /path=COST"))?;
+        let words: Vec<&str> = price.split_whitespace().collect();
+        let (cost, usage) = match words.as_slice() {
+            ["upto", hold, rates @ ..] => {
+                let hold: u64 = hold.parse().map_err(|_| bad("`upto` takes the most to hold, a whole number"))?;
+                (hold, Some(Metering::parse(rates).map_err(|why| bad(&why))?))
+            }
+            [cost] => (cost.parse().map_err(|_| bad("the cost is a whole number of units (or `upto N`)"))?, None),
+            _ => return Err(bad("the cost is a whole number of units, or `upto N` and rates")),
+        };
         let (method, path) =
             route.trim().split_once(char::is_whitespace).ok_or_else(|| bad("expected METHOD /path=COST"))?;
         let method = match method {
@@ -67,7 +85,7 @@ impl std::str::FromStr for Rule {
             },
         };
         let prefix = normalize_caveat_path(path.trim()).map_err(|why| bad(&why))?.into_owned();
-        Ok(Rule { method, prefix, cost })
+        Ok(Rule { method, prefix, cost, usage })
     }
 }
 
@@ -82,6 +100,8 @@ pub struct PriceTable {
 pub enum Priced {
     /// The most specific rule's cost.
     Cost(u64),
+    /// Charged by measured usage: `hold` is held, at most that is charged.
+    UpTo { hold: u64, metering: Metering },
     /// No rule covers the request.
     Unpriced,
 }
@@ -125,7 +145,10 @@ impl PriceTable {
             .iter()
             .filter(|r| r.method.is_none_or(|m| m == method) && is_under(path, &r.prefix))
             .max_by_key(|r| (segments(&r.prefix), r.method.is_some()));
-        best.map_or(Priced::Unpriced, |r| Priced::Cost(r.cost))
+        best.map_or(Priced::Unpriced, |r| match &r.usage {
+            None => Priced::Cost(r.cost),
+            Some(m) => Priced::UpTo { hold: r.cost, metering: m.clone() },
+        })
     }
 }
 
@@ -158,7 +181,7 @@ mod tests {
     #[test]
     fn rules_parse_and_print_back() {
         let rule: Rule = "post /v1/chat/ = 5".parse().unwrap();
-        assert_eq!(rule, Rule { method: Some(Method::Post), prefix: "/v1/chat".into(), cost: 5 });
+        assert_eq!(rule, Rule { method: Some(Method::Post), prefix: "/v1/chat".into(), cost: 5, usage: None });
         assert_eq!(rule.to_string(), "POST /v1/chat=5");
         assert_eq!("* /=0".parse::<Rule>().unwrap().method, None);
         for bad in [
@@ -171,9 +194,26 @@ mod tests {
             "P@ST /a=1",
             "HEAD /a=1",
             "TRACE /a=1",
+            "POST /a=upto",
+            "POST /a=upto x",
+            "POST /a=upto 5 prompt",
+            "POST /a=upto 5 prompt 3/2k",
+            "POST /a=5 prompt 3/1k",
         ] {
             assert!(bad.parse::<Rule>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn upto_rules_hold_and_name_their_rates() {
+        let rule: Rule = "POST /v1/chat/completions = upto 50 prompt 3/1k completion 15/1k".parse().unwrap();
+        assert_eq!(rule.to_string(), "POST /v1/chat/completions=upto 50 prompt 3/1k completion 15/1k");
+        let t = PriceTable::new(vec![rule, "POST /v1/flat=upto 9".parse().unwrap()]).unwrap();
+        match t.price_of("POST", "/v1/chat/completions") {
+            Priced::UpTo { hold: 50, metering } => assert_eq!(metering.rates.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.price_of("POST", "/v1/flat"), Priced::UpTo { hold: 9, metering: Metering::default() });
     }
 
     #[test]

@@ -32,4 +32,5 @@ mod security_properties;
 mod server;
 mod third_party;
 mod trust;
+mod usage;
 mod vectors;

@@ -126,6 +126,12 @@ impl Answer {
         self.problem.as_ref().and_then(|p| p["code"].as_str()).or(self.crumb_error.as_deref())
     }
 
+    /// `Crumb-Held: N`: an answer charged by its measured usage, settled once its body has
+    /// passed; the successor comes after it.
+    fn held(&self) -> Option<u64> {
+        self.header_number("crumb-held")
+    }
+
     fn header_number(&self, name: &str) -> Option<u64> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.trim().parse().ok())
     }
@@ -489,6 +495,9 @@ fn finish(
         message,
         problem: problem.clone(),
     };
+    if answer.successor.is_none() && answer.held().is_some() && status < 400 {
+        return held(call, own, answer, token, out);
+    }
     if let Some(successor) = &answer.successor {
         check_successor(successor)?;
         if successor != token {
@@ -534,6 +543,92 @@ fn finish(
             done(exit, Some(code), Some(message))
         }
     })
+}
+
+/// An answer charged by its measured usage (`Crumb-Held`): its body is copied to `out` (without
+/// crumb's own receipt event, which holds the successor), then the successor is asked for with
+/// a `Crumb-Recover` probe of the same request, which answers once the charge is settled. The
+/// pending record stays until the successor is saved: a run killed meanwhile recovers it next
+/// time.
+fn held(call: &Call, own: &What, mut answer: Answer, token: &str, out: &mut dyn std::io::Write) -> Result<Performed> {
+    let status = answer.status;
+    let cut = {
+        let mut filtered = WithoutReceipt::new(out);
+        let copied = std::io::copy(&mut answer.body, &mut filtered);
+        filtered.flush_line().and(copied.map(drop)).err()
+    };
+    drop(answer);
+    let deadline = Instant::now() + call.timeout;
+    let file = &call.token_file;
+    let (successor, cost, balance) = match probe(own, token, deadline)? {
+        Recovery::Recovered { successor, cost, balance, .. } => (successor, cost, balance),
+        Recovery::Pending(why) | Recovery::Nothing(why) => {
+            return Ok(Performed::said(
+                UNAVAILABLE,
+                Some("in-flight"),
+                format!(
+                    "the answer's charge is not settled yet ({why}): the next run on {} asks for it",
+                    file.display()
+                ),
+            ))
+        }
+    };
+    pending::keep(file, own, &successor, Some(status), cost, balance)?;
+    pending::clear(file)?;
+    if let Some(e) = cut {
+        return Err(unavailable(format!("the answer was cut off: {e}; its charge is settled and saved")));
+    }
+    Ok(Performed { exit: exit_code(status), status: Some(status), cost, balance, ..Default::default() })
+}
+
+/// Copies an event stream without crumb's receipt event (`event: crumb-receipt`, which carries
+/// the successor): the body a user or a model sees never holds a token. Line by line; a line
+/// longer than [`MAX_HELD_LINE`] is passed on as it is (crumb's event is short).
+struct WithoutReceipt<'a> {
+    out: &'a mut dyn std::io::Write,
+    line: Vec<u8>,
+    skipping: bool,
+}
+
+const MAX_HELD_LINE: usize = 1 << 20;
+
+impl<'a> WithoutReceipt<'a> {
+    fn new(out: &'a mut dyn std::io::Write) -> Self {
+        WithoutReceipt { out, line: Vec::new(), skipping: false }
+    }
+
+    fn flush_line(&mut self) -> std::io::Result<()> {
+        let line = std::mem::take(&mut self.line);
+        let bare = line.strip_suffix(b"\n").unwrap_or(&line);
+        let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+        if bare == b"event: crumb-receipt" || bare == b"event:crumb-receipt" {
+            self.skipping = true;
+        }
+        let skipped = self.skipping;
+        if self.skipping && bare.is_empty() {
+            self.skipping = false;
+        }
+        if skipped {
+            return Ok(());
+        }
+        self.out.write_all(&line)
+    }
+}
+
+impl std::io::Write for WithoutReceipt<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for chunk in buf.split_inclusive(|&b| b == b'\n') {
+            self.line.extend_from_slice(chunk);
+            if chunk.ends_with(b"\n") || self.line.len() > MAX_HELD_LINE {
+                self.flush_line()?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// The exit status of an answer that carries no crumb code, from its HTTP status.

@@ -58,6 +58,8 @@ pub struct Metered {
     pub target: Target,
     pub host: Option<String>,
     pub charge: Charge,
+    /// An `upto` route: charged by measured usage, at most the price held.
+    pub usage: Option<crumb::usage::Metering>,
 }
 
 impl Metered {
@@ -78,8 +80,13 @@ impl Pricing {
     /// is 400 and an unpriced one 403 unless `--unpriced free`.
     pub fn meter(&self, method: &str, target: &str, host: Option<&str>) -> Result<Metered, Problem> {
         let target = Target::parse(method, target).map_err(bad_target)?;
+        let mut usage = None;
         let charge = match self.table.price(&target) {
             Priced::Cost(cost) => Charge::Price(cost),
+            Priced::UpTo { hold, metering } => {
+                usage = Some(metering);
+                Charge::Price(hold)
+            }
             Priced::Unpriced if self.unpriced == Unpriced::Free => Charge::Free,
             Priced::Unpriced => {
                 return Err(Problem::new(StatusCode::FORBIDDEN, "unpriced", "no price is set for this route"))
@@ -97,7 +104,7 @@ impl Pricing {
             Some(name) => Some(name.clone()),
             None => host.map(|h| strip_port(h).to_ascii_lowercase()),
         };
-        Ok(Metered { target, host, charge })
+        Ok(Metered { target, host, charge, usage })
     }
 }
 

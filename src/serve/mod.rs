@@ -14,6 +14,7 @@ mod proxy;
 mod routes;
 mod schema;
 mod stall;
+mod usage;
 
 pub use audit::Audit;
 pub use authz::{AuthzMode, AuthzOptions};

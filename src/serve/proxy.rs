@@ -403,7 +403,8 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
         (verified(&state, req, &metered, client_ip, host, &presented, ctx, recover).await, None)
     } else {
         let request_id = metering::request_id(&state, req.headers(), &presented, &metered)?;
-        let exchange = Exchange { req, target: metered.target.clone(), client_ip, host, recover };
+        let exchange =
+            Exchange { req, target: metered.target.clone(), client_ip, host, recover, usage: metered.usage.clone() };
         (paid(&state, exchange, &presented, ctx, request_id.clone()).await, Some(request_id))
     };
     let outcome = match &answer {
@@ -465,6 +466,8 @@ struct Exchange {
     client_ip: IpAddr,
     host: Option<String>,
     recover: bool,
+    /// An `upto` route: what its answer says it used decides the charge.
+    usage: Option<crumb::usage::Metering>,
 }
 
 /// A paid route: hold the token, call the upstream, settle by its status. All of it runs in a
@@ -508,7 +511,7 @@ async fn charge(
         release(&state, hold).await;
         return Err(Problem::new(StatusCode::BAD_REQUEST, "client-gone", "the client went away"));
     }
-    let Exchange { req, target, client_ip, host, .. } = exchange;
+    let Exchange { req, target, client_ip, host, usage, .. } = exchange;
     let (response, lost) = match upstream.send(req, &target, client_ip, host.as_deref()).await {
         Sent::NotDelivered(problem) => {
             release(&state, hold).await;
@@ -518,7 +521,31 @@ async fn charge(
         Sent::Answered(response) => (response, false),
     };
     let served = lost || response.status().as_u16() < 400;
-    let cost = if served { hold.price() } else { 0 };
+    let cost = match (served, &usage) {
+        (false, _) => 0,
+        (true, None) => hold.price(),
+        (true, Some(_)) if lost => hold.price(),
+        (true, Some(metering)) => {
+            let said =
+                crumb::usage::crumb_charge(response.headers().get_all("crumb-charge").iter().map(|v| v.as_bytes()));
+            let kind = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crumb::usage::BodyKind::of);
+            match (said, kind) {
+                // The upstream says what to charge (a malformed header charges the hold).
+                (Some(charge), _) => charge.map_or(hold.price(), |n| n.min(hold.price())),
+                // The body will say: settle once it has passed.
+                (None, Some(kind)) if !metering.rates.is_empty() => {
+                    let deadline = upstream.hold_ttl().saturating_sub(Duration::from_secs(10));
+                    let response = from_upstream(response, None);
+                    return Ok((super::usage::defer(&state, hold, metering.clone(), kind, response, deadline), "held"));
+                }
+                (None, _) => hold.price(),
+            }
+        }
+    };
     let receipt = settle(&state, hold, cost).await?.map_err(refused)?;
     if receipt.cost > 0 {
         state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -116,11 +116,14 @@ async fn serve_tls(listener: tokio::net::TcpListener, app: axum::Router, accepto
     }
 }
 
-async fn answer(seen: &Seen, req: Request) -> impl IntoResponse {
+async fn answer(seen: &Seen, req: Request) -> axum::response::Response {
     let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let method = req.method().to_string();
     *seen.last.lock().unwrap() = Some((method.clone(), path.clone(), req.headers().clone()));
     seen.count.fetch_add(1, Ordering::SeqCst);
+    if let Some(rest) = path.strip_prefix("/llm/") {
+        return inference(rest);
+    }
     let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
     if path.starts_with("/slow") {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -130,7 +133,61 @@ async fn answer(seen: &Seen, req: Request) -> impl IntoResponse {
     }
     let status = if path.starts_with("/fail") { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
     let text = format!("{method} {path} {}", String::from_utf8_lossy(&body));
-    (status, [("crumb-token", "forged-by-upstream"), ("crumb-balance", "1000000")], text)
+    (status, [("crumb-token", "forged-by-upstream"), ("crumb-balance", "1000000")], text).into_response()
+}
+
+/// An inference API's answers, by path under `/llm/`: `json/P/C` (a chat completion whose
+/// `usage` says P prompt and C completion tokens), `sse/N/P/C` (a stream of N delta events,
+/// then one with the usage, then `[DONE]`), `charge/N` (`Crumb-Charge: N`, a plain body),
+/// `nousage` (JSON without usage), `cut/N` (a stream cut off after N events, before its usage).
+fn inference(rest: &str) -> axum::response::Response {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+    let forged = ("crumb-token", "forged-by-upstream");
+    match parts[0] {
+        "json" => {
+            let body = format!(
+                r#"{{"id":"chatcmpl-1","object":"chat.completion","choices":[{{"index":0,"message":{{"role":"assistant","content":"hello"}}}}],"usage":{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}}}}}"#,
+                n(1),
+                n(2),
+                n(1) + n(2)
+            );
+            ([("content-type", "application/json"), forged], body).into_response()
+        }
+        "nousage" => ([("content-type", "application/json")], r#"{"choices":[]}"#).into_response(),
+        "charge" => {
+            let charge = parts.get(1).copied().unwrap_or("").to_owned();
+            ([("crumb-charge", charge.as_str()), ("content-type", "text/plain")], "charged by header").into_response()
+        }
+        "sse" | "cut" => {
+            let (events, cut) = (n(1), parts[0] == "cut");
+            let (prompt, completion) = (n(2), n(3));
+            let stream = async_stream(events, cut, prompt, completion);
+            let body = axum::body::Body::from_stream(stream);
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The events of a streamed chat completion, in small chunks.
+fn async_stream(
+    events: u64,
+    cut: bool,
+    prompt: u64,
+    completion: u64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    let mut chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..events)
+        .map(|i| Ok(bytes::Bytes::from(format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{i}\"}}}}]}}\n\n"))))
+        .collect();
+    if cut {
+        chunks.push(Err(std::io::Error::other("cut off")));
+    } else {
+        chunks.push(Ok(bytes::Bytes::from(format!(
+            "data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt},\"completion_tokens\":{completion}}}}}\n\ndata: [DONE]\n\n"
+        ))));
+    }
+    futures_util::stream::iter(chunks)
 }
 
 /// A hand-written HTTP server for answers axum would not give: each connection on a thread of

@@ -1,0 +1,360 @@
+//! Charges by measured usage: what an `upto` price rule holds, and how the upstream's answer
+//! says what the call used.
+//!
+//! A rule `POST /v1/chat=upto 50 prompt 3/1k completion 15/1k` holds 50 credits, and once the
+//! upstream has answered charges what it measured, never more than the hold:
+//! - the upstream's `Crumb-Charge: N` response header, in credits (only ever read from the
+//!   upstream; the proxy strips it before the client sees the answer), or else
+//! - the OpenAI-compatible `usage` object (`prompt_tokens`, `completion_tokens`) in a JSON
+//!   body, or in the last server-sent event that carries one, priced at the rule's rates
+//!   (credits per thousand, `/1k`, or per million, `/1m`, units; the total rounded up).
+//!
+//! The body is never buffered whole: a JSON body is kept only up to [`MAX_JSON`] bytes (past
+//! that, its last [`TAIL`] bytes are searched for `"usage"`), and an event stream is read a
+//! line at a time, each line at most [`MAX_LINE`] bytes (a longer one is skipped).
+
+use serde_json::Value;
+use std::fmt;
+
+/// The largest JSON body read whole for its usage.
+pub const MAX_JSON: usize = 1 << 20;
+/// How much of the end of a larger JSON body is kept to find its usage.
+pub const TAIL: usize = 64 << 10;
+/// The longest event-stream line looked at.
+pub const MAX_LINE: usize = 256 << 10;
+/// The most rates one rule may have.
+pub const MAX_RATES: usize = 8;
+
+/// A count of units the upstream reports in its `usage` object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// `prompt_tokens` (also `input_tokens`).
+    Prompt,
+    /// `completion_tokens` (also `output_tokens`).
+    Completion,
+}
+
+impl Unit {
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Unit::Prompt => &["prompt_tokens", "input_tokens"],
+            Unit::Completion => &["completion_tokens", "output_tokens"],
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Unit::Prompt => "prompt",
+            Unit::Completion => "completion",
+        }
+    }
+}
+
+/// `credits` per `per` units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub unit: Unit,
+    pub credits: u64,
+    /// 1 000 (`/1k`) or 1 000 000 (`/1m`).
+    pub per: u64,
+}
+
+/// What an `upto` rule measures (no rates: only `Crumb-Charge` can lower the charge).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metering {
+    pub rates: Vec<Rate>,
+}
+
+/// What the upstream said a call used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt: u64,
+    pub completion: u64,
+}
+
+impl Usage {
+    fn of(&self, unit: Unit) -> u64 {
+        match unit {
+            Unit::Prompt => self.prompt,
+            Unit::Completion => self.completion,
+        }
+    }
+
+    /// Reads an OpenAI-compatible `usage` object; `None` when it has none of the counts.
+    pub fn from_object(usage: &Value) -> Option<Usage> {
+        let count = |unit: Unit| unit.names().iter().find_map(|n| usage.get(n).and_then(Value::as_u64));
+        let (prompt, completion) = (count(Unit::Prompt), count(Unit::Completion));
+        (prompt.is_some() || completion.is_some())
+            .then(|| Usage { prompt: prompt.unwrap_or(0), completion: completion.unwrap_or(0) })
+    }
+
+    /// The `usage` member of a JSON document, if it has one.
+    pub fn from_document(doc: &Value) -> Option<Usage> {
+        doc.get("usage").and_then(Usage::from_object)
+    }
+}
+
+impl Metering {
+    /// The credits `usage` costs at these rates: Σ units × credits / per, rounded up once.
+    pub fn credits(&self, usage: Usage) -> u64 {
+        // Summed as a fraction over a common denominator (1 000 000), so three 0.4-credit
+        // parts cost 2, not 3.
+        let millionths: u128 = self
+            .rates
+            .iter()
+            .map(|r| {
+                u128::from(usage.of(r.unit))
+                    .saturating_mul(u128::from(r.credits))
+                    .saturating_mul(1_000_000 / u128::from(r.per))
+            })
+            .fold(0u128, u128::saturating_add);
+        u64::try_from(millionths.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+    }
+
+    /// Parses the words after `upto N`: `prompt 3/1k completion 15/1k`.
+    pub fn parse(words: &[&str]) -> Result<Metering, String> {
+        if !words.len().is_multiple_of(2) {
+            return Err("rates are `prompt N/1k` or `completion N/1m`, in pairs".into());
+        }
+        let mut rates = Vec::new();
+        for pair in words.chunks(2) {
+            let unit = match pair[0] {
+                "prompt" | "input" => Unit::Prompt,
+                "completion" | "output" => Unit::Completion,
+                other => return Err(format!("`{other}` is not a unit (prompt or completion)")),
+            };
+            let (credits, per) = pair[1].split_once('/').ok_or("a rate is `N/1k` or `N/1m`")?;
+            let credits: u64 = credits.parse().map_err(|_| "a rate's credits are a whole number")?;
+            let per = match per.to_ascii_lowercase().as_str() {
+                "1k" | "1000" => 1_000,
+                "1m" | "1000000" => 1_000_000,
+                _ => return Err("a rate is per 1k or per 1m units".into()),
+            };
+            if rates.iter().any(|r: &Rate| r.unit == unit) {
+                return Err(format!("{} is priced twice", unit.word()));
+            }
+            rates.push(Rate { unit, credits, per });
+        }
+        if rates.len() > MAX_RATES {
+            return Err(format!("at most {MAX_RATES} rates"));
+        }
+        Ok(Metering { rates })
+    }
+}
+
+impl fmt::Display for Metering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.rates {
+            let per = if r.per == 1_000 { "1k" } else { "1m" };
+            write!(f, " {} {}/{per}", r.unit.word(), r.credits)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads `Crumb-Charge: N` as the upstream sent it: `None` when absent, an error when it is
+/// not one whole number (then the hold is charged).
+pub fn crumb_charge<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<Result<u64, ()>> {
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some(Err(()));
+    }
+    Some(std::str::from_utf8(first).ok().and_then(|t| t.trim().parse().ok()).ok_or(()))
+}
+
+/// How an answer's body carries its usage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    EventStream,
+}
+
+impl BodyKind {
+    /// From a `Content-Type`: JSON (`application/json`, `…+json`) or `text/event-stream`.
+    pub fn of(content_type: &str) -> Option<BodyKind> {
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence == "text/event-stream" {
+            Some(BodyKind::EventStream)
+        } else if essence == "application/json" || essence.ends_with("+json") {
+            Some(BodyKind::Json)
+        } else {
+            None
+        }
+    }
+}
+
+/// Finds the usage in a body as it streams past, keeping a bounded amount of it.
+#[derive(Debug)]
+pub struct Scanner {
+    kind: BodyKind,
+    /// JSON: the body so far (up to [`MAX_JSON`]), then its tail. Events: the current line.
+    kept: Vec<u8>,
+    /// JSON: the body outgrew [`MAX_JSON`]; only its tail is kept.
+    tail_only: bool,
+    /// Events: the current line is longer than [`MAX_LINE`] and is being skipped.
+    skipping: bool,
+    /// Events: the last usage seen.
+    last: Option<Usage>,
+}
+
+impl Scanner {
+    pub fn new(kind: BodyKind) -> Self {
+        Scanner { kind, kept: Vec::new(), tail_only: false, skipping: false, last: None }
+    }
+
+    /// Takes the next bytes of the body.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        match self.kind {
+            BodyKind::Json => {
+                self.kept.extend_from_slice(bytes);
+                if self.kept.len() > MAX_JSON || self.tail_only {
+                    self.tail_only = true;
+                    let cut = self.kept.len().saturating_sub(TAIL);
+                    self.kept.drain(..cut);
+                }
+            }
+            BodyKind::EventStream => {
+                for chunk in bytes.split_inclusive(|&b| b == b'\n') {
+                    if !self.skipping {
+                        self.kept.extend_from_slice(chunk);
+                        if self.kept.len() > MAX_LINE {
+                            self.kept.clear();
+                            self.skipping = true;
+                        }
+                    }
+                    if chunk.ends_with(b"\n") {
+                        if !self.skipping {
+                            let line = std::mem::take(&mut self.kept);
+                            self.line(&line);
+                        }
+                        self.skipping = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One event-stream line: a `data:` line that is JSON with a usage object.
+    fn line(&mut self, line: &[u8]) {
+        let Some(data) = line.strip_prefix(b"data:") else { return };
+        let data = data.trim_ascii();
+        if data.first() != Some(&b'{') {
+            return;
+        }
+        if let Some(usage) = serde_json::from_slice::<Value>(data).ok().as_ref().and_then(Usage::from_document) {
+            self.last = Some(usage);
+        }
+    }
+
+    /// What the whole body (or as much of it as passed) said it used.
+    pub fn finish(mut self) -> Option<Usage> {
+        match self.kind {
+            BodyKind::EventStream => {
+                let rest = std::mem::take(&mut self.kept);
+                if !self.skipping && !rest.is_empty() {
+                    self.line(&rest);
+                }
+                self.last
+            }
+            BodyKind::Json if !self.tail_only => {
+                serde_json::from_slice::<Value>(&self.kept).ok().as_ref().and_then(Usage::from_document)
+            }
+            BodyKind::Json => usage_in_tail(&self.kept),
+        }
+    }
+}
+
+/// The last `"usage": {…}` object in the tail of a JSON document.
+fn usage_in_tail(tail: &[u8]) -> Option<Usage> {
+    let key = b"\"usage\"";
+    let at = tail.windows(key.len()).rposition(|w| w == key)?;
+    let rest = &tail[at + key.len()..];
+    let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = rest[colon..].strip_prefix(b":")?;
+    let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
+    values.next()?.ok().as_ref().and_then(Usage::from_object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates(text: &str) -> Metering {
+        Metering::parse(&text.split_whitespace().collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn credits_are_the_rates_summed_and_rounded_up_once() {
+        let m = rates("prompt 3/1k completion 15/1k");
+        assert_eq!(m.credits(Usage { prompt: 1200, completion: 300 }), 9); // 3.6 + 4.5 = 8.1
+        assert_eq!(m.credits(Usage { prompt: 0, completion: 0 }), 0);
+        let thin = rates("prompt 400/1m");
+        assert_eq!(thin.credits(Usage { prompt: 1000, completion: 0 }), 1); // 0.4
+        assert_eq!(thin.credits(Usage { prompt: 3000, completion: 0 }), 2); // 1.2
+        let huge = rates("prompt 18446744073709551615/1k");
+        assert_eq!(huge.credits(Usage { prompt: u64::MAX, completion: 0 }), u64::MAX);
+        for bad in ["prompt", "prompt 3", "prompt 3/2k", "tokens 3/1k", "prompt 3/1k prompt 4/1k", "prompt -3/1k"] {
+            assert!(Metering::parse(&bad.split_whitespace().collect::<Vec<_>>()).is_err(), "{bad}");
+        }
+        assert_eq!(m.to_string(), " prompt 3/1k completion 15/1k");
+    }
+
+    #[test]
+    fn usage_is_found_in_json_bodies_whole_or_by_their_tail() {
+        let body = br#"{"id":"x","choices":[{"text":"hi"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
+        for split in [1, 7, body.len()] {
+            let mut s = Scanner::new(BodyKind::Json);
+            for part in body.chunks(split) {
+                s.feed(part);
+            }
+            assert_eq!(s.finish(), Some(Usage { prompt: 12, completion: 5 }));
+        }
+        // Larger than MAX_JSON: only the tail is kept, and the usage is found there.
+        let mut s = Scanner::new(BodyKind::Json);
+        s.feed(br#"{"choices":[{"text":""#);
+        let filler = vec![b'a'; 64 << 10];
+        for _ in 0..40 {
+            s.feed(&filler);
+        }
+        s.feed(br#""}],"usage": {"input_tokens":7,"output_tokens":9}}"#);
+        assert!(s.kept.len() <= TAIL);
+        assert_eq!(s.finish(), Some(Usage { prompt: 7, completion: 9 }));
+        let mut s = Scanner::new(BodyKind::Json);
+        s.feed(b"{\"choices\":[]}");
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn usage_is_the_last_event_that_carries_one() {
+        let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n\
+                      data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n\
+                      data: [DONE]\n\n";
+        for split in [1, 5, stream.len()] {
+            let mut s = Scanner::new(BodyKind::EventStream);
+            for part in stream.as_bytes().chunks(split) {
+                s.feed(part);
+            }
+            assert_eq!(s.finish(), Some(Usage { prompt: 3, completion: 4 }));
+        }
+        // A line longer than MAX_LINE is skipped, and memory stays bounded.
+        let mut s = Scanner::new(BodyKind::EventStream);
+        s.feed(b"data: ");
+        for _ in 0..10 {
+            s.feed(&vec![b'x'; MAX_LINE / 4]);
+        }
+        assert!(s.kept.len() <= MAX_LINE);
+        s.feed(b"\ndata: {\"usage\":{\"completion_tokens\":2}}\n");
+        assert_eq!(s.finish(), Some(Usage { prompt: 0, completion: 2 }));
+    }
+
+    #[test]
+    fn crumb_charge_is_one_whole_number() {
+        assert_eq!(crumb_charge([b"7".as_slice()].into_iter()), Some(Ok(7)));
+        assert_eq!(crumb_charge(std::iter::empty()), None);
+        assert_eq!(crumb_charge([b"7".as_slice(), b"8"].into_iter()), Some(Err(())));
+        assert_eq!(crumb_charge([b"-1".as_slice()].into_iter()), Some(Err(())));
+        assert_eq!(BodyKind::of("application/json; charset=utf-8"), Some(BodyKind::Json));
+        assert_eq!(BodyKind::of("text/event-stream"), Some(BodyKind::EventStream));
+        assert_eq!(BodyKind::of("text/plain"), None);
+    }
+}

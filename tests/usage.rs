@@ -1,0 +1,116 @@
+//! Charges by measured usage (`upto` price rules) through the metering proxy, with an
+//! upstream that answers like an inference API (tests/common/upstream.rs, `/llm/…`), and
+//! `crumb request` keeping the token file: it ends at exactly the balance less the measured
+//! charges.
+
+use crate::common::http::raw;
+use crate::common::server::{start, Server};
+use crate::common::upstream::Upstream;
+use serde_json::Value;
+
+const RATES: &str = "upto 50 prompt 3/1k completion 15/1k";
+
+fn metered() -> (Upstream, Server) {
+    let upstream = Upstream::start();
+    let mut args = vec!["--upstream".to_owned(), upstream.url.clone()];
+    for route in ["/llm/json", "/llm/sse", "/llm/cut", "/llm/nousage", "/fail"] {
+        args.push("--price".into());
+        args.push(format!("POST {route}={RATES}"));
+    }
+    args.extend(["--price".into(), "POST /llm/charge=upto 50".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = start(&args);
+    (upstream, server)
+}
+
+/// `crumb request -X POST` on the token file; returns (exit, stdout, stderr).
+fn request(server: &Server, file: &str, path: &str) -> (i32, String, String) {
+    let url = format!("{}{path}", server.url);
+    server.env.run(&["request", "--token-file", file, "-X", "POST", "-d", "{}", &url])
+}
+
+fn balance(server: &Server, file: &str) -> u64 {
+    let doc: Value = serde_json::from_str(&server.env.ok(&["inspect", "--token-file", file, "--json"])).unwrap();
+    doc["balance"].as_u64().unwrap()
+}
+
+#[test]
+fn the_token_file_ends_at_the_balance_less_the_measured_charges() {
+    let (upstream, server) = metered();
+    let token = server.mint(&["--balance", "200"]);
+    let file = server.env.file("agent.token", token.as_bytes());
+    // JSON: 1200 prompt tokens at 3/1k and 300 completion at 15/1k: 3.6 + 4.5, 9 credits.
+    let (code, out, err) = request(&server, &file, "/llm/json/1200/300");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"usage\"") && out.contains("hello"), "{out}");
+    assert_eq!(balance(&server, &file), 191);
+    // A stream of 3000 events, then its usage: 3 + 30 = 33.
+    let (code, out, err) = request(&server, &file, "/llm/sse/3000/1000/2000");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("data: {\"choices\":[{\"delta\"").count(), 3000);
+    assert!(out.contains("[DONE]") && !out.contains("crumb-receipt"), "crumb's receipt event is not printed");
+    assert!(!out.contains("\"token\""), "no token in the printed stream");
+    assert_eq!(balance(&server, &file), 158);
+    // The upstream's Crumb-Charge: 7.
+    let (code, _, err) = request(&server, &file, "/llm/charge/7");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(balance(&server, &file), 151);
+    // More than the hold: never more than the hold.
+    let (code, _, err) = request(&server, &file, "/llm/charge/500");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(balance(&server, &file), 101);
+    // No usage in the answer: the hold.
+    let (code, _, err) = request(&server, &file, "/llm/nousage");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(balance(&server, &file), 51);
+    // An upstream error charges nothing.
+    let (code, _, _) = request(&server, &file, "/fail");
+    assert_eq!(code, 3);
+    assert_eq!(balance(&server, &file), 51);
+    assert_eq!(upstream.count(), 6);
+    // 200 = 51 + 9 + 33 + 7 + 50 + 50.
+}
+
+#[test]
+fn a_stream_cut_before_its_usage_is_charged_the_hold() {
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let file = server.env.file("agent.token", token.as_bytes());
+    let (code, _, err) = request(&server, &file, "/llm/cut/20");
+    assert_eq!(code, 3, "the answer was cut off: {err}");
+    assert!(err.contains("cut off"), "{err}");
+    assert_eq!(balance(&server, &file), 50, "the hold is charged and the successor saved");
+}
+
+#[test]
+fn a_held_answer_says_what_it_holds_and_delivers_its_successor_at_the_end() {
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let head = format!(
+        "POST /llm/sse/2/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nTE: trailers\r\n\
+         Idempotency-Key: k1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw(server.addr(), &head);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("crumb-held"), Some("50"));
+    assert_eq!(answer.header("crumb-token"), None, "the successor is not known when the head is sent");
+    assert_eq!(answer.header("crumb-charge"), None);
+    let event = answer
+        .body
+        .split("event: crumb-receipt\r\ndata: ")
+        .nth(1)
+        .or(answer.body.split("event: crumb-receipt\ndata: ").nth(1));
+    let event = event.unwrap_or_else(|| panic!("no receipt event: {}", answer.body));
+    let doc: Value = serde_json::from_str(event.lines().next().unwrap()).unwrap();
+    assert_eq!((doc["cost"].as_u64(), doc["balance"].as_u64()), (Some(18), Some(82)));
+    assert!(answer.body.to_ascii_lowercase().contains("crumb-token:"), "trailers carry it too: {}", answer.body);
+    // The same request recovered: the same successor.
+    let probe = format!(
+        "POST /llm/sse/2/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nCrumb-Recover: 1\r\n\
+         Idempotency-Key: k1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let recovered = raw(server.addr(), &probe);
+    assert_eq!(recovered.status, 409);
+    assert_eq!(recovered.header("crumb-token"), doc["token"].as_str());
+    assert_eq!(recovered.header("crumb-cost"), Some("18"));
+}
