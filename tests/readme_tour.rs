@@ -73,9 +73,14 @@ fn parse_steps(lines: &[&str]) -> Vec<Step> {
 /// Runs every step in one bash; returns each step's (output lines, exit code).
 fn run_steps(steps: &[&Step]) -> Vec<(Vec<String>, i32)> {
     let scratch = tempfile::tempdir().unwrap();
+    // The README's commands run from a checkout: its examples are there.
+    std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), scratch.path().join("examples"))
+        .unwrap();
     let bin = assert_cmd::cargo::cargo_bin("crumb");
     let path = format!("{}:/usr/bin:/bin", bin.parent().unwrap().display());
-    let mut script = String::from("set +e\n");
+    // Servers the tour starts in the background are stopped however it ends (a drifted step
+    // must not leave them holding the tour's ports for the next run).
+    let mut script = String::from("set +e\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n");
     for (i, step) in steps.iter().enumerate() {
         // A comment alone is a step too (it shows in the README); bash needs a command in braces.
         let command = if step.command.trim_start().starts_with('#') { ":" } else { &step.command };

@@ -501,6 +501,7 @@ async fn charge(
             .await;
     }
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+    let logged_id = request_id.clone();
     let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
     let hold = match held.map_err(refused)? {
         Held::Fresh(hold) => hold,
@@ -540,7 +541,14 @@ async fn charge(
                 (None, Some(kind)) if !metering.rates.is_empty() => {
                     let deadline = upstream.hold_ttl().saturating_sub(Duration::from_secs(10));
                     let response = from_upstream(response, None);
-                    return Ok((super::usage::defer(&state, hold, metering.clone(), kind, response, deadline), "held"));
+                    let logged = super::usage::Logged {
+                        request: format!("{} {}", target.method(), target.path()),
+                        nonce: presented.token.token_id().map(|id| id.nonce.to_string()),
+                        request_id: logged_id,
+                    };
+                    let response =
+                        super::usage::defer(&state, hold, metering.clone(), kind, response, deadline, logged);
+                    return Ok((response, "held"));
                 }
                 (None, _) => hold.price(),
             }

@@ -34,6 +34,14 @@ use tokio::sync::oneshot;
 /// The name of crumb's own last event in a metered event stream.
 pub const RECEIPT_EVENT: &str = "crumb-receipt";
 
+/// What the audit log says of the settle, once it is done: the request as the proxy logged
+/// it when its answer began (`held`).
+pub struct Logged {
+    pub request: String,
+    pub nonce: Option<String>,
+    pub request_id: String,
+}
+
 /// What a settled charge gave: the successor's text, its balance and the cost.
 type Settled = (String, u64, u64);
 
@@ -46,6 +54,7 @@ pub fn defer(
     kind: BodyKind,
     response: Response,
     deadline: Duration,
+    logged: Logged,
 ) -> Response {
     let held = hold.price();
     let (usage_tx, usage_rx) = oneshot::channel::<Option<Usage>>();
@@ -58,7 +67,21 @@ pub fn defer(
             _ => None,
         };
         let cost = usage.map_or(held, |u| metering.credits(u).min(held));
-        match settle(&worker, hold, cost).await {
+        let settled = settle(&worker, hold, cost).await;
+        let outcome = match &settled {
+            Ok(Ok(r)) if r.cost > 0 => "charged",
+            Ok(Ok(_)) => "not-charged",
+            _ => "settle-failed",
+        };
+        worker.audit(super::audit::Entry {
+            route: "proxy",
+            request: Some(&logged.request),
+            nonce: logged.nonce,
+            outcome,
+            cost: Some(cost),
+            request_id: Some(&logged.request_id),
+        });
+        match settled {
             Ok(Ok(receipt)) => {
                 if receipt.cost > 0 {
                     worker.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
