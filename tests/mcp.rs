@@ -231,7 +231,7 @@ fn an_agent_pays_and_delegates_without_seeing_a_token() {
         let url = format!("{}/v1/answer", server.url);
         let r = call(&client_b, "token_fetch", json!({"entry": "budget", "url": url, "request_id": "q2"})).await;
         let (err, doc) = body(&r);
-        assert!(err && doc["code"] == "already-answered" && doc["balance"] == 15, "{doc}");
+        assert!(!err && doc["replayed"] == true && doc["balance"] == 15 && doc["cost"] == 5, "{doc}");
         assert_eq!(upstream.count(), 3, "a retry is not sent again");
 
         // A's lineage shows where the 30 went and B's three payments.
@@ -548,4 +548,37 @@ fn stdout_carries_only_the_protocol_and_the_end_of_stdin_ends_the_server() {
     let out = env.process().args(["mcp"]).stdin(std::process::Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty(), "nothing but protocol messages on stdout");
+}
+
+#[test]
+fn a_fetch_charged_by_usage_keeps_the_successor_out_of_the_body() {
+    let upstream = Upstream::start();
+    let rule = "POST /llm/sse=upto 50 prompt 3/1k completion 15/1k";
+    let server = start(&["--upstream", &upstream.url, "--price", rule, "--admin-listen", "127.0.0.1:0"]);
+    let minted = server.mint(&["--balance", "100"]);
+    let a = Agent::new(&server.admin.clone().unwrap(), &[&format!("--allow-origin={}", server.url)]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let mut args = a.args.clone();
+    args.push(format!("--token=main={file}"));
+    let a = Agent { args, ..a };
+    runtime().block_on(async {
+        let (client, stderr) = a.connect(person(None)).await;
+        let url = format!("{}/llm/sse/5/1000/1000", server.url);
+        let r =
+            call(&client, "token_fetch", json!({"entry": "main", "url": url, "method": "POST", "request_id": "u1"}))
+                .await;
+        let (err, doc) = body(&r);
+        assert!(!err, "{doc}");
+        // 1000 prompt at 3/1k and 1000 completion at 15/1k: 18.
+        assert_eq!((doc["cost"].as_u64(), doc["balance"].as_u64()), (Some(18), Some(82)), "{doc}");
+        let text = doc["body"].as_str().unwrap();
+        assert!(text.contains("[DONE]") && !text.contains("crumb-receipt"), "{text}");
+        let r = call(&client, "wallet_list", json!({})).await;
+        assert_eq!(body(&r).1["entries"][0]["balance"], 82);
+        client.cancel().await.unwrap();
+        let secrets = wallet_secrets(&[&a.wallet()], std::slice::from_ref(&minted));
+        assert_clean("the fetch result", &serde_json::to_string(&r).unwrap(), &secrets);
+        assert_clean("the fetch body", &doc.to_string(), &secrets);
+        assert_clean("stderr", &std::fs::read_to_string(stderr).unwrap(), &secrets);
+    });
 }

@@ -84,6 +84,12 @@ pub fn run(args: McpArgs) -> Result<u8> {
     }
     if let Some(server) = &args.server {
         super::remote::Remote::new(server)?;
+        // Its URL reaches messages and journals: no password in it.
+        let authority =
+            server.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        if authority.contains('@') {
+            return Err(bad_input("--server: put no user or password in the URL (crumb's API needs none)"));
+        }
     }
     let allow_origins = args.allow_origins.iter().map(|o| origin(o)).collect::<Result<Vec<_>>>()?;
     let config = crate::mcp::Config {

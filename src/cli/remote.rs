@@ -149,10 +149,26 @@ pub fn transport_reason(t: &ureq::Transport) -> String {
     match t.kind() {
         ureq::ErrorKind::ConnectionFailed => "connection refused".to_owned(),
         ureq::ErrorKind::Dns => "unknown host".to_owned(),
+        ureq::ErrorKind::Io if io_timed_out(t) => "no answer in time (timed out)".to_owned(),
         ureq::ErrorKind::Io => "the connection failed".to_owned(),
         ureq::ErrorKind::BadHeader => "a header could not be sent as written".to_owned(),
         _ => t.message().map(str::to_owned).unwrap_or_else(|| t.kind().to_string()),
     }
+}
+
+/// Whether a transport error is a timeout (ureq reports it as I/O).
+fn io_timed_out(t: &ureq::Transport) -> bool {
+    use std::error::Error;
+    let mut cause = t.source();
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock))
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    t.message().is_some_and(|m| m.contains("timed out"))
 }
 
 /// A denial from the server, with its JSON body (exit code 1).
@@ -190,7 +206,8 @@ fn status_error(status: u16, doc: &Value) -> anyhow::Error {
     let code = doc["code"].as_str().unwrap_or("error").to_owned();
     let message = doc["message"].as_str().unwrap_or("no message").to_owned();
     match status {
-        403 | 409 => Denied(doc.clone()).into(),
+        // A token that cannot pay (402) is refused as any denial is: exit 1.
+        402 | 403 | 409 => Denied(doc.clone()).into(),
         400..=499 => Failed { code, message, status, exit: super::exit::BAD_INPUT }.into(),
         _ => Failed { code, message, status, exit: super::exit::UNAVAILABLE }.into(),
     }

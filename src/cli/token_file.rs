@@ -16,9 +16,13 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 fn temp_beside<'p>(path: &'p Path, tag: &str) -> Result<(std::path::PathBuf, &'p Path)> {
+    // The process id names whose file it is (see `remove_leftovers`); the counter keeps two
+    // writes of one process (the MCP wallet's concurrent calls) apart.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut name = path.file_name().context("the token file has no name")?.to_os_string();
-    name.push(format!(".crumb-{}.{tag}", std::process::id()));
+    name.push(format!(".crumb-{}-{n}.{tag}", std::process::id()));
     Ok((dir.join(name), dir))
 }
 
@@ -66,6 +70,37 @@ pub fn save_successor(path: &Path, token: &str) -> Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// Writes `contents` to `path` only if no file is there (written beside, fsynced, then
+/// linked into place, which fails rather than replace): `false` when `path` exists.
+pub fn write_new(path: &Path, contents: &str) -> Result<bool> {
+    let (tmp, dir) = temp_beside(path, "tmp")?;
+    let write = || -> std::io::Result<bool> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        let linked = match std::fs::hard_link(&tmp, path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e),
+        };
+        std::fs::remove_file(&tmp)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(linked)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        super::exit::unavailable(format!("cannot write {}: {e}", path.display()))
+    })
 }
 
 pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
@@ -176,6 +211,7 @@ fn remove_leftovers(token_file: &Path) {
         // `.crumb-PID.tag`, possibly after another suffix (`.pending`, `.keys`).
         let Some((_, tail)) = rest.rsplit_once(".crumb-") else { continue };
         let Some((pid, tag)) = tail.split_once('.') else { continue };
+        let pid = pid.split_once('-').map_or(pid, |(pid, _)| pid);
         let dead =
             pid.parse::<u32>().is_ok_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
         if dead && matches!(tag, "tmp" | "probe") && entry.file_type().is_ok_and(|t| t.is_file()) {
@@ -188,11 +224,19 @@ fn remove_leftovers(token_file: &Path) {
 /// a file that is not a token (a key file, a link to one) is refused, and its bytes are
 /// never echoed. Returns the token's text, trimmed.
 pub fn read_token(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        bad_input(format!("cannot read the token file {}: {}", path.display(), crumb::error::io_reason(&e)))
+    })?;
+    read_token_from(path, file)
+}
+
+/// [`read_token`] from a file already opened (`path` names it in errors).
+pub fn read_token_from(path: &Path, file: std::fs::File) -> Result<String> {
     use crumb::error::DecodeError;
     use crumb::token::wire::MAX_TOKEN_TEXT;
     let refuse = |why: &str| bad_input(format!("{} is not a token file: {why}; nothing was sent", path.display()));
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(MAX_TOKEN_TEXT as u64 + 1).read_to_end(&mut bytes)).map_err(|e| {
+    file.take(MAX_TOKEN_TEXT as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
         bad_input(format!("cannot read the token file {}: {}", path.display(), crumb::error::io_reason(&e)))
     })?;
     if bytes.len() > MAX_TOKEN_TEXT {

@@ -43,7 +43,8 @@ pub struct Limits {
 /// The limits and what this process has paid so far.
 pub struct Gate {
     pub limits: Limits,
-    spent: Mutex<u64>,
+    /// (paid, reserved): what calls paid, and what calls in progress may still pay.
+    budget: Mutex<(u64, u64)>,
     /// Questions asked and not yet answered: handle → (call digest, amount, when).
     questions: Mutex<HashMap<String, (String, u64, Instant)>>,
 }
@@ -64,23 +65,43 @@ pub struct Approval {
 }
 rmcp::elicit_safe!(Approval);
 
+/// An amount set aside from the budget for a call in progress: calls running at once can
+/// never together pay more than the budget. End it with [`Gate::paid`], [`Gate::release`]
+/// (nothing was paid) or [`Gate::keep`] (the outcome is not known: it counts as paid).
+#[must_use]
+#[derive(Debug)]
+pub struct Reserved(u64);
+
+impl Reserved {
+    pub fn amount(&self) -> u64 {
+        self.0
+    }
+}
+
 impl Gate {
     pub fn new(limits: Limits) -> Self {
-        Gate { limits, spent: Mutex::new(0), questions: Mutex::new(HashMap::new()) }
+        Gate { limits, budget: Mutex::new((0, 0)), questions: Mutex::new(HashMap::new()) }
+    }
+
+    fn budget(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        self.budget.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// What this process has paid or handed away so far.
     pub fn spent(&self) -> u64 {
-        *self.spent.lock().unwrap_or_else(|p| p.into_inner())
+        self.budget().0
     }
 
-    /// What the budget still allows (`None`: no budget).
+    /// What the budget still allows, less what calls in progress have set aside (`None`: no
+    /// budget).
     pub fn remaining(&self) -> Option<u64> {
-        self.limits.budget.map(|b| b.saturating_sub(self.spent()))
+        let (paid, reserved) = *self.budget();
+        self.limits.budget.map(|b| b.saturating_sub(paid).saturating_sub(reserved))
     }
 
-    /// Refuses `amount` above the per-call maximum or the budget left.
-    pub fn check(&self, amount: u64) -> anyhow::Result<()> {
+    /// Sets `amount` aside, or refuses it: above the per-call maximum, or above what the
+    /// budget has left.
+    pub fn reserve(&self, amount: u64) -> anyhow::Result<Reserved> {
         if let Some(cap) = self.limits.max_cost.filter(|&cap| amount > cap) {
             return Err(refused(
                 "over-max-cost",
@@ -88,20 +109,47 @@ impl Gate {
                 format!("{amount} is more than the {cap} the host allows per call"),
             ));
         }
-        if let Some(left) = self.remaining().filter(|&left| amount > left) {
-            return Err(refused(
-                "over-budget",
-                DENIED,
-                format!("{amount} is more than the {left} left of this session's budget"),
-            ));
+        let mut budget = self.budget();
+        if let Some(total) = self.limits.budget {
+            let left = total.saturating_sub(budget.0).saturating_sub(budget.1);
+            if amount > left {
+                return Err(refused(
+                    "over-budget",
+                    DENIED,
+                    format!("{amount} is more than the {left} left of this session's budget"),
+                ));
+            }
         }
-        Ok(())
+        budget.1 = budget.1.saturating_add(amount);
+        Ok(Reserved(amount))
     }
 
-    /// Counts a payment that happened.
-    pub fn record(&self, amount: u64) {
-        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
-        *spent = spent.saturating_add(amount);
+    /// Sets aside the most one call of unknown price may cost: the per-call maximum, or what
+    /// the budget has left, whichever is less (`None`: no limit applies).
+    pub fn reserve_most(&self) -> Option<Reserved> {
+        let mut budget = self.budget();
+        let left = self.limits.budget.map(|b| b.saturating_sub(budget.0).saturating_sub(budget.1));
+        let most = [self.limits.max_cost, left].into_iter().flatten().min()?;
+        budget.1 = budget.1.saturating_add(most);
+        Some(Reserved(most))
+    }
+
+    /// The call paid `amount` (at most what it set aside).
+    pub fn paid(&self, reserved: Reserved, amount: u64) {
+        let mut budget = self.budget();
+        budget.1 = budget.1.saturating_sub(reserved.0);
+        budget.0 = budget.0.saturating_add(amount);
+    }
+
+    /// The call paid nothing.
+    pub fn release(&self, reserved: Reserved) {
+        self.paid(reserved, 0);
+    }
+
+    /// The call's outcome is not known: what it set aside counts as paid.
+    pub fn keep(&self, reserved: Reserved) {
+        let amount = reserved.0;
+        self.paid(reserved, amount);
     }
 
     /// Whether `amount` needs a person's yes.
@@ -205,13 +253,21 @@ mod tests {
     #[test]
     fn the_budget_and_the_cap_bound_every_call() {
         let gate = Gate::new(Limits { max_cost: Some(10), budget: Some(25), approve_above: Some(5) });
-        gate.check(10).unwrap();
-        assert!(gate.check(11).is_err());
-        gate.record(10);
-        gate.record(10);
-        gate.check(5).unwrap();
-        let e = gate.check(6).unwrap_err();
+        assert!(gate.reserve(11).is_err());
+        let a = gate.reserve(10).unwrap();
+        let b = gate.reserve(10).unwrap();
+        // Two calls in progress have set 20 aside: a third cannot take 10 more.
+        let e = gate.reserve(6).unwrap_err();
         assert_eq!(crate::cli::exit::error_code(&e), "over-budget");
+        gate.paid(a, 4);
+        gate.release(b);
+        assert_eq!((gate.spent(), gate.remaining()), (4, Some(21)));
+        let unknown = gate.reserve_most().unwrap();
+        assert_eq!(unknown.amount(), 10);
+        gate.keep(unknown);
+        assert_eq!((gate.spent(), gate.remaining()), (14, Some(11)));
         assert!(gate.needs_approval(6) && !gate.needs_approval(5));
+        let free = Gate::new(Limits::default());
+        assert!(free.reserve_most().is_none());
     }
 }

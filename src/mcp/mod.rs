@@ -50,6 +50,12 @@ pub fn run(config: Config) -> Result<()> {
     for (name, file) in &config.tokens {
         if wallet.import(name, file)? {
             eprintln!("crumb mcp: imported {} as wallet entry `{name}`", file.display());
+        } else {
+            eprintln!(
+                "crumb mcp: wallet entry `{name}` exists: {} was not imported again (the entry has moved on from \
+                 it; to replace the entry, remove it from the wallet first)",
+                file.display()
+            );
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

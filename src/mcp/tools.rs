@@ -7,7 +7,7 @@
 //! fields before they are returned, and each result is checked for the tokens the call
 //! touched before it leaves.
 
-use super::approval::{Decision, Gate};
+use super::approval::{Decision, Gate, Reserved};
 use super::wallet::{self, check_name, Wallet};
 use super::Config;
 use crate::cli::exit::{bad_input, error_code, message, refused, BAD_INPUT, DENIED, UNAVAILABLE};
@@ -40,6 +40,36 @@ struct Inner {
     config: Config,
     wallet: Wallet,
     gate: Gate,
+    /// Whether `--server` answers as crumb's JSON API does (asked once, before a token is
+    /// ever sent there).
+    server_checked: std::sync::OnceLock<Result<(), String>>,
+}
+
+/// Asks `GET {url}/v1/lineage` with no credential: crumb's JSON API answers 401 `no-token`.
+/// Anything else (a metering proxy's listener would price or forward the path, and a GET
+/// with a token could spend it) is refused before any token goes there.
+fn check_server(url: &str) -> Result<(), String> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
+        .redirects(0)
+        .build();
+    let probe = format!("{}/v1/lineage", url.trim_end_matches('/'));
+    let (status, body) = match agent.get(&probe).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+        // Not reached: say so when a call needs it, and ask again then.
+        Err(ureq::Error::Transport(t)) => return Err(crate::cli::remote::transport_reason(&t)),
+    };
+    let code = serde_json::from_str::<Value>(&body).ok().and_then(|d| d["code"].as_str().map(str::to_owned));
+    match (status, code.as_deref()) {
+        (401, Some("no-token")) => Ok(()),
+        (status, code) => Err(format!(
+            "GET /v1/lineage without a token answered HTTP {status} ({}), not 401 no-token; a metering proxy's \
+             public listener serves the API under /.well-known/crumb",
+            code.unwrap_or("no crumb code")
+        )),
+    }
 }
 
 // The tools' arguments. Doc comments become the schema's descriptions, which the model reads.
@@ -74,7 +104,8 @@ pub struct AttenuateArgs {
     /// The new entry's name.
     pub into: String,
     /// Caveats in crumb's caveat language, one per item, e.g. `expires < 2026-12-01T00:00:00Z`,
-    /// `action in GET,POST`, `resource prefix /v1/chat`, `balance <= 10`.
+    /// `action in GET,POST`, `resource prefix /v1/chat`, `max-cost <= 5`. Not `balance`: a
+    /// copy shares its original's credit; use token_split to set credit apart.
     pub caveats: Vec<String>,
 }
 
@@ -176,13 +207,6 @@ fn ok(value: Value) -> CallToolResult {
     CallToolResult::structured(value)
 }
 
-/// A refusal as the model sees it: crumb's reason code and words, and the exit code the CLI
-/// would have ended with.
-fn refusal(e: &anyhow::Error) -> CallToolResult {
-    let exit = crate::cli::exit::code_for(e);
-    CallToolResult::structured_error(json!({ "code": error_code(e), "message": message(e), "exit": exit }))
-}
-
 /// Removes every `token` (and `tokens`) member from a server's answer, at any depth.
 fn scrub(value: &mut Value) {
     match value {
@@ -201,7 +225,10 @@ fn scrub(value: &mut Value) {
 /// signature in hex) is replaced by a refusal. Never expected to fire.
 fn guard(result: CallToolResult, secrets: &[String]) -> CallToolResult {
     let text = serde_json::to_string(&result).unwrap_or_default();
-    if secrets.iter().any(|s| s.len() >= 16 && text.contains(s.as_str())) {
+    let lower = text.to_ascii_lowercase();
+    let found =
+        |s: &String| s.len() >= 16 && (text.contains(s.as_str()) || lower.contains(s.to_ascii_lowercase().as_str()));
+    if secrets.iter().any(found) {
         return CallToolResult::structured_error(json!({
             "code": "internal",
             "message": "a result would have contained a token; it was withheld",
@@ -248,12 +275,29 @@ fn origin_of(url: &str) -> Option<String> {
 impl WalletServer {
     pub fn new(config: Config, wallet: Wallet) -> Self {
         let gate = Gate::new(config.limits.clone());
-        WalletServer { inner: Arc::new(Inner { config, wallet, gate }), tool_router: Self::tool_router() }
+        WalletServer {
+            inner: Arc::new(Inner { config, wallet, gate, server_checked: Default::default() }),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// A refusal as the model sees it: crumb's reason code and words (a wallet file named by
+    /// its entry, never by its path), and the exit code the CLI would have ended with.
+    fn refusal(&self, e: &anyhow::Error) -> CallToolResult {
+        let exit = crate::cli::exit::code_for(e);
+        let dir = format!("{}/", self.inner.config.wallet_dir.display());
+        let message = message(e).replace(&dir, "wallet entry ");
+        CallToolResult::structured_error(json!({ "code": error_code(e), "message": message, "exit": exit }))
     }
 
     fn remote(&self) -> Result<Remote> {
         match &self.inner.config.server {
-            Some(url) => Remote::new(url),
+            Some(url) => {
+                self.inner.server_checked.get_or_init(|| check_server(url)).clone().map_err(|why| {
+                    refused("not-crumb-api", BAD_INPUT, format!("--server {url} is not crumb's JSON API: {why}"))
+                })?;
+                Remote::new(url)
+            }
             None => Err(refused(
                 "no-server",
                 BAD_INPUT,
@@ -316,7 +360,7 @@ impl WalletServer {
         .await;
         match listed {
             Ok(v) => ok(v),
-            Err(e) => refusal(&e),
+            Err(e) => self.refusal(&e),
         }
     }
 
@@ -335,7 +379,7 @@ impl WalletServer {
         .await;
         match described {
             Ok((r, ())) => r,
-            Err(e) => refusal(&e),
+            Err(e) => self.refusal(&e),
         }
     }
 
@@ -362,11 +406,12 @@ impl WalletServer {
             Ok(guard(ok(doc), &secrets_of(&token)))
         })
         .await;
-        checked.unwrap_or_else(|e| refusal(&e))
+        checked.unwrap_or_else(|e| self.refusal(&e))
     }
 
     /// Narrow an entry with caveats into a new entry (offline: no key needed). The original
-    /// entry is left as it is.
+    /// entry is left as it is, and the copy shares its credit: spending either spends both.
+    /// To give part of a balance away, use token_split.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false))]
     async fn token_attenuate(&self, Parameters(args): Parameters<AttenuateArgs>) -> CallToolResult {
         let inner = self.inner.clone();
@@ -384,6 +429,12 @@ impl WalletServer {
             for text in &args.caveats {
                 // A caveat crumb cannot read would deny everything: refuse it here instead.
                 let parsed = crumb::caveat::parse(text).map_err(|e| bad_input(format!("caveat `{text}`: {e}")))?;
+                if matches!(parsed, crumb::Caveat::Balance(_)) {
+                    return Err(bad_input(
+                        "a balance cap is not a split: the copy would share this entry's credit (whoever holds \
+                         either can spend or revoke both). Use token_split to set credit apart",
+                    ));
+                }
                 m.add_first_party(parsed.to_string().into_bytes());
             }
             let narrowed = crate::cli::args::encode(&m, Default::default())?;
@@ -397,11 +448,12 @@ impl WalletServer {
             ))
         })
         .await;
-        made.unwrap_or_else(|e| refusal(&e))
+        made.unwrap_or_else(|e| self.refusal(&e))
     }
 
-    /// Pay `amount` from an entry at the issuer; the entry is replaced by its successor.
-    /// The same request id again replays the first result.
+    /// Pay `amount` from an entry at the issuer's JSON API (not for requests through the
+    /// metering proxy: token_fetch pays those); the entry is replaced by its successor. The
+    /// same request id again replays the first result.
     #[tool(annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true))]
     async fn token_spend(
         &self,
@@ -410,19 +462,35 @@ impl WalletServer {
         InputResponses(responses): InputResponses,
         Parameters(args): Parameters<SpendArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let replay = self.journaled(&args.entry, "spend", &args.request_id).await;
-        if !replay {
-            if let Err(e) = self.inner.gate.check(args.amount) {
-                return Ok(refusal(&e).into());
-            }
+        let own = pending::What::Spend {
+            server: self.inner.config.server.clone(),
+            request_id: args.request_id.clone(),
+            explicit: true,
+            cost: args.amount,
+            facts: Default::default(),
+        };
+        match self.replay(&args.entry, &own).await {
+            Ok(Some(result)) => return Ok(result.into()),
+            Ok(None) => {}
+            Err(e) => return Ok(self.refusal(&e).into()),
         }
-        if !replay && self.inner.gate.needs_approval(args.amount) {
+        let reserved = match self.inner.gate.reserve(args.amount) {
+            Ok(r) => r,
+            Err(e) => return Ok(self.refusal(&e).into()),
+        };
+        if self.inner.gate.needs_approval(args.amount) {
             let question = format!("Pay {} credits from wallet entry `{}`?", args.amount, args.entry);
             let digest = call_digest("token_spend", &(&args.entry, args.amount, &args.request_id));
             match self.inner.gate.approve(&ctx, &digest, args.amount, question, state, responses).await {
                 Ok(Decision::Go(_)) => {}
-                Ok(Decision::Ask(ask)) => return Ok(ask.into()),
-                Err(e) => return Ok(refusal(&e).into()),
+                Ok(Decision::Ask(ask)) => {
+                    self.inner.gate.release(reserved);
+                    return Ok(ask.into());
+                }
+                Err(e) => {
+                    self.inner.gate.release(reserved);
+                    return Ok(self.refusal(&e).into());
+                }
             }
         }
         let this = self.clone();
@@ -437,18 +505,30 @@ impl WalletServer {
             let spend: crate::cli::spend::SpendArgs = parse_args(argv)?;
             let before = read_token(&file)?;
             let (successor, mut receipt) = crate::cli::spend::spend_file(&spend.common, &file, spend.cost)?;
-            let replayed = receipt["replayed"] == true;
-            if !replayed {
-                this.inner.gate.record(receipt["cost"].as_u64().unwrap_or(args.amount));
-            }
             scrub(&mut receipt);
             receipt["entry"] = json!(args.entry);
             let mut secrets = secrets_of(&before);
             secrets.extend(secrets_of(&successor));
-            Ok(guard(ok(receipt), &secrets))
+            Ok((guard(ok(receipt.clone()), &secrets), receipt))
         })
         .await;
-        Ok(spent.unwrap_or_else(|e| refusal(&e)).into())
+        Ok(match spent {
+            Ok((result, receipt)) => {
+                let paid =
+                    if receipt["replayed"] == true { 0 } else { receipt["cost"].as_u64().unwrap_or(args.amount) };
+                self.inner.gate.paid(reserved, paid);
+                result
+            }
+            Err(e) => {
+                if crate::cli::spend::decided(&e) {
+                    self.inner.gate.release(reserved);
+                } else {
+                    self.inner.gate.keep(reserved);
+                }
+                self.refusal(&e)
+            }
+        }
+        .into())
     }
 
     /// Split an entry: one new entry per amount, the remainder stays in `entry`. With
@@ -462,8 +542,12 @@ impl WalletServer {
         Parameters(args): Parameters<SplitArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
         let total = args.amounts.iter().fold(0u64, |t, a| t.saturating_add(*a));
-        let replay = self.journaled(&args.entry, "split", &args.request_id).await;
-        if !replay && self.inner.gate.needs_approval(total) {
+        match self.replay(&args.entry, &self.split_what(&args)).await {
+            Ok(Some(result)) => return Ok(result.into()),
+            Ok(None) => {}
+            Err(e) => return Ok(self.refusal(&e).into()),
+        }
+        if self.inner.gate.needs_approval(total) {
             let question = format!(
                 "Split {} credits from wallet entry `{}` into {} ({})?",
                 total,
@@ -476,12 +560,12 @@ impl WalletServer {
             match self.inner.gate.approve(&ctx, &digest, total, question, state, responses).await {
                 Ok(Decision::Go(_)) => {}
                 Ok(Decision::Ask(ask)) => return Ok(ask.into()),
-                Err(e) => return Ok(refusal(&e).into()),
+                Err(e) => return Ok(self.refusal(&e).into()),
             }
         }
         let this = self.clone();
         let split = blocking(move || this.split(args)).await;
-        Ok(split.unwrap_or_else(|e| refusal(&e)).into())
+        Ok(split.unwrap_or_else(|e| self.refusal(&e)).into())
     }
 
     /// Hand an entry to a recipient the host configured: it is written there as a private
@@ -512,13 +596,35 @@ impl WalletServer {
                     )
                 })?;
             let token = inner.wallet.token(&entry)?;
-            let balance = crumb::verify::balance_of(&crumb::token::wire::decode(&token)?);
+            let m = crumb::token::wire::decode(&token)?;
+            // A copy (token_attenuate) shares its original's nonce: whoever holds one can spend
+            // or revoke the other. Only a token the wallet holds once may leave it.
+            if let Some(nonce) = m.token_id().map(|id| id.nonce) {
+                for other in inner.wallet.names()?.into_iter().filter(|n| *n != entry) {
+                    let Ok(text) = inner.wallet.token(&other) else { continue };
+                    let same = crumb::token::wire::decode(&text)
+                        .ok()
+                        .and_then(|o| o.token_id())
+                        .is_some_and(|id| id.nonce == nonce);
+                    if same {
+                        return Err(refused(
+                            "entry-shared",
+                            DENIED,
+                            format!(
+                                "entry `{other}` holds the same token (an attenuated copy shares its nonce): whoever \
+                                 holds one can spend or revoke the other. Hand off a token_split child instead"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let balance = crumb::verify::balance_of(&m);
             Ok((dir, balance))
         })
         .await;
         let (dir, balance) = match prepared {
             Ok(p) => p,
-            Err(e) => return Ok(refusal(&e).into()),
+            Err(e) => return Ok(self.refusal(&e).into()),
         };
         let limited = self.inner.gate.limits.budget.is_some() || self.inner.gate.limits.max_cost.is_some();
         let amount = match balance {
@@ -529,13 +635,14 @@ impl WalletServer {
                     DENIED,
                     "this entry has no balance caveat: its value is unbounded, and the host set limits",
                 );
-                return Ok(refusal(&e).into());
+                return Ok(self.refusal(&e).into());
             }
             None => 0,
         };
-        if let Err(e) = self.inner.gate.check(amount) {
-            return Ok(refusal(&e).into());
-        }
+        let reserved = match self.inner.gate.reserve(amount) {
+            Ok(r) => r,
+            Err(e) => return Ok(self.refusal(&e).into()),
+        };
         if self.inner.gate.needs_approval(amount)
             || (balance.is_none() && self.inner.gate.limits.approve_above.is_some())
         {
@@ -543,8 +650,14 @@ impl WalletServer {
             let digest = call_digest("token_handoff", &(&args.entry, &args.recipient));
             match self.inner.gate.approve(&ctx, &digest, amount, question, state, responses).await {
                 Ok(Decision::Go(_)) => {}
-                Ok(Decision::Ask(ask)) => return Ok(ask.into()),
-                Err(e) => return Ok(refusal(&e).into()),
+                Ok(Decision::Ask(ask)) => {
+                    self.inner.gate.release(reserved);
+                    return Ok(ask.into());
+                }
+                Err(e) => {
+                    self.inner.gate.release(reserved);
+                    return Ok(self.refusal(&e).into());
+                }
             }
         }
         let inner = self.inner.clone();
@@ -561,14 +674,23 @@ impl WalletServer {
             let token = read_token(&file)?;
             let path = wallet::hand_to(&dir, &args.entry, &token)?;
             inner.wallet.remove(&args.entry)?;
-            inner.gate.record(amount);
             Ok(guard(
                 ok(json!({ "entry": args.entry, "recipient": args.recipient, "path": path, "balance": balance })),
                 &secrets_of(&token),
             ))
         })
         .await;
-        Ok(handed.unwrap_or_else(|e| refusal(&e)).into())
+        Ok(match handed {
+            Ok(result) => {
+                self.inner.gate.paid(reserved, amount);
+                result
+            }
+            Err(e) => {
+                self.inner.gate.release(reserved);
+                self.refusal(&e)
+            }
+        }
+        .into())
     }
 
     /// Take a token someone handed in (a file in the host's import directory) into the
@@ -582,9 +704,10 @@ impl WalletServer {
                 .import_dir
                 .clone()
                 .ok_or_else(|| refused("no-import-dir", BAD_INPUT, "the host gave no `--import-dir`"))?;
-            let (path, token) = wallet::read_handed_in(&dir, &args.file)?;
+            let handed = wallet::read_handed_in(&dir, &args.file)?;
+            let token = handed.token.clone();
             inner.wallet.store_new(&args.into, &token)?;
-            token_file::remove(&path)?;
+            handed.remove()?;
             let m = crumb::token::wire::decode(&token)?;
             let d = crumb::inspect::describe(&m, time::OffsetDateTime::now_utc(), false);
             Ok(guard(
@@ -593,7 +716,7 @@ impl WalletServer {
             ))
         })
         .await;
-        received.unwrap_or_else(|e| refusal(&e))
+        received.unwrap_or_else(|e| self.refusal(&e))
     }
 
     /// Revoke a delegation this wallet's lineage made (a child split off with `revocable`):
@@ -613,7 +736,7 @@ impl WalletServer {
             Ok(guard(ok(doc), &secrets_of(&token)))
         })
         .await;
-        revoked.unwrap_or_else(|e| refusal(&e))
+        revoked.unwrap_or_else(|e| self.refusal(&e))
     }
 
     /// Give an entry's unused balance back to the lineage it was split from (a delegate that
@@ -643,7 +766,7 @@ impl WalletServer {
             Ok(guard(ok(doc), &secrets_of(&token)))
         })
         .await;
-        given.unwrap_or_else(|e| refusal(&e))
+        given.unwrap_or_else(|e| self.refusal(&e))
     }
 
     /// Where this entry's credit went: its lineage as its holder may see it (its spends, what
@@ -660,8 +783,9 @@ impl WalletServer {
         self.bearer_get("/v1/status", args.entry).await
     }
 
-    /// An HTTP request to an API behind crumb's metering proxy, paid from an entry: the
-    /// successor is kept, and the answer's status, body, cost and balance are returned.
+    /// An HTTP request to an API behind crumb's metering proxy, paid from an entry: the proxy
+    /// charges the route's price (do not token_spend for it as well); the successor is kept,
+    /// and the answer's status, body, cost and balance are returned.
     #[tool(annotations(
         read_only_hint = false,
         destructive_hint = true,
@@ -704,80 +828,113 @@ impl WalletServer {
             }
             for name in args.headers.keys() {
                 let lower = name.to_ascii_lowercase();
-                if matches!(
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(bad_input(format!("`{}` is not a header name", crumb::inspect::terminal_safe(name))));
+                }
+                let credential = matches!(lower.as_str(), "authorization" | "cookie" | "proxy-authorization")
+                    || lower.starts_with("crumb-")
+                    || lower == "idempotency-key";
+                let framing = matches!(
                     lower.as_str(),
-                    "authorization" | "host" | "idempotency-key" | "cookie" | "proxy-authorization"
-                ) || lower.starts_with("crumb-")
-                    || name.is_empty()
-                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                {
-                    return Err(bad_input(format!(
-                        "header `{}`: crumb sets it, or it is not a header name",
-                        crumb::inspect::terminal_safe(name)
-                    )));
+                    "host"
+                        | "content-length"
+                        | "transfer-encoding"
+                        | "connection"
+                        | "keep-alive"
+                        | "te"
+                        | "trailer"
+                        | "upgrade"
+                        | "expect"
+                        | "proxy-connection"
+                );
+                if credential || framing {
+                    let why = if credential {
+                        "the wallet pays with the entry and names the request by request_id"
+                    } else {
+                        "it frames the connection, which is the HTTP client's to set"
+                    };
+                    return Err(bad_input(format!("header `{name}` is not allowed: {why}")));
                 }
             }
             check_name("entry", &args.entry)?;
             Ok(origin)
         })();
         if let Err(e) = checked {
-            return Ok(refusal(&e).into());
+            return Ok(self.refusal(&e).into());
         }
-        if self.journaled(&args.entry, "request", &args.request_id).await {
-            // Paid before: answered from the entry's journal, nothing is sent or paid.
-            return Ok(self
-                .fetch(&args, None)
-                .await
-                .map_or_else(
-                    |e| refusal(&e),
-                    |f| match f {
-                        Fetched::Done(r) => r,
-                        Fetched::OverCap { .. } => refusal(&crate::cli::exit::unavailable("unexpected")),
-                    },
-                )
-                .into());
+        let method = args.method.clone().unwrap_or_else(|| if args.body.is_some() { "POST" } else { "GET" }.into());
+        let own = pending::What::Request {
+            key: args.request_id.clone(),
+            explicit: true,
+            method: method.clone(),
+            url: args.url.clone(),
+            host: None,
+        };
+        match self.replay(&args.entry, &own).await {
+            Ok(Some(result)) => return Ok(result.into()),
+            Ok(None) => {}
+            Err(e) => return Ok(self.refusal(&e).into()),
         }
-        // The most this call may cost: the host's cap and what is left of the budget, sent
-        // as Crumb-Max-Cost so the proxy refuses a dearer route before it charges anything.
-        let mut cap = [gate.limits.max_cost, gate.remaining()].into_iter().flatten().min();
+        // The most this call may cost (the host's cap, what is left of the budget) is set aside
+        // and sent as Crumb-Max-Cost, so the proxy refuses a dearer route before it charges.
+        let reserved = gate.reserve_most();
+        let most = reserved.as_ref().map(Reserved::amount);
+        let refuse = |reserved: Option<Reserved>, e: anyhow::Error| {
+            if let Some(r) = reserved {
+                gate.release(r);
+            }
+            Ok(self.refusal(&e).into())
+        };
         let digest = call_digest(
             "token_fetch",
             &(&args.entry, &args.url, &args.method, &args.body, &args.headers, &args.request_id),
         );
+        let mut cap = most;
         if let Some(threshold) = gate.limits.approve_above {
-            if state.is_some() {
+            let approved = if state.is_some() {
                 // The answer to the question asked below: the person approved this call at its price.
-                match gate.approve(&ctx, &digest, 0, String::new(), state, responses).await {
-                    Ok(Decision::Go(price)) => cap = Some(price),
-                    Ok(Decision::Ask(ask)) => return Ok(ask.into()),
-                    Err(e) => return Ok(refusal(&e).into()),
-                }
+                gate.approve(&ctx, &digest, 0, String::new(), state, responses).await
             } else {
                 // First capped at the threshold, without asking: a dearer route is refused for
                 // free and names its price, which the person is then asked about.
-                let price = match self.fetch(&args, Some(cap.map_or(threshold, |c| c.min(threshold)))).await {
-                    Ok(Fetched::Done(result)) => return Ok(result.into()),
+                let price = match self.fetch(&args, Some(most.map_or(threshold, |c| c.min(threshold)))).await {
+                    Ok(Fetched::Done(result, paid)) => {
+                        self.account(reserved, paid);
+                        return Ok(result.into());
+                    }
                     Ok(Fetched::OverCap { price }) => price,
-                    Err(e) => return Ok(refusal(&e).into()),
+                    Err(e) => return refuse(reserved, e),
                 };
-                if let Err(e) = gate.check(price) {
-                    return Ok(refusal(&e).into());
-                }
                 let question = format!(
-                    "Pay {price} credits from wallet entry `{}` for {} {}?",
+                    "Pay {price} credits from wallet entry `{}` for {method} {}?",
                     args.entry,
-                    args.method.as_deref().unwrap_or(if args.body.is_some() { "POST" } else { "GET" }),
-                    args.url
+                    crumb::inspect::terminal_safe(&args.url.chars().take(200).collect::<String>())
                 );
-                match gate.approve(&ctx, &digest, price, question, None, None).await {
-                    Ok(Decision::Go(price)) => cap = Some(price),
-                    Ok(Decision::Ask(ask)) => return Ok(ask.into()),
-                    Err(e) => return Ok(refusal(&e).into()),
+                if most.is_some_and(|m| price > m) {
+                    Ok(Decision::Go(price))
+                } else {
+                    gate.approve(&ctx, &digest, price, question, None, None).await
                 }
+            };
+            match approved {
+                Ok(Decision::Go(price)) => cap = Some(price),
+                Ok(Decision::Ask(ask)) => {
+                    if let Some(r) = reserved {
+                        gate.release(r);
+                    }
+                    return Ok(ask.into());
+                }
+                Err(e) => return refuse(reserved, e),
+            }
+            if most.is_some_and(|m| cap.is_some_and(|c| c > m)) {
+                cap = most;
             }
         }
         Ok(match self.fetch(&args, cap).await {
-            Ok(Fetched::Done(result)) => result,
+            Ok(Fetched::Done(result, paid)) => {
+                self.account(reserved, paid);
+                result
+            }
             Ok(Fetched::OverCap { price }) => {
                 let e = if gate.limits.max_cost.is_some_and(|m| price > m) {
                     refused(
@@ -794,17 +951,28 @@ impl WalletServer {
                         ),
                     )
                 };
-                refusal(&e)
+                return refuse(reserved, e);
             }
-            Err(e) => refusal(&e),
+            Err(e) => {
+                let paid = if crate::cli::exit::code_for(&e) == BAD_INPUT { Paid::Known(0) } else { Paid::Unknown };
+                self.account(reserved, paid);
+                self.refusal(&e)
+            }
         }
         .into())
     }
 }
 
+/// What a paid request cost the wallet.
+enum Paid {
+    Known(u64),
+    /// The request may have been paid: its outcome is pending.
+    Unknown,
+}
+
 /// What came of one paid request.
 enum Fetched {
-    Done(CallToolResult),
+    Done(CallToolResult, Paid),
     /// The route costs more than the Crumb-Max-Cost sent: nothing was charged.
     OverCap {
         price: u64,
@@ -812,16 +980,47 @@ enum Fetched {
 }
 
 impl WalletServer {
-    /// Whether the entry's journal already has this request id (a retry: nothing will be
-    /// paid, so no limit applies and no one is asked).
-    async fn journaled(&self, entry: &str, kind: &'static str, request_id: &str) -> bool {
-        let (inner, entry, request_id) = (self.inner.clone(), entry.to_owned(), request_id.to_owned());
+    /// A payment this entry's journal already has under this request id: its first result,
+    /// as a success (`replayed`), with nothing paid again, no limit applied and no one asked.
+    /// `None` when it is new, or an attempt of it is pending (then it is sent again, which
+    /// the issuer replays). The same request id for another payment is refused.
+    async fn replay(&self, entry: &str, own: &pending::What) -> Result<Option<CallToolResult>> {
+        use crate::cli::token_file::journal;
+        let (inner, entry, own) = (self.inner.clone(), entry.to_owned(), own.clone());
         blocking(move || {
             let file = inner.wallet.existing(&entry)?;
-            Ok(crate::cli::token_file::journal::find(&file, kind, &request_id)?.is_some())
+            let text = read_token(&file)?;
+            if pending::is_retry(&file, &text, &own)? {
+                return Ok(None);
+            }
+            let (kind, field) = match &own {
+                pending::What::Request { .. } => ("request", "balance"),
+                pending::What::Spend { .. } => ("spend", "remaining"),
+                pending::What::Split { .. } => ("split", "remaining"),
+            };
+            let Some(found) = journal::find(&file, kind, own.key())? else { return Ok(None) };
+            if found.what != own.journal_what() {
+                return Err(refused(
+                    "idempotency-key-reused",
+                    DENIED,
+                    format!("request id {} named another {kind} with this entry ({})", own.key(), found.what),
+                ));
+            }
+            let mut doc = json!({
+                "entry": entry,
+                "request_id": own.key(),
+                "replayed": true,
+                "cost": found.cost,
+                "moved_on": found.successor != token_file::fingerprint(&text),
+            });
+            doc[field] = json!(found.balance);
+            if kind == "request" {
+                doc["status"] = json!(found.status);
+                doc["note"] = json!("paid before: this is its first result; the answer's body is not stored");
+            }
+            Ok(Some(ok(doc)))
         })
         .await
-        .unwrap_or(false)
     }
 
     async fn bearer_get(&self, path: &'static str, entry: String) -> CallToolResult {
@@ -834,7 +1033,17 @@ impl WalletServer {
             Ok(guard(ok(doc), &secrets_of(&token)))
         })
         .await;
-        got.unwrap_or_else(|e| refusal(&e))
+        got.unwrap_or_else(|e| self.refusal(&e))
+    }
+
+    /// Ends a fetch's reservation by what it paid.
+    fn account(&self, reserved: Option<Reserved>, paid: Paid) {
+        let gate = &self.inner.gate;
+        match (reserved, paid) {
+            (Some(r), Paid::Known(cost)) => gate.paid(r, cost),
+            (Some(r), Paid::Unknown) => gate.keep(r),
+            (None, _) => {}
+        }
     }
 
     /// One paid request through `crumb request`'s token-file operation.
@@ -864,11 +1073,13 @@ impl WalletServer {
             let mut sink = Bounded { kept: Vec::new(), max: this.inner.config.max_body, total: 0 };
             let performed = crate::cli::request::perform(&call, &mut sink)?;
             let after = read_token(&file).unwrap_or_default();
-            if performed.code.as_deref() != Some("already-answered") {
-                if let Some(cost) = performed.cost.filter(|_| after != before) {
-                    this.inner.gate.record(cost);
-                }
-            }
+            let replayed = performed.code.as_deref() == Some("already-answered");
+            let paid = match performed.cost {
+                Some(cost) if after != before && !replayed => Paid::Known(cost),
+                // Crumb's word that the outcome is not known yet (the next call recovers it).
+                _ if performed.exit == UNAVAILABLE && after == before && !replayed => Paid::Unknown,
+                _ => Paid::Known(0),
+            };
             let mut secrets = secrets_of(&before);
             secrets.extend(secrets_of(&after));
             let text = String::from_utf8_lossy(&sink.kept).into_owned();
@@ -894,11 +1105,34 @@ impl WalletServer {
                     "cost": performed.cost,
                     "balance": performed.balance,
                 });
-                return Ok(Fetched::Done(guard(CallToolResult::structured_error(refused), &secrets)));
+                return Ok(Fetched::Done(guard(CallToolResult::structured_error(refused), &secrets), paid));
             }
-            Ok(Fetched::Done(guard(ok(doc), &secrets)))
+            if performed.cost.is_none() && performed.balance.is_none() {
+                // No receipt: the answer is not from crumb's metering proxy, which received the
+                // token itself and may echo it in any encoding.
+                let refused = json!({
+                    "code": "not-a-crumb-proxy",
+                    "message": "the answer carries no Crumb-Cost: it did not come through crumb's metering proxy, and \
+                                its body is withheld (it may hold the token)",
+                    "exit": DENIED,
+                    "status": performed.status,
+                });
+                return Ok(Fetched::Done(CallToolResult::structured_error(refused), paid));
+            }
+            Ok(Fetched::Done(guard(ok(doc), &secrets), paid))
         })
         .await
+    }
+
+    /// A split as its pending record and journal name it.
+    fn split_what(&self, args: &SplitArgs) -> pending::What {
+        pending::What::Split {
+            server: self.inner.config.server.clone(),
+            request_id: args.request_id.clone(),
+            amounts: args.amounts.clone(),
+            into: args.into.clone(),
+            revocable: args.revocable,
+        }
     }
 
     /// `token_split`: through the issuer's split, with the wallet's own record of it so a
@@ -920,13 +1154,7 @@ impl WalletServer {
         }
         let _lock = token_file::lock(&file)?;
         let text = read_token(&file)?;
-        let own = pending::What::Split {
-            server: self.inner.config.server.clone(),
-            request_id: args.request_id.clone(),
-            amounts: args.amounts.clone(),
-            into: args.into.clone(),
-            revocable: args.revocable,
-        };
+        let own = self.split_what(&args);
         let retry = pending::is_retry(&file, &text, &own)?;
         if !retry {
             if let Some(record) = pending::load(&file)? {
@@ -993,12 +1221,13 @@ impl WalletServer {
         }
         let mut secrets = secrets_of(&text);
         let mut made = Vec::new();
-        for ((child, path), name) in children.iter().zip(&targets).zip(&args.into) {
+        for (child, name) in children.iter().zip(&args.into) {
             let token = child["token"].as_str().unwrap_or_default();
             secrets.extend(secrets_of(token));
-            token_file::replace_atomically(path, token)?;
+            // Committed at the issuer: kept whatever happened to the name meanwhile.
+            let kept = self.inner.wallet.keep_committed(name, token)?;
             made.push(json!({
-                "entry": name,
+                "entry": kept,
                 "balance": child["balance"],
                 "nonce": child["nonce"],
                 "revocable": child.get("revocable").cloned().unwrap_or(json!(args.revocable)),

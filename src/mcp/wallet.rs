@@ -63,10 +63,11 @@ impl Wallet {
         Ok(self.dir.join(name))
     }
 
-    /// The token file of an entry that exists.
+    /// The token file of an entry that exists (a regular file: a link planted in the wallet
+    /// is no entry).
     pub fn existing(&self, name: &str) -> Result<PathBuf> {
         let path = self.path(name)?;
-        if !path.is_file() {
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
             return Err(refused("no-such-entry", BAD_INPUT, format!("the wallet has no entry `{name}`")));
         }
         Ok(path)
@@ -104,11 +105,36 @@ impl Wallet {
         read_token(&self.existing(name)?)
     }
 
-    /// Stores `token` as a new entry.
+    /// Stores `token` as a new entry; refused if the name is taken, even by a call running
+    /// at the same moment.
     pub fn store_new(&self, name: &str, token: &str) -> Result<PathBuf> {
         let path = self.fresh(name)?;
-        replace_atomically(&path, token)?;
+        if !token_file::write_new(&path, token)? {
+            return Err(refused("entry-exists", BAD_INPUT, format!("the wallet already has an entry `{name}`")));
+        }
         Ok(path)
+    }
+
+    /// Stores a token the issuer already committed as entry `name`, never losing it: the same
+    /// token there already is kept (a retry); another token there keeps its name, and this
+    /// one gets `NAME-XXXX`. Returns the name it was stored under.
+    pub fn keep_committed(&self, name: &str, token: &str) -> Result<String> {
+        let path = self.path(name)?;
+        if token_file::write_new(&path, token)? {
+            return Ok(name.to_owned());
+        }
+        if read_token(&path).is_ok_and(|there| there == token.trim()) {
+            return Ok(name.to_owned());
+        }
+        loop {
+            let mut suffix = [0u8; 2];
+            getrandom::getrandom(&mut suffix).map_err(|e| unavailable(format!("the random source failed: {e}")))?;
+            let stem: String = name.chars().take(MAX_NAME - 5).collect();
+            let other = format!("{stem}-{}", hex::encode(suffix));
+            if token_file::write_new(&self.path(&other)?, token)? {
+                return Ok(other);
+            }
+        }
     }
 
     /// Stores `token` as entry `name` unless it exists (a host's `--token NAME=FILE`, given
@@ -134,22 +160,59 @@ impl Wallet {
     }
 }
 
-/// Reads a file handed in through the import directory: by name only (no path, no link),
-/// at most one token's size, and it must hold a token.
-pub fn read_handed_in(dir: &Path, name: &str) -> Result<(PathBuf, String)> {
+/// A file handed in through the import directory, read: its token, and which file it was.
+pub struct HandedIn {
+    path: PathBuf,
+    identity: (u64, u64),
+    pub token: String,
+}
+
+impl HandedIn {
+    /// Removes the file that was read (once its token is safe in the wallet), never one
+    /// swapped in meanwhile.
+    pub fn remove(self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let now = std::fs::symlink_metadata(&self.path).ok().map(|m| (m.dev(), m.ino()));
+            if now != Some(self.identity) {
+                return Ok(());
+            }
+        }
+        token_file::remove(&self.path)
+    }
+}
+
+/// Reads a file handed in through the import directory: by name only (no path), opened
+/// without following a link, a regular file with no other name (a hard link to a file
+/// elsewhere is refused), at most one token's size, and it must hold a token.
+pub fn read_handed_in(dir: &Path, name: &str) -> Result<HandedIn> {
+    let (path, token, identity) = read_file(dir, name)?;
+    Ok(HandedIn { path, identity, token })
+}
+
+fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, String, (u64, u64))> {
     check_name("file", name).or_else(|_| {
         // Handed-in files are named by crumb's handoff (`NAME-HEX.token`): allow that form.
         let stem = name.strip_suffix(".token").unwrap_or(name);
         check_name("file", stem)
     })?;
     let path = dir.join(name);
-    let meta = std::fs::symlink_metadata(&path)
-        .map_err(|_| refused("no-such-file", BAD_INPUT, format!("the import directory has no file `{name}`")))?;
-    if !meta.file_type().is_file() {
-        return Err(refused("no-such-file", BAD_INPUT, format!("`{name}` in the import directory is not a file")));
-    }
-    let token = read_token(&path)?;
-    Ok((path, token))
+    let not_one = || refused("no-such-file", BAD_INPUT, format!("the import directory has no regular file `{name}`"));
+    let file = token_file::open_private(&path, false).map_err(|_| not_one())?;
+    let meta = file.metadata().map_err(|_| not_one())?;
+    #[cfg(unix)]
+    let identity = {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() != 1 {
+            return Err(refused("no-such-file", BAD_INPUT, format!("`{name}` has other names (a hard link): refused")));
+        }
+        (meta.dev(), meta.ino())
+    };
+    #[cfg(not(unix))]
+    let identity = (0, meta.len());
+    let token = token_file::read_token_from(&path, file)?;
+    Ok((path, token, identity))
 }
 
 /// Writes `token` into a recipient directory as a new 0600 file named after the entry and
