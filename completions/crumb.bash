@@ -34,6 +34,9 @@ _crumb() {
             crumb,generate)
                 cmd="crumb__subcmd__generate"
                 ;;
+            crumb,give-back)
+                cmd="crumb__subcmd__give__subcmd__back"
+                ;;
             crumb,help)
                 cmd="crumb__subcmd__help"
                 ;;
@@ -64,6 +67,9 @@ _crumb() {
             crumb,split)
                 cmd="crumb__subcmd__split"
                 ;;
+            crumb,status)
+                cmd="crumb__subcmd__status"
+                ;;
             crumb,verify)
                 cmd="crumb__subcmd__verify"
                 ;;
@@ -84,6 +90,9 @@ _crumb() {
                 ;;
             crumb__subcmd__help,generate)
                 cmd="crumb__subcmd__help__subcmd__generate"
+                ;;
+            crumb__subcmd__help,give-back)
+                cmd="crumb__subcmd__help__subcmd__give__subcmd__back"
                 ;;
             crumb__subcmd__help,help)
                 cmd="crumb__subcmd__help__subcmd__help"
@@ -115,6 +124,9 @@ _crumb() {
             crumb__subcmd__help,split)
                 cmd="crumb__subcmd__help__subcmd__split"
                 ;;
+            crumb__subcmd__help,status)
+                cmd="crumb__subcmd__help__subcmd__status"
+                ;;
             crumb__subcmd__help,verify)
                 cmd="crumb__subcmd__help__subcmd__verify"
                 ;;
@@ -125,7 +137,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,8 +322,66 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__give__subcmd__back)
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --exact --only-exact --discharge --discharge-file --request-id --server --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exact)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -395,6 +465,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__give__subcmd__back)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -535,6 +619,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__split)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -719,7 +817,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__request)
-            opts="-X -d -H -v -h -V --token-file --request --data --header --idempotency-key --verbose --timeout --help --version"
+            opts="-X -d -H -v -q -h -V --token-file --request --data --header --idempotency-key --verbose --quiet --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -769,7 +867,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__revoke)
-            opts="-h -V --token-file --nonce --cascade --ledger --server --credential-file --json --help --version"
+            opts="-h -V --token-file --nonce --key-file --key-fd --key-format --keyring --cascade --ledger --server --credential-file --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,6 +878,22 @@ _crumb() {
                     return 0
                     ;;
                 --nonce)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -803,7 +917,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__serve)
-            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --audience --realm --authz-mode --authz-payment-status --help --version"
+            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --no-well-known --audience --realm --authz-mode --authz-payment-status --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -921,7 +1035,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__spend)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --cost --help --version"
+            opts="-q -h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --quiet --cost --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1011,7 +1125,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__split)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --amount --help --version"
+            opts="-q -h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --quiet --amount --revocable --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1090,6 +1204,48 @@ _crumb() {
                     return 0
                     ;;
                 --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__status)
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --server --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

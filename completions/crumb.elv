@@ -32,6 +32,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand spend 'Spend COST from a token''s balance; prints the successor token'
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+            cand give-back 'Give a split-off token''s whole balance back to the lineage it was split from'
+            cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
@@ -175,6 +177,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --cost 'What this request costs'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --json 'Print a JSON receipt instead of bare tokens'
+            cand -q 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
+            cand --quiet 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -202,6 +206,9 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --amount 'A child''s balance; repeatable'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --json 'Print a JSON receipt instead of bare tokens'
+            cand -q 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
+            cand --quiet 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
+            cand --revocable 'Delegate rather than transfer: the children (not the remainder) can be revoked by this token''s lineage (`crumb revoke --token-file F --nonce CHILD`), their unspent balance coming back. Without it a child is final, like a payment'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -209,12 +216,49 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;revoke'= {
             cand --token-file 'Read the token from FILE'
-            cand --nonce 'The token''s nonce (32 hex digits)'
+            cand --nonce 'The nonce to revoke (32 hex digits): any, as the ledger''s owner or with an operator credential; a revocable child of its lineage, with a holder''s token'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
             cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` instead of writing a ledger file'
             cand --credential-file 'With --server: an operator credential (`crumb mint --operator`) in FILE'
             cand --cascade 'Also revoke every successor and child descended from it through spend and split'
             cand --json 'Print {"nonce", "revoked": [nonces]} as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;give-back'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
+            cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file'
+            cand --discharge-file 'Read discharges from FILE, one per line (`-`: standard input); repeatable'
+            cand --request-id 'Idempotency key: the same id retried by the same token returns the same answer'
+            cand --server 'Use a remote `crumb serve` (or a proxy''s URL/.well-known/crumb) instead of a local key and ledger'
+            cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
+            cand --json 'Print the answer as JSON: {"nonce", "returned", "request_id", "replayed", "at"}'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;status'= {
+            cand --token-file 'Read the token from FILE instead'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --server 'Ask a remote `crumb serve` (or a proxy''s URL/.well-known/crumb) instead of a local key and ledger'
+            cand --json 'Print the status as JSON (the fields of `GET /v1/status`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -260,6 +304,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --realm 'The realm of the `WWW-Authenticate: Crumb` payment challenge'
             cand --authz-mode 'What /v1/authz does with a priced request: spend it, or verify only'
             cand --authz-payment-status 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402'
+            cand --no-well-known 'With --upstream: do not serve the holder routes (verify, split, revoke, give-back, status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed to the upstream either way'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -277,6 +322,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --timeout 'How long to wait in all: for the answer, and for a request still in flight at the server'
             cand -v 'Print the status and headers of the answer on stderr'
             cand --verbose 'Print the status and headers of the answer on stderr'
+            cand -q 'Do not print `crumb: paid N, M left` on stderr after a payment'
+            cand --quiet 'Do not print `crumb: paid N, M left` on stderr after a payment'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -312,6 +359,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand spend 'Spend COST from a token''s balance; prints the successor token'
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+            cand give-back 'Give a split-off token''s whole balance back to the lineage it was split from'
+            cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
@@ -339,6 +388,10 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;split'= {
         }
         &'crumb;help;revoke'= {
+        }
+        &'crumb;help;give-back'= {
+        }
+        &'crumb;help;status'= {
         }
         &'crumb;help;lineage'= {
         }

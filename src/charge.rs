@@ -268,6 +268,8 @@ fn answer_again(
         children,
         replayed: true,
         at: spent.at,
+        revocable: false,
+        credit: 0,
     })
 }
 
@@ -353,6 +355,10 @@ pub(crate) fn prepare_settle(
         children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
         at: t.at.clone(),
         presented: spend::presented_fingerprint(&t.token),
+        revocable: false,
+        // The successor was made before the ledger was read: credit owed to this lineage
+        // stays owed, for its next spend or split.
+        credit: None,
     };
     Ok(PreparedSettle { hold, cost, children, commit })
 }
@@ -373,10 +379,14 @@ pub(crate) fn conclude_settle(
             children: p.children,
             replayed: false,
             at: t.at,
+            revocable: false,
+            credit: 0,
         }),
         CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &t.token, t.nonce, &t.request_id, spent),
         CommitOutcome::Revoked(_) => Err(spend::revoked()),
-        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(spend::in_flight()),
+        CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => {
+            Err(spend::in_flight())
+        }
     }
 }
 

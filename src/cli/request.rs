@@ -59,6 +59,9 @@ pub struct RequestArgs {
     /// Print the status and headers of the answer on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Do not print `crumb: paid N, M left` on stderr after a payment.
+    #[arg(short, long)]
+    quiet: bool,
     /// How long to wait in all: for the answer, and for a request still in flight at the server.
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Duration,
@@ -177,7 +180,11 @@ struct Lost {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).redirects(0).build()
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .redirects(0)
+        .user_agent(super::USER_AGENT)
+        .build()
 }
 
 /// Sends `out` until it is decided or `deadline` passes: network failures and crumb's own
@@ -418,6 +425,10 @@ fn finish(args: &RequestArgs, own: &What, outcome: Result<Answer, Lost>, token: 
         }
         std::io::copy(&mut answer.body, &mut std::io::stdout().lock())
             .map_err(|e| unavailable(format!("the answer was cut off: {e}")))?;
+        let paid = (answer.header_number("crumb-cost"), answer.header_number("crumb-balance"));
+        if let (false, Some(_), (Some(cost), Some(balance))) = (args.quiet, &answer.successor, paid) {
+            eprintln!("crumb: paid {cost}, {balance} left");
+        }
         return Ok(exit_code(status));
     };
     Ok(match code.as_str() {
