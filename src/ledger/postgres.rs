@@ -854,11 +854,13 @@ impl Ledger for PostgresLedger {
     fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
         self.write(true, |tx| {
             let Locked { status, held_by, until } = lock_row(tx, &g.parent)?;
-            if let Some(at) = status.revoked_at {
-                return Ok(GaveBack::Revoked(at));
-            }
+            // A give-back recorded before is answered as such, even if its tree was revoked
+            // since: its retry must learn that it happened.
             if let Some(spent) = status.spent {
                 return Ok(GaveBack::AlreadySpent(spent));
+            }
+            if let Some(at) = status.revoked_at {
+                return Ok(GaveBack::Revoked(at));
             }
             if held_by.is_some() && until.is_some_and(|u| u > g.now) {
                 return Ok(GaveBack::InFlight);

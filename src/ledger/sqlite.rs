@@ -624,11 +624,13 @@ fn revoke_delegation_in(
 
 fn give_back_in(tx: &Connection, g: &GiveBack) -> Result<GaveBack, ApplyError> {
     let row = row_in(tx, &g.parent)?;
-    if let Some(at) = row.status.revoked_at {
-        return Ok(GaveBack::Revoked(at));
-    }
+    // A give-back recorded before is answered as such, even if its tree was revoked since:
+    // its retry must learn that it happened.
     if let Some(spent) = row.status.spent {
         return Ok(GaveBack::AlreadySpent(spent));
+    }
+    if let Some(at) = row.status.revoked_at {
+        return Ok(GaveBack::Revoked(at));
     }
     if row.reserved_ticket.is_some() && row.reserved_until.is_some_and(|until| until > g.now) {
         return Ok(GaveBack::InFlight);
