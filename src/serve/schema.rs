@@ -427,7 +427,7 @@ pub enum AuthzRefusals {
 #[openapi(
     info(
         title = "crumb",
-        description = "Macaroon bearer tokens that carry their own limits: verify, spend, split, revoke, lineage, and forward auth for metered APIs."
+        description = "Macaroon bearer tokens that carry their own limits: verify, spend, split (transfers or revocable delegations), revoke, give-back, status, lineage, and forward auth for metered APIs. A metering proxy (`crumb serve --upstream`) also serves the holder routes on its public listener under the reserved prefix /.well-known/crumb (…/v1/verify, split, revoke, give-back, status, lineage), with these same bodies and answers."
     ),
     paths(
         super::routes::verify,
