@@ -661,7 +661,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__inspect)
-            opts="-h -V --token-file --json --show-signature --key-file --key-format --discharge --help --version"
+            opts="-h -V --token-file --json --show-signature --key-file --key-format --discharge --server --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -680,6 +680,10 @@ _crumb() {
                     return 0
                     ;;
                 --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,6 +58,9 @@ fn a_delegation_through_the_metering_proxy_is_revoked_and_its_credit_comes_back(
     let b_file = env.file("b.token", b["token"].as_str().unwrap().as_bytes());
     let b_status = status(&public, b["token"].as_str().unwrap());
     assert_eq!((b_status["state"].as_str(), b_status["revocable"].as_bool()), (Some("live"), Some(true)));
+    let (code, out, err) = env.run(&["inspect", "--token-file", &b_file, "--server", &public]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("live; a revocable delegation (its splitter may revoke it)"), "{out}");
 
     // B pays for three requests through the proxy (5 each), and says so on stderr.
     let chat = format!("{}/v1/chat", s.url);
