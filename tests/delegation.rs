@@ -91,6 +91,15 @@ fn a_delegation_through_the_metering_proxy_is_revoked_and_its_credit_comes_back(
     assert!(nodes.iter().all(|n| n["spent"]["request_id"].is_null()), "no request ids to a holder");
     let b_node = nodes.iter().find(|n| n["nonce"] == b_nonce.as_str()).unwrap();
     assert_eq!(b_node["revocable"], true);
+    // B's own view starts at the token it was handed: nothing of A's tree above it, nor A's
+    // remainder.
+    let (code, out, err) = env.run(&["lineage", "--token-file", &b_file, "--server", &public, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let b_tree = json_of(&out);
+    let b_nodes = b_tree["tree"].as_array().unwrap();
+    assert_eq!(b_nodes[0]["nonce"], b_nonce.as_str(), "{b_tree}");
+    assert_eq!(b_nodes.len(), 4, "B's token and its three successors: {b_tree}");
+    assert!(b_nodes.iter().all(|n| n["nonce"] != root_nonce.as_str() && n["nonce"] != receipt["children"][1]["nonce"]));
     let a_status = status(&public, std::fs::read_to_string(&a_file).unwrap().trim());
     assert_eq!(a_status["balance"], 70);
     assert_eq!(
