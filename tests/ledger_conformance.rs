@@ -54,6 +54,7 @@ conformance!(
     returned_credit_is_taken_exactly_once_under_races,
     a_hold_on_a_revoked_delegation_settles_nothing,
     the_holder_view_starts_at_the_token_it_was_handed,
+    credit_given_back_to_a_finished_lineage_goes_on_up,
 );
 
 #[test]

@@ -63,6 +63,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("returned_credit_is_taken_exactly_once_under_races", returned_credit_is_taken_exactly_once_under_races),
     ("a_hold_on_a_revoked_delegation_settles_nothing", a_hold_on_a_revoked_delegation_settles_nothing),
     ("the_holder_view_starts_at_the_token_it_was_handed", the_holder_view_starts_at_the_token_it_was_handed),
+    ("credit_given_back_to_a_finished_lineage_goes_on_up", credit_given_back_to_a_finished_lineage_goes_on_up),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -677,4 +678,23 @@ pub fn the_holder_view_starts_at_the_token_it_was_handed(backend: &dyn Backend) 
     let changes: Vec<bool> = tree.nodes.iter().map(|n| n.change).collect();
     assert_eq!(tree.nodes.len(), 5);
     assert_eq!(changes.iter().filter(|c| **c).count(), 3, "the remainder and two successors: {changes:?}");
+}
+
+/// A delegate's own delegate gives back after the delegate already gave back (its lineage is
+/// finished): the credit goes on to where the delegate gave back, never stranded.
+pub fn credit_given_back_to_a_finished_lineage_goes_on_up(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(60);
+    let first = mint.delegate(ledger.as_ref(), &a, &[30]);
+    let (b, a1) = (first.children[0].token.clone(), first.children[1].token.clone());
+    let second = mint.delegate(ledger.as_ref(), &b, &[10]);
+    let (c, b1) = (second.children[0].token.clone(), second.children[1].token.clone());
+    assert_eq!(mint.give_back(ledger.as_ref(), &b1, "b-done").unwrap().returned, 20);
+    assert_eq!(ledger.info(&nonce(&a1)).unwrap().credit_owed, 20);
+    let c1 = mint.spend(ledger.as_ref(), &c, 4, "c1").unwrap().children[0].token.clone();
+    assert_eq!(mint.give_back(ledger.as_ref(), &c1, "c-done").unwrap().returned, 6);
+    assert_eq!(ledger.info(&nonce(&a1)).unwrap().credit_owed, 26, "B's lineage is finished: on to A's");
+    assert_eq!(ledger.info(&nonce(&b)).unwrap().credit_owed, 0);
+    let paid = mint.spend(ledger.as_ref(), &a1, 1, "a1").unwrap();
+    assert_eq!((paid.children[0].balance, paid.credit), (30 - 1 + 26, 26));
 }

@@ -35,7 +35,8 @@ const SCHEMA_V2: &str = "
 ALTER TABLE crumb_tokens ADD COLUMN revocable BOOLEAN NOT NULL DEFAULT false,
     ADD COLUMN is_change BOOLEAN NOT NULL DEFAULT false,
     ADD COLUMN head BYTEA,
-    ADD COLUMN credit BIGINT NOT NULL DEFAULT 0;
+    ADD COLUMN credit BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN gave_to BYTEA;
 ";
 
 const SCHEMA_V1: &str = "
@@ -892,7 +893,20 @@ impl Ledger for PostgresLedger {
                     &&g.presented[..],
                 ],
             )?;
-            deposit(tx, &target, returned)?;
+            // This lineage is finished: credit that comes back to it later (a delegate of its
+            // own giving back) goes on to where it gave back.
+            tx.execute("UPDATE crumb_tokens SET gave_to = $2 WHERE nonce = $1", &[&&head.0[..], &&target.0[..]])?;
+            let mut receiver = target;
+            for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+                let next: Option<Vec<u8>> = tx
+                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&receiver.0[..]])?
+                    .and_then(|r| r.get(0));
+                match next {
+                    Some(next) => receiver = nonce_of(&next)?,
+                    None => break,
+                }
+            }
+            deposit(tx, &receiver, returned)?;
             Ok(GaveBack::Fresh { returned })
         })
     }

@@ -59,11 +59,12 @@ const MIGRATIONS: [&str; 4] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 /// v4: delegations and returned credit. `revocable`: a child its splitter may revoke;
 /// `is_change`: the parent's change (successor or remainder); `head`: the token that heads the
 /// lineage a change belongs to (NULL: the token heads its own); `credit`: returned credit owed
-/// to the lineage this token heads.
+/// to the lineage this token heads; `gave_to`: the lineage this one gave back to (its end).
 const SCHEMA_V4: &str = "ALTER TABLE tokens ADD COLUMN revocable INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tokens ADD COLUMN is_change INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tokens ADD COLUMN head BLOB;
-ALTER TABLE tokens ADD COLUMN credit INTEGER NOT NULL DEFAULT 0;";
+ALTER TABLE tokens ADD COLUMN credit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN gave_to BLOB;";
 
 /// v3: a token held while its spend is in flight (reserve, then settle or release).
 const SCHEMA_V3: &str = "ALTER TABLE tokens ADD COLUMN reserved_ticket BLOB;
@@ -564,6 +565,24 @@ fn deposit_in(tx: &Connection, head: &Nonce, amount: u64) -> Result<(), ApplyErr
     Ok(())
 }
 
+/// The lineage credit for `head` goes to: itself, or, when it has given back (it has no live
+/// token left), the lineage it gave back to, transitively.
+fn receiver_in(tx: &Connection, head: &Nonce) -> Result<Nonce, ApplyError> {
+    let mut at = *head;
+    for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+        let next: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT gave_to FROM tokens WHERE nonce = ?1")?
+            .query_row([&at.0[..]], |r| r.get(0))
+            .optional()?
+            .flatten();
+        match next {
+            Some(next) => at = nonce_of(next)?,
+            None => break,
+        }
+    }
+    Ok(at)
+}
+
 fn revoke_delegation_in(
     tx: &Connection,
     holder: &Nonce,
@@ -662,7 +681,13 @@ fn give_back_in(tx: &Connection, g: &GiveBack) -> Result<GaveBack, ApplyError> {
         to_i64(returned),
         &g.presented[..]
     ])?;
-    deposit_in(tx, &target, returned)?;
+    // This lineage is finished: credit that comes back to it later (a delegate of its own
+    // giving back) goes on to where it gave back.
+    tx.execute(
+        "INSERT INTO tokens (nonce, gave_to) VALUES (?1, ?2) ON CONFLICT(nonce) DO UPDATE SET gave_to = ?2",
+        params![&head.0[..], &target.0[..]],
+    )?;
+    deposit_in(tx, &receiver_in(tx, &target)?, returned)?;
     Ok(GaveBack::Fresh { returned })
 }
 
