@@ -16,8 +16,8 @@
 //! owed now). So credit is taken once, by the lineage it is owed to and by no one else: not the
 //! child (a revoked child is revoked, a child that gave back is spent), not the delegator's
 //! payer (a payment's successor is the payer's own lineage; the merchant holds a spent token).
-//! A metered request through the proxy leaves owed credit where it is (its successor is made
-//! before the ledger is read); the next spend or split picks it up.
+//! A metered request's settle takes it the same way (its hold stays while the successor is
+//! issued again with the credit).
 //!
 //! **Revoking a delegation.** The holder presents a live token of the splitting lineage (its
 //! current token) and names the child. The child must be a revocable child split off from a

@@ -374,7 +374,7 @@ impl Issuer {
     #[must_use = "a hold handed back must still be settled"]
     pub fn settle_queued(&self, hold: Hold, cost: u64, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
         let Some(ledger) = &self.ledger else { return Some(hold) };
-        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, cost)) {
+        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, cost, 0)) {
             Ok(prepared) => prepared,
             Err(failed) => return Some(failed.0),
         };
@@ -398,6 +398,16 @@ impl Issuer {
     /// the token held until its hold lapses.
     pub fn finish_settle(&self, queued: QueuedSettle) -> Result<Receipt, Error> {
         self.with_verifier(|v| crate::charge::conclude_settle(v, queued.prepared, queued.outcome?))
+    }
+
+    /// A queued settle that wrote nothing because credit was returned to the token's lineage
+    /// meanwhile hands its hold back: settle it with [`Issuer::settle`], which issues the
+    /// successor with that credit.
+    pub fn settle_again(&self, queued: QueuedSettle) -> Result<Hold, Box<QueuedSettle>> {
+        match queued.outcome {
+            Ok(ledger::CommitOutcome::CreditChanged(_)) => Ok(queued.prepared.into_hold()),
+            _ => Err(Box::new(queued)),
+        }
     }
 
     /// Revokes on a presented credential: the live token itself (possession), or with an

@@ -381,7 +381,7 @@ pub(crate) fn prepare(
 /// The balances with returned credit added to the last (the change).
 fn with_credit(mut balances: Vec<u64>, credit: u64) -> Result<Vec<u64>, Error> {
     if let Some(last) = balances.last_mut() {
-        *last = last.checked_add(credit).unwrap_or(u64::MAX);
+        *last = last.saturating_add(credit);
         limits::check_amount("balance", *last)?;
     }
     Ok(balances)

@@ -127,13 +127,15 @@ fn a_delegation_through_the_metering_proxy_is_revoked_and_its_credit_comes_back(
     let a_status = status(&public, std::fs::read_to_string(&a_file).unwrap().trim());
     assert_eq!((a_status["returned_credit"].as_u64(), a_status["balance"].as_u64()), (Some(15), Some(70)));
     assert_eq!(a_status["delegated"][0]["state"], "revoked");
+    // A's next paid request through the proxy takes it in: 70 - 5 + 15.
+    let (code, _, err) = env.run(&["request", "--token-file", &a_file, "-X", "POST", &chat, "-d", "a"]);
+    assert_eq!((code, err.trim()), (0, "crumb: paid 5, 80 left"));
+    let a_status = status(&public, std::fs::read_to_string(&a_file).unwrap().trim());
+    assert_eq!((a_status["returned_credit"].as_u64(), a_status["balance"].as_u64()), (Some(0), Some(80)));
     let admin = s.admin.as_deref().unwrap();
     let (code, _, err) = env.run(&["spend", "--token-file", &a_file, "--cost", "1", "--server", admin]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(err.trim(), "crumb: paid 1, 84 left (15 of it returned credit)");
-    let a_status = status(&public, std::fs::read_to_string(&a_file).unwrap().trim());
-    assert_eq!((a_status["returned_credit"].as_u64(), a_status["balance"].as_u64()), (Some(0), Some(84)));
-    // Every number adds up: 84 live + 15 + 1 spent = 100 minted, nothing owed.
+    assert_eq!((code, err.trim()), (0, "crumb: paid 1, 79 left"));
+    // Every number adds up: 79 live + 15 + 5 + 1 spent = 100 minted, nothing owed.
     let whole =
         env.ok(&["lineage", "--nonce", &root_nonce, "--ledger", s.env.path("ledger.db").to_str().unwrap(), "--json"]);
     let whole = json_of(&whole);
@@ -142,8 +144,8 @@ fn a_delegation_through_the_metering_proxy_is_revoked_and_its_credit_comes_back(
     let spent: u64 =
         nodes.iter().filter(|n| n["spent"]["kind"] == "spend").map(|n| n["spent"]["cost"].as_u64().unwrap()).sum();
     let owed: u64 = nodes.iter().map(|n| n["returned_credit"].as_u64().unwrap()).sum();
-    assert_eq!((live, spent, owed), (84, 16, 0), "{whole}");
-    assert_eq!(upstream.count(), 3, "nothing under /.well-known/crumb/ reached the upstream");
+    assert_eq!((live, spent, owed), (79, 21, 0), "{whole}");
+    assert_eq!(upstream.count(), 4, "nothing under /.well-known/crumb/ reached the upstream");
 }
 
 /// The reserved prefix is crumb's: never forwarded, whatever the price rules say or however

@@ -55,6 +55,7 @@ conformance!(
     a_hold_on_a_revoked_delegation_settles_nothing,
     the_holder_view_starts_at_the_token_it_was_handed,
     credit_given_back_to_a_finished_lineage_goes_on_up,
+    a_metered_settle_takes_returned_credit_in,
 );
 
 #[test]

@@ -698,3 +698,34 @@ pub fn credit_given_back_to_a_finished_lineage_goes_on_up(backend: &dyn Backend)
     let paid = mint.spend(ledger.as_ref(), &a1, 1, "a1").unwrap();
     assert_eq!((paid.children[0].balance, paid.credit), (30 - 1 + 26, 26));
 }
+
+/// A metered request's settle (queued where the backend queues, else blocking) takes the
+/// credit returned to its lineage into the successor, once; its retry answers the same.
+pub fn a_metered_settle_takes_returned_credit_in(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let a = mint.token(50);
+    let split = mint.delegate(ledger.as_ref(), &a, &[10]);
+    let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 10);
+    let mut ctx = Context::now();
+    ctx.cost = 5;
+    let ttl = Duration::from_secs(30);
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(r.clone(), Vec::new(), &ctx, "key:m:1", ttl) else {
+        panic!("a fresh token is held")
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receipt = match issuer.settle_queued(held, 5, Box::new(move |q| tx.send(q).unwrap())) {
+        None => match issuer.settle_again(rx.recv_timeout(Duration::from_secs(10)).unwrap()) {
+            Ok(held) => issuer.settle(held, 5).unwrap(),
+            Err(queued) => issuer.finish_settle(*queued).unwrap(),
+        },
+        Some(held) => issuer.settle(held, 5).unwrap(),
+    };
+    assert_eq!((receipt.cost, receipt.credit, receipt.children[0].balance), (5, 10, 40 - 5 + 10));
+    assert_eq!(ledger.info(&receipt.children[0].nonce).unwrap().credit_owed, 0);
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(r, Vec::new(), &ctx, "key:m:1", ttl) else {
+        panic!("a retry is answered")
+    };
+    assert_eq!(again.children[0].token, receipt.children[0].token);
+}

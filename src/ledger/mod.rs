@@ -105,8 +105,7 @@ pub struct Commit {
     pub revocable: bool,
     /// Returned credit the change (the last child) takes in: `Some(n)` takes exactly the `n`
     /// owed to the parent's lineage, and writes nothing if that is not what is owed
-    /// ([`CommitOutcome::CreditChanged`]); `None` leaves whatever is owed where it is (a
-    /// metered request, whose successor was made before the ledger was read).
+    /// ([`CommitOutcome::CreditChanged`]); `None` leaves whatever is owed where it is.
     pub credit: Option<u64>,
 }
 
