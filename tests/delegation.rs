@@ -362,3 +362,44 @@ fn status_and_give_back_work_locally_too() {
     let (code, _, err) = env.run(&["spend", "--token-file", &a, "--cost", "3"]);
     assert_eq!((code, err.trim()), (0, "crumb: paid 3, 45 left (18 of it returned credit)"));
 }
+
+/// A delegation revoked while its token is held by a request at the upstream: the whole
+/// balance comes back, the request is not charged (its settle finds the token revoked) and its
+/// client is told `revoked`; `status` showed the token `held` meanwhile.
+#[test]
+fn a_request_in_flight_on_a_revoked_delegation_is_not_charged() {
+    let upstream = Upstream::start();
+    let s = proxy(&upstream, &["--price", "* /hang=3"]);
+    let env = &s.env;
+    let a = s.mint(&["--balance", "50"]);
+    let public = well_known(&s);
+    let body = json!({ "token": a, "amounts": [20], "revocable": true }).to_string();
+    let split = send("POST", &format!("{public}/v1/split"), None, &[], &body);
+    assert_eq!(split.status, 200, "{split:?}");
+    let doc = split.json();
+    let ((b, b_nonce), (a1, _)) = (child(&doc, 0), child(&doc, 1));
+    let b_file = env.file("b.token", b.as_bytes());
+    let hang = format!("{}/hang/x", s.url);
+    std::thread::scope(|scope| {
+        let request = scope.spawn(|| env.run(&["request", "--token-file", &b_file, &hang]));
+        let started = std::time::Instant::now();
+        while status(&public, &b)["state"] != "held" {
+            assert!(started.elapsed() < std::time::Duration::from_secs(4), "never held");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let revoked = send(
+            "POST",
+            &format!("{public}/v1/revoke"),
+            None,
+            &[],
+            &json!({ "token": a1, "nonce": b_nonce }).to_string(),
+        );
+        assert_eq!((revoked.status, revoked.json()["returned"].as_u64()), (200, Some(20)), "{revoked:?}");
+        let (code, _, err) = request.join().unwrap();
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("(revoked)"), "{err}");
+    });
+    assert_eq!(upstream.count(), 1);
+    let a_now = status(&public, &a1);
+    assert_eq!((a_now["returned_credit"].as_u64(), a_now["delegated"][0]["spent"].as_u64()), (Some(20), Some(0)));
+}

@@ -731,22 +731,46 @@ struct Row {
     reserved_ticket: Option<Vec<u8>>,
     reserved_until: Option<i64>,
     balance: Option<u64>,
+    /// The head of its lineage (itself when it heads its own).
+    head: Option<Vec<u8>>,
+    /// The credit owed to that lineage.
+    owed: u64,
 }
 
 fn row_in(conn: &Connection, nonce: &Nonce) -> Result<Row, ApplyError> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, balance FROM tokens WHERE nonce = ?1"
+            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, balance, head,
+                 (SELECT h.credit FROM tokens h WHERE h.nonce = COALESCE(t.head, t.nonce))
+             FROM tokens t WHERE nonce = ?1"
         ))?
-        .query_row([&nonce.0[..]], |r| Ok((StatusRow::read(r, 0)?, r.get(7)?, r.get(8)?, r.get::<_, Option<i64>>(9)?)))
+        .query_row([&nonce.0[..]], |r| {
+            Ok((
+                StatusRow::read(r, 0)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get::<_, Option<i64>>(9)?,
+                r.get::<_, Option<Vec<u8>>>(10)?,
+                r.get::<_, Option<i64>>(11)?,
+            ))
+        })
         .optional()?;
     match row {
-        None => Ok(Row { status: Status::default(), reserved_ticket: None, reserved_until: None, balance: None }),
-        Some((status, reserved_ticket, reserved_until, balance)) => Ok(Row {
+        None => Ok(Row {
+            status: Status::default(),
+            reserved_ticket: None,
+            reserved_until: None,
+            balance: None,
+            head: None,
+            owed: 0,
+        }),
+        Some((status, reserved_ticket, reserved_until, balance, head, owed)) => Ok(Row {
             status: status.into_status()?,
             reserved_ticket,
             reserved_until,
             balance: balance.map(|b| b as u64),
+            head,
+            owed: owed.unwrap_or(0) as u64,
         }),
     }
 }
@@ -783,13 +807,13 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
     if c.parent != ticket.parent() || row.reserved_ticket.as_deref() != Some(&ticket.id()[..]) {
         return Ok(CommitOutcome::ReservationLost);
     }
-    let head = head_in(tx, &c.parent)?;
+    // The parent's row (read above) names its lineage's head and the credit owed to it.
+    let head = row.head.map(nonce_of).transpose()?.unwrap_or(c.parent);
     if let Some(claim) = c.credit {
-        let owed = credit_in(tx, &head)?;
-        if owed != claim {
-            return Ok(CommitOutcome::CreditChanged(owed));
+        if row.owed != claim {
+            return Ok(CommitOutcome::CreditChanged(row.owed));
         }
-        if owed > 0 {
+        if row.owed > 0 {
             tx.execute("UPDATE tokens SET credit = 0 WHERE nonce = ?1", [&head.0[..]])?;
         }
     }
