@@ -298,23 +298,41 @@ fn a_delegation_cannot_be_turned_against_its_tree() {
 #[test]
 fn a_revocation_racing_spends_moves_each_unit_once() {
     let s = start(&[]);
+    races(&s, &s);
+}
+
+/// The same races across two replicas on one PostgreSQL database: spends and give-backs at
+/// one, revocations at the other.
+#[test]
+fn a_revocation_racing_spends_at_another_replica_moves_each_unit_once() {
+    let Some(url) = common::backends::fresh_postgres_database() else { return };
+    let (a, b) = common::server::start_replicas(&url);
+    races(&a, &b);
+}
+
+fn races(spender: &Server, revoker: &Server) {
     for round in 0..6 {
-        let a = s.mint(&["--balance", "100"]);
-        let first = split(&s, &a, &[30], true);
-        let ((b, b_nonce), (a1, _)) = (child(&first, 0), child(&first, 1));
+        let a = spender.mint(&["--balance", "100"]);
+        let first = split(spender, &a, &[30, 20], true);
+        let ((b, b_nonce), (c, c_nonce), (a1, _)) = (child(&first, 0), child(&first, 1), child(&first, 2));
         let outcomes: Vec<(u16, Value)> = std::thread::scope(|scope| {
             let mut handles = Vec::new();
             for i in 0..8 {
-                let (s, b) = (&s, &b);
-                handles.push(scope.spawn(move || spend(s, b, 4, &format!("r{round}-{i}"))));
+                let b = &b;
+                handles.push(scope.spawn(move || spend(spender, b, 4, &format!("r{round}-{i}"))));
             }
-            let (s, a1, b_nonce) = (&s, &a1, &b_nonce);
-            let revoked = scope.spawn(move || s.post("/v1/revoke", &json!({ "token": a1, "nonce": b_nonce })));
+            let (a1, b_nonce, c_nonce, c) = (&a1, &b_nonce, &c_nonce, &c);
+            let gave = scope.spawn(move || spender.post("/v1/give-back", &json!({ "token": c, "request_id": "gb" })));
+            let revoked_c = scope.spawn(move || revoker.post("/v1/revoke", &json!({ "token": a1, "nonce": c_nonce })));
+            let revoked = scope.spawn(move || revoker.post("/v1/revoke", &json!({ "token": a1, "nonce": b_nonce })));
             let mut all: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            all.push(gave.join().unwrap());
+            all.push(revoked_c.join().unwrap());
             all.push(revoked.join().unwrap());
             all
         });
-        let (revocation, spends) = outcomes.split_last().unwrap();
+        let (spends, rest) = outcomes.split_at(8);
+        let (gave, revoked_c, revocation) = (&rest[0], &rest[1], &rest[2]);
         assert_eq!(revocation.0, 200, "{}", revocation.1);
         let paid = spends.iter().filter(|(code, _)| *code == 200).count() as u64;
         assert!(paid <= 1, "one token, one spend: {spends:?}");
@@ -325,10 +343,19 @@ fn a_revocation_racing_spends_moves_each_unit_once() {
         assert_eq!(returned + 4 * paid, 30, "round {round}: returned {returned}, paid {paid}");
         // The successor of a spend that won, if any, is revoked with the rest.
         for (_, doc) in spends.iter().filter(|(code, _)| *code == 200) {
-            let (code, refused) = spend(&s, doc["token"].as_str().unwrap(), 1, "late");
+            let (code, refused) = spend(spender, doc["token"].as_str().unwrap(), 1, "late");
             assert_eq!((code, refused["code"].as_str()), (403, Some("revoked")));
         }
-        assert_eq!(status(&s.url, &a1)["returned_credit"].as_u64(), Some(returned));
+        // The give-back and the revocation of the same child: its 20 comes back once.
+        assert_eq!(revoked_c.0, 200, "{}", revoked_c.1);
+        let by_revocation = revoked_c.1["returned"].as_u64().unwrap();
+        let by_give_back = match gave {
+            (200, doc) => doc["returned"].as_u64().unwrap(),
+            (403, doc) if doc["code"] == "revoked" => 0,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(by_revocation + by_give_back, 20, "round {round}: {gave:?} {revoked_c:?}");
+        assert_eq!(status(&revoker.url, &a1)["returned_credit"].as_u64(), Some(returned + 20));
     }
 }
 
