@@ -388,6 +388,17 @@ fn status_and_give_back_work_locally_too() {
     assert!(out.contains("20 revocable  given-back  balance 0  spent 2"), "{out}");
     let (code, _, err) = env.run(&["spend", "--token-file", &a, "--cost", "3"]);
     assert_eq!((code, err.trim()), (0, "crumb: paid 3, 45 left (18 of it returned credit)"));
+    // Refusals are one JSON document with the code, and the exit code of a verdict.
+    let lone = env.file("lone.token", env.ok(&["mint", "--balance", "5"]).as_bytes());
+    let (code, out, _) = env.run(&["give-back", "--token-file", &lone, "--json"]);
+    assert_eq!((code, json_of(&out)["code"].as_str()), (1, Some("not-delegated")), "{out}");
+    let a_nonce = json_of(&env.ok(&["status", "--token-file", &a, "--json"]))["nonce"].as_str().unwrap().to_owned();
+    let (code, out, _) = env.run(&["revoke", "--token-file", &lone, "--nonce", &a_nonce, "--json"]);
+    assert_eq!((code, json_of(&out)["code"].as_str()), (1, Some("not-yours")), "{out}");
+    let (code, _, err) = env.run(&["revoke", "--token-file", &lone, "--nonce", &a_nonce, "--cascade"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = env.run(&["status", "--token-file", &env.file("junk", b"not a token")]);
+    assert_eq!(code, 2, "{err}");
 }
 
 /// A delegation revoked while its token is held by a request at the upstream: the whole

@@ -571,5 +571,16 @@ mod tests {
             assert!(doc["paths"][path].is_object(), "{path} is not described");
         }
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["Body"]["properties"]["revocable"].is_object(), "split's `revocable` is described");
+        assert!(schemas["SplitChild"]["properties"]["revocable"].is_object());
+        assert!(schemas["Revoked"]["properties"]["returned"].is_object());
+        for field in ["state", "balance", "expires", "revocable", "successor_known", "returned_credit", "delegated"] {
+            assert!(schemas["StatusBody"]["properties"][field].is_object(), "status's `{field}`");
+        }
+        for field in ["nonce", "amount", "revocable", "state", "balance", "spent"] {
+            assert!(schemas["DelegatedBody"]["properties"][field].is_object(), "delegated's `{field}`");
+        }
+        assert!(schemas["GiveBackBody"]["properties"]["returned"].is_object());
     }
 }
