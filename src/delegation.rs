@@ -37,6 +37,7 @@ use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
 use crate::verify::{Denial, DenialCode, Verifier};
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 fn denied(code: DenialCode, message: impl Into<String>) -> Error {
     Error::Denied(Denial::new(code, message))
@@ -232,19 +233,25 @@ pub fn status(
         .min()
         .map(crate::caveat::rfc3339);
     // A lineage is its head and the change below it; a spent or revoked token reads its own
-    // record only.
+    // record only, its change never walked (as lineage's possession rule).
     let (root, scope) = match (live, info.head) {
         (true, Some(head)) => (head, Scope::Descendants),
-        _ => (own, Scope::Descendants),
+        _ => {
+            let entry = crate::spend::key_entry(verifier, token)?;
+            match crate::lineage::change_of(ledger, own, entry)? {
+                Some(change) => (own, Scope::DescendantsExcept(change)),
+                None => (own, Scope::Descendants),
+            }
+        }
     };
     let tree = ledger.lineage(&root, MAX_LINEAGE_NODES, scope)?;
-    let chain: std::collections::HashSet<Nonce> =
-        if live { lineage_chain(&tree.nodes, root) } else { [own].into_iter().collect() };
+    let index = Index::new(&tree.nodes);
+    let chain: HashSet<Nonce> = if live { index.chain(root) } else { [own].into_iter().collect() };
     let delegated = tree
         .nodes
         .iter()
         .filter(|n| !n.change && n.parent.is_some_and(|p| chain.contains(&p)))
-        .map(|n| delegated(&tree.nodes, n))
+        .map(|n| index.delegated(n))
         .collect();
     Ok(TokenStatus {
         nonce: own.to_string(),
@@ -265,51 +272,78 @@ fn head_revocable(ledger: &dyn Ledger, head: Option<Nonce>) -> Result<bool, Erro
     })
 }
 
-/// The lineage headed by `head`: it and its change, transitively.
-fn lineage_chain(nodes: &[Node], head: Nonce) -> std::collections::HashSet<Nonce> {
-    let mut chain: std::collections::HashSet<Nonce> = [head].into_iter().collect();
-    // Nodes come breadth first, so a parent is seen before its children.
-    for n in nodes {
-        if n.change && n.parent.is_some_and(|p| chain.contains(&p)) {
-            chain.insert(n.nonce);
-        }
-    }
-    chain
+/// A tree read from the ledger, indexed by parent.
+struct Index<'a> {
+    nodes: &'a [Node],
+    children: HashMap<Nonce, Vec<usize>>,
 }
 
-/// Where the lineage headed by `child` stands, from the tree read.
-fn delegated(nodes: &[Node], child: &Node) -> Delegated {
-    let mut subtree: std::collections::HashSet<Nonce> = [child.nonce].into_iter().collect();
-    for n in nodes {
-        if n.parent.is_some_and(|p| subtree.contains(&p)) {
-            subtree.insert(n.nonce);
+impl<'a> Index<'a> {
+    fn new(nodes: &'a [Node]) -> Self {
+        let mut children: HashMap<Nonce, Vec<usize>> = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(p) = n.parent {
+                children.entry(p).or_default().push(i);
+            }
         }
+        Index { nodes, children }
     }
-    let spent = nodes
-        .iter()
-        .filter(|n| subtree.contains(&n.nonce))
-        .filter_map(|n| n.status.spent.as_ref())
-        .filter(|s| s.kind == SpendKind::Spend)
-        .map(|s| s.cost)
-        .fold(0u64, u64::saturating_add);
-    // The end of its own lineage: follow the change down.
-    let mut end = child;
-    while let Some(next) = nodes.iter().find(|n| n.change && n.parent == Some(end.nonce)) {
-        end = next;
+
+    fn kids(&self, nonce: Nonce) -> impl Iterator<Item = &'a Node> + '_ {
+        self.children.get(&nonce).into_iter().flatten().map(|&i| &self.nodes[i])
     }
-    let state = match (&end.status.revoked_at, &end.status.spent) {
-        _ if child.status.revoked_at.is_some() => "revoked",
-        (Some(_), _) => "revoked",
-        (None, Some(s)) if s.kind == SpendKind::GiveBack => "given-back",
-        (None, Some(_)) => "spent",
-        (None, None) => "live",
-    };
-    Delegated {
-        nonce: child.nonce.to_string(),
-        amount: child.balance.unwrap_or(0),
-        revocable: child.revocable,
-        state,
-        balance: if state == "live" { end.balance.unwrap_or(0) } else { 0 },
-        spent,
+
+    /// The change of `nonce`, if the tree has it.
+    fn change(&self, nonce: Nonce) -> Option<&'a Node> {
+        self.kids(nonce).find(|n| n.change)
+    }
+
+    /// The lineage headed by `head`: it and its change, transitively.
+    fn chain(&self, head: Nonce) -> HashSet<Nonce> {
+        let mut chain: HashSet<Nonce> = [head].into_iter().collect();
+        let mut at = head;
+        while let Some(next) = self.change(at) {
+            if !chain.insert(next.nonce) {
+                break;
+            }
+            at = next.nonce;
+        }
+        chain
+    }
+
+    /// Where the lineage headed by `child` stands. Subtrees of distinct children are
+    /// disjoint, so describing every child walks the tree once.
+    fn delegated(&self, child: &Node) -> Delegated {
+        let mut spent = 0u64;
+        let mut stack = vec![child];
+        while let Some(n) = stack.pop() {
+            if let Some(s) = n.status.spent.as_ref().filter(|s| s.kind == SpendKind::Spend) {
+                spent = spent.saturating_add(s.cost);
+            }
+            stack.extend(self.kids(n.nonce));
+        }
+        // The end of its own lineage: follow the change down.
+        let mut end = child;
+        for _ in 0..self.nodes.len() {
+            match self.change(end.nonce) {
+                Some(next) => end = next,
+                None => break,
+            }
+        }
+        let state = match (&end.status.revoked_at, &end.status.spent) {
+            _ if child.status.revoked_at.is_some() => "revoked",
+            (Some(_), _) => "revoked",
+            (None, Some(s)) if s.kind == SpendKind::GiveBack => "given-back",
+            (None, Some(_)) => "spent",
+            (None, None) => "live",
+        };
+        Delegated {
+            nonce: child.nonce.to_string(),
+            amount: child.balance.unwrap_or(0),
+            revocable: child.revocable,
+            state,
+            balance: if state == "live" { end.balance.unwrap_or(0) } else { 0 },
+            spent,
+        }
     }
 }

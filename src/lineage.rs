@@ -100,7 +100,11 @@ pub fn view(
 
 /// `own`'s change: the last child of its spend or split, whose nonce the issuing key derives;
 /// `None` while it is not spent.
-fn change_of(ledger: &dyn Ledger, own: Nonce, entry: &crate::keyring::KeyEntry) -> Result<Option<Nonce>, Error> {
+pub(crate) fn change_of(
+    ledger: &dyn Ledger,
+    own: Nonce,
+    entry: &crate::keyring::KeyEntry,
+) -> Result<Option<Nonce>, Error> {
     let Some(spent) = ledger.status(&own)?.spent else { return Ok(None) };
     Ok(spent.amounts.len().checked_sub(1).map(|last| crate::spend::child_nonce(entry, own, &spent.request_id, last)))
 }

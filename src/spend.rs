@@ -443,12 +443,12 @@ fn consume(
     requested: &[u64],
     revocable: bool,
 ) -> Result<Receipt, Error> {
-    // A random request id is drawn once: a retry below for credit is the same request.
-    let request_id = match request_id {
-        Some(r) => Some(r.to_owned()),
-        None => Some(fresh_request_id()?),
+    // A random request id is drawn once: a retry below for credit is the same request. (Only
+    // a named id is ever answered again: see the expired retry below.)
+    let drawn = match request_id {
+        Some(r) => r.to_owned(),
+        None => fresh_request_id()?,
     };
-    let request_id = request_id.as_deref();
     // Returned credit owed to this lineage goes into the change. Most spends find none, so the
     // first attempt claims none; the ledger refuses a claim that is not what is owed, and says
     // what is (a give-back or a revocation may land between two attempts).
@@ -457,7 +457,7 @@ fn consume(
     let result = loop {
         attempts += 1;
         let prepared =
-            prepare(verifier, token.clone(), discharges.clone(), ctx, request_id, kind, requested, revocable, credit);
+            prepare(verifier, token.clone(), discharges.clone(), ctx, Some(&drawn), kind, requested, revocable, credit);
         match prepared {
             Ok(prepared) => match commit_waiting(ledger, &prepared.reservation, &prepared.commit)? {
                 CommitOutcome::CreditChanged(owed) if attempts < 8 => credit = owed,
