@@ -11,7 +11,7 @@ use crate::charge::{Held, Hold, PreparedHold, PreparedSettle};
 use crate::context::Context;
 use crate::error::{Error, Invalid, LedgerError};
 use crate::keyring::Keyring;
-use crate::ledger::{self, Ledger, Lineage, Scope};
+use crate::ledger::{self, Ledger, Lineage, Scope, SpendKind};
 use crate::limits::MAX_LINEAGE_NODES;
 use crate::revoke::Revocation;
 use crate::spend::Receipt;
@@ -291,6 +291,10 @@ impl Issuer {
             // Credit is owed to this lineage: `done` goes unanswered, and the caller takes the
             // blocking way, which issues the change with it.
             if let Ok(ledger::CommitOutcome::CreditChanged(_)) = outcome {
+                return;
+            }
+            // A replayed split: the blocking way reads whether its children are delegations.
+            if let (Ok(ledger::CommitOutcome::AlreadySpent(_)), SpendKind::Split) = (&outcome, prepared.commit().kind) {
                 return;
             }
             done(outcome.map_err(Error::from).and_then(|o| crate::spend::conclude(prepared, o)));

@@ -461,7 +461,17 @@ fn consume(
         match prepared {
             Ok(prepared) => match commit_waiting(ledger, &prepared.reservation, &prepared.commit)? {
                 CommitOutcome::CreditChanged(owed) if attempts < 8 => credit = owed,
-                outcome => return conclude(prepared, outcome),
+                outcome => {
+                    let mut receipt = conclude(prepared, outcome)?;
+                    // A replayed split says what its children are, as recorded: delegations or
+                    // transfers, whatever this retry asked.
+                    if receipt.replayed && receipt.kind == SpendKind::Split {
+                        if let Some(first) = receipt.children.first() {
+                            receipt.revocable = ledger.info(&first.nonce)?.revocable;
+                        }
+                    }
+                    return Ok(receipt);
+                }
             },
             Err(e) => break e,
         }

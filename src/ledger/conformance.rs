@@ -498,6 +498,21 @@ pub fn a_revoked_delegation_returns_its_unspent_balance_once(backend: &dyn Backe
         }
         other => panic!("{other:?}"),
     }
+    // A retry of the split says what was recorded, whatever the retry asks.
+    let ctx = Context::now();
+    let rid = split.request_id.clone();
+    let again = crate::spend::split_as(
+        &mint.verifier(),
+        ledger.as_ref(),
+        a.clone(),
+        Vec::new(),
+        &ctx,
+        &[30],
+        Some(&rid),
+        false,
+    )
+    .unwrap();
+    assert!(again.replayed && again.revocable, "the children are delegations, as recorded");
     // Again, from any handle: nothing more comes back.
     assert_eq!(returned(backend.open().revoke_delegation(&nonce(&r), &nonce(&d), "later").unwrap()), 0);
     assert_eq!(code(mint.spend(ledger.as_ref(), &d3, 1, "d3")), "revoked");
