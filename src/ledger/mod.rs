@@ -14,6 +14,12 @@
 //! - [`Ledger::settle`] then marks the parent spent *and* records every child in one
 //!   transaction, or [`Ledger::release`] gives the token back untouched.
 //!
+//! Delegation ([`crate::delegation`]): each child records whether it is its parent's change
+//! (a spend's successor, a split's remainder) and, for a change, the head of its lineage; a
+//! split's other children whether they are revocable delegations; a lineage's head the credit
+//! returned to it. [`Ledger::revoke_delegation`] and [`Ledger::give_back`] move credit in one
+//! transaction, and a [`Commit`] takes exactly the credit its change was issued with.
+//!
 //! The port is synchronous: both backends are blocking clients (SQLite is a library call;
 //! PostgreSQL's synchronous client runs its own small runtime), so async callers reach the
 //! ledger through one blocking boundary (the server's `blocking`), never from a worker thread.
