@@ -28,13 +28,15 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
             [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
-            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature. With --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and whether it is a revocable delegation, which the ledger records, not the token')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Verify a token''s signature and every caveat against a request')
             [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge macaroon for a third-party caveat, as the third party')
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token; prints each bound discharge on its own line')
             [CompletionResult]::new('spend', 'spend', [CompletionResultType]::ParameterValue, 'Spend COST from a token''s balance; prints the successor token')
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
+            [CompletionResult]::new('give-back', 'give-back', [CompletionResultType]::ParameterValue, 'Give a split-off token''s whole balance back to the lineage it was split from')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
@@ -103,6 +105,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Check the signature with this key (hex unless --key-format)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'key-format')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Discharges to match against the third-party caveats; repeatable')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Also ask this `crumb serve` (or a proxy''s URL/.well-known/crumb) for the token''s standing: its state, and whether it is a revocable delegation')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a stable JSON document instead of a table')
             [CompletionResult]::new('--show-signature', '--show-signature', [CompletionResultType]::ParameterName, 'Include the signature (with the caveats, it is the whole bearer token)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -187,6 +190,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--cost', '--cost', [CompletionResultType]::ParameterName, 'What this request costs')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON receipt instead of bare tokens')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr after success (no `crumb: paid N, M left`)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr after success (no `crumb: paid N, M left`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -215,6 +220,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--amount', '--amount', [CompletionResultType]::ParameterName, 'A child''s balance; repeatable')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON receipt instead of bare tokens')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr after success (no `crumb: paid N, M left`)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr after success (no `crumb: paid N, M left`)')
+            [CompletionResult]::new('--revocable', '--revocable', [CompletionResultType]::ParameterName, 'Delegate rather than transfer: the children (not the remainder) can be revoked by this token''s lineage (`crumb revoke --token-file F --nonce CHILD`), their unspent balance coming back. Without it a child is final, like a payment')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -223,12 +231,51 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;revoke' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE')
-            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The token''s nonce (32 hex digits)')
+            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The nonce to revoke (32 hex digits): any, as the ledger''s owner or with an operator credential; a revocable child of its lineage, with a holder''s token')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
             [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` instead of writing a ledger file')
             [CompletionResult]::new('--credential-file', '--credential-file', [CompletionResultType]::ParameterName, 'With --server: an operator credential (`crumb mint --operator`) in FILE')
             [CompletionResult]::new('--cascade', '--cascade', [CompletionResultType]::ParameterName, 'Also revoke every successor and child descended from it through spend and split')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"nonce", "revoked": [nonces]} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;give-back' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file')
+            [CompletionResult]::new('--discharge-file', '--discharge-file', [CompletionResultType]::ParameterName, 'Read discharges from FILE, one per line (`-`: standard input); repeatable')
+            [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Idempotency key: the same id retried by the same token returns the same answer')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Use a remote `crumb serve` (or a proxy''s URL/.well-known/crumb) instead of a local key and ledger')
+            [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON: {"nonce", "returned", "request_id", "replayed", "at"}')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;status' {
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` (or a proxy''s URL/.well-known/crumb) instead of a local key and ledger')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the status as JSON (the fields of `GET /v1/status`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -276,6 +323,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--realm', '--realm', [CompletionResultType]::ParameterName, 'The realm of the `WWW-Authenticate: Crumb` payment challenge')
             [CompletionResult]::new('--authz-mode', '--authz-mode', [CompletionResultType]::ParameterName, 'What /v1/authz does with a priced request: spend it, or verify only')
             [CompletionResult]::new('--authz-payment-status', '--authz-payment-status', [CompletionResultType]::ParameterName, 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402')
+            [CompletionResult]::new('--no-well-known', '--no-well-known', [CompletionResultType]::ParameterName, 'With --upstream: do not serve the holder routes (verify, split, revoke, give-back, status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed to the upstream either way')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -294,6 +342,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait in all: for the answer, and for a request still in flight at the server')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the status and headers of the answer on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the status and headers of the answer on stderr')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Do not print `crumb: paid N, M left` on stderr after a payment')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Do not print `crumb: paid N, M left` on stderr after a payment')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -343,13 +393,15 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Generate a root key and print its key id')
             [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint a token; prints it and a newline, nothing else on stdout')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token (no key needed); prints the narrower token')
-            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a token''s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature. With --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and whether it is a revocable delegation, which the ledger records, not the token')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Verify a token''s signature and every caveat against a request')
             [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge macaroon for a third-party caveat, as the third party')
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token; prints each bound discharge on its own line')
             [CompletionResult]::new('spend', 'spend', [CompletionResultType]::ParameterValue, 'Spend COST from a token''s balance; prints the successor token')
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
+            [CompletionResult]::new('give-back', 'give-back', [CompletionResultType]::ParameterValue, 'Give a split-off token''s whole balance back to the lineage it was split from')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
@@ -388,6 +440,12 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;revoke' {
+            break
+        }
+        'crumb;help;give-back' {
+            break
+        }
+        'crumb;help;status' {
             break
         }
         'crumb;help;lineage' {

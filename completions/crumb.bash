@@ -34,6 +34,9 @@ _crumb() {
             crumb,generate)
                 cmd="crumb__subcmd__generate"
                 ;;
+            crumb,give-back)
+                cmd="crumb__subcmd__give__subcmd__back"
+                ;;
             crumb,help)
                 cmd="crumb__subcmd__help"
                 ;;
@@ -67,6 +70,9 @@ _crumb() {
             crumb,split)
                 cmd="crumb__subcmd__split"
                 ;;
+            crumb,status)
+                cmd="crumb__subcmd__status"
+                ;;
             crumb,verify)
                 cmd="crumb__subcmd__verify"
                 ;;
@@ -87,6 +93,9 @@ _crumb() {
                 ;;
             crumb__subcmd__help,generate)
                 cmd="crumb__subcmd__help__subcmd__generate"
+                ;;
+            crumb__subcmd__help,give-back)
+                cmd="crumb__subcmd__help__subcmd__give__subcmd__back"
                 ;;
             crumb__subcmd__help,help)
                 cmd="crumb__subcmd__help__subcmd__help"
@@ -121,6 +130,9 @@ _crumb() {
             crumb__subcmd__help,split)
                 cmd="crumb__subcmd__help__subcmd__split"
                 ;;
+            crumb__subcmd__help,status)
+                cmd="crumb__subcmd__help__subcmd__status"
+                ;;
             crumb__subcmd__help,verify)
                 cmd="crumb__subcmd__help__subcmd__verify"
                 ;;
@@ -131,7 +143,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,8 +328,66 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__give__subcmd__back)
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --exact --only-exact --discharge --discharge-file --request-id --server --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exact)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -401,6 +471,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__give__subcmd__back)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -568,6 +652,20 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -583,7 +681,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__inspect)
-            opts="-h -V --token-file --json --show-signature --key-file --key-format --discharge --help --version"
+            opts="-h -V --token-file --json --show-signature --key-file --key-format --discharge --server --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -602,6 +700,10 @@ _crumb() {
                     return 0
                     ;;
                 --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -793,7 +895,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__request)
-            opts="-X -d -H -v -h -V --token-file --request --data --header --idempotency-key --verbose --timeout --help --version"
+            opts="-X -d -H -v -q -h -V --token-file --request --data --header --idempotency-key --verbose --quiet --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -843,7 +945,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__revoke)
-            opts="-h -V --token-file --nonce --cascade --ledger --server --credential-file --json --help --version"
+            opts="-h -V --token-file --nonce --key-file --key-fd --key-format --keyring --cascade --ledger --server --credential-file --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -854,6 +956,22 @@ _crumb() {
                     return 0
                     ;;
                 --nonce)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -877,7 +995,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__serve)
-            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --audience --realm --authz-mode --authz-payment-status --help --version"
+            opts="-h -V --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --no-well-known --audience --realm --authz-mode --authz-payment-status --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -995,7 +1113,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__spend)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --cost --help --version"
+            opts="-q -h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --quiet --cost --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1085,7 +1203,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__split)
-            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --amount --help --version"
+            opts="-q -h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --quiet --amount --revocable --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1164,6 +1282,48 @@ _crumb() {
                     return 0
                     ;;
                 --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__status)
+            opts="-h -V --token-file --key-file --key-fd --key-format --keyring --ledger --server --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

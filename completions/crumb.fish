@@ -29,13 +29,15 @@ complete -c crumb -n "__fish_crumb_needs_command" -s V -l version -d 'Print vers
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "keygen" -d 'Generate a root key and print its key id'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
-complete -c crumb -n "__fish_crumb_needs_command" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature. With --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and whether it is a revocable delegation, which the ledger records, not the token'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "give-back" -d 'Give a split-off token\'s whole balance back to the lineage it was split from'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "status" -d 'Show a token\'s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "serve" -d 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "request" -d 'Send an HTTP request paid for by a token file, and keep the file rotated'
@@ -96,6 +98,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-format -r -f
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l discharge -d 'Discharges to match against the third-party caveats; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l server -d 'Also ask this `crumb serve` (or a proxy\'s URL/.well-known/crumb) for the token\'s standing: its state, and whether it is a revocable delegation' -r
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l json -d 'Print a stable JSON document instead of a table'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l show-signature -d 'Include the signature (with the caveats, it is the whole bearer token)'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -174,6 +177,7 @@ v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l cost -d 'What this request costs' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l json -d 'Print a JSON receipt instead of bare tokens'
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -s q -l quiet -d 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead' -r -F
@@ -202,10 +206,18 @@ v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l amount -d 'A child\'s balance; repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a JSON receipt instead of bare tokens'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -s q -l quiet -d 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l revocable -d 'Delegate rather than transfer: the children (not the remainder) can be revoked by this token\'s lineage (`crumb revoke --token-file F --nonce CHILD`), their unspent balance coming back. Without it a child is final, like a payment'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The nonce to revoke (32 hex digits): any, as the ledger\'s owner or with an operator credential; a revocable child of its lineage, with a holder\'s token' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l server -d 'Ask a remote `crumb serve` instead of writing a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l credential-file -d 'With --server: an operator credential (`crumb mint --operator`) in FILE' -r -F
@@ -213,6 +225,35 @@ complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also 
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"nonce", "revoked": [nonces]} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l request-id -d 'Idempotency key: the same id retried by the same token returns the same answer' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l server -d 'Use a remote `crumb serve` (or a proxy\'s URL/.well-known/crumb) instead of a local key and ledger' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l json -d 'Print the answer as JSON: {"nonce", "returned", "request_id", "replayed", "at"}'
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l server -d 'Ask a remote `crumb serve` (or a proxy\'s URL/.well-known/crumb) instead of a local key and ledger' -r
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l json -d 'Print the status as JSON (the fields of `GET /v1/status`)'
+complete -c crumb -n "__fish_crumb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand status" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
@@ -255,6 +296,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l authz-mode -d 'Wha
 verify\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l authz-payment-status -d 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402' -r -f -a "401\t''
 402\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l no-well-known -d 'With --upstream: do not serve the holder routes (verify, split, revoke, give-back, status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed to the upstream either way'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand request" -l token-file -d 'The token file: read for the token, replaced by each successor' -r -F
@@ -264,6 +306,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand request" -s H -l header -d '
 complete -c crumb -n "__fish_crumb_using_subcommand request" -l idempotency-key -d 'The Idempotency-Key of this request (default: a new random one per run). A key this token file already paid with is answered from FILE.keys, never paid again' -r
 complete -c crumb -n "__fish_crumb_using_subcommand request" -l timeout -d 'How long to wait in all: for the answer, and for a request still in flight at the server' -r
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s v -l verbose -d 'Print the status and headers of the answer on stderr'
+complete -c crumb -n "__fish_crumb_using_subcommand request" -s q -l quiet -d 'Do not print `crumb: paid N, M left` on stderr after a payment'
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand request" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand mcp" -l server -d 'The `crumb serve` that verifies, spends and splits (its JSON API, with any path prefix: a metering proxy\'s public listener serves it under /.well-known/crumb). Without it, the local key and ledger are used' -r
@@ -285,21 +328,23 @@ complete -c crumb -n "__fish_crumb_using_subcommand caveats" -s V -l version -d 
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "serve" -d 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "request" -d 'Send an HTTP request paid for by a token file, and keep the file rotated'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "mcp" -d 'Serve the agent\'s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "completions" -d 'Print a shell completion script on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "caveats" -d 'The caveat language: what each caveat means and how it narrows a token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke lineage serve request mcp completions caveats generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature. With --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and whether it is a revocable delegation, which the ledger records, not the token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "give-back" -d 'Give a split-off token\'s whole balance back to the lineage it was split from'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "status" -d 'Show a token\'s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "serve" -d 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "request" -d 'Send an HTTP request paid for by a token file, and keep the file rotated'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "mcp" -d 'Serve the agent\'s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "completions" -d 'Print a shell completion script on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "caveats" -d 'The caveat language: what each caveat means and how it narrows a token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

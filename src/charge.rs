@@ -268,6 +268,8 @@ fn answer_again(
         children,
         replayed: true,
         at: spent.at,
+        revocable: false,
+        credit: 0,
     })
 }
 
@@ -281,7 +283,20 @@ fn answer_again(
 /// plain commit if the token is still free. On failure the hold is kept, never released: a
 /// request that reached the upstream must not leave its token free to pay for it again.
 pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, cost: u64) -> Result<Receipt, Error> {
-    let prepared = prepare_settle(verifier, hold, cost).map_err(|failed| failed.1)?;
+    settle_with(verifier, ledger, hold, cost, 0)
+}
+
+/// [`settle`], the successor taking in `credit` returned to the token's lineage; when the
+/// ledger says another amount is owed, the successor is issued again with it.
+fn settle_with(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    hold: Hold,
+    cost: u64,
+    credit: u64,
+) -> Result<Receipt, Error> {
+    let mut prepared = prepare_settle(verifier, hold, cost, credit).map_err(|failed| failed.1)?;
+    let mut attempts = 0;
     // Measured on a monotonic clock: the hold's own times may come from a fixed clock.
     let reservation = &prepared.hold.reservation;
     let lasts = u64::try_from(reservation.until() - reservation.now() - 2).unwrap_or(0);
@@ -289,11 +304,16 @@ pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, cost: u6
     let mut pause = std::time::Duration::from_millis(50);
     loop {
         let (ticket, commit) = (&prepared.hold.ticket, &prepared.commit);
+        let reservation = &prepared.hold.reservation;
         let outcome = match ledger.settle(ticket, commit) {
-            Ok(CommitOutcome::ReservationLost) => ledger.commit(&prepared.hold.reservation, commit),
+            Ok(CommitOutcome::ReservationLost) => ledger.commit(reservation, commit),
             other => other,
         };
         match outcome {
+            Ok(CommitOutcome::CreditChanged(owed)) if attempts < 8 => {
+                attempts += 1;
+                prepared = prepare_settle(verifier, prepared.into_hold(), cost, owed).map_err(|failed| failed.1)?;
+            }
             Ok(outcome) => return conclude_settle(verifier, prepared, outcome),
             Err(e) if e.kind() == LedgerErrorKind::Unavailable && std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
@@ -310,6 +330,7 @@ pub struct PreparedSettle {
     cost: u64,
     children: Vec<Issued>,
     commit: Commit,
+    credit: u64,
 }
 
 impl PreparedSettle {
@@ -331,6 +352,7 @@ pub(crate) fn prepare_settle(
     verifier: &Verifier<'_>,
     hold: Hold,
     cost: u64,
+    credit: u64,
 ) -> Result<PreparedSettle, Box<(Hold, Error)>> {
     let t = &hold.terms;
     if cost > t.price {
@@ -338,6 +360,10 @@ pub(crate) fn prepare_settle(
         return Err(Box::new((hold, Error::Invalid(Invalid::OverHold { held, asked: cost }))));
     }
     let remaining = t.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
+    let remaining = remaining.saturating_add(credit);
+    if let Err(e) = crate::limits::check_amount("balance", remaining) {
+        return Err(Box::new((hold, e)));
+    }
     let issued = spend::key_entry(verifier, &t.token)
         .and_then(|entry| spend::issue(entry, &t.token, t.nonce, &t.request_id, &[remaining]));
     let children: Vec<Issued> = match issued {
@@ -353,8 +379,12 @@ pub(crate) fn prepare_settle(
         children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
         at: t.at.clone(),
         presented: spend::presented_fingerprint(&t.token),
+        revocable: false,
+        // Returned credit owed to this lineage goes into the successor: exactly this much, or
+        // the ledger writes nothing and says what is owed.
+        credit: Some(credit),
     };
-    Ok(PreparedSettle { hold, cost, children, commit })
+    Ok(PreparedSettle { hold, cost, children, commit, credit })
 }
 
 /// The receipt, given what the ledger did with the settle.
@@ -373,10 +403,14 @@ pub(crate) fn conclude_settle(
             children: p.children,
             replayed: false,
             at: t.at,
+            revocable: false,
+            credit: p.credit,
         }),
         CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &t.token, t.nonce, &t.request_id, spent),
         CommitOutcome::Revoked(_) => Err(spend::revoked()),
-        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(spend::in_flight()),
+        CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => {
+            Err(spend::in_flight())
+        }
     }
 }
 

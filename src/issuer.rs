@@ -11,7 +11,7 @@ use crate::charge::{Held, Hold, PreparedHold, PreparedSettle};
 use crate::context::Context;
 use crate::error::{Error, Invalid, LedgerError};
 use crate::keyring::Keyring;
-use crate::ledger::{self, Ledger, Lineage, Scope};
+use crate::ledger::{self, Ledger, Lineage, Scope, SpendKind};
 use crate::limits::MAX_LINEAGE_NODES;
 use crate::revoke::Revocation;
 use crate::spend::Receipt;
@@ -222,7 +222,8 @@ impl Issuer {
         self.with_verifier(|v| crate::spend::spend(v, self.ledger_or_usage()?, token, discharges, ctx, request_id))
     }
 
-    /// Splits `token`'s balance into `amounts` and a remainder: reserve, issue, settle.
+    /// Splits `token`'s balance into `amounts` and a remainder: reserve, issue, settle. With
+    /// `revocable`, the children but the remainder are delegations.
     pub fn split(
         &self,
         token: Macaroon,
@@ -230,10 +231,34 @@ impl Issuer {
         ctx: &Context,
         amounts: &[u64],
         request_id: Option<&str>,
+        revocable: bool,
     ) -> Result<Receipt, Error> {
         self.with_verifier(|v| {
-            crate::spend::split(v, self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id)
+            crate::spend::split_as(v, self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id, revocable)
         })
+    }
+
+    /// Returns `token`'s whole balance to the lineage it was split from ([`crate::delegation`]).
+    pub fn give_back(
+        &self,
+        token: Macaroon,
+        discharges: Vec<Macaroon>,
+        ctx: &Context,
+        request_id: Option<&str>,
+    ) -> Result<crate::delegation::GiveBackReceipt, Error> {
+        self.with_verifier(|v| {
+            crate::delegation::give_back(v, self.ledger_or_usage()?, token, discharges, ctx, request_id)
+        })
+    }
+
+    /// The token's standing in the ledger and what it delegated ([`crate::delegation::status`]).
+    pub fn status(
+        &self,
+        token: &Macaroon,
+        discharges: &[Macaroon],
+        ctx: &Context,
+    ) -> Result<crate::delegation::TokenStatus, Error> {
+        self.with_verifier(|v| crate::delegation::status(v, self.ledger_or_usage()?, token, discharges, ctx))
     }
 
     /// Spends (`amounts` None) or splits like [`Issuer::spend`] and [`Issuer::split`], without
@@ -244,6 +269,7 @@ impl Issuer {
     /// writer of its own, or the request must consult the ledger first (a token that does
     /// not verify or cannot pay must be refused for being spent, if it is). The caller then
     /// uses the blocking methods, as it does when `done` answers `in-flight` (they wait).
+    #[allow(clippy::too_many_arguments)]
     pub fn consume_queued(
         &self,
         token: Macaroon,
@@ -251,16 +277,26 @@ impl Issuer {
         ctx: &Context,
         request_id: Option<&str>,
         amounts: Option<&[u64]>,
+        revocable: bool,
         done: Box<dyn FnOnce(Result<Receipt, Error>) + Send>,
     ) {
         let Some(ledger) = &self.ledger else { return };
-        let Ok(prepared) =
-            self.with_verifier(|v| crate::spend::prepare_consume(v, token, discharges, ctx, request_id, amounts))
-        else {
+        let Ok(prepared) = self.with_verifier(|v| {
+            crate::spend::prepare_consume(v, token, discharges, ctx, request_id, amounts, revocable)
+        }) else {
             return;
         };
         let (reservation, commit) = (prepared.reservation().clone(), prepared.commit().clone());
         let finish = Box::new(move |outcome: Result<ledger::CommitOutcome, LedgerError>| {
+            // Credit is owed to this lineage: `done` goes unanswered, and the caller takes the
+            // blocking way, which issues the change with it.
+            if let Ok(ledger::CommitOutcome::CreditChanged(_)) = outcome {
+                return;
+            }
+            // A replayed split: the blocking way reads whether its children are delegations.
+            if let (Ok(ledger::CommitOutcome::AlreadySpent(_)), SpendKind::Split) = (&outcome, prepared.commit().kind) {
+                return;
+            }
             done(outcome.map_err(Error::from).and_then(|o| crate::spend::conclude(prepared, o)));
         });
         // Handed back: this ledger has no writer to queue on; `done` goes unanswered.
@@ -342,7 +378,7 @@ impl Issuer {
     #[must_use = "a hold handed back must still be settled"]
     pub fn settle_queued(&self, hold: Hold, cost: u64, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
         let Some(ledger) = &self.ledger else { return Some(hold) };
-        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, cost)) {
+        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, cost, 0)) {
             Ok(prepared) => prepared,
             Err(failed) => return Some(failed.0),
         };
@@ -368,6 +404,16 @@ impl Issuer {
         self.with_verifier(|v| crate::charge::conclude_settle(v, queued.prepared, queued.outcome?))
     }
 
+    /// A queued settle that wrote nothing because credit was returned to the token's lineage
+    /// meanwhile hands its hold back: settle it with [`Issuer::settle`], which issues the
+    /// successor with that credit.
+    pub fn settle_again(&self, queued: QueuedSettle) -> Result<Hold, Box<QueuedSettle>> {
+        match queued.outcome {
+            Ok(ledger::CommitOutcome::CreditChanged(_)) => Ok(queued.prepared.into_hold()),
+            _ => Err(Box::new(queued)),
+        }
+    }
+
     /// Revokes on a presented credential: the live token itself (possession), or with an
     /// operator credential any `target`, with `cascade` ([`crate::revoke`] has the rules).
     pub fn revoke(
@@ -380,8 +426,18 @@ impl Issuer {
     ) -> Result<Revocation, Error> {
         let ledger = self.ledger_or_usage()?;
         let at = crate::caveat::rfc3339(self.clock.now());
+        let own = credential.token_id().map(|id| id.nonce);
+        let operator = crate::token::identifier::TokenId::role_of(&credential.identifier)
+            == Some(crate::token::identifier::Role::Operator);
         self.with_verifier(|verifier| match (target, cascade) {
             (None, false) => crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at),
+            (Some(t), false) if Some(t) == own && !operator => {
+                crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at)
+            }
+            // A holder naming another nonce: a delegation of its lineage, or nothing.
+            (Some(child), false) if !operator => {
+                crate::delegation::revoke(verifier, ledger, credential, discharges, ctx, child, &at)
+            }
             (target, _) => {
                 let target = target
                     .or_else(|| credential.token_id().map(|id| id.nonce))
@@ -396,7 +452,7 @@ impl Issuer {
     pub fn revoke_as_owner(&self, target: Nonce, cascade: bool) -> Result<Revocation, Error> {
         let at = crate::caveat::rfc3339(self.clock.now());
         let revoked = self.ledger_or_usage()?.revoke(&target, cascade, &at)?;
-        Ok(Revocation { nonce: target, revoked })
+        Ok(Revocation { nonce: target, revoked, returned: None })
     }
 
     /// The part of a tree `credential` may read ([`crate::lineage::view`]).

@@ -19,6 +19,7 @@
 pub mod caveat;
 pub mod charge;
 pub mod context;
+pub mod delegation;
 pub mod error;
 pub mod inspect;
 pub mod issuer;

@@ -3,9 +3,14 @@
 //! - The ledger's owner (the local `crumb lineage`) reads whole trees.
 //! - An operator credential (`crumb mint --operator`) that verifies for the act
 //!   `action = lineage` reads the whole tree of any nonce.
-//! - A holder proves possession of a genuine token (spent or live) and reads that token and
-//!   what descends from it — where the credit it handed on went — but not its ancestors or
-//!   siblings: what other holders did is theirs.
+//! - A holder proves possession of a genuine token. A **live** one is its current token: it
+//!   reads the tree it is responsible for, from the token it was handed (a mint, or a child
+//!   split off to it: its lineage's head, reached through its own spends' successors and its
+//!   own splits' remainders, which the ledger records as change) and everything below it —
+//!   what it split off to others, their balances, spends and standing. Never above that head,
+//!   nor its siblings: what other holders did is theirs.
+//! - A **spent or revoked** token reads that token and what descends from it — where the
+//!   credit it handed on went — but not its ancestors or siblings.
 //! - Nor its change: a spend's successor, and a split's remainder (its last child), are the
 //!   payer's to keep using, not something the token handed on. Their balances are in the
 //!   token's own record (`amounts`); the change itself, and all it did after, are left out. A
@@ -65,13 +70,24 @@ pub fn view(
     }
     let entry =
         verifier.keys().key_for(&credential.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))?;
-    // The change is left out of the walk itself: neither what it did nor how much of it there
-    // is reaches the reader (a filter after the walk would still spend the time, and the limit).
-    let scope = match change_of(ledger, own, entry)? {
-        Some(change) => Scope::DescendantsExcept(change),
-        None => Scope::Descendants,
+    let info = ledger.info(&own)?;
+    let mut tree = if info.status.spent.is_none() && info.status.revoked_at.is_none() {
+        // A live token is its holder's current token: the holder reads the tree it is
+        // responsible for, from the token it was handed (its lineage's head: the change links
+        // are its own spends and splits) down. Never above the head: what its payer did.
+        ledger.lineage(&info.head.unwrap_or(own), MAX_LINEAGE_NODES, Scope::Descendants)?
+    } else {
+        // A spent or revoked token may be a leaked copy (a merchant keeps the customer's spent
+        // token): it reads its own record and what it handed on, never its change.
+        // The change is left out of the walk itself: neither what it did nor how much of it
+        // there is reaches the reader (a filter after the walk would still spend the time, and
+        // the limit).
+        let scope = match change_of(ledger, own, entry)? {
+            Some(change) => Scope::DescendantsExcept(change),
+            None => Scope::Descendants,
+        };
+        ledger.lineage(&own, MAX_LINEAGE_NODES, scope)?
     };
-    let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, scope)?;
     // A request id entitles a retry to its successor: a holder reading the tree, who may hold
     // a leaked copy of a spent token, must never learn one.
     for node in &mut tree.nodes {
@@ -84,7 +100,11 @@ pub fn view(
 
 /// `own`'s change: the last child of its spend or split, whose nonce the issuing key derives;
 /// `None` while it is not spent.
-fn change_of(ledger: &dyn Ledger, own: Nonce, entry: &crate::keyring::KeyEntry) -> Result<Option<Nonce>, Error> {
+pub(crate) fn change_of(
+    ledger: &dyn Ledger,
+    own: Nonce,
+    entry: &crate::keyring::KeyEntry,
+) -> Result<Option<Nonce>, Error> {
     let Some(spent) = ledger.status(&own)?.spent else { return Ok(None) };
     Ok(spent.amounts.len().checked_sub(1).map(|last| crate::spend::child_nonce(entry, own, &spent.request_id, last)))
 }

@@ -24,6 +24,8 @@ pub struct Revocation {
     pub nonce: Nonce,
     /// The nonces newly revoked (empty when it was revoked already).
     pub revoked: Vec<Nonce>,
+    /// A delegation's revocation: the credit that went back to the delegator's lineage.
+    pub returned: Option<u64>,
 }
 
 fn denied(code: DenialCode, message: impl Into<String>) -> Error {
@@ -47,8 +49,8 @@ pub fn by_possession(
     }
     let nonce = token.token_id().map(|id| id.nonce).ok_or_else(|| Error::Invalid(Invalid::NotTracked))?;
     match ledger.revoke_if_live(&nonce, at)? {
-        LiveRevoke::Revoked => Ok(Revocation { nonce, revoked: vec![nonce] }),
-        LiveRevoke::AlreadyRevoked => Ok(Revocation { nonce, revoked: Vec::new() }),
+        LiveRevoke::Revoked => Ok(Revocation { nonce, revoked: vec![nonce], returned: None }),
+        LiveRevoke::AlreadyRevoked => Ok(Revocation { nonce, revoked: Vec::new(), returned: None }),
         LiveRevoke::Consumed => Err(denied(
             DenialCode::Spent,
             "this token was already spent: what it became belongs to others, and only an operator can revoke it",
@@ -88,5 +90,5 @@ pub fn as_operator(
         }
     }
     let revoked = ledger.revoke(&target, cascade, at)?;
-    Ok(Revocation { nonce: target, revoked })
+    Ok(Revocation { nonce: target, revoked, returned: None })
 }

@@ -49,6 +49,10 @@ pub struct Receipt {
     /// True when this answers a retry of a request the ledger already committed.
     pub replayed: bool,
     pub at: String,
+    /// A split's children but the last are delegations their splitter may revoke.
+    pub revocable: bool,
+    /// Returned credit the successor (or the remainder) took in, beside the balance.
+    pub credit: u64,
 }
 
 impl Receipt {
@@ -64,19 +68,27 @@ impl Receipt {
             "at": self.at,
             "replayed": self.replayed,
         });
+        if self.credit > 0 {
+            doc["returned_credit"] = json!(self.credit);
+        }
         match self.kind {
-            SpendKind::Spend => {
+            SpendKind::Spend | SpendKind::GiveBack => {
                 doc["token"] = json!(tokens.first());
-                doc["nonce"] = json!(self.children[0].nonce.to_string());
+                doc["nonce"] = json!(self.children.first().map(|c| c.nonce.to_string()));
                 doc["cost"] = json!(self.cost);
-                doc["remaining"] = json!(self.children[0].balance);
+                doc["remaining"] = json!(self.children.first().map(|c| c.balance));
             }
             SpendKind::Split => {
+                let last = self.children.len().saturating_sub(1);
                 let children: Vec<_> = self
                     .children
                     .iter()
                     .zip(tokens)
-                    .map(|(c, t)| json!({ "token": t, "nonce": c.nonce.to_string(), "balance": c.balance }))
+                    .enumerate()
+                    .map(|(i, (c, t))| {
+                        json!({ "token": t, "nonce": c.nonce.to_string(), "balance": c.balance,
+                                "revocable": self.revocable && i != last })
+                    })
                     .collect();
                 doc["children"] = json!(children);
             }
@@ -195,10 +207,10 @@ pub fn spend(
     ctx: &Context,
     request_id: Option<&str>,
 ) -> Result<Receipt, Error> {
-    consume(verifier, ledger, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost])
+    consume(verifier, ledger, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost], false)
 }
 
-/// Splits `token`'s balance into `amounts` plus a remainder child.
+/// Splits `token`'s balance into `amounts` plus a remainder child: transfers, final.
 pub fn split(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
@@ -208,8 +220,24 @@ pub fn split(
     amounts: &[u64],
     request_id: Option<&str>,
 ) -> Result<Receipt, Error> {
+    split_as(verifier, ledger, token, discharges, ctx, amounts, request_id, false)
+}
+
+/// As [`split`]; with `revocable`, every child but the remainder is a delegation the
+/// splitting lineage may revoke ([`crate::delegation::revoke`]).
+#[allow(clippy::too_many_arguments)]
+pub fn split_as(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    amounts: &[u64],
+    request_id: Option<&str>,
+    revocable: bool,
+) -> Result<Receipt, Error> {
     let ctx = split_context(ctx, amounts)?;
-    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
+    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts, revocable)
 }
 
 /// A split is a transfer, not a request: it asks for no request facts, and every caveat
@@ -231,7 +259,7 @@ fn plan(kind: SpendKind, balance: u64, requested: &[u64]) -> Result<Vec<u64>, Er
     let total = requested.iter().try_fold(0u64, |acc, &a| acc.checked_add(a));
     match (kind, total) {
         (_, Some(total)) if total <= balance => Ok(match kind {
-            SpendKind::Spend => vec![balance - total],
+            SpendKind::Spend | SpendKind::GiveBack => vec![balance - total],
             SpendKind::Split => requested.iter().copied().chain([balance - total]).collect(),
         }),
         _ => Err(denied(
@@ -259,6 +287,8 @@ pub struct Prepared {
     at: String,
     reservation: Reservation,
     commit: Commit,
+    revocable: bool,
+    credit: u64,
 }
 
 impl Prepared {
@@ -291,6 +321,8 @@ pub(crate) fn prepare(
     request_id: Option<&str>,
     kind: SpendKind,
     requested: &[u64],
+    revocable: bool,
+    credit: u64,
 ) -> Result<Prepared, Unprepared> {
     let Some(id) = token.token_id() else {
         return Err(Unprepared::Invalid(Error::Invalid(Invalid::NotTracked)));
@@ -315,6 +347,7 @@ pub(crate) fn prepare(
     // in one transaction.
     let children = balance
         .and_then(|b| plan(kind, b, requested))
+        .and_then(|balances| with_credit(balances, credit))
         .and_then(|balances| issue(entry, verified.token(), id.nonce, &request_id, &balances))
         .map_err(unpayable)?;
     let commit = Commit {
@@ -325,6 +358,8 @@ pub(crate) fn prepare(
         children: children.iter().map(|c| (c.nonce, c.balance)).collect(),
         at: at.clone(),
         presented: presented_fingerprint(verified.token()),
+        revocable: revocable && kind == SpendKind::Split,
+        credit: Some(credit),
     };
     Ok(Prepared {
         token: verified.token().clone(),
@@ -338,7 +373,18 @@ pub(crate) fn prepare(
         at,
         reservation,
         commit,
+        revocable: revocable && kind == SpendKind::Split,
+        credit,
     })
+}
+
+/// The balances with returned credit added to the last (the change).
+fn with_credit(mut balances: Vec<u64>, credit: u64) -> Result<Vec<u64>, Error> {
+    if let Some(last) = balances.last_mut() {
+        *last = last.saturating_add(credit);
+        limits::check_amount("balance", *last)?;
+    }
+    Ok(balances)
 }
 
 /// [`prepare`] for a spend of `ctx.cost` (`amounts` None) or a split into `amounts`.
@@ -349,12 +395,13 @@ pub(crate) fn prepare_consume(
     ctx: &Context,
     request_id: Option<&str>,
     amounts: Option<&[u64]>,
+    revocable: bool,
 ) -> Result<Prepared, Unprepared> {
     match amounts {
-        None => prepare(verifier, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost]),
+        None => prepare(verifier, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost], false, 0),
         Some(amounts) => {
             let ctx = split_context(ctx, amounts).map_err(Unprepared::Invalid)?;
-            prepare(verifier, token, discharges, &ctx, request_id, SpendKind::Split, amounts)
+            prepare(verifier, token, discharges, &ctx, request_id, SpendKind::Split, amounts, revocable, 0)
         }
     }
 }
@@ -371,12 +418,16 @@ pub fn conclude(prepared: Prepared, outcome: CommitOutcome) -> Result<Receipt, E
             children: p.children,
             replayed: false,
             at: p.at,
+            revocable: p.revocable,
+            credit: p.credit,
         }),
         CommitOutcome::AlreadySpent(spent) => {
             replay(&p.entry, &p.token, p.nonce, &p.request_id, p.kind, &p.requested, spent)
+                .map(|r| Receipt { revocable: p.revocable, ..r })
         }
         CommitOutcome::Revoked(_) => Err(revoked()),
-        CommitOutcome::ReservationLost | CommitOutcome::InFlight => Err(in_flight()),
+        // Credit came back to this lineage meanwhile: the caller prepares again with it.
+        CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => Err(in_flight()),
     }
 }
 
@@ -390,16 +441,46 @@ fn consume(
     request_id: Option<&str>,
     kind: SpendKind,
     requested: &[u64],
+    revocable: bool,
 ) -> Result<Receipt, Error> {
-    match prepare(verifier, token, discharges, ctx, request_id, kind, requested) {
-        Ok(prepared) => {
-            let outcome = commit_waiting(ledger, &prepared.reservation, &prepared.commit)?;
-            conclude(prepared, outcome)
+    // A random request id is drawn once: a retry below for credit is the same request. (Only
+    // a named id is ever answered again: see the expired retry below.)
+    let drawn = match request_id {
+        Some(r) => r.to_owned(),
+        None => fresh_request_id()?,
+    };
+    // Returned credit owed to this lineage goes into the change. Most spends find none, so the
+    // first attempt claims none; the ledger refuses a claim that is not what is owed, and says
+    // what is (a give-back or a revocation may land between two attempts).
+    let mut credit = 0;
+    let mut attempts = 0;
+    let result = loop {
+        attempts += 1;
+        let prepared =
+            prepare(verifier, token.clone(), discharges.clone(), ctx, Some(&drawn), kind, requested, revocable, credit);
+        match prepared {
+            Ok(prepared) => match commit_waiting(ledger, &prepared.reservation, &prepared.commit)? {
+                CommitOutcome::CreditChanged(owed) if attempts < 8 => credit = owed,
+                outcome => {
+                    let mut receipt = conclude(prepared, outcome)?;
+                    // A replayed split says what its children are, as recorded: delegations or
+                    // transfers, whatever this retry asked.
+                    if receipt.replayed && receipt.kind == SpendKind::Split {
+                        if let Some(first) = receipt.children.first() {
+                            receipt.revocable = ledger.info(&first.nonce)?.revocable;
+                        }
+                    }
+                    return Ok(receipt);
+                }
+            },
+            Err(e) => break e,
         }
-        Err(Unprepared::Invalid(e)) => Err(e),
+    };
+    match result {
+        Unprepared::Invalid(e) => Err(e),
         // A consumed token is refused as such before its balance is judged.
-        Err(Unprepared::Unpayable(nonce, e)) => Err(standing_first(ledger, &nonce).unwrap_or(e)),
-        Err(Unprepared::Rejected(rejected)) => {
+        Unprepared::Unpayable(nonce, e) => Err(standing_first(ledger, &nonce).unwrap_or(e)),
+        Unprepared::Rejected(rejected) => {
             // A retry after the spend committed, by the token that made it, which has expired
             // since: answer it from the ledger rather than lose the change. Any other failure
             // (a caveat that refuses this request, a bad discharge) gets no successor.
@@ -465,6 +546,7 @@ fn replay(
 ) -> Result<Receipt, Error> {
     let same_parameters = match kind {
         SpendKind::Spend => spent.cost == requested[0],
+        SpendKind::GiveBack => false,
         SpendKind::Split => {
             spent.amounts.len() == requested.len() + 1 && spent.amounts[..requested.len()] == *requested
         }
@@ -482,6 +564,8 @@ fn replay(
         children,
         replayed: true,
         at: spent.at,
+        revocable: false,
+        credit: 0,
     })
 }
 

@@ -42,11 +42,17 @@ pub enum DenialCode {
     InFlight,
     /// An idempotency key already used by this token for another request.
     IdempotencyKeyReused,
+    /// A delegation named for revocation was not split off from the presented lineage.
+    NotYours,
+    /// A child named for revocation is a transfer (final), or the lineage's own change.
+    NotRevocable,
+    /// A give-back from a lineage that was never split off from another: nowhere to return to.
+    NotDelegated,
 }
 
 impl DenialCode {
     /// Every denial code, for tables and tests.
-    pub const ALL: [DenialCode; 21] = [
+    pub const ALL: [DenialCode; 24] = [
         DenialCode::BadSignature,
         DenialCode::Expired,
         DenialCode::NotYetValid,
@@ -68,6 +74,9 @@ impl DenialCode {
         DenialCode::NotAnOperator,
         DenialCode::InFlight,
         DenialCode::IdempotencyKeyReused,
+        DenialCode::NotYours,
+        DenialCode::NotRevocable,
+        DenialCode::NotDelegated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +102,9 @@ impl DenialCode {
             DenialCode::NotAnOperator => "not-an-operator",
             DenialCode::InFlight => "in-flight",
             DenialCode::IdempotencyKeyReused => "idempotency-key-reused",
+            DenialCode::NotYours => "not-yours",
+            DenialCode::NotRevocable => "not-revocable",
+            DenialCode::NotDelegated => "not-delegated",
         }
     }
 }

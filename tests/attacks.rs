@@ -60,6 +60,11 @@ fn attack_2_a_holder_cannot_make_itself_a_revocation_operator() {
     let mine = s.mint(&[]);
     let forged_operator = s.env.ok(&["attenuate", &mine, "-c", "action = revoke"]);
     let (code, doc) = s.post("/v1/revoke", &json!({ "token": forged_operator, "nonce": s.nonce(&victim) }));
+    // A holder naming another nonce asks to revoke a delegation of its own lineage: the
+    // victim is none of its children.
+    assert_eq!((code, doc["code"].as_str()), (403, Some("not-yours")), "{doc}");
+    let (code, doc) =
+        s.post("/v1/revoke", &json!({ "token": forged_operator, "nonce": s.nonce(&victim), "cascade": true }));
     assert_eq!((code, doc["code"].as_str()), (403, Some("not-an-operator")), "{doc}");
     let (code, doc) = s.post("/v1/verify", &json!({ "token": victim }));
     assert_eq!(code, 200, "the victim's token still works: {doc}");

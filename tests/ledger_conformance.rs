@@ -48,6 +48,14 @@ conformance!(
     a_queued_commit_answers_like_a_direct_one,
     a_queued_hold_and_settle_answer_like_direct_ones,
     a_settle_charges_any_cost_up_to_the_hold,
+    a_revoked_delegation_returns_its_unspent_balance_once,
+    only_the_delegating_lineage_revokes_and_only_delegations,
+    a_give_back_returns_credit_once,
+    returned_credit_is_taken_exactly_once_under_races,
+    a_hold_on_a_revoked_delegation_settles_nothing,
+    the_holder_view_starts_at_the_token_it_was_handed,
+    credit_given_back_to_a_finished_lineage_goes_on_up,
+    a_metered_settle_takes_returned_credit_in,
 );
 
 #[test]

@@ -582,3 +582,82 @@ fn a_fetch_charged_by_usage_keeps_the_successor_out_of_the_body() {
         assert_clean("stderr", &std::fs::read_to_string(stderr).unwrap(), &secrets);
     });
 }
+/// The walk-through: A delegates a revocable 30 to B through a recipient; B pays the
+/// API three times; A sees it in its lineage, revokes the delegation; B is refused `revoked`;
+/// B's unspent 15 comes back to A's lineage, and every number adds up.
+#[test]
+fn a_delegation_is_revoked_and_its_unspent_balance_comes_back() {
+    let (upstream, server) = proxy();
+    let admin = server.admin.clone().unwrap();
+    let minted = server.mint(&["--balance", "100"]);
+    let b = Agent::new(&admin, &[&format!("--allow-origin={}", server.url)]);
+    let a = Agent::new(&admin, &[&format!("--recipient=agent-b={}", b.inbox().display())]);
+    let file = a.env.file("minted.token", minted.as_bytes());
+    let mut args = a.args.clone();
+    args.push(format!("--token=main={file}"));
+    let a = Agent { args, ..a };
+    runtime().block_on(async {
+        let (client_a, _) = a.connect(person(None)).await;
+        let split = json!({"entry": "main", "amounts": [30], "into": ["for-b"], "revocable": true, "request_id": "d1"});
+        let (err, doc) = body(&call(&client_a, "token_split", split).await);
+        assert!(!err, "{doc}");
+        assert_eq!(doc["children"][0]["revocable"], true, "{doc}");
+        let child = doc["children"][0]["nonce"].as_str().unwrap().to_owned();
+        let (err, doc) =
+            body(&call(&client_a, "token_handoff", json!({"entry": "for-b", "recipient": "agent-b"})).await);
+        assert!(!err, "{doc}");
+        let handed = PathBuf::from(doc["path"].as_str().unwrap());
+
+        let (client_b, _) = b.connect(person(None)).await;
+        let name = handed.file_name().unwrap().to_str().unwrap();
+        let (err, doc) = body(&call(&client_b, "token_receive", json!({"file": name, "into": "budget"})).await);
+        assert!(!err, "{doc}");
+        let (_, doc) = body(&call(&client_b, "token_inspect", json!({"entry": "budget"})).await);
+        assert_eq!(doc["balance"], 30);
+        let (_, doc) = body(&call(&client_b, "token_status", json!({"entry": "budget"})).await);
+        assert_eq!((doc["state"].as_str(), doc["revocable"].as_bool()), (Some("live"), Some(true)), "{doc}");
+        let url = format!("{}/v1/answer", server.url);
+        for n in 0..3 {
+            let fetch = json!({"entry": "budget", "url": url, "request_id": format!("b{n}")});
+            let (err, doc) = body(&call(&client_b, "token_fetch", fetch).await);
+            assert!(!err && doc["cost"] == 5, "{doc}");
+        }
+        // A sees where its 30 went.
+        let (_, doc) = body(&call(&client_a, "token_status", json!({"entry": "main"})).await);
+        let delegated = &doc["delegated"][0];
+        assert_eq!(
+            (delegated["nonce"].as_str(), delegated["spent"].as_u64(), delegated["balance"].as_u64()),
+            (Some(child.as_str()), Some(15), Some(15)),
+            "{doc}"
+        );
+        let (err, doc) = body(&call(&client_a, "token_lineage", json!({"entry": "main"})).await);
+        assert!(!err, "{doc}");
+        let spends: Vec<u64> = doc["tree"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["spent"]["kind"] == "spend")
+            .map(|n| n["spent"]["cost"].as_u64().unwrap())
+            .collect();
+        assert_eq!(spends, [5, 5, 5], "B's three payments are in A's lineage: {doc}");
+
+        // A revokes; B is refused; the unspent 15 comes back.
+        let (err, doc) = body(&call(&client_a, "token_revoke", json!({"entry": "main", "nonce": child})).await);
+        assert!(!err, "{doc}");
+        assert_eq!(doc["returned"], 15, "{doc}");
+        let fetch = json!({"entry": "budget", "url": url, "request_id": "b-after"});
+        let (err, doc) = body(&call(&client_b, "token_fetch", fetch).await);
+        assert!(err && doc["code"] == "revoked", "{doc}");
+        assert_eq!(upstream.count(), 3);
+        let (_, doc) = body(&call(&client_a, "token_status", json!({"entry": "main"})).await);
+        assert_eq!((doc["balance"].as_u64(), doc["returned_credit"].as_u64()), (Some(70), Some(15)), "{doc}");
+        // A's next payment picks the credit up: 70 + 15 - 1.
+        let (err, doc) =
+            body(&call(&client_a, "token_spend", json!({"entry": "main", "amount": 1, "request_id": "a1"})).await);
+        assert!(!err, "{doc}");
+        assert_eq!(doc["remaining"], 84, "{doc}");
+        // 100 minted = 84 A holds + 15 B paid the API + 1 A paid.
+        client_a.cancel().await.unwrap();
+        client_b.cancel().await.unwrap();
+    });
+}

@@ -207,6 +207,7 @@ proptest! {
                     let result = match m.kind {
                         crumb::ledger::SpendKind::Spend => crumb::spend::spend(&verifier, &ledger, m.token.clone(), vec![], &ctx(m.amounts[0]), Some(&m.rid)),
                         crumb::ledger::SpendKind::Split => crumb::spend::split(&verifier, &ledger, m.token.clone(), vec![], &ctx(0), &m.amounts, Some(&m.rid)),
+                        crumb::ledger::SpendKind::GiveBack => unreachable!("this property makes no give-backs"),
                     };
                     // A replay answers the same children, or (revoked since) is refused; it never issues more.
                     if let Ok(receipt) = result {

@@ -168,8 +168,11 @@ fn revoke_needs_possession_or_an_operator_credential() {
     // Anonymous: refused.
     let (code, doc) = s.post("/v1/revoke", &json!({ "nonce": nonce(&victim) }));
     assert_eq!((code, doc["code"].as_str()), (401, Some("no-token")));
-    // A holder cannot name someone else's nonce with its own token.
+    // A holder cannot name someone else's nonce with its own token: it is no delegation of its
+    // lineage (and a cascade is an operator's act).
     let (code, doc) = s.post("/v1/revoke", &json!({ "token": token, "nonce": nonce(&victim) }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("not-yours")));
+    let (code, doc) = s.post("/v1/revoke", &json!({ "token": token, "nonce": nonce(&victim), "cascade": true }));
     assert_eq!((code, doc["code"].as_str()), (403, Some("not-an-operator")));
     // A forged token proves nothing.
     let other = Env::new();
@@ -182,8 +185,10 @@ fn revoke_needs_possession_or_an_operator_credential() {
     let (code, doc) = s.post("/v1/verify", &json!({ "token": token }));
     assert_eq!((code, doc["code"].as_str()), (403, Some("revoked")));
     // A holder's token with `action = revoke` is not an operator credential.
-    let (code, doc) =
-        s.post("/v1/revoke", &json!({ "token": s.mint(&["-c", "action = revoke"]), "nonce": nonce(&victim) }));
+    let forged = s.mint(&["-c", "action = revoke"]);
+    let (code, doc) = s.post("/v1/revoke", &json!({ "token": forged, "nonce": nonce(&victim) }));
+    assert_eq!((code, doc["code"].as_str()), (403, Some("not-yours")));
+    let (code, doc) = s.post("/v1/revoke", &json!({ "token": forged, "nonce": nonce(&victim), "cascade": true }));
     assert_eq!((code, doc["code"].as_str()), (403, Some("not-an-operator")));
     // An operator credential revokes by nonce; narrowed to another action, it cannot.
     let narrowed = s.mint(&["--operator", "-c", "action = lineage"]);

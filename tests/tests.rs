@@ -11,6 +11,8 @@ mod canonical;
 mod cli;
 mod client;
 mod contract;
+mod delegation;
+mod delegation_properties;
 mod fuzz_regressions;
 mod generated;
 mod haproxy;

@@ -11,7 +11,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 /// Show a token's location, identifier, caveats and warnings. No key needed; with a key,
-/// also whether the signature holds. The signature is hidden unless --show-signature.
+/// also whether the signature holds. The signature is hidden unless --show-signature. With
+/// --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and
+/// whether it is a revocable delegation, which the ledger records, not the token.
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     #[command(flatten)]
@@ -30,6 +32,10 @@ pub struct InspectArgs {
     /// Discharges to match against the third-party caveats; repeatable.
     #[arg(long, value_name = "TOKEN")]
     discharge: Vec<String>,
+    /// Also ask this `crumb serve` (or a proxy's URL/.well-known/crumb) for the token's
+    /// standing: its state, and whether it is a revocable delegation.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
 }
 
 pub fn run(args: InspectArgs) -> Result<u8> {
@@ -49,6 +55,10 @@ pub fn run(args: InspectArgs) -> Result<u8> {
             Some(report.signature_valid)
         }
     };
+    let standing = match &args.server {
+        Some(url) => Some(super::remote::Remote::new(url)?.get("/v1/status", text.trim())?),
+        None => None,
+    };
     let answered: Vec<Option<usize>> = token
         .caveats
         .iter()
@@ -57,6 +67,9 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     if args.json {
         let mut doc = serde_json::to_value(&description)?;
         doc["signature_valid"] = json!(signature_valid);
+        if let Some(standing) = &standing {
+            doc["standing"] = standing.clone();
+        }
         if let Some(list) = doc["caveats"].as_array_mut() {
             for (view, discharge) in list.iter_mut().zip(&answered) {
                 if view["party"] == "third" {
@@ -85,6 +98,15 @@ pub fn run(args: InspectArgs) -> Result<u8> {
     head.add_row(vec!["signature".to_owned(), sig]);
     if let Some(valid) = signature_valid {
         head.add_row(vec!["signature check", if valid { "valid with this key" } else { "INVALID with this key" }]);
+    }
+    if let Some(standing) = &standing {
+        let state = safe(standing["state"].as_str().unwrap_or("unknown")).into_owned();
+        let kind = if standing["revocable"] == true {
+            "a revocable delegation (its splitter may revoke it)"
+        } else {
+            "not a delegation (a transfer, or a minted token)"
+        };
+        head.add_row(vec!["standing".to_owned(), format!("{state}; {kind}")]);
     }
     outln!("{head}")?;
     if !description.caveats.is_empty() {

@@ -17,9 +17,11 @@ use std::path::PathBuf;
 /// which was split into which children, with amounts, request ids, times, and what is live.
 ///
 /// A chain of spends is drawn as a run at one indentation; only a split indents its
-/// children. Trees larger than 10,000 tokens are cut short, and say so. With --server, the
-/// server answers: a token's holder sees that token and what descends from it; an operator
-/// credential (--credential-file) sees the whole tree of any --nonce.
+/// children; delegations (`split --revocable`) are marked. Trees larger than 10,000 tokens
+/// are cut short, and say so. With --server, the server answers: a live token's holder sees
+/// the tree it is responsible for, from the token it was handed down (what it split off to
+/// others included); a spent token's holder sees that token and what it handed on; an
+/// operator credential (--credential-file) sees the whole tree of any --nonce.
 #[derive(Args, Debug)]
 pub struct LineageArgs {
     /// Any token of the tree.
@@ -73,10 +75,24 @@ fn state(node: &Value) -> String {
     let at = safe(text(&s["at"])).into_owned();
     if s["kind"] == "spend" {
         format!("spent {} at {at}{request}", s["cost"])
+    } else if s["kind"] == "give-back" {
+        format!("gave back {} at {at}{request}", s["cost"])
     } else {
         let amounts: Vec<String> = s["amounts"].as_array().into_iter().flatten().map(|a| a.to_string()).collect();
         format!("split into {} at {at}{request}", amounts.join(" + "))
     }
+}
+
+/// A delegation's mark and the credit owed to a lineage, after its state.
+fn marks(node: &Value) -> String {
+    let mut marks = String::new();
+    if node["revocable"] == true {
+        marks.push_str("  [revocable]");
+    }
+    if let Some(credit) = node["returned_credit"].as_u64().filter(|&c| c > 0) {
+        marks.push_str(&format!("  [returned credit {credit} owed]"));
+    }
+    marks
 }
 
 /// Children of each node, by position in `nodes` (parents come before children).
@@ -101,7 +117,7 @@ fn print_text(out: &mut impl Write, nodes: &[Value], target: &str) -> std::io::R
         let mark = if nonce == target { "  <- this token" } else { "" };
         let indent = "    ".repeat(depth.min(MAX_INDENT));
         let deeper = if depth > MAX_INDENT { format!("[depth {depth}] ") } else { String::new() };
-        writeln!(out, "{indent}{deeper}{nonce}{balance}  {}{mark}", state(node))?;
+        writeln!(out, "{indent}{deeper}{nonce}{balance}  {}{}{mark}", state(node), marks(node))?;
         let mine = kids.get(nonce).map(Vec::as_slice).unwrap_or_default();
         // A spend's single successor continues the run; a split's children are indented.
         let next = if mine.len() > 1 { depth + 1 } else { depth };

@@ -17,6 +17,7 @@ macro_rules! outln {
 pub mod args;
 mod attenuate;
 mod bind;
+mod delegation;
 mod discharge;
 pub mod exit;
 mod generate;
@@ -40,6 +41,9 @@ pub mod token_file;
 mod verify;
 
 use clap::{Parser, Subcommand};
+
+/// How crumb's HTTP clients name themselves (`crumb request`, `--server`).
+pub const USER_AGENT: &str = concat!("crumb/", env!("CARGO_PKG_VERSION"));
 use std::process::ExitCode;
 
 /// `crumb --version`: what was built, from which commit, for which target, with which
@@ -78,6 +82,8 @@ pub enum Command {
     Spend(spend::SpendArgs),
     Split(split::SplitArgs),
     Revoke(revoke::RevokeArgs),
+    GiveBack(delegation::GiveBackArgs),
+    Status(delegation::StatusArgs),
     Lineage(lineage::LineageArgs),
     Serve(serve::ServeArgs),
     Request(request::RequestArgs),
@@ -104,6 +110,8 @@ impl Command {
             Command::Spend(a) => a.common.json,
             Command::Split(a) => a.common.json,
             Command::Revoke(a) => a.json,
+            Command::GiveBack(a) => a.json,
+            Command::Status(a) => a.json,
             Command::Lineage(a) => a.json,
             #[cfg(feature = "mcp")]
             Command::Mcp(_) => false,
@@ -171,6 +179,8 @@ fn single_subcommand(name: &str) -> Option<clap::Command> {
         "spend" => spend::SpendArgs::augment_args(new()),
         "split" => split::SplitArgs::augment_args(new()),
         "revoke" => revoke::RevokeArgs::augment_args(new()),
+        "give-back" => delegation::GiveBackArgs::augment_args(new()),
+        "status" => delegation::StatusArgs::augment_args(new()),
         "lineage" => lineage::LineageArgs::augment_args(new()),
         "serve" => serve::ServeArgs::augment_args(new()),
         "request" => request::RequestArgs::augment_args(new()),
@@ -215,6 +225,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Spend(a) => spend::run(a),
         Command::Split(a) => split::run(a),
         Command::Revoke(a) => revoke::run(a),
+        Command::GiveBack(a) => delegation::give_back(a),
+        Command::Status(a) => delegation::status(a),
         Command::Lineage(a) => lineage::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Request(a) => request::run(a),

@@ -20,8 +20,11 @@ impl Remote {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(bad_input(format!("--server `{url}` must start with http:// or https://")));
         }
-        let agent =
-            ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(30)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(super::USER_AGENT)
+            .build();
         Ok(Remote { base: url.trim_end_matches('/').to_owned(), agent })
     }
 

@@ -59,6 +59,9 @@ pub struct RequestArgs {
     /// Print the status and headers of the answer on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Do not print `crumb: paid N, M left` on stderr after a payment.
+    #[arg(short, long)]
+    quiet: bool,
     /// How long to wait in all: for the answer, and for a request still in flight at the server.
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Duration,
@@ -183,7 +186,11 @@ struct Lost {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).redirects(0).build()
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .redirects(0)
+        .user_agent(super::USER_AGENT)
+        .build()
 }
 
 /// Sends `out` until it is decided or `deadline` passes: network failures and crumb's own
@@ -304,6 +311,8 @@ pub fn run(args: RequestArgs) -> Result<u8> {
     let performed = perform(&call, &mut std::io::stdout().lock())?;
     if let Some(message) = &performed.message {
         eprintln!("crumb: {message}");
+    } else if let (false, Some(cost), Some(balance)) = (args.quiet, performed.cost, performed.balance) {
+        eprintln!("crumb: paid {cost}, {balance} left");
     }
     Ok(performed.exit)
 }

@@ -96,6 +96,11 @@ struct MeteringArgs {
     /// With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here.
     #[arg(long, value_name = "ADDR")]
     admin_listen: Option<SocketAddr>,
+    /// With --upstream: do not serve the holder routes (verify, split, revoke, give-back,
+    /// status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed
+    /// to the upstream either way.
+    #[arg(long)]
+    no_well_known: bool,
     /// The audience of every metered request, for `aud` caveats (default: the request's Host,
     /// without port, which the client chooses).
     #[arg(long, value_name = "NAME")]
@@ -158,8 +163,14 @@ impl MeteringArgs {
 
     fn upstream(&self) -> Result<Option<serve::Upstream>> {
         let Some(url) = &self.upstream else {
-            if self.admin_listen.is_some() || !self.upstream_headers.is_empty() || self.upstream_ca.is_some() {
-                return Err(bad_input("--admin-listen, --upstream-header and --upstream-ca go with --upstream"));
+            if self.admin_listen.is_some()
+                || !self.upstream_headers.is_empty()
+                || self.upstream_ca.is_some()
+                || self.no_well_known
+            {
+                return Err(bad_input(
+                    "--admin-listen, --upstream-header, --upstream-ca and --no-well-known go with --upstream",
+                ));
             }
             return Ok(None);
         };
@@ -341,6 +352,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         pricing,
         authz: args.metering.authz(),
         upstream,
+        well_known: !args.metering.no_well_known,
     });
     // The issuer (its ledger connections) is dropped after the runtime, never on it:
     // PostgreSQL's blocking client may not be dropped on an async worker either.

@@ -41,6 +41,9 @@ pub struct ConsumeArgs {
     /// Output format of the issued tokens.
     #[arg(long, value_enum, default_value_t)]
     pub format: FormatArg,
+    /// Print nothing on stderr after success (no `crumb: paid N, M left`).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Everything a local spend or split needs, loaded.
@@ -381,8 +384,14 @@ fn print(c: &ConsumeArgs, successor: &str, receipt: &Value) -> Result<u8> {
         outln!("{}", serde_json::to_string_pretty(receipt)?)?;
     } else {
         outln!("{successor}")?;
-        let again = if receipt["replayed"] == true { " (a retry: the same successor as before)" } else { "" };
-        eprintln!("crumb: spent {}, {} left{again}", receipt["cost"], receipt["remaining"]);
+        if !c.quiet {
+            let again = if receipt["replayed"] == true { " (a retry: the same successor as before)" } else { "" };
+            let credit = match receipt["returned_credit"].as_u64() {
+                Some(n) => format!(" ({n} of it returned credit)"),
+                None => String::new(),
+            };
+            eprintln!("crumb: paid {}, {} left{credit}{again}", receipt["cost"], receipt["remaining"]);
+        }
     }
     Ok(OK)
 }

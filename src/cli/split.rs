@@ -22,6 +22,11 @@ pub struct SplitArgs {
     /// A child's balance; repeatable.
     #[arg(long = "amount", value_name = "N", required = true, value_parser = super::args::parse_units, allow_negative_numbers = true)]
     pub amounts: Vec<u64>,
+    /// Delegate rather than transfer: the children (not the remainder) can be revoked by this
+    /// token's lineage (`crumb revoke --token-file F --nonce CHILD`), their unspent balance
+    /// coming back. Without it a child is final, like a payment.
+    #[arg(long)]
+    pub revocable: bool,
 }
 
 pub fn run(args: SplitArgs) -> Result<u8> {
@@ -41,7 +46,10 @@ pub fn run(args: SplitArgs) -> Result<u8> {
             outln!("{}", child["token"].as_str().unwrap_or_default())?;
         }
         let balances: Vec<String> = children.iter().map(|k| k["balance"].to_string()).collect();
-        eprintln!("crumb: split into {}", balances.join(" + "));
+        let how = if args.revocable { " (revocable delegations, remainder last)" } else { "" };
+        if !c.quiet {
+            eprintln!("crumb: split into {}{how}", balances.join(" + "));
+        }
     }
     Ok(OK)
 }
@@ -54,6 +62,9 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
         Some(url) => {
             let mut fields = Map::new();
             fields.insert("amounts".into(), json!(args.amounts));
+            if args.revocable {
+                fields.insert("revocable".into(), json!(true));
+            }
             let mut answer = c.remote(url, "/v1/split", SpendKind::Split, &args.amounts, fields)?;
             let children =
                 answer["children"].as_array_mut().ok_or_else(|| unavailable("the server's answer has no children"))?;
@@ -69,7 +80,14 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
                 Some(id) => id.clone(),
                 None => super::spend::own_request_id(&local.token, SpendKind::Split, &args.amounts)?,
             };
-            let receipt = local.issuer.split(local.token, local.discharges, &ctx, &args.amounts, Some(&request_id))?;
+            let receipt = local.issuer.split(
+                local.token,
+                local.discharges,
+                &ctx,
+                &args.amounts,
+                Some(&request_id),
+                args.revocable,
+            )?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
             receipt.to_json(&tokens)
         }

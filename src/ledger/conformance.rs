@@ -54,6 +54,16 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_queued_commit_answers_like_a_direct_one", a_queued_commit_answers_like_a_direct_one),
     ("a_queued_hold_and_settle_answer_like_direct_ones", a_queued_hold_and_settle_answer_like_direct_ones),
     ("a_settle_charges_any_cost_up_to_the_hold", a_settle_charges_any_cost_up_to_the_hold),
+    ("a_revoked_delegation_returns_its_unspent_balance_once", a_revoked_delegation_returns_its_unspent_balance_once),
+    (
+        "only_the_delegating_lineage_revokes_and_only_delegations",
+        only_the_delegating_lineage_revokes_and_only_delegations,
+    ),
+    ("a_give_back_returns_credit_once", a_give_back_returns_credit_once),
+    ("returned_credit_is_taken_exactly_once_under_races", returned_credit_is_taken_exactly_once_under_races),
+    ("a_hold_on_a_revoked_delegation_settles_nothing", a_hold_on_a_revoked_delegation_settles_nothing),
+    ("the_holder_view_starts_at_the_token_it_was_handed", the_holder_view_starts_at_the_token_it_was_handed),
+    ("credit_given_back_to_a_finished_lineage_goes_on_up", credit_given_back_to_a_finished_lineage_goes_on_up),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -107,6 +117,35 @@ impl Mint {
         crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &Context::now(), amounts, None)
             .unwrap()
     }
+
+    /// A split whose children (but the remainder) are revocable delegations.
+    fn delegate(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64]) -> crate::spend::Receipt {
+        let ctx = Context::now();
+        crate::spend::split_as(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None, true).unwrap()
+    }
+
+    fn give_back(
+        &self,
+        ledger: &dyn Ledger,
+        token: &Macaroon,
+        request: &str,
+    ) -> Result<crate::delegation::GiveBackReceipt, Error> {
+        crate::delegation::give_back(
+            &self.verifier(),
+            ledger,
+            token.clone(),
+            Vec::new(),
+            &Context::now(),
+            Some(request),
+        )
+    }
+}
+
+fn returned(outcome: crate::ledger::DelegationRevoke) -> u64 {
+    match outcome {
+        crate::ledger::DelegationRevoke::Revoked { returned, .. } => returned,
+        other => panic!("not revoked: {other:?}"),
+    }
 }
 
 fn nonce(token: &Macaroon) -> Nonce {
@@ -142,6 +181,8 @@ fn commit_of(parent: Nonce, request_id: &str, child: Nonce, balance: u64) -> cra
         children: vec![(child, balance)],
         at: "2026-11-28T00:00:00Z".into(),
         presented: [7; 32],
+        revocable: false,
+        credit: None,
     }
 }
 
@@ -343,7 +384,7 @@ pub fn a_queued_commit_answers_like_a_direct_one(backend: &dyn Backend) {
     ctx.cost = 4;
     let (tx, rx) = std::sync::mpsc::channel();
     let done = Box::new(move |receipt| tx.send(receipt).unwrap());
-    issuer.consume_queued(token.clone(), Vec::new(), &ctx, Some("pay-q"), None, done);
+    issuer.consume_queued(token.clone(), Vec::new(), &ctx, Some("pay-q"), None, false, done);
     let first = match rx.recv_timeout(Duration::from_secs(10)) {
         Ok(receipt) => receipt.unwrap(),
         Err(_) => issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap(),
@@ -435,4 +476,271 @@ pub fn a_settle_charges_any_cost_up_to_the_hold(backend: &dyn Backend) {
     };
     let over = issuer.settle(held, 6).unwrap_err();
     assert!(over.to_string().contains("at most the 5 held"), "{over}");
+}
+
+/// A delegation revoked by its splitter's lineage: its subtree is revoked, its unspent balance
+/// (not what it spent) is owed to the splitter's lineage, taken in once by its next spend.
+pub fn a_revoked_delegation_returns_its_unspent_balance_once(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(100);
+    let split = mint.delegate(ledger.as_ref(), &a, &[30]);
+    assert!(split.revocable);
+    let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
+    let d2 = mint.spend(ledger.as_ref(), &d, 3, "d1").unwrap().children[0].token.clone();
+    let d3 = mint.spend(ledger.as_ref(), &d2, 3, "d2").unwrap().children[0].token.clone();
+    assert!(ledger.info(&nonce(&d)).unwrap().revocable);
+    assert!(!ledger.info(&nonce(&r)).unwrap().revocable, "the remainder is never a delegation");
+    let outcome = ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap();
+    match &outcome {
+        crate::ledger::DelegationRevoke::Revoked { revoked, returned } => {
+            assert_eq!(*returned, 24, "30 less the 6 spent");
+            assert_eq!(revoked.len(), 3, "the child and its two successors");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A retry of the split says what was recorded, whatever the retry asks.
+    let ctx = Context::now();
+    let rid = split.request_id.clone();
+    let again = crate::spend::split_as(
+        &mint.verifier(),
+        ledger.as_ref(),
+        a.clone(),
+        Vec::new(),
+        &ctx,
+        &[30],
+        Some(&rid),
+        false,
+    )
+    .unwrap();
+    assert!(again.replayed && again.revocable, "the children are delegations, as recorded");
+    // Again, from any handle: nothing more comes back.
+    assert_eq!(returned(backend.open().revoke_delegation(&nonce(&r), &nonce(&d), "later").unwrap()), 0);
+    assert_eq!(code(mint.spend(ledger.as_ref(), &d3, 1, "d3")), "revoked");
+    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 24);
+    // The splitter's next spend takes it in, once.
+    let paid = mint.spend(ledger.as_ref(), &r, 1, "r1").unwrap();
+    assert_eq!((paid.children[0].balance, paid.credit), (70 - 1 + 24, 24));
+    let next = paid.children[0].token.clone();
+    assert_eq!(ledger.info(&nonce(&next)).unwrap().credit_owed, 0);
+    let again = mint.spend(ledger.as_ref(), &r, 1, "r1").unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.children[0].token, paid.children[0].token, "a retry rebuilds the successor with its credit");
+    let paid = mint.spend(ledger.as_ref(), &next, 1, "r2").unwrap();
+    assert_eq!((paid.children[0].balance, paid.credit), (92, 0));
+}
+
+/// A child cannot revoke its parent or its siblings; a transfer and the change are never
+/// revocable; another tree's token, a spent token of the lineage and an unknown nonce get
+/// nothing.
+pub fn only_the_delegating_lineage_revokes_and_only_delegations(backend: &dyn Backend) {
+    use crate::ledger::DelegationRevoke::*;
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(100);
+    let delegated = mint.delegate(ledger.as_ref(), &a, &[10, 10]);
+    let (d, sibling, r) = (&delegated.children[0], &delegated.children[1], &delegated.children[2]);
+    let transfer = mint.split(ledger.as_ref(), &r.token, &[5]);
+    let (t, r2) = (&transfer.children[0], &transfer.children[1]);
+    let l = ledger.as_ref();
+    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &t.nonce, "now").unwrap(), NotRevocable, "a transfer");
+    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &r.nonce, "now").unwrap(), NotRevocable, "own change");
+    assert_eq!(l.revoke_delegation(&d.nonce, &sibling.nonce, "now").unwrap(), NotYours, "a sibling");
+    assert_eq!(l.revoke_delegation(&d.nonce, &r.nonce, "now").unwrap(), NotYours, "the parent's change");
+    assert_eq!(l.revoke_delegation(&d.nonce, &nonce(&a), "now").unwrap(), NotYours, "the parent");
+    assert_eq!(l.revoke_delegation(&d.nonce, &Nonce([3; 16]), "now").unwrap(), NotYours, "unknown");
+    let other = mint.token(10);
+    assert_eq!(l.revoke_delegation(&nonce(&other), &d.nonce, "now").unwrap(), NotYours, "another tree");
+    assert_eq!(
+        l.revoke_delegation(&r.nonce, &d.nonce, "now").unwrap(),
+        HolderNotLive { revoked: false },
+        "a spent token of the lineage"
+    );
+    // Nothing moved: every balance is where it was.
+    assert!(l.status(&d.nonce).unwrap().revoked_at.is_none());
+    assert_eq!(l.info(&nonce(&r2.token)).unwrap().credit_owed, 0);
+    // The current token of the lineage revokes a delegation made before a later split.
+    assert_eq!(returned(l.revoke_delegation(&nonce(&r2.token), &sibling.nonce, "now").unwrap()), 10);
+    assert_eq!(returned(l.revoke_delegation(&nonce(&r2.token), &d.nonce, "now").unwrap()), 10);
+    // A revoked holder revokes nothing.
+    l.revoke(&nonce(&r2.token), false, "now").unwrap();
+    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &d.nonce, "now").unwrap(), HolderNotLive { revoked: true });
+}
+
+/// A child gives its balance back to the lineage it came from: once, idempotent by request id,
+/// and a delegator revoking afterwards gets nothing more; a minted token has nowhere to give.
+pub fn a_give_back_returns_credit_once(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(50);
+    let split = mint.delegate(ledger.as_ref(), &a, &[20]);
+    let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
+    let d2 = mint.spend(ledger.as_ref(), &d, 5, "d1").unwrap().children[0].token.clone();
+    let gave = mint.give_back(ledger.as_ref(), &d2, "gb-1").unwrap();
+    assert_eq!((gave.returned, gave.replayed), (15, false));
+    let again = mint.give_back(ledger.as_ref(), &d2, "gb-1").unwrap();
+    assert_eq!((again.returned, again.replayed), (15, true), "a retry is answered the same");
+    assert!(
+        matches!(mint.give_back(ledger.as_ref(), &d2, "gb-2"), Err(Error::Denied(d)) if d.code.as_str() == "spent")
+    );
+    assert_eq!(code(mint.spend(ledger.as_ref(), &d2, 1, "after")), "spent");
+    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 15);
+    // The delegator revokes after the give-back: nothing is live below, nothing more returns.
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 0);
+    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 15);
+    // A revoked child cannot give back.
+    let split = mint.delegate(ledger.as_ref(), &r, &[5]);
+    let (e, r2) = (split.children[0].token.clone(), split.children[1].token.clone());
+    assert_eq!(split.credit, 15, "the split took the credit in");
+    assert_eq!(split.children[1].balance, 30 - 5 + 15);
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r2), &nonce(&e), "now").unwrap()), 5);
+    assert!(
+        matches!(mint.give_back(ledger.as_ref(), &e, "gb-e"), Err(Error::Denied(d)) if d.code.as_str() == "revoked")
+    );
+    assert_eq!(ledger.info(&nonce(&r2)).unwrap().credit_owed, 5);
+    // A minted token's lineage came from no one.
+    let root = mint.token(9);
+    let refused = mint.give_back(ledger.as_ref(), &root, "gb-root");
+    assert!(matches!(refused, Err(Error::Denied(d)) if d.code.as_str() == "not-delegated"));
+    let spent_root = mint.spend(ledger.as_ref(), &root, 1, "x").unwrap().children[0].token.clone();
+    let refused = mint.give_back(ledger.as_ref(), &spent_root, "gb-root2");
+    assert!(matches!(refused, Err(Error::Denied(d)) if d.code.as_str() == "not-delegated"));
+    // A transfer child may give back too: the credit goes to its splitter's lineage.
+    let t = mint.split(ledger.as_ref(), &r2, &[4]);
+    assert_eq!(t.credit, 5);
+    assert_eq!(mint.give_back(ledger.as_ref(), &t.children[0].token, "gb-t").unwrap().returned, 4);
+    assert_eq!(ledger.info(&t.children[1].nonce).unwrap().credit_owed, 4);
+}
+
+/// Give-backs, revocations and the splitter's spends racing on several handles: every unit
+/// is accounted for exactly once (taken in by a successor, or still owed).
+pub fn returned_credit_is_taken_exactly_once_under_races(backend: &dyn Backend) {
+    let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
+    let a = mint.token(100);
+    let split = mint.delegate(ledger.as_ref(), &a, &[10; 8]);
+    let children: Vec<Macaroon> = split.children[..8].iter().map(|c| c.token.clone()).collect();
+    let mut current = split.children[8].token.clone();
+    assert_eq!(split.children[8].balance, 20);
+    let mut workers = Vec::new();
+    for (i, child) in children.iter().enumerate() {
+        let (mint, ledger, child) = (mint.clone(), backend.open(), child.clone());
+        let holder = nonce(&current);
+        workers.push(std::thread::spawn(move || {
+            if i % 2 == 0 {
+                mint.give_back(ledger.as_ref(), &child, &format!("gb-{i}")).unwrap().returned
+            } else {
+                // The splitter's lineage may have moved on: the revocation names its first
+                // remainder, which may be spent by then (then nothing is revoked here).
+                match ledger.revoke_delegation(&holder, &nonce(&child), "now").unwrap() {
+                    crate::ledger::DelegationRevoke::Revoked { returned, .. } => returned,
+                    _ => 0,
+                }
+            }
+        }));
+    }
+    let mut taken = 0;
+    let mut spent = 0;
+    for i in 0..8 {
+        let receipt = mint.spend(ledger.as_ref(), &current, 1, &format!("r{i}")).unwrap();
+        taken += receipt.credit;
+        spent += 1;
+        current = receipt.children[0].token.clone();
+    }
+    let moved: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let owed = ledger.info(&nonce(&current)).unwrap().credit_owed;
+    assert_eq!(taken + owed, moved, "credit taken in plus credit owed is what came back");
+    let live = crate::verify::balance_of(&current).unwrap();
+    // What never came back: the children whose revocation found the holder spent.
+    let stranded: u64 = children
+        .iter()
+        .map(|c| ledger.status(&nonce(c)).unwrap())
+        .filter(|s| s.spent.is_none() && s.revoked_at.is_none())
+        .count() as u64
+        * 10;
+    assert_eq!(live + spent + owed + stranded, 100, "live {live}, spent {spent}, owed {owed}, stranded {stranded}");
+}
+
+/// A hold in flight on a delegation when it is revoked: the revocation returns its whole
+/// balance and the settle writes nothing (the request is not charged).
+pub fn a_hold_on_a_revoked_delegation_settles_nothing(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(40);
+    let split = mint.delegate(ledger.as_ref(), &a, &[15]);
+    let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
+    let verified = mint.verified(&d);
+    let ticket =
+        held(ledger.reserve(&Reservation::new(&verified, "req", NOW, Duration::from_secs(60)).unwrap()).unwrap());
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 15);
+    let settled = ledger.settle(&ticket, &commit_of(nonce(&d), "req", Nonce([4; 16]), 12)).unwrap();
+    assert_eq!(settled, CommitOutcome::Revoked("now".into()));
+    assert!(ledger.status(&Nonce([4; 16])).unwrap().spent.is_none());
+    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 15);
+}
+
+/// The ledger records which child is the change and the head of each lineage: the holder's
+/// view of a live token starts at the token it was handed.
+pub fn the_holder_view_starts_at_the_token_it_was_handed(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(100);
+    let s1 = mint.split(ledger.as_ref(), &a, &[10]);
+    let b = s1.children[0].token.clone();
+    let a2 = mint.spend(ledger.as_ref(), &s1.children[1].token, 5, "a").unwrap().children[0].token.clone();
+    let b2 = mint.spend(ledger.as_ref(), &b, 1, "b").unwrap().children[0].token.clone();
+    let info = ledger.info(&nonce(&a2)).unwrap();
+    assert_eq!((info.head, info.change), (Some(nonce(&a)), true));
+    let info = ledger.info(&nonce(&b2)).unwrap();
+    assert_eq!((info.head, info.change), (Some(nonce(&b)), true));
+    let info = ledger.info(&nonce(&b)).unwrap();
+    assert_eq!((info.head, info.change, info.parent), (Some(nonce(&b)), false, Some(nonce(&a))));
+    let tree = ledger.lineage(&nonce(&a), 100, Scope::Descendants).unwrap();
+    let changes: Vec<bool> = tree.nodes.iter().map(|n| n.change).collect();
+    assert_eq!(tree.nodes.len(), 5);
+    assert_eq!(changes.iter().filter(|c| **c).count(), 3, "the remainder and two successors: {changes:?}");
+}
+
+/// A delegate's own delegate gives back after the delegate already gave back (its lineage is
+/// finished): the credit goes on to where the delegate gave back, never stranded.
+pub fn credit_given_back_to_a_finished_lineage_goes_on_up(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(60);
+    let first = mint.delegate(ledger.as_ref(), &a, &[30]);
+    let (b, a1) = (first.children[0].token.clone(), first.children[1].token.clone());
+    let second = mint.delegate(ledger.as_ref(), &b, &[10]);
+    let (c, b1) = (second.children[0].token.clone(), second.children[1].token.clone());
+    assert_eq!(mint.give_back(ledger.as_ref(), &b1, "b-done").unwrap().returned, 20);
+    assert_eq!(ledger.info(&nonce(&a1)).unwrap().credit_owed, 20);
+    let c1 = mint.spend(ledger.as_ref(), &c, 4, "c1").unwrap().children[0].token.clone();
+    assert_eq!(mint.give_back(ledger.as_ref(), &c1, "c-done").unwrap().returned, 6);
+    assert_eq!(ledger.info(&nonce(&a1)).unwrap().credit_owed, 26, "B's lineage is finished: on to A's");
+    assert_eq!(ledger.info(&nonce(&b)).unwrap().credit_owed, 0);
+    let paid = mint.spend(ledger.as_ref(), &a1, 1, "a1").unwrap();
+    assert_eq!((paid.children[0].balance, paid.credit), (30 - 1 + 26, 26));
+}
+
+/// A metered request's settle (queued where the backend queues, else blocking) takes the
+/// credit returned to its lineage into the successor, once; its retry answers the same.
+pub fn a_metered_settle_takes_returned_credit_in(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let a = mint.token(50);
+    let split = mint.delegate(ledger.as_ref(), &a, &[10]);
+    let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 10);
+    let mut ctx = Context::now();
+    ctx.cost = 5;
+    let ttl = Duration::from_secs(30);
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(r.clone(), Vec::new(), &ctx, "key:m:1", ttl) else {
+        panic!("a fresh token is held")
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receipt = match issuer.settle_queued(held, 5, Box::new(move |q| tx.send(q).unwrap())) {
+        None => match issuer.settle_again(rx.recv_timeout(Duration::from_secs(10)).unwrap()) {
+            Ok(held) => issuer.settle(held, 5).unwrap(),
+            Err(queued) => issuer.finish_settle(*queued).unwrap(),
+        },
+        Some(held) => issuer.settle(held, 5).unwrap(),
+    };
+    assert_eq!((receipt.cost, receipt.credit, receipt.children[0].balance), (5, 10, 40 - 5 + 10));
+    assert_eq!(ledger.info(&receipt.children[0].nonce).unwrap().credit_owed, 0);
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(r, Vec::new(), &ctx, "key:m:1", ttl) else {
+        panic!("a retry is answered")
+    };
+    assert_eq!(again.children[0].token, receipt.children[0].token);
 }

@@ -14,6 +14,12 @@
 //! - [`Ledger::settle`] then marks the parent spent *and* records every child in one
 //!   transaction, or [`Ledger::release`] gives the token back untouched.
 //!
+//! Delegation ([`crate::delegation`]): each child records whether it is its parent's change
+//! (a spend's successor, a split's remainder) and, for a change, the head of its lineage; a
+//! split's other children whether they are revocable delegations; a lineage's head the credit
+//! returned to it. [`Ledger::revoke_delegation`] and [`Ledger::give_back`] move credit in one
+//! transaction, and a [`Commit`] takes exactly the credit its change was issued with.
+//!
 //! The port is synchronous: both backends are blocking clients (SQLite is a library call;
 //! PostgreSQL's synchronous client runs its own small runtime), so async callers reach the
 //! ledger through one blocking boundary (the server's `blocking`), never from a worker thread.
@@ -41,6 +47,9 @@ use std::sync::Arc;
 pub enum SpendKind {
     Spend,
     Split,
+    /// A child handing its whole balance back to the lineage it was split from
+    /// ([`Ledger::give_back`]): no successor; `cost` is what went back.
+    GiveBack,
 }
 
 impl SpendKind {
@@ -48,6 +57,7 @@ impl SpendKind {
         match self {
             SpendKind::Spend => "spend",
             SpendKind::Split => "split",
+            SpendKind::GiveBack => "give-back",
         }
     }
 
@@ -55,6 +65,7 @@ impl SpendKind {
         match s {
             "spend" => Some(SpendKind::Spend),
             "split" => Some(SpendKind::Split),
+            "give-back" => Some(SpendKind::GiveBack),
             _ => None,
         }
     }
@@ -95,6 +106,13 @@ pub struct Commit {
     pub at: String,
     /// Fingerprint of the exact token presented (so a copy of the same nonce cannot replay it).
     pub presented: [u8; 32],
+    /// Every child but the last (the change) is a delegation its splitter may revoke, not a
+    /// transfer (`split --revocable`).
+    pub revocable: bool,
+    /// Returned credit the change (the last child) takes in: `Some(n)` takes exactly the `n`
+    /// owed to the parent's lineage, and writes nothing if that is not what is owed
+    /// ([`CommitOutcome::CreditChanged`]); `None` leaves whatever is owed where it is.
+    pub credit: Option<u64>,
 }
 
 /// What a settle found.
@@ -110,6 +128,9 @@ pub enum CommitOutcome {
     ReservationLost,
     /// (One-step [`Ledger::commit`] only.) Another use holds the token: nothing was written.
     InFlight,
+    /// The commit claimed returned credit, but the parent's lineage is owed this much now:
+    /// nothing was written (issue the change again with it, and retry).
+    CreditChanged(u64),
 }
 
 /// A request to hold a token while its spend is in flight. Made only from a verified token.
@@ -205,6 +226,74 @@ pub struct Node {
     pub balance: Option<u64>,
     pub issued_at: Option<String>,
     pub status: Status,
+    /// A delegation its splitter may revoke (`split --revocable`), not a transfer.
+    pub revocable: bool,
+    /// Its parent's change (a spend's successor or a split's remainder): the same holder's
+    /// token, not something handed on.
+    pub change: bool,
+    /// Returned credit owed to the lineage this token heads, not yet taken in.
+    pub credit: u64,
+}
+
+/// Everything the ledger knows of one token, for `status` and for the delegation rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub status: Status,
+    pub parent: Option<Nonce>,
+    pub balance: Option<u64>,
+    /// Unix seconds until which a hold (a request in flight) keeps the token, if any.
+    pub held_until: Option<i64>,
+    pub revocable: bool,
+    pub change: bool,
+    /// The token that heads its lineage: the last ancestor reached through change links (the
+    /// token its holder was handed: a mint, or a child split off to it). Itself if none.
+    pub head: Option<Nonce>,
+    /// Returned credit owed to that lineage, waiting for its next spend or split.
+    pub credit_owed: u64,
+}
+
+/// What revoking a delegation did ([`Ledger::revoke_delegation`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DelegationRevoke {
+    /// The child's subtree is revoked (`revoked`: the nonces newly revoked, none when it was
+    /// revoked or given back before); `returned` is the credit that went back to the
+    /// delegator's lineage (live balances and credit owed inside the subtree).
+    Revoked { revoked: Vec<Nonce>, returned: u64 },
+    /// The presented token is not live (spent or revoked): only the lineage's current token
+    /// revokes its delegations.
+    HolderNotLive { revoked: bool },
+    /// The child was not split off from the presented token's lineage (or is unknown).
+    NotYours,
+    /// The child was split off from this lineage as a transfer (final), or is its change.
+    NotRevocable,
+}
+
+/// One give-back: retire `parent` (its whole balance, as the ledger issued it) and return it to the lineage its
+/// lineage was split from ([`Ledger::give_back`]).
+#[derive(Clone, Debug)]
+pub struct GiveBack {
+    pub parent: Nonce,
+    pub request_id: String,
+    pub at: String,
+    pub presented: [u8; 32],
+    /// Unix seconds now: a hold that has not expired by then refuses the give-back.
+    pub now: i64,
+}
+
+/// What a give-back found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GaveBack {
+    /// Written now: `returned` (the balance and any credit owed to the token's own lineage)
+    /// went to the lineage it was split from.
+    Fresh {
+        returned: u64,
+    },
+    /// The token was consumed already (perhaps by this same give-back: a retry).
+    AlreadySpent(Spent),
+    Revoked(String),
+    InFlight,
+    /// Its lineage was never split off from another (a minted token): nowhere to return to.
+    NotDelegated,
 }
 
 /// What revoking a token by possession found.
@@ -258,6 +347,9 @@ impl Node {
                 "request_id": (!s.request_id.is_empty()).then_some(&s.request_id),
             })),
             "revoked_at": self.status.revoked_at,
+            "revocable": self.revocable,
+            "change": self.change,
+            "returned_credit": self.credit,
         })
     }
 }
@@ -350,6 +442,20 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// The tree `nonce` belongs to, at most `max_nodes` of it: its root ancestor first (within
     /// [`crate::limits::MAX_LINEAGE_ANCESTORS`]), then descendants breadth first.
     fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError>;
+
+    /// What the ledger knows of `nonce`, with its lineage's head and the credit owed to it.
+    fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError>;
+
+    /// Revokes the delegation `child` on behalf of `holder`, in one transaction: `holder`
+    /// must be live, and `child` a revocable child split off from `holder`'s lineage (same
+    /// head). Its whole subtree is revoked, holds in flight included; the live balances in it
+    /// and the credit owed inside it go to `holder`'s lineage, exactly once.
+    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError>;
+
+    /// Retires `g.parent` (live, not held) as a give-back and credits its balance, and the
+    /// credit owed to its own lineage, to the lineage its lineage was split from, in one
+    /// transaction.
+    fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError>;
 }
 
 /// Reads the stored list of a consumption's amounts (`"30,20,47"`).

@@ -14,8 +14,8 @@
 //! when the database stays down the caller gets [`LedgerErrorKind::Unavailable`].
 
 use super::{
-    Commit, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, OpenOptions, Reservation,
-    Reserved, Scope, SpendKind, Spent, Status, Ticket,
+    Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind, Lineage,
+    LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -25,10 +25,19 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The schema version this crumb writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 1] = [SCHEMA_V1];
+const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+
+/// v2: delegations and returned credit (as the embedded ledger's v4).
+const SCHEMA_V2: &str = "
+ALTER TABLE crumb_tokens ADD COLUMN revocable BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN is_change BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN head BYTEA,
+    ADD COLUMN credit BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN gave_to BYTEA;
+";
 
 const SCHEMA_V1: &str = "
 CREATE TABLE crumb_tokens (
@@ -317,26 +326,47 @@ impl PostgresLedger {
         let amounts = amounts.join(",");
         let nonces: Vec<&[u8]> = c.children.iter().map(|(n, _)| &n.0[..]).collect();
         let balances: Vec<i64> = c.children.iter().map(|(_, b)| to_i64(*b)).collect();
+        let last = c.children.len().saturating_sub(1);
+        let changes: Vec<bool> = (0..c.children.len()).map(|i| i == last).collect();
+        let revocable: Vec<bool> = changes.iter().map(|change| c.revocable && !change).collect();
+        // Credit above 0 is taken in a transaction of its own, the head's row locked first.
+        let claim = c.credit.filter(|&n| n > 0);
+        let check: Option<i64> = c.credit.filter(|&n| n == 0).map(to_i64);
         self.run(|conn| {
             let statement = conn.prepared(sql)?;
-            let written: i64 = conn
-                .client
-                .query_one(
-                    &statement,
-                    &[
-                        &&c.parent.0[..],
-                        &c.at,
-                        &c.request_id,
-                        &c.kind.as_str(),
-                        &to_i64(c.cost),
-                        &amounts,
-                        &&c.presented[..],
-                        condition,
-                        &nonces,
-                        &balances,
-                    ],
-                )?
-                .get(0);
+            let params: [&(dyn postgres::types::ToSql + Sync); 13] = [
+                &&c.parent.0[..],
+                &c.at,
+                &c.request_id,
+                &c.kind.as_str(),
+                &to_i64(c.cost),
+                &amounts,
+                &&c.presented[..],
+                condition,
+                &nonces,
+                &balances,
+                &revocable,
+                &changes,
+                &check,
+            ];
+            let written: i64 = match claim {
+                None => conn.client.query_one(&statement, &params)?.get(0),
+                Some(claim) => {
+                    let mut tx = conn.client.transaction()?;
+                    let head = head_of(&mut tx, &c.parent)?;
+                    let taken = tx.execute(
+                        "UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1 AND credit = $2",
+                        &[&&head.0[..], &to_i64(claim)],
+                    )?;
+                    let written: i64 = if taken == 1 { tx.query_one(&statement, &params)?.get(0) } else { 0 };
+                    if written > 0 {
+                        tx.commit()?;
+                    } else {
+                        tx.rollback()?;
+                    }
+                    written
+                }
+            };
             if written > 0 {
                 return Ok(CommitOutcome::Fresh);
             }
@@ -348,10 +378,51 @@ impl PostgresLedger {
             Ok(match (status.revoked_at, status.spent) {
                 (Some(at), _) => CommitOutcome::Revoked(at),
                 (None, Some(spent)) => CommitOutcome::AlreadySpent(spent),
-                (None, None) => held.clone(),
+                (None, None) => {
+                    let owed = match c.credit {
+                        Some(_) => {
+                            let mut tx = conn.client.transaction()?;
+                            let head = head_of(&mut tx, &c.parent)?;
+                            let owed = credit_of(&mut tx, &head)?;
+                            tx.commit()?;
+                            Some(owed)
+                        }
+                        None => None,
+                    };
+                    match owed {
+                        Some(owed) if Some(owed) != c.credit => CommitOutcome::CreditChanged(owed),
+                        _ => held.clone(),
+                    }
+                }
             })
         })
     }
+}
+
+/// The head of the lineage `nonce` belongs to (itself when it heads its own).
+fn head_of(tx: &mut Transaction<'_>, nonce: &Nonce) -> Result<Nonce, Failure> {
+    let head: Option<Vec<u8>> =
+        tx.query_opt("SELECT head FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]])?.and_then(|r| r.get(0));
+    head.map_or(Ok(*nonce), |h| nonce_of(&h))
+}
+
+/// The returned credit owed to the lineage `head` heads.
+fn credit_of(tx: &mut Transaction<'_>, head: &Nonce) -> Result<u64, Failure> {
+    let credit: Option<i64> =
+        tx.query_opt("SELECT credit FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?.map(|r| r.get(0));
+    Ok(credit.unwrap_or(0) as u64)
+}
+
+/// Adds `amount` to the credit owed to the lineage `head` heads (locking its row).
+fn deposit(tx: &mut Transaction<'_>, head: &Nonce, amount: u64) -> Result<(), Failure> {
+    if amount > 0 {
+        tx.execute(
+            "INSERT INTO crumb_tokens (nonce, credit) VALUES ($1, $2)
+             ON CONFLICT (nonce) DO UPDATE SET credit = crumb_tokens.credit + excluded.credit",
+            &[&&head.0[..], &to_i64(amount)],
+        )?;
+    }
+    Ok(())
 }
 
 const STATUS_SQL: &str = "SELECT spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at, spent_by
@@ -364,9 +435,11 @@ macro_rules! children_and_count {
     () => {
         "
 ), children AS (
-    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at)
-    SELECT c.nonce, p.nonce, c.balance, $2 FROM parent p, unnest($9::bytea[], $10::bigint[]) AS c(nonce, balance)
-    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at
+    INSERT INTO crumb_tokens (nonce, parent, balance, issued_at, revocable, is_change, head)
+    SELECT c.nonce, p.nonce, c.balance, $2, c.revocable, c.is_change, CASE WHEN c.is_change THEN p.head END
+    FROM parent p, unnest($9::bytea[], $10::bigint[], $11::bool[], $12::bool[]) AS c(nonce, balance, revocable, is_change)
+    ON CONFLICT (nonce) DO UPDATE SET parent = excluded.parent, balance = excluded.balance, issued_at = excluded.issued_at,
+        revocable = excluded.revocable, is_change = excluded.is_change, head = excluded.head
     RETURNING 1
 )
 SELECT count(*) FROM parent"
@@ -385,7 +458,9 @@ const COMMIT_SQL: &str = concat!(
         spent_by = excluded.spent_by, reserved_ticket = NULL, reserved_until = NULL
     WHERE crumb_tokens.spent_at IS NULL AND crumb_tokens.revoked_at IS NULL
         AND (crumb_tokens.reserved_ticket IS NULL OR crumb_tokens.reserved_until <= $8::bigint)
-    RETURNING nonce",
+        AND ($13::bigint IS NULL OR COALESCE((SELECT h.credit FROM crumb_tokens h
+            WHERE h.nonce = COALESCE(crumb_tokens.head, crumb_tokens.nonce)), 0) = $13::bigint)
+    RETURNING nonce, COALESCE(head, nonce) AS head",
     children_and_count!()
 );
 
@@ -395,7 +470,9 @@ const SETTLE_SQL: &str = concat!(
     UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
         spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
     WHERE nonce = $1 AND spent_at IS NULL AND revoked_at IS NULL AND reserved_ticket = $8::bytea
-    RETURNING nonce",
+        AND ($13::bigint IS NULL OR COALESCE((SELECT h.credit FROM crumb_tokens h
+            WHERE h.nonce = COALESCE(crumb_tokens.head, crumb_tokens.nonce)), 0) = $13::bigint)
+    RETURNING nonce, COALESCE(head, nonce) AS head",
     children_and_count!()
 );
 
@@ -655,7 +732,7 @@ impl Ledger for PostgresLedger {
                          SELECT $1::bytea, 0 UNION ALL
                          SELECT t.nonce, tree.depth + 1 FROM crumb_tokens t JOIN tree ON t.parent = tree.n
                          WHERE t.nonce IS DISTINCT FROM $3::bytea)
-                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
+                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit
                      FROM (SELECT n, depth FROM tree LIMIT $2) tree LEFT JOIN crumb_tokens t ON t.nonce = tree.n
                      ORDER BY tree.depth"
                 ),
@@ -673,10 +750,164 @@ impl Ledger for PostgresLedger {
                         balance: r.get::<_, Option<i64>>(2).map(|b| b as u64),
                         issued_at: r.get(3),
                         status: status_of(r, 4)?,
+                        revocable: r.get::<_, Option<bool>>(11).unwrap_or(false),
+                        change: r.get::<_, Option<bool>>(12).unwrap_or(false),
+                        credit: r.get::<_, Option<i64>>(13).unwrap_or(0) as u64,
                     })
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;
             Ok(Lineage { nodes, truncated, root_not_reached })
+        })
+    }
+
+    fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError> {
+        self.run(|conn| {
+            let mut tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let row = tx.query_opt(
+                &format!(
+                    "SELECT {STATUS_COLUMNS}, parent, balance, reserved_until, revocable, is_change, head
+                     FROM crumb_tokens WHERE nonce = $1"
+                ),
+                &[&&nonce.0[..]],
+            )?;
+            let mut info = TokenInfo { head: Some(*nonce), ..TokenInfo::default() };
+            if let Some(r) = row {
+                info.status = status_of(&r, 0)?;
+                info.parent = r.get::<_, Option<&[u8]>>(7).map(nonce_of).transpose()?;
+                info.balance = r.get::<_, Option<i64>>(8).map(|b| b as u64);
+                info.held_until = r.get(9);
+                info.revocable = r.get(10);
+                info.change = r.get(11);
+                if let Some(head) = r.get::<_, Option<&[u8]>>(12) {
+                    info.head = Some(nonce_of(head)?);
+                }
+            }
+            info.credit_owed = credit_of(&mut tx, &info.head.unwrap_or(*nonce))?;
+            tx.commit()?;
+            Ok(info)
+        })
+    }
+
+    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError> {
+        self.write(true, |tx| {
+            let standing = lock_row(tx, holder)?.status;
+            if standing.revoked_at.is_some() || standing.spent.is_some() {
+                return Ok(DelegationRevoke::HolderNotLive { revoked: standing.revoked_at.is_some() });
+            }
+            let holder_head = head_of(tx, holder)?;
+            let row = tx.query_opt(
+                "SELECT parent, revocable, is_change FROM crumb_tokens WHERE nonce = $1 FOR UPDATE",
+                &[&&child.0[..]],
+            )?;
+            let Some(row) = row else { return Ok(DelegationRevoke::NotYours) };
+            let Some(parent) = row.get::<_, Option<Vec<u8>>>(0) else { return Ok(DelegationRevoke::NotYours) };
+            if head_of(tx, &nonce_of(&parent)?)? != holder_head {
+                return Ok(DelegationRevoke::NotYours);
+            }
+            if row.get::<_, bool>(2) || !row.get::<_, bool>(1) {
+                return Ok(DelegationRevoke::NotRevocable);
+            }
+            // Level by level, each locked before the next is read (as a cascade): a spend of a
+            // node here either committed first (its children are read below) or waits and then
+            // finds the node revoked.
+            let (mut returned, mut revoked) = (0u64, Vec::new());
+            let mut level: Vec<Vec<u8>> = vec![child.0.to_vec()];
+            while !level.is_empty() {
+                let rows = tx.query(
+                    "SELECT nonce, balance, spent_at IS NULL AND revoked_at IS NULL, revoked_at IS NULL, credit
+                     FROM crumb_tokens WHERE nonce = ANY($1) FOR UPDATE",
+                    &[&level],
+                )?;
+                let mut fresh: Vec<Vec<u8>> = Vec::new();
+                for r in &rows {
+                    if r.get::<_, bool>(2) {
+                        returned = returned.saturating_add(r.get::<_, Option<i64>>(1).unwrap_or(0) as u64);
+                    }
+                    returned = returned.saturating_add(r.get::<_, i64>(4) as u64);
+                    if r.get::<_, bool>(3) {
+                        fresh.push(r.get(0));
+                    }
+                }
+                tx.execute(
+                    "UPDATE crumb_tokens SET revoked_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoked_at END,
+                         credit = 0 WHERE nonce = ANY($1)",
+                    &[&level, &at],
+                )?;
+                for n in &fresh {
+                    revoked.push(nonce_of(n)?);
+                }
+                level = tx
+                    .query("SELECT nonce FROM crumb_tokens WHERE parent = ANY($1)", &[&level])?
+                    .iter()
+                    .map(|r| r.get::<_, Vec<u8>>(0))
+                    .collect();
+            }
+            deposit(tx, &holder_head, returned)?;
+            Ok(DelegationRevoke::Revoked { revoked, returned })
+        })
+    }
+
+    fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
+        self.write(true, |tx| {
+            let Locked { status, held_by, until } = lock_row(tx, &g.parent)?;
+            // A give-back recorded before is answered as such, even if its tree was revoked
+            // since: its retry must learn that it happened.
+            if let Some(spent) = status.spent {
+                return Ok(GaveBack::AlreadySpent(spent));
+            }
+            if let Some(at) = status.revoked_at {
+                return Ok(GaveBack::Revoked(at));
+            }
+            if held_by.is_some() && until.is_some_and(|u| u > g.now) {
+                return Ok(GaveBack::InFlight);
+            }
+            let head = head_of(tx, &g.parent)?;
+            let split_from: Option<Vec<u8>> = tx
+                .query_opt("SELECT parent FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?
+                .and_then(|r| r.get(0));
+            let balance: Option<i64> =
+                tx.query_one("SELECT balance FROM crumb_tokens WHERE nonce = $1", &[&&g.parent.0[..]])?.get(0);
+            let (Some(split_from), Some(balance)) = (split_from, balance) else { return Ok(GaveBack::NotDelegated) };
+            let balance = balance as u64;
+            let target = head_of(tx, &nonce_of(&split_from)?)?;
+            let own: i64 = tx
+                .query_opt("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])?
+                .map_or(0, |r| r.get(0));
+            let returned = balance.saturating_add(own as u64);
+            tx.execute("UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1", &[&&head.0[..]])?;
+            tx.execute(
+                "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
+                     spent_amounts = '', spent_by = $6, reserved_ticket = NULL, reserved_until = NULL
+                 WHERE nonce = $1",
+                &[
+                    &&g.parent.0[..],
+                    &g.at,
+                    &g.request_id,
+                    &SpendKind::GiveBack.as_str(),
+                    &to_i64(returned),
+                    &&g.presented[..],
+                ],
+            )?;
+            // This lineage is finished: credit that comes back to it later (a delegate of its
+            // own giving back) goes on to where it gave back.
+            tx.execute("UPDATE crumb_tokens SET gave_to = $2 WHERE nonce = $1", &[&&head.0[..], &&target.0[..]])?;
+            let mut receiver = target;
+            for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+                let next: Option<Vec<u8>> = tx
+                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&receiver.0[..]])?
+                    .and_then(|r| r.get(0));
+                match next {
+                    Some(next) => receiver = nonce_of(&next)?,
+                    None => break,
+                }
+            }
+            deposit(tx, &receiver, returned)?;
+            Ok(GaveBack::Fresh { returned })
         })
     }
 }

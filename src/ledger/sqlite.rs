@@ -15,8 +15,8 @@
 //! handed nothing out), so a batch of only those commits with `synchronous = NORMAL`.
 
 use super::{
-    Commit, CommitDone, CommitOutcome, Ledger, LedgerError, LedgerErrorKind, Lineage, LiveRevoke, Node, Reservation,
-    ReserveDone, Reserved, Scope, SpendKind, Spent, Status, Ticket,
+    Commit, CommitDone, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind,
+    Lineage, LiveRevoke, Node, Reservation, ReserveDone, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -51,10 +51,20 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 }
 
 /// The schema version this crumb writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: [&str; 4] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+
+/// v4: delegations and returned credit. `revocable`: a child its splitter may revoke;
+/// `is_change`: the parent's change (successor or remainder); `head`: the token that heads the
+/// lineage a change belongs to (NULL: the token heads its own); `credit`: returned credit owed
+/// to the lineage this token heads; `gave_to`: the lineage this one gave back to (its end).
+const SCHEMA_V4: &str = "ALTER TABLE tokens ADD COLUMN revocable INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN is_change INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN head BLOB;
+ALTER TABLE tokens ADD COLUMN credit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN gave_to BLOB;";
 
 /// v3: a token held while its spend is in flight (reserve, then settle or release).
 const SCHEMA_V3: &str = "ALTER TABLE tokens ADD COLUMN reserved_ticket BLOB;
@@ -158,6 +168,8 @@ enum Op {
     Release(Ticket),
     Revoke { nonce: Nonce, cascade: bool, at: String },
     RevokeIfLive { nonce: Nonce, at: String },
+    RevokeDelegation { holder: Nonce, child: Nonce, at: String },
+    GiveBack(GiveBack),
 }
 
 impl Op {
@@ -174,6 +186,8 @@ enum Answer {
     Released,
     Revoked(Vec<Nonce>),
     LiveRevoke(LiveRevoke),
+    Delegation(DelegationRevoke),
+    GaveBack(GaveBack),
 }
 
 type Reply = Result<Answer, LedgerError>;
@@ -489,21 +503,226 @@ fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
         Op::Reserve(r) => Answer::Reserved(reserve_in(tx, r)?),
         Op::Settle(ticket, commit) => Answer::Committed(settle_in(tx, ticket, commit)?),
         Op::Commit(reservation, commit) => Answer::Committed(match reserve_in(tx, reservation)? {
-            Reserved::Held(ticket) => settle_in(tx, &ticket, commit)?,
+            Reserved::Held(ticket) => match settle_in(tx, &ticket, commit)? {
+                // Nothing written: the hold taken just now goes too.
+                changed @ CommitOutcome::CreditChanged(_) => {
+                    release_in(tx, &ticket)?;
+                    changed
+                }
+                other => other,
+            },
             Reserved::Spent(spent) => CommitOutcome::AlreadySpent(spent),
             Reserved::Revoked(at) => CommitOutcome::Revoked(at),
             Reserved::InFlight => CommitOutcome::InFlight,
         }),
         Op::Release(ticket) => {
-            tx.execute(
-                "UPDATE tokens SET reserved_ticket = NULL, reserved_until = NULL WHERE nonce = ?1 AND reserved_ticket = ?2",
-                params![&ticket.parent().0[..], &ticket.id()[..]],
-            )?;
+            release_in(tx, ticket)?;
             Answer::Released
         }
         Op::Revoke { nonce, cascade, at } => Answer::Revoked(revoke_in(tx, nonce, *cascade, at)?),
         Op::RevokeIfLive { nonce, at } => Answer::LiveRevoke(revoke_if_live_in(tx, nonce, at)?),
+        Op::RevokeDelegation { holder, child, at } => Answer::Delegation(revoke_delegation_in(tx, holder, child, at)?),
+        Op::GiveBack(g) => Answer::GaveBack(give_back_in(tx, g)?),
     })
+}
+
+fn release_in(tx: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE tokens SET reserved_ticket = NULL, reserved_until = NULL WHERE nonce = ?1 AND reserved_ticket = ?2",
+        params![&ticket.parent().0[..], &ticket.id()[..]],
+    )?;
+    Ok(())
+}
+
+/// The head of the lineage `nonce` belongs to (itself when it heads its own).
+fn head_in(conn: &Connection, nonce: &Nonce) -> Result<Nonce, ApplyError> {
+    let head: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT head FROM tokens WHERE nonce = ?1")?
+        .query_row([&nonce.0[..]], |r| r.get(0))
+        .optional()?
+        .flatten();
+    head.map_or(Ok(*nonce), nonce_of)
+}
+
+/// The returned credit owed to the lineage `head` heads.
+fn credit_in(conn: &Connection, head: &Nonce) -> Result<u64, ApplyError> {
+    let credit: Option<i64> = conn
+        .prepare_cached("SELECT credit FROM tokens WHERE nonce = ?1")?
+        .query_row([&head.0[..]], |r| r.get(0))
+        .optional()?;
+    Ok(credit.unwrap_or(0) as u64)
+}
+
+/// Adds `amount` to the credit owed to the lineage `head` heads.
+fn deposit_in(tx: &Connection, head: &Nonce, amount: u64) -> Result<(), ApplyError> {
+    if amount > 0 {
+        tx.prepare_cached(
+            "INSERT INTO tokens (nonce, credit) VALUES (?1, ?2)
+             ON CONFLICT(nonce) DO UPDATE SET credit = credit + ?2",
+        )?
+        .execute(params![&head.0[..], to_i64(amount)])?;
+    }
+    Ok(())
+}
+
+/// The lineage credit for `head` goes to: itself, or, when it has given back (it has no live
+/// token left), the lineage it gave back to, transitively.
+fn receiver_in(tx: &Connection, head: &Nonce) -> Result<Nonce, ApplyError> {
+    let mut at = *head;
+    for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+        let next: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT gave_to FROM tokens WHERE nonce = ?1")?
+            .query_row([&at.0[..]], |r| r.get(0))
+            .optional()?
+            .flatten();
+        match next {
+            Some(next) => at = nonce_of(next)?,
+            None => break,
+        }
+    }
+    Ok(at)
+}
+
+fn revoke_delegation_in(
+    tx: &Connection,
+    holder: &Nonce,
+    child: &Nonce,
+    at: &str,
+) -> Result<DelegationRevoke, ApplyError> {
+    let standing = row_in(tx, holder)?.status;
+    if standing.revoked_at.is_some() || standing.spent.is_some() {
+        return Ok(DelegationRevoke::HolderNotLive { revoked: standing.revoked_at.is_some() });
+    }
+    let holder_head = head_in(tx, holder)?;
+    let row: Option<(Option<Vec<u8>>, bool, bool)> = tx
+        .query_row("SELECT parent, revocable, is_change FROM tokens WHERE nonce = ?1", [&child.0[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((Some(parent), revocable, is_change)) = row else { return Ok(DelegationRevoke::NotYours) };
+    if head_in(tx, &nonce_of(parent)?)? != holder_head {
+        return Ok(DelegationRevoke::NotYours);
+    }
+    if is_change || !revocable {
+        return Ok(DelegationRevoke::NotRevocable);
+    }
+    let mut stmt = tx.prepare_cached(
+        "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n)
+         SELECT t.nonce, t.balance, t.spent_at IS NULL AND t.revoked_at IS NULL, t.revoked_at IS NULL, t.credit
+         FROM tokens t JOIN tree ON t.nonce = tree.n",
+    )?;
+    let rows = stmt
+        .query_map([&child.0[..]], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut returned: u64 = 0;
+    let mut revoked = Vec::new();
+    for (nonce, balance, live, not_revoked, credit) in rows {
+        if live {
+            returned = returned.saturating_add(balance.unwrap_or(0) as u64);
+        }
+        returned = returned.saturating_add(credit as u64);
+        if not_revoked {
+            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE nonce = ?1", params![&nonce, at])?;
+            revoked.push(nonce_of(nonce.clone())?);
+        }
+        if credit != 0 {
+            tx.execute("UPDATE tokens SET credit = 0 WHERE nonce = ?1", [&nonce])?;
+        }
+    }
+    deposit_in(tx, &holder_head, returned)?;
+    Ok(DelegationRevoke::Revoked { revoked, returned })
+}
+
+fn give_back_in(tx: &Connection, g: &GiveBack) -> Result<GaveBack, ApplyError> {
+    let row = row_in(tx, &g.parent)?;
+    // A give-back recorded before is answered as such, even if its tree was revoked since:
+    // its retry must learn that it happened.
+    if let Some(spent) = row.status.spent {
+        return Ok(GaveBack::AlreadySpent(spent));
+    }
+    if let Some(at) = row.status.revoked_at {
+        return Ok(GaveBack::Revoked(at));
+    }
+    if row.reserved_ticket.is_some() && row.reserved_until.is_some_and(|until| until > g.now) {
+        return Ok(GaveBack::InFlight);
+    }
+    let head = head_in(tx, &g.parent)?;
+    let split_from: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT parent FROM tokens WHERE nonce = ?1")?
+        .query_row([&head.0[..]], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let (Some(split_from), Some(_)) = (split_from, row.balance) else { return Ok(GaveBack::NotDelegated) };
+    let target = head_in(tx, &nonce_of(split_from)?)?;
+    let own_credit = credit_in(tx, &head)?;
+    let returned = row.balance.unwrap_or(0).saturating_add(own_credit);
+    if own_credit > 0 {
+        tx.execute("UPDATE tokens SET credit = 0 WHERE nonce = ?1", [&head.0[..]])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts, spent_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6)
+         ON CONFLICT(nonce) DO UPDATE SET spent_at = ?2, spent_request = ?3, spent_kind = ?4, spent_cost = ?5,
+             spent_amounts = '', spent_by = ?6, reserved_ticket = NULL, reserved_until = NULL",
+    )?
+    .execute(params![
+        &g.parent.0[..],
+        g.at,
+        g.request_id,
+        SpendKind::GiveBack.as_str(),
+        to_i64(returned),
+        &g.presented[..]
+    ])?;
+    // This lineage is finished: credit that comes back to it later (a delegate of its own
+    // giving back) goes on to where it gave back.
+    tx.execute(
+        "INSERT INTO tokens (nonce, gave_to) VALUES (?1, ?2) ON CONFLICT(nonce) DO UPDATE SET gave_to = ?2",
+        params![&head.0[..], &target.0[..]],
+    )?;
+    deposit_in(tx, &receiver_in(tx, &target)?, returned)?;
+    Ok(GaveBack::Fresh { returned })
+}
+
+fn info_in(conn: &Connection, nonce: &Nonce) -> Result<TokenInfo, ApplyError> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {STATUS_COLUMNS}, parent, balance, reserved_until, revocable, is_change, head
+             FROM tokens WHERE nonce = ?1"
+        ))?
+        .query_row([&nonce.0[..]], |r| {
+            Ok((
+                StatusRow::read(r, 0)?,
+                r.get::<_, Option<Vec<u8>>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<i64>>(9)?,
+                r.get::<_, bool>(10)?,
+                r.get::<_, bool>(11)?,
+                r.get::<_, Option<Vec<u8>>>(12)?,
+            ))
+        })
+        .optional()?;
+    let mut info = TokenInfo { head: Some(*nonce), ..TokenInfo::default() };
+    if let Some((status, parent, balance, held_until, revocable, change, head)) = row {
+        info.status = status.into_status()?;
+        info.parent = parent.map(nonce_of).transpose()?;
+        info.balance = balance.map(|b| b as u64);
+        info.held_until = held_until;
+        info.revocable = revocable;
+        info.change = change;
+        if let Some(head) = head {
+            info.head = Some(nonce_of(head)?);
+        }
+    }
+    info.credit_owed = credit_in(conn, &info.head.unwrap_or(*nonce))?;
+    Ok(info)
 }
 
 /// A row's standing and reservation, for the writes that decide on them.
@@ -511,20 +730,48 @@ struct Row {
     status: Status,
     reserved_ticket: Option<Vec<u8>>,
     reserved_until: Option<i64>,
+    balance: Option<u64>,
+    /// The head of its lineage (itself when it heads its own).
+    head: Option<Vec<u8>>,
+    /// The credit owed to that lineage.
+    owed: u64,
 }
 
 fn row_in(conn: &Connection, nonce: &Nonce) -> Result<Row, ApplyError> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until FROM tokens WHERE nonce = ?1"
+            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, balance, head,
+                 (SELECT h.credit FROM tokens h WHERE h.nonce = COALESCE(t.head, t.nonce))
+             FROM tokens t WHERE nonce = ?1"
         ))?
-        .query_row([&nonce.0[..]], |r| Ok((StatusRow::read(r, 0)?, r.get(7)?, r.get(8)?)))
+        .query_row([&nonce.0[..]], |r| {
+            Ok((
+                StatusRow::read(r, 0)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get::<_, Option<i64>>(9)?,
+                r.get::<_, Option<Vec<u8>>>(10)?,
+                r.get::<_, Option<i64>>(11)?,
+            ))
+        })
         .optional()?;
     match row {
-        None => Ok(Row { status: Status::default(), reserved_ticket: None, reserved_until: None }),
-        Some((status, reserved_ticket, reserved_until)) => {
-            Ok(Row { status: status.into_status()?, reserved_ticket, reserved_until })
-        }
+        None => Ok(Row {
+            status: Status::default(),
+            reserved_ticket: None,
+            reserved_until: None,
+            balance: None,
+            head: None,
+            owed: 0,
+        }),
+        Some((status, reserved_ticket, reserved_until, balance, head, owed)) => Ok(Row {
+            status: status.into_status()?,
+            reserved_ticket,
+            reserved_until,
+            balance: balance.map(|b| b as u64),
+            head,
+            owed: owed.unwrap_or(0) as u64,
+        }),
     }
 }
 
@@ -560,6 +807,16 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
     if c.parent != ticket.parent() || row.reserved_ticket.as_deref() != Some(&ticket.id()[..]) {
         return Ok(CommitOutcome::ReservationLost);
     }
+    // The parent's row (read above) names its lineage's head and the credit owed to it.
+    let head = row.head.map(nonce_of).transpose()?.unwrap_or(c.parent);
+    if let Some(claim) = c.credit {
+        if row.owed != claim {
+            return Ok(CommitOutcome::CreditChanged(row.owed));
+        }
+        if row.owed > 0 {
+            tx.execute("UPDATE tokens SET credit = 0 WHERE nonce = ?1", [&head.0[..]])?;
+        }
+    }
     let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
     tx.prepare_cached(
         "UPDATE tokens SET spent_at = ?2, spent_request = ?3, spent_kind = ?4, spent_cost = ?5, spent_amounts = ?6,
@@ -575,10 +832,23 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
         amounts.join(","),
         &c.presented[..]
     ])?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO tokens (nonce, parent, balance, issued_at) VALUES (?1, ?2, ?3, ?4)")?;
-    for (nonce, balance) in &c.children {
-        insert.execute(params![&nonce.0[..], &c.parent.0[..], to_i64(*balance), c.at])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO tokens (nonce, parent, balance, issued_at, revocable, is_change, head)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let last = c.children.len().saturating_sub(1);
+    for (index, (nonce, balance)) in c.children.iter().enumerate() {
+        let change = index == last;
+        let head = change.then_some(&head.0[..]);
+        insert.execute(params![
+            &nonce.0[..],
+            &c.parent.0[..],
+            to_i64(*balance),
+            c.at,
+            c.revocable && !change,
+            change,
+            head
+        ])?;
     }
     Ok(CommitOutcome::Fresh)
 }
@@ -765,6 +1035,24 @@ impl Ledger for SqliteLedger {
     fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
         self.read(|conn| lineage_in(conn, nonce, max_nodes, scope))
     }
+
+    fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError> {
+        self.read(|conn| info_in(conn, nonce))
+    }
+
+    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError> {
+        match self.write(Op::RevokeDelegation { holder: *holder, child: *child, at: at.to_owned() })? {
+            Answer::Delegation(d) => Ok(d),
+            _ => unreachable!("a delegation's revocation is answered as one"),
+        }
+    }
+
+    fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
+        match self.write(Op::GiveBack(g.clone()))? {
+            Answer::GaveBack(g) => Ok(g),
+            _ => unreachable!("a give-back is answered as one"),
+        }
+    }
 }
 
 fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, ApplyError> {
@@ -790,7 +1078,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
         "WITH RECURSIVE tree(n) AS (
              SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n
              WHERE t.nonce IS NOT ?3 LIMIT ?2)
-         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}
+         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit
          FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
     ))?;
     let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
@@ -806,6 +1094,9 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, Option<String>>(3)?,
                 StatusRow::read(r, 4)?,
+                r.get::<_, Option<bool>>(11)?.unwrap_or(false),
+                r.get::<_, Option<bool>>(12)?.unwrap_or(false),
+                r.get::<_, Option<i64>>(13)?.unwrap_or(0),
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -813,13 +1104,16 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
     let nodes = rows
         .into_iter()
         .take(max_nodes)
-        .map(|(n, parent, balance, issued_at, status)| {
+        .map(|(n, parent, balance, issued_at, status, revocable, change, credit)| {
             Ok(Node {
                 nonce: nonce_of(n)?,
                 parent: parent.map(nonce_of).transpose()?,
                 balance: balance.map(|b| b as u64),
                 issued_at,
                 status: status.into_status()?,
+                revocable,
+                change,
+                credit: credit as u64,
             })
         })
         .collect::<Result<Vec<_>, ApplyError>>()?;
@@ -857,6 +1151,8 @@ mod tests {
             children: children.iter().map(|&(n, b)| (Nonce([n; 16]), b)).collect(),
             at: "2026-11-23T00:00:00Z".into(),
             presented: [parent; 32],
+            revocable: false,
+            credit: None,
         }
     }
 

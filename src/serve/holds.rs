@@ -116,18 +116,25 @@ pub async fn settle(
     let reply = Box::new(move |queued| {
         let _ = answer.send(queued);
     });
-    match state.issuer.settle_queued(hold, cost, reply) {
+    let hold = match state.issuer.settle_queued(hold, cost, reply) {
         None => match answered.await {
-            Ok(queued) => Ok(state.issuer.finish_settle(queued)),
+            // Credit came back to this lineage: the successor is issued again with it.
+            Ok(queued) => match state.issuer.settle_again(queued) {
+                Ok(hold) => hold,
+                Err(queued) => return Ok(state.issuer.finish_settle(*queued)),
+            },
             Err(_) => {
-                Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "ledger-unavailable", "the ledger did not answer"))
+                return Err(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ledger-unavailable",
+                    "the ledger did not answer",
+                ))
             }
         },
-        Some(hold) => {
-            let worker = state.clone();
-            super::routes::blocking(move || Ok(worker.issuer.settle(hold, cost))).await.map_err(Problem::from)
-        }
-    }
+        Some(hold) => hold,
+    };
+    let worker = state.clone();
+    super::routes::blocking(move || Ok(worker.issuer.settle(hold, cost))).await.map_err(Problem::from)
 }
 
 /// A retry of a request already settled: the recorded successor, without calling the

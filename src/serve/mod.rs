@@ -48,6 +48,9 @@ pub struct AppState {
     pub authz: AuthzOptions,
     /// The metered API, in proxy mode.
     pub upstream: Option<Upstream>,
+    /// In proxy mode, serve the holder routes under [`WELL_KNOWN`] on the public listener
+    /// (`--no-well-known` turns it off; the prefix is never forwarded either way).
+    pub well_known: bool,
 }
 
 impl AppState {
@@ -64,8 +67,17 @@ const ROUTES: &[&str] = &[
     "/v1/spend",
     "/v1/split",
     "/v1/revoke",
+    "/v1/give-back",
+    "/v1/status",
     "/v1/lineage",
     "/v1/lineage/:nonce",
+    "/.well-known/crumb/v1/verify",
+    "/.well-known/crumb/v1/split",
+    "/.well-known/crumb/v1/revoke",
+    "/.well-known/crumb/v1/give-back",
+    "/.well-known/crumb/v1/status",
+    "/.well-known/crumb/v1/lineage",
+    "/.well-known/crumb/v1/lineage/:nonce",
     "/v1/authz",
     "/v1/authz/",
     "/v1/authz/*path",
@@ -84,6 +96,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/spend", post(routes::spend))
         .route("/v1/split", post(routes::split))
         .route("/v1/revoke", post(routes::revoke))
+        .route("/v1/give-back", post(routes::give_back))
+        .route("/v1/status", get(routes::status))
         .route("/v1/lineage", get(routes::lineage_own))
         .route("/v1/lineage/:nonce", get(routes::lineage))
         // Every method a metered request may have: Envoy asks with the original request's own.
@@ -99,14 +113,57 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The metering reverse proxy: every path goes to the upstream (crumb's own routes are on the
-/// admin listener, so none of them shadows an upstream path). Bodies stream, unbuffered.
-pub fn proxy_app(state: Arc<AppState>) -> Router {
+/// The reserved prefix (RFC 8615) under which a proxy's public listener serves the holder
+/// routes: agents that pay through the proxy reach them where they pay. A contract.
+pub const WELL_KNOWN: &str = "/.well-known/crumb";
+
+/// Whether a canonical path lies under [`WELL_KNOWN`]: never forwarded to the upstream.
+pub fn is_reserved(path: &str) -> bool {
+    path.strip_prefix(WELL_KNOWN).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The holder's routes under [`WELL_KNOWN`]: the same handlers, bodies and authorization as
+/// the JSON API's. Operator acts (revoke by nonce with an operator credential, cascades) are
+/// refused here (`not-an-operator`): they stay on the admin listener, with the metrics.
+fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<S> {
     Router::new()
+        .route("/v1/verify", post(routes::verify))
+        .route("/v1/split", post(routes::split))
+        .route("/v1/revoke", post(routes::revoke_as_holder))
+        .route("/v1/give-back", post(routes::give_back))
+        .route("/v1/status", get(routes::status))
+        .route("/v1/lineage", get(routes::lineage_own))
+        .route("/v1/lineage/:nonce", get(routes::lineage))
+        .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe_prefixed))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The metering reverse proxy: every path goes to the upstream (crumb's own routes are on the
+/// admin listener, so none of them shadows an upstream path) but the reserved
+/// [`WELL_KNOWN`] prefix, where the holder routes are (unless `well_known` is off: then
+/// nothing answers there). Bodies stream, unbuffered.
+pub fn proxy_app(state: Arc<AppState>) -> Router {
+    // The proxy's layer first: it covers the proxied routes only.
+    let router = Router::new()
         .route("/", any(proxy::proxy))
         .route("/*path", any(proxy::proxy))
-        .layer(middleware::from_fn_with_state(state.clone(), observe_proxy))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), observe_proxy));
+    let router = if state.well_known {
+        router.nest(WELL_KNOWN, holder_routes(state.clone()))
+    } else {
+        router.route(WELL_KNOWN, any(routes::not_found)).route(&format!("{WELL_KNOWN}/*rest"), any(routes::not_found))
+    };
+    router.with_state(state)
+}
+
+/// The holder routes' requests under [`WELL_KNOWN`], counted by their route and bounded by
+/// the API's timeout.
+async fn observe_prefixed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = ROUTES.iter().copied().find(|r| Some(*r) == matched.as_deref()).unwrap_or("unmatched");
+    observed(&state, route, state.timeout, next.run(req)).await
 }
 
 /// The proxy's requests, timed and counted as one route; bounded by the upstream's timeout
@@ -196,6 +253,7 @@ mod tests {
             pricing: Pricing::default(),
             authz: AuthzOptions::default(),
             upstream: None,
+            well_known: true,
         };
         (Arc::new(state), key)
     }

@@ -382,6 +382,11 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let host = host_of(&req)?;
     let metered = state.pricing.meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
+    // crumb's reserved prefix is never the upstream's, whatever a price rule says and however
+    // the path was spelled (`/.well-known/crumb/v1/%76erify` is not routed by its raw form).
+    if super::is_reserved(metered.target.path()) {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such crumb route"));
+    }
     let client_ip = super::routes::client_ip(&state, req.headers(), peer)?;
     let recover = recovering(req.headers())?;
     let described = metered.described();

@@ -3,7 +3,10 @@
 //! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
 
 use super::error::ApiError;
-use super::schema::{ApiErrors, ErrorBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, VerdictBody};
+use super::schema::{
+    ApiErrors, ErrorBody, GiveBackBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, StatusBody,
+    VerdictBody,
+};
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -31,7 +34,11 @@ pub struct Body {
     discharges: Option<Vec<String>>,
     request_id: Option<String>,
     amounts: Option<Vec<u64>>,
-    /// Revoke: the nonce to revoke (operator credential required).
+    /// Split: every child but the remainder is a delegation the splitting lineage may revoke
+    /// (default false: transfers, final).
+    revocable: Option<bool>,
+    /// Revoke: the nonce to revoke: with an operator credential any nonce; with a holder's
+    /// live token, a revocable child split off from its lineage.
     nonce: Option<String>,
     /// Revoke: also revoke every descendant.
     cascade: Option<bool>,
@@ -237,13 +244,14 @@ pub async fn consume_receipt(
     ctx: crumb::Context,
     request_id: Option<String>,
     amounts: Option<Vec<u64>>,
+    revocable: bool,
 ) -> Result<Result<crumb::spend::Receipt, crumb::Error>, ApiError> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let reply = Box::new(move |receipt| {
         let _ = answer.send(receipt);
     });
     let queued = (token.clone(), discharges.clone());
-    state.issuer.consume_queued(queued.0, queued.1, &ctx, request_id.as_deref(), amounts.as_deref(), reply);
+    state.issuer.consume_queued(queued.0, queued.1, &ctx, request_id.as_deref(), amounts.as_deref(), revocable, reply);
     match answered.await {
         Ok(Err(crumb::Error::Denied(d))) if d.code == DenialCode::InFlight => {}
         Ok(receipt) => return Ok(receipt),
@@ -258,7 +266,7 @@ pub async fn consume_receipt(
         }
         let (issuer, request_id) = (&worker.issuer, request_id.as_deref());
         Ok(match amounts {
-            Some(a) => issuer.split(token, discharges, &ctx, &a, request_id),
+            Some(a) => issuer.split(token, discharges, &ctx, &a, request_id, revocable),
             None => issuer.spend(token, discharges, &ctx, request_id),
         })
     })
@@ -284,7 +292,11 @@ async fn consume(
         ("/v1/spend", Some(_)) => return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split")),
         (_, amounts) => amounts,
     };
-    let result = consume_receipt(&state, token, discharges, ctx, body.request_id.clone(), amounts)
+    if route == "/v1/spend" && body.revocable.is_some() {
+        return Err(ApiError::bad_request("bad-request", "`revocable` belongs to /v1/split"));
+    }
+    let revocable = body.revocable.unwrap_or(false);
+    let result = consume_receipt(&state, token, discharges, ctx, body.request_id.clone(), amounts, revocable)
         .await
         .and_then(|receipt| receipt.map_err(ApiError::from));
     let outcome = match &result {
@@ -352,11 +364,14 @@ pub async fn split(
     Ok(Json(SplitReceipt::new(&receipt, tokens)))
 }
 
-/// Revoke: by possession of a live token, or by an operator credential naming any `nonce`
-/// (and `cascade`). The rules are the library's ([`crumb::revoke`]); this only adapts them.
+/// Revoke: by possession of a live token; a delegation (a holder's live token and the `nonce`
+/// of a revocable child split off from its lineage: its subtree is revoked and its unspent
+/// balance returned, `returned`); or by an operator credential naming any `nonce` (and
+/// `cascade`). The rules are the library's ([`crumb::revoke`], [`crumb::delegation`]); this
+/// only adapts them.
 #[utoipa::path(post, path = "/v1/revoke", request_body = Body, responses(
     (status = 200, description = "Revoked", body = Revoked),
-    (status = 403, description = "Refused (not live, not an operator…)", body = ErrorBody),
+    (status = 403, description = "Refused (not live, not an operator, not-yours, not-revocable…)", body = ErrorBody),
     (status = 409, description = "The token was spent: what it became belongs to others", body = ErrorBody),
     ApiErrors,
 ))]
@@ -366,7 +381,39 @@ pub async fn revoke(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Revoked>, ApiError> {
+    revoke_with(state, peer, headers, body, false).await
+}
+
+/// `/.well-known/crumb/v1/revoke` on a proxy's public listener: a holder's revocations only
+/// (its live token itself, or a delegation of its lineage). An operator credential is refused
+/// there (`wrong-role`): operator acts stay on the admin listener.
+pub async fn revoke_as_holder(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Revoked>, ApiError> {
+    revoke_with(state, peer, headers, body, true).await
+}
+
+async fn revoke_with(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+    holder_only: bool,
+) -> Result<Json<Revoked>, ApiError> {
     let (credential, discharges) = decode_all(&body, &headers)?;
+    if holder_only {
+        let role = crumb::token::identifier::TokenId::role_of(&credential.identifier);
+        if role == Some(crumb::token::identifier::Role::Operator) || body.cascade == Some(true) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong-role",
+                "operator acts (revoking any nonce, cascading) are served on the admin listener only",
+            ));
+        }
+    }
     let cascade = body.cascade.unwrap_or(false);
     let target = match body.nonce.as_deref() {
         Some(hex) => Some(
@@ -390,7 +437,75 @@ pub async fn revoke(
     Ok(Json(Revoked {
         nonce: revocation.nonce.to_string(),
         revoked: revocation.revoked.iter().map(ToString::to_string).collect(),
+        returned: revocation.returned,
     }))
+}
+
+/// Gives the token's whole balance back to the lineage it was split from, and retires the
+/// token. A retry with the same `request_id` by the same token answers the same.
+#[utoipa::path(post, path = "/v1/give-back", request_body = Body, responses(
+    (status = 200, description = "Given back", body = GiveBackBody),
+    (status = 403, description = "Refused (revoked, not-delegated, a caveat…)", body = ErrorBody),
+    (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
+    ApiErrors,
+))]
+pub async fn give_back(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<GiveBackBody>, ApiError> {
+    let (token, discharges) = decode_all(&body, &headers)?;
+    if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.nonce.is_some() {
+        return Err(ApiError::bad_request("bad-request", "a give-back takes `token` and `request_id` only"));
+    }
+    let ctx = context(&state, &body, &headers, peer)?;
+    let nonce = nonce_of(&token);
+    let request_id = body.request_id.clone();
+    let worker = state.clone();
+    let result = blocking(move || {
+        worker.issuer.give_back(token, discharges, &ctx, request_id.as_deref()).map_err(ApiError::from)
+    })
+    .await;
+    let outcome = match &result {
+        Ok(r) if r.replayed => "replayed",
+        Ok(_) => "given-back",
+        Err(e) => e.code,
+    };
+    if let Err(e) = &result {
+        count_ledger_error(&state, e);
+    }
+    tracing::debug!(nonce = nonce.as_deref().unwrap_or("-"), outcome, "give-back");
+    let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
+    state.audit(Entry {
+        route: "/v1/give-back",
+        request: None,
+        nonce,
+        outcome,
+        cost: result.as_ref().ok().map(|r| r.returned),
+        request_id: rid.as_deref(),
+    });
+    Ok(Json(GiveBackBody::from(result?)))
+}
+
+/// The bearer's standing in the ledger: live, spent, revoked or held, its balance and
+/// expiry, the credit returned to its lineage, and what its lineage delegated.
+#[utoipa::path(get, path = "/v1/status", security(("bearer" = [])), responses(
+    (status = 200, description = "The token's standing", body = StatusBody),
+    (status = 403, description = "The token's signature does not hold", body = ErrorBody),
+    ApiErrors,
+))]
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<StatusBody>, ApiError> {
+    let body = Body::default();
+    let (token, discharges) = decode_all(&body, &headers)?;
+    let ctx = context(&state, &body, &headers, peer)?;
+    let worker = state.clone();
+    let status = blocking(move || worker.issuer.status(&token, &discharges, &ctx).map_err(ApiError::from)).await?;
+    Ok(Json(StatusBody::from(status)))
 }
 
 /// The bearer's own token and what descends from it (`GET /v1/lineage`).

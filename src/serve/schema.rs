@@ -98,6 +98,10 @@ pub struct SpendReceipt {
     /// True when this answers a retry of a request already committed.
     pub replayed: bool,
     pub at: String,
+    /// Credit returned to this lineage (a revoked delegation, a child's give-back) that the
+    /// successor took in, beside `remaining`'s arithmetic; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned_credit: Option<u64>,
 }
 
 impl SpendReceipt {
@@ -112,6 +116,7 @@ impl SpendReceipt {
             request_id: r.request_id.clone(),
             replayed: r.replayed,
             at: r.at.clone(),
+            returned_credit: (r.credit > 0).then_some(r.credit),
         }
     }
 }
@@ -122,6 +127,9 @@ pub struct SplitChild {
     pub token: String,
     pub nonce: String,
     pub balance: u64,
+    /// A delegation the splitting lineage may revoke (`"revocable": true` in the request), or
+    /// a transfer (final). The remainder is never revocable.
+    pub revocable: bool,
 }
 
 /// A split's receipt (`POST /v1/split`): the children, remainder last.
@@ -134,22 +142,33 @@ pub struct SplitReceipt {
     pub request_id: String,
     pub replayed: bool,
     pub at: String,
+    /// Credit returned to this lineage that the remainder took in; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned_credit: Option<u64>,
 }
 
 impl SplitReceipt {
     pub fn new(r: &Receipt, tokens: Vec<String>) -> Self {
+        let last = r.children.len().saturating_sub(1);
         SplitReceipt {
             children: r
                 .children
                 .iter()
                 .zip(tokens)
-                .map(|(c, token)| SplitChild { token, nonce: c.nonce.to_string(), balance: c.balance })
+                .enumerate()
+                .map(|(i, (c, token))| SplitChild {
+                    token,
+                    nonce: c.nonce.to_string(),
+                    balance: c.balance,
+                    revocable: r.revocable && i != last,
+                })
                 .collect(),
             parent: r.parent.to_string(),
             kind: r.kind.as_str().into(),
             request_id: r.request_id.clone(),
             replayed: r.replayed,
             at: r.at.clone(),
+            returned_credit: (r.credit > 0).then_some(r.credit),
         }
     }
 }
@@ -159,13 +178,97 @@ impl SplitReceipt {
 pub struct Revoked {
     pub nonce: String,
     pub revoked: Vec<String>,
+    /// A delegation's revocation (a holder's token and the child's `nonce`): the credit that
+    /// went back to the delegator's lineage. Absent for other revocations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned: Option<u64>,
+}
+
+/// What a give-back did (`POST /v1/give-back`).
+#[derive(Serialize, ToSchema, Debug)]
+pub struct GiveBackBody {
+    /// The token given back (now spent).
+    pub nonce: String,
+    /// The credit that went back to the lineage the token was split from.
+    pub returned: u64,
+    pub request_id: String,
+    /// True when this answers a retry of a give-back already recorded.
+    pub replayed: bool,
+    pub at: String,
+}
+
+impl From<crumb::delegation::GiveBackReceipt> for GiveBackBody {
+    fn from(r: crumb::delegation::GiveBackReceipt) -> Self {
+        GiveBackBody { nonce: r.nonce, returned: r.returned, request_id: r.request_id, replayed: r.replayed, at: r.at }
+    }
+}
+
+/// One child a lineage split off (`GET /v1/status`).
+#[derive(Serialize, ToSchema, Debug)]
+pub struct DelegatedBody {
+    pub nonce: String,
+    /// What it was handed.
+    pub amount: u64,
+    pub revocable: bool,
+    /// `live`, `spent`, `given-back` or `revoked`: where its lineage stands.
+    pub state: String,
+    /// What is live in its lineage now.
+    pub balance: u64,
+    /// What it and everything below it spent.
+    pub spent: u64,
+}
+
+/// A token's standing (`GET /v1/status`): what an agent asks before it acts.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct StatusBody {
+    pub nonce: String,
+    /// `live`, `spent`, `revoked` or `held` (a request is in flight with it).
+    pub state: String,
+    /// Its balance while live or held; null once spent or revoked.
+    pub balance: Option<u64>,
+    /// Its earliest expiry (RFC 3339), or null.
+    pub expires: Option<String>,
+    /// It is (in the lineage of) a delegation its splitter may revoke.
+    pub revocable: bool,
+    /// Spent by this very token: a retry with its request id gets the successor.
+    pub successor_known: bool,
+    /// Credit returned to this lineage, taken in by its next spend or split.
+    pub returned_credit: u64,
+    /// What this lineage split off.
+    pub delegated: Vec<DelegatedBody>,
+}
+
+impl From<crumb::delegation::TokenStatus> for StatusBody {
+    fn from(s: crumb::delegation::TokenStatus) -> Self {
+        StatusBody {
+            nonce: s.nonce,
+            state: s.state.into(),
+            balance: s.balance,
+            expires: s.expires,
+            revocable: s.revocable,
+            successor_known: s.successor_known,
+            returned_credit: s.returned_credit,
+            delegated: s
+                .delegated
+                .into_iter()
+                .map(|d| DelegatedBody {
+                    nonce: d.nonce,
+                    amount: d.amount,
+                    revocable: d.revocable,
+                    state: d.state.into(),
+                    balance: d.balance,
+                    spent: d.spent,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// How a token was consumed.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct SpentBody {
     pub at: String,
-    /// `spend` or `split`.
+    /// `spend`, `split` or `give-back`.
     pub kind: String,
     /// The request's id; null to a holder (it entitles a retry to the successor).
     pub request_id: Option<String>,
@@ -183,6 +286,12 @@ pub struct NodeBody {
     pub live: bool,
     pub spent: Option<SpentBody>,
     pub revoked_at: Option<String>,
+    /// A delegation its splitter may revoke (not a transfer).
+    pub revocable: bool,
+    /// Its parent's change (successor or remainder): the same holder's lineage.
+    pub change: bool,
+    /// Credit returned to the lineage this token heads, not yet taken in.
+    pub returned_credit: u64,
 }
 
 impl From<&Node> for NodeBody {
@@ -201,6 +310,9 @@ impl From<&Node> for NodeBody {
                 amounts: s.amounts.clone(),
             }),
             revoked_at: n.status.revoked_at.clone(),
+            revocable: n.revocable,
+            change: n.change,
+            returned_credit: n.credit,
         }
     }
 }
@@ -315,13 +427,15 @@ pub enum AuthzRefusals {
 #[openapi(
     info(
         title = "crumb",
-        description = "Macaroon bearer tokens that carry their own limits: verify, spend, split, revoke, lineage, and forward auth for metered APIs."
+        description = "Macaroon bearer tokens that carry their own limits: verify, spend, split (transfers or revocable delegations), revoke, give-back, status, lineage, and forward auth for metered APIs. A metering proxy (`crumb serve --upstream`) also serves the holder routes on its public listener under the reserved prefix /.well-known/crumb (…/v1/verify, split, revoke, give-back, status, lineage), with these same bodies and answers."
     ),
     paths(
         super::routes::verify,
         super::routes::spend,
         super::routes::split,
         super::routes::revoke,
+        super::routes::give_back,
+        super::routes::status,
         super::routes::lineage_own,
         super::routes::lineage,
         super::authz::authz_root,
@@ -338,6 +452,9 @@ pub enum AuthzRefusals {
         SplitReceipt,
         SplitChild,
         Revoked,
+        GiveBackBody,
+        StatusBody,
+        DelegatedBody,
         LineageBody,
         NodeBody,
         SpentBody,
@@ -392,6 +509,8 @@ mod tests {
             children,
             replayed: false,
             at: "2026-11-28T00:00:00Z".into(),
+            revocable: true,
+            credit: 0,
         }
     }
 
@@ -422,6 +541,9 @@ mod tests {
             balance: Some(5),
             issued_at: Some("t0".into()),
             status: crumb::ledger::Status { spent: Some(spent), revoked_at: None },
+            revocable: true,
+            change: false,
+            credit: 3,
         };
         let lineage = Lineage { nodes: vec![node], truncated: false, root_not_reached: true };
         let asked = Nonce([1; 16]);
@@ -436,6 +558,8 @@ mod tests {
             "/v1/spend",
             "/v1/split",
             "/v1/revoke",
+            "/v1/give-back",
+            "/v1/status",
             "/v1/lineage",
             "/v1/lineage/{nonce}",
             "/v1/authz",
@@ -447,5 +571,16 @@ mod tests {
             assert!(doc["paths"][path].is_object(), "{path} is not described");
         }
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["Body"]["properties"]["revocable"].is_object(), "split's `revocable` is described");
+        assert!(schemas["SplitChild"]["properties"]["revocable"].is_object());
+        assert!(schemas["Revoked"]["properties"]["returned"].is_object());
+        for field in ["state", "balance", "expires", "revocable", "successor_known", "returned_credit", "delegated"] {
+            assert!(schemas["StatusBody"]["properties"][field].is_object(), "status's `{field}`");
+        }
+        for field in ["nonce", "amount", "revocable", "state", "balance", "spent"] {
+            assert!(schemas["DelegatedBody"]["properties"][field].is_object(), "delegated's `{field}`");
+        }
+        assert!(schemas["GiveBackBody"]["properties"]["returned"].is_object());
     }
 }

@@ -1,0 +1,349 @@
+//! Delegation is not payment: a splitter chooses, per split, whether its children are
+//! *transfers* (final: a payment is never clawed back) or *delegations* (`split --revocable`),
+//! which the splitting lineage may revoke. And a child may give its unused balance back.
+//!
+//! **Lineages.** A token's lineage is the run of tokens one holder goes through: from the token
+//! it was handed (a mint, or a child split off to it: the lineage's *head*) through the
+//! successor of each of its spends and the remainder of each of its splits (its *change*). The
+//! ledger records, for each child, whether it is its parent's change and, for a change, the
+//! head of its lineage; so "the same lineage" is one comparison, never a walk.
+//!
+//! **Returned credit.** Credit that comes back — the live balances of a revoked delegation's
+//! subtree, a child's give-back — is owed to the head of the receiving lineage, in the ledger,
+//! in the same transaction that retired what it came from. The lineage's next spend or split
+//! takes it in: the change is issued with it added, and the ledger takes exactly the credit the
+//! change was issued with, or writes nothing (and the spend is prepared again with what is
+//! owed now). So credit is taken once, by the lineage it is owed to and by no one else: not the
+//! child (a revoked child is revoked, a child that gave back is spent), not the delegator's
+//! payer (a payment's successor is the payer's own lineage; the merchant holds a spent token).
+//! A metered request's settle takes it the same way (its hold stays while the successor is
+//! issued again with the credit).
+//!
+//! **Revoking a delegation.** The holder presents a live token of the splitting lineage (its
+//! current token) and names the child. The child must be a revocable child split off from a
+//! token of that same lineage: not a transfer (`not-revocable`), not the change, not a child
+//! of another lineage (`not-yours`: a child cannot revoke its parent or its siblings). The
+//! whole subtree is revoked; its live balances, held ones included, and any credit owed
+//! inside it go back. A hold in flight on a revoked token is not charged: its settle finds
+//! the token revoked and writes nothing (the request it paid for is not charged, and its
+//! balance went back whole). What the sub-agent already spent stays spent.
+
+use crate::context::{Context, Purpose};
+use crate::error::{Error, Invalid};
+use crate::ledger::{DelegationRevoke, GaveBack, GiveBack, Ledger, Node, Scope, SpendKind};
+use crate::limits::MAX_LINEAGE_NODES;
+use crate::revoke::Revocation;
+use crate::token::identifier::Nonce;
+use crate::token::Macaroon;
+use crate::verify::{Denial, DenialCode, Verifier};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+fn denied(code: DenialCode, message: impl Into<String>) -> Error {
+    Error::Denied(Denial::new(code, message))
+}
+
+/// The presented token's signature must hold (it need not verify for any request).
+fn genuine(verifier: &Verifier<'_>, token: &Macaroon, discharges: &[Macaroon], ctx: &Context) -> Result<Nonce, Error> {
+    let report = verifier.check(token, discharges, ctx);
+    if !report.signature_valid {
+        return Err(Error::Denied(
+            report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match")),
+        ));
+    }
+    token.token_id().map(|id| id.nonce).ok_or(Error::Invalid(Invalid::NotTracked))
+}
+
+/// Revokes the delegation `child` on the presentation of `holder`, a live token of the lineage
+/// that split it off.
+pub fn revoke(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    holder: &Macaroon,
+    discharges: &[Macaroon],
+    ctx: &Context,
+    child: Nonce,
+    at: &str,
+) -> Result<Revocation, Error> {
+    let own = genuine(verifier, holder, discharges, ctx)?;
+    match ledger.revoke_delegation(&own, &child, at)? {
+        DelegationRevoke::Revoked { revoked, returned } => {
+            Ok(Revocation { nonce: child, revoked, returned: Some(returned) })
+        }
+        DelegationRevoke::HolderNotLive { revoked: true } => Err(denied(DenialCode::Revoked, "this token was revoked")),
+        DelegationRevoke::HolderNotLive { revoked: false } => Err(denied(
+            DenialCode::Spent,
+            "this token was already spent: present the lineage's current token (the latest successor or remainder)",
+        )),
+        DelegationRevoke::NotYours => Err(denied(
+            DenialCode::NotYours,
+            "that token was not split off from this token's lineage (revoking another's token needs an operator credential)",
+        )),
+        DelegationRevoke::NotRevocable => Err(denied(
+            DenialCode::NotRevocable,
+            "that token is a transfer (split without --revocable) or this lineage's own change: it cannot be revoked this way",
+        )),
+    }
+}
+
+/// What a give-back did.
+#[derive(Clone, Debug, Serialize)]
+pub struct GiveBackReceipt {
+    /// The token given back (now spent).
+    pub nonce: String,
+    /// The credit that went back to the lineage the token was split from.
+    pub returned: u64,
+    pub request_id: String,
+    /// True when this answers a retry of a give-back the ledger already recorded.
+    pub replayed: bool,
+    pub at: String,
+}
+
+/// Retires `token` and returns its whole balance (and any credit owed to its own lineage) to
+/// the lineage it was split from. Idempotent by request id: the same token retried with the
+/// same id is answered the same. A token that has expired may still give back (its credit
+/// would otherwise be stranded); any other failure refuses.
+pub fn give_back(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: Macaroon,
+    discharges: Vec<Macaroon>,
+    ctx: &Context,
+    request_id: Option<&str>,
+) -> Result<GiveBackReceipt, Error> {
+    if let Some(id) = request_id {
+        crate::limits::check_request_id(id)?;
+    }
+    let nonce = token.token_id().map(|id| id.nonce).ok_or(Error::Invalid(Invalid::NotTracked))?;
+    let mut ctx = ctx.clone();
+    ctx.cost = 0;
+    ctx.purpose = Purpose::Transfer;
+    let token = match verifier.verify(token, discharges, &ctx) {
+        Ok(verified) => verified.token().clone(),
+        Err(rejected) if rejected.report.only_expired => rejected.token,
+        Err(rejected) => return Err(Error::Denied(rejected.denial().clone())),
+    };
+    let request_id = match request_id {
+        Some(r) => r.to_owned(),
+        None => crate::spend::fresh_request_id()?,
+    };
+    let presented = crate::spend::presented_fingerprint(&token);
+    let at = crate::caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
+    let g = GiveBack {
+        parent: nonce,
+        request_id: request_id.clone(),
+        at: at.clone(),
+        presented,
+        now: ctx.now.unix_timestamp(),
+    };
+    match ledger.give_back(&g)? {
+        GaveBack::Fresh { returned } => {
+            Ok(GiveBackReceipt { nonce: nonce.to_string(), returned, request_id, replayed: false, at })
+        }
+        GaveBack::AlreadySpent(spent)
+            if spent.kind == SpendKind::GiveBack
+                && spent.request_id == request_id
+                && spent.presented == Some(presented) =>
+        {
+            Ok(GiveBackReceipt {
+                nonce: nonce.to_string(),
+                returned: spent.cost,
+                request_id,
+                replayed: true,
+                at: spent.at,
+            })
+        }
+        GaveBack::AlreadySpent(_) => Err(crate::spend::already_spent()),
+        GaveBack::Revoked(_) => Err(crate::spend::revoked()),
+        GaveBack::InFlight => Err(crate::spend::in_flight()),
+        GaveBack::NotDelegated => Err(denied(
+            DenialCode::NotDelegated,
+            "this token's lineage was never split off from another (a minted token): there is nowhere to give back to",
+        )),
+    }
+}
+
+/// One delegation (or transfer) a lineage split off, as `status` shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Delegated {
+    pub nonce: String,
+    /// What it was handed.
+    pub amount: u64,
+    pub revocable: bool,
+    /// Where its own lineage stands: `live`, `spent` (consumed with nothing live left),
+    /// `given-back` or `revoked`.
+    pub state: &'static str,
+    /// What is live in its lineage now (its current token's balance).
+    pub balance: u64,
+    /// What it and everything below it spent (request costs).
+    pub spent: u64,
+}
+
+/// A token's standing: what an agent asks before it acts.
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenStatus {
+    pub nonce: String,
+    /// `live`, `spent`, `revoked` or `held` (a request is in flight with it).
+    pub state: &'static str,
+    /// Its balance while it is live or held; null once spent or revoked.
+    pub balance: Option<u64>,
+    /// Its earliest expiry (RFC 3339), if it has one.
+    pub expires: Option<String>,
+    /// This token is (in the lineage of) a delegation its splitter may revoke.
+    pub revocable: bool,
+    /// For a spent token: whether the spend was made by this very token, so a retry with its
+    /// request id gets the successor back (false for a copy, and for a give-back).
+    pub successor_known: bool,
+    /// Credit returned to this lineage, waiting for its next spend or split.
+    pub returned_credit: u64,
+    /// What this lineage split off, each with where it stands.
+    pub delegated: Vec<Delegated>,
+}
+
+/// The standing of `token` in the ledger. A live (or held) token speaks for its whole lineage
+/// (what it split off since it was handed its first token, the credit owed to it); a spent or
+/// revoked one for itself only (what its own split handed on), as lineage's possession rule.
+pub fn status(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    token: &Macaroon,
+    discharges: &[Macaroon],
+    ctx: &Context,
+) -> Result<TokenStatus, Error> {
+    let own = genuine(verifier, token, discharges, ctx)?;
+    let info = ledger.info(&own)?;
+    let held = info.held_until.is_some_and(|until| until > ctx.now.unix_timestamp());
+    let state = match (&info.status.revoked_at, &info.status.spent) {
+        (Some(_), _) => "revoked",
+        (None, Some(_)) => "spent",
+        (None, None) if held => "held",
+        (None, None) => "live",
+    };
+    let live = matches!(state, "live" | "held");
+    let successor_known = info.status.spent.as_ref().is_some_and(|s| {
+        s.kind != SpendKind::GiveBack && s.presented == Some(crate::spend::presented_fingerprint(token))
+    });
+    let expires = token
+        .first_party_texts()
+        .filter_map(|t| std::str::from_utf8(t).ok())
+        .filter_map(|t| match crate::caveat::parse(t) {
+            Ok(crate::caveat::Caveat::Expires { at, .. }) => Some(at),
+            _ => None,
+        })
+        .min()
+        .map(crate::caveat::rfc3339);
+    // A lineage is its head and the change below it; a spent or revoked token reads its own
+    // record only, its change never walked (as lineage's possession rule).
+    let (root, scope) = match (live, info.head) {
+        (true, Some(head)) => (head, Scope::Descendants),
+        _ => {
+            let entry = crate::spend::key_entry(verifier, token)?;
+            match crate::lineage::change_of(ledger, own, entry)? {
+                Some(change) => (own, Scope::DescendantsExcept(change)),
+                None => (own, Scope::Descendants),
+            }
+        }
+    };
+    let tree = ledger.lineage(&root, MAX_LINEAGE_NODES, scope)?;
+    let index = Index::new(&tree.nodes);
+    let chain: HashSet<Nonce> = if live { index.chain(root) } else { [own].into_iter().collect() };
+    let delegated = tree
+        .nodes
+        .iter()
+        .filter(|n| !n.change && n.parent.is_some_and(|p| chain.contains(&p)))
+        .map(|n| index.delegated(n))
+        .collect();
+    Ok(TokenStatus {
+        nonce: own.to_string(),
+        state,
+        balance: if live { crate::verify::balance_of(token) } else { None },
+        expires,
+        revocable: info.revocable || (info.change && head_revocable(ledger, info.head)?),
+        successor_known,
+        returned_credit: if live { info.credit_owed } else { 0 },
+        delegated,
+    })
+}
+
+fn head_revocable(ledger: &dyn Ledger, head: Option<Nonce>) -> Result<bool, Error> {
+    Ok(match head {
+        Some(head) => ledger.info(&head)?.revocable,
+        None => false,
+    })
+}
+
+/// A tree read from the ledger, indexed by parent.
+struct Index<'a> {
+    nodes: &'a [Node],
+    children: HashMap<Nonce, Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(nodes: &'a [Node]) -> Self {
+        let mut children: HashMap<Nonce, Vec<usize>> = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(p) = n.parent {
+                children.entry(p).or_default().push(i);
+            }
+        }
+        Index { nodes, children }
+    }
+
+    fn kids(&self, nonce: Nonce) -> impl Iterator<Item = &'a Node> + '_ {
+        self.children.get(&nonce).into_iter().flatten().map(|&i| &self.nodes[i])
+    }
+
+    /// The change of `nonce`, if the tree has it.
+    fn change(&self, nonce: Nonce) -> Option<&'a Node> {
+        self.kids(nonce).find(|n| n.change)
+    }
+
+    /// The lineage headed by `head`: it and its change, transitively.
+    fn chain(&self, head: Nonce) -> HashSet<Nonce> {
+        let mut chain: HashSet<Nonce> = [head].into_iter().collect();
+        let mut at = head;
+        while let Some(next) = self.change(at) {
+            if !chain.insert(next.nonce) {
+                break;
+            }
+            at = next.nonce;
+        }
+        chain
+    }
+
+    /// Where the lineage headed by `child` stands. Subtrees of distinct children are
+    /// disjoint, so describing every child walks the tree once.
+    fn delegated(&self, child: &Node) -> Delegated {
+        let mut spent = 0u64;
+        let mut stack = vec![child];
+        while let Some(n) = stack.pop() {
+            if let Some(s) = n.status.spent.as_ref().filter(|s| s.kind == SpendKind::Spend) {
+                spent = spent.saturating_add(s.cost);
+            }
+            stack.extend(self.kids(n.nonce));
+        }
+        // The end of its own lineage: follow the change down.
+        let mut end = child;
+        for _ in 0..self.nodes.len() {
+            match self.change(end.nonce) {
+                Some(next) => end = next,
+                None => break,
+            }
+        }
+        let state = match (&end.status.revoked_at, &end.status.spent) {
+            _ if child.status.revoked_at.is_some() => "revoked",
+            (Some(_), _) => "revoked",
+            (None, Some(s)) if s.kind == SpendKind::GiveBack => "given-back",
+            (None, Some(_)) => "spent",
+            (None, None) => "live",
+        };
+        Delegated {
+            nonce: child.nonce.to_string(),
+            amount: child.balance.unwrap_or(0),
+            revocable: child.revocable,
+            state,
+            balance: if state == "live" { end.balance.unwrap_or(0) } else { 0 },
+            spent,
+        }
+    }
+}
