@@ -661,3 +661,102 @@ fn a_delegation_is_revoked_and_its_unspent_balance_comes_back() {
         client_b.cancel().await.unwrap();
     });
 }
+
+/// The findings of a hostile review, each as an attack through the real binary.
+#[test]
+fn the_wallet_holds_against_parallel_calls_copies_collisions_and_wrong_servers() {
+    let (upstream, server) = proxy();
+    let admin = server.admin.clone().unwrap();
+    let outside = Env::new();
+    let a = Agent::new(&admin, &["--budget=10", &format!("--allow-origin={}", upstream.url)]);
+    let mut args = a.args.clone();
+    for n in 0..8 {
+        let t = server.mint(&["--balance", "100"]);
+        let file = a.env.file(&format!("t{n}.token"), t.as_bytes());
+        args.push(format!("--token=e{n}={file}"));
+    }
+    args.push(format!("--recipient=friend={}", outside.dir.path().display()));
+    let a = Agent { args, ..a };
+    runtime().block_on(async {
+        let (client, _) = a.connect(person(None)).await;
+        // Eight spends of 3 at once under a budget of 10: at most three are paid.
+        let calls = (0..8).map(|n| {
+            let args = json!({"entry": format!("e{n}"), "amount": 3, "request_id": format!("p{n}")});
+            call(&client, "token_spend", args)
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let paid = results.iter().filter(|r| !body(r).0).count();
+        assert_eq!(paid, 3, "{:?}", results.iter().map(body).collect::<Vec<_>>());
+        assert!(results.iter().filter(|r| body(r).0).all(|r| body(r).1["code"] == "over-budget"));
+        // A balance cap is not a split; a copy cannot leave the wallet while its original is here.
+        let r =
+            call(&client, "token_attenuate", json!({"entry": "e7", "into": "gift", "caveats": ["balance <= 0"]})).await;
+        assert_eq!(body(&r).1["code"], "bad-request", "{:?}", body(&r));
+        let r =
+            call(&client, "token_attenuate", json!({"entry": "e7", "into": "copy", "caveats": ["action = GET"]})).await;
+        assert!(!body(&r).0, "{:?}", body(&r));
+        let r = call(&client, "token_handoff", json!({"entry": "copy", "recipient": "friend"})).await;
+        assert_eq!(body(&r).1["code"], "entry-shared", "{:?}", body(&r));
+        // An origin that is not crumb's proxy gets the token (the host allowed it), but its
+        // answer, which could echo the token, never reaches the model.
+        let r = call(
+            &client,
+            "token_fetch",
+            json!({"entry": "e6", "url": format!("{}/llm/nousage", upstream.url), "request_id": "f"}),
+        )
+        .await;
+        assert_eq!(body(&r).1["code"], "not-a-crumb-proxy", "{:?}", body(&r));
+        assert!(body(&r).1.get("body").is_none());
+        // Framing headers are the HTTP client's.
+        let url = format!("{}/v1/x", upstream.url);
+        for header in ["Content-Length", "Transfer-Encoding", "Connection", "Expect"] {
+            let args = json!({"entry": "e5", "url": url, "request_id": "h", "headers": {header: "5"}});
+            assert_eq!(body(&call(&client, "token_fetch", args).await).1["code"], "bad-request", "{header}");
+        }
+        client.cancel().await.unwrap();
+    });
+    // A --server that is a metering proxy's public listener (not its JSON API) never gets a
+    // token: a lineage GET there would have been priced, and the token spent.
+    let b = Agent::new(&server.url, &[]);
+    let file = b.env.file("t.token", server.mint(&["--balance", "100"]).as_bytes());
+    let mut args = b.args.clone();
+    args.push(format!("--token=main={file}"));
+    let b = Agent { args, ..b };
+    runtime().block_on(async {
+        let before = upstream.count();
+        let (client, _) = b.connect(person(None)).await;
+        let r = call(&client, "token_lineage", json!({"entry": "main"})).await;
+        assert_eq!(body(&r).1["code"], "not-crumb-api", "{:?}", body(&r));
+        assert_eq!(upstream.count(), before);
+        client.cancel().await.unwrap();
+    });
+    let status: Value =
+        serde_json::from_str(&server.env.ok(&["status", "--token-file", &file, "--server", &admin, "--json"])).unwrap();
+    assert_eq!(status["state"], "live", "{status}");
+}
+
+#[test]
+fn split_children_are_never_lost_to_a_name_collision() {
+    let server = start(&[]);
+    let a = Agent::new(&server.url, &[]);
+    let mut args = a.args.clone();
+    for n in 0..2 {
+        let t = server.mint(&["--balance", "100"]);
+        let file = a.env.file(&format!("t{n}.token"), t.as_bytes());
+        args.push(format!("--token=p{n}={file}"));
+    }
+    let a = Agent { args, ..a };
+    runtime().block_on(async {
+        let (client, _) = a.connect(person(None)).await;
+        let split =
+            |n: u32| json!({"entry": format!("p{n}"), "amounts": [30], "into": ["x"], "request_id": format!("s{n}")});
+        let (r0, r1) = tokio::join!(call(&client, "token_split", split(0)), call(&client, "token_split", split(1)));
+        let made: Vec<(bool, Value)> = vec![body(&r0), body(&r1)];
+        // Both committed, or one refused before it committed: no child is ever overwritten.
+        let r = call(&client, "wallet_list", json!({})).await;
+        let entries = body(&r).1["entries"].as_array().unwrap().clone();
+        let total: u64 = entries.iter().map(|e| e["balance"].as_u64().unwrap()).sum();
+        assert_eq!(total, 200, "every credit is in some entry: {entries:?} {made:?}");
+        client.cancel().await.unwrap();
+    });
+}

@@ -336,7 +336,9 @@ fn parse_args<A: clap::Args + clap::FromArgMatches>(argv: Vec<String>) -> Result
 
 #[tool_router]
 impl WalletServer {
-    /// List the wallet's entries: name, balance, expiry and nonce of each. Never a token.
+    /// List the wallet's entries (name, balance as the token says, expiry, nonce, a payment
+    /// pending) and what the host configured: recipients, origins, limits, handed-in files.
+    /// Never a token.
     #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
     async fn wallet_list(&self) -> CallToolResult {
         let inner = self.inner.clone();
@@ -347,15 +349,42 @@ impl WalletServer {
                 let Ok(token) = inner.wallet.token(&name) else { continue };
                 let m = crumb::token::wire::decode(&token)?;
                 let d = crumb::inspect::describe(&m, now, false);
+                let pending = inner.wallet.existing(&name).is_ok_and(|f| token_file::beside(&f, ".pending").exists());
                 entries.push(json!({
                     "entry": name,
                     "balance": d.balance,
                     "expires": d.expires,
                     "nonce": d.identifier.crumb.as_ref().map(|c| c.nonce.clone()),
                     "caveats": d.caveats.len(),
+                    "pending": pending,
                 }));
             }
-            Ok(json!({ "entries": entries, "spent_this_session": inner.gate.spent(), "budget_left": inner.gate.remaining() }))
+            let config = &inner.config;
+            let limits = &inner.gate.limits;
+            let handed_in: Vec<String> = config
+                .import_dir
+                .as_ref()
+                .and_then(|d| std::fs::read_dir(d).ok())
+                .map(|read| {
+                    let mut names: Vec<String> = read
+                        .flatten()
+                        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                        .filter(|n| check_name("file", n.strip_suffix(".token").unwrap_or(n)).is_ok())
+                        .take(wallet::MAX_ENTRIES)
+                        .collect();
+                    names.sort();
+                    names
+                })
+                .unwrap_or_default();
+            Ok(json!({
+                "entries": entries,
+                "spent_this_session": inner.gate.spent(),
+                "budget_left": inner.gate.remaining(),
+                "limits": { "max_cost": limits.max_cost, "budget": limits.budget, "approve_above": limits.approve_above },
+                "recipients": config.recipients.iter().map(|(alias, _)| alias).collect::<Vec<_>>(),
+                "origins": config.allow_origins,
+                "handed_in": handed_in,
+            }))
         })
         .await;
         match listed {
@@ -589,10 +618,14 @@ impl WalletServer {
                 .find(|(alias, _)| *alias == recipient)
                 .map(|(_, d)| d.clone())
                 .ok_or_else(|| {
+                    let known: Vec<&str> = inner.config.recipients.iter().map(|(a, _)| a.as_str()).collect();
                     refused(
                         "unknown-recipient",
                         DENIED,
-                        format!("`{recipient}` is not a recipient the host configured"),
+                        format!(
+                            "`{recipient}` is not a recipient the host configured (those are: {})",
+                            known.join(", ")
+                        ),
                     )
                 })?;
             let token = inner.wallet.token(&entry)?;
@@ -807,7 +840,10 @@ impl WalletServer {
                 return Err(refused(
                     "origin-not-allowed",
                     DENIED,
-                    format!("{origin} is not an origin the host allowed"),
+                    format!(
+                        "{origin} is not an origin the host allowed (those are: {})",
+                        config.allow_origins.join(", ")
+                    ),
                 ));
             }
             if args.body.as_ref().is_some_and(|b| b.len() > MAX_FETCH_BODY) {
