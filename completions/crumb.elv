@@ -289,6 +289,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --audit-log 'Append one JSON line per decision to this file'
             cand --trust-proxy 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them'
             cand --timeout 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`'
+            cand --rate-limit-ip 'Requests per client address (the peer, or the client a --trust-proxy names): `N/s`, `N/m`, `N/h` (a burst of N, refilled over the period), or `off`. Over it: 429 with Retry-After. /healthz and /metrics are never limited'
+            cand --rate-limit-token 'Requests per token (by its nonce: an attenuated copy shares its original''s count): `N/s`, `N/m`, `N/h`, or `off`. A paid route''s successor is a new token: there the balance and spend-rate caveats bound an agent'
             cand --max-connections 'Open connections at most; at the cap the oldest idle one is closed to make room'
             cand --header-timeout 'How long a client may take to send a request''s headers, or sit idle between requests'
             cand --send-timeout 'How long an answer may wait for the client to read it (a stalled reader''s connection is closed)'

@@ -43,13 +43,29 @@ fn denied(code: DenialCode, message: impl Into<String>) -> Error {
     Error::Denied(Denial::new(code, message))
 }
 
-/// The presented token's signature must hold (it need not verify for any request).
-fn genuine(verifier: &Verifier<'_>, token: &Macaroon, discharges: &[Macaroon], ctx: &Context) -> Result<Nonce, Error> {
-    let report = verifier.check(token, discharges, ctx);
+/// A holder's act on its own token (revoking it or a delegation of its lineage, reading its
+/// status or lineage): no request is made, so the token is checked as a split checks it
+/// (`Purpose::Transfer`, cost 0): its signature, its time caveats, unknown caveats and
+/// discharges all hold, and the caveats about requests (action, resource, ip, aud) are left to
+/// the requests. A copy a holder narrowed in time (`expires`) may no longer act once expired:
+/// a caveat only narrows. Returns the token's nonce.
+pub(crate) fn holder_act(
+    verifier: &Verifier<'_>,
+    token: &Macaroon,
+    discharges: &[Macaroon],
+    ctx: &Context,
+) -> Result<Nonce, Error> {
+    let mut ctx = ctx.clone();
+    ctx.cost = 0;
+    ctx.purpose = Purpose::Transfer;
+    let report = verifier.check(token, discharges, &ctx);
     if !report.signature_valid {
         return Err(Error::Denied(
             report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match")),
         ));
+    }
+    if let Some(denial) = report.denial {
+        return Err(Error::Denied(denial));
     }
     token.token_id().map(|id| id.nonce).ok_or(Error::Invalid(Invalid::NotTracked))
 }
@@ -65,7 +81,15 @@ pub fn revoke(
     child: Nonce,
     at: &str,
 ) -> Result<Revocation, Error> {
-    let own = genuine(verifier, holder, discharges, ctx)?;
+    let own = holder_act(verifier, holder, discharges, ctx)?;
+    if child == own {
+        // A lineage's own token is not a delegation it made: revoking it would destroy the
+        // lineage's balance and its power to revoke what it delegated.
+        return Err(denied(
+            DenialCode::NotRevocable,
+            "that is this token itself, not a delegation it split off (to stop a token you hold, revoke it by possession)",
+        ));
+    }
     match ledger.revoke_delegation(&own, &child, at)? {
         DelegationRevoke::Revoked { revoked, returned } => {
             Ok(Revocation { nonce: child, revoked, returned: Some(returned) })
@@ -210,7 +234,7 @@ pub fn status(
     discharges: &[Macaroon],
     ctx: &Context,
 ) -> Result<TokenStatus, Error> {
-    let own = genuine(verifier, token, discharges, ctx)?;
+    let own = holder_act(verifier, token, discharges, ctx)?;
     let info = ledger.info(&own)?;
     let held = info.held_until.is_some_and(|until| until > ctx.now.unix_timestamp());
     let state = match (&info.status.revoked_at, &info.status.spent) {
@@ -265,7 +289,7 @@ pub fn status(
     })
 }
 
-fn head_revocable(ledger: &dyn Ledger, head: Option<Nonce>) -> Result<bool, Error> {
+pub(crate) fn head_revocable(ledger: &dyn Ledger, head: Option<Nonce>) -> Result<bool, Error> {
     Ok(match head {
         Some(head) => ledger.info(&head)?.revocable,
         None => false,

@@ -55,13 +55,12 @@ pub fn view(
         let target = target.ok_or_else(|| Error::Invalid(Invalid::NoTarget("read the lineage of")))?;
         return Ok((target, ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?));
     }
-    let report = verifier.check(credential, discharges, ctx);
-    if !report.signature_valid {
-        return Err(Error::Denied(
-            report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match")),
-        ));
-    }
-    let own = own.ok_or_else(|| Error::Invalid(Invalid::NotTracked))?;
+    let own = crate::delegation::holder_act(verifier, credential, discharges, ctx).or_else(|e| match (e, own) {
+        // A spent or revoked token may still read what it handed on (a merchant keeps the
+        // customer's spent token); only its time caveats having passed is forgiven then.
+        (Error::Denied(d), Some(own)) if matches!(d.code, DenialCode::Expired) => Ok(own),
+        (e, _) => Err(e),
+    })?;
     if target.is_some_and(|t| t != own) {
         return Err(denied(
             DenialCode::NotAnOperator,
@@ -86,7 +85,12 @@ pub fn view(
             Some(change) => Scope::DescendantsExcept(change),
             None => Scope::Descendants,
         };
-        ledger.lineage(&own, MAX_LINEAGE_NODES, scope)?
+        let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, scope)?;
+        // Credit owed to the lineage this token headed is its payer's, not the reader's.
+        for node in &mut tree.nodes {
+            node.credit = 0;
+        }
+        tree
     };
     // A request id entitles a retry to its successor: a holder reading the tree, who may hold
     // a leaked copy of a spent token, must never learn one.

@@ -12,7 +12,7 @@
 //! Whoever can write the ledger file directly (the local `crumb revoke`) is the operator.
 
 use crate::context::{Context, Purpose};
-use crate::error::{Error, Invalid};
+use crate::error::Error;
 use crate::ledger::{self, Ledger, LiveRevoke};
 use crate::token::identifier::{Nonce, Role, TokenId};
 use crate::token::Macaroon;
@@ -41,13 +41,17 @@ pub fn by_possession(
     ctx: &Context,
     at: &str,
 ) -> Result<Revocation, Error> {
-    let report = verifier.check(token, discharges, ctx);
-    if !report.signature_valid {
-        let denial =
-            report.denial.unwrap_or_else(|| Denial::new(DenialCode::BadSignature, "the signature does not match"));
-        return Err(Error::Denied(denial));
+    let nonce = crate::delegation::holder_act(verifier, token, discharges, ctx)?;
+    // A delegate's token is its delegator's credit until given back: revoking it by
+    // possession would destroy what the delegator may reclaim. Give it back instead.
+    let info = ledger.info(&nonce)?;
+    if info.revocable || (info.change && crate::delegation::head_revocable(ledger, info.head)?) {
+        return Err(denied(
+            DenialCode::NotRevocable,
+            "this token is a delegation: give its balance back (`crumb give-back`) rather than revoke it, or let its \
+             delegator revoke it",
+        ));
     }
-    let nonce = token.token_id().map(|id| id.nonce).ok_or_else(|| Error::Invalid(Invalid::NotTracked))?;
     match ledger.revoke_if_live(&nonce, at)? {
         LiveRevoke::Revoked => Ok(Revocation { nonce, revoked: vec![nonce], returned: None }),
         LiveRevoke::AlreadyRevoked => Ok(Revocation { nonce, revoked: Vec::new(), returned: None }),

@@ -441,3 +441,55 @@ fn a_request_in_flight_on_a_revoked_delegation_is_not_charged() {
     let a_now = status(&public, &a1);
     assert_eq!((a_now["returned_credit"].as_u64(), a_now["delegated"][0]["spent"].as_u64()), (Some(20), Some(0)));
 }
+
+/// A second review's attacks: a copy narrowed in time cannot act once expired; a lineage
+/// cannot revoke itself as if it were its own delegation; a delegate cannot destroy its
+/// delegator's credit by revoking by possession; a delegate's payment to a merchant stays paid
+/// when the delegation is revoked; a spent token's lineage shows nothing of its payer's
+/// returned credit; an operator's read of another nonce is not served at /.well-known.
+#[test]
+fn holder_acts_obey_the_caveats_and_never_claw_back_a_payment() {
+    let upstream = Upstream::start();
+    let s = proxy(&upstream, &[]);
+    let admin = s.admin.clone().unwrap();
+    let post = |path: &str, body: Value| {
+        let answer =
+            send("POST", &format!("{admin}{path}"), None, &[("Content-Type", "application/json")], &body.to_string());
+        (answer.status, answer.json())
+    };
+    let code_of = |answer: (u16, Value)| (answer.0, answer.1["code"].as_str().unwrap_or("").to_owned());
+    let a = s.mint(&["--balance", "100"]);
+    let first = {
+        let (code, doc) = post("/v1/split", json!({ "token": a, "amounts": [30], "revocable": true }));
+        assert_eq!(code, 200, "{doc}");
+        doc
+    };
+    let ((b, b_nonce), (a1, _)) = (child(&first, 0), child(&first, 1));
+    // An expired copy of A's current token revokes nothing, by possession or as a delegator.
+    let expired = s.env.ok(&["attenuate", &a1, "-c", "expires < 2020-01-01T00:00:00Z"]);
+    assert_eq!(code_of(post("/v1/revoke", json!({ "token": expired, "nonce": b_nonce }))), (403, "expired".into()));
+    assert_eq!(code_of(post("/v1/revoke", json!({ "token": expired }))), (403, "expired".into()));
+    let unknown = s.env.ok(&["attenuate", &a1, "--raw", "frobnicate the ledger"]);
+    assert_eq!(code_of(post("/v1/revoke", json!({ "token": unknown, "nonce": b_nonce }))).0, 403);
+    // B pays a merchant 20 by a transfer; B's own token cannot be revoked by possession (its
+    // credit is A's to reclaim), only given back or revoked by A.
+    let (code, paid) = post("/v1/split", json!({ "token": b, "amounts": [20], "revocable": false }));
+    assert_eq!(code, 200, "{paid}");
+    let ((merchant, _), (b1, _)) = (child(&paid, 0), child(&paid, 1));
+    assert_eq!(code_of(post("/v1/revoke", json!({ "token": b1 }))), (403, "not-revocable".into()));
+    // A revokes B: B's 10 comes back, the merchant's 20 stays the merchant's.
+    let (code, doc) = post("/v1/revoke", json!({ "token": a1, "nonce": b_nonce }));
+    assert_eq!((code, doc["returned"].as_u64()), (200, Some(10)), "{doc}");
+    let m = status(&admin, &merchant);
+    assert_eq!(m["state"], "live", "a payment out of a delegation is final: {m}");
+    let (code, spent) = post("/v1/spend", json!({ "token": merchant, "cost": 20, "request_id": "m" }));
+    assert_eq!(code, 200, "{spent}");
+    // A's spent minted token reads where its credit went, not what A's lineage is owed now.
+    let tree = send("GET", &format!("{admin}/v1/lineage"), Some(&a), &[], "").json();
+    assert!(tree["tree"].as_array().unwrap().iter().all(|n| n["returned_credit"] == 0), "{tree}");
+    // An operator's read of another nonce stays on the admin listener.
+    let op = s.mint(&["--operator"]);
+    let at_public = send("GET", &format!("{}/v1/lineage/{b_nonce}", well_known(&s)), Some(&op), &[], "");
+    assert_eq!(at_public.status, 404);
+    assert_eq!(upstream.count(), 0, "nothing of this reached the upstream");
+}

@@ -56,6 +56,7 @@ conformance!(
     the_holder_view_starts_at_the_token_it_was_handed,
     credit_given_back_to_a_finished_lineage_goes_on_up,
     a_metered_settle_takes_returned_credit_in,
+    a_payment_out_of_a_delegation_is_not_revoked_with_it,
 );
 
 #[test]

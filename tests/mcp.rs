@@ -760,3 +760,53 @@ fn split_children_are_never_lost_to_a_name_collision() {
         client.cancel().await.unwrap();
     });
 }
+
+#[test]
+fn a_wallet_cannot_revoke_itself_send_tokens_to_an_unchecked_server_or_forget_a_give_back() {
+    let (upstream, server) = proxy();
+    let admin = server.admin.clone().unwrap();
+    let a = Agent::new(&admin, &[&format!("--allow-origin={}", server.url)]);
+    let file = a.env.file("t.token", server.mint(&["--balance", "100"]).as_bytes());
+    let mut args = a.args.clone();
+    args.push(format!("--token=main={file}"));
+    let a = Agent { args, ..a };
+    runtime().block_on(async {
+        let (client, _) = a.connect(person(None)).await;
+        let split = json!({"entry": "main", "amounts": [30], "into": ["kid"], "revocable": true, "request_id": "s"});
+        assert!(!body(&call(&client, "token_split", split).await).0);
+        let (_, me) = body(&call(&client, "token_status", json!({"entry": "main"})).await);
+        let own = me["nonce"].as_str().unwrap();
+        let r = call(&client, "token_revoke", json!({"entry": "main", "nonce": own})).await;
+        assert_eq!(body(&r).1["code"], "not-revocable", "{:?}", body(&r));
+        // A paid fetch counts in what this session spent, budget or not.
+        let url = format!("{}/v1/answer", server.url);
+        assert!(!body(&call(&client, "token_fetch", json!({"entry": "main", "url": url, "request_id": "f"})).await).0);
+        assert_eq!(body(&call(&client, "wallet_list", json!({})).await).1["spent_this_session"], 5);
+        // A give-back answered, then asked again (a lost reply): the same answer.
+        let back = json!({"entry": "kid", "request_id": "g1"});
+        let (err, first) = body(&call(&client, "token_give_back", back.clone()).await);
+        assert!(!err && first["returned"] == 30, "{first}");
+        let (err, again) = body(&call(&client, "token_give_back", back).await);
+        assert!(!err && again["returned"] == 30 && again["replayed"] == true, "{again}");
+        client.cancel().await.unwrap();
+    });
+    // The proxy's public listener is not the JSON API: spends and splits are refused before
+    // the token goes there.
+    let b = Agent::new(&server.url, &[]);
+    let file = b.env.file("t.token", server.mint(&["--balance", "100"]).as_bytes());
+    let mut args = b.args.clone();
+    args.push(format!("--token=main={file}"));
+    let b = Agent { args, ..b };
+    runtime().block_on(async {
+        let (client, _) = b.connect(person(None)).await;
+        let before = upstream.count();
+        let r = call(&client, "token_spend", json!({"entry": "main", "amount": 1, "request_id": "x"})).await;
+        assert_eq!(body(&r).1["code"], "not-crumb-api", "{:?}", body(&r));
+        let r =
+            call(&client, "token_split", json!({"entry": "main", "amounts": [1], "into": ["y"], "request_id": "y"}))
+                .await;
+        assert_eq!(body(&r).1["code"], "not-crumb-api", "{:?}", body(&r));
+        assert_eq!(upstream.count(), before, "no token reached the upstream");
+        client.cancel().await.unwrap();
+    });
+}

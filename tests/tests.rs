@@ -27,6 +27,7 @@ mod nginx;
 mod own_vectors;
 mod properties;
 mod proxy;
+mod rate_limits;
 mod readme_tour;
 mod replicas;
 mod scenario;

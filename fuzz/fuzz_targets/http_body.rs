@@ -43,6 +43,7 @@ fn fixture() -> &'static Fixture {
             authz: serve::AuthzOptions::default(),
             upstream: None,
             well_known: true,
+            rate_limits: serve::RateLimits::new(None, None),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         Fixture { runtime, app: serve::app(Arc::new(state)), _dir: dir }

@@ -181,7 +181,7 @@ pub struct Denied(pub Value);
 impl std::fmt::Display for Denied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let code = self.0["code"].as_str().unwrap_or("denied");
-        let message = self.0["message"].as_str().unwrap_or("no message");
+        let message = self.0["message"].as_str().or(self.0["detail"].as_str()).unwrap_or("no message");
         write!(f, "{message} ({code})")
     }
 }
@@ -207,7 +207,8 @@ impl std::error::Error for Failed {}
 
 fn status_error(status: u16, doc: &Value) -> anyhow::Error {
     let code = doc["code"].as_str().unwrap_or("error").to_owned();
-    let message = doc["message"].as_str().unwrap_or("no message").to_owned();
+    // crumb's JSON errors say `message`; its problem documents (RFC 9457) say `detail`.
+    let message = doc["message"].as_str().or(doc["detail"].as_str()).unwrap_or("no message").to_owned();
     match status {
         // A token that cannot pay (402) is refused as any denial is: exit 1.
         402 | 403 | 409 => Denied(doc.clone()).into(),

@@ -222,7 +222,8 @@ fn exchange(agent: &ureq::Agent, out: &Outgoing, deadline: Instant) -> Result<An
                 let pause = if answer.successor.is_some() {
                     // The request was decided: keep its successor, never retry past it.
                     return Ok(answer);
-                } else if answer.code() == Some("in-flight") {
+                } else if matches!(answer.code(), Some("in-flight" | "rate-limited")) {
+                    // Held by another request, or over a rate limit: ask again when told.
                     waits += 1;
                     super::remote::pause(waits - 1, answer.retry_after)
                 } else if answer.code().is_some() && matches!(answer.status, 502..=504) && failures < BACKOFF.len() {
@@ -667,7 +668,7 @@ fn exit_for_code(status: u16, code: &str) -> u8 {
         | "malformed-token"
         | "malformed-discharge"
         | "no-original-request" => BAD_INPUT,
-        "already-answered" | "in-flight" => UNAVAILABLE,
+        "already-answered" | "in-flight" | "rate-limited" => UNAVAILABLE,
         _ if status >= 500 => UNAVAILABLE,
         _ => DENIED,
     }

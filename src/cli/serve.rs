@@ -43,6 +43,16 @@ pub struct ServeArgs {
     /// Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Duration,
+    /// Requests per client address (the peer, or the client a --trust-proxy names): `N/s`,
+    /// `N/m`, `N/h` (a burst of N, refilled over the period), or `off`. Over it: 429 with
+    /// Retry-After. /healthz and /metrics are never limited.
+    #[arg(long, env = "CRUMB_RATE_LIMIT_IP", default_value = "100/s", value_name = "RATE", value_parser = serve::parse_rate)]
+    rate_limit_ip: serve::RateSetting,
+    /// Requests per token (by its nonce: an attenuated copy shares its original's count):
+    /// `N/s`, `N/m`, `N/h`, or `off`. A paid route's successor is a new token: there the
+    /// balance and spend-rate caveats bound an agent.
+    #[arg(long, env = "CRUMB_RATE_LIMIT_TOKEN", default_value = "20/s", value_name = "RATE", value_parser = serve::parse_rate)]
+    rate_limit_token: serve::RateSetting,
     /// Open connections at most; at the cap the oldest idle one is closed to make room.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
@@ -353,6 +363,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         authz: args.metering.authz(),
         upstream,
         well_known: !args.metering.no_well_known,
+        rate_limits: serve::RateLimits::new(args.rate_limit_ip.0, args.rate_limit_token.0),
     });
     // The issuer (its ledger connections) is dropped after the runtime, never on it:
     // PostgreSQL's blocking client may not be dropped on an async worker either.
@@ -363,6 +374,14 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
         tokio::spawn(keep_keys_current(state.clone(), args.key.clone(), key_file, hangup));
+        let pruned = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                pruned.rate_limits.prune();
+            }
+        });
         outln!("listening on http://{addr}")?;
         if let Some(admin) = &admin {
             outln!("admin listening on http://{}", admin.local_addr()?)?;

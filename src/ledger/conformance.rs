@@ -64,6 +64,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_hold_on_a_revoked_delegation_settles_nothing", a_hold_on_a_revoked_delegation_settles_nothing),
     ("the_holder_view_starts_at_the_token_it_was_handed", the_holder_view_starts_at_the_token_it_was_handed),
     ("credit_given_back_to_a_finished_lineage_goes_on_up", credit_given_back_to_a_finished_lineage_goes_on_up),
+    ("a_payment_out_of_a_delegation_is_not_revoked_with_it", a_payment_out_of_a_delegation_is_not_revoked_with_it),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -527,6 +528,28 @@ pub fn a_revoked_delegation_returns_its_unspent_balance_once(backend: &dyn Backe
     assert_eq!(again.children[0].token, paid.children[0].token, "a retry rebuilds the successor with its credit");
     let paid = mint.spend(ledger.as_ref(), &next, 1, "r2").unwrap();
     assert_eq!((paid.children[0].balance, paid.credit), (92, 0));
+}
+
+/// What a delegate paid away by a transfer (a merchant's payment) stays paid when its
+/// delegation is revoked; what it delegated in turn is revoked with it.
+pub fn a_payment_out_of_a_delegation_is_not_revoked_with_it(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let a = mint.token(100);
+    let split = mint.delegate(ledger.as_ref(), &a, &[30]);
+    let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
+    let paid = mint.split(ledger.as_ref(), &d, &[20]);
+    let (merchant, d2) = (paid.children[0].token.clone(), paid.children[1].token.clone());
+    let sub = mint.delegate(ledger.as_ref(), &d2, &[4]);
+    let (grandchild, d3) = (sub.children[0].token.clone(), sub.children[1].token.clone());
+    assert_eq!(
+        returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()),
+        10,
+        "6 + 4, not the 20 paid"
+    );
+    assert_eq!(code(mint.spend(ledger.as_ref(), &d3, 1, "x")), "revoked");
+    assert_eq!(code(mint.spend(ledger.as_ref(), &grandchild, 1, "y")), "revoked", "its own delegation goes too");
+    let kept = mint.spend(ledger.as_ref(), &merchant, 20, "m").unwrap();
+    assert_eq!(kept.children[0].balance, 0, "the merchant's 20 is the merchant's");
 }
 
 /// A child cannot revoke its parent or its siblings; a transfer and the change are never

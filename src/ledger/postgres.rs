@@ -841,8 +841,13 @@ impl Ledger for PostgresLedger {
                 for n in &fresh {
                     revoked.push(nonce_of(n)?);
                 }
+                // The delegate's own tokens (its change) and its own delegations, never what it
+                // paid away: a transfer out of the subtree is a payment, final like any other.
                 level = tx
-                    .query("SELECT nonce FROM crumb_tokens WHERE parent = ANY($1)", &[&level])?
+                    .query(
+                        "SELECT nonce FROM crumb_tokens WHERE parent = ANY($1) AND (is_change OR revocable)",
+                        &[&level],
+                    )?
                     .iter()
                     .map(|r| r.get::<_, Vec<u8>>(0))
                     .collect();

@@ -607,7 +607,10 @@ fn revoke_delegation_in(
         return Ok(DelegationRevoke::NotRevocable);
     }
     let mut stmt = tx.prepare_cached(
-        "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n)
+        // The delegate's own tokens (its change) and its own delegations, never what it paid
+        // away: a transfer out of the subtree is a payment, final like any other.
+        "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION
+             SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n WHERE t.is_change OR t.revocable)
          SELECT t.nonce, t.balance, t.spent_at IS NULL AND t.revoked_at IS NULL, t.revoked_at IS NULL, t.credit
          FROM tokens t JOIN tree ON t.nonce = tree.n",
     )?;

@@ -134,6 +134,11 @@ impl Gate {
         Some(Reserved(most))
     }
 
+    /// Nothing set aside (no limit applied to the call); [`Gate::paid`] still counts it.
+    pub fn reserve_nothing(&self) -> Reserved {
+        Reserved(0)
+    }
+
     /// The call paid `amount` (at most what it set aside).
     pub fn paid(&self, reserved: Reserved, amount: u64) {
         let mut budget = self.budget();

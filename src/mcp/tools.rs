@@ -290,12 +290,20 @@ impl WalletServer {
         CallToolResult::structured_error(json!({ "code": error_code(e), "message": message, "exit": exit }))
     }
 
+    /// Checks, once, that `--server` answers as crumb's JSON API before any token goes there
+    /// (every tool that sends one calls this first, the CLI's spends and splits included).
+    fn check_server(&self) -> Result<()> {
+        let Some(url) = &self.inner.config.server else { return Ok(()) };
+        let checked = self.inner.server_checked.get_or_init(|| check_server(url)).clone();
+        checked.map_err(|why| {
+            refused("not-crumb-api", BAD_INPUT, format!("--server {url} is not crumb's JSON API: {why}"))
+        })
+    }
+
     fn remote(&self) -> Result<Remote> {
         match &self.inner.config.server {
             Some(url) => {
-                self.inner.server_checked.get_or_init(|| check_server(url)).clone().map_err(|why| {
-                    refused("not-crumb-api", BAD_INPUT, format!("--server {url} is not crumb's JSON API: {why}"))
-                })?;
+                self.check_server()?;
                 Remote::new(url)
             }
             None => Err(refused(
@@ -524,6 +532,7 @@ impl WalletServer {
         }
         let this = self.clone();
         let spent = blocking(move || {
+            this.check_server()?;
             let file = this.inner.wallet.existing(&args.entry)?;
             let mut argv = this.consume_argv(
                 &file,
@@ -762,6 +771,16 @@ impl WalletServer {
                 return Err(bad_input("a nonce is 32 hex digits"));
             }
             let token = this.inner.wallet.token(&args.entry)?;
+            let own = crumb::token::wire::decode(&token)?.token_id().map(|id| id.nonce.to_string());
+            if own.as_deref() == Some(args.nonce.to_ascii_lowercase().as_str()) {
+                // The issuer would take it as revoking the entry itself (by possession): that
+                // destroys its balance and its power over what it delegated.
+                return Err(refused(
+                    "not-revocable",
+                    DENIED,
+                    format!("that nonce is entry `{}` itself, not a delegation it made", args.entry),
+                ));
+            }
             let body = json!({ "token": token, "nonce": args.nonce.to_ascii_lowercase() });
             let mut doc = this.remote()?.post("/v1/revoke", &body)?;
             scrub(&mut doc);
@@ -773,8 +792,8 @@ impl WalletServer {
     }
 
     /// Give an entry's unused balance back to the lineage it was split from (a delegate that
-    /// finished early); the entry is retired and leaves the wallet. The same request id again
-    /// replays.
+    /// finished early); the entry's token is retired (spent). The same request id again
+    /// replays the first result.
     #[tool(annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true))]
     async fn token_give_back(&self, Parameters(args): Parameters<GiveBackArgs>) -> CallToolResult {
         let this = self.clone();
@@ -791,9 +810,10 @@ impl WalletServer {
             }
             let token = read_token(&file)?;
             let body = json!({ "token": token, "request_id": args.request_id });
+            // The entry stays, retired: the same call again re-sends the same give-back, which
+            // the issuer answers as before (a retry after a lost reply), and token_status says
+            // it is spent.
             let mut doc = this.remote()?.post("/v1/give-back", &body)?;
-            // The token is retired: it leaves the wallet (its successor is the lineage's).
-            this.inner.wallet.remove(&args.entry)?;
             scrub(&mut doc);
             doc["entry"] = json!(args.entry);
             Ok(guard(ok(doc), &secrets_of(&token)))
@@ -1078,7 +1098,8 @@ impl WalletServer {
         match (reserved, paid) {
             (Some(r), Paid::Known(cost)) => gate.paid(r, cost),
             (Some(r), Paid::Unknown) => gate.keep(r),
-            (None, _) => {}
+            (None, Paid::Known(cost)) => gate.paid(gate.reserve_nothing(), cost),
+            (None, Paid::Unknown) => {}
         }
     }
 
@@ -1133,9 +1154,10 @@ impl WalletServer {
                     let price = performed.problem.as_ref().and_then(|p| p["cost"].as_u64()).unwrap_or(u64::MAX);
                     return Ok(Fetched::OverCap { price });
                 }
+                let dir = format!("{}/", this.inner.config.wallet_dir.display());
                 let refused = json!({
                     "code": code,
-                    "message": performed.message.clone().unwrap_or_default(),
+                    "message": performed.message.clone().unwrap_or_default().replace(&dir, "wallet entry "),
                     "exit": performed.exit,
                     "status": performed.status,
                     "cost": performed.cost,
@@ -1179,6 +1201,7 @@ impl WalletServer {
             return Err(bad_input(format!("give 1 to {MAX_LIST} amounts, and one new entry name per amount")));
         }
         crumb::limits::check_client_request_id(&args.request_id).map_err(|e| bad_input(e.to_string()))?;
+        self.check_server()?;
         let file = self.inner.wallet.existing(&args.entry)?;
         let mut targets: Vec<PathBuf> = Vec::new();
         for name in &args.into {

@@ -11,6 +11,7 @@ mod holds;
 mod metering;
 mod metrics;
 mod proxy;
+mod rate_limit;
 mod routes;
 mod schema;
 mod stall;
@@ -24,6 +25,7 @@ pub use error::status as status_of;
 pub use metering::{Pricing, Unpriced};
 pub use metrics::Metrics;
 pub use proxy::Upstream;
+pub use rate_limit::{parse_rate, RateLimits, RateSetting};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -51,6 +53,8 @@ pub struct AppState {
     /// In proxy mode, serve the holder routes under [`WELL_KNOWN`] on the public listener
     /// (`--no-well-known` turns it off; the prefix is never forwarded either way).
     pub well_known: bool,
+    /// Requests per client address and per token (`--rate-limit-ip`, `--rate-limit-token`).
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -108,6 +112,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))
         .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -132,9 +137,11 @@ fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Rout
         .route("/v1/revoke", post(routes::revoke_as_holder))
         .route("/v1/give-back", post(routes::give_back))
         .route("/v1/status", get(routes::status))
+        // A holder reads its own lineage; another nonce's is an operator's read, which stays
+        // on the admin listener.
         .route("/v1/lineage", get(routes::lineage_own))
-        .route("/v1/lineage/:nonce", get(routes::lineage))
         .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe_prefixed))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -149,6 +156,7 @@ pub fn proxy_app(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/", any(proxy::proxy))
         .route("/*path", any(proxy::proxy))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe_proxy));
     let router = if state.well_known {
         router.nest(WELL_KNOWN, holder_routes(state.clone()))
@@ -254,6 +262,7 @@ mod tests {
             authz: AuthzOptions::default(),
             upstream: None,
             well_known: true,
+            rate_limits: RateLimits::none(),
         };
         (Arc::new(state), key)
     }

@@ -381,12 +381,15 @@ pub async fn proxy(
 async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<Response, Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let host = host_of(&req)?;
-    let metered = state.pricing.meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
-    // crumb's reserved prefix is never the upstream's, whatever a price rule says and however
-    // the path was spelled (`/.well-known/crumb/v1/%76erify` is not routed by its raw form).
-    if super::is_reserved(metered.target.path()) {
+    // crumb's reserved prefix is never the upstream's, whatever a price rule says (checked
+    // before pricing: no rule answers for it) and however the path was spelled
+    // (`/.well-known/crumb/v1/%76erify` is not routed by its raw form).
+    let reserved =
+        Target::parse(req.method().as_str(), origin_form(req.uri())?).is_ok_and(|t| super::is_reserved(t.path()));
+    if reserved {
         return Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such crumb route"));
     }
+    let metered = state.pricing.meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
     let client_ip = super::routes::client_ip(&state, req.headers(), peer)?;
     let recover = recovering(req.headers())?;
     let described = metered.described();

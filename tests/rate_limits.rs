@@ -1,0 +1,61 @@
+//! Request-rate limits through the real server: per client address and per token, with 429,
+//! Retry-After and the RateLimit headers, while /healthz keeps answering.
+
+use crate::common::http::raw;
+use crate::common::server::start;
+use crate::common::upstream::Upstream;
+
+fn verify(addr: &str, token: &str) -> crate::common::http::Answer {
+    let body = format!("{{\"token\":\"{token}\"}}");
+    raw(
+        addr,
+        &format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn an_address_over_its_rate_gets_429_and_health_keeps_answering() {
+    let server = start(&["--rate-limit-ip", "5/m", "--rate-limit-token", "off"]);
+    let token = server.mint(&["--balance", "10"]);
+    let statuses: Vec<u16> = (0..8).map(|_| verify(server.addr(), &token).status).collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 5, "{statuses:?}");
+    let refused = verify(server.addr(), &token);
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json()["code"], "rate-limited");
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=12).contains(&wait), "one of 5 a minute frees up within 12 s: {wait}");
+    assert_eq!(refused.header("ratelimit-policy"), Some("\"address\";q=5;w=60"));
+    assert!(refused.header("ratelimit").unwrap().starts_with("\"address\";r=0;t="));
+    for _ in 0..20 {
+        let health = raw(server.addr(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert_eq!(health.status, 200);
+    }
+}
+
+#[test]
+fn a_token_over_its_rate_is_limited_and_its_copies_share_the_count() {
+    let server = start(&["--rate-limit-token", "3/m", "--rate-limit-ip", "off"]);
+    let token = server.mint(&["--balance", "10"]);
+    let copy = server.env.ok(&["attenuate", &token, "-c", "action = read"]);
+    let other = server.mint(&["--balance", "10"]);
+    for _ in 0..3 {
+        assert_eq!(verify(server.addr(), &token).status, 200);
+    }
+    let refused = verify(server.addr(), &copy);
+    assert_eq!((refused.status, refused.header("ratelimit-policy")), (429, Some("\"token\";q=3;w=60")));
+    assert_eq!(verify(server.addr(), &other).status, 200, "another token has its own count");
+}
+
+#[test]
+fn the_proxy_limits_free_routes_per_address() {
+    let upstream = Upstream::start();
+    let server = start(&["--upstream", &upstream.url, "--unpriced", "free", "--rate-limit-ip", "4/m"]);
+    let get = || raw(server.addr(), "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status;
+    let statuses: Vec<u16> = (0..6).map(|_| get()).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+    assert_eq!(upstream.count(), 4, "a refused request never reaches the upstream");
+}
