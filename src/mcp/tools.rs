@@ -1154,6 +1154,19 @@ impl WalletServer {
                     let price = performed.problem.as_ref().and_then(|p| p["cost"].as_u64()).unwrap_or(u64::MAX);
                     return Ok(Fetched::OverCap { price });
                 }
+                if code == "already-answered" {
+                    // A retry of a request paid before (its reply was lost: this process was
+                    // killed, the host gave up waiting): its result, without the body, which
+                    // crumb does not store. Nothing was paid again.
+                    let replay = json!({
+                        "entry": entry,
+                        "replayed": true,
+                        "cost": performed.cost,
+                        "balance": performed.balance,
+                        "note": "paid before: this is its first result; the answer's body is not stored",
+                    });
+                    return Ok(Fetched::Done(guard(ok(replay), &secrets), Paid::Known(0)));
+                }
                 let dir = format!("{}/", this.inner.config.wallet_dir.display());
                 let refused = json!({
                     "code": code,
