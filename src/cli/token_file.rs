@@ -72,38 +72,9 @@ pub fn save_successor(path: &Path, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes `contents` to `path` only if no file is there (written beside, fsynced, then
-/// linked into place, which fails rather than replace): `false` when `path` exists.
-pub fn write_new(path: &Path, contents: &str) -> Result<bool> {
-    let (tmp, dir) = temp_beside(path, "tmp")?;
-    let write = || -> std::io::Result<bool> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(contents.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        let linked = match std::fs::hard_link(&tmp, path) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(e),
-        };
-        std::fs::remove_file(&tmp)?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(linked)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        super::exit::unavailable(format!("cannot write {}: {e}", path.display()))
-    })
-}
-
-pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
+/// Writes `contents` and a line break to a new private file beside `path` (0600, fsynced);
+/// returns it and the directory, for the caller to put it in place.
+fn write_beside<'p>(path: &'p Path, contents: &str) -> Result<(PathBuf, &'p Path)> {
     let (tmp, dir) = temp_beside(path, "tmp")?;
     let write = || -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
@@ -116,11 +87,44 @@ pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
         let mut file = options.open(&tmp)?;
         file.write_all(contents.as_bytes())?;
         file.write_all(b"\n")?;
-        file.sync_all()?;
+        file.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        super::exit::unavailable(format!("cannot write {}: {e}", path.display()))
+    })?;
+    Ok((tmp, dir))
+}
+
+/// Writes `contents` to `path` only if no file is there (written beside, fsynced, then
+/// linked into place, which fails rather than replace): `false` when `path` exists.
+pub fn write_new(path: &Path, contents: &str) -> Result<bool> {
+    let (tmp, dir) = write_beside(path, contents)?;
+    let place = || -> std::io::Result<bool> {
+        let linked = match std::fs::hard_link(&tmp, path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e),
+        };
+        std::fs::remove_file(&tmp)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(linked)
+    };
+    place().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        super::exit::unavailable(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
+/// Replaces `path` by `contents`: written beside, fsynced, renamed over it, the directory
+/// fsynced. A crash leaves the old file or the new one, never neither.
+pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
+    let (tmp, dir) = write_beside(path, contents)?;
+    let place = || -> std::io::Result<()> {
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()
     };
-    write().map_err(|e| {
+    place().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         super::exit::unavailable(format!("cannot replace {}: {e}", path.display()))
     })

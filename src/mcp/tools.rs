@@ -221,6 +221,14 @@ fn scrub(value: &mut Value) {
     }
 }
 
+/// The issuer's answer about `entry`, paid or shown with `token`, as the model sees it: no
+/// token member, the entry named, and checked for the token before it leaves.
+fn answered(mut doc: Value, entry: &str, token: &str) -> CallToolResult {
+    scrub(&mut doc);
+    doc["entry"] = json!(entry);
+    guard(ok(doc), &secrets_of(token))
+}
+
 /// The last line of defence: a result that contains any of `secrets` (a token's text, or its
 /// signature in hex) is replaced by a refusal. Never expected to fire.
 fn guard(result: CallToolResult, secrets: &[String]) -> CallToolResult {
@@ -437,10 +445,8 @@ impl WalletServer {
             if let Some(c) = args.cost {
                 body.insert("cost".into(), json!(c));
             }
-            let (_, mut doc) = this.remote()?.verdict("/v1/verify", &Value::Object(body))?;
-            scrub(&mut doc);
-            doc["entry"] = json!(args.entry);
-            Ok(guard(ok(doc), &secrets_of(&token)))
+            let (_, doc) = this.remote()?.verdict("/v1/verify", &Value::Object(body))?;
+            Ok(answered(doc, &args.entry, &token))
         })
         .await;
         checked.unwrap_or_else(|e| self.refusal(&e))
@@ -782,10 +788,8 @@ impl WalletServer {
                 ));
             }
             let body = json!({ "token": token, "nonce": args.nonce.to_ascii_lowercase() });
-            let mut doc = this.remote()?.post("/v1/revoke", &body)?;
-            scrub(&mut doc);
-            doc["entry"] = json!(args.entry);
-            Ok(guard(ok(doc), &secrets_of(&token)))
+            let doc = this.remote()?.post("/v1/revoke", &body)?;
+            Ok(answered(doc, &args.entry, &token))
         })
         .await;
         revoked.unwrap_or_else(|e| self.refusal(&e))
@@ -813,10 +817,8 @@ impl WalletServer {
             // The entry stays, retired: the same call again re-sends the same give-back, which
             // the issuer answers as before (a retry after a lost reply), and token_status says
             // it is spent.
-            let mut doc = this.remote()?.post("/v1/give-back", &body)?;
-            scrub(&mut doc);
-            doc["entry"] = json!(args.entry);
-            Ok(guard(ok(doc), &secrets_of(&token)))
+            let doc = this.remote()?.post("/v1/give-back", &body)?;
+            Ok(answered(doc, &args.entry, &token))
         })
         .await;
         given.unwrap_or_else(|e| self.refusal(&e))
@@ -1083,10 +1085,8 @@ impl WalletServer {
         let this = self.clone();
         let got = blocking(move || {
             let token = this.inner.wallet.token(&entry)?;
-            let mut doc = this.remote()?.get(path, &token)?;
-            scrub(&mut doc);
-            doc["entry"] = json!(entry);
-            Ok(guard(ok(doc), &secrets_of(&token)))
+            let doc = this.remote()?.get(path, &token)?;
+            Ok(answered(doc, &entry, &token))
         })
         .await;
         got.unwrap_or_else(|e| self.refusal(&e))
