@@ -114,3 +114,35 @@ fn a_held_answer_says_what_it_holds_and_delivers_its_successor_at_the_end() {
     assert_eq!(recovered.header("crumb-token"), doc["token"].as_str());
     assert_eq!(recovered.header("crumb-cost"), Some("18"));
 }
+
+#[test]
+fn a_client_that_hangs_up_mid_answer_is_charged_the_hold() {
+    use std::io::{Read, Write};
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let nonce = server.nonce(&token);
+    // A long stream: the client reads its head and a little, then goes away.
+    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    let head = format!(
+        "POST /llm/sse/200000/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: gone\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut first = [0u8; 4096];
+    let n = stream.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("crumb-held: 50"));
+    drop(stream);
+    // The hold is settled at the hold.
+    let ledger = server.env.path("ledger.db").to_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let doc = loop {
+        let tree = server.env.ok(&["lineage", "--nonce", &nonce, "--ledger", &ledger, "--json"]);
+        let doc: Value = serde_json::from_str(&tree).unwrap();
+        if !doc["tree"][0]["spent"].is_null() {
+            break doc;
+        }
+        assert!(std::time::Instant::now() < deadline, "never settled: {doc}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(doc["tree"][0]["spent"]["cost"], 50, "{doc}");
+}
