@@ -56,6 +56,9 @@ conformance!(
     the_holder_view_starts_at_the_token_it_was_handed,
     credit_given_back_to_a_finished_lineage_goes_on_up,
     a_metered_settle_takes_returned_credit_in,
+    a_spend_rate_window_refuses_until_credit_frees_up,
+    a_window_covers_the_tree_and_only_narrows,
+    concurrent_spenders_never_exceed_a_window,
 );
 
 #[test]

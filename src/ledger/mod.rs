@@ -32,12 +32,14 @@ pub mod conformance;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod window;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresLedger;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
 
+pub use self::window::{RateLimited, Window, WindowUse};
 pub use crate::error::{LedgerError, LedgerErrorKind};
 use crate::token::identifier::Nonce;
 use std::sync::Arc;
@@ -113,6 +115,9 @@ pub struct Commit {
     /// owed to the parent's lineage, and writes nothing if that is not what is owed
     /// ([`CommitOutcome::CreditChanged`]); `None` leaves whatever is owed where it is.
     pub credit: Option<u64>,
+    /// The parent's `spend-rate` windows ([`window::windows_of`]): `cost` counts against each
+    /// (a one-step commit), and every child inherits them.
+    pub windows: Vec<Window>,
 }
 
 /// What a settle found.
@@ -131,6 +136,9 @@ pub enum CommitOutcome {
     /// The commit claimed returned credit, but the parent's lineage is owed this much now:
     /// nothing was written (issue the change again with it, and retry).
     CreditChanged(u64),
+    /// (One-step [`Ledger::commit`] only.) A `spend-rate` window has no room for the cost:
+    /// nothing was written.
+    RateLimited(RateLimited),
 }
 
 /// A request to hold a token while its spend is in flight. Made only from a verified token.
@@ -142,6 +150,10 @@ pub struct Reservation {
     /// Unix seconds now, and when the hold expires if never settled or released.
     now: i64,
     until: i64,
+    /// The token's `spend-rate` windows, and what this hold counts against them until it is
+    /// settled (then the charge counts) or released.
+    windows: Vec<Window>,
+    amount: u64,
 }
 
 impl Reservation {
@@ -159,7 +171,22 @@ impl Reservation {
             presented: crate::spend::presented_fingerprint(verified.token()),
             now,
             until: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            windows: window::windows_of(verified.token()),
+            amount: 0,
         })
+    }
+
+    /// What the hold counts against the token's windows while it is held (the most it may
+    /// charge).
+    pub fn holding(mut self, amount: u64) -> Self {
+        self.amount = amount;
+        self
+    }
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+    pub fn amount(&self) -> u64 {
+        self.amount
     }
 
     pub fn parent(&self) -> Nonce {
@@ -215,6 +242,8 @@ pub enum Reserved {
     Revoked(String),
     /// Another reservation holds it and has not expired: a concurrent use.
     InFlight,
+    /// A `spend-rate` window has no room for the amount held: nothing was written.
+    RateLimited(RateLimited),
 }
 
 /// One node of a delegation tree.
@@ -427,6 +456,7 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
             Reserved::Spent(spent) => Ok(CommitOutcome::AlreadySpent(spent)),
             Reserved::Revoked(at) => Ok(CommitOutcome::Revoked(at)),
             Reserved::InFlight => Ok(CommitOutcome::InFlight),
+            Reserved::RateLimited(r) => Ok(CommitOutcome::RateLimited(r)),
         }
     }
 
@@ -456,6 +486,10 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// credit owed to its own lineage, to the lineage its lineage was split from, in one
     /// transaction.
     fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError>;
+
+    /// What each of `windows` (the `spend-rate` windows of the token `nonce`) holds at `now`
+    /// (unix seconds), in their order: spends inside the window, holds counted.
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError>;
 }
 
 /// Reads the stored list of a consumption's amounts (`"30,20,47"`).
