@@ -198,6 +198,8 @@ pub struct TokenStatus {
     pub returned_credit: u64,
     /// What this lineage split off, each with where it stands.
     pub delegated: Vec<Delegated>,
+    /// Each `spend-rate` window the token carries: what is spent in it now and what is left.
+    pub windows: Vec<crate::ledger::WindowUse>,
 }
 
 /// The standing of `token` in the ledger. A live (or held) token speaks for its whole lineage
@@ -262,6 +264,7 @@ pub fn status(
         successor_known,
         returned_credit: if live { info.credit_owed } else { 0 },
         delegated,
+        windows: crate::ledger::window::usage(ledger, token, ctx.now.unix_timestamp())?,
     })
 }
 

@@ -36,3 +36,4 @@ mod third_party;
 mod trust;
 mod usage;
 mod vectors;
+mod windows;

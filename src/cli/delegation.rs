@@ -137,6 +137,14 @@ pub fn status(args: StatusArgs) -> Result<u8> {
     if doc["returned_credit"].as_u64().unwrap_or(0) > 0 {
         outln!("returned  {} (taken in by the next spend or split)", doc["returned_credit"])?;
     }
+    for w in doc["windows"].as_array().into_iter().flatten() {
+        outln!(
+            "window    {}: {} spent in the window, {} left",
+            shown(&w["caveat"]),
+            shown(&w["spent"]),
+            shown(&w["left"])
+        )?;
+    }
     for d in doc["delegated"].as_array().into_iter().flatten() {
         outln!(
             "delegated {}  {} {}  {}  balance {}  spent {}",

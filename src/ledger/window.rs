@@ -183,23 +183,36 @@ pub(crate) fn cutoff(now: i64, secs: u64) -> i64 {
     now.saturating_sub(secs as i64)
 }
 
-/// What is left in each window, for `status` and `inspect`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What is left in one window, for `status` (`GET /v1/status`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct WindowUse {
-    pub text: String,
+    /// The caveat, as written.
+    pub caveat: String,
     pub limit: u64,
-    pub secs: u64,
-    pub used: u64,
+    pub window_seconds: u64,
+    /// Spent (and held) inside the window now.
+    pub spent: u64,
+    /// What may still be spent inside it now.
+    pub left: u64,
 }
 
-impl WindowUse {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "caveat": self.text,
-            "limit": self.limit,
-            "window_seconds": self.secs,
-            "spent": self.used,
-            "left": self.limit.saturating_sub(self.used),
-        })
+/// What each of `token`'s windows holds at `now`, as the ledger counts it.
+pub fn usage(ledger: &dyn super::Ledger, token: &Macaroon, now: i64) -> Result<Vec<WindowUse>, super::LedgerError> {
+    let windows = windows_of(token);
+    let Some(id) = token.token_id() else { return Ok(Vec::new()) };
+    if windows.is_empty() {
+        return Ok(Vec::new());
     }
+    let used = ledger.window_use(&id.nonce, &windows, now)?;
+    Ok(windows
+        .iter()
+        .zip(used)
+        .map(|(w, spent)| WindowUse {
+            caveat: String::from_utf8_lossy(&w.text).into_owned(),
+            limit: w.limit,
+            window_seconds: w.secs,
+            spent,
+            left: w.limit.saturating_sub(spent),
+        })
+        .collect())
 }
