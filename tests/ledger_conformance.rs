@@ -59,6 +59,7 @@ conformance!(
     a_spend_rate_window_refuses_until_credit_frees_up,
     a_window_covers_the_tree_and_only_narrows,
     concurrent_spenders_never_exceed_a_window,
+    a_top_up_reaches_the_next_successor_once,
 );
 
 #[test]

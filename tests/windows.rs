@@ -95,3 +95,88 @@ fn the_json_api_refuses_a_full_window_with_429() {
     let (code, doc) = s.post("/v1/verify", &json!({ "token": next }));
     assert_eq!((code, doc["allowed"].as_bool()), (403, Some(false)), "a bare verification denies a window: {doc}");
 }
+
+fn status_of(base: &str, token: &str) -> Value {
+    let answer = send("GET", &format!("{base}/v1/status"), Some(token), &[], "");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json()
+}
+
+/// `crumb top-up` on the local ledger: the token file's next spend carries it; the same
+/// request id adds nothing; `status` shows it.
+#[test]
+fn a_local_top_up_reaches_the_next_spend_once() {
+    let env = common::Env::new();
+    env.ok(&["keygen"]);
+    let minted = env.ok(&["mint", "--balance", "10"]);
+    let a = env.file("a.token", minted.as_bytes());
+    let nonce = json_of(&env.ok(&["status", "--token-file", &a, "--json"]))["nonce"].as_str().unwrap().to_owned();
+    env.ok(&["spend", "--token-file", &a, "--cost", "1", "--quiet"]);
+    let (code, out, err) =
+        env.run(&["top-up", "--nonce", &nonce, "--amount", "50", "--request-id", "refill-1", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc = json_of(&out);
+    assert_eq!(
+        (doc["head"].as_str(), doc["owed"].as_u64(), doc["replayed"].as_bool()),
+        (Some(&*nonce), Some(50), Some(false))
+    );
+    let (code, _, err) = env.run(&["top-up", "--nonce", &nonce, "--amount", "50", "--request-id", "refill-1"]);
+    assert_eq!((code, err.trim()), (0, "crumb: topped up 50 before with this request id; nothing added again"));
+    let (code, out, _) = env.run(&["top-up", "--nonce", &nonce, "--amount", "7", "--request-id", "refill-1", "--json"]);
+    assert_eq!((code, json_of(&out)["code"].as_str()), (1, Some("idempotency-key-reused")), "{out}");
+    let status = json_of(&env.ok(&["status", "--token-file", &a, "--json"]));
+    assert_eq!((status["topped_up"].as_u64(), status["returned_credit"].as_u64()), (Some(50), Some(50)), "{status}");
+    let (code, _, err) = env.run(&["spend", "--token-file", &a, "--cost", "1"]);
+    assert_eq!((code, err.trim()), (0, "crumb: paid 1, 58 left (50 of it returned credit)"));
+    let (code, _, err) = env.run(&["spend", "--token-file", &a, "--cost", "1"]);
+    assert_eq!((code, err.trim()), (0, "crumb: paid 1, 57 left"));
+    env.ok(&["revoke", "--token-file", &a]);
+    let status = json_of(&env.ok(&["status", "--token-file", &a, "--json"]));
+    let current = status["nonce"].as_str().unwrap().to_owned();
+    let (code, out, _) = env.run(&["top-up", "--nonce", &current, "--amount", "5", "--request-id", "r2", "--json"]);
+    assert_eq!((code, json_of(&out)["code"].as_str()), (1, Some("revoked")), "{out}");
+}
+
+/// `POST /v1/top-up` with an operator credential on a proxy's admin listener: the agent's
+/// next proxied request returns a successor with the new balance; a holder's token is not an
+/// operator; the public listener has no such route.
+#[test]
+fn a_top_up_over_http_reaches_the_next_proxied_request() {
+    let upstream = Upstream::start();
+    let mut args = vec!["--upstream", &upstream.url];
+    args.extend_from_slice(PRICES);
+    args.extend_from_slice(&["--admin-listen", "127.0.0.1:0"]);
+    let s = start(&args);
+    let admin = s.admin.clone().unwrap();
+    let token = s.mint(&["--balance", "20"]);
+    let nonce = s.nonce(&token);
+    let answer = send("POST", &format!("{}/v1/chat", s.url), Some(&token), &[], "{}");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let current = answer.successor().to_owned();
+    let operator = s.mint(&["--operator", "--expires-in", "10m"]);
+    let body = json!({ "credential": operator, "nonce": nonce, "amount": 100, "request_id": "refill-1" }).to_string();
+    let answer = send("POST", &format!("{admin}/v1/top-up"), None, &[], &body);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["owed"], 100);
+    let again = send("POST", &format!("{admin}/v1/top-up"), None, &[], &body);
+    assert_eq!((again.status, again.json()["replayed"].as_bool()), (200, Some(true)), "{again:?}");
+    let status = status_of(&admin, &current);
+    assert_eq!((status["topped_up"].as_u64(), status["returned_credit"].as_u64()), (Some(100), Some(100)));
+    // A holder's own token is not an operator credential.
+    let holder = json!({ "credential": current, "nonce": nonce, "amount": 100, "request_id": "x" }).to_string();
+    let refused = send("POST", &format!("{admin}/v1/top-up"), None, &[], &holder);
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (403, Some("not-an-operator")), "{refused:?}");
+    // The proxy's public listener serves no top-up, under the reserved prefix or not (an
+    // unpriced route there: refused before the upstream).
+    for path in ["/.well-known/crumb/v1/top-up", "/v1/top-up"] {
+        let public = send("POST", &format!("{}{path}", s.url), None, &[], &body);
+        assert_ne!(public.status, 200, "{public:?}");
+        assert!(public.json().get("owed").is_none(), "{public:?}");
+    }
+    assert_eq!(upstream.count(), 1);
+    let answer = send("POST", &format!("{}/v1/chat", s.url), Some(&current), &[], "{}");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("crumb-balance"), Some("110"), "15 - 5 + 100: {answer:?}");
+    let status = status_of(&admin, answer.successor());
+    assert_eq!(status["returned_credit"], 0, "taken in once: {status}");
+}

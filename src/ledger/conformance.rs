@@ -67,6 +67,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_spend_rate_window_refuses_until_credit_frees_up", a_spend_rate_window_refuses_until_credit_frees_up),
     ("a_window_covers_the_tree_and_only_narrows", a_window_covers_the_tree_and_only_narrows),
     ("concurrent_spenders_never_exceed_a_window", concurrent_spenders_never_exceed_a_window),
+    ("a_top_up_reaches_the_next_successor_once", a_top_up_reaches_the_next_successor_once),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -895,4 +896,50 @@ pub fn concurrent_spenders_never_exceed_a_window(backend: &dyn Backend) {
     assert!(total >= 10, "holds of 2 settled at 1 leave at least half the window used: {total}");
     let windows = crate::ledger::window::windows_of(&rest);
     assert_eq!(ledger.window_use(&nonce(&rest), &windows, NOW + 5).unwrap(), vec![total]);
+}
+
+fn top_up(nonce: Nonce, amount: u64, id: &str) -> crate::ledger::TopUp {
+    crate::ledger::TopUp { nonce, amount, request_id: id.into(), at: "2026-11-30T00:00:00Z".into() }
+}
+
+/// A top-up named by the minted token's nonce reaches the lineage's next successor (its
+/// current token, spends later), exactly once: a replayed request id adds nothing, one reused
+/// for another amount is refused, 16 replicas racing one id add it once, a revoked token is
+/// refused, and what a lineage is owed never passes MAX_AMOUNT.
+pub fn a_top_up_reaches_the_next_successor_once(backend: &dyn Backend) {
+    use crate::ledger::ToppedUp;
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let first = mint.spend(ledger.as_ref(), &token, 1, "s1").unwrap();
+    let root = nonce(&token);
+    let outcomes: Vec<ToppedUp> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                let ledger = backend.open();
+                scope.spawn(move || ledger.top_up(&top_up(root, 50, "t1")).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, ToppedUp::Fresh { .. })).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, ToppedUp::Fresh { .. } | ToppedUp::Replayed { .. })), "{outcomes:?}");
+    assert_eq!(ledger.top_up(&top_up(root, 50, "t1")).unwrap(), ToppedUp::Replayed { head: root });
+    assert_eq!(ledger.top_up(&top_up(root, 51, "t1")).unwrap(), ToppedUp::RequestIdReused);
+    let current = first.children[0].token.clone();
+    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 50);
+    let next = mint.spend(ledger.as_ref(), &current, 1, "s2").unwrap();
+    assert_eq!((next.children[0].balance, next.credit), (58, 50), "the successor carries the top-up");
+    let after = mint.spend(ledger.as_ref(), &next.children[0].token, 1, "s3").unwrap();
+    assert_eq!((after.children[0].balance, after.credit), (57, 0), "taken in once");
+    assert_eq!(ledger.info(&nonce(&after.children[0].token)).unwrap().topped_up, 50);
+    // A spent token's lineage goes on: a top-up named by it reaches the current token.
+    assert!(matches!(ledger.top_up(&top_up(nonce(&current), 5, "t2")).unwrap(), ToppedUp::Fresh { owed: 5, .. }));
+    // Revoked: refused.
+    let revoked = mint.token(10);
+    ledger.revoke(&nonce(&revoked), false, "now").unwrap();
+    assert_eq!(ledger.top_up(&top_up(nonce(&revoked), 5, "t3")).unwrap(), ToppedUp::Revoked);
+    // Never more than a balance may hold.
+    let big = nonce(&mint.token(1));
+    assert!(matches!(ledger.top_up(&top_up(big, crate::limits::MAX_AMOUNT, "t4")).unwrap(), ToppedUp::Fresh { .. }));
+    assert_eq!(ledger.top_up(&top_up(big, 1, "t5")).unwrap(), ToppedUp::TooMuch { owed: crate::limits::MAX_AMOUNT });
 }

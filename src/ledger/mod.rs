@@ -279,6 +279,8 @@ pub struct TokenInfo {
     pub head: Option<Nonce>,
     /// Returned credit owed to that lineage, waiting for its next spend or split.
     pub credit_owed: u64,
+    /// What operators topped that lineage up with, in all ([`Ledger::top_up`]).
+    pub topped_up: u64,
 }
 
 /// What revoking a delegation did ([`Ledger::revoke_delegation`]).
@@ -323,6 +325,32 @@ pub enum GaveBack {
     InFlight,
     /// Its lineage was never split off from another (a minted token): nowhere to return to.
     NotDelegated,
+}
+
+/// An operator's top-up: `amount` more credit for the lineage of the token `nonce`, taken in
+/// by that lineage's next spend, split or settle (its successor carries it), exactly once.
+#[derive(Clone, Debug)]
+pub struct TopUp {
+    pub nonce: Nonce,
+    pub amount: u64,
+    /// Names the top-up: the same id again answers the first top-up and adds nothing.
+    pub request_id: String,
+    pub at: String,
+}
+
+/// What a top-up found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToppedUp {
+    /// Written now: `owed` is what the lineage headed by `head` is owed now (this included).
+    Fresh { head: Nonce, owed: u64 },
+    /// This request id topped up this token by this amount before: nothing added.
+    Replayed { head: Nonce },
+    /// This request id named another token or amount before: nothing added.
+    RequestIdReused,
+    /// The token, or the lineage its credit would go to, is revoked: nothing added.
+    Revoked,
+    /// The lineage would be owed more than a balance may hold: nothing added.
+    TooMuch { owed: u64 },
 }
 
 /// What revoking a token by possession found.
@@ -490,6 +518,12 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// What each of `windows` (the `spend-rate` windows of the token `nonce`) holds at `now`
     /// (unix seconds), in their order: spends inside the window, holds counted.
     fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError>;
+
+    /// Adds `t.amount` to the credit owed to the lineage of `t.nonce` (or, when that lineage
+    /// gave back, to the lineage it gave back to), once per request id, in one transaction.
+    /// A spent token's lineage goes on in its change, so the credit reaches its current token;
+    /// a revoked token (or a revoked lineage to credit) is refused.
+    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError>;
 }
 
 /// Reads the stored list of a consumption's amounts (`"30,20,47"`).

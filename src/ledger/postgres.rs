@@ -16,7 +16,8 @@
 use super::window::{self, RateLimited, Window};
 use super::{
     Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind, Lineage,
-    LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
+    LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo, TopUp,
+    ToppedUp,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -31,13 +32,16 @@ pub const SCHEMA_VERSION: i64 = 3;
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
-/// v3: spend-rate windows (as the embedded ledger's v5).
+/// v3: spend-rate windows and top-ups (as the embedded ledger's v5).
 const SCHEMA_V3: &str = "
 ALTER TABLE crumb_tokens ADD COLUMN windows TEXT;
 CREATE TABLE crumb_windows (key BYTEA PRIMARY KEY, total BIGINT NOT NULL, last_at BIGINT NOT NULL);
 CREATE TABLE crumb_window_spends (key BYTEA NOT NULL, at BIGINT NOT NULL, amount BIGINT NOT NULL, ticket BYTEA NOT NULL);
 CREATE INDEX crumb_window_spends_at ON crumb_window_spends (key, at);
 CREATE INDEX crumb_window_spends_ticket ON crumb_window_spends (ticket);
+ALTER TABLE crumb_tokens ADD COLUMN topped_up BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE crumb_top_ups (request_id TEXT PRIMARY KEY, nonce BYTEA NOT NULL, amount BIGINT NOT NULL,
+    head BYTEA NOT NULL, at TEXT NOT NULL);
 ";
 
 /// v2: delegations and returned credit (as the embedded ledger's v4).
@@ -807,6 +811,76 @@ impl Ledger for PostgresLedger {
         })
     }
 
+    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
+        self.write(true, |tx| {
+            // One top-up per request id at a time, across replicas: the id's row is the lock.
+            let before = tx.query_opt(
+                "SELECT nonce, amount, head FROM crumb_top_ups WHERE request_id = $1 FOR UPDATE",
+                &[&t.request_id],
+            )?;
+            if let Some(r) = before {
+                let (nonce, amount, head): (Vec<u8>, i64, Vec<u8>) = (r.get(0), r.get(1), r.get(2));
+                return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
+                    ToppedUp::Replayed { head: nonce_of(&head)? }
+                } else {
+                    ToppedUp::RequestIdReused
+                });
+            }
+            let revoked = |tx: &mut Transaction<'_>, n: &Nonce| -> Result<bool, Failure> {
+                Ok(tx
+                    .query_opt("SELECT revoked_at FROM crumb_tokens WHERE nonce = $1", &[&&n.0[..]])?
+                    .and_then(|r| r.get::<_, Option<String>>(0))
+                    .is_some())
+            };
+            if revoked(tx, &t.nonce)? {
+                return Ok(ToppedUp::Revoked);
+            }
+            let mut head = head_of(tx, &t.nonce)?;
+            for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+                let next: Option<Vec<u8>> = tx
+                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?
+                    .and_then(|r| r.get(0));
+                match next {
+                    Some(next) => head = nonce_of(&next)?,
+                    None => break,
+                }
+            }
+            if revoked(tx, &head)? {
+                return Ok(ToppedUp::Revoked);
+            }
+            // The head's row locked (created if the ledger never saw the token), then its credit.
+            tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&head.0[..]])?;
+            let owed: i64 =
+                tx.query_one("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])?.get(0);
+            let owed = owed as u64;
+            let Some(total) = owed.checked_add(t.amount).filter(|&n| n <= limits::MAX_AMOUNT) else {
+                return Ok(ToppedUp::TooMuch { owed });
+            };
+            let inserted = tx.execute(
+                "INSERT INTO crumb_top_ups (request_id, nonce, amount, head, at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (request_id) DO NOTHING",
+                &[&t.request_id, &&t.nonce.0[..], &to_i64(t.amount), &&head.0[..], &t.at],
+            )?;
+            if inserted == 0 {
+                // Another replica wrote this request id meanwhile (the insert waited for it):
+                // answer from its row, adding nothing.
+                let r =
+                    tx.query_one("SELECT nonce, amount FROM crumb_top_ups WHERE request_id = $1", &[&t.request_id])?;
+                let (nonce, amount): (Vec<u8>, i64) = (r.get(0), r.get(1));
+                return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
+                    ToppedUp::Replayed { head }
+                } else {
+                    ToppedUp::RequestIdReused
+                });
+            }
+            tx.execute(
+                "UPDATE crumb_tokens SET credit = credit + $2, topped_up = topped_up + $2 WHERE nonce = $1",
+                &[&&head.0[..], &to_i64(t.amount)],
+            )?;
+            Ok(ToppedUp::Fresh { head, owed: total })
+        })
+    }
+
     fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
         self.write(false, |tx| {
             let keys = window_keys(tx, nonce, windows)?;
@@ -962,6 +1036,13 @@ impl Ledger for PostgresLedger {
                 }
             }
             info.credit_owed = credit_of(&mut tx, &info.head.unwrap_or(*nonce))?;
+            let topped: Option<i64> = tx
+                .query_opt(
+                    "SELECT topped_up FROM crumb_tokens WHERE nonce = $1",
+                    &[&&info.head.unwrap_or(*nonce).0[..]],
+                )?
+                .map(|r| r.get(0));
+            info.topped_up = topped.unwrap_or(0) as u64;
             tx.commit()?;
             Ok(info)
         })

@@ -18,6 +18,7 @@ use super::window::{self, RateLimited, Window};
 use super::{
     Commit, CommitDone, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind,
     Lineage, LiveRevoke, Node, Reservation, ReserveDone, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
+    TopUp, ToppedUp,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -57,14 +58,18 @@ pub const SCHEMA_VERSION: i64 = 5;
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: [&str; 5] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
-/// v5: spend-rate windows ([`super::window`]). `tokens.windows`: the keys of the windows a
+/// v5: spend-rate windows ([`super::window`]) and top-ups (`top_ups`, by request id; a
+/// lineage head's `topped_up`: what it was topped up with in all). `tokens.windows`: the keys of the windows a
 /// token inherited (`index:hexkey,...`); `spend_windows`: per key, what its window holds now and
 /// the latest time recorded; `window_spends`: the spends (and holds, by ticket) still in it.
 const SCHEMA_V5: &str = "ALTER TABLE tokens ADD COLUMN windows TEXT;
 CREATE TABLE IF NOT EXISTS spend_windows (key BLOB PRIMARY KEY, total INTEGER NOT NULL, last_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS window_spends (key BLOB NOT NULL, at INTEGER NOT NULL, amount INTEGER NOT NULL, ticket BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS window_spends_at ON window_spends(key, at);
-CREATE INDEX IF NOT EXISTS window_spends_ticket ON window_spends(ticket);";
+CREATE INDEX IF NOT EXISTS window_spends_ticket ON window_spends(ticket);
+ALTER TABLE tokens ADD COLUMN topped_up INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS top_ups (request_id TEXT PRIMARY KEY, nonce BLOB NOT NULL, amount INTEGER NOT NULL,
+    head BLOB NOT NULL, at TEXT NOT NULL);";
 
 /// v4: delegations and returned credit. `revocable`: a child its splitter may revoke;
 /// `is_change`: the parent's change (successor or remainder); `head`: the token that heads the
@@ -180,6 +185,7 @@ enum Op {
     RevokeIfLive { nonce: Nonce, at: String },
     RevokeDelegation { holder: Nonce, child: Nonce, at: String },
     GiveBack(GiveBack),
+    TopUp(TopUp),
 }
 
 impl Op {
@@ -198,6 +204,7 @@ enum Answer {
     LiveRevoke(LiveRevoke),
     Delegation(DelegationRevoke),
     GaveBack(GaveBack),
+    ToppedUp(ToppedUp),
 }
 
 type Reply = Result<Answer, LedgerError>;
@@ -534,6 +541,7 @@ fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
         Op::RevokeIfLive { nonce, at } => Answer::LiveRevoke(revoke_if_live_in(tx, nonce, at)?),
         Op::RevokeDelegation { holder, child, at } => Answer::Delegation(revoke_delegation_in(tx, holder, child, at)?),
         Op::GiveBack(g) => Answer::GaveBack(give_back_in(tx, g)?),
+        Op::TopUp(t) => Answer::ToppedUp(top_up_in(tx, t)?),
     })
 }
 
@@ -547,6 +555,37 @@ fn release_in(tx: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
         recount_in(tx, ticket, None)?;
     }
     Ok(())
+}
+
+fn top_up_in(tx: &Connection, t: &TopUp) -> Result<ToppedUp, ApplyError> {
+    let before: Option<(Vec<u8>, i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT nonce, amount, head FROM top_ups WHERE request_id = ?1")?
+        .query_row([&t.request_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((nonce, amount, head)) = before {
+        return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
+            ToppedUp::Replayed { head: nonce_of(head)? }
+        } else {
+            ToppedUp::RequestIdReused
+        });
+    }
+    if status_in(tx, &t.nonce)?.revoked_at.is_some() {
+        return Ok(ToppedUp::Revoked);
+    }
+    let head = receiver_in(tx, &head_in(tx, &t.nonce)?)?;
+    if status_in(tx, &head)?.revoked_at.is_some() {
+        return Ok(ToppedUp::Revoked);
+    }
+    let owed = credit_in(tx, &head)?;
+    let Some(total) = owed.checked_add(t.amount).filter(|&n| n <= limits::MAX_AMOUNT) else {
+        return Ok(ToppedUp::TooMuch { owed });
+    };
+    deposit_in(tx, &head, t.amount)?;
+    tx.prepare_cached("UPDATE tokens SET topped_up = topped_up + ?2 WHERE nonce = ?1")?
+        .execute(params![&head.0[..], to_i64(t.amount)])?;
+    tx.prepare_cached("INSERT INTO top_ups (request_id, nonce, amount, head, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![t.request_id, &t.nonce.0[..], to_i64(t.amount), &head.0[..], t.at])?;
+    Ok(ToppedUp::Fresh { head, owed: total })
 }
 
 /// The keys of the windows `nonce` carries (`windows`, from the presented token).
@@ -843,6 +882,11 @@ fn info_in(conn: &Connection, nonce: &Nonce) -> Result<TokenInfo, ApplyError> {
         }
     }
     info.credit_owed = credit_in(conn, &info.head.unwrap_or(*nonce))?;
+    let topped: Option<i64> = conn
+        .prepare_cached("SELECT topped_up FROM tokens WHERE nonce = ?1")?
+        .query_row([&info.head.unwrap_or(*nonce).0[..]], |r| r.get(0))
+        .optional()?;
+    info.topped_up = topped.unwrap_or(0) as u64;
     Ok(info)
 }
 
@@ -1185,6 +1229,13 @@ impl Ledger for SqliteLedger {
 
     fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
         self.read(|conn| window_use_in(conn, nonce, windows, now))
+    }
+
+    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
+        match self.write(Op::TopUp(t.clone()))? {
+            Answer::ToppedUp(t) => Ok(t),
+            _ => unreachable!("a top-up is answered as one"),
+        }
     }
 }
 
