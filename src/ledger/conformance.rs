@@ -932,6 +932,8 @@ pub fn a_top_up_reaches_the_next_successor_once(backend: &dyn Backend) {
     let after = mint.spend(ledger.as_ref(), &next.children[0].token, 1, "s3").unwrap();
     assert_eq!((after.children[0].balance, after.credit), (57, 0), "taken in once");
     assert_eq!(ledger.info(&nonce(&after.children[0].token)).unwrap().topped_up, 50);
+    let tree = ledger.lineage(&root, 100, Scope::WholeTree).unwrap();
+    assert_eq!((tree.nodes[0].nonce, tree.nodes[0].topped_up, tree.nodes[0].credit), (root, 50, 0), "shown in lineage");
     // A spent token's lineage goes on: a top-up named by it reaches the current token.
     assert!(matches!(ledger.top_up(&top_up(nonce(&current), 5, "t2")).unwrap(), ToppedUp::Fresh { owed: 5, .. }));
     // Revoked: refused.

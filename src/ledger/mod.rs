@@ -262,6 +262,8 @@ pub struct Node {
     pub change: bool,
     /// Returned credit owed to the lineage this token heads, not yet taken in.
     pub credit: u64,
+    /// What operators topped up the lineage this token heads with, in all.
+    pub topped_up: u64,
 }
 
 /// Everything the ledger knows of one token, for `status` and for the delegation rules.
@@ -407,6 +409,7 @@ impl Node {
             "revocable": self.revocable,
             "change": self.change,
             "returned_credit": self.credit,
+            "topped_up": self.topped_up,
         })
     }
 }

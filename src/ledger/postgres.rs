@@ -980,7 +980,8 @@ impl Ledger for PostgresLedger {
                          SELECT $1::bytea, 0 UNION ALL
                          SELECT t.nonce, tree.depth + 1 FROM crumb_tokens t JOIN tree ON t.parent = tree.n
                          WHERE t.nonce IS DISTINCT FROM $3::bytea)
-                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit
+                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit,
+                         t.topped_up
                      FROM (SELECT n, depth FROM tree LIMIT $2) tree LEFT JOIN crumb_tokens t ON t.nonce = tree.n
                      ORDER BY tree.depth"
                 ),
@@ -1001,6 +1002,7 @@ impl Ledger for PostgresLedger {
                         revocable: r.get::<_, Option<bool>>(11).unwrap_or(false),
                         change: r.get::<_, Option<bool>>(12).unwrap_or(false),
                         credit: r.get::<_, Option<i64>>(13).unwrap_or(0) as u64,
+                        topped_up: r.get::<_, Option<i64>>(14).unwrap_or(0) as u64,
                     })
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;

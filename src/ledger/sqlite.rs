@@ -1262,7 +1262,8 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
         "WITH RECURSIVE tree(n) AS (
              SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n
              WHERE t.nonce IS NOT ?3 LIMIT ?2)
-         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit
+         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit,
+             t.topped_up
          FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
     ))?;
     let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
@@ -1281,6 +1282,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
                 r.get::<_, Option<bool>>(11)?.unwrap_or(false),
                 r.get::<_, Option<bool>>(12)?.unwrap_or(false),
                 r.get::<_, Option<i64>>(13)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(14)?.unwrap_or(0),
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -1288,7 +1290,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
     let nodes = rows
         .into_iter()
         .take(max_nodes)
-        .map(|(n, parent, balance, issued_at, status, revocable, change, credit)| {
+        .map(|(n, parent, balance, issued_at, status, revocable, change, credit, topped_up)| {
             Ok(Node {
                 nonce: nonce_of(n)?,
                 parent: parent.map(nonce_of).transpose()?,
@@ -1298,6 +1300,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
                 revocable,
                 change,
                 credit: credit as u64,
+                topped_up: topped_up as u64,
             })
         })
         .collect::<Result<Vec<_>, ApplyError>>()?;

@@ -349,6 +349,8 @@ pub struct NodeBody {
     pub change: bool,
     /// Credit returned to the lineage this token heads, not yet taken in.
     pub returned_credit: u64,
+    /// What operators topped up the lineage this token heads with, in all.
+    pub topped_up: u64,
 }
 
 impl From<&Node> for NodeBody {
@@ -370,6 +372,7 @@ impl From<&Node> for NodeBody {
             revocable: n.revocable,
             change: n.change,
             returned_credit: n.credit,
+            topped_up: n.topped_up,
         }
     }
 }
@@ -604,6 +607,7 @@ mod tests {
             revocable: true,
             change: false,
             credit: 3,
+            topped_up: 2,
         };
         let lineage = Lineage { nodes: vec![node], truncated: false, root_not_reached: true };
         let asked = Nonce([1; 16]);
