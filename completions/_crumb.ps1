@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('give-back', 'give-back', [CompletionResultType]::ParameterValue, 'Give a split-off token''s whole balance back to the lineage it was split from')
+            [CompletionResult]::new('top-up', 'top-up', [CompletionResultType]::ParameterValue, 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
@@ -267,6 +268,18 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crumb;top-up' {
+            [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The token''s nonce (32 hex digits; `crumb inspect` shows it)')
+            [CompletionResult]::new('--amount', '--amount', [CompletionResultType]::ParameterName, 'The credit to add')
+            [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Names this top-up: retrying it adds nothing again')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;status' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
@@ -403,6 +416,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('split', 'split', [CompletionResultType]::ParameterValue, 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on')
             [CompletionResult]::new('give-back', 'give-back', [CompletionResultType]::ParameterValue, 'Give a split-off token''s whole balance back to the lineage it was split from')
+            [CompletionResult]::new('top-up', 'top-up', [CompletionResultType]::ParameterValue, 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
@@ -445,6 +459,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;give-back' {
+            break
+        }
+        'crumb;help;top-up' {
             break
         }
         'crumb;help;status' {

@@ -73,6 +73,9 @@ _crumb() {
             crumb,status)
                 cmd="crumb__subcmd__status"
                 ;;
+            crumb,top-up)
+                cmd="crumb__subcmd__top__subcmd__up"
+                ;;
             crumb,verify)
                 cmd="crumb__subcmd__verify"
                 ;;
@@ -133,6 +136,9 @@ _crumb() {
             crumb__subcmd__help,status)
                 cmd="crumb__subcmd__help__subcmd__status"
                 ;;
+            crumb__subcmd__help,top-up)
+                cmd="crumb__subcmd__help__subcmd__top__subcmd__up"
+                ;;
             crumb__subcmd__help,verify)
                 cmd="crumb__subcmd__help__subcmd__verify"
                 ;;
@@ -143,7 +149,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,7 +393,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back status lineage serve request mcp completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,6 +659,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__top__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1332,6 +1352,36 @@ _crumb() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__top__subcmd__up)
+            opts="-h -V --nonce --amount --request-id --ledger --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nonce)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand give-back 'Give a split-off token''s whole balance back to the lineage it was split from'
+            cand top-up 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
@@ -252,6 +253,17 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crumb;top-up'= {
+            cand --nonce 'The token''s nonce (32 hex digits; `crumb inspect` shows it)'
+            cand --amount 'The credit to add'
+            cand --request-id 'Names this top-up: retrying it adds nothing again'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --json 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;status'= {
             cand --token-file 'Read the token from FILE instead'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
@@ -380,6 +392,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand split 'Split a token''s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
             cand revoke 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
             cand give-back 'Give a split-off token''s whole balance back to the lineage it was split from'
+            cand top-up 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
@@ -411,6 +424,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;revoke'= {
         }
         &'crumb;help;give-back'= {
+        }
+        &'crumb;help;top-up'= {
         }
         &'crumb;help;status'= {
         }

@@ -200,6 +200,7 @@ pub(crate) fn prepare_hold(
         return Err(Unheld::Refused(Error::Invalid(Invalid::NotTracked)));
     };
     spend::check_request(&token, SpendKind::Spend, &[ctx.cost], Some(request_id)).map_err(Unheld::Refused)?;
+    let ctx = &*spend::windows_counted(&token, ctx);
     let verified = verifier.verify(token, discharges, ctx).map_err(|rejected| {
         let denial = Error::Denied(rejected.denial().clone());
         let expired = rejected.report.only_expired.then(|| Box::new(rejected.token.clone()));
@@ -211,8 +212,10 @@ pub(crate) fn prepare_hold(
             "this token carries no balance to pay with",
         )));
     };
+    // The hold counts against the token's spend-rate windows at the price held, until settled.
     let reservation = Reservation::new(&verified, request_id, ctx.now.unix_timestamp(), ttl)
-        .expect("a token with an identifier has a nonce");
+        .expect("a token with an identifier has a nonce")
+        .holding(ctx.cost);
     let terms = Terms {
         token: verified.token().clone(),
         nonce: id.nonce,
@@ -236,6 +239,7 @@ pub(crate) fn conclude_hold(verifier: &Verifier<'_>, p: PreparedHold, reserved: 
         }
         Reserved::Revoked(_) => Err(spend::revoked()),
         Reserved::InFlight => Err(spend::in_flight()),
+        Reserved::RateLimited(r) => Err(Error::Denied(r.denial())),
     }
 }
 
@@ -383,6 +387,7 @@ pub(crate) fn prepare_settle(
         // Returned credit owed to this lineage goes into the successor: exactly this much, or
         // the ledger writes nothing and says what is owed.
         credit: Some(credit),
+        windows: hold.reservation.windows().to_vec(),
     };
     Ok(PreparedSettle { hold, cost, children, commit, credit })
 }
@@ -408,6 +413,7 @@ pub(crate) fn conclude_settle(
         }),
         CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &t.token, t.nonce, &t.request_id, spent),
         CommitOutcome::Revoked(_) => Err(spend::revoked()),
+        CommitOutcome::RateLimited(r) => Err(Error::Denied(r.denial())),
         CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => {
             Err(spend::in_flight())
         }

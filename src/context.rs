@@ -37,6 +37,9 @@ pub struct Context {
     /// Application facts for `NAME = VALUE` / `NAME in a,b` caveats.
     pub values: BTreeMap<String, String>,
     pub purpose: Purpose,
+    /// A ledger counts this request against the token's `spend-rate` windows (and refuses it
+    /// when one is full). Without it a `spend-rate` caveat denies: nothing would enforce it.
+    pub windows_counted: bool,
 }
 
 impl Context {
@@ -51,6 +54,7 @@ impl Context {
             cost: 0,
             values: BTreeMap::new(),
             purpose: Purpose::Request,
+            windows_counted: false,
         }
     }
 

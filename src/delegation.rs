@@ -187,6 +187,93 @@ pub fn give_back(
     }
 }
 
+/// What a top-up did: the shape of `crumb top-up --json` and `POST /v1/top-up`'s answer.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TopUpReceipt {
+    /// The token named.
+    pub nonce: String,
+    /// The lineage head the credit went to (its next spend, split or settle takes it in).
+    pub head: String,
+    pub amount: u64,
+    pub request_id: String,
+    /// This request id topped up before: the same answer, nothing added again.
+    pub replayed: bool,
+    /// What the lineage is owed now (null on a replay).
+    pub owed: Option<u64>,
+}
+
+/// Records a top-up in the ledger (an operator's act: the caller has checked who asks).
+pub fn top_up(ledger: &dyn Ledger, t: &crate::ledger::TopUp) -> Result<TopUpReceipt, Error> {
+    crate::limits::check_request_id(&t.request_id)?;
+    if t.amount == 0 {
+        return Err(Error::Limit(crate::error::LimitError::new("bad-request", "a top-up adds at least 1")));
+    }
+    crate::limits::check_amount("amount", t.amount)?;
+    let receipt = |head: Nonce, replayed: bool, owed: Option<u64>| TopUpReceipt {
+        nonce: t.nonce.to_string(),
+        head: head.to_string(),
+        amount: t.amount,
+        request_id: t.request_id.clone(),
+        replayed,
+        owed,
+    };
+    match ledger.top_up(t)? {
+        crate::ledger::ToppedUp::Fresh { head, owed } => Ok(receipt(head, false, Some(owed))),
+        crate::ledger::ToppedUp::Replayed { head } => Ok(receipt(head, true, None)),
+        crate::ledger::ToppedUp::RequestIdReused => Err(Error::Denied(Denial::new(
+            DenialCode::IdempotencyKeyReused,
+            "this request id topped up another token or another amount before",
+        ))),
+        crate::ledger::ToppedUp::Revoked => Err(Error::Denied(Denial::new(
+            DenialCode::Revoked,
+            "this token (or the lineage its credit would go to) is revoked: a top-up would reach no one",
+        ))),
+        crate::ledger::ToppedUp::TooMuch { owed } => Err(Error::Limit(crate::error::LimitError::new(
+            "bad-request",
+            format!(
+                "the lineage is owed {owed} already; with this top-up it would be over {}",
+                crate::limits::MAX_AMOUNT
+            ),
+        ))),
+    }
+}
+
+/// [`top_up`] on an operator credential (`crumb mint --operator`), checked for the action
+/// `top-up`.
+pub fn top_up_as_operator(
+    verifier: &Verifier<'_>,
+    ledger: &dyn Ledger,
+    credential: &Macaroon,
+    discharges: &[Macaroon],
+    ctx: &Context,
+    t: &crate::ledger::TopUp,
+) -> Result<TopUpReceipt, Error> {
+    if crate::token::identifier::TokenId::role_of(&credential.identifier)
+        != Some(crate::token::identifier::Role::Operator)
+    {
+        return Err(Error::Denied(Denial::new(
+            DenialCode::NotAnOperator,
+            "a top-up needs an operator credential (`crumb mint --operator`); no caveat can make one",
+        )));
+    }
+    let mut ctx = ctx.clone();
+    ctx.purpose = Purpose::Operate;
+    ctx.action = Some("top-up".into());
+    let verified = verifier.verify(credential.clone(), discharges.to_vec(), &ctx).map_err(|rejected| {
+        let d = rejected.denial();
+        Error::Denied(Denial::new(d.code, format!("the operator credential is refused: {}", d.message)))
+    })?;
+    if let Some(nonce) = verified.nonce() {
+        if let Some(d) = crate::ledger::standing(ledger, &nonce)? {
+            return Err(Error::Denied(Denial::new(
+                d.code,
+                format!("the operator credential is refused: {}", d.message),
+            )));
+        }
+    }
+    top_up(ledger, t)
+}
+
 /// One delegation (or transfer) a lineage split off, as `status` shows it.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Delegated {
@@ -220,8 +307,13 @@ pub struct TokenStatus {
     pub successor_known: bool,
     /// Credit returned to this lineage, waiting for its next spend or split.
     pub returned_credit: u64,
+    /// What operators topped this lineage up with, in all (what is not yet taken in is part
+    /// of `returned_credit`).
+    pub topped_up: u64,
     /// What this lineage split off, each with where it stands.
     pub delegated: Vec<Delegated>,
+    /// Each `spend-rate` window the token carries: what is spent in it now and what is left.
+    pub windows: Vec<crate::ledger::WindowUse>,
 }
 
 /// The standing of `token` in the ledger. A live (or held) token speaks for its whole lineage
@@ -285,7 +377,9 @@ pub fn status(
         revocable: info.revocable || (info.change && head_revocable(ledger, info.head)?),
         successor_known,
         returned_credit: if live { info.credit_owed } else { 0 },
+        topped_up: info.topped_up,
         delegated,
+        windows: crate::ledger::window::usage(ledger, token, ctx.now.unix_timestamp())?,
     })
 }
 

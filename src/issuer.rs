@@ -251,6 +251,43 @@ impl Issuer {
         })
     }
 
+    /// Tops up the lineage of the token `nonce` by `amount` on the operator's own ledger (the
+    /// CLI: whoever opens the ledger is its operator).
+    pub fn top_up_local(
+        &self,
+        nonce: Nonce,
+        amount: u64,
+        request_id: &str,
+    ) -> Result<crate::delegation::TopUpReceipt, Error> {
+        let t = crate::ledger::TopUp {
+            nonce,
+            amount,
+            request_id: request_id.to_owned(),
+            at: crate::caveat::rfc3339(self.clock.now()),
+        };
+        crate::delegation::top_up(self.ledger_or_usage()?, &t)
+    }
+
+    /// Tops up on an operator credential (the JSON API's `POST /v1/top-up`).
+    pub fn top_up(
+        &self,
+        credential: &Macaroon,
+        discharges: &[Macaroon],
+        ctx: &Context,
+        nonce: Nonce,
+        amount: u64,
+        request_id: &str,
+    ) -> Result<crate::delegation::TopUpReceipt, Error> {
+        let ledger = self.ledger_or_usage()?;
+        let t = crate::ledger::TopUp {
+            nonce,
+            amount,
+            request_id: request_id.to_owned(),
+            at: crate::caveat::rfc3339(self.clock.now()),
+        };
+        self.with_verifier(|v| crate::delegation::top_up_as_operator(v, ledger, credential, discharges, ctx, &t))
+    }
+
     /// The token's standing in the ledger and what it delegated ([`crate::delegation::status`]).
     pub fn status(
         &self,

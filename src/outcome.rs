@@ -17,6 +17,8 @@ pub enum Class {
     Conflict,
     /// An idempotency key this token already used for another request.
     Unprocessable,
+    /// A spending window is full: ask again later (`Retry-After`).
+    TooManyRequests,
     /// The input is malformed or outside crumb's bounds: fix it and ask again.
     BadRequest,
     /// The input is larger than crumb accepts.
@@ -30,7 +32,10 @@ pub enum Class {
 impl Class {
     /// Whether this is a verdict on a token (exit 1 in the CLI), not a fault.
     pub fn is_verdict(self) -> bool {
-        matches!(self, Class::Denied | Class::PaymentRequired | Class::Conflict | Class::Unprocessable)
+        matches!(
+            self,
+            Class::Denied | Class::PaymentRequired | Class::Conflict | Class::Unprocessable | Class::TooManyRequests
+        )
     }
 }
 
@@ -41,6 +46,7 @@ impl DenialCode {
             DenialCode::InsufficientBalance => Class::PaymentRequired,
             DenialCode::Spent | DenialCode::InFlight => Class::Conflict,
             DenialCode::IdempotencyKeyReused => Class::Unprocessable,
+            DenialCode::SpendRateExceeded => Class::TooManyRequests,
             _ => Class::Denied,
         }
     }

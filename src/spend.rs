@@ -156,6 +156,18 @@ pub const ONE_SHOT_HOLD: std::time::Duration = std::time::Duration::from_secs(10
 /// client's retry racing its own first attempt) before answering `in-flight`.
 const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// `ctx`, marked as counted against spend-rate windows when `token` carries any (the ledger
+/// that consumes it counts the spend): cloned only then.
+pub(crate) fn windows_counted<'c>(token: &Macaroon, ctx: &'c Context) -> std::borrow::Cow<'c, Context> {
+    if token.caveats.iter().any(|c| c.vid.is_none() && c.id.starts_with(b"spend-rate ")) {
+        let mut counted = ctx.clone();
+        counted.windows_counted = true;
+        std::borrow::Cow::Owned(counted)
+    } else {
+        std::borrow::Cow::Borrowed(ctx)
+    }
+}
+
 /// The checks that need no key or ledger, done before any work: what the request asks for
 /// and how big the token is are bounded.
 pub(crate) fn check_request(
@@ -177,6 +189,17 @@ pub(crate) fn check_request(
         return Err(LimitError::new(
             "too-many-children",
             format!("a split makes at most {} children, the remainder included", limits::MAX_SPLIT_CHILDREN),
+        )
+        .into());
+    }
+    let windows = token.caveats.iter().filter(|c| c.vid.is_none() && c.id.starts_with(b"spend-rate ")).count();
+    if windows > crate::ledger::window::MAX_WINDOWS {
+        return Err(LimitError::new(
+            "too-many-windows",
+            format!(
+                "this token carries {windows} spend-rate caveats; a token that is spent or split may carry at most {}",
+                crate::ledger::window::MAX_WINDOWS
+            ),
         )
         .into());
     }
@@ -334,11 +357,13 @@ pub(crate) fn prepare(
     };
     let cost = if kind == SpendKind::Spend { ctx.cost } else { 0 };
     let at = caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now));
+    let ctx = &*windows_counted(&token, ctx);
     let verified = verifier.verify(token, discharges, ctx).map_err(Unprepared::Rejected)?;
     let unpayable = |e| Unprepared::Unpayable(id.nonce, e);
     let entry = key_entry(verifier, verified.token()).map_err(unpayable)?;
     let reservation = Reservation::new(&verified, &request_id, ctx.now.unix_timestamp(), ONE_SHOT_HOLD)
-        .expect("a token with an identifier has a nonce");
+        .expect("a token with an identifier has a nonce")
+        .holding(cost);
     let balance = verified
         .balance()
         .ok_or_else(|| denied(DenialCode::InsufficientBalance, "this token carries no balance to spend"));
@@ -360,6 +385,7 @@ pub(crate) fn prepare(
         presented: presented_fingerprint(verified.token()),
         revocable: revocable && kind == SpendKind::Split,
         credit: Some(credit),
+        windows: reservation.windows().to_vec(),
     };
     Ok(Prepared {
         token: verified.token().clone(),
@@ -426,6 +452,7 @@ pub fn conclude(prepared: Prepared, outcome: CommitOutcome) -> Result<Receipt, E
                 .map(|r| Receipt { revocable: p.revocable, ..r })
         }
         CommitOutcome::Revoked(_) => Err(revoked()),
+        CommitOutcome::RateLimited(r) => Err(Error::Denied(r.denial())),
         // Credit came back to this lineage meanwhile: the caller prepares again with it.
         CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => Err(in_flight()),
     }

@@ -48,11 +48,13 @@ pub enum DenialCode {
     NotRevocable,
     /// A give-back from a lineage that was never split off from another: nowhere to return to.
     NotDelegated,
+    /// A `spend-rate` window has no room for this spend now (ask again after `retry_after`).
+    SpendRateExceeded,
 }
 
 impl DenialCode {
     /// Every denial code, for tables and tests.
-    pub const ALL: [DenialCode; 24] = [
+    pub const ALL: [DenialCode; 25] = [
         DenialCode::BadSignature,
         DenialCode::Expired,
         DenialCode::NotYetValid,
@@ -77,6 +79,7 @@ impl DenialCode {
         DenialCode::NotYours,
         DenialCode::NotRevocable,
         DenialCode::NotDelegated,
+        DenialCode::SpendRateExceeded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +108,7 @@ impl DenialCode {
             DenialCode::NotYours => "not-yours",
             DenialCode::NotRevocable => "not-revocable",
             DenialCode::NotDelegated => "not-delegated",
+            DenialCode::SpendRateExceeded => "spend-rate-exceeded",
         }
     }
 }
@@ -140,11 +144,13 @@ pub struct Denial {
     pub message: String,
     /// The caveat that failed, when one did.
     pub caveat: Option<(Holder, usize)>,
+    /// Seconds until asking again may succeed (`spend-rate-exceeded`).
+    pub retry_after: Option<u64>,
 }
 
 impl Denial {
     pub fn new(code: DenialCode, message: impl Into<String>) -> Self {
-        Denial { code, message: message.into(), caveat: None }
+        Denial { code, message: message.into(), caveat: None, retry_after: None }
     }
 }
 
@@ -535,6 +541,7 @@ impl Run<'_, '_> {
                 code: failure.code,
                 message: format!("caveat {}{whose}: {}", o.index, failure.reason),
                 caveat: Some((o.holder, o.index)),
+                retry_after: None,
             });
         }
         if let Some(i) = self.uses.iter().position(|u| *u != Use::Used) {

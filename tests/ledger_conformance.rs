@@ -57,6 +57,10 @@ conformance!(
     credit_given_back_to_a_finished_lineage_goes_on_up,
     a_metered_settle_takes_returned_credit_in,
     a_payment_out_of_a_delegation_is_not_revoked_with_it,
+    a_spend_rate_window_refuses_until_credit_frees_up,
+    a_window_covers_the_tree_and_only_narrows,
+    concurrent_spenders_never_exceed_a_window,
+    a_top_up_reaches_the_next_successor_once,
 );
 
 #[test]

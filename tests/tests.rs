@@ -37,3 +37,4 @@ mod third_party;
 mod trust;
 mod usage;
 mod vectors;
+mod windows;

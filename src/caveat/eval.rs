@@ -95,6 +95,17 @@ impl Caveat<'_> {
             Caveat::MaxCost(cap) => {
                 fail(DenialCode::CostExceeded, format!("cost {} is above the cap of {cap} per request", ctx.cost))
             }
+            // Only a ledger can count spends across a tree: where one counts this request
+            // (a spend, a split, the proxy's charge) the ledger decides; anywhere else the
+            // window cannot be enforced, so it denies (fail closed). A split spends nothing.
+            Caveat::SpendRate { .. } if ctx.windows_counted || ctx.purpose == crate::context::Purpose::Transfer => Ok(()),
+            Caveat::SpendRate { limit, secs } => fail(
+                DenialCode::CaveatFailed,
+                format!(
+                    "spend-rate <= {limit}/{} is enforced only by a ledger that counts the spend (spend, split, the proxy); this verification counts none",
+                    super::duration_text(*secs)
+                ),
+            ),
             Caveat::Balance(balance) if ctx.cost <= *balance => Ok(()),
             Caveat::Balance(balance) => fail(
                 DenialCode::InsufficientBalance,

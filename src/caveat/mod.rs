@@ -40,6 +40,9 @@ pub enum Caveat<'a> {
     MaxCost(u64),
     /// `balance <= N`: the token holds at most N credits; a request may cost at most that.
     Balance(u64),
+    /// `spend-rate <= N/DURATION`: at most `limit` credits spent in any `secs` seconds, by this
+    /// token and everything issued below it (enforced by the ledger; denied where none counts).
+    SpendRate { limit: u64, secs: u64 },
     /// `NAME = v` / `NAME in a,b`: an application fact must be one of these values.
     Context { name: Cow<'a, str>, allowed: List<'a> },
 }
@@ -79,7 +82,7 @@ impl fmt::Display for List<'_> {
 
 /// Keys with a meaning of their own; any other key is an application context name.
 pub const RESERVED_KEYS: &[&str] =
-    &["expires", "time", "not-before", "action", "resource", "ip", "aud", "max-cost", "balance"];
+    &["expires", "time", "not-before", "action", "resource", "ip", "aud", "max-cost", "balance", "spend-rate"];
 
 impl Caveat<'_> {
     /// Detaches the caveat from the text it was parsed from.
@@ -95,6 +98,7 @@ impl Caveat<'_> {
             Caveat::Aud(l) => Caveat::Aud(l.into_owned()),
             Caveat::MaxCost(n) => Caveat::MaxCost(n),
             Caveat::Balance(n) => Caveat::Balance(n),
+            Caveat::SpendRate { limit, secs } => Caveat::SpendRate { limit, secs },
             Caveat::Context { name, allowed } => Caveat::Context { name: own(name), allowed: allowed.into_owned() },
         }
     }
@@ -111,6 +115,7 @@ impl Caveat<'_> {
             Caveat::Aud(_) => "aud",
             Caveat::MaxCost(_) => "max-cost",
             Caveat::Balance(_) => "balance",
+            Caveat::SpendRate { .. } => "spend-rate",
             Caveat::Context { .. } => "context",
         }
     }
@@ -146,6 +151,10 @@ impl Caveat<'_> {
             Caveat::Aud(a) => format!("only for audience {}", a.joined(" or ")),
             Caveat::MaxCost(n) => format!("each request costs at most {n}"),
             Caveat::Balance(n) => format!("holds a balance of at most {n}"),
+            Caveat::SpendRate { limit, secs } => format!(
+                "at most {limit} spent in any {} (counted by the ledger across everything issued from it)",
+                human_span(time::Duration::seconds(i64::try_from(*secs).unwrap_or(i64::MAX)))
+            ),
             Caveat::Context { name, allowed } => format!("{name} must be {}", allowed.joined(" or ")),
         }
     }
@@ -192,10 +201,24 @@ impl fmt::Display for Caveat<'_> {
             Caveat::Aud(a) => f.write_str(&join_or_single("aud", a)),
             Caveat::MaxCost(n) => write!(f, "max-cost <= {n}"),
             Caveat::Balance(n) => write!(f, "balance <= {n}"),
+            Caveat::SpendRate { limit, secs } => write!(f, "spend-rate <= {limit}/{}", duration_text(*secs)),
             Caveat::Context { name, allowed } => f.write_str(&join_or_single(name, allowed)),
         }
     }
 }
+
+/// A window's length as `spend-rate` writes it: the largest unit that divides it (`90m`, `1h`).
+pub fn duration_text(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The longest spend-rate window: a year (a ledger keeps a window's spends this long at most).
+pub const MAX_WINDOW_SECS: u64 = 366 * 86_400;
 
 /// Now, as crumb writes times (RFC 3339, UTC, whole seconds).
 pub fn rfc3339_now() -> String {

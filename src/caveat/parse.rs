@@ -7,6 +7,7 @@
 //! ip         in CIDR,CIDR... | = ADDR
 //! aud        =  NAME | in NAME,NAME...
 //! max-cost   <= N              balance <= N        (N: unsigned 64-bit integer)
+//! spend-rate <= N/DURATION     (DURATION: a whole number of s, m, h or d: 30s 15m 1h 1d)
 //! NAME       =  VALUE | in V,V...   (NAME: [a-z0-9][a-z0-9_.-]*, not one of the keys above)
 //! ```
 
@@ -55,6 +56,31 @@ fn amount(value: &str) -> Result<u64, CaveatSyntaxError> {
         return Err(err(format!("`{value}` is not a whole number")));
     }
     value.parse().map_err(|_| err(format!("`{value}` is not a whole number below 2^64")))
+}
+
+/// `N/DURATION`: `100/1h`.
+fn spend_rate(value: &str) -> Result<Caveat<'static>, CaveatSyntaxError> {
+    let (limit, duration) = value
+        .split_once('/')
+        .ok_or_else(|| err(format!("`{value}` is not N/DURATION (e.g. 100/1h: at most 100 credits in any hour)")))?;
+    let limit = amount(limit)?;
+    let unit = match duration.as_bytes().last() {
+        Some(b's') => 1,
+        Some(b'm') => 60,
+        Some(b'h') => 3_600,
+        Some(b'd') => 86_400,
+        _ => {
+            return Err(err(format!(
+                "`{duration}` is not a duration: a whole number of s, m, h or d (30s, 15m, 1h, 1d)"
+            )))
+        }
+    };
+    let count = amount(&duration[..duration.len() - 1])?;
+    let secs = count
+        .checked_mul(unit)
+        .filter(|s| (1..=super::MAX_WINDOW_SECS).contains(s))
+        .ok_or_else(|| err(format!("`{duration}`: a window lasts from 1s to {}d", super::MAX_WINDOW_SECS / 86_400)))?;
+    Ok(Caveat::SpendRate { limit, secs })
 }
 
 /// Values of `= v` (one, which may contain anything but a comma) or `in a,b` (a non-empty
@@ -149,6 +175,10 @@ pub fn parse(text: &str) -> Result<Caveat<'_>, CaveatSyntaxError> {
             "<=" => Caveat::Balance(amount(value)?),
             _ => return Err(wrong_op("`<=`")),
         },
+        "spend-rate" => match op {
+            "<=" => spend_rate(value)?,
+            _ => return Err(wrong_op("`<=`")),
+        },
         name if valid_name(name) => match op {
             "=" | "in" => {
                 debug_assert!(!RESERVED_KEYS.contains(&name));
@@ -179,6 +209,10 @@ mod tests {
             "max-cost <= 5",
             "balance <= 10000",
             "tenant in acme,globex",
+            "spend-rate <= 100/1h",
+            "spend-rate <= 5/30s",
+            "spend-rate <= 0/1d",
+            "spend-rate <= 7/90m",
         ] {
             let c = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(c.to_string(), text);
@@ -222,6 +256,14 @@ mod tests {
             "Tenant = x",
             "this is unparsable",
             "account = 3735928559 ",
+            "spend-rate <= 100",
+            "spend-rate <= 100/h",
+            "spend-rate <= 100/0s",
+            "spend-rate <= 100/1w",
+            "spend-rate <= 100/367d",
+            "spend-rate <= -1/1h",
+            "spend-rate = 100/1h",
+            "spend-rate <= 100/1h/2",
         ] {
             assert!(parse(text).is_err(), "accepted {text:?}");
         }

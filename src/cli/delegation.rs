@@ -134,8 +134,19 @@ pub fn status(args: StatusArgs) -> Result<u8> {
         "revocable {}",
         if doc["revocable"] == true { "yes (a delegation: its splitter may revoke it)" } else { "no" }
     )?;
+    if doc["topped_up"].as_u64().unwrap_or(0) > 0 {
+        outln!("topped up {} in all (by operators)", doc["topped_up"])?;
+    }
     if doc["returned_credit"].as_u64().unwrap_or(0) > 0 {
         outln!("returned  {} (taken in by the next spend or split)", doc["returned_credit"])?;
+    }
+    for w in doc["windows"].as_array().into_iter().flatten() {
+        outln!(
+            "window    {}: {} spent in the window, {} left",
+            shown(&w["caveat"]),
+            shown(&w["spent"]),
+            shown(&w["left"])
+        )?;
     }
     for d in doc["delegated"].as_array().into_iter().flatten() {
         outln!(
@@ -147,6 +158,52 @@ pub fn status(args: StatusArgs) -> Result<u8> {
             d["balance"],
             d["spent"]
         )?;
+    }
+    Ok(OK)
+}
+
+/// Add credit to a live token's lineage, on this ledger (the operator's): the lineage's next
+/// spend, split or proxied request returns a successor carrying it, and the agent changes
+/// nothing.
+///
+/// Name any token of the lineage by its nonce (the one you minted or handed on: its spends'
+/// successors belong to the same lineage). The credit waits in the ledger until the lineage
+/// next spends, exactly once. The same --request-id again adds nothing (and answers the
+/// first top-up); a revoked token is refused. Over HTTP: `POST /v1/top-up` with an operator
+/// credential.
+#[derive(Args, Debug)]
+pub struct TopUpArgs {
+    /// The token's nonce (32 hex digits; `crumb inspect` shows it).
+    #[arg(long, value_name = "HEX")]
+    pub nonce: String,
+    /// The credit to add.
+    #[arg(long, value_name = "N")]
+    pub amount: u64,
+    /// Names this top-up: retrying it adds nothing again.
+    #[arg(long, value_name = "ID")]
+    pub request_id: String,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+    /// Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn top_up(args: TopUpArgs) -> Result<u8> {
+    let nonce = crumb::token::identifier::Nonce::parse_hex(&args.nonce)
+        .ok_or_else(|| crumb::Error::Limit(crumb::error::LimitError::new("bad-request", "--nonce is 32 hex digits")))?;
+    let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open()?);
+    let receipt = issuer.top_up_local(nonce, args.amount, &args.request_id)?;
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
+    } else if receipt.replayed {
+        eprintln!("crumb: topped up {} before with this request id; nothing added again", receipt.amount);
+    } else {
+        eprintln!(
+            "crumb: topped up {}; the lineage's next spend takes in {}",
+            receipt.amount,
+            receipt.owed.unwrap_or(receipt.amount)
+        );
     }
     Ok(OK)
 }

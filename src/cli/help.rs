@@ -19,6 +19,9 @@ parse is an unknown caveat and is denied (fail closed) unless the verifier satis
   aud = billing-api                    the verifier's --aud is listed (also `aud in a,b`)
   max-cost <= 5                        the request's --cost is at most 5
   balance <= 10000                     the cost is at most the balance (the smallest applies)
+  spend-rate <= 100/1h                 at most 100 credits spent in any hour (30s, 15m, 1h, 1d), by
+                                       this token and all issued from it; counted by the ledger,
+                                       so a verification without one (--offline) denies it
   NAME = VALUE, NAME in a,b            the application fact --context NAME=VALUE is listed
 
 Times are RFC 3339. Names are [a-z0-9][a-z0-9_.-]*. A fact the request does not give (no

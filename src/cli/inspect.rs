@@ -107,6 +107,10 @@ pub fn run(args: InspectArgs) -> Result<u8> {
             "not a delegation (a transfer, or a minted token)"
         };
         head.add_row(vec!["standing".to_owned(), format!("{state}; {kind}")]);
+        for w in standing["windows"].as_array().into_iter().flatten() {
+            let caveat = safe(w["caveat"].as_str().unwrap_or("")).into_owned();
+            head.add_row(vec!["window".to_owned(), format!("{caveat}: {} spent, {} left now", w["spent"], w["left"])]);
+        }
     }
     outln!("{head}")?;
     if !description.caveats.is_empty() {

@@ -65,6 +65,10 @@ pub const ALL: &[(&str, Test)] = &[
     ("the_holder_view_starts_at_the_token_it_was_handed", the_holder_view_starts_at_the_token_it_was_handed),
     ("credit_given_back_to_a_finished_lineage_goes_on_up", credit_given_back_to_a_finished_lineage_goes_on_up),
     ("a_payment_out_of_a_delegation_is_not_revoked_with_it", a_payment_out_of_a_delegation_is_not_revoked_with_it),
+    ("a_spend_rate_window_refuses_until_credit_frees_up", a_spend_rate_window_refuses_until_credit_frees_up),
+    ("a_window_covers_the_tree_and_only_narrows", a_window_covers_the_tree_and_only_narrows),
+    ("concurrent_spenders_never_exceed_a_window", concurrent_spenders_never_exceed_a_window),
+    ("a_top_up_reaches_the_next_successor_once", a_top_up_reaches_the_next_successor_once),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -92,6 +96,33 @@ impl Mint {
         let mut token = Macaroon::mint(&self.key, id.encode(), None);
         token.add_first_party(format!("balance <= {balance}").into_bytes());
         token
+    }
+
+    /// A token with `caveats` after its balance.
+    fn token_with(&self, balance: u64, caveats: &[&str]) -> Macaroon {
+        let mut token = self.token(balance);
+        for c in caveats {
+            token.add_first_party(c.as_bytes().to_vec());
+        }
+        token
+    }
+
+    /// A spend at `now` (unix seconds).
+    fn spend_at(
+        &self,
+        ledger: &dyn Ledger,
+        token: &Macaroon,
+        cost: u64,
+        now: i64,
+    ) -> Result<crate::spend::Receipt, Error> {
+        let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
+        ctx.cost = cost;
+        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, None)
+    }
+
+    fn split_at(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64], now: i64) -> crate::spend::Receipt {
+        let ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
+        crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None).unwrap()
     }
 
     fn verifier(&self) -> Verifier<'_> {
@@ -184,6 +215,7 @@ fn commit_of(parent: Nonce, request_id: &str, child: Nonce, balance: u64) -> cra
         presented: [7; 32],
         revocable: false,
         credit: None,
+        windows: Vec::new(),
     }
 }
 
@@ -766,4 +798,173 @@ pub fn a_metered_settle_takes_returned_credit_in(backend: &dyn Backend) {
         panic!("a retry is answered")
     };
     assert_eq!(again.children[0].token, receipt.children[0].token);
+}
+
+/// The denial's code and `Retry-After` of a refused spend.
+fn refusal(result: Result<crate::spend::Receipt, Error>) -> (&'static str, Option<u64>) {
+    match result {
+        Err(Error::Denied(d)) => (d.code.as_str(), d.retry_after),
+        Err(e) => panic!("not a denial: {e}"),
+        Ok(r) => panic!("allowed: cost {}", r.cost),
+    }
+}
+
+/// `spend-rate <= 10/1h` with a fixed clock: spends up to the window pass, the next is refused
+/// with the seconds until enough leaves it, and passes once that much has.
+pub fn a_spend_rate_window_refuses_until_credit_frees_up(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token_with(1000, &["spend-rate <= 10/1h"]);
+    let a = mint.spend_at(ledger.as_ref(), &token, 4, NOW).unwrap();
+    let b = mint.spend_at(ledger.as_ref(), &a.children[0].token, 4, NOW + 100).unwrap();
+    let c = b.children[0].token.clone();
+    assert_eq!(refusal(mint.spend_at(ledger.as_ref(), &c, 3, NOW + 200)), ("spend-rate-exceeded", Some(3400)));
+    assert_eq!(refusal(mint.spend_at(ledger.as_ref(), &c, 11, NOW + 200)), ("spend-rate-exceeded", None));
+    let windows = crate::ledger::window::windows_of(&c);
+    assert_eq!(ledger.window_use(&nonce(&c), &windows, NOW + 200).unwrap(), vec![8]);
+    // The refused token is still live: a refusal writes nothing.
+    let two = mint.spend_at(ledger.as_ref(), &c, 2, NOW + 200).unwrap();
+    let d = two.children[0].token.clone();
+    assert_eq!(refusal(mint.spend_at(ledger.as_ref(), &d, 1, NOW + 3599)), ("spend-rate-exceeded", Some(1)));
+    let e = mint.spend_at(ledger.as_ref(), &d, 4, NOW + 3600).unwrap();
+    assert_eq!(e.children[0].balance, 1000 - 14);
+    assert_eq!(ledger.window_use(&nonce(&e.children[0].token), &windows, NOW + 3600).unwrap(), vec![10]);
+}
+
+/// A split child's spends count against its parent's window; a child's own tighter window
+/// stops it first; a looser window added later lifts nothing; the same caveat in another tree
+/// is another window.
+pub fn a_window_covers_the_tree_and_only_narrows(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token_with(1000, &["spend-rate <= 10/1h"]);
+    let split = mint.split_at(ledger.as_ref(), &token, &[100, 100], NOW);
+    let (first, second, rest) =
+        (split.children[0].token.clone(), split.children[1].token.clone(), split.children[2].token.clone());
+    let mut tight = first.clone();
+    tight.add_first_party(b"spend-rate <= 2/1h".to_vec());
+    let t1 = mint.spend_at(ledger.as_ref(), &tight, 2, NOW + 10).unwrap();
+    let (code, retry) = refusal(mint.spend_at(ledger.as_ref(), &t1.children[0].token, 1, NOW + 20));
+    assert_eq!((code, retry), ("spend-rate-exceeded", Some(3590)), "the child's own window stops it first");
+    let mut loose = second.clone();
+    loose.add_first_party(b"spend-rate <= 1000/1h".to_vec());
+    let l1 = mint.spend_at(ledger.as_ref(), &loose, 7, NOW + 30).unwrap();
+    assert_eq!(
+        refusal(mint.spend_at(ledger.as_ref(), &l1.children[0].token, 2, NOW + 40)).0,
+        "spend-rate-exceeded",
+        "the parent's window holds 9 of 10: a looser window lifts nothing"
+    );
+    let r1 = mint.spend_at(ledger.as_ref(), &rest, 1, NOW + 50).unwrap();
+    assert_eq!(refusal(mint.spend_at(ledger.as_ref(), &r1.children[0].token, 1, NOW + 60)).0, "spend-rate-exceeded");
+    // Another tree with the same caveat at the same place: its own window.
+    let other = mint.token_with(1000, &["spend-rate <= 10/1h"]);
+    mint.spend_at(ledger.as_ref(), &other, 10, NOW + 70).unwrap();
+}
+
+/// 64 spenders at once, each on its own child of one tree (half spending in one step, half
+/// holding 2 and settling 1, as the proxy does), each through its own handle (another
+/// replica): the window's limit is never exceeded.
+pub fn concurrent_spenders_never_exceed_a_window(backend: &dyn Backend) {
+    let mint = Arc::new(Mint::new());
+    let ledger = backend.open();
+    let token = mint.token_with(100_000, &["spend-rate <= 20/1h"]);
+    let mut children = Vec::new();
+    let mut rest = token;
+    for _ in 0..4 {
+        let split = mint.split_at(ledger.as_ref(), &rest, &[100; 16], NOW);
+        children.extend(split.children[..16].iter().map(|c| c.token.clone()));
+        rest = split.children[16].token.clone();
+    }
+    let charged: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = children
+            .iter()
+            .enumerate()
+            .map(|(i, child)| {
+                let (mint, ledger) = (&mint, backend.open());
+                scope.spawn(move || {
+                    let mut token = child.clone();
+                    let mut charged = 0;
+                    for round in 0..2 {
+                        let now = NOW + 1 + round;
+                        if i % 2 == 0 {
+                            match mint.spend_at(ledger.as_ref(), &token, 1, now) {
+                                Ok(r) => {
+                                    charged += 1;
+                                    token = r.children[0].token.clone();
+                                }
+                                Err(e) => assert_eq!(crate::outcome::Classified::code(&e), "spend-rate-exceeded"),
+                            }
+                        } else {
+                            let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+                            let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
+                            ctx.cost = 2;
+                            let id = format!("hold-{i}-{round}");
+                            match issuer.hold(token.clone(), Vec::new(), &ctx, &id, Duration::from_secs(30)) {
+                                Ok(crate::charge::Held::Fresh(held)) => {
+                                    let r = issuer.settle(held, 1).unwrap();
+                                    charged += 1;
+                                    token = r.children[0].token.clone();
+                                }
+                                Ok(_) => panic!("a fresh hold was answered"),
+                                Err(e) => assert_eq!(crate::outcome::Classified::code(&e), "spend-rate-exceeded"),
+                            }
+                        }
+                    }
+                    charged
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let total: u64 = charged.iter().sum();
+    assert!(total <= 20, "the window allows 20, {total} were charged");
+    assert!(total >= 10, "holds of 2 settled at 1 leave at least half the window used: {total}");
+    let windows = crate::ledger::window::windows_of(&rest);
+    assert_eq!(ledger.window_use(&nonce(&rest), &windows, NOW + 5).unwrap(), vec![total]);
+}
+
+fn top_up(nonce: Nonce, amount: u64, id: &str) -> crate::ledger::TopUp {
+    crate::ledger::TopUp { nonce, amount, request_id: id.into(), at: "2026-11-30T00:00:00Z".into() }
+}
+
+/// A top-up named by the minted token's nonce reaches the lineage's next successor (its
+/// current token, spends later), exactly once: a replayed request id adds nothing, one reused
+/// for another amount is refused, 16 replicas racing one id add it once, a revoked token is
+/// refused, and what a lineage is owed never passes MAX_AMOUNT.
+pub fn a_top_up_reaches_the_next_successor_once(backend: &dyn Backend) {
+    use crate::ledger::ToppedUp;
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let first = mint.spend(ledger.as_ref(), &token, 1, "s1").unwrap();
+    let root = nonce(&token);
+    let outcomes: Vec<ToppedUp> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                let ledger = backend.open();
+                scope.spawn(move || ledger.top_up(&top_up(root, 50, "t1")).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, ToppedUp::Fresh { .. })).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, ToppedUp::Fresh { .. } | ToppedUp::Replayed { .. })), "{outcomes:?}");
+    assert_eq!(ledger.top_up(&top_up(root, 50, "t1")).unwrap(), ToppedUp::Replayed { head: root });
+    assert_eq!(ledger.top_up(&top_up(root, 51, "t1")).unwrap(), ToppedUp::RequestIdReused);
+    let current = first.children[0].token.clone();
+    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 50);
+    let next = mint.spend(ledger.as_ref(), &current, 1, "s2").unwrap();
+    assert_eq!((next.children[0].balance, next.credit), (58, 50), "the successor carries the top-up");
+    let after = mint.spend(ledger.as_ref(), &next.children[0].token, 1, "s3").unwrap();
+    assert_eq!((after.children[0].balance, after.credit), (57, 0), "taken in once");
+    assert_eq!(ledger.info(&nonce(&after.children[0].token)).unwrap().topped_up, 50);
+    let tree = ledger.lineage(&root, 100, Scope::WholeTree).unwrap();
+    assert_eq!((tree.nodes[0].nonce, tree.nodes[0].topped_up, tree.nodes[0].credit), (root, 50, 0), "shown in lineage");
+    // A spent token's lineage goes on: a top-up named by it reaches the current token.
+    assert!(matches!(ledger.top_up(&top_up(nonce(&current), 5, "t2")).unwrap(), ToppedUp::Fresh { owed: 5, .. }));
+    // Revoked: refused.
+    let revoked = mint.token(10);
+    ledger.revoke(&nonce(&revoked), false, "now").unwrap();
+    assert_eq!(ledger.top_up(&top_up(nonce(&revoked), 5, "t3")).unwrap(), ToppedUp::Revoked);
+    // Never more than a balance may hold.
+    let big = nonce(&mint.token(1));
+    assert!(matches!(ledger.top_up(&top_up(big, crate::limits::MAX_AMOUNT, "t4")).unwrap(), ToppedUp::Fresh { .. }));
+    assert_eq!(ledger.top_up(&top_up(big, 1, "t5")).unwrap(), ToppedUp::TooMuch { owed: crate::limits::MAX_AMOUNT });
 }

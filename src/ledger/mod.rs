@@ -32,12 +32,14 @@ pub mod conformance;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod window;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresLedger;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
 
+pub use self::window::{RateLimited, Window, WindowUse};
 pub use crate::error::{LedgerError, LedgerErrorKind};
 use crate::token::identifier::Nonce;
 use std::sync::Arc;
@@ -113,6 +115,9 @@ pub struct Commit {
     /// owed to the parent's lineage, and writes nothing if that is not what is owed
     /// ([`CommitOutcome::CreditChanged`]); `None` leaves whatever is owed where it is.
     pub credit: Option<u64>,
+    /// The parent's `spend-rate` windows ([`window::windows_of`]): `cost` counts against each
+    /// (a one-step commit), and every child inherits them.
+    pub windows: Vec<Window>,
 }
 
 /// What a settle found.
@@ -131,6 +136,9 @@ pub enum CommitOutcome {
     /// The commit claimed returned credit, but the parent's lineage is owed this much now:
     /// nothing was written (issue the change again with it, and retry).
     CreditChanged(u64),
+    /// (One-step [`Ledger::commit`] only.) A `spend-rate` window has no room for the cost:
+    /// nothing was written.
+    RateLimited(RateLimited),
 }
 
 /// A request to hold a token while its spend is in flight. Made only from a verified token.
@@ -142,6 +150,10 @@ pub struct Reservation {
     /// Unix seconds now, and when the hold expires if never settled or released.
     now: i64,
     until: i64,
+    /// The token's `spend-rate` windows, and what this hold counts against them until it is
+    /// settled (then the charge counts) or released.
+    windows: Vec<Window>,
+    amount: u64,
 }
 
 impl Reservation {
@@ -159,7 +171,22 @@ impl Reservation {
             presented: crate::spend::presented_fingerprint(verified.token()),
             now,
             until: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            windows: window::windows_of(verified.token()),
+            amount: 0,
         })
+    }
+
+    /// What the hold counts against the token's windows while it is held (the most it may
+    /// charge).
+    pub fn holding(mut self, amount: u64) -> Self {
+        self.amount = amount;
+        self
+    }
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+    pub fn amount(&self) -> u64 {
+        self.amount
     }
 
     pub fn parent(&self) -> Nonce {
@@ -215,6 +242,8 @@ pub enum Reserved {
     Revoked(String),
     /// Another reservation holds it and has not expired: a concurrent use.
     InFlight,
+    /// A `spend-rate` window has no room for the amount held: nothing was written.
+    RateLimited(RateLimited),
 }
 
 /// One node of a delegation tree.
@@ -233,6 +262,8 @@ pub struct Node {
     pub change: bool,
     /// Returned credit owed to the lineage this token heads, not yet taken in.
     pub credit: u64,
+    /// What operators topped up the lineage this token heads with, in all.
+    pub topped_up: u64,
 }
 
 /// Everything the ledger knows of one token, for `status` and for the delegation rules.
@@ -250,6 +281,8 @@ pub struct TokenInfo {
     pub head: Option<Nonce>,
     /// Returned credit owed to that lineage, waiting for its next spend or split.
     pub credit_owed: u64,
+    /// What operators topped that lineage up with, in all ([`Ledger::top_up`]).
+    pub topped_up: u64,
 }
 
 /// What revoking a delegation did ([`Ledger::revoke_delegation`]).
@@ -294,6 +327,32 @@ pub enum GaveBack {
     InFlight,
     /// Its lineage was never split off from another (a minted token): nowhere to return to.
     NotDelegated,
+}
+
+/// An operator's top-up: `amount` more credit for the lineage of the token `nonce`, taken in
+/// by that lineage's next spend, split or settle (its successor carries it), exactly once.
+#[derive(Clone, Debug)]
+pub struct TopUp {
+    pub nonce: Nonce,
+    pub amount: u64,
+    /// Names the top-up: the same id again answers the first top-up and adds nothing.
+    pub request_id: String,
+    pub at: String,
+}
+
+/// What a top-up found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToppedUp {
+    /// Written now: `owed` is what the lineage headed by `head` is owed now (this included).
+    Fresh { head: Nonce, owed: u64 },
+    /// This request id topped up this token by this amount before: nothing added.
+    Replayed { head: Nonce },
+    /// This request id named another token or amount before: nothing added.
+    RequestIdReused,
+    /// The token, or the lineage its credit would go to, is revoked: nothing added.
+    Revoked,
+    /// The lineage would be owed more than a balance may hold: nothing added.
+    TooMuch { owed: u64 },
 }
 
 /// What revoking a token by possession found.
@@ -350,6 +409,7 @@ impl Node {
             "revocable": self.revocable,
             "change": self.change,
             "returned_credit": self.credit,
+            "topped_up": self.topped_up,
         })
     }
 }
@@ -427,6 +487,7 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
             Reserved::Spent(spent) => Ok(CommitOutcome::AlreadySpent(spent)),
             Reserved::Revoked(at) => Ok(CommitOutcome::Revoked(at)),
             Reserved::InFlight => Ok(CommitOutcome::InFlight),
+            Reserved::RateLimited(r) => Ok(CommitOutcome::RateLimited(r)),
         }
     }
 
@@ -456,6 +517,16 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// credit owed to its own lineage, to the lineage its lineage was split from, in one
     /// transaction.
     fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError>;
+
+    /// What each of `windows` (the `spend-rate` windows of the token `nonce`) holds at `now`
+    /// (unix seconds), in their order: spends inside the window, holds counted.
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError>;
+
+    /// Adds `t.amount` to the credit owed to the lineage of `t.nonce` (or, when that lineage
+    /// gave back, to the lineage it gave back to), once per request id, in one transaction.
+    /// A spent token's lineage goes on in its change, so the credit reaches its current token;
+    /// a revoked token (or a revoked lineage to credit) is refused.
+    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError>;
 }
 
 /// Reads the stored list of a consumption's amounts (`"30,20,47"`).

@@ -13,9 +13,11 @@
 //! own record on the retry, and the caller replays it: never a successor without a record);
 //! when the database stays down the caller gets [`LedgerErrorKind::Unavailable`].
 
+use super::window::{self, RateLimited, Window};
 use super::{
     Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind, Lineage,
-    LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
+    LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo, TopUp,
+    ToppedUp,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -25,10 +27,22 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The schema version this crumb writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+
+/// v3: spend-rate windows and top-ups (as the embedded ledger's v5).
+const SCHEMA_V3: &str = "
+ALTER TABLE crumb_tokens ADD COLUMN windows TEXT;
+CREATE TABLE crumb_windows (key BYTEA PRIMARY KEY, total BIGINT NOT NULL, last_at BIGINT NOT NULL);
+CREATE TABLE crumb_window_spends (key BYTEA NOT NULL, at BIGINT NOT NULL, amount BIGINT NOT NULL, ticket BYTEA NOT NULL);
+CREATE INDEX crumb_window_spends_at ON crumb_window_spends (key, at);
+CREATE INDEX crumb_window_spends_ticket ON crumb_window_spends (ticket);
+ALTER TABLE crumb_tokens ADD COLUMN topped_up BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE crumb_top_ups (request_id TEXT PRIMARY KEY, nonce BYTEA NOT NULL, amount BIGINT NOT NULL,
+    head BYTEA NOT NULL, at TEXT NOT NULL);
+";
 
 /// v2: delegations and returned credit (as the embedded ledger's v4).
 const SCHEMA_V2: &str = "
@@ -321,6 +335,7 @@ impl PostgresLedger {
         sql: &'static str,
         condition: &(dyn postgres::types::ToSql + Sync),
         held: CommitOutcome,
+        ticket: Option<&Ticket>,
     ) -> Result<CommitOutcome, LedgerError> {
         let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
         let amounts = amounts.join(",");
@@ -350,15 +365,32 @@ impl PostgresLedger {
                 &check,
             ];
             let written: i64 = match claim {
-                None => conn.client.query_one(&statement, &params)?.get(0),
-                Some(claim) => {
+                None if c.windows.is_empty() => conn.client.query_one(&statement, &params)?.get(0),
+                _ => {
                     let mut tx = conn.client.transaction()?;
-                    let head = head_of(&mut tx, &c.parent)?;
-                    let taken = tx.execute(
-                        "UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1 AND credit = $2",
-                        &[&&head.0[..], &to_i64(claim)],
-                    )?;
+                    let taken = match claim {
+                        Some(claim) => {
+                            let head = head_of(&mut tx, &c.parent)?;
+                            tx.execute(
+                                "UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1 AND credit = $2",
+                                &[&&head.0[..], &to_i64(claim)],
+                            )?
+                        }
+                        None => 1,
+                    };
                     let written: i64 = if taken == 1 { tx.query_one(&statement, &params)?.get(0) } else { 0 };
+                    if written > 0 && !c.windows.is_empty() {
+                        // The hold counted what was held; the spend counts what it cost. The
+                        // children inherit the parent's windows.
+                        if let Some(ticket) = ticket {
+                            recount(&mut tx, ticket, Some(c.cost))?;
+                        }
+                        let keys = window_keys(&mut tx, &c.parent, &c.windows)?;
+                        tx.execute(
+                            "UPDATE crumb_tokens SET windows = $2 WHERE nonce = ANY($1)",
+                            &[&nonces, &window::encode(&c.windows, &keys)],
+                        )?;
+                    }
                     if written > 0 {
                         tx.commit()?;
                     } else {
@@ -397,6 +429,112 @@ impl PostgresLedger {
             })
         })
     }
+}
+
+/// The keys of the windows `nonce` carries (`windows`, from the presented token).
+fn window_keys(tx: &mut Transaction<'_>, nonce: &Nonce, windows: &[Window]) -> Result<Vec<[u8; 32]>, Failure> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inherited: Option<String> =
+        tx.query_opt("SELECT windows FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]])?.and_then(|r| r.get(0));
+    Ok(window::keys(nonce, inherited.as_deref(), windows))
+}
+
+/// Counts `amount` against each of `parent`'s windows for `ticket`, or says which is full
+/// (then nothing is counted). Each window's row is locked (in key order, so two spends never
+/// wait on each other's), and what has left it dropped first.
+fn count(
+    tx: &mut Transaction<'_>,
+    parent: &Nonce,
+    windows: &[Window],
+    amount: u64,
+    now: i64,
+    ticket: &Ticket,
+) -> Result<Option<RateLimited>, Failure> {
+    if windows.is_empty() || amount == 0 {
+        return Ok(None);
+    }
+    let keys = window_keys(tx, parent, windows)?;
+    let mut order: Vec<usize> = (0..windows.len()).collect();
+    order.sort_by_key(|&i| keys[i]);
+    let mut state = Vec::with_capacity(keys.len());
+    for i in order {
+        let (w, key) = (&windows[i], &keys[i]);
+        let cutoff = window::cutoff(now, w.secs);
+        tx.execute(
+            "INSERT INTO crumb_windows (key, total, last_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING",
+            &[&&key[..], &i64::MIN],
+        )?;
+        let row = tx.query_one("SELECT total, last_at FROM crumb_windows WHERE key = $1 FOR UPDATE", &[&&key[..]])?;
+        let (total, last_at): (i64, i64) = (row.get(0), row.get(1));
+        let left: i64 = tx
+            .query_one(
+                "WITH gone AS (DELETE FROM crumb_window_spends WHERE key = $1 AND at <= $2 RETURNING amount)
+                 SELECT COALESCE(SUM(amount), 0)::bigint FROM gone",
+                &[&&key[..], &cutoff],
+            )?
+            .get(0);
+        let used = (total - left).max(0) as u64;
+        let mut scan_failed = None;
+        let oldest = || -> Vec<(i64, u64)> {
+            match tx.query(
+                "SELECT at, amount FROM crumb_window_spends WHERE key = $1 AND at > $2 ORDER BY at LIMIT $3",
+                &[&&key[..], &cutoff, &window::retry_scan()],
+            ) {
+                Ok(rows) => rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1) as u64)).collect(),
+                Err(e) => {
+                    scan_failed = Some(e);
+                    Vec::new()
+                }
+            }
+        };
+        let refused = window::judge(w, used, amount, now, last_at, oldest);
+        if let Some(e) = scan_failed {
+            return Err(e.into());
+        }
+        if let Some(refused) = refused {
+            return Ok(Some(refused));
+        }
+        state.push((*key, used, last_at));
+    }
+    for (key, used, last_at) in state {
+        let at = now.max(last_at);
+        tx.execute(
+            "UPDATE crumb_windows SET total = $2, last_at = $3 WHERE key = $1",
+            &[&&key[..], &to_i64(used + amount), &at],
+        )?;
+        tx.execute(
+            "INSERT INTO crumb_window_spends (key, at, amount, ticket) VALUES ($1, $2, $3, $4)",
+            &[&&key[..], &at, &to_i64(amount), &&ticket.id()[..]],
+        )?;
+    }
+    Ok(None)
+}
+
+/// What `ticket`'s hold counts in its windows becomes `amount` (`None`: nothing, released).
+fn recount(tx: &mut Transaction<'_>, ticket: &Ticket, amount: Option<u64>) -> Result<(), Failure> {
+    let mut held: Vec<(Vec<u8>, i64)> = tx
+        .query("SELECT key, amount FROM crumb_window_spends WHERE ticket = $1", &[&&ticket.id()[..]])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    held.sort();
+    for (key, was) in held {
+        let now = amount.map_or(0, to_i64);
+        tx.execute(
+            "UPDATE crumb_windows SET total = GREATEST(total - $2 + $3, 0) WHERE key = $1",
+            &[&key, &was, &now],
+        )?;
+    }
+    match amount {
+        None => tx.execute("DELETE FROM crumb_window_spends WHERE ticket = $1", &[&&ticket.id()[..]])?,
+        Some(n) => tx.execute(
+            "UPDATE crumb_window_spends SET amount = $2 WHERE ticket = $1",
+            &[&&ticket.id()[..], &to_i64(n)],
+        )?,
+    };
+    Ok(())
 }
 
 /// The head of the lineage `nonce` belongs to (itself when it heads its own).
@@ -602,6 +740,9 @@ fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Resu
     if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
         return Ok(Reserved::InFlight);
     }
+    if let Some(refused) = count(tx, &parent, r.windows(), r.amount(), r.now(), &ticket)? {
+        return Ok(Reserved::RateLimited(refused));
+    }
     tx.execute(
         "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3 WHERE nonce = $1",
         &[&&parent.0[..], &&ticket.id()[..], &r.until()],
@@ -631,22 +772,129 @@ impl Ledger for PostgresLedger {
         if c.parent != ticket.parent() {
             return Ok(CommitOutcome::ReservationLost);
         }
-        self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost)
+        self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost, Some(ticket))
     }
 
-    /// The hold and the record in one statement: one round trip and one durable commit.
+    /// The hold and the record in one statement: one round trip and one durable commit. A
+    /// token with spend-rate windows is held first (the windows counted under their rows'
+    /// locks), then settled; a settle that fails gives the hold back.
     fn commit(&self, r: &Reservation, c: &Commit) -> Result<CommitOutcome, LedgerError> {
-        self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight)
+        if r.windows().is_empty() {
+            return self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight, None);
+        }
+        match self.reserve(r)? {
+            Reserved::Held(ticket) => match self.settle(&ticket, c) {
+                Ok(CommitOutcome::Fresh) => Ok(CommitOutcome::Fresh),
+                other => {
+                    let _ = self.release(&ticket);
+                    other
+                }
+            },
+            Reserved::Spent(spent) => Ok(CommitOutcome::AlreadySpent(spent)),
+            Reserved::Revoked(at) => Ok(CommitOutcome::Revoked(at)),
+            Reserved::InFlight => Ok(CommitOutcome::InFlight),
+            Reserved::RateLimited(refused) => Ok(CommitOutcome::RateLimited(refused)),
+        }
     }
 
     fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
         self.write(false, |tx| {
-            tx.execute(
+            let released = tx.execute(
                 "UPDATE crumb_tokens SET reserved_ticket = NULL, reserved_until = NULL
                  WHERE nonce = $1 AND reserved_ticket = $2",
                 &[&&ticket.parent().0[..], &&ticket.id()[..]],
             )?;
+            if released > 0 {
+                recount(tx, ticket, None)?;
+            }
             Ok(())
+        })
+    }
+
+    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
+        self.write(true, |tx| {
+            // One top-up per request id at a time, across replicas: the id's row is the lock.
+            let before = tx.query_opt(
+                "SELECT nonce, amount, head FROM crumb_top_ups WHERE request_id = $1 FOR UPDATE",
+                &[&t.request_id],
+            )?;
+            if let Some(r) = before {
+                let (nonce, amount, head): (Vec<u8>, i64, Vec<u8>) = (r.get(0), r.get(1), r.get(2));
+                return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
+                    ToppedUp::Replayed { head: nonce_of(&head)? }
+                } else {
+                    ToppedUp::RequestIdReused
+                });
+            }
+            let revoked = |tx: &mut Transaction<'_>, n: &Nonce| -> Result<bool, Failure> {
+                Ok(tx
+                    .query_opt("SELECT revoked_at FROM crumb_tokens WHERE nonce = $1", &[&&n.0[..]])?
+                    .and_then(|r| r.get::<_, Option<String>>(0))
+                    .is_some())
+            };
+            if revoked(tx, &t.nonce)? {
+                return Ok(ToppedUp::Revoked);
+            }
+            let mut head = head_of(tx, &t.nonce)?;
+            for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+                let next: Option<Vec<u8>> = tx
+                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?
+                    .and_then(|r| r.get(0));
+                match next {
+                    Some(next) => head = nonce_of(&next)?,
+                    None => break,
+                }
+            }
+            if revoked(tx, &head)? {
+                return Ok(ToppedUp::Revoked);
+            }
+            // The head's row locked (created if the ledger never saw the token), then its credit.
+            tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&head.0[..]])?;
+            let owed: i64 =
+                tx.query_one("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])?.get(0);
+            let owed = owed as u64;
+            let Some(total) = owed.checked_add(t.amount).filter(|&n| n <= limits::MAX_AMOUNT) else {
+                return Ok(ToppedUp::TooMuch { owed });
+            };
+            let inserted = tx.execute(
+                "INSERT INTO crumb_top_ups (request_id, nonce, amount, head, at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (request_id) DO NOTHING",
+                &[&t.request_id, &&t.nonce.0[..], &to_i64(t.amount), &&head.0[..], &t.at],
+            )?;
+            if inserted == 0 {
+                // Another replica wrote this request id meanwhile (the insert waited for it):
+                // answer from its row, adding nothing.
+                let r =
+                    tx.query_one("SELECT nonce, amount FROM crumb_top_ups WHERE request_id = $1", &[&t.request_id])?;
+                let (nonce, amount): (Vec<u8>, i64) = (r.get(0), r.get(1));
+                return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
+                    ToppedUp::Replayed { head }
+                } else {
+                    ToppedUp::RequestIdReused
+                });
+            }
+            tx.execute(
+                "UPDATE crumb_tokens SET credit = credit + $2, topped_up = topped_up + $2 WHERE nonce = $1",
+                &[&&head.0[..], &to_i64(t.amount)],
+            )?;
+            Ok(ToppedUp::Fresh { head, owed: total })
+        })
+    }
+
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
+        self.write(false, |tx| {
+            let keys = window_keys(tx, nonce, windows)?;
+            let mut used = Vec::with_capacity(keys.len());
+            for (w, key) in windows.iter().zip(&keys) {
+                let sum: i64 = tx
+                    .query_one(
+                        "SELECT COALESCE(SUM(amount), 0)::bigint FROM crumb_window_spends WHERE key = $1 AND at > $2",
+                        &[&&key[..], &window::cutoff(now, w.secs)],
+                    )?
+                    .get(0);
+                used.push(sum.max(0) as u64);
+            }
+            Ok(used)
         })
     }
 
@@ -732,7 +980,8 @@ impl Ledger for PostgresLedger {
                          SELECT $1::bytea, 0 UNION ALL
                          SELECT t.nonce, tree.depth + 1 FROM crumb_tokens t JOIN tree ON t.parent = tree.n
                          WHERE t.nonce IS DISTINCT FROM $3::bytea)
-                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit
+                     SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit,
+                         t.topped_up
                      FROM (SELECT n, depth FROM tree LIMIT $2) tree LEFT JOIN crumb_tokens t ON t.nonce = tree.n
                      ORDER BY tree.depth"
                 ),
@@ -753,6 +1002,7 @@ impl Ledger for PostgresLedger {
                         revocable: r.get::<_, Option<bool>>(11).unwrap_or(false),
                         change: r.get::<_, Option<bool>>(12).unwrap_or(false),
                         credit: r.get::<_, Option<i64>>(13).unwrap_or(0) as u64,
+                        topped_up: r.get::<_, Option<i64>>(14).unwrap_or(0) as u64,
                     })
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;
@@ -788,6 +1038,13 @@ impl Ledger for PostgresLedger {
                 }
             }
             info.credit_owed = credit_of(&mut tx, &info.head.unwrap_or(*nonce))?;
+            let topped: Option<i64> = tx
+                .query_opt(
+                    "SELECT topped_up FROM crumb_tokens WHERE nonce = $1",
+                    &[&&info.head.unwrap_or(*nonce).0[..]],
+                )?
+                .map(|r| r.get(0));
+            info.topped_up = topped.unwrap_or(0) as u64;
             tx.commit()?;
             Ok(info)
         })

@@ -14,9 +14,11 @@
 //! only after that commit returned. Holds and releases need no fsync (a hold lost in a crash
 //! handed nothing out), so a batch of only those commits with `synchronous = NORMAL`.
 
+use super::window::{self, RateLimited, Window};
 use super::{
     Commit, CommitDone, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind,
     Lineage, LiveRevoke, Node, Reservation, ReserveDone, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
+    TopUp, ToppedUp,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
@@ -51,10 +53,23 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 }
 
 /// The schema version this crumb writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 4] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: [&str; 5] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+
+/// v5: spend-rate windows ([`super::window`]) and top-ups (`top_ups`, by request id; a
+/// lineage head's `topped_up`: what it was topped up with in all). `tokens.windows`: the keys of the windows a
+/// token inherited (`index:hexkey,...`); `spend_windows`: per key, what its window holds now and
+/// the latest time recorded; `window_spends`: the spends (and holds, by ticket) still in it.
+const SCHEMA_V5: &str = "ALTER TABLE tokens ADD COLUMN windows TEXT;
+CREATE TABLE IF NOT EXISTS spend_windows (key BLOB PRIMARY KEY, total INTEGER NOT NULL, last_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS window_spends (key BLOB NOT NULL, at INTEGER NOT NULL, amount INTEGER NOT NULL, ticket BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS window_spends_at ON window_spends(key, at);
+CREATE INDEX IF NOT EXISTS window_spends_ticket ON window_spends(ticket);
+ALTER TABLE tokens ADD COLUMN topped_up INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS top_ups (request_id TEXT PRIMARY KEY, nonce BLOB NOT NULL, amount INTEGER NOT NULL,
+    head BLOB NOT NULL, at TEXT NOT NULL);";
 
 /// v4: delegations and returned credit. `revocable`: a child its splitter may revoke;
 /// `is_change`: the parent's change (successor or remainder); `head`: the token that heads the
@@ -170,6 +185,7 @@ enum Op {
     RevokeIfLive { nonce: Nonce, at: String },
     RevokeDelegation { holder: Nonce, child: Nonce, at: String },
     GiveBack(GiveBack),
+    TopUp(TopUp),
 }
 
 impl Op {
@@ -188,6 +204,7 @@ enum Answer {
     LiveRevoke(LiveRevoke),
     Delegation(DelegationRevoke),
     GaveBack(GaveBack),
+    ToppedUp(ToppedUp),
 }
 
 type Reply = Result<Answer, LedgerError>;
@@ -514,6 +531,7 @@ fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
             Reserved::Spent(spent) => CommitOutcome::AlreadySpent(spent),
             Reserved::Revoked(at) => CommitOutcome::Revoked(at),
             Reserved::InFlight => CommitOutcome::InFlight,
+            Reserved::RateLimited(r) => CommitOutcome::RateLimited(r),
         }),
         Op::Release(ticket) => {
             release_in(tx, ticket)?;
@@ -523,15 +541,157 @@ fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
         Op::RevokeIfLive { nonce, at } => Answer::LiveRevoke(revoke_if_live_in(tx, nonce, at)?),
         Op::RevokeDelegation { holder, child, at } => Answer::Delegation(revoke_delegation_in(tx, holder, child, at)?),
         Op::GiveBack(g) => Answer::GaveBack(give_back_in(tx, g)?),
+        Op::TopUp(t) => Answer::ToppedUp(top_up_in(tx, t)?),
     })
 }
 
 fn release_in(tx: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
-    tx.execute(
+    let released = tx.execute(
         "UPDATE tokens SET reserved_ticket = NULL, reserved_until = NULL WHERE nonce = ?1 AND reserved_ticket = ?2",
         params![&ticket.parent().0[..], &ticket.id()[..]],
     )?;
+    if released > 0 {
+        // What the hold counted against windows counts no more.
+        recount_in(tx, ticket, None)?;
+    }
     Ok(())
+}
+
+fn top_up_in(tx: &Connection, t: &TopUp) -> Result<ToppedUp, ApplyError> {
+    let before: Option<(Vec<u8>, i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT nonce, amount, head FROM top_ups WHERE request_id = ?1")?
+        .query_row([&t.request_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((nonce, amount, head)) = before {
+        return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
+            ToppedUp::Replayed { head: nonce_of(head)? }
+        } else {
+            ToppedUp::RequestIdReused
+        });
+    }
+    if status_in(tx, &t.nonce)?.revoked_at.is_some() {
+        return Ok(ToppedUp::Revoked);
+    }
+    let head = receiver_in(tx, &head_in(tx, &t.nonce)?)?;
+    if status_in(tx, &head)?.revoked_at.is_some() {
+        return Ok(ToppedUp::Revoked);
+    }
+    let owed = credit_in(tx, &head)?;
+    let Some(total) = owed.checked_add(t.amount).filter(|&n| n <= limits::MAX_AMOUNT) else {
+        return Ok(ToppedUp::TooMuch { owed });
+    };
+    deposit_in(tx, &head, t.amount)?;
+    tx.prepare_cached("UPDATE tokens SET topped_up = topped_up + ?2 WHERE nonce = ?1")?
+        .execute(params![&head.0[..], to_i64(t.amount)])?;
+    tx.prepare_cached("INSERT INTO top_ups (request_id, nonce, amount, head, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![t.request_id, &t.nonce.0[..], to_i64(t.amount), &head.0[..], t.at])?;
+    Ok(ToppedUp::Fresh { head, owed: total })
+}
+
+/// The keys of the windows `nonce` carries (`windows`, from the presented token).
+fn window_keys_in(conn: &Connection, nonce: &Nonce, windows: &[Window]) -> Result<Vec<[u8; 32]>, ApplyError> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inherited: Option<String> = conn
+        .prepare_cached("SELECT windows FROM tokens WHERE nonce = ?1")?
+        .query_row([&nonce.0[..]], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(window::keys(nonce, inherited.as_deref(), windows))
+}
+
+/// Counts `amount` against each of `parent`'s windows for `ticket`, or says which is full
+/// (then nothing is counted). Drops what has left each window first.
+fn count_in(
+    tx: &Connection,
+    parent: &Nonce,
+    windows: &[Window],
+    amount: u64,
+    now: i64,
+    ticket: &Ticket,
+) -> Result<Option<RateLimited>, ApplyError> {
+    if windows.is_empty() || amount == 0 {
+        return Ok(None);
+    }
+    let keys = window_keys_in(tx, parent, windows)?;
+    let mut state = Vec::with_capacity(keys.len());
+    for (w, key) in windows.iter().zip(&keys) {
+        let cutoff = window::cutoff(now, w.secs);
+        let (total, last_at): (i64, i64) = tx
+            .prepare_cached("SELECT total, last_at FROM spend_windows WHERE key = ?1")?
+            .query_row([&key[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, i64::MIN));
+        let left: i64 = tx
+            .prepare_cached("SELECT COALESCE(SUM(amount), 0) FROM window_spends WHERE key = ?1 AND at <= ?2")?
+            .query_row(params![&key[..], cutoff], |r| r.get(0))?;
+        if left > 0 {
+            tx.prepare_cached("DELETE FROM window_spends WHERE key = ?1 AND at <= ?2")?
+                .execute(params![&key[..], cutoff])?;
+        }
+        let used = (total - left).max(0) as u64;
+        let oldest = || -> Vec<(i64, u64)> {
+            let read = || -> rusqlite::Result<Vec<(i64, u64)>> {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT at, amount FROM window_spends WHERE key = ?1 AND at > ?2 ORDER BY at LIMIT ?3",
+                )?;
+                let rows = stmt.query_map(params![&key[..], cutoff, window::retry_scan()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+                })?;
+                rows.collect()
+            };
+            read().unwrap_or_default()
+        };
+        if let Some(refused) = window::judge(w, used, amount, now, last_at, oldest) {
+            return Ok(Some(refused));
+        }
+        state.push((key, used, last_at));
+    }
+    for (key, used, last_at) in state {
+        let at = now.max(last_at);
+        tx.prepare_cached(
+            "INSERT INTO spend_windows (key, total, last_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET total = ?2, last_at = ?3",
+        )?
+        .execute(params![&key[..], to_i64(used + amount), at])?;
+        tx.prepare_cached("INSERT INTO window_spends (key, at, amount, ticket) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![&key[..], at, to_i64(amount), &ticket.id()[..]])?;
+    }
+    Ok(None)
+}
+
+/// What `ticket`'s hold counts in its windows becomes `amount` (`None`: nothing, released).
+fn recount_in(tx: &Connection, ticket: &Ticket, amount: Option<u64>) -> rusqlite::Result<()> {
+    let held: Vec<(Vec<u8>, i64)> = {
+        let mut stmt = tx.prepare_cached("SELECT key, amount FROM window_spends WHERE ticket = ?1")?;
+        let rows = stmt.query_map([&ticket.id()[..]], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (key, was) in held {
+        let now = amount.map_or(0, to_i64);
+        tx.prepare_cached("UPDATE spend_windows SET total = MAX(total - ?2 + ?3, 0) WHERE key = ?1")?
+            .execute(params![&key, was, now])?;
+    }
+    match amount {
+        None => tx.prepare_cached("DELETE FROM window_spends WHERE ticket = ?1")?.execute([&ticket.id()[..]])?,
+        Some(n) => tx
+            .prepare_cached("UPDATE window_spends SET amount = ?2 WHERE ticket = ?1")?
+            .execute(params![&ticket.id()[..], to_i64(n)])?,
+    };
+    Ok(())
+}
+
+fn window_use_in(conn: &Connection, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, ApplyError> {
+    let keys = window_keys_in(conn, nonce, windows)?;
+    let mut used = Vec::with_capacity(keys.len());
+    for (w, key) in windows.iter().zip(&keys) {
+        let sum: i64 = conn
+            .prepare_cached("SELECT COALESCE(SUM(amount), 0) FROM window_spends WHERE key = ?1 AND at > ?2")?
+            .query_row(params![&key[..], window::cutoff(now, w.secs)], |r| r.get(0))?;
+        used.push(sum.max(0) as u64);
+    }
+    Ok(used)
 }
 
 /// The head of the lineage `nonce` belongs to (itself when it heads its own).
@@ -725,6 +885,11 @@ fn info_in(conn: &Connection, nonce: &Nonce) -> Result<TokenInfo, ApplyError> {
         }
     }
     info.credit_owed = credit_in(conn, &info.head.unwrap_or(*nonce))?;
+    let topped: Option<i64> = conn
+        .prepare_cached("SELECT topped_up FROM tokens WHERE nonce = ?1")?
+        .query_row([&info.head.unwrap_or(*nonce).0[..]], |r| r.get(0))
+        .optional()?;
+    info.topped_up = topped.unwrap_or(0) as u64;
     Ok(info)
 }
 
@@ -791,6 +956,9 @@ fn reserve_in(tx: &Connection, r: &Reservation) -> Result<Reserved, ApplyError> 
         return Ok(Reserved::InFlight);
     }
     let ticket = Ticket::issue(parent).map_err(|e| ApplyError::Corrupt(e.reason))?;
+    if let Some(refused) = count_in(tx, &parent, r.windows(), r.amount(), r.now(), &ticket)? {
+        return Ok(Reserved::RateLimited(refused));
+    }
     tx.prepare_cached(
         "INSERT INTO tokens (nonce, reserved_ticket, reserved_until) VALUES (?1, ?2, ?3)
          ON CONFLICT(nonce) DO UPDATE SET reserved_ticket = ?2, reserved_until = ?3",
@@ -835,9 +1003,13 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
         amounts.join(","),
         &c.presented[..]
     ])?;
+    // The hold counted what was held; the spend counts what it cost.
+    recount_in(tx, ticket, Some(c.cost))?;
+    let keys = window_keys_in(tx, &c.parent, &c.windows)?;
+    let windows = window::encode(&c.windows, &keys);
     let mut insert = tx.prepare_cached(
-        "INSERT INTO tokens (nonce, parent, balance, issued_at, revocable, is_change, head)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO tokens (nonce, parent, balance, issued_at, revocable, is_change, head, windows)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let last = c.children.len().saturating_sub(1);
     for (index, (nonce, balance)) in c.children.iter().enumerate() {
@@ -850,7 +1022,8 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
             c.at,
             c.revocable && !change,
             change,
-            head
+            head,
+            windows
         ])?;
     }
     Ok(CommitOutcome::Fresh)
@@ -1056,6 +1229,17 @@ impl Ledger for SqliteLedger {
             _ => unreachable!("a give-back is answered as one"),
         }
     }
+
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
+        self.read(|conn| window_use_in(conn, nonce, windows, now))
+    }
+
+    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
+        match self.write(Op::TopUp(t.clone()))? {
+            Answer::ToppedUp(t) => Ok(t),
+            _ => unreachable!("a top-up is answered as one"),
+        }
+    }
 }
 
 fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, ApplyError> {
@@ -1081,7 +1265,8 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
         "WITH RECURSIVE tree(n) AS (
              SELECT ?1 UNION ALL SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n
              WHERE t.nonce IS NOT ?3 LIMIT ?2)
-         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit
+         SELECT tree.n, t.parent, t.balance, t.issued_at, {STATUS_COLUMNS}, t.revocable, t.is_change, t.credit,
+             t.topped_up
          FROM tree LEFT JOIN tokens t ON t.nonce = tree.n"
     ))?;
     let limit = i64::try_from(max_nodes.saturating_add(1)).unwrap_or(i64::MAX);
@@ -1100,6 +1285,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
                 r.get::<_, Option<bool>>(11)?.unwrap_or(false),
                 r.get::<_, Option<bool>>(12)?.unwrap_or(false),
                 r.get::<_, Option<i64>>(13)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(14)?.unwrap_or(0),
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -1107,7 +1293,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
     let nodes = rows
         .into_iter()
         .take(max_nodes)
-        .map(|(n, parent, balance, issued_at, status, revocable, change, credit)| {
+        .map(|(n, parent, balance, issued_at, status, revocable, change, credit, topped_up)| {
             Ok(Node {
                 nonce: nonce_of(n)?,
                 parent: parent.map(nonce_of).transpose()?,
@@ -1117,6 +1303,7 @@ fn lineage_in(conn: &Connection, nonce: &Nonce, max_nodes: usize, scope: Scope) 
                 revocable,
                 change,
                 credit: credit as u64,
+                topped_up: topped_up as u64,
             })
         })
         .collect::<Result<Vec<_>, ApplyError>>()?;
@@ -1135,12 +1322,14 @@ mod tests {
             presented: [parent; 32],
             now: 1_000,
             until: 1_060,
+            windows: Vec::new(),
+            amount: 0,
         };
         let ticket = match ledger.reserve(&reservation).unwrap() {
             Reserved::Held(t) => t,
             Reserved::Spent(s) => return CommitOutcome::AlreadySpent(s),
             Reserved::Revoked(at) => return CommitOutcome::Revoked(at),
-            Reserved::InFlight => panic!("in flight"),
+            Reserved::InFlight | Reserved::RateLimited(_) => panic!("not held"),
         };
         ledger.settle(&ticket, &commit(parent, request, children)).unwrap()
     }
@@ -1156,6 +1345,7 @@ mod tests {
             presented: [parent; 32],
             revocable: false,
             credit: None,
+            windows: Vec::new(),
         }
     }
 

@@ -16,11 +16,13 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields merged into the body (the verdict of a denial).
     pub extra: Option<Value>,
+    /// `Retry-After`, in seconds (`spend-rate-exceeded`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), extra: None }
+        ApiError { status, code, message: message.into(), extra: None, retry_after: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -43,6 +45,7 @@ pub fn status(class: Class) -> StatusCode {
         Class::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
         Class::Conflict => StatusCode::CONFLICT,
         Class::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Class::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         Class::BadRequest => StatusCode::BAD_REQUEST,
         Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -54,7 +57,11 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (class, code) = (e.class(), e.code());
         match e {
-            Error::Denied(d) => ApiError::denied(d.code, d.message),
+            Error::Denied(d) => {
+                let mut e = ApiError::denied(d.code, d.message);
+                e.retry_after = d.retry_after;
+                e
+            }
             // Faults are logged in full and answered in general terms: a ledger's or the
             // system's wording is for the operator.
             Error::Ledger(l) => {
@@ -89,6 +96,10 @@ impl IntoResponse for ApiError {
         if let (Some(Value::Object(extra)), Value::Object(map)) = (self.extra, &mut body) {
             map.extend(extra);
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -316,7 +316,7 @@ impl Problem {
             code => {
                 let mut p = Problem::new(super::error::status(code.class()), code.as_str(), denial.message.clone());
                 // The request holding the token will be answered: ask again soon.
-                p.retry_after = (code == DenialCode::InFlight).then_some(1);
+                p.retry_after = if code == DenialCode::InFlight { Some(1) } else { denial.retry_after };
                 p
             }
         };

@@ -72,6 +72,7 @@ const ROUTES: &[&str] = &[
     "/v1/split",
     "/v1/revoke",
     "/v1/give-back",
+    "/v1/top-up",
     "/v1/status",
     "/v1/lineage",
     "/v1/lineage/:nonce",
@@ -101,6 +102,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/split", post(routes::split))
         .route("/v1/revoke", post(routes::revoke))
         .route("/v1/give-back", post(routes::give_back))
+        .route("/v1/top-up", post(routes::top_up))
         .route("/v1/status", get(routes::status))
         .route("/v1/lineage", get(routes::lineage_own))
         .route("/v1/lineage/:nonce", get(routes::lineage))

@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use super::schema::{
     ApiErrors, ErrorBody, GiveBackBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, StatusBody,
-    VerdictBody,
+    TopUpBody, VerdictBody,
 };
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
@@ -25,6 +25,8 @@ use std::sync::Arc;
 #[derive(Deserialize, Default, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
+    /// The bearer token; for a top-up, the operator credential (also `credential`).
+    #[serde(alias = "credential")]
     token: Option<String>,
     action: Option<String>,
     resource: Option<String>,
@@ -44,6 +46,8 @@ pub struct Body {
     cascade: Option<bool>,
     /// Verify: list every caveat with its verdict, not only the failing one.
     explain: Option<bool>,
+    /// Top-up: the credit to add to the lineage of the token `nonce`.
+    amount: Option<u64>,
 }
 
 /// A JSON body whose every failure is a JSON error with a stable code.
@@ -486,6 +490,67 @@ pub async fn give_back(
         request_id: rid.as_deref(),
     });
     Ok(Json(GiveBackBody::from(result?)))
+}
+
+/// Adds `amount` to the live lineage of the token `nonce`, on an operator credential (the
+/// `credential` or `token` field, or `Authorization: Bearer`): the lineage's next spend,
+/// split or proxied request returns a successor that carries it, and the agent changes
+/// nothing. Idempotent by `request_id` (required). Served on the JSON API (a proxy's admin
+/// listener), never under /.well-known/crumb.
+#[utoipa::path(post, path = "/v1/top-up", request_body = Body, responses(
+    (status = 200, description = "Topped up (or a replay of the same request id)", body = TopUpBody),
+    (status = 403, description = "Not an operator credential, or the token is revoked", body = ErrorBody),
+    (status = 422, description = "The request id topped up another token or amount", body = ErrorBody),
+    ApiErrors,
+))]
+pub async fn top_up(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<TopUpBody>, ApiError> {
+    let (credential, discharges) = decode_all(&body, &headers)?;
+    if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.cascade.is_some() {
+        return Err(ApiError::bad_request(
+            "bad-request",
+            "a top-up takes `credential`, `nonce`, `amount` and `request_id` only",
+        ));
+    }
+    let nonce = match body.nonce.as_deref() {
+        Some(hex) => {
+            Nonce::parse_hex(hex).ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))?
+        }
+        None => return Err(ApiError::bad_request("bad-request", "a top-up names the token's `nonce`")),
+    };
+    let amount = body.amount.ok_or_else(|| ApiError::bad_request("bad-request", "a top-up names its `amount`"))?;
+    let request_id = body.request_id.clone().ok_or_else(|| {
+        ApiError::bad_request("bad-request", "a top-up needs a `request_id` (retrying it adds nothing again)")
+    })?;
+    let ctx = context(&state, &body, &headers, peer)?;
+    let worker = state.clone();
+    let rid = request_id.clone();
+    let result = blocking(move || {
+        worker.issuer.top_up(&credential, &discharges, &ctx, nonce, amount, &rid).map_err(ApiError::from)
+    })
+    .await;
+    let outcome = match &result {
+        Ok(r) if r.replayed => "replayed",
+        Ok(_) => "topped-up",
+        Err(e) => e.code,
+    };
+    if let Err(e) = &result {
+        count_ledger_error(&state, e);
+    }
+    tracing::info!(nonce = %nonce, amount, outcome, "top-up");
+    state.audit(Entry {
+        route: "/v1/top-up",
+        request: None,
+        nonce: Some(nonce.to_string()),
+        outcome,
+        cost: Some(amount),
+        request_id: Some(&request_id),
+    });
+    Ok(Json(TopUpBody::from(result?)))
 }
 
 /// The bearer's standing in the ledger: live, spent, revoked or held, its balance and

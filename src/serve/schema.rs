@@ -234,8 +234,53 @@ pub struct StatusBody {
     pub successor_known: bool,
     /// Credit returned to this lineage, taken in by its next spend or split.
     pub returned_credit: u64,
+    /// What operators topped this lineage up with, in all (`POST /v1/top-up`).
+    pub topped_up: u64,
     /// What this lineage split off.
     pub delegated: Vec<DelegatedBody>,
+    /// Each `spend-rate` window the token carries, and what is left in it now.
+    pub windows: Vec<WindowBody>,
+}
+
+/// One `spend-rate` window (`GET /v1/status`).
+#[derive(Serialize, ToSchema, Debug)]
+pub struct WindowBody {
+    /// The caveat, e.g. `spend-rate <= 100/1h`.
+    pub caveat: String,
+    pub limit: u64,
+    pub window_seconds: u64,
+    /// Spent (and held by requests in flight) inside the window now.
+    pub spent: u64,
+    /// What may still be spent inside the window now.
+    pub left: u64,
+}
+
+/// What a top-up did (`POST /v1/top-up`).
+#[derive(Serialize, ToSchema, Debug)]
+pub struct TopUpBody {
+    /// The token named.
+    pub nonce: String,
+    /// The lineage head the credit went to: its next spend, split or settle takes it in.
+    pub head: String,
+    pub amount: u64,
+    pub request_id: String,
+    /// True when this request id topped up before (nothing was added again).
+    pub replayed: bool,
+    /// What the lineage is owed now; null on a replay.
+    pub owed: Option<u64>,
+}
+
+impl From<crumb::delegation::TopUpReceipt> for TopUpBody {
+    fn from(r: crumb::delegation::TopUpReceipt) -> Self {
+        TopUpBody {
+            nonce: r.nonce,
+            head: r.head,
+            amount: r.amount,
+            request_id: r.request_id,
+            replayed: r.replayed,
+            owed: r.owed,
+        }
+    }
 }
 
 impl From<crumb::delegation::TokenStatus> for StatusBody {
@@ -248,6 +293,18 @@ impl From<crumb::delegation::TokenStatus> for StatusBody {
             revocable: s.revocable,
             successor_known: s.successor_known,
             returned_credit: s.returned_credit,
+            topped_up: s.topped_up,
+            windows: s
+                .windows
+                .into_iter()
+                .map(|w| WindowBody {
+                    caveat: w.caveat,
+                    limit: w.limit,
+                    window_seconds: w.window_seconds,
+                    spent: w.spent,
+                    left: w.left,
+                })
+                .collect(),
             delegated: s
                 .delegated
                 .into_iter()
@@ -292,6 +349,8 @@ pub struct NodeBody {
     pub change: bool,
     /// Credit returned to the lineage this token heads, not yet taken in.
     pub returned_credit: u64,
+    /// What operators topped up the lineage this token heads with, in all.
+    pub topped_up: u64,
 }
 
 impl From<&Node> for NodeBody {
@@ -313,6 +372,7 @@ impl From<&Node> for NodeBody {
             revocable: n.revocable,
             change: n.change,
             returned_credit: n.credit,
+            topped_up: n.topped_up,
         }
     }
 }
@@ -435,6 +495,7 @@ pub enum AuthzRefusals {
         super::routes::split,
         super::routes::revoke,
         super::routes::give_back,
+        super::routes::top_up,
         super::routes::status,
         super::routes::lineage_own,
         super::routes::lineage,
@@ -453,6 +514,8 @@ pub enum AuthzRefusals {
         SplitChild,
         Revoked,
         GiveBackBody,
+        TopUpBody,
+        WindowBody,
         StatusBody,
         DelegatedBody,
         LineageBody,
@@ -544,6 +607,7 @@ mod tests {
             revocable: true,
             change: false,
             credit: 3,
+            topped_up: 2,
         };
         let lineage = Lineage { nodes: vec![node], truncated: false, root_not_reached: true };
         let asked = Nonce([1; 16]);
