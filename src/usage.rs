@@ -80,10 +80,20 @@ impl Usage {
         }
     }
 
-    /// Reads an OpenAI-compatible `usage` object; `None` when it has none of the counts.
+    /// Reads an OpenAI-compatible `usage` object; `None` when it has none of the counts, or
+    /// when a count is there but is not a whole number (a string, a fraction, a negative): an
+    /// answer crumb cannot read is charged the hold, never nothing.
     pub fn from_object(usage: &Value) -> Option<Usage> {
-        let count = |unit: Unit| unit.names().iter().find_map(|n| usage.get(n).and_then(Value::as_u64));
-        let (prompt, completion) = (count(Unit::Prompt), count(Unit::Completion));
+        let mut counts = [None, None];
+        for (slot, unit) in counts.iter_mut().zip([Unit::Prompt, Unit::Completion]) {
+            for name in unit.names() {
+                match usage.get(name) {
+                    None | Some(Value::Null) => {}
+                    Some(v) => *slot = Some(v.as_u64()?),
+                }
+            }
+        }
+        let [prompt, completion] = counts;
         (prompt.is_some() || completion.is_some())
             .then(|| Usage { prompt: prompt.unwrap_or(0), completion: completion.unwrap_or(0) })
     }
@@ -159,7 +169,12 @@ pub fn crumb_charge<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<Re
     if values.next().is_some() {
         return Some(Err(()));
     }
-    Some(std::str::from_utf8(first).ok().and_then(|t| t.trim().parse().ok()).ok_or(()))
+    // Digits only: `parse` would take a leading `+`, which is not one whole number as written.
+    let digits = std::str::from_utf8(first)
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+    Some(digits.and_then(|t| t.parse().ok()).ok_or(()))
 }
 
 /// How an answer's body carries its usage.
@@ -322,6 +337,15 @@ mod tests {
         let mut s = Scanner::new(BodyKind::Json);
         s.feed(b"{\"choices\":[]}");
         assert_eq!(s.finish(), None);
+        // A count that is not a whole number is no usage: the hold is charged.
+        for bad in [r#""5000""#, "1.5", "1e30", "-100000"] {
+            let doc: Value =
+                serde_json::from_str(&format!(r#"{{"usage":{{"prompt_tokens":{bad},"completion_tokens":300}}}}"#))
+                    .unwrap();
+            assert_eq!(Usage::from_document(&doc), None, "{bad}");
+        }
+        let doc: Value = serde_json::from_str(r#"{"usage":{"prompt_tokens":7,"completion_tokens":null}}"#).unwrap();
+        assert_eq!(Usage::from_document(&doc), Some(Usage { prompt: 7, completion: 0 }));
     }
 
     #[test]
@@ -353,6 +377,8 @@ mod tests {
         assert_eq!(crumb_charge(std::iter::empty()), None);
         assert_eq!(crumb_charge([b"7".as_slice(), b"8"].into_iter()), Some(Err(())));
         assert_eq!(crumb_charge([b"-1".as_slice()].into_iter()), Some(Err(())));
+        assert_eq!(crumb_charge([b"+3".as_slice()].into_iter()), Some(Err(())));
+        assert_eq!(crumb_charge([b" 4 ".as_slice()].into_iter()), Some(Ok(4)));
         assert_eq!(BodyKind::of("application/json; charset=utf-8"), Some(BodyKind::Json));
         assert_eq!(BodyKind::of("text/event-stream"), Some(BodyKind::EventStream));
         assert_eq!(BodyKind::of("text/plain"), None);
