@@ -364,10 +364,9 @@ pub(crate) fn prepare_settle(
         return Err(Box::new((hold, Error::Invalid(Invalid::OverHold { held, asked: cost }))));
     }
     let remaining = t.balance.checked_sub(cost).expect("the hold verified that the balance covers the price");
-    let remaining = remaining.saturating_add(credit);
-    if let Err(e) = crate::limits::check_amount("balance", remaining) {
-        return Err(Box::new((hold, e)));
-    }
+    // As much of the credit as fits: a settle never fails for it, so no charge goes unpaid.
+    let claim = crate::ledger::CreditClaim::fitting(credit, remaining);
+    let remaining = remaining + claim.take;
     let issued = spend::key_entry(verifier, &t.token)
         .and_then(|entry| spend::issue(entry, &t.token, t.nonce, &t.request_id, &[remaining]));
     let children: Vec<Issued> = match issued {
@@ -386,10 +385,10 @@ pub(crate) fn prepare_settle(
         revocable: false,
         // Returned credit owed to this lineage goes into the successor: exactly this much, or
         // the ledger writes nothing and says what is owed.
-        credit: Some(credit),
+        credit: Some(claim),
         windows: hold.reservation.windows().to_vec(),
     };
-    Ok(PreparedSettle { hold, cost, children, commit, credit })
+    Ok(PreparedSettle { hold, cost, children, commit, credit: claim.take })
 }
 
 /// The receipt, given what the ledger did with the settle.

@@ -305,7 +305,8 @@ pub struct TokenStatus {
     /// For a spent token: whether the spend was made by this very token, so a retry with its
     /// request id gets the successor back (false for a copy, and for a give-back).
     pub successor_known: bool,
-    /// Credit returned to this lineage, waiting for its next spend or split.
+    /// Credit owed to this lineage, waiting for its next spend or split: returned by its
+    /// delegations or added by top-ups (the field's name predates top-ups).
     pub returned_credit: u64,
     /// What operators topped this lineage up with, in all (what is not yet taken in is part
     /// of `returned_credit`).

@@ -21,7 +21,7 @@ use crate::caveat::{self, Caveat};
 use crate::context::Context;
 use crate::error::{Error, Invalid, LimitError};
 use crate::keyring::KeyEntry;
-use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, SpendKind, Spent};
+use crate::ledger::{Commit, CommitOutcome, CreditClaim, Ledger, Reservation, SpendKind, Spent};
 use crate::limits;
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
@@ -370,9 +370,14 @@ pub(crate) fn prepare(
     // The successors are derived before the ledger is touched (they depend only on the parent,
     // the request and the key), so the hold and the record are one step: reserve and settle
     // in one transaction.
+    let mut claim = CreditClaim::default();
     let children = balance
         .and_then(|b| plan(kind, b, requested))
-        .and_then(|balances| with_credit(balances, credit))
+        .map(|balances| {
+            let (balances, taken) = with_credit(balances, credit);
+            claim = taken;
+            balances
+        })
         .and_then(|balances| issue(entry, verified.token(), id.nonce, &request_id, &balances))
         .map_err(unpayable)?;
     let commit = Commit {
@@ -384,7 +389,7 @@ pub(crate) fn prepare(
         at: at.clone(),
         presented: presented_fingerprint(verified.token()),
         revocable: revocable && kind == SpendKind::Split,
-        credit: Some(credit),
+        credit: Some(claim),
         windows: reservation.windows().to_vec(),
     };
     Ok(Prepared {
@@ -400,17 +405,17 @@ pub(crate) fn prepare(
         reservation,
         commit,
         revocable: revocable && kind == SpendKind::Split,
-        credit,
+        credit: claim.take,
     })
 }
 
-/// The balances with returned credit added to the last (the change).
-fn with_credit(mut balances: Vec<u64>, credit: u64) -> Result<Vec<u64>, Error> {
-    if let Some(last) = balances.last_mut() {
-        *last = last.saturating_add(credit);
-        limits::check_amount("balance", *last)?;
-    }
-    Ok(balances)
+/// The balances with the returned credit `owed` added to the last (the change), as much of it
+/// as fits under [`limits::MAX_AMOUNT`] ([`CreditClaim::fitting`]), and the claim that says so.
+fn with_credit(mut balances: Vec<u64>, owed: u64) -> (Vec<u64>, CreditClaim) {
+    let Some(last) = balances.last_mut() else { return (balances, CreditClaim { owed, take: 0 }) };
+    let claim = CreditClaim::fitting(owed, *last);
+    *last += claim.take;
+    (balances, claim)
 }
 
 /// [`prepare`] for a spend of `ctx.cost` (`amounts` None) or a split into `amounts`.

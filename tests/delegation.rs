@@ -384,7 +384,7 @@ fn status_and_give_back_work_locally_too() {
     let (_, out, _) = env.run(&["status", "--token-file", &b]);
     assert!(out.starts_with("state     spent (its successor is not known here)"), "{out}");
     let (_, out, _) = env.run(&["status", "--token-file", &a]);
-    assert!(out.contains("returned  18 (taken in by the next spend or split)"), "{out}");
+    assert!(out.contains("owed      18 (returned or topped up; the next spend or split takes it in)"), "{out}");
     assert!(out.contains("20 revocable  given-back  balance 0  spent 2"), "{out}");
     let (code, _, err) = env.run(&["spend", "--token-file", &a, "--cost", "3"]);
     assert_eq!((code, err.trim()), (0, "crumb: paid 3, 45 left (18 of it returned credit)"));

@@ -61,6 +61,7 @@ conformance!(
     a_window_covers_the_tree_and_only_narrows,
     concurrent_spenders_never_exceed_a_window,
     a_top_up_reaches_the_next_successor_once,
+    credit_past_the_largest_balance_stays_owed,
 );
 
 #[test]

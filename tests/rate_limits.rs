@@ -59,3 +59,48 @@ fn the_proxy_limits_free_routes_per_address() {
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
     assert_eq!(upstream.count(), 4, "a refused request never reaches the upstream");
 }
+
+#[test]
+fn public_traffic_never_locks_the_operator_out_of_the_admin_listener() {
+    let upstream = Upstream::start();
+    let server = start(&[
+        "--upstream",
+        &upstream.url,
+        "--unpriced",
+        "free",
+        "--rate-limit-ip",
+        "3/m",
+        "--admin-listen",
+        "127.0.0.1:0",
+    ]);
+    let get = || raw(server.addr(), "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status;
+    let statuses: Vec<u16> = (0..5).map(|_| get()).collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429], "the public listener's count is spent");
+    let admin = server.admin.as_deref().unwrap().trim_start_matches("http://").to_owned();
+    let token = server.mint(&["--balance", "10"]);
+    let answers: Vec<u16> = (0..3).map(|_| verify(&admin, &token).status).collect();
+    assert_eq!(answers, [200, 200, 200], "the admin listener counts apart, from the same address");
+    assert_eq!(verify(&admin, &token).status, 429, "and is limited itself");
+}
+
+#[test]
+fn a_tokens_children_count_with_it() {
+    let server = start(&["--rate-limit-token", "4/m", "--rate-limit-ip", "off"]);
+    let token = server.mint(&["--balance", "10"]);
+    let split = |token: &str, amounts: &[u64]| {
+        let body = serde_json::json!({"token": token, "amounts": amounts});
+        let (status, doc) =
+            server.post_raw("/v1/split", &body.to_string(), &[("Authorization", &format!("Bearer {token}"))]);
+        assert_eq!(status, 200, "{doc}");
+        doc["children"].as_array().unwrap().iter().map(|c| c["token"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let children = split(&token, &[3, 3]);
+    let grandchildren = split(&children[0], &[1, 1]);
+    assert_eq!(verify(server.addr(), &children[1]).status, 200);
+    assert_eq!(verify(server.addr(), &grandchildren[2]).status, 200);
+    let refused = verify(server.addr(), &grandchildren[0]);
+    assert_eq!(refused.status, 429, "a split into many never multiplies a token's rate");
+    assert_eq!(refused.header("ratelimit-policy"), Some("\"token\";q=4;w=60"));
+    let other = server.mint(&["--balance", "10"]);
+    assert_eq!(verify(server.addr(), &other).status, 200, "another tree has its own count");
+}

@@ -138,7 +138,7 @@ pub fn status(args: StatusArgs) -> Result<u8> {
         outln!("topped up {} in all (by operators)", doc["topped_up"])?;
     }
     if doc["returned_credit"].as_u64().unwrap_or(0) > 0 {
-        outln!("returned  {} (taken in by the next spend or split)", doc["returned_credit"])?;
+        outln!("owed      {} (returned or topped up; the next spend or split takes it in)", doc["returned_credit"])?;
     }
     for w in doc["windows"].as_array().into_iter().flatten() {
         outln!(

@@ -407,7 +407,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             }
         };
         let admin_task =
-            admin.map(|admin| tokio::spawn(serve::run(admin, serve::app(state.clone()), limits, on_stop())));
+            admin.map(|admin| tokio::spawn(serve::run(admin, serve::admin_app(state.clone()), limits, on_stop())));
         let traffic = tokio::spawn(serve::run(listener, serve::proxy_app(state), limits, on_stop()));
         shutdown.await;
         let _ = stop.send(true);

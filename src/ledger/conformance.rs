@@ -69,6 +69,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_window_covers_the_tree_and_only_narrows", a_window_covers_the_tree_and_only_narrows),
     ("concurrent_spenders_never_exceed_a_window", concurrent_spenders_never_exceed_a_window),
     ("a_top_up_reaches_the_next_successor_once", a_top_up_reaches_the_next_successor_once),
+    ("credit_past_the_largest_balance_stays_owed", credit_past_the_largest_balance_stays_owed),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -967,4 +968,39 @@ pub fn a_top_up_reaches_the_next_successor_once(backend: &dyn Backend) {
     let big = nonce(&mint.token(1));
     assert!(matches!(ledger.top_up(&top_up(big, crate::limits::MAX_AMOUNT, "t4")).unwrap(), ToppedUp::Fresh { .. }));
     assert_eq!(ledger.top_up(&top_up(big, 1, "t5")).unwrap(), ToppedUp::TooMuch { owed: crate::limits::MAX_AMOUNT });
+}
+
+/// Credit that would carry a successor past MAX_AMOUNT is taken in only as far as it fits and
+/// the rest stays owed, by a spend and by a settle: neither fails for it (a failed settle would
+/// leave an answered request unpaid), and no credit is lost. What a lineage was topped up
+/// with in all saturates at MAX_AMOUNT instead of overflowing.
+pub fn credit_past_the_largest_balance_stays_owed(backend: &dyn Backend) {
+    use crate::limits::MAX_AMOUNT;
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(100);
+    ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big")).unwrap();
+    let first = mint.spend(ledger.as_ref(), &token, 1, "s1").unwrap();
+    assert_eq!((first.children[0].balance, first.credit), (MAX_AMOUNT, MAX_AMOUNT - 99));
+    let current = first.children[0].token.clone();
+    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 99, "the rest stays owed");
+    // A settle of 10 takes in the 10 that now fit.
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let mut ctx = Context::now();
+    ctx.cost = 20;
+    let held = match issuer.hold(current, Vec::new(), &ctx, "h1", Duration::from_secs(30)).unwrap() {
+        crate::charge::Held::Fresh(held) => held,
+        _ => panic!("a fresh hold was answered"),
+    };
+    let settled = issuer.settle(held, 10).unwrap();
+    assert_eq!((settled.children[0].balance, settled.credit), (MAX_AMOUNT, 10));
+    let current = settled.children[0].token.clone();
+    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 89);
+    // A split takes in what fits beside its remainder.
+    let split = mint.split(ledger.as_ref(), &current, &[MAX_AMOUNT - 50]);
+    assert_eq!(split.children.iter().map(|c| c.balance).collect::<Vec<_>>(), vec![MAX_AMOUNT - 50, 50 + 89]);
+    assert_eq!(ledger.info(&nonce(&split.children[1].token)).unwrap().credit_owed, 0);
+    // The total topped up saturates.
+    ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big2")).unwrap();
+    let info = ledger.info(&nonce(&split.children[1].token)).unwrap();
+    assert_eq!((info.topped_up, info.credit_owed), (MAX_AMOUNT, MAX_AMOUNT));
 }

@@ -111,13 +111,33 @@ pub struct Commit {
     /// Every child but the last (the change) is a delegation its splitter may revoke, not a
     /// transfer (`split --revocable`).
     pub revocable: bool,
-    /// Returned credit the change (the last child) takes in: `Some(n)` takes exactly the `n`
-    /// owed to the parent's lineage, and writes nothing if that is not what is owed
-    /// ([`CommitOutcome::CreditChanged`]); `None` leaves whatever is owed where it is.
-    pub credit: Option<u64>,
+    /// Returned credit the change (the last child) takes in: `Some(claim)` takes `claim.take`
+    /// of the `claim.owed` owed to the parent's lineage, leaving the rest owed, and writes
+    /// nothing if `claim.owed` is not what is owed ([`CommitOutcome::CreditChanged`]); `None`
+    /// leaves whatever is owed where it is.
+    pub credit: Option<CreditClaim>,
     /// The parent's `spend-rate` windows ([`window::windows_of`]): `cost` counts against each
     /// (a one-step commit), and every child inherits them.
     pub windows: Vec<Window>,
+}
+
+/// Returned credit a [`Commit`] takes in: `take` of the `owed` its lineage was owed when the
+/// successor was issued. `take` is less than `owed` only when all of it would carry the
+/// successor's balance past [`crate::limits::MAX_AMOUNT`]: the rest stays owed, for a later
+/// successor with room for it (so a top-up can never make a successor unissuable).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CreditClaim {
+    pub owed: u64,
+    pub take: u64,
+}
+
+impl CreditClaim {
+    /// The claim on `owed` by a successor whose balance is `balance` before it: as much as
+    /// fits under [`crate::limits::MAX_AMOUNT`].
+    pub fn fitting(owed: u64, balance: u64) -> CreditClaim {
+        let room = crate::limits::MAX_AMOUNT.saturating_sub(balance);
+        CreditClaim { owed, take: owed.min(room) }
+    }
 }
 
 /// What a settle found.

@@ -345,8 +345,8 @@ impl PostgresLedger {
         let changes: Vec<bool> = (0..c.children.len()).map(|i| i == last).collect();
         let revocable: Vec<bool> = changes.iter().map(|change| c.revocable && !change).collect();
         // Credit above 0 is taken in a transaction of its own, the head's row locked first.
-        let claim = c.credit.filter(|&n| n > 0);
-        let check: Option<i64> = c.credit.filter(|&n| n == 0).map(to_i64);
+        let claim = c.credit.filter(|claim| claim.owed > 0);
+        let check: Option<i64> = c.credit.filter(|claim| claim.owed == 0).map(|_| 0);
         self.run(|conn| {
             let statement = conn.prepared(sql)?;
             let params: [&(dyn postgres::types::ToSql + Sync); 13] = [
@@ -371,10 +371,14 @@ impl PostgresLedger {
                     let taken = match claim {
                         Some(claim) => {
                             let head = head_of(&mut tx, &c.parent)?;
-                            tx.execute(
-                                "UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1 AND credit = $2",
-                                &[&&head.0[..], &to_i64(claim)],
-                            )?
+                            if claim.take > claim.owed {
+                                0
+                            } else {
+                                tx.execute(
+                                    "UPDATE crumb_tokens SET credit = credit - $3 WHERE nonce = $1 AND credit = $2",
+                                    &[&&head.0[..], &to_i64(claim.owed), &to_i64(claim.take)],
+                                )?
+                            }
                         }
                         None => 1,
                     };
@@ -422,7 +426,9 @@ impl PostgresLedger {
                         None => None,
                     };
                     match owed {
-                        Some(owed) if Some(owed) != c.credit => CommitOutcome::CreditChanged(owed),
+                        Some(owed) if Some(owed) != c.credit.map(|claim| claim.owed) => {
+                            CommitOutcome::CreditChanged(owed)
+                        }
                         _ => held.clone(),
                     }
                 }
@@ -874,7 +880,11 @@ impl Ledger for PostgresLedger {
                 });
             }
             tx.execute(
-                "UPDATE crumb_tokens SET credit = credit + $2, topped_up = topped_up + $2 WHERE nonce = $1",
+                // The total topped up is shown, never spent: it saturates rather than overflow.
+                "UPDATE crumb_tokens SET credit = credit + $2,
+                     topped_up = CASE WHEN topped_up > 9223372036854775807 - $2 THEN 9223372036854775807
+                                      ELSE topped_up + $2 END
+                 WHERE nonce = $1",
                 &[&&head.0[..], &to_i64(t.amount)],
             )?;
             Ok(ToppedUp::Fresh { head, owed: total })

@@ -581,8 +581,14 @@ fn top_up_in(tx: &Connection, t: &TopUp) -> Result<ToppedUp, ApplyError> {
         return Ok(ToppedUp::TooMuch { owed });
     };
     deposit_in(tx, &head, t.amount)?;
-    tx.prepare_cached("UPDATE tokens SET topped_up = topped_up + ?2 WHERE nonce = ?1")?
-        .execute(params![&head.0[..], to_i64(t.amount)])?;
+    // What a lineage was topped up with in all is shown, never spent: it saturates rather than
+    // overflow (SQLite would turn an overflowing integer sum into a float).
+    tx.prepare_cached(
+        "UPDATE tokens SET topped_up = CASE WHEN topped_up > 9223372036854775807 - ?2 THEN 9223372036854775807
+                                            ELSE topped_up + ?2 END
+         WHERE nonce = ?1",
+    )?
+    .execute(params![&head.0[..], to_i64(t.amount)])?;
     tx.prepare_cached("INSERT INTO top_ups (request_id, nonce, amount, head, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![t.request_id, &t.nonce.0[..], to_i64(t.amount), &head.0[..], t.at])?;
     Ok(ToppedUp::Fresh { head, owed: total })
@@ -981,11 +987,14 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
     // The parent's row (read above) names its lineage's head and the credit owed to it.
     let head = row.head.map(nonce_of).transpose()?.unwrap_or(c.parent);
     if let Some(claim) = c.credit {
-        if row.owed != claim {
+        if row.owed != claim.owed || claim.take > claim.owed {
             return Ok(CommitOutcome::CreditChanged(row.owed));
         }
-        if row.owed > 0 {
-            tx.execute("UPDATE tokens SET credit = 0 WHERE nonce = ?1", [&head.0[..]])?;
+        if claim.take > 0 {
+            tx.execute(
+                "UPDATE tokens SET credit = credit - ?2 WHERE nonce = ?1",
+                params![&head.0[..], to_i64(claim.take)],
+            )?;
         }
     }
     let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();

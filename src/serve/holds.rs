@@ -112,6 +112,18 @@ pub async fn settle(
     hold: crumb::charge::Hold,
     cost: u64,
 ) -> Result<Result<Receipt, crumb::Error>, Problem> {
+    let settled = settle_once(state, hold, cost).await;
+    if let Ok(Ok(receipt)) = &settled {
+        state.rate_limits.adopt(receipt);
+    }
+    settled
+}
+
+async fn settle_once(
+    state: &Arc<AppState>,
+    hold: crumb::charge::Hold,
+    cost: u64,
+) -> Result<Result<Receipt, crumb::Error>, Problem> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let reply = Box::new(move |queued| {
         let _ = answer.send(queued);

@@ -12,6 +12,7 @@ mod metering;
 mod metrics;
 mod proxy;
 mod rate_limit;
+use rate_limit::Listener;
 mod routes;
 mod schema;
 mod stall;
@@ -94,8 +95,18 @@ const ROUTES: &[&str] = &[
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The service.
+/// The service: the JSON API, forward auth, health and metrics.
 pub fn app(state: Arc<AppState>) -> Router {
+    service(state, Listener::Public)
+}
+
+/// [`app`] as a proxy's admin listener serves it: its request-rate limits count apart from
+/// the public listener's.
+pub fn admin_app(state: Arc<AppState>) -> Router {
+    service(state, Listener::Admin)
+}
+
+fn service(state: Arc<AppState>, listener: Listener) -> Router {
     Router::new()
         .route("/v1/verify", post(routes::verify))
         .route("/v1/spend", post(routes::spend))
@@ -114,7 +125,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))
         .fallback(routes::not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(middleware::from_fn_with_state((state.clone(), listener), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -143,7 +154,7 @@ fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Rout
         // on the admin listener.
         .route("/v1/lineage", get(routes::lineage_own))
         .fallback(routes::not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe_prefixed))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -158,7 +169,7 @@ pub fn proxy_app(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/", any(proxy::proxy))
         .route("/*path", any(proxy::proxy))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe_proxy));
     let router = if state.well_known {
         router.nest(WELL_KNOWN, holder_routes(state.clone()))

@@ -9,9 +9,13 @@
 //! (draft-ietf-httpapi-ratelimit-headers). Health and metrics are never limited. The
 //! algorithm is the `governor` crate's GCRA: a burst of N, refilled at N per period.
 //!
-//! A paid route's successor is a new token (a new nonce), so there the per-token limit counts
-//! each token once; what bounds a paying agent is its balance, its `spend-rate` windows, and
-//! the per-address limit.
+//! The per-token count is per *tree*: a successor or a split child that this server issued
+//! counts with the token it came from (a bounded map of the children issued here, to the
+//! token their tree started at), so splitting a token into many, or spending it once to get
+//! a fresh nonce, never multiplies its rate. Like the buckets, the map is per process: with
+//! several replicas, each limits what it serves, and a child issued by another replica (or by
+//! `crumb split` on the ledger) counts on its own here; the per-address limit and the
+//! tree's `spend-rate` windows still apply to it.
 
 use super::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -102,26 +106,18 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// The limits of one `crumb serve`.
-pub struct RateLimits {
+/// The buckets of one listener.
+struct Buckets {
     per_ip: Option<Limiter<IpAddr>>,
     per_token: Option<Limiter<[u8; 16]>>,
 }
 
-impl RateLimits {
-    pub fn new(per_ip: Option<Rate>, per_token: Option<Rate>) -> Self {
-        RateLimits { per_ip: per_ip.map(Limiter::new), per_token: per_token.map(Limiter::new) }
+impl Buckets {
+    fn new(per_ip: Option<Rate>, per_token: Option<Rate>) -> Self {
+        Buckets { per_ip: per_ip.map(Limiter::new), per_token: per_token.map(Limiter::new) }
     }
 
-    /// No limits (the app's unit tests).
-    #[cfg(test)]
-    pub fn none() -> Self {
-        RateLimits::new(None, None)
-    }
-
-    /// Forgets the buckets of keys that have been quiet for a full period, so the memory the
-    /// limiters hold follows the clients that are active, not all that ever came.
-    pub fn prune(&self) {
+    fn prune(&self) {
         if let Some(l) = &self.per_ip {
             l.buckets.retain_recent();
             l.buckets.shrink_to_fit();
@@ -133,25 +129,103 @@ impl RateLimits {
     }
 }
 
+/// How many issued children the per-token limit remembers the tree of (16 bytes of key and
+/// 16 of value each: about 8 MiB with the map's own overhead). Past it, the least used are
+/// forgotten, and a forgotten child counts on its own.
+const TREES_REMEMBERED: usize = 200_000;
+
+/// The limits of one `crumb serve`. A proxy's admin listener counts in buckets of its own, at
+/// the same rates: public traffic, however heavy (or from an address the operator also uses),
+/// never locks the operator out of revoking, topping up or reading metrics.
+pub struct RateLimits {
+    public: Buckets,
+    admin: Buckets,
+    /// A child nonce issued here → the nonce its tree started at (kept only with a per-token
+    /// limit).
+    trees: Option<quick_cache::sync::Cache<[u8; 16], [u8; 16]>>,
+}
+
+impl RateLimits {
+    pub fn new(per_ip: Option<Rate>, per_token: Option<Rate>) -> Self {
+        RateLimits {
+            public: Buckets::new(per_ip, per_token),
+            admin: Buckets::new(per_ip, per_token),
+            trees: per_token.map(|_| quick_cache::sync::Cache::new(TREES_REMEMBERED)),
+        }
+    }
+
+    /// The key a token counts under in the per-token limit: the nonce its tree started at,
+    /// when this server issued it, else its own.
+    fn tree_of(&self, nonce: [u8; 16]) -> [u8; 16] {
+        self.trees.as_ref().and_then(|t| t.get(&nonce)).unwrap_or(nonce)
+    }
+
+    /// Records the tokens a spend, split or settle issued as part of their parent's tree.
+    pub fn adopt(&self, receipt: &crumb::spend::Receipt) {
+        if let Some(trees) = &self.trees {
+            let tree = self.tree_of(receipt.parent.0);
+            for child in &receipt.children {
+                trees.insert(child.nonce.0, tree);
+            }
+        }
+    }
+
+    /// No limits (the app's unit tests).
+    #[cfg(test)]
+    pub fn none() -> Self {
+        RateLimits::new(None, None)
+    }
+
+    /// Forgets the buckets of keys that have been quiet for a full period, so the memory the
+    /// limiters hold follows the clients that are active, not all that ever came.
+    pub fn prune(&self) {
+        self.public.prune();
+        self.admin.prune();
+    }
+}
+
 /// Paths never limited: a liveness probe must answer whatever the load.
 fn exempt(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-/// The middleware: counts the request against its address and its token.
+/// Which listener a request came in on: each counts in buckets of its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// A proxy's public listener, or the JSON API's only one.
+    Public,
+    /// A proxy's admin listener.
+    Admin,
+}
+
+/// The middleware: counts the request against its address and its token, in the buckets of
+/// the listener it came in on.
 pub async fn limit(
-    State(state): State<Arc<AppState>>,
+    State((state, listener)): State<(Arc<AppState>, Listener)>,
+    peer: ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let buckets = match listener {
+        Listener::Public => &state.rate_limits.public,
+        Listener::Admin => &state.rate_limits.admin,
+    };
+    limit_in(&state, buckets, peer, req, next).await
+}
+
+async fn limit_in(
+    state: &AppState,
+    limits: &Buckets,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    let limits = &state.rate_limits;
     if exempt(req.uri().path()) || (limits.per_ip.is_none() && limits.per_token.is_none()) {
         return next.run(req).await;
     }
     if let Some(l) = &limits.per_ip {
         // A malformed X-Forwarded-For is the handler's to refuse; the peer is counted here.
-        let ip = super::routes::client_ip(&state, req.headers(), peer).unwrap_or_else(|_| peer.ip().to_canonical());
+        let ip = super::routes::client_ip(state, req.headers(), peer).unwrap_or_else(|_| peer.ip().to_canonical());
         if let Err(wait) = l.check(&ip) {
             return refused(l.rate.policy("address"), wait);
         }
@@ -161,7 +235,7 @@ pub async fn limit(
             .and_then(|text| crumb::token::wire::decode(text).ok())
             .and_then(|m| m.token_id().map(|id| id.nonce));
         if let Some(nonce) = nonce {
-            if let Err(wait) = l.check(&nonce.0) {
+            if let Err(wait) = l.check(&state.rate_limits.tree_of(nonce.0)) {
                 return refused(l.rate.policy("token"), wait);
             }
         }

@@ -250,6 +250,23 @@ pub async fn consume_receipt(
     amounts: Option<Vec<u64>>,
     revocable: bool,
 ) -> Result<Result<crumb::spend::Receipt, crumb::Error>, ApiError> {
+    let consumed = consume_once(state, token, discharges, ctx, request_id, amounts, revocable).await;
+    if let Ok(Ok(receipt)) = &consumed {
+        // Its children count with it in the per-token rate limit.
+        state.rate_limits.adopt(receipt);
+    }
+    consumed
+}
+
+async fn consume_once(
+    state: &Arc<AppState>,
+    token: crumb::Macaroon,
+    discharges: Vec<crumb::Macaroon>,
+    ctx: crumb::Context,
+    request_id: Option<String>,
+    amounts: Option<Vec<u64>>,
+    revocable: bool,
+) -> Result<Result<crumb::spend::Receipt, crumb::Error>, ApiError> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let reply = Box::new(move |receipt| {
         let _ = answer.send(receipt);
