@@ -9,17 +9,16 @@
 //!   body, or in the last server-sent event that carries one, priced at the rule's rates
 //!   (credits per thousand, `/1k`, or per million, `/1m`, units; the total rounded up).
 //!
-//! The body is never buffered whole: a JSON body is kept only up to [`MAX_JSON`] bytes (past
-//! that, its last [`TAIL`] bytes are searched for `"usage"`), and an event stream is read a
-//! line at a time, each line at most [`MAX_LINE`] bytes (a longer one is skipped).
+//! The body is never buffered: a JSON body's structure is followed byte by byte and only its
+//! top-level `usage` member is kept (at most [`MAX_USAGE`] bytes; a `usage` nested anywhere
+//! else, in a choice or a tool call, is not the answer's usage), and an event stream is read
+//! a line at a time, each line at most [`MAX_LINE`] bytes (a longer one is skipped).
 
 use serde_json::Value;
 use std::fmt;
 
-/// The largest JSON body read whole for its usage.
-pub const MAX_JSON: usize = 1 << 20;
-/// How much of the end of a larger JSON body is kept to find its usage.
-pub const TAIL: usize = 64 << 10;
+/// The largest top-level `usage` member of a JSON body read (a larger one is no usage).
+pub const MAX_USAGE: usize = 64 << 10;
 /// The longest event-stream line looked at.
 pub const MAX_LINE: usize = 256 << 10;
 /// The most rates one rule may have.
@@ -202,10 +201,10 @@ impl BodyKind {
 #[derive(Debug)]
 pub struct Scanner {
     kind: BodyKind,
-    /// JSON: the body so far (up to [`MAX_JSON`]), then its tail. Events: the current line.
+    /// JSON: the document's structure so far.
+    json: TopLevel,
+    /// Events: the current line.
     kept: Vec<u8>,
-    /// JSON: the body outgrew [`MAX_JSON`]; only its tail is kept.
-    tail_only: bool,
     /// Events: the current line is longer than [`MAX_LINE`] and is being skipped.
     skipping: bool,
     /// Events: the last usage seen.
@@ -214,20 +213,13 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn new(kind: BodyKind) -> Self {
-        Scanner { kind, kept: Vec::new(), tail_only: false, skipping: false, last: None }
+        Scanner { kind, json: TopLevel::default(), kept: Vec::new(), skipping: false, last: None }
     }
 
     /// Takes the next bytes of the body.
     pub fn feed(&mut self, bytes: &[u8]) {
         match self.kind {
-            BodyKind::Json => {
-                self.kept.extend_from_slice(bytes);
-                if self.kept.len() > MAX_JSON || self.tail_only {
-                    self.tail_only = true;
-                    let cut = self.kept.len().saturating_sub(TAIL);
-                    self.kept.drain(..cut);
-                }
-            }
+            BodyKind::Json => self.json.feed(bytes),
             BodyKind::EventStream => {
                 for chunk in bytes.split_inclusive(|&b| b == b'\n') {
                     if !self.skipping {
@@ -261,7 +253,8 @@ impl Scanner {
         }
     }
 
-    /// What the whole body (or as much of it as passed) said it used.
+    /// What the body (or as much of it as passed, for one cut short) said it used: for JSON,
+    /// the last complete top-level `usage` member; for an event stream, the last event's.
     pub fn finish(mut self) -> Option<Usage> {
         match self.kind {
             BodyKind::EventStream => {
@@ -271,23 +264,223 @@ impl Scanner {
                 }
                 self.last
             }
-            BodyKind::Json if !self.tail_only => {
-                serde_json::from_slice::<Value>(&self.kept).ok().as_ref().and_then(Usage::from_document)
-            }
-            BodyKind::Json => usage_in_tail(&self.kept),
+            BodyKind::Json => self.json.usage(),
         }
     }
 }
 
-/// The last `"usage": {…}` object in the tail of a JSON document.
-fn usage_in_tail(tail: &[u8]) -> Option<Usage> {
-    let key = b"\"usage\"";
-    let at = tail.windows(key.len()).rposition(|w| w == key)?;
-    let rest = &tail[at + key.len()..];
-    let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-    let rest = rest[colon..].strip_prefix(b":")?;
-    let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
-    values.next()?.ok().as_ref().and_then(Usage::from_object)
+/// Follows a JSON document byte by byte (nesting, strings, escapes) and keeps only the value
+/// of its top-level `usage` member: what `serde_json` would find at `doc["usage"]`, in
+/// constant memory. A member name written with escapes (`"\u0075sage"`) is not matched, and
+/// a document that is not an object has no usage: either way the hold is charged, never less.
+#[derive(Debug, Default)]
+struct TopLevel {
+    /// Open objects and arrays; 1 inside the top-level object.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Inside the top-level object, the next string is a member name.
+    expect_name: bool,
+    /// The member name being read (`Some` while reading one at depth 1); `None` inside once
+    /// it cannot be `usage`.
+    name: Option<Vec<u8>>,
+    reading_name: bool,
+    /// The member just named is `usage`: its value comes next.
+    usage_next: bool,
+    /// The `usage` value being kept (an object), and whether it outgrew [`MAX_USAGE`].
+    capture: Option<Vec<u8>>,
+    too_big: bool,
+    /// The last complete top-level `usage` member, as read (`None` inside: unreadable).
+    found: Option<Option<Usage>>,
+    /// The document is not an object, or something follows its end: no usage.
+    not_an_object: bool,
+    started: bool,
+}
+
+impl TopLevel {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.not_an_object {
+                return;
+            }
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        if let Some(capture) = &mut self.capture {
+            if capture.len() < MAX_USAGE {
+                capture.push(b);
+            } else {
+                self.too_big = true;
+            }
+        }
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+                // An escape in a member name: not matched (see the type's comment).
+                if self.reading_name {
+                    self.name = None;
+                }
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                self.reading_name = false;
+            } else if self.reading_name {
+                if let Some(name) = &mut self.name {
+                    if name.len() < 5 {
+                        name.push(b);
+                    } else {
+                        self.name = None;
+                    }
+                }
+            }
+            return;
+        }
+        if b.is_ascii_whitespace() {
+            return;
+        }
+        if !self.started {
+            self.started = true;
+            if b != b'{' {
+                self.not_an_object = true;
+                return;
+            }
+        } else if self.depth == 0 {
+            // Something after the document's end: it is not one JSON document.
+            self.not_an_object = true;
+            return;
+        }
+        let value_at_top = self.depth == 1 && self.usage_next;
+        match b {
+            b'"' => {
+                self.in_string = true;
+                if self.depth == 1 && self.expect_name {
+                    self.expect_name = false;
+                    self.reading_name = true;
+                    self.name = Some(Vec::new());
+                }
+            }
+            b'{' | b'[' => {
+                if value_at_top && b == b'{' {
+                    self.capture = Some(vec![b'{']);
+                    self.too_big = false;
+                }
+                self.depth += 1;
+                if self.depth == 1 {
+                    self.expect_name = true;
+                }
+            }
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 1 {
+                    if let Some(capture) = self.capture.take() {
+                        let read = (!self.too_big)
+                            .then(|| serde_json::from_slice::<Value>(&capture).ok())
+                            .flatten()
+                            .as_ref()
+                            .and_then(Usage::from_object);
+                        self.found = Some(read);
+                    }
+                }
+            }
+            b':' if self.depth == 1 => {
+                self.usage_next = self.name.take().is_some_and(|n| n == b"usage");
+                return;
+            }
+            b',' if self.depth == 1 => self.expect_name = true,
+            _ => {}
+        }
+        if value_at_top {
+            // A `usage` that is not an object (a string, a number, null) is no usage.
+            if b != b'{' {
+                self.found = Some(None);
+            }
+            self.usage_next = false;
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        if self.not_an_object {
+            return None;
+        }
+        self.found.flatten()
+    }
+}
+
+/// Renames an upstream's own `event: crumb-receipt` in an event stream to
+/// `event: upstream-crumb-receipt`, so that the one event of that name a client sees is the
+/// one crumb appends after the upstream's last byte ([`Self::closing`] says what that event
+/// must start with). Holds back at most the first 20 bytes of a line, only while they could
+/// still spell that field; lines end at CR, LF or CRLF, as the event-stream format says.
+#[derive(Debug, Default)]
+pub struct ForeignReceipts {
+    /// The current line's bytes held back.
+    held: Vec<u8>,
+    /// The current line can no longer be the field: passed through as it comes.
+    passing: bool,
+    /// The last byte was a CR (a LF after it ends no second line).
+    after_cr: bool,
+    /// Bytes since the last line end.
+    mid_line: bool,
+    /// A non-empty line since the last blank one: an event the client has not dispatched.
+    pending: bool,
+}
+
+const RECEIPT_FIELDS: [&[u8]; 2] = [b"event: crumb-receipt", b"event:crumb-receipt"];
+
+impl ForeignReceipts {
+    /// The bytes to pass on for `input`.
+    pub fn filter(&mut self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len() + 16);
+        for &b in input {
+            if b == b'\n' || b == b'\r' {
+                let continues_crlf = b == b'\n' && self.after_cr;
+                self.after_cr = b == b'\r';
+                if !continues_crlf {
+                    if !self.passing {
+                        let held = std::mem::take(&mut self.held);
+                        if RECEIPT_FIELDS.contains(&held.as_slice()) {
+                            out.extend_from_slice(b"event: upstream-crumb-receipt");
+                        } else {
+                            out.extend_from_slice(&held);
+                        }
+                    }
+                    self.pending = self.mid_line;
+                    self.mid_line = false;
+                    self.passing = false;
+                }
+                out.push(b);
+                continue;
+            }
+            self.after_cr = false;
+            self.mid_line = true;
+            if self.passing {
+                out.push(b);
+                continue;
+            }
+            self.held.push(b);
+            if !RECEIPT_FIELDS.iter().any(|f| f.starts_with(&self.held)) {
+                out.append(&mut self.held);
+                self.passing = true;
+            }
+        }
+        out
+    }
+
+    /// What goes before crumb's own event once the upstream's stream has ended: the bytes
+    /// still held, and the line ends that finish the upstream's last line and dispatch its
+    /// last event, so that none of its fields joins crumb's event.
+    pub fn closing(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.held);
+        if self.mid_line {
+            out.extend_from_slice(b"\n\n");
+        } else if self.pending {
+            out.push(b'\n');
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -315,7 +508,7 @@ mod tests {
     }
 
     #[test]
-    fn usage_is_found_in_json_bodies_whole_or_by_their_tail() {
+    fn usage_is_found_in_json_bodies_of_any_size() {
         let body = br#"{"id":"x","choices":[{"text":"hi"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
         for split in [1, 7, body.len()] {
             let mut s = Scanner::new(BodyKind::Json);
@@ -324,7 +517,7 @@ mod tests {
             }
             assert_eq!(s.finish(), Some(Usage { prompt: 12, completion: 5 }));
         }
-        // Larger than MAX_JSON: only the tail is kept, and the usage is found there.
+        // Larger than a megabyte: nothing but the usage member is kept, and it is found.
         let mut s = Scanner::new(BodyKind::Json);
         s.feed(br#"{"choices":[{"text":""#);
         let filler = vec![b'a'; 64 << 10];
@@ -332,7 +525,7 @@ mod tests {
             s.feed(&filler);
         }
         s.feed(br#""}],"usage": {"input_tokens":7,"output_tokens":9}}"#);
-        assert!(s.kept.len() <= TAIL);
+        assert!(s.json.capture.is_none());
         assert_eq!(s.finish(), Some(Usage { prompt: 7, completion: 9 }));
         let mut s = Scanner::new(BodyKind::Json);
         s.feed(b"{\"choices\":[]}");
@@ -346,6 +539,65 @@ mod tests {
         }
         let doc: Value = serde_json::from_str(r#"{"usage":{"prompt_tokens":7,"completion_tokens":null}}"#).unwrap();
         assert_eq!(Usage::from_document(&doc), Some(Usage { prompt: 7, completion: 0 }));
+    }
+
+    fn json_usage(body: &str) -> Option<Usage> {
+        let mut s = Scanner::new(BodyKind::Json);
+        for b in body.as_bytes().chunks(3) {
+            s.feed(b);
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn only_the_top_level_usage_member_counts() {
+        let nested = r#"{"choices":[{"message":{"usage":{"prompt_tokens":0}}}],"x":{"usage":{"prompt_tokens":1}}}"#;
+        assert_eq!(json_usage(nested), None, "a usage nested in a choice is not the answer's");
+        let both = r#"{"choices":[{"usage":{"prompt_tokens":0}}],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#;
+        assert_eq!(json_usage(both), Some(Usage { prompt: 5, completion: 2 }));
+        // In strings: quotes, escapes and braces do not open members.
+        let quoted = r#"{"text":"\"usage\": {\"prompt_tokens\": 0} } { \\","usage":{"prompt_tokens":8}}"#;
+        assert_eq!(json_usage(quoted), Some(Usage { prompt: 8, completion: 0 }));
+        assert_eq!(json_usage(r#"{"\u0075sage":{"prompt_tokens":0}}"#), None, "escaped names are not matched");
+        assert_eq!(json_usage(r#"{"usages":{"prompt_tokens":0},"usag":{"prompt_tokens":0}}"#), None);
+        assert_eq!(json_usage(r#"{"usage":"lots"}"#), None);
+        assert_eq!(json_usage(r#"[{"usage":{"prompt_tokens":3}}]"#), None, "not an object");
+        assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":3}} {"usage":{"prompt_tokens":0}}"#), None, "two documents");
+        // The last top-level member wins, as in serde_json's map.
+        assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":3},"usage":{"prompt_tokens":4}}"#).unwrap().prompt, 4);
+        // Cut after its usage: the usage; before it: none.
+        assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":3},"choices":[{"te"#).unwrap().prompt, 3);
+        assert_eq!(json_usage(r#"{"choices":[],"usage":{"prompt_tok"#), None);
+        // Too big a usage member is no usage.
+        let big = format!(r#"{{"usage":{{"prompt_tokens":3,"pad":"{}"}}}}"#, "p".repeat(MAX_USAGE));
+        assert_eq!(json_usage(&big), None);
+    }
+
+    fn renamed(parts: &[&[u8]]) -> Vec<u8> {
+        let mut f = ForeignReceipts::default();
+        let mut out: Vec<u8> = parts.iter().flat_map(|p| f.filter(p)).collect();
+        out.extend(f.closing());
+        out
+    }
+
+    #[test]
+    fn an_upstreams_own_receipt_event_is_renamed() {
+        let stream = b"data: a\n\nevent: crumb-receipt\ndata: {\"token\":\"x\"}\n\nevent:crumb-receipt\r\n\r\n";
+        let expected = b"data: a\n\nevent: upstream-crumb-receipt\ndata: {\"token\":\"x\"}\n\nevent: upstream-crumb-receipt\r\n\r\n";
+        for split in [1, 4, stream.len()] {
+            let parts: Vec<&[u8]> = stream.chunks(split).collect();
+            assert_eq!(renamed(&parts), expected.to_vec(), "split {split}");
+        }
+        // A bare CR ends a line too; other events and longer names pass as they are.
+        assert_eq!(renamed(&[b"event: crumb-receipt\r\r"]), b"event: upstream-crumb-receipt\r\r".to_vec());
+        let others = b"event: crumb-receipts\nevent: crumb\ndata: event: crumb-receipt\n\n";
+        assert_eq!(renamed(&[others]), others.to_vec());
+        // The upstream's last event is finished and dispatched before crumb's.
+        assert_eq!(renamed(&[b"data: x\n"]), b"data: x\n\n".to_vec());
+        assert_eq!(renamed(&[b"data: x"]), b"data: x\n\n".to_vec());
+        assert_eq!(renamed(&[b"event: crumb"]), b"event: crumb\n\n".to_vec());
+        assert_eq!(renamed(&[b"data: x\n\n"]), b"data: x\n\n".to_vec());
+        assert_eq!(renamed(&[b"data: x\r\n\r\n"]), b"data: x\r\n\r\n".to_vec());
     }
 
     #[test]

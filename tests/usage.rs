@@ -13,7 +13,9 @@ const RATES: &str = "upto 50 prompt 3/1k completion 15/1k";
 fn metered() -> (Upstream, Server) {
     let upstream = Upstream::start();
     let mut args = vec!["--upstream".to_owned(), upstream.url.clone()];
-    for route in ["/llm/json", "/llm/sse", "/llm/cut", "/llm/nousage", "/fail"] {
+    for route in
+        ["/llm/json", "/llm/sse", "/llm/cut", "/llm/nousage", "/llm/nested", "/llm/forged", "/llm/linger", "/fail"]
+    {
         args.push("--price".into());
         args.push(format!("POST {route}={RATES}"));
     }
@@ -145,4 +147,72 @@ fn a_client_that_hangs_up_mid_answer_is_charged_the_hold() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     assert_eq!(doc["tree"][0]["spent"]["cost"], 50, "{doc}");
+}
+
+#[test]
+fn only_the_answers_top_level_usage_is_charged() {
+    // 2 MiB of JSON whose last `usage` (nested in a choice) says 0: the top-level one counts.
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let file = server.env.file("agent.token", token.as_bytes());
+    let (code, out, err) = request(&server, &file, "/llm/nested/1000/1000");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.len() > 2 << 20, "the whole answer passed");
+    assert_eq!(balance(&server, &file), 82, "3 + 15 charged, not the nested 0");
+}
+
+#[test]
+fn an_upstreams_own_receipt_event_never_reaches_the_client_as_crumbs() {
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let head = format!(
+        "POST /llm/forged/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nTE: trailers\r\n\
+         Idempotency-Key: k1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw(server.addr(), &head);
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.contains("event: upstream-crumb-receipt"), "{}", answer.body);
+    let receipts: Vec<&str> = answer.body.split("event: crumb-receipt").skip(1).collect();
+    assert_eq!(receipts.len(), 1, "one receipt event, crumb's: {}", answer.body);
+    assert!(!receipts[0].contains("forged-by-upstream") && receipts[0].contains("\"cost\":18"), "{}", answer.body);
+    // crumb request keeps the real successor, and prints the upstream's renamed event.
+    let file = server.env.file("agent.token", server.mint(&["--balance", "100"]).as_bytes());
+    let (code, out, err) = request(&server, &file, "/llm/forged/1000/1000");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("upstream-crumb-receipt") && out.contains("[DONE]"), "{out}");
+    assert_eq!(balance(&server, &file), 82);
+}
+
+#[test]
+fn a_client_that_hangs_up_after_the_usage_is_charged_the_usage() {
+    use std::io::{BufRead, BufReader, Write};
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let nonce = server.nonce(&token);
+    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    let head = format!(
+        "POST /llm/linger/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: after\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // Read until the usage event has arrived, then go away mid-stream.
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !line.contains("\"usage\"") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended before its usage");
+    }
+    drop(reader);
+    let ledger = server.env.path("ledger.db").to_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let doc = loop {
+        let tree = server.env.ok(&["lineage", "--nonce", &nonce, "--ledger", &ledger, "--json"]);
+        let doc: Value = serde_json::from_str(&tree).unwrap();
+        if !doc["tree"][0]["spent"].is_null() {
+            break doc;
+        }
+        assert!(std::time::Instant::now() < deadline, "never settled: {doc}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(doc["tree"][0]["spent"]["cost"], 18, "the usage that passed, not the hold: {doc}");
 }

@@ -12,8 +12,14 @@
 //! use the probe; it answers `in-flight` until the settle is done).
 //!
 //! The charge rules: the usage measured, never more than the hold; no usage found, or a body
-//! cut before it said (the upstream broke off, or the client hung up): the hold; an answer
-//! still streaming when the hold would lapse: the hold, settled then (the stream goes on).
+//! cut before it said (the upstream broke off, or the client hung up): the hold; cut after it
+//! said (its usage event, or its complete top-level `usage` member, had passed): the usage;
+//! an answer still streaming when the hold would lapse: the hold, settled then (the stream
+//! goes on).
+//!
+//! In an event stream, the upstream's own `event: crumb-receipt` is renamed
+//! `upstream-crumb-receipt` ([`ForeignReceipts`]): the only receipt event a client sees is
+//! crumb's, after the upstream's last byte.
 
 use super::holds::settle;
 use super::AppState;
@@ -22,7 +28,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use crumb::charge::Hold;
-use crumb::usage::{BodyKind, Metering, Scanner, Usage};
+use crumb::usage::{BodyKind, ForeignReceipts, Metering, Scanner, Usage};
 use hyper::body::Frame;
 use std::future::Future;
 use std::pin::Pin;
@@ -115,7 +121,7 @@ pub fn defer(
         scanner: Some(Scanner::new(kind)),
         usage: Some(usage_tx),
         receipt: Some(receipt_rx),
-        event: kind == BodyKind::EventStream,
+        events: (kind == BodyKind::EventStream).then(ForeignReceipts::default),
         trailers: None,
     };
     Response::from_parts(parts, Body::new(metered))
@@ -129,8 +135,8 @@ struct Metered {
     usage: Option<oneshot::Sender<Option<Usage>>>,
     /// Waited for once the body has ended: the settled successor.
     receipt: Option<oneshot::Receiver<Option<Settled>>>,
-    /// Append crumb's receipt event (an event stream).
-    event: bool,
+    /// An event stream: the upstream's own receipt events renamed, and crumb's appended.
+    events: Option<ForeignReceipts>,
     /// The trailers still to send.
     trailers: Option<HeaderMap>,
 }
@@ -141,6 +147,14 @@ impl Metered {
         if let (Some(scanner), Some(tx)) = (self.scanner.take(), self.usage.take()) {
             let _ = tx.send(scanner.finish());
         }
+    }
+}
+
+/// A client that hangs up drops the body: what passed until then decides the charge (the
+/// usage, if it had passed; else the hold).
+impl Drop for Metered {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -159,7 +173,12 @@ impl hyper::body::Body for Metered {
                             if let Some(scanner) = &mut this.scanner {
                                 scanner.feed(data);
                             }
-                            return Poll::Ready(Some(Ok(frame)));
+                            let Some(events) = &mut this.events else { return Poll::Ready(Some(Ok(frame))) };
+                            let passed = events.filter(data);
+                            if passed.is_empty() {
+                                continue;
+                            }
+                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(passed)))));
                         }
                         // The upstream's own trailers are not passed on: crumb's take their place.
                         continue;
@@ -178,15 +197,21 @@ impl hyper::body::Body for Metered {
                     Poll::Ready(settled) => settled.ok().flatten(),
                 };
                 this.receipt = None;
-                let Some((token, balance, cost)) = settled else { return Poll::Ready(None) };
-                let mut trailers = HeaderMap::new();
-                super::metering::set_receipt_headers(&mut trailers, &token, Some(balance), cost);
-                trailers.remove(header::CACHE_CONTROL);
-                this.trailers = Some(trailers);
-                if this.event {
-                    let data = serde_json::json!({ "token": token, "balance": balance, "cost": cost });
-                    let event = format!("event: {RECEIPT_EVENT}\ndata: {data}\n\n");
-                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(event)))));
+                // The upstream's last bytes (held while they could spell a receipt field), and
+                // the line ends that dispatch its last event before crumb's.
+                let mut tail = this.events.as_mut().map(ForeignReceipts::closing).unwrap_or_default();
+                if let Some((token, balance, cost)) = settled {
+                    let mut trailers = HeaderMap::new();
+                    super::metering::set_receipt_headers(&mut trailers, &token, Some(balance), cost);
+                    trailers.remove(header::CACHE_CONTROL);
+                    this.trailers = Some(trailers);
+                    if this.events.is_some() {
+                        let data = serde_json::json!({ "token": token, "balance": balance, "cost": cost });
+                        tail.extend_from_slice(format!("event: {RECEIPT_EVENT}\ndata: {data}\n\n").as_bytes());
+                    }
+                }
+                if !tail.is_empty() {
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(tail)))));
                 }
                 continue;
             }

@@ -139,7 +139,10 @@ async fn answer(seen: &Seen, req: Request) -> axum::response::Response {
 /// An inference API's answers, by path under `/llm/`: `json/P/C` (a chat completion whose
 /// `usage` says P prompt and C completion tokens), `sse/N/P/C` (a stream of N delta events,
 /// then one with the usage, then `[DONE]`), `charge/N` (`Crumb-Charge: N`, a plain body),
-/// `nousage` (JSON without usage), `cut/N` (a stream cut off after N events, before its usage).
+/// `nousage` (JSON without usage), `cut/N` (a stream cut off after N events, before its usage),
+/// `nested/P/C` (2 MiB of JSON: its top-level usage first, then a choice whose own `usage`
+/// says 0 at the very end), `forged/P/C` (a stream whose own `event: crumb-receipt` carries a
+/// forged token before its usage), `linger/P/C` (the usage event, then 200 000 more events).
 fn inference(rest: &str) -> axum::response::Response {
     let parts: Vec<&str> = rest.split('/').collect();
     let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
@@ -155,6 +158,35 @@ fn inference(rest: &str) -> axum::response::Response {
             ([("content-type", "application/json"), forged], body).into_response()
         }
         "nousage" => ([("content-type", "application/json")], r#"{"choices":[]}"#).into_response(),
+        "nested" => {
+            let body = format!(
+                r#"{{"usage":{{"prompt_tokens":{},"completion_tokens":{}}},"choices":[{{"text":"{}","usage":{{"prompt_tokens":0,"completion_tokens":0}}}}]}}"#,
+                n(1),
+                n(2),
+                "a".repeat(2 << 20)
+            );
+            ([("content-type", "application/json")], body).into_response()
+        }
+        "forged" | "linger" => {
+            let usage = format!(
+                "data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":{},\"completion_tokens\":{}}}}}\n\n",
+                n(1),
+                n(2)
+            );
+            let mut chunks: Vec<Result<bytes::Bytes, std::io::Error>> = Vec::new();
+            if parts[0] == "forged" {
+                let forged =
+                    "event: crumb-receipt\ndata: {\"token\":\"forged-by-upstream\",\"balance\":1000000,\"cost\":0}\n\n";
+                chunks.push(Ok(bytes::Bytes::from(forged)));
+                chunks.push(Ok(bytes::Bytes::from(usage)));
+                chunks.push(Ok(bytes::Bytes::from("data: [DONE]\n\n")));
+            } else {
+                chunks.push(Ok(bytes::Bytes::from(usage)));
+                chunks.extend((0..200_000).map(|_| Ok(bytes::Bytes::from("data: {\"choices\":[]}\n\n"))));
+            }
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
         "charge" => {
             let charge = parts.get(1).copied().unwrap_or("").to_owned();
             ([("crumb-charge", charge.as_str()), ("content-type", "text/plain")], "charged by header").into_response()
