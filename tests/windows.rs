@@ -17,11 +17,14 @@ fn the_cli_counts_a_window_across_a_split_and_refuses_with_exit_1() {
     let env = common::Env::new();
     env.ok(&["keygen"]);
     let a = env.file("a.token", env.ok(&["mint", "--balance", "100", "-c", "spend-rate <= 10/1h"]).as_bytes());
-    // The caveat's meaning, and a verifier that cannot count spends denies it.
+    // The caveat's meaning, and a verifier that cannot count spends denies it for a cost; a
+    // request that costs nothing cannot exceed it.
     let inspected = env.ok(&["inspect", "--token-file", &a]);
     assert!(inspected.contains("at most 10 spent in any 1 h"), "{inspected}");
-    let (code, out, _) = env.run(&["verify", "--token-file", &a, "--offline", "--json"]);
+    let (code, out, _) = env.run(&["verify", "--token-file", &a, "--offline", "--cost", "1", "--json"]);
     assert_eq!((code, json_of(&out)["code"].as_str()), (1, Some("caveat-failed")), "{out}");
+    let (code, out, _) = env.run(&["verify", "--token-file", &a, "--offline", "--json"]);
+    assert_eq!(code, 0, "{out}");
     let (code, _, err) = env.run(&["spend", "--token-file", &a, "--cost", "6", "--quiet"]);
     assert_eq!(code, 0, "{err}");
     // The split child carries the window (a split spends nothing); a holder's looser window
@@ -75,6 +78,10 @@ fn the_json_api_and_the_proxy_answer_429_with_retry_after() {
     // A cheaper request still fits: the window held the refused one at nothing.
     let answer = send("GET", &format!("{}/v1/chat", s.url), Some(&token), &[], "");
     assert_eq!(answer.status, 200, "{answer:?}");
+    // A route priced 0 spends nothing: a full window never refuses it.
+    let token = answer.successor().to_owned();
+    let answer = send("GET", &format!("{}/v1/models", s.url), Some(&token), &[], "");
+    assert_eq!(answer.status, 200, "{answer:?}");
 }
 
 #[test]
@@ -92,8 +99,10 @@ fn the_json_api_refuses_a_full_window_with_429() {
     assert_eq!(answer.status, 429);
     let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
     assert!((1790..=1800).contains(&retry), "{retry}");
+    let (code, doc) = s.post("/v1/verify", &json!({ "token": next, "cost": 1 }));
+    assert_eq!((code, doc["allowed"].as_bool()), (403, Some(false)), "a verification of a cost denies a window: {doc}");
     let (code, doc) = s.post("/v1/verify", &json!({ "token": next }));
-    assert_eq!((code, doc["allowed"].as_bool()), (403, Some(false)), "a bare verification denies a window: {doc}");
+    assert_eq!((code, doc["allowed"].as_bool()), (200, Some(true)), "nothing spent, nothing to exceed: {doc}");
 }
 
 fn status_of(base: &str, token: &str) -> Value {
@@ -179,4 +188,22 @@ fn a_top_up_over_http_reaches_the_next_proxied_request() {
     assert_eq!(answer.header("crumb-balance"), Some("110"), "15 - 5 + 100: {answer:?}");
     let status = status_of(&admin, answer.successor());
     assert_eq!(status["returned_credit"], 0, "taken in once: {status}");
+}
+
+#[test]
+fn a_cost_no_window_could_hold_is_refused_for_good_not_told_to_wait() {
+    let upstream = Upstream::start();
+    let s = start(&["--upstream", &upstream.url, "--price", "POST /llm/json=upto 50 prompt 3/1k"]);
+    let token = s.mint(&["--balance", "100", "-c", "spend-rate <= 10/1h"]);
+    let answer = send("POST", &format!("{}/llm/json/1000/0", s.url), Some(&token), &[], "{}");
+    assert_eq!(answer.status, 403, "a hold of 50 never fits a window of 10: {answer:?}");
+    assert_eq!(answer.header("crumb-error"), Some("caveat-failed"));
+    assert_eq!(answer.header("retry-after"), None);
+    assert_eq!(upstream.count(), 0);
+    let env = common::Env::new();
+    env.ok(&["keygen"]);
+    let file = env.file("w.token", env.ok(&["mint", "--balance", "100", "-c", "spend-rate <= 10/1h"]).as_bytes());
+    let (code, _, err) = env.run(&["spend", "--token-file", &file, "--cost", "11"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("more than spend-rate <= 10/1h ever allows"), "{err}");
 }

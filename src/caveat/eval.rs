@@ -96,9 +96,25 @@ impl Caveat<'_> {
                 fail(DenialCode::CostExceeded, format!("cost {} is above the cap of {cap} per request", ctx.cost))
             }
             // Only a ledger can count spends across a tree: where one counts this request
-            // (a spend, a split, the proxy's charge) the ledger decides; anywhere else the
-            // window cannot be enforced, so it denies (fail closed). A split spends nothing.
-            Caveat::SpendRate { .. } if ctx.windows_counted || ctx.purpose == crate::context::Purpose::Transfer => Ok(()),
+            // (a spend, a split, the proxy's charge) the ledger decides; a request that costs
+            // nothing (a route priced 0, a verification without a cost) cannot exceed a
+            // spending window, and a split spends nothing; anywhere else the window cannot be
+            // enforced, so it denies (fail closed).
+            // A cost the window could never hold is refused for good (403, not 429: waiting
+            // would not help).
+            Caveat::SpendRate { limit, secs } if ctx.cost > *limit => fail(
+                DenialCode::CaveatFailed,
+                format!(
+                    "cost {} is more than spend-rate <= {limit}/{} ever allows",
+                    ctx.cost,
+                    super::duration_text(*secs)
+                ),
+            ),
+            Caveat::SpendRate { .. }
+                if ctx.windows_counted || ctx.cost == 0 || ctx.purpose == crate::context::Purpose::Transfer =>
+            {
+                Ok(())
+            }
             Caveat::SpendRate { limit, secs } => fail(
                 DenialCode::CaveatFailed,
                 format!(

@@ -65,8 +65,13 @@ pub struct RateLimited {
 impl RateLimited {
     /// The denial a spend receives.
     pub fn denial(&self) -> crate::verify::Denial {
+        // Waiting helps only an amount the window can hold: a larger one is refused for good.
+        let code = match self.retry_after {
+            Some(_) => crate::verify::DenialCode::SpendRateExceeded,
+            None => crate::verify::DenialCode::CaveatFailed,
+        };
         let mut d = crate::verify::Denial::new(
-            crate::verify::DenialCode::SpendRateExceeded,
+            code,
             match self.retry_after {
                 Some(s) => format!(
                     "spend-rate <= {}/{}: {} spent in the window; enough frees up in {s} s",
