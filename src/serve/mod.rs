@@ -264,9 +264,14 @@ mod tests {
 
     fn state(dir: &std::path::Path) -> (Arc<AppState>, RootKey) {
         let key = RootKey::generate().unwrap();
+        (state_at(dir, &key, crumb::issuer::Clock::System), key)
+    }
+
+    /// The app's state on the ledger in `dir`, its clock `clock`.
+    fn state_at(dir: &std::path::Path, key: &RootKey, clock: crumb::issuer::Clock) -> Arc<AppState> {
         let ledger = crumb::ledger::open(dir.join("l.db").to_str().unwrap(), crumb::ledger::OpenOptions::READ_WRITE);
         let state = AppState {
-            issuer: crumb::Issuer::new(crumb::Keyring::single(key.clone()), ledger.unwrap()),
+            issuer: crumb::Issuer::new(crumb::Keyring::single(key.clone()), ledger.unwrap()).with_clock(clock),
             metrics: Metrics::default(),
             audit: None,
             trusted_proxies: Vec::new(),
@@ -277,7 +282,7 @@ mod tests {
             well_known: true,
             rate_limits: RateLimits::none(),
         };
-        (Arc::new(state), key)
+        Arc::new(state)
     }
 
     async fn post(app: Router, path: &str, body: String) -> (StatusCode, serde_json::Value) {
@@ -287,6 +292,46 @@ mod tests {
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// A spending window over HTTP on a fixed clock: spent up to the window, the next spend is
+    /// 429 with the exact Retry-After; with the clock moved on by that much, it is allowed.
+    #[tokio::test]
+    async fn a_full_window_answers_429_until_the_clock_moves_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = RootKey::generate().unwrap();
+        let t0 = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let id = crumb::TokenId::new(&key.key_id(), crumb::token::identifier::Nonce([5; 16]));
+        let mut token = crumb::Macaroon::mint(&key, id.encode(), None);
+        token.add_first_party(&b"balance <= 100"[..]);
+        token.add_first_party(&b"spend-rate <= 10/1h"[..]);
+        let mut text = crumb::token::wire::encode(&token, crumb::Format::V2).unwrap();
+        let spend = |app: Router, token: String, cost: u64| async move {
+            let body = format!(r#"{{"token":"{token}","cost":{cost}}}"#);
+            let mut req = Request::post("/v1/spend").body(Body::from(body)).unwrap();
+            req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+            let response = app.oneshot(req).await.unwrap();
+            let (status, retry) = (response.status(), response.headers().get("retry-after").cloned());
+            let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY).await.unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            (status, retry.map(|v| v.to_str().unwrap().to_owned()), doc)
+        };
+        let at = |secs: i64| {
+            app(state_at(dir.path(), &key, crumb::issuer::Clock::Fixed(t0 + time::Duration::seconds(secs))))
+        };
+        for (secs, cost) in [(0, 6), (600, 4)] {
+            let (status, _, doc) = spend(at(secs), text.clone(), cost).await;
+            assert_eq!(status, StatusCode::OK, "{doc}");
+            text = doc["token"].as_str().unwrap().to_owned();
+        }
+        let (status, retry, doc) = spend(at(1200), text.clone(), 5).await;
+        assert_eq!((status, doc["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("spend-rate-exceeded")));
+        // 5 more fit once the 6 spent at t0 leave the window, at t0 + 3600: 2400 s from now.
+        assert_eq!(retry.as_deref(), Some("2400"), "{doc}");
+        let (status, _, doc) = spend(at(3599), text.clone(), 5).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a second early: {doc}");
+        let (status, _, doc) = spend(at(3600), text.clone(), 5).await;
+        assert_eq!((status, doc["remaining"].as_u64()), (StatusCode::OK, Some(85)), "{doc}");
     }
 
     #[tokio::test]
