@@ -51,6 +51,21 @@ impl Clock {
     }
 }
 
+/// What [`Issuer::readiness`] found: `None` for each check that passed, else why it failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// The keyring has a current key.
+    pub keys: Option<String>,
+    /// The ledger answers and takes writes.
+    pub ledger: Option<String>,
+}
+
+impl Readiness {
+    pub fn ready(&self) -> bool {
+        self.keys.is_none() && self.ledger.is_none()
+    }
+}
+
 /// The verdict on one token for one request: the shape of `crumb verify --json` and of
 /// `POST /v1/verify`'s body.
 #[derive(Clone, Debug, Serialize)]
@@ -159,6 +174,20 @@ impl Issuer {
     }
 
     /// A request context at the issuer's "now", for the adapter to fill with facts.
+    /// Whether this issuer can serve (a readiness probe): a current key to issue with, and a
+    /// ledger that answers and takes writes. Each check that fails, with why.
+    pub fn readiness(&self) -> Readiness {
+        let keys = match self.keys.load().current() {
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        let ledger = match self.ledger.as_deref() {
+            Some(ledger) => ledger.ready().err().map(|e| e.to_string()),
+            None => Some("no ledger".to_owned()),
+        };
+        Readiness { keys, ledger }
+    }
+
     pub fn context(&self) -> Context {
         Context::at(self.clock.now())
     }

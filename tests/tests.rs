@@ -16,6 +16,7 @@ mod delegation_properties;
 mod fuzz_regressions;
 mod generated;
 mod haproxy;
+mod health;
 mod interop;
 mod ledger;
 mod ledger_conformance;

@@ -350,6 +350,13 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into()),
         )
         .init();
+    if upstream.is_some() && admin.is_none() {
+        // The public listener forwards every path: without an admin listener nothing answers
+        // a health check, a readiness probe or a scrape.
+        eprintln!(
+            "crumb: no --admin-listen: this proxy serves no /healthz, /readyz or /metrics; add --admin-listen 127.0.0.1:PORT"
+        );
+    }
     if upstream.is_some() && pricing.table.is_empty() && pricing.unpriced == serve::Unpriced::Deny {
         eprintln!("crumb: no --price given: every proxied request will be refused (403 unpriced)");
     }

@@ -461,6 +461,14 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// What is known of `nonce` (the default status when nothing is).
     fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError>;
 
+    /// Whether the ledger answers and takes writes (a readiness probe): by default, a release
+    /// of a hold no token has, a write transaction that changes nothing. A read-only ledger, a
+    /// database in recovery or a replica that refuses writes answers an error.
+    fn ready(&self) -> Result<(), LedgerError> {
+        let nobody = Nonce([0; 16]);
+        self.release(&Ticket::issue(nobody)?)
+    }
+
     /// Holds the reservation's token while its spend is in flight. Not durable by itself: a
     /// hold lost in a crash only means nothing was handed out.
     fn reserve(&self, reservation: &Reservation) -> Result<Reserved, LedgerError>;

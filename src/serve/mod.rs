@@ -88,6 +88,7 @@ const ROUTES: &[&str] = &[
     "/v1/authz/",
     "/v1/authz/*path",
     "/healthz",
+    "/readyz",
     "/metrics",
     "/openapi.json",
 ];
@@ -122,6 +123,7 @@ fn service(state: Arc<AppState>, listener: Listener) -> Router {
         .route("/v1/authz/", authz::methods(authz::authz_path))
         .route("/v1/authz/*path", authz::methods(authz::authz_path))
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))
         .fallback(routes::not_found)

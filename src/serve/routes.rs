@@ -4,13 +4,13 @@
 
 use super::error::ApiError;
 use super::schema::{
-    ApiErrors, ErrorBody, GiveBackBody, Health, LineageBody, Revoked, SpendReceipt, SplitReceipt, StatusBody,
-    TopUpBody, VerdictBody,
+    ApiErrors, ErrorBody, GiveBackBody, Health, LineageBody, Readiness, ReadinessChecks, Revoked, SpendReceipt,
+    SplitReceipt, StatusBody, TopUpBody, VerdictBody,
 };
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
@@ -646,6 +646,33 @@ async fn lineage_of(
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Serving", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into() })
+}
+
+/// Readiness: the keyring has a current key, and the ledger answers and takes writes (a
+/// write that changes nothing). 503 until both hold: a load balancer sends no traffic to a
+/// replica whose ledger is down.
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "Not ready: each failed check says why", body = Readiness),
+))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let worker = state.clone();
+    let found =
+        tokio::time::timeout(state.timeout, tokio::task::spawn_blocking(move || worker.issuer.readiness())).await;
+    let found = match found {
+        Ok(Ok(found)) => found,
+        Ok(Err(_)) => crumb::issuer::Readiness { ledger: Some("the check failed".into()), ..Default::default() },
+        Err(_) => {
+            crumb::issuer::Readiness { ledger: Some("the ledger did not answer in time".into()), ..Default::default() }
+        }
+    };
+    let status = if found.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let check = |failed: Option<String>| failed.unwrap_or_else(|| "ok".into());
+    let body = Readiness {
+        status: if found.ready() { "ready" } else { "not-ready" }.into(),
+        checks: ReadinessChecks { keys: check(found.keys), ledger: check(found.ledger) },
+    };
+    (status, Json(body)).into_response()
 }
 
 /// Prometheus metrics.

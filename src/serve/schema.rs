@@ -405,6 +405,23 @@ pub struct Health {
     pub status: String,
 }
 
+/// `GET /readyz`: 200 when every check passed, else 503.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct Readiness {
+    /// `ready` or `not-ready`.
+    pub status: String,
+    /// Each check: `ok`, or why it failed (`keys`: a current key to issue with; `ledger`: the
+    /// ledger answers and takes writes).
+    pub checks: ReadinessChecks,
+}
+
+/// The checks of [`Readiness`].
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ReadinessChecks {
+    pub keys: String,
+    pub ledger: String,
+}
+
 /// Forward auth's answer when the request may pass (`/v1/authz`).
 #[derive(Serialize, ToSchema, Debug)]
 pub struct AuthzAllowed {
@@ -502,6 +519,7 @@ pub enum AuthzRefusals {
         super::authz::authz_root,
         super::authz::authz_path,
         super::routes::healthz,
+        super::routes::readyz,
         super::routes::metrics,
         super::routes::openapi,
     ),
@@ -522,6 +540,8 @@ pub enum AuthzRefusals {
         NodeBody,
         SpentBody,
         Health,
+        Readiness,
+        ReadinessChecks,
         AuthzAllowed,
         ErrorBody,
         ProblemBody
@@ -629,6 +649,7 @@ mod tests {
             "/v1/authz",
             "/v1/authz/{path}",
             "/healthz",
+            "/readyz",
             "/metrics",
             "/openapi.json",
         ] {
