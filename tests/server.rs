@@ -230,7 +230,7 @@ fn the_audit_log_records_decisions_without_secrets() {
     let token = s.mint(&["--balance", "5"]);
     s.post("/v1/verify", &json!({ "token": token }));
     s.post("/v1/spend", &json!({ "token": token, "cost": 2, "request_id": "r-9" }));
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = crate::common::audit_lines(&log, 2);
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["route"], "/v1/spend");
@@ -385,4 +385,31 @@ fn a_server_that_cannot_listen_makes_no_key() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("cannot listen"), "{err}");
     assert!(!env.path("data/root.key").exists(), "a key was made before the port failed");
+}
+
+/// logrotate's way: rename the audit log, then SIGHUP; the server writes on to a new file at
+/// the path, and no line is lost.
+#[test]
+fn the_audit_log_is_reopened_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let s = start(&["--audit-log", log.to_str().unwrap()]);
+    let token = s.mint(&["--balance", "5"]);
+    s.post("/v1/verify", &json!({ "token": token }));
+    assert_eq!(crate::common::audit_lines(&log, 1).lines().count(), 1);
+    let rotated = dir.path().join("audit.jsonl.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    s.post("/v1/verify", &json!({ "token": token }));
+    let status = std::process::Command::new("kill").args(["-HUP", &s.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !log.exists() {
+        assert!(std::time::Instant::now() < deadline, "never reopened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    s.post("/v1/verify", &json!({ "token": token }));
+    assert_eq!(crate::common::audit_lines(&log, 1).lines().count(), 1, "the new file has what came after");
+    assert_eq!(std::fs::read_to_string(&rotated).unwrap().lines().count(), 2, "the old one what came before");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
 }

@@ -268,7 +268,12 @@ async fn keep_keys_current(
     let mut seen = path.as_deref().and_then(file_stamp);
     loop {
         tokio::select! {
-            _ = hangup.recv() => {}
+            _ = hangup.recv() => {
+                // logrotate renames the audit log, then signals: write on to a new file.
+                if let Some(audit) = &state.audit {
+                    audit.reopen();
+                }
+            }
             _ = tokio::time::sleep(KEY_WATCH) => {
                 let now = path.as_deref().and_then(file_stamp);
                 if path.is_none() || now == seen {

@@ -678,7 +678,15 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    let mut text = state.metrics.render();
+    if let Some(audit) = &state.audit {
+        text.push_str(&format!(
+            "# HELP crumb_audit_dropped_total Audit log lines dropped because the disk did not keep up.\n\
+             # TYPE crumb_audit_dropped_total counter\ncrumb_audit_dropped_total {}\n",
+            audit.dropped()
+        ));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// This document.

@@ -159,3 +159,16 @@ fn summarize_skips() {
     let _ =
         writeln!(std::io::stderr(), "\nSKIPPED {} tests (counted as passed above): {}", skipped.len(), list.join("; "));
 }
+
+/// The audit log at `path` once it holds `lines` lines (it is written by a thread of its own,
+/// after the answer): waits up to 10 s, then returns what is there.
+pub fn audit_lines(path: &std::path::Path, lines: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().count() >= lines || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
