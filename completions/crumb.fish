@@ -284,8 +284,10 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The led
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l rate-limit-ip -d 'Requests per client address (the peer, or the client a --trust-proxy names): `N/s`, `N/m`, `N/h` (a burst of N, refilled over the period), or `off`. Over it: 429 with Retry-After. /healthz and /metrics are never limited' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l rate-limit-token -d 'Requests per token (by its nonce: an attenuated copy shares its original\'s count): `N/s`, `N/m`, `N/h`, or `off`. A paid route\'s successor is a new token: there the balance and spend-rate caveats bound an agent' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l rate-limit-ip -d 'Requests per client address (the peer, or the client a --trust-proxy names): `N/s`, `N/m`, `N/h` (a burst of N, refilled over the period), or `off`. Over it: 429 with Retry-After. /healthz, /readyz and /metrics are never limited' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l rate-limit-token -d 'Requests per token, counted per tree (copies, and the successors and split children this server issued, count with the token they came from): `N/s`, `N/m`, `N/h`, or `off`' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l log-format -d 'The server\'s own log lines on stderr: `text`, or `json` (one object per line, for a log collector). Colour only on a terminal, and never with NO_COLOR set' -r -f -a "text\t''
+json\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l max-connections -d 'Open connections at most; at the cap the oldest idle one is closed to make room' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 'How long a client may take to send a request\'s headers, or sit idle between requests' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l send-timeout -d 'How long an answer may wait for the client to read it (a stalled reader\'s connection is closed)' -r

@@ -413,3 +413,28 @@ fn the_audit_log_is_reopened_on_sighup() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// `--log-format json`: each of the server's own log lines is one JSON object on stderr.
+#[test]
+fn log_lines_are_json_objects_with_log_format_json() {
+    use std::io::BufRead;
+    let env = crate::common::Env::new();
+    let key = env.key("root.key");
+    let mut child = env
+        .process()
+        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--log-format", "json"])
+        .args(["--ledger", env.path("l.db").to_str().unwrap()])
+        .env("CRUMB_LOG", "crumb=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let doc: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(doc["level"], "INFO", "{doc}");
+    assert_eq!(doc["fields"]["message"], "crumb serving", "{doc}");
+    assert!(!line.contains('\u{1b}'), "no colour codes");
+}

@@ -45,14 +45,17 @@ pub struct ServeArgs {
     timeout: Duration,
     /// Requests per client address (the peer, or the client a --trust-proxy names): `N/s`,
     /// `N/m`, `N/h` (a burst of N, refilled over the period), or `off`. Over it: 429 with
-    /// Retry-After. /healthz and /metrics are never limited.
+    /// Retry-After. /healthz, /readyz and /metrics are never limited.
     #[arg(long, env = "CRUMB_RATE_LIMIT_IP", default_value = "100/s", value_name = "RATE", value_parser = serve::parse_rate)]
     rate_limit_ip: serve::RateSetting,
-    /// Requests per token (by its nonce: an attenuated copy shares its original's count):
-    /// `N/s`, `N/m`, `N/h`, or `off`. A paid route's successor is a new token: there the
-    /// balance and spend-rate caveats bound an agent.
+    /// Requests per token, counted per tree (copies, and the successors and split children
+    /// this server issued, count with the token they came from): `N/s`, `N/m`, `N/h`, or `off`.
     #[arg(long, env = "CRUMB_RATE_LIMIT_TOKEN", default_value = "20/s", value_name = "RATE", value_parser = serve::parse_rate)]
     rate_limit_token: serve::RateSetting,
+    /// The server's own log lines on stderr: `text`, or `json` (one object per line, for a log
+    /// collector). Colour only on a terminal, and never with NO_COLOR set.
+    #[arg(long, env = "CRUMB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    log_format: LogFormat,
     /// Open connections at most; at the cap the oldest idle one is closed to make room.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
@@ -302,6 +305,19 @@ async fn keep_keys_current(
     }
 }
 
+/// The format of the server's own log lines (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Whether to colour output that goes to a terminal (`terminal`): not when NO_COLOR
+/// (`no_color`) is set to anything but the empty string (no-color.org).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 pub fn run(args: ServeArgs) -> Result<u8> {
     // The configuration first (a mistake in it is bad input, exit 2), then the ports: a server
     // that cannot listen must leave nothing behind (no development key made for nothing).
@@ -348,13 +364,15 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         }
         None => None,
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into());
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+        LogFormat::Text => {
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            logs.with_ansi(colour(terminal, std::env::var_os("NO_COLOR"))).init()
+        }
+    }
     if upstream.is_some() && admin.is_none() {
         // The public listener forwards every path: without an admin listener nothing answers
         // a health check, a readiness probe or a scrape.
@@ -433,4 +451,17 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     drop(keep);
     served?;
     Ok(OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())), "an empty NO_COLOR is unset (no-color.org)");
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+    }
 }
