@@ -681,3 +681,26 @@ fn an_expired_token_still_recovers_its_own_request() {
     assert_eq!(other.header("crumb-error"), Some("spent"), "{other:?}");
     assert_eq!(upstream.count(), 1);
 }
+
+/// The admin listener's metrics count a hold while its request is at the upstream, and the
+/// credits charged once it is settled.
+#[test]
+fn metrics_count_holds_in_flight_and_credits_charged() {
+    let upstream = Upstream::start();
+    let server = proxy(&upstream, &[]);
+    let admin = server.admin.clone().unwrap();
+    let metrics = || send("GET", &format!("{admin}/metrics"), None, &[], "").body;
+    let token = server.mint(&["--balance", "20"]);
+    let url = format!("{}/slow", server.url);
+    let paying = std::thread::spawn(move || send("POST", &url, Some(&token), &[], "").status);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !metrics().contains("crumb_holds_in_flight 1") {
+        assert!(std::time::Instant::now() < deadline, "never held: {}", metrics());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(paying.join().unwrap(), 200);
+    let text = metrics();
+    assert!(text.contains("crumb_holds_in_flight 0"), "{text}");
+    assert!(text.contains("crumb_credits_charged_total 1"), "{text}");
+    assert!(text.contains("crumb_requests_total{route=\"proxy\",status=\"200\"} 1"), "{text}");
+}

@@ -22,7 +22,12 @@ fn health_and_metrics() {
         "crumb_request_seconds_bucket{route=\"/v1/spend\",le=\"+Inf\"} 2",
         "crumb_spends_total 1",
         "crumb_double_spend_attempts_total 1",
-        "crumb_ledger_errors_total 0",
+        "crumb_ledger_errors_total{backend=\"sqlite\"} 0",
+        "crumb_ledger_operation_duration_seconds_count{backend=\"sqlite\",operation=\"commit\"} 2",
+        "crumb_request_seconds_bucket{route=\"/v1/spend\",le=\"120\"} 2",
+        "crumb_holds_in_flight 0",
+        "crumb_credits_charged_total 1",
+        "crumb_build_info{",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }

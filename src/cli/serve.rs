@@ -383,9 +383,12 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     if upstream.is_some() && pricing.table.is_empty() && pricing.unpriced == serve::Unpriced::Deny {
         eprintln!("crumb: no --price given: every proxied request will be refused (403 unpriced)");
     }
+    let metrics = Metrics::default();
+    let backend = if ledger_location.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let ledger: Arc<dyn crumb::ledger::Ledger> = Arc::new(serve::MeasuredLedger::new(ledger, metrics.ledger(backend)));
     let state = Arc::new(AppState {
         issuer: crumb::Issuer::new(keys, ledger),
-        metrics: Metrics::default(),
+        metrics,
         audit,
         trusted_proxies: args.trust_proxy.clone(),
         timeout: args.timeout,

@@ -262,7 +262,8 @@ async fn decide(
         metering::set_receipt_headers(response.headers_mut(), &text, Some(successor.balance), receipt.cost);
         return Ok(response);
     }
-    state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.spends.inc();
+    state.metrics.credits_charged.inc_by(receipt.cost);
     Ok(allowed(Some(&text), Some(successor.balance), receipt.cost))
 }
 

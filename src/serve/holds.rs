@@ -72,6 +72,7 @@ pub async fn recover(
 /// Gives a hold back (its request never reached the upstream); a failure only means the hold
 /// lapses on its own.
 pub async fn release(state: &Arc<AppState>, hold: crumb::charge::Hold) {
+    state.metrics.holds_in_flight.dec();
     let worker = state.clone();
     if let Err(e) = super::routes::blocking(move || Ok(worker.issuer.release(hold)))
         .await
@@ -84,6 +85,22 @@ pub async fn release(state: &Arc<AppState>, hold: crumb::charge::Hold) {
 /// Holds the token: verified here and reserved by the ledger's own writer when it has one
 /// (no thread waits), else on a blocking thread.
 pub async fn hold(
+    state: &Arc<AppState>,
+    token: crumb::Macaroon,
+    discharges: Vec<crumb::Macaroon>,
+    ctx: crumb::Context,
+    request_id: String,
+    ttl: Duration,
+) -> Result<Result<Held, crumb::Error>, Problem> {
+    let held = hold_once(state, token, discharges, ctx, request_id, ttl).await;
+    if let Ok(Ok(Held::Fresh(_))) = &held {
+        // Down again when the hold goes to [`settle`] or [`release`].
+        state.metrics.holds_in_flight.inc();
+    }
+    held
+}
+
+async fn hold_once(
     state: &Arc<AppState>,
     token: crumb::Macaroon,
     discharges: Vec<crumb::Macaroon>,
@@ -113,6 +130,7 @@ pub async fn settle(
     cost: u64,
 ) -> Result<Result<Receipt, crumb::Error>, Problem> {
     let settled = settle_once(state, hold, cost).await;
+    state.metrics.holds_in_flight.dec();
     if let Ok(Ok(receipt)) = &settled {
         state.rate_limits.adopt(receipt);
     }

@@ -8,6 +8,7 @@ mod authz;
 mod connections;
 mod error;
 mod holds;
+mod ledger_metrics;
 mod metering;
 mod metrics;
 mod proxy;
@@ -23,6 +24,7 @@ pub use authz::{AuthzMode, AuthzOptions};
 pub use connections::Limits;
 #[cfg(test)]
 pub use error::status as status_of;
+pub use ledger_metrics::Measured as MeasuredLedger;
 pub use metering::{Pricing, Unpriced};
 pub use metrics::Metrics;
 pub use proxy::Upstream;

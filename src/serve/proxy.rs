@@ -564,7 +564,8 @@ async fn charge(
     };
     let receipt = settle(&state, hold, cost).await?.map_err(refused)?;
     if receipt.cost > 0 {
-        state.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state.metrics.spends.inc();
+        state.metrics.credits_charged.inc_by(receipt.cost);
     }
     let successor = &receipt.children[0];
     let text = super::routes::encode(&successor.token);

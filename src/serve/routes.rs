@@ -18,7 +18,6 @@ use crumb::{Context, DenialCode, Macaroon};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The request body: these field names are a contract, as the CLI's flags are.
@@ -191,12 +190,6 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a worker failed"))?
 }
 
-fn count_ledger_error(state: &AppState, e: &ApiError) {
-    if e.code == "ledger-unavailable" {
-        state.metrics.ledger_errors.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// Verifies a token for a request: signature, every caveat, and its standing in the ledger.
 #[utoipa::path(post, path = "/v1/verify", request_body = Body, responses(
     (status = 200, description = "Allowed", body = VerdictBody),
@@ -215,14 +208,8 @@ pub async fn verify(
     let ctx = context(&state, &body, &headers, peer)?;
     let explain = body.explain == Some(true);
     let worker = state.clone();
-    let verdict = blocking(move || {
-        let verdict = worker.issuer.verify(&token, &discharges, &ctx, explain).map_err(ApiError::from);
-        if let Err(e) = &verdict {
-            count_ledger_error(&worker, e);
-        }
-        verdict
-    })
-    .await?;
+    let verdict =
+        blocking(move || worker.issuer.verify(&token, &discharges, &ctx, explain).map_err(ApiError::from)).await?;
     let outcome = verdict.code.unwrap_or("allowed");
     tracing::debug!(nonce = verdict.nonce.as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
@@ -327,12 +314,12 @@ async fn consume(
     };
     match &result {
         Ok(r) if !r.replayed => {
-            state.metrics.spends.fetch_add(1, Ordering::Relaxed);
+            state.metrics.spends.inc();
+            state.metrics.credits_charged.inc_by(r.cost);
         }
         Err(e) if e.code == "spent" => {
-            state.metrics.double_spend_attempts.fetch_add(1, Ordering::Relaxed);
+            state.metrics.double_spend_attempts.inc();
         }
-        Err(e) => count_ledger_error(&state, e),
         _ => {}
     }
     let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
@@ -493,9 +480,6 @@ pub async fn give_back(
         Ok(_) => "given-back",
         Err(e) => e.code,
     };
-    if let Err(e) = &result {
-        count_ledger_error(&state, e);
-    }
     tracing::debug!(nonce = nonce.as_deref().unwrap_or("-"), outcome, "give-back");
     let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
     state.audit(Entry {
@@ -555,9 +539,6 @@ pub async fn top_up(
         Ok(_) => "topped-up",
         Err(e) => e.code,
     };
-    if let Err(e) = &result {
-        count_ledger_error(&state, e);
-    }
     tracing::info!(nonce = %nonce, amount, outcome, "top-up");
     state.audit(Entry {
         route: "/v1/top-up",

@@ -90,7 +90,8 @@ pub fn defer(
         match settled {
             Ok(Ok(receipt)) => {
                 if receipt.cost > 0 {
-                    worker.metrics.spends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    worker.metrics.spends.inc();
+                    worker.metrics.credits_charged.inc_by(receipt.cost);
                 }
                 let successor = &receipt.children[0];
                 let text = super::routes::encode(&successor.token);
