@@ -65,6 +65,9 @@ pub enum KeyError {
     WrongKey { token: String, given: String },
     #[error("the key {0} is retired")]
     Retired(String),
+    /// Retiring the key new tokens are minted with would leave the keyring minting nothing.
+    #[error("the key {0} is the keyring's current key (new tokens are minted with it): retiring it would leave no key to mint with")]
+    RetireCurrent(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
 }

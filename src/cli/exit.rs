@@ -141,8 +141,17 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
         Some(crumb::Error::Key(k)) => Some(k),
         _ => None,
     });
-    if let Some(KeyError::Exists { .. }) = key {
-        return Some("pass --force to overwrite it");
+    match key {
+        Some(KeyError::Exists { .. }) => {
+            return Some(
+                "pass --force to overwrite it (every token minted with a key it holds then stops verifying; to rotate \
+                 keys instead, use a keyring: `crumb keygen --keyring FILE --import`, then `crumb keygen --keyring FILE`)",
+            )
+        }
+        Some(KeyError::RetireCurrent(_)) => {
+            return Some("add a new current key first (`crumb keygen --keyring FILE`), then retire this one")
+        }
+        _ => {}
     }
     let encode = cause.downcast_ref::<EncodeError>().or(match cause.downcast_ref::<crumb::Error>() {
         Some(crumb::Error::Encode(e)) => Some(e),
