@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('top-up', 'top-up', [CompletionResultType]::ParameterValue, 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'The ledger''s upkeep')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token')
@@ -51,7 +52,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         'crumb;keygen' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write the key to FILE (hex, mode 0600) instead of the default key file')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'Add a new key to this keyring (created if missing) and make it current')
-            [CompletionResult]::new('--retire', '--retire', [CompletionResultType]::ParameterName, 'With --keyring: retire key KID instead of adding one; its tokens stop verifying')
+            [CompletionResult]::new('--retire', '--retire', [CompletionResultType]::ParameterName, 'With --keyring: retire key KID instead of adding one; its tokens stop verifying. The current key is refused: add a new current key first')
+            [CompletionResult]::new('--import', '--import', [CompletionResultType]::ParameterName, 'With --keyring: add an existing key file (default: the default key file) to the keyring instead of a new key, keeping its key id, so the tokens minted with it go on verifying. It becomes current only if the keyring has no current key')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace an existing key file')
             [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'With --keyring: list its keys (ids, creation, current or retired; never the keys)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"key_id", "path"} as JSON')
@@ -241,7 +243,8 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` instead of writing a ledger file')
             [CompletionResult]::new('--credential-file', '--credential-file', [CompletionResultType]::ParameterName, 'With --server: an operator credential (`crumb mint --operator`) in FILE')
             [CompletionResult]::new('--cascade', '--cascade', [CompletionResultType]::ParameterName, 'Also revoke every successor and child descended from it through spend and split')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"nonce", "revoked": [nonces]} as JSON')
+            [CompletionResult]::new('--unseen', '--unseen', [CompletionResultType]::ParameterName, 'Revoke a --nonce the ledger has never seen (a token minted and never used). Without it such a nonce is refused (`unknown-token`, exit 2): it may be mistyped, or another ledger''s. A token given itself is revoked either way')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"nonce", "revoked": [nonces]} as JSON (locally also "seen": whether the ledger had a record of the nonce before)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -307,6 +310,35 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;ledger' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the ledger, or upgrade its schema, and say where it is')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crumb;ledger;init' {
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"ledger", "schema_version", "created"} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crumb;ledger;help' {
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the ledger, or upgrade its schema, and say where it is')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crumb;ledger;help;init' {
+            break
+        }
+        'crumb;ledger;help;help' {
             break
         }
         'crumb;serve' {
@@ -419,6 +451,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('top-up', 'top-up', [CompletionResultType]::ParameterValue, 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'The ledger''s upkeep')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token')
@@ -468,6 +501,13 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;lineage' {
+            break
+        }
+        'crumb;help;ledger' {
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the ledger, or upgrade its schema, and say where it is')
+            break
+        }
+        'crumb;help;ledger;init' {
             break
         }
         'crumb;help;serve' {

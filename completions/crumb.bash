@@ -46,6 +46,9 @@ _crumb() {
             crumb,keygen)
                 cmd="crumb__subcmd__keygen"
                 ;;
+            crumb,ledger)
+                cmd="crumb__subcmd__ledger"
+                ;;
             crumb,lineage)
                 cmd="crumb__subcmd__lineage"
                 ;;
@@ -109,6 +112,9 @@ _crumb() {
             crumb__subcmd__help,keygen)
                 cmd="crumb__subcmd__help__subcmd__keygen"
                 ;;
+            crumb__subcmd__help,ledger)
+                cmd="crumb__subcmd__help__subcmd__ledger"
+                ;;
             crumb__subcmd__help,lineage)
                 cmd="crumb__subcmd__help__subcmd__lineage"
                 ;;
@@ -142,6 +148,21 @@ _crumb() {
             crumb__subcmd__help,verify)
                 cmd="crumb__subcmd__help__subcmd__verify"
                 ;;
+            crumb__subcmd__help__subcmd__ledger,init)
+                cmd="crumb__subcmd__help__subcmd__ledger__subcmd__init"
+                ;;
+            crumb__subcmd__ledger,help)
+                cmd="crumb__subcmd__ledger__subcmd__help"
+                ;;
+            crumb__subcmd__ledger,init)
+                cmd="crumb__subcmd__ledger__subcmd__init"
+                ;;
+            crumb__subcmd__ledger__subcmd__help,help)
+                cmd="crumb__subcmd__ledger__subcmd__help__subcmd__help"
+                ;;
+            crumb__subcmd__ledger__subcmd__help,init)
+                cmd="crumb__subcmd__ledger__subcmd__help__subcmd__init"
+                ;;
             *)
                 ;;
         esac
@@ -149,7 +170,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,7 +414,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -535,6 +556,34 @@ _crumb() {
         crumb__subcmd__help__subcmd__keygen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__ledger)
+            opts="init"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__ledger__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -735,7 +784,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__keygen)
-            opts="-h -V --out --force --keyring --retire --list --json --help --version"
+            opts="-h -V --out --force --keyring --retire --import --list --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -750,6 +799,84 @@ _crumb() {
                     return 0
                     ;;
                 --retire)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --import)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger)
+            opts="-h -V --help --version init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__help)
+            opts="init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__init)
+            opts="-h -V --ledger --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -965,7 +1092,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__revoke)
-            opts="-h -V --token-file --nonce --key-file --key-fd --key-format --keyring --cascade --ledger --server --credential-file --json --help --version"
+            opts="-h -V --token-file --nonce --key-file --key-fd --key-format --keyring --cascade --unseen --ledger --server --credential-file --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand top-up 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+            cand ledger 'The ledger''s upkeep'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -47,7 +48,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;keygen'= {
             cand --out 'Write the key to FILE (hex, mode 0600) instead of the default key file'
             cand --keyring 'Add a new key to this keyring (created if missing) and make it current'
-            cand --retire 'With --keyring: retire key KID instead of adding one; its tokens stop verifying'
+            cand --retire 'With --keyring: retire key KID instead of adding one; its tokens stop verifying. The current key is refused: add a new current key first'
+            cand --import 'With --keyring: add an existing key file (default: the default key file) to the keyring instead of a new key, keeping its key id, so the tokens minted with it go on verifying. It becomes current only if the keyring has no current key'
             cand --force 'Replace an existing key file'
             cand --list 'With --keyring: list its keys (ids, creation, current or retired; never the keys)'
             cand --json 'Print {"key_id", "path"} as JSON'
@@ -228,7 +230,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --server 'Ask a remote `crumb serve` instead of writing a ledger file'
             cand --credential-file 'With --server: an operator credential (`crumb mint --operator`) in FILE'
             cand --cascade 'Also revoke every successor and child descended from it through spend and split'
-            cand --json 'Print {"nonce", "revoked": [nonces]} as JSON'
+            cand --unseen 'Revoke a --nonce the ledger has never seen (a token minted and never used). Without it such a nonce is refused (`unknown-token`, exit 2): it may be mistyped, or another ledger''s. A token given itself is revoked either way'
+            cand --json 'Print {"nonce", "revoked": [nonces]} as JSON (locally also "seen": whether the ledger had a record of the nonce before)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -290,6 +293,30 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'crumb;ledger'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Create the ledger, or upgrade its schema, and say where it is'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;ledger;init'= {
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --json 'Print {"ledger", "schema_version", "created"} as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;ledger;help'= {
+            cand init 'Create the ledger, or upgrade its schema, and say where it is'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;ledger;help;init'= {
+        }
+        &'crumb;ledger;help;help'= {
         }
         &'crumb;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port; the address is printed on stdout)'
@@ -395,6 +422,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand top-up 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+            cand ledger 'The ledger''s upkeep'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -430,6 +458,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;status'= {
         }
         &'crumb;help;lineage'= {
+        }
+        &'crumb;help;ledger'= {
+            cand init 'Create the ledger, or upgrade its schema, and say where it is'
+        }
+        &'crumb;help;ledger;init'= {
         }
         &'crumb;help;serve'= {
         }

@@ -204,6 +204,10 @@ pub enum Invalid {
     /// An operator act that names no nonce.
     #[error("name the nonce to {0}")]
     NoTarget(&'static str),
+    /// An owner's act on a nonce the ledger has no record of (no spend, split, hold,
+    /// revocation or issue): a mistyped nonce, another ledger's, or a minted token never used.
+    #[error("the ledger has never seen the token {0}: no spend, split or revocation of it is recorded")]
+    UnknownToken(crate::token::identifier::Nonce),
     /// A spend of nothing.
     #[error("a spend costs at least 1: a spend that moves nothing is refused")]
     ZeroCost,

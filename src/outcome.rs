@@ -146,6 +146,7 @@ impl Classified for Invalid {
         match self {
             Invalid::NoLedger => "ledger-unavailable",
             Invalid::IdempotencyKey { .. } => "bad-idempotency-key",
+            Invalid::UnknownToken(_) => "unknown-token",
             _ => "bad-request",
         }
     }

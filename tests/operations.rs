@@ -33,7 +33,8 @@ fn the_default_key_moves_into_a_keyring_and_its_tokens_go_on_verifying() {
     assert_eq!(env.ok(&["verify", "--offline", &issued, "--keyring", &ring]), "valid");
     let keys = listed_keys(&env, &ring);
     assert_eq!(keys.len(), 2);
-    let current: Vec<&str> = keys.iter().filter(|k| k["current"] == true).map(|k| k["key_id"].as_str().unwrap()).collect();
+    let current: Vec<&str> =
+        keys.iter().filter(|k| k["current"] == true).map(|k| k["key_id"].as_str().unwrap()).collect();
     assert_eq!(current, [new_id.trim()], "importing into a keyring with a current key keeps that one current");
     // Importing again adds nothing.
     env.ok(&["keygen", "--keyring", &ring, "--import"]);
@@ -117,4 +118,108 @@ fn concurrent_keyring_changes_lose_nothing() {
         .filter(|n| n.contains(".crumb-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The ledgers the ledger-standing tests run on: a SQLite file, and PostgreSQL when the test
+/// cluster is up (a skip notice otherwise).
+fn ledger_locations(env: &Env) -> Vec<(String, Option<crate::common::backends::Backend>)> {
+    let mut all = vec![(env.path("ledger.sqlite3").to_str().unwrap().to_owned(), None)];
+    if let Some(pg) = crate::common::backends::Backend::postgres() {
+        all.push((pg.location().to_owned(), Some(pg)));
+    }
+    all
+}
+
+fn nonce_of(env: &Env, token: &str) -> String {
+    json(&env.ok(&["inspect", token, "--json"]))["identifier"]["crumb"]["nonce"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_nonce_the_ledger_never_saw_is_unknown_to_revoke_and_lineage_on_every_backend() {
+    for (ledger, _backend) in ledger_locations(&Env::new()) {
+        let env = Env::new();
+        let ledger = if ledger.starts_with("postgres") { ledger } else { env.path("l.sqlite3").display().to_string() };
+        let key = env.key("k");
+        // `crumb ledger init` makes the ledger, and says so; again, it is there already.
+        let made = json(&env.ok(&["ledger", "init", "--ledger", &ledger, "--json"]));
+        assert_eq!(
+            (made["created"].as_bool(), made["schema_version"].is_i64()),
+            (Some(true), true),
+            "{ledger}: {made}"
+        );
+        let again = json(&env.ok(&["ledger", "init", "--ledger", &ledger, "--json"]));
+        assert_eq!(again["created"], false, "{ledger}");
+
+        let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+        let nonce = nonce_of(&env, &token);
+        for args in [vec!["lineage", "--nonce", &nonce], vec!["lineage", &token], vec!["revoke", "--nonce", &nonce]] {
+            let mut args = args.clone();
+            args.extend(["--ledger", &ledger, "--json"]);
+            let (code, out, _) = env.run(&args);
+            let doc = json(&out);
+            assert_eq!((code, doc["code"].as_str()), (2, Some("unknown-token")), "{ledger} {args:?}: {doc}");
+            assert!(doc["message"].as_str().unwrap().contains("never seen"), "{doc}");
+            let (code, _, err) = env.run(&args[..args.len() - 1]);
+            assert!(code == 2 && err.contains(&nonce) && err.contains("never seen"), "{args:?}: {err}");
+        }
+        // The refused revocation wrote nothing: the token spends.
+        let spent = env.ok(&["spend", &token, "--key-file", &key, "--ledger", &ledger, "--cost", "1"]);
+        let tree = json(&env.ok(&["lineage", &token, "--ledger", &ledger, "--json"]));
+        assert_eq!(tree["tree"].as_array().unwrap().len(), 2, "{ledger}: {tree}");
+        // A known nonce revokes, and says the ledger had seen it.
+        let done = json(&env.ok(&["revoke", "--nonce", &nonce_of(&env, &spent), "--ledger", &ledger, "--json"]));
+        assert_eq!((done["revoked"].as_array().unwrap().len(), done["seen"].as_bool()), (1, Some(true)), "{done}");
+
+        // A token never used, given itself, is revoked before its first use, and said so.
+        let unused = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+        let (code, out, err) = env.run(&["revoke", &unused, "--ledger", &ledger]);
+        assert_eq!((code, out.trim()), (0, nonce_of(&env, &unused).as_str()), "{err}");
+        assert!(err.contains("before its first use"), "{err}");
+        let (code, _, err) = env.run(&["spend", &unused, "--key-file", &key, "--ledger", &ledger, "--cost", "1"]);
+        assert!(code == 1 && err.contains("revoked"), "{ledger}: {err}");
+        // By nonce alone, with --unseen.
+        let other = env.ok(&["mint", "--key-file", &key]);
+        let other_nonce = nonce_of(&env, &other);
+        let done = json(&env.ok(&["revoke", "--nonce", &other_nonce, "--unseen", "--ledger", &ledger, "--json"]));
+        assert_eq!(done["seen"], false, "{done}");
+        let (code, _, _) = env.run(&["verify", &other, "--key-file", &key, "--ledger", &ledger]);
+        assert_eq!(code, 1, "{ledger}");
+    }
+}
+
+#[test]
+fn verify_without_a_ledger_says_how_one_comes_into_being() {
+    let env = Env::new();
+    let key = env.key("k");
+    let token = env.ok(&["mint", "--key-file", &key]);
+    let ledger = env.path("none.sqlite3").display().to_string();
+    let (code, _, err) = env.run(&["verify", &token, "--key-file", &key, "--ledger", &ledger]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("first spend") && err.contains("crumb ledger init") && err.contains("--offline"), "{err}");
+    env.ok(&["ledger", "init", "--ledger", &ledger]);
+    assert_eq!(env.ok(&["verify", &token, "--key-file", &key, "--ledger", &ledger]), "valid");
+}
+
+/// A token pymacaroons minted (tests/data/interop) has no crumb identifier: no ledger records
+/// it, so verify needs none, and says so.
+#[test]
+fn a_token_of_another_library_verifies_without_a_ledger_and_says_it_has_no_standing() {
+    let Some(vectors) = crate::common::load_vectors() else { return };
+    let vector = vectors.iter().find(|v| v["id"] == "a/no-caveats/pymacaroons").expect("the vector");
+    let env = Env::new();
+    let key = env.file("key.hex", vector["root_key"]["hex"].as_str().unwrap().as_bytes());
+    let token = vector["serializations"]["v1"]["text"].as_str().unwrap();
+    let (code, out, err) = env.run(&["verify", token, "--key-file", &key]);
+    assert_eq!((code, out.trim()), (0, "valid"), "{err}");
+    assert!(err.contains("not minted by crumb") && err.contains("no ledger tracks it"), "{err}");
+    let (code, out, _) = env.run(&["verify", token, "--key-file", &key, "--json"]);
+    let doc = json(&out);
+    assert_eq!((code, doc["allowed"].as_bool(), doc["tracked"].as_bool()), (0, Some(true), Some(false)), "{doc}");
+    // A crumb token without a ledger is still refused, and is tracked.
+    let crumb_key = env.key("crumb.key");
+    let mine = env.ok(&["mint", "--key-file", &crumb_key]);
+    let (code, _, _) = env.run(&["verify", &mine, "--key-file", &crumb_key]);
+    assert_eq!(code, 3);
+    let (_, out, _) = env.run(&["verify", &mine, "--key-file", &crumb_key, "--offline", "--json"]);
+    assert_eq!(json(&out)["tracked"], true);
 }

@@ -131,9 +131,11 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     if let Some(l) = ledger {
         return match l.kind() {
             LedgerErrorKind::Missing => Some(
-                "pass --ledger or set CRUMB_LEDGER to the ledger your issuer writes (a first spend creates one), or --offline to verify without one",
+                "pass --ledger or set CRUMB_LEDGER to the ledger your issuer writes; a ledger comes into being with the first spend, split or revocation, or with `crumb ledger init`; or pass --offline to verify without one (a spent or revoked token then passes)",
             ),
-            LedgerErrorKind::SchemaTooOld => Some("a command that writes the ledger (spend, split, revoke, serve) upgrades it"),
+            LedgerErrorKind::SchemaTooOld => {
+                Some("`crumb ledger init` upgrades it (so does any command that writes the ledger: spend, split, revoke, serve)")
+            }
             _ => None,
         };
     }
@@ -261,5 +263,11 @@ mod tests {
             assert_eq!(*exit, exit_for(class), "{code}: exit");
             assert_eq!(*http, crate::serve::status_of(class).as_u16().to_string(), "{code}: HTTP");
         }
+        // Said by the local revoke and lineage only (a refusal of this side, no HTTP status).
+        let unknown =
+            crumb::Error::Invalid(crumb::error::Invalid::UnknownToken(crumb::token::identifier::Nonce([0; 16])));
+        let (class, code) = crumb::outcome::classify(&unknown).unwrap();
+        let row = table.iter().find(|(c, _, _)| c == code).expect("README's reason codes lack unknown-token");
+        assert_eq!((row.1, row.2.as_str()), (exit_for(class), "—"));
     }
 }

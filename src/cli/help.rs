@@ -62,6 +62,10 @@ pub fn examples(subcommand: &str) -> &'static [(&'static str, &'static str)] {
     match subcommand {
         "keygen" => &[
             ("Write the default root key.", "crumb keygen"),
+            (
+                "Move the default key into a keyring, keeping its id (its tokens go on verifying).",
+                "crumb keygen --keyring ring.json --import",
+            ),
             ("Rotate: add a key to a keyring and make it current.", "crumb keygen --keyring ring.json"),
             ("Retire a key: its tokens stop verifying.", "crumb keygen --keyring ring.json --retire 914fe90ba7e10d45"),
         ],
@@ -109,6 +113,10 @@ pub fn examples(subcommand: &str) -> &'static [(&'static str, &'static str)] {
                 "The same through a server, with an operator credential.",
                 "crumb revoke --nonce \"$NONCE\" --cascade --server http://127.0.0.1:7878 --credential-file op.token",
             ),
+        ],
+        "ledger" => &[
+            ("Create the default ledger before the first spend.", "crumb ledger init"),
+            ("Create the schema of a shared ledger.", "crumb ledger init --ledger postgres://crumb@db/crumb"),
         ],
         "lineage" => &[
             ("Where a token's credit went.", "crumb lineage --token-file agent.token"),

@@ -25,6 +25,7 @@ mod help;
 mod inspect;
 mod keygen;
 mod ledger_args;
+mod ledger_cmd;
 mod lineage;
 #[cfg(feature = "mcp")]
 mod mcp;
@@ -86,6 +87,7 @@ pub enum Command {
     TopUp(delegation::TopUpArgs),
     Status(delegation::StatusArgs),
     Lineage(lineage::LineageArgs),
+    Ledger(ledger_cmd::LedgerCmdArgs),
     Serve(serve::ServeArgs),
     Request(request::RequestArgs),
     #[cfg(feature = "mcp")]
@@ -115,6 +117,7 @@ impl Command {
             Command::TopUp(a) => a.json,
             Command::Status(a) => a.json,
             Command::Lineage(a) => a.json,
+            Command::Ledger(a) => a.json(),
             #[cfg(feature = "mcp")]
             Command::Mcp(_) => false,
             Command::Serve(_)
@@ -185,6 +188,7 @@ fn single_subcommand(name: &str) -> Option<clap::Command> {
         "top-up" => delegation::TopUpArgs::augment_args(new()),
         "status" => delegation::StatusArgs::augment_args(new()),
         "lineage" => lineage::LineageArgs::augment_args(new()),
+        "ledger" => ledger_cmd::LedgerCmdArgs::augment_args(new()),
         "serve" => serve::ServeArgs::augment_args(new()),
         "request" => request::RequestArgs::augment_args(new()),
         #[cfg(feature = "mcp")]
@@ -232,6 +236,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::TopUp(a) => delegation::top_up(a),
         Command::Status(a) => delegation::status(a),
         Command::Lineage(a) => lineage::run(a),
+        Command::Ledger(a) => ledger_cmd::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Request(a) => request::run(a),
         #[cfg(feature = "mcp")]
