@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'The ledger''s upkeep')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token')
@@ -341,6 +342,20 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         'crumb;ledger;help;help' {
             break
         }
+        'crumb;doctor' {
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
+            [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
+            [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Also check that a crumb server answers GET URL/healthz')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crumb;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port; the address is printed on stdout)')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
@@ -452,6 +467,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated')
             [CompletionResult]::new('lineage', 'lineage', [CompletionResultType]::ParameterValue, 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live')
             [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'The ledger''s upkeep')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)')
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Send an HTTP request paid for by a token file, and keep the file rotated')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token')
@@ -508,6 +524,9 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;help;ledger;init' {
+            break
+        }
+        'crumb;help;doctor' {
             break
         }
         'crumb;help;serve' {

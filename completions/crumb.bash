@@ -31,6 +31,9 @@ _crumb() {
             crumb,discharge)
                 cmd="crumb__subcmd__discharge"
                 ;;
+            crumb,doctor)
+                cmd="crumb__subcmd__doctor"
+                ;;
             crumb,generate)
                 cmd="crumb__subcmd__generate"
                 ;;
@@ -96,6 +99,9 @@ _crumb() {
                 ;;
             crumb__subcmd__help,discharge)
                 cmd="crumb__subcmd__help__subcmd__discharge"
+                ;;
+            crumb__subcmd__help,doctor)
+                cmd="crumb__subcmd__help__subcmd__doctor"
                 ;;
             crumb__subcmd__help,generate)
                 cmd="crumb__subcmd__help__subcmd__generate"
@@ -170,7 +176,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger serve request mcp completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +343,44 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__doctor)
+            opts="-h -V --key-file --key-fd --key-format --keyring --ledger --server --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__generate)
             opts="-h -V --dir --help --version completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -414,7 +458,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger serve request mcp completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,6 +528,20 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help__subcmd__discharge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

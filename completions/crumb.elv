@@ -37,6 +37,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand ledger 'The ledger''s upkeep'
+            cand doctor 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -318,6 +319,19 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;ledger;help;help'= {
         }
+        &'crumb;doctor'= {
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --server 'Also check that a crumb server answers GET URL/healthz'
+            cand --json 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crumb;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port; the address is printed on stdout)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
@@ -423,6 +437,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
             cand ledger 'The ledger''s upkeep'
+            cand doctor 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -463,6 +478,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand init 'Create the ledger, or upgrade its schema, and say where it is'
         }
         &'crumb;help;ledger;init'= {
+        }
+        &'crumb;help;doctor'= {
         }
         &'crumb;help;serve'= {
         }

@@ -223,3 +223,99 @@ fn a_token_of_another_library_verifies_without_a_ledger_and_says_it_has_no_stand
     let (_, out, _) = env.run(&["verify", &mine, "--key-file", &crumb_key, "--offline", "--json"]);
     assert_eq!(json(&out)["tracked"], true);
 }
+
+fn doctor(env: &Env, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["doctor", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = env.run(&all);
+    assert!(err.is_empty() || code != 0, "{err}");
+    (code, json(&out))
+}
+
+fn findings<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
+    doc["findings"].as_array().unwrap().iter().filter(|f| f["check"] == check).collect()
+}
+
+#[test]
+fn doctor_passes_a_healthy_setup_and_finds_a_loose_key_with_its_fix() {
+    let env = Env::new();
+    env.ok(&["keygen"]);
+    let (code, doc) = doctor(&env, &[]);
+    assert_eq!((code, doc["ok"].as_bool()), (0, Some(true)), "{doc}");
+    for check in ["data-directory", "key-file", "ledger"] {
+        let found = findings(&doc, check);
+        assert!(!found.is_empty() && found.iter().all(|f| f["status"] == "ok"), "{check}: {doc}");
+    }
+    assert!(findings(&doc, "ledger")[0]["message"].as_str().unwrap().contains("schema version"), "{doc}");
+    let (code, text, _) = env.run(&["doctor"]);
+    assert!(code == 0 && !text.contains("ERROR"), "{text}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = env.path("data/root.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (code, doc) = doctor(&env, &[]);
+        assert_eq!((code, doc["ok"].as_bool()), (3, Some(false)), "{doc}");
+        let loose = findings(&doc, "key-file").into_iter().find(|f| f["status"] == "error").expect("a finding");
+        assert!(loose["message"].as_str().unwrap().contains("0644"), "{loose}");
+        assert_eq!(
+            loose["fix"],
+            format!("`chmod 600 {}`, and rotate the key if others may have read it", key.display())
+        );
+        let (code, text, _) = env.run(&["doctor"]);
+        assert!(code == 3 && text.contains("ERROR") && text.contains("fix: `chmod 600"), "{text}");
+
+        // A data directory others may write is an error too, with its fix.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(env.path("data"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (code, doc) = doctor(&env, &[]);
+        let dir = &findings(&doc, "data-directory")[0];
+        assert_eq!((code, dir["status"].as_str()), (3, Some("error")), "{doc}");
+        assert!(dir["fix"].as_str().unwrap().contains("chmod 700"), "{dir}");
+    }
+}
+
+#[test]
+fn doctor_finds_a_missing_ledger_a_keyring_without_a_current_key_and_an_unreachable_server() {
+    let env = Env::new();
+    let ring = env.file("ring.json", br#"{"version":1,"current":null,"keys":[]}"#);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ring, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let ledger = env.path("nowhere.sqlite3").display().to_string();
+    let (code, doc) = doctor(&env, &["--keyring", &ring, "--ledger", &ledger, "--server", "http://127.0.0.1:9"]);
+    assert_eq!(code, 3, "{doc}");
+    let keyring = &findings(&doc, "keyring")[0];
+    assert!(keyring["status"] == "error" && keyring["message"].as_str().unwrap().contains("no current key"), "{doc}");
+    let ledger_finding = &findings(&doc, "ledger")[0];
+    assert_eq!(
+        ledger_finding["fix"],
+        format!(
+            "`crumb ledger init --ledger {ledger}` creates it (a first spend would too); until then verify refuses"
+        )
+    );
+    assert_eq!(findings(&doc, "server")[0]["status"], "error", "{doc}");
+    // The fixes fixed: a current key and the ledger made.
+    env.ok(&["keygen", "--keyring", &ring]);
+    env.ok(&["ledger", "init", "--ledger", &ledger]);
+    let (code, doc) = doctor(&env, &["--keyring", &ring, "--ledger", &ledger]);
+    assert_eq!(findings(&doc, "keyring")[0]["status"], "ok", "{doc}");
+    assert_eq!(findings(&doc, "ledger")[0]["status"], "ok", "{doc}");
+    // No default key in this environment: a warning, not an error.
+    assert_eq!(code, 0, "{doc}");
+}
+
+#[test]
+fn doctor_reaches_a_running_server() {
+    let server = crate::common::server::start(&[]);
+    let ledger = server.env.path("ledger.db").display().to_string();
+    let (code, doc) = doctor(&server.env, &["--key-file", &server.key, "--ledger", &ledger, "--server", &server.url]);
+    assert_eq!(findings(&doc, "server")[0]["status"], "ok", "{doc}");
+    assert_eq!((code, doc["ok"].as_bool()), (0, Some(true)), "{doc}");
+    // Something else at the address (not crumb's /healthz) is an error.
+    let (code, doc) = doctor(&server.env, &["--server", &format!("{}/v1", server.url)]);
+    assert_eq!((code, findings(&doc, "server")[0]["status"].as_str()), (3, Some("error")), "{doc}");
+}

@@ -178,19 +178,27 @@ impl KeyArgs {
     /// a key file; not a descriptor or a prompt, which can be read once): what a server
     /// re-reads to pick up a rotation. Follows `load`'s order of precedence.
     pub fn source_file(&self) -> Result<Option<PathBuf>> {
-        if let Some(path) = self.keyring.as_ref().or(self.key_file.as_ref()) {
-            return Ok(Some(path.clone()));
+        Ok(self.source()?.map(|(path, _)| path))
+    }
+
+    /// [`KeyArgs::source_file`], and whether it is a keyring (`true`) or a key file.
+    pub fn source(&self) -> Result<Option<(PathBuf, bool)>> {
+        if let Some(path) = &self.keyring {
+            return Ok(Some((path.clone(), true)));
+        }
+        if let Some(path) = &self.key_file {
+            return Ok(Some((path.clone(), false)));
         }
         if self.key_fd.is_some() {
             return Ok(None);
         }
-        for var in ["CRUMB_KEY_FILE", "CRUMB_KEYRING"] {
+        for (var, keyring) in [("CRUMB_KEY_FILE", false), ("CRUMB_KEYRING", true)] {
             if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-                return Ok(Some(PathBuf::from(path)));
+                return Ok(Some((PathBuf::from(path), keyring)));
             }
         }
         let default = paths::default_key_file()?;
-        Ok(default.exists().then_some(default))
+        Ok(default.exists().then_some((default, false)))
     }
 }
 

@@ -114,6 +114,13 @@ pub fn examples(subcommand: &str) -> &'static [(&'static str, &'static str)] {
                 "crumb revoke --nonce \"$NONCE\" --cascade --server http://127.0.0.1:7878 --credential-file op.token",
             ),
         ],
+        "doctor" => &[
+            ("Check this machine's key, data directory and ledger.", "crumb doctor"),
+            (
+                "Check a deployment's keyring, shared ledger and server.",
+                "crumb doctor --keyring /etc/crumb/ring.json --ledger postgres://crumb@db/crumb --server http://127.0.0.1:7878",
+            ),
+        ],
         "ledger" => &[
             ("Create the default ledger before the first spend.", "crumb ledger init"),
             ("Create the schema of a shared ledger.", "crumb ledger init --ledger postgres://crumb@db/crumb"),

@@ -19,6 +19,7 @@ mod attenuate;
 mod bind;
 mod delegation;
 mod discharge;
+mod doctor;
 pub mod exit;
 mod generate;
 mod help;
@@ -88,6 +89,7 @@ pub enum Command {
     Status(delegation::StatusArgs),
     Lineage(lineage::LineageArgs),
     Ledger(ledger_cmd::LedgerCmdArgs),
+    Doctor(doctor::DoctorArgs),
     Serve(serve::ServeArgs),
     Request(request::RequestArgs),
     #[cfg(feature = "mcp")]
@@ -118,6 +120,7 @@ impl Command {
             Command::Status(a) => a.json,
             Command::Lineage(a) => a.json,
             Command::Ledger(a) => a.json(),
+            Command::Doctor(a) => a.json,
             #[cfg(feature = "mcp")]
             Command::Mcp(_) => false,
             Command::Serve(_)
@@ -189,6 +192,7 @@ fn single_subcommand(name: &str) -> Option<clap::Command> {
         "status" => delegation::StatusArgs::augment_args(new()),
         "lineage" => lineage::LineageArgs::augment_args(new()),
         "ledger" => ledger_cmd::LedgerCmdArgs::augment_args(new()),
+        "doctor" => doctor::DoctorArgs::augment_args(new()),
         "serve" => serve::ServeArgs::augment_args(new()),
         "request" => request::RequestArgs::augment_args(new()),
         #[cfg(feature = "mcp")]
@@ -237,6 +241,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(a) => delegation::status(a),
         Command::Lineage(a) => lineage::run(a),
         Command::Ledger(a) => ledger_cmd::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Request(a) => request::run(a),
         #[cfg(feature = "mcp")]
