@@ -80,7 +80,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;attenuate'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand -c 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --caveat 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --expires-in 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)'
@@ -98,7 +98,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;inspect'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Check the signature with this key (hex unless --key-format)'
             cand --key-format 'key-format'
             cand --discharge 'Discharges to match against the third-party caveats; repeatable'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;verify'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -162,7 +162,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;spend'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -191,18 +191,13 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;split'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
             cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --request-id 'Idempotency key: the same id retried returns the same result'
-            cand --action 'The action requested (checked by `action` caveats)'
-            cand --resource 'The resource requested (checked by `resource` caveats)'
-            cand --ip 'The client''s address (checked by `ip` caveats)'
-            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
-            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
             cand --at 'Check as of this time (RFC 3339) instead of now'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file'
@@ -210,6 +205,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --server 'Use a remote `crumb serve` instead of a local key and ledger'
             cand --format 'Output format of the issued tokens'
             cand --amount 'A child''s balance; repeatable'
+            cand --action 'The action requested (checked by `action` caveats)'
+            cand --resource 'The resource requested (checked by `resource` caveats)'
+            cand --ip 'The client''s address (checked by `ip` caveats)'
+            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
+            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --json 'Print a JSON receipt instead of bare tokens'
             cand -q 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
@@ -221,7 +221,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;revoke'= {
-            cand --token-file 'Read the token from FILE'
+            cand --token-file 'Read the token from FILE (`-`: standard input)'
             cand --nonce 'The nonce to revoke (32 hex digits): any, as the ledger''s owner or with an operator credential; a revocable child of its lineage, with a holder''s token'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
@@ -239,7 +239,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;give-back'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -269,7 +269,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;status'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -283,7 +283,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;lineage'= {
-            cand --token-file 'Read the token from FILE'
+            cand --token-file 'Read the token from FILE (`-`: standard input)'
             cand --nonce 'The token''s nonce (32 hex digits)'
             cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` instead of reading a ledger file'

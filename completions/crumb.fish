@@ -78,7 +78,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand mint" -l operator -d 'Mint a
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
@@ -96,7 +96,7 @@ v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-file -d 'Check the signature with this key (hex unless --key-format)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-format -r -f -a "hex\t''
 raw\t''
@@ -107,7 +107,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l json -d 'Print a
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l show-signature -d 'Include the signature (with the caveats, it is the whole bearer token)'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -155,7 +155,7 @@ v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -l json -d 'Print {"discharges": [bound, ...]} instead of one per line'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -184,7 +184,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l json -d 'Print a J
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s q -l quiet -d 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -193,11 +193,6 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
@@ -208,13 +203,18 @@ v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l amount -d 'A child\'s balance; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a JSON receipt instead of bare tokens'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s q -l quiet -d 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l revocable -d 'Delegate rather than transfer: the children (not the remainder) can be revoked by this token\'s lineage (`crumb revoke --token-file F --nonce CHILD`), their unspent balance coming back. Without it a child is final, like a payment'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The nonce to revoke (32 hex digits): any, as the ledger\'s owner or with an operator credential; a revocable child of its lineage, with a holder\'s token' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
@@ -230,7 +230,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l unseen -d 'Revoke
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"nonce", "revoked": [nonces]} as JSON (locally also "seen": whether the ledger had a record of the nonce before)'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -254,7 +254,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l ledger -d 'The le
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l json -d 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand status" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -266,7 +266,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand status" -l server -d 'Ask a 
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l json -d 'Print the status as JSON (the fields of `GET /v1/status`)'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l server -d 'Ask a remote `crumb serve` instead of reading a ledger file' -r

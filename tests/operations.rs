@@ -319,3 +319,122 @@ fn doctor_reaches_a_running_server() {
     let (code, doc) = doctor(&server.env, &["--server", &format!("{}/v1", server.url)]);
     assert_eq!((code, findings(&doc, "server")[0]["status"].as_str()), (3, Some("error")), "{doc}");
 }
+
+fn with_stdin(env: &Env, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = env.crumb().args(args).write_stdin(stdin.to_owned()).output().expect("run crumb");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn token_file_dash_reads_standard_input_and_usage_shows_the_alternative() {
+    let env = Env::new();
+    let key = env.key("k");
+    let ledger = env.path("l.sqlite3").display().to_string();
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+    let (code, out, err) =
+        with_stdin(&env, &["verify", "--token-file", "-", "--key-file", &key, "--offline"], &format!("{token}\n"));
+    assert_eq!((code, out.trim()), (0, "valid"), "{err}");
+    let (code, out, _) = with_stdin(&env, &["inspect", "--token-file", "-", "--json"], &token);
+    assert_eq!((code, json(&out)["balance"].as_u64()), (0, Some(10)));
+    // A spend from standard input prints its successor; no file named `-` is made.
+    let (code, successor, err) = with_stdin(
+        &env,
+        &["spend", "--token-file", "-", "--key-file", &key, "--ledger", &ledger, "--cost", "3"],
+        &token,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("7 left"), "{err}");
+    assert!(!env.path("-").exists());
+    assert_eq!(json(&env.ok(&["inspect", successor.trim(), "--json"]))["balance"], 7);
+    let (code, out, err) = with_stdin(
+        &env,
+        &["split", "--token-file", "-", "--key-file", &key, "--ledger", &ledger, "--amount", "2"],
+        &successor,
+    );
+    assert_eq!((code, out.lines().count()), (0, 2), "{err}");
+    assert!(!env.path("-").exists());
+
+    for sub in ["verify", "inspect", "spend", "split"] {
+        let (_, help, _) = env.run(&[sub, "--help"]);
+        let usage = help.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        assert!(usage.contains("<TOKEN|--token-file <FILE>>"), "{sub}: {usage}");
+    }
+    let (code, _, err) = env.run(&["verify", "--key-file", &key]);
+    assert!(code == 2 && err.contains("<TOKEN|--token-file <FILE>>"), "{err}");
+}
+
+#[test]
+fn tables_are_plain_columns_in_a_pipe_and_boxes_when_asked() {
+    let env = Env::new();
+    let key = env.key("k");
+    let token = env.ok(&["mint", "--key-file", &key, "-c", "action = read"]);
+    let plain = env.ok(&["inspect", &token]);
+    assert!(!plain.contains('│') && !plain.contains('┌'), "{plain}");
+    let nonce = plain.lines().find(|l| l.starts_with("nonce")).expect("a nonce line");
+    assert_eq!(nonce.split_whitespace().nth(1), Some(nonce_of(&env, &token).as_str()), "{plain}");
+    assert!(
+        plain.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == ["0", "first", "action", "=", "read", "action", "only", "action", "read"]),
+        "{plain}"
+    );
+    let boxed = env.crumb().args(["inspect", &token]).env("CRUMB_TABLES", "box").output().unwrap();
+    assert!(String::from_utf8_lossy(&boxed.stdout).contains('│'));
+    let ring = env.path("ring.json").display().to_string();
+    let id = env.ok(&["keygen", "--keyring", &ring]);
+    let listed = env.ok(&["keygen", "--keyring", &ring, "--list"]);
+    let row: Vec<&str> = listed.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!((row[0], row[2]), (id.as_str(), "current"), "{listed}");
+}
+
+#[test]
+fn split_offers_no_request_facts_and_says_it_does_not_check_them() {
+    let env = Env::new();
+    let (_, help, _) = env.run(&["split", "--help"]);
+    for flag in ["--action", "--resource", "--ip", "--aud", "--context"] {
+        assert!(!help.contains(flag), "split --help offers {flag}");
+    }
+    assert!(help.contains("--at") && help.contains("--amount"), "{help}");
+    let (_, spend_help, _) = env.run(&["spend", "--help"]);
+    assert!(spend_help.contains("--action"), "spend still takes request facts");
+    let key = env.key("k");
+    let ledger = env.path("l.sqlite3").display().to_string();
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "10", "-c", "action = read"]);
+    let (code, _, err) =
+        env.run(&["split", &token, "--key-file", &key, "--ledger", &ledger, "--amount", "4", "--action", "write"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("a split makes no request"), "{err}");
+}
+
+#[test]
+fn man_page_synopses_show_option_values() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/crumb-verify.1")).unwrap();
+    let synopsis = page.split(".SH SYNOPSIS").nth(1).unwrap().split(".SH").next().unwrap();
+    assert!(synopsis.contains(r"[\fB\-\-key\-file\fR \fIFILE\fR]"), "{synopsis}");
+    assert!(synopsis.contains(r"[\fB\-\-ledger\fR \fIPATH|URL\fR]"), "{synopsis}");
+    assert!(synopsis.contains(r"[\fB\-\-json\fR]"), "{synopsis}");
+    let split = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/crumb-split.1")).unwrap();
+    let synopsis = split.split(".SH SYNOPSIS").nth(1).unwrap().split(".SH").next().unwrap();
+    assert!(synopsis.contains(r"\fB\-\-amount\fR \fIN\fR...") && !synopsis.contains("action"), "{synopsis}");
+}
+
+#[test]
+fn a_key_in_another_format_is_told_how_to_read_it() {
+    let env = Env::new();
+    let plain = env.file("plain.key", b"this is our super secret key; only we should know it");
+    let binary = env.file("binary.key", &[0xff, 0x00, 0x9c, 0x80, 0x01, 0xfe]);
+    for key in [&plain, &binary] {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let (code, _, err) = env.run(&["mint", "--key-file", key]);
+        assert!(code == 2 && err.contains("--key-format raw"), "{err}");
+        assert!(!err.contains("secret"), "the key's bytes are never shown: {err}");
+    }
+    env.ok(&["mint", "--key-file", &plain, "--key-format", "raw"]);
+}

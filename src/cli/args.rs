@@ -12,20 +12,31 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-/// The token a command works on.
+/// The token a command works on: an argument or `--token-file` (the usage line shows them as
+/// alternatives, `<TOKEN|--token-file <FILE>>`).
 #[derive(Args, Debug, Clone)]
+#[group(id = "token_source", required = true, multiple = false)]
 pub struct TokenArg {
     /// The token (v1, v2 or JSON, any base64 alphabet); `-` reads it from standard input.
-    #[arg(value_name = "TOKEN", required_unless_present = "token_file")]
+    #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Read the token from FILE instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    /// Read the token from FILE instead (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 }
 
 impl TokenArg {
+    /// `--token-file -` is standard input, the same as the argument `-`: no file to replace.
+    pub fn stdin_file_as_argument(&mut self) {
+        if self.token_file.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+            self.token_file = None;
+            self.token = Some("-".into());
+        }
+    }
+
     pub fn read_text(&self) -> Result<String> {
         match (&self.token, &self.token_file) {
+            (_, Some(path)) if path.as_os_str() == "-" => read_limited(std::io::stdin().lock(), "standard input"),
             (_, Some(path)) => read_limited_file(path),
             (Some(t), None) if t == "-" => read_limited(std::io::stdin().lock(), "standard input"),
             (Some(t), None) => Ok(t.clone()),
@@ -66,7 +77,7 @@ pub struct NonceTarget {
     /// The token (or give --nonce); `-` reads it from standard input.
     #[arg(value_name = "TOKEN", conflicts_with_all = ["nonce", "token_file"])]
     pub token: Option<String>,
-    /// Read the token from FILE.
+    /// Read the token from FILE (`-`: standard input).
     #[arg(long, value_name = "FILE", conflicts_with = "nonce")]
     pub token_file: Option<PathBuf>,
     /// The token's nonce (32 hex digits).

@@ -150,6 +150,15 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
                  keys instead, use a keyring: `crumb keygen --keyring FILE --import`, then `crumb keygen --keyring FILE`)",
             )
         }
+        Some(KeyError::Format { format: "hex", .. }) => {
+            return Some(
+                "crumb's key files are hex; a key in another format is read with --key-format raw (the file's bytes \
+                 as they are: other libraries' plain-string keys) or --key-format base64",
+            )
+        }
+        Some(KeyError::Format { .. }) => {
+            return Some("name the key's format with --key-format hex, raw (the file's bytes as they are) or base64")
+        }
         Some(KeyError::RetireCurrent(_)) => {
             return Some("add a new current key first (`crumb keygen --keyring FILE`), then retire this one")
         }

@@ -164,7 +164,7 @@ fn list(ring: &Keyring, json: bool) -> Result<u8> {
         for k in &ring.keys {
             table.add_row(vec![k.id.clone(), k.created.clone(), state(k)]);
         }
-        outln!("{table}")?;
+        outln!("{}", super::output::table_text(&table))?;
     }
     Ok(OK)
 }

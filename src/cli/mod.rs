@@ -205,6 +205,13 @@ fn single_subcommand(name: &str) -> Option<clap::Command> {
 }
 
 fn with_examples(sub: clap::Command) -> clap::Command {
+    // A split makes no request: the request facts that `ConsumeArgs` shares with spend are
+    // not checked (the children carry those caveats), so its help does not offer them.
+    let sub = if sub.get_name() == "split" {
+        split::REQUEST_FACTS.iter().fold(sub, |sub, id| sub.mut_arg(*id, |a| a.hide(true)))
+    } else {
+        sub
+    };
     match help::examples(sub.get_name()) {
         [] => sub,
         examples => sub.after_long_help(help::examples_text(examples)),

@@ -26,7 +26,7 @@ pub struct RevokeArgs {
     /// The token (or give --nonce); `-` reads it from standard input.
     #[arg(value_name = "TOKEN", conflicts_with = "token_file")]
     token: Option<String>,
-    /// Read the token from FILE.
+    /// Read the token from FILE (`-`: standard input).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// The nonce to revoke (32 hex digits): any, as the ledger's owner or with an operator
