@@ -349,6 +349,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
             [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Also check that a crumb server answers GET URL/healthz')
+            [CompletionResult]::new('--only', '--only', [CompletionResultType]::ParameterName, 'Run only these checks (repeatable): a container''s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -344,7 +344,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__doctor)
-            opts="-h -V --key-file --key-fd --key-format --keyring --ledger --server --json --help --version"
+            opts="-h -V --key-file --key-fd --key-format --keyring --ledger --server --only --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -372,6 +372,10 @@ _crumb() {
                     ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -W "data-directory key ledger server" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -326,6 +326,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
             cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --server 'Also check that a crumb server answers GET URL/healthz'
+            cand --only 'Run only these checks (repeatable): a container''s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`'
             cand --json 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

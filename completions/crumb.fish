@@ -295,6 +295,10 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l server -d 'Also check that a crumb server answers GET URL/healthz' -r
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l only -d 'Run only these checks (repeatable): a container\'s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`' -r -f -a "data-directory\t''
+key\t''
+ledger\t''
+server\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l json -d 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -s V -l version -d 'Print version'

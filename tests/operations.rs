@@ -315,6 +315,10 @@ fn doctor_reaches_a_running_server() {
     let (code, doc) = doctor(&server.env, &["--key-file", &server.key, "--ledger", &ledger, "--server", &server.url]);
     assert_eq!(findings(&doc, "server")[0]["status"], "ok", "{doc}");
     assert_eq!((code, doc["ok"].as_bool()), (0, Some(true)), "{doc}");
+    // Only the server, as a container's HEALTHCHECK asks: nothing else is looked at.
+    let (code, doc) = doctor(&server.env, &["--only", "server", "--server", &server.url]);
+    let checks: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    assert_eq!((code, checks), (0, vec!["server"]), "{doc}");
     // Something else at the address (not crumb's /healthz) is an error.
     let (code, doc) = doctor(&server.env, &["--server", &format!("{}/v1", server.url)]);
     assert_eq!((code, findings(&doc, "server")[0]["status"].as_str()), (3, Some("error")), "{doc}");

@@ -28,9 +28,21 @@ pub struct DoctorArgs {
     /// Also check that a crumb server answers GET URL/healthz.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
+    /// Run only these checks (repeatable): a container's HEALTHCHECK runs `--only server`, a
+    /// readiness probe `--only ledger`.
+    #[arg(long, value_enum, value_name = "CHECK")]
+    only: Vec<Check>,
     /// Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+enum Check {
+    DataDirectory,
+    Key,
+    Ledger,
+    Server,
 }
 
 #[derive(Serialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -66,10 +78,20 @@ impl Report {
 
 pub fn run(args: DoctorArgs) -> Result<u8> {
     let mut report = Report::default();
-    data_dir(&mut report);
-    key(&mut report, &args.key);
-    ledger(&mut report, &args.ledger);
-    if let Some(url) = &args.server {
+    let wanted = |check: Check| args.only.is_empty() || args.only.contains(&check);
+    if wanted(Check::Server) && !args.only.is_empty() && args.server.is_none() {
+        return Err(super::exit::bad_input("--only server needs --server URL"));
+    }
+    if wanted(Check::DataDirectory) {
+        data_dir(&mut report);
+    }
+    if wanted(Check::Key) {
+        key(&mut report, &args.key);
+    }
+    if wanted(Check::Ledger) {
+        ledger(&mut report, &args.ledger);
+    }
+    if let (true, Some(url)) = (wanted(Check::Server), &args.server) {
         server(&mut report, url);
     }
     let worst = report.0.iter().map(|f| f.status).max().unwrap_or(Status::Ok);
