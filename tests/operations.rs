@@ -57,6 +57,18 @@ fn the_default_key_moves_into_a_keyring_and_its_tokens_go_on_verifying() {
     let (code, _, err) = env.run(&["keygen", "--keyring", &fresh, "--import", &junk]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(listed_keys(&env, &fresh).len(), 1);
+
+    // The default key is imported under the rules it is read by: not from a data directory
+    // others may write (someone could have put a key there).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let other = env.path("other.json").to_str().unwrap().to_owned();
+        std::fs::set_permissions(env.path("data"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (code, _, err) = env.run(&["keygen", "--keyring", &other, "--import"]);
+        assert!(code == 2 && err.contains("chmod 700"), "{err}");
+        assert!(!std::path::Path::new(&other).exists());
+    }
 }
 
 #[test]

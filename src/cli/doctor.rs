@@ -153,7 +153,7 @@ fn data_dir(report: &mut Report) {
 /// The owner and mode of a secret file (a key, a keyring): anyone else's, or readable or
 /// writable by others, is an error. `None` when crumb would refuse to read it; else whether
 /// its owner and mode are as they should be.
-fn secret_file(report: &mut Report, check: &'static str, path: &Path) -> Option<bool> {
+fn secret_file(report: &mut Report, check: &'static str, path: &Path, default: bool) -> Option<bool> {
     let shown = path.display().to_string();
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -165,7 +165,9 @@ fn secret_file(report: &mut Report, check: &'static str, path: &Path) -> Option<
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if meta.uid() != paths::effective_uid() {
+        // The default key is refused when it is not yours; a named one (a secret a service
+        // manager hands over, say) may be another's, so that is only said.
+        if meta.uid() != paths::effective_uid() && default {
             report.fix(
                 check,
                 Status::Error,
@@ -177,6 +179,15 @@ fn secret_file(report: &mut Report, check: &'static str, path: &Path) -> Option<
                 format!("`chown $USER {shown}` if it is yours, or make your own"),
             );
             return None;
+        }
+        if meta.uid() != paths::effective_uid() {
+            report.fix(
+                check,
+                Status::Warning,
+                &shown,
+                format!("owned by user id {}, not by you", meta.uid()),
+                "make sure that user is one you trust with the key (whoever owns it may replace it)".into(),
+            );
         }
         let mode = meta.mode() & 0o777;
         if mode & 0o002 != 0 {
@@ -202,8 +213,16 @@ fn secret_file(report: &mut Report, check: &'static str, path: &Path) -> Option<
             return Some(false);
         }
     }
-    let _ = meta;
-    Some(true)
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(meta.uid() == paths::effective_uid())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some(true)
+    }
 }
 
 fn key(report: &mut Report, args: &KeyArgs) {
@@ -226,7 +245,8 @@ fn key(report: &mut Report, args: &KeyArgs) {
     };
     let shown = path.display().to_string();
     let check = if is_keyring { "keyring" } else { "key-file" };
-    let Some(private) = secret_file(report, check, &path) else { return };
+    let default = paths::default_key_file().is_ok_and(|d| d == path);
+    let Some(private) = secret_file(report, check, &path, default) else { return };
     let private = if private { ", private (0600) and yours" } else { "" };
     if !is_keyring {
         match crumb::key::read_key_file(&path, args.key_format.into()) {

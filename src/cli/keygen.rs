@@ -68,7 +68,16 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
                 (None, Some(file)) => {
                     let file = match file {
                         Some(file) => file.clone(),
-                        None => paths::default_key_file()?,
+                        None => {
+                            // The default key, under the rules it is always read by: a key
+                            // someone else could have put there is not taken into a keyring.
+                            let default = paths::default_key_file()?;
+                            if let Some(dir) = default.parent() {
+                                paths::check_data_dir(dir)?;
+                            }
+                            paths::check_owned(&default)?;
+                            default
+                        }
                     };
                     let key = crumb::key::read_key_file(&file, crumb::KeyFormat::Hex)?;
                     let id = key.key_id();
