@@ -454,3 +454,24 @@ fn a_key_in_another_format_is_told_how_to_read_it() {
     }
     env.ok(&["mint", "--key-file", &plain, "--key-format", "raw"]);
 }
+
+/// Over HTTP too: an operator reading the tree of a nonce the server's ledger never saw is told
+/// so (404 `unknown-token`; exit 2 through the CLI), not shown a live token.
+#[test]
+fn an_operator_reading_the_lineage_of_an_unseen_nonce_over_http_is_told_it_is_unknown() {
+    let server = crate::common::server::start(&[]);
+    let env = &server.env;
+    let operator = env.file("operator.cred", server.mint(&["--operator", "--expires-in", "10m"]).as_bytes());
+    let unused = server.mint(&["--balance", "5"]);
+    let nonce = server.nonce(&unused);
+    let args = ["lineage", "--server", &server.url, "--credential-file", &operator, "--nonce", &nonce, "--json"];
+    let (code, out, _) = env.run(&args);
+    let doc = json(&out);
+    assert_eq!((code, doc["code"].as_str()), (2, Some("unknown-token")), "{doc}");
+    // Once spent, the ledger knows it: the tree has it and its successor.
+    let (status, _) = server.post("/v1/spend", &serde_json::json!({ "token": unused, "cost": 1 }));
+    assert_eq!(status, 200);
+    let (code, out, err) = env.run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["tree"].as_array().unwrap().len(), 2, "{out}");
+}

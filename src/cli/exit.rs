@@ -272,11 +272,11 @@ mod tests {
             assert_eq!(*exit, exit_for(class), "{code}: exit");
             assert_eq!(*http, crate::serve::status_of(class).as_u16().to_string(), "{code}: HTTP");
         }
-        // Said by the local revoke and lineage only (a refusal of this side, no HTTP status).
+        // Said by lineage (local or an operator's over HTTP) and the local revoke.
         let unknown =
             crumb::Error::Invalid(crumb::error::Invalid::UnknownToken(crumb::token::identifier::Nonce([0; 16])));
         let (class, code) = crumb::outcome::classify(&unknown).unwrap();
         let row = table.iter().find(|(c, _, _)| c == code).expect("README's reason codes lack unknown-token");
-        assert_eq!((row.1, row.2.as_str()), (exit_for(class), "—"));
+        assert_eq!((row.1, row.2.clone()), (exit_for(class), crate::serve::status_of(class).as_u16().to_string()));
     }
 }
