@@ -25,22 +25,24 @@ pub fn directory_of(path: &Path) -> &Path {
     path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
+/// Creates `path` (which must not exist) 0600 and writes `contents` to it, fsynced.
+fn write_fresh(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
 /// Writes `contents` to a new private file beside `path` (0600, fsynced); returns its name.
 fn write_beside(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
     let tmp = temp_beside(path, "tmp")?;
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    };
-    write().inspect_err(|_| {
+    write_fresh(&tmp, contents).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
     Ok(tmp)
@@ -51,13 +53,22 @@ fn sync_directory(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Creates `path` holding `contents` only if no file is there: `Ok(false)` when one is (it is
-/// left as it was). Nobody ever sees the file half-written.
+/// left as it was). Nobody ever sees the file half-written, except on a file system without
+/// hard links, where the file is created in place (exclusively) instead.
 pub fn create_new(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
     let tmp = write_beside(path, contents)?;
     let place = || -> std::io::Result<bool> {
         let linked = match std::fs::hard_link(&tmp, path) {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            // No hard links here (some network and FUSE file systems): create it in place.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied) => {
+                match write_fresh(path, contents) {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         std::fs::remove_file(&tmp)?;

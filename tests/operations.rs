@@ -432,6 +432,7 @@ fn man_page_synopses_show_option_values() {
     assert!(synopsis.contains(r"[\fB\-\-key\-file\fR \fIFILE\fR]"), "{synopsis}");
     assert!(synopsis.contains(r"[\fB\-\-ledger\fR \fIPATH|URL\fR]"), "{synopsis}");
     assert!(synopsis.contains(r"[\fB\-\-json\fR]"), "{synopsis}");
+    assert!(synopsis.contains(r"(\fITOKEN\fR|\fB\-\-token\-file\fR \fIFILE\fR)"), "{synopsis}");
     let split = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/crumb-split.1")).unwrap();
     let synopsis = split.split(".SH SYNOPSIS").nth(1).unwrap().split(".SH").next().unwrap();
     assert!(synopsis.contains(r"\fB\-\-amount\fR \fIN\fR...") && !synopsis.contains("action"), "{synopsis}");
