@@ -310,6 +310,32 @@ fn doctor_finds_a_missing_ledger_a_keyring_without_a_current_key_and_an_unreacha
         )
     );
     assert_eq!(findings(&doc, "server")[0]["status"], "error", "{doc}");
+    // A keyring holding one key twice is inconsistent too.
+    let key_file = env.key("twice.key");
+    let hex = std::fs::read_to_string(&key_file).unwrap();
+    let id = json(&env.ok(&[
+        "keygen",
+        "--keyring",
+        &env.path("probe.json").display().to_string(),
+        "--import",
+        &key_file,
+        "--json",
+    ]))["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let entry = serde_json::json!({ "id": id, "key": hex.trim(), "created": "2026-01-01T00:00:00Z", "retired": null });
+    let twice = serde_json::json!({ "version": 1, "current": id, "keys": [entry, entry] });
+    let twice_path = env.file("twice.json", twice.to_string().as_bytes());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&twice_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (code, doc) = doctor(&env, &["--keyring", &twice_path, "--only", "key"]);
+    let found = &findings(&doc, "keyring");
+    assert!(code == 3 && found.iter().any(|f| f["message"].as_str().unwrap().contains("twice")), "{doc}");
+
     // The fixes fixed: a current key and the ledger made.
     env.ok(&["keygen", "--keyring", &ring]);
     env.ok(&["ledger", "init", "--ledger", &ledger]);

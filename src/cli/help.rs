@@ -37,6 +37,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("CRUMB_KEYRING", "A keyring file, when no key flag and no CRUMB_KEY_FILE is given."),
     ("CRUMB_LEDGER", "The ledger, when no --ledger is given (default: in the data directory)."),
     ("CRUMB_LOG", "What `crumb serve` logs to stderr, as a tracing filter (default: info)."),
+    ("CRUMB_TABLES", "box or plain: how tables are drawn (default: boxes on a terminal, plain columns in a pipe)."),
 ];
 
 /// The files crumb keeps, for the man pages.
