@@ -407,6 +407,9 @@ fn token_file_dash_reads_standard_input_and_usage_shows_the_alternative() {
     }
     let (code, _, err) = env.run(&["verify", "--key-file", &key]);
     assert!(code == 2 && err.contains("<TOKEN|--token-file <FILE>>"), "{err}");
+    // `crumb request` rotates its token file: standard input is refused, and said why.
+    let (code, _, err) = with_stdin(&env, &["request", "--token-file", "-", "http://127.0.0.1:9/x"], &token);
+    assert!(code == 2 && err.contains("names a file, not standard input"), "{err}");
 }
 
 #[test]
