@@ -31,6 +31,9 @@ _crumb() {
             crumb,discharge)
                 cmd="crumb__subcmd__discharge"
                 ;;
+            crumb,doctor)
+                cmd="crumb__subcmd__doctor"
+                ;;
             crumb,generate)
                 cmd="crumb__subcmd__generate"
                 ;;
@@ -45,6 +48,9 @@ _crumb() {
                 ;;
             crumb,keygen)
                 cmd="crumb__subcmd__keygen"
+                ;;
+            crumb,ledger)
+                cmd="crumb__subcmd__ledger"
                 ;;
             crumb,lineage)
                 cmd="crumb__subcmd__lineage"
@@ -94,6 +100,9 @@ _crumb() {
             crumb__subcmd__help,discharge)
                 cmd="crumb__subcmd__help__subcmd__discharge"
                 ;;
+            crumb__subcmd__help,doctor)
+                cmd="crumb__subcmd__help__subcmd__doctor"
+                ;;
             crumb__subcmd__help,generate)
                 cmd="crumb__subcmd__help__subcmd__generate"
                 ;;
@@ -108,6 +117,9 @@ _crumb() {
                 ;;
             crumb__subcmd__help,keygen)
                 cmd="crumb__subcmd__help__subcmd__keygen"
+                ;;
+            crumb__subcmd__help,ledger)
+                cmd="crumb__subcmd__help__subcmd__ledger"
                 ;;
             crumb__subcmd__help,lineage)
                 cmd="crumb__subcmd__help__subcmd__lineage"
@@ -142,6 +154,21 @@ _crumb() {
             crumb__subcmd__help,verify)
                 cmd="crumb__subcmd__help__subcmd__verify"
                 ;;
+            crumb__subcmd__help__subcmd__ledger,init)
+                cmd="crumb__subcmd__help__subcmd__ledger__subcmd__init"
+                ;;
+            crumb__subcmd__ledger,help)
+                cmd="crumb__subcmd__ledger__subcmd__help"
+                ;;
+            crumb__subcmd__ledger,init)
+                cmd="crumb__subcmd__ledger__subcmd__init"
+                ;;
+            crumb__subcmd__ledger__subcmd__help,help)
+                cmd="crumb__subcmd__ledger__subcmd__help__subcmd__help"
+                ;;
+            crumb__subcmd__ledger__subcmd__help,init)
+                cmd="crumb__subcmd__ledger__subcmd__help__subcmd__init"
+                ;;
             *)
                 ;;
         esac
@@ -149,7 +176,7 @@ _crumb() {
 
     case "${cmd}" in
         crumb)
-            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help"
+            opts="-h -V --help --version keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +343,48 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__doctor)
+            opts="-h -V --key-file --key-fd --key-format --keyring --ledger --server --only --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-format)
+                    COMPREPLY=($(compgen -W "hex raw base64" -- "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -W "data-directory key ledger server" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__generate)
             opts="-h -V --dir --help --version completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -393,7 +462,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__help)
-            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help"
+            opts="keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -476,6 +545,20 @@ _crumb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crumb__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crumb__subcmd__help__subcmd__generate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -535,6 +618,34 @@ _crumb() {
         crumb__subcmd__help__subcmd__keygen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__ledger)
+            opts="init"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__help__subcmd__ledger__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -735,7 +846,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__keygen)
-            opts="-h -V --out --force --keyring --retire --list --json --help --version"
+            opts="-h -V --out --force --keyring --retire --import --list --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -750,6 +861,84 @@ _crumb() {
                     return 0
                     ;;
                 --retire)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --import)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger)
+            opts="-h -V --help --version init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__help)
+            opts="init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crumb__subcmd__ledger__subcmd__init)
+            opts="-h -V --ledger --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -965,7 +1154,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__revoke)
-            opts="-h -V --token-file --nonce --key-file --key-fd --key-format --keyring --cascade --ledger --server --credential-file --json --help --version"
+            opts="-h -V --token-file --nonce --key-file --key-fd --key-format --keyring --cascade --unseen --ledger --server --credential-file --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1235,7 +1424,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__split)
-            opts="-q -h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --action --resource --ip --aud --context --at --exact --only-exact --discharge --discharge-file --server --json --format --quiet --amount --revocable --help --version"
+            opts="-q -h -V --token-file --key-file --key-fd --key-format --keyring --ledger --request-id --at --exact --only-exact --discharge --discharge-file --server --json --format --quiet --amount --revocable --action --resource --ip --aud --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1269,26 +1458,6 @@ _crumb() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --action)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --resource)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ip)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --aud)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --context)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1314,6 +1483,26 @@ _crumb() {
                     return 0
                     ;;
                 --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resource)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aud)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,6 +36,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand top-up 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+            cand ledger 'The ledger''s upkeep'
+            cand doctor 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -47,7 +49,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;keygen'= {
             cand --out 'Write the key to FILE (hex, mode 0600) instead of the default key file'
             cand --keyring 'Add a new key to this keyring (created if missing) and make it current'
-            cand --retire 'With --keyring: retire key KID instead of adding one; its tokens stop verifying'
+            cand --retire 'With --keyring: retire key KID instead of adding one; its tokens stop verifying. The current key is refused: add a new current key first'
+            cand --import 'With --keyring: add an existing key file (default: the default key file) to the keyring instead of a new key, keeping its key id, so the tokens minted with it go on verifying. It becomes current only if the keyring has no current key'
             cand --force 'Replace an existing key file'
             cand --list 'With --keyring: list its keys (ids, creation, current or retired; never the keys)'
             cand --json 'Print {"key_id", "path"} as JSON'
@@ -77,7 +80,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;attenuate'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand -c 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --caveat 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable'
             cand --expires-in 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)'
@@ -95,7 +98,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;inspect'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Check the signature with this key (hex unless --key-format)'
             cand --key-format 'key-format'
             cand --discharge 'Discharges to match against the third-party caveats; repeatable'
@@ -108,7 +111,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;verify'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -159,7 +162,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;spend'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -188,18 +191,13 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;split'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
             cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --request-id 'Idempotency key: the same id retried returns the same result'
-            cand --action 'The action requested (checked by `action` caveats)'
-            cand --resource 'The resource requested (checked by `resource` caveats)'
-            cand --ip 'The client''s address (checked by `ip` caveats)'
-            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
-            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
             cand --at 'Check as of this time (RFC 3339) instead of now'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file'
@@ -207,6 +205,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --server 'Use a remote `crumb serve` instead of a local key and ledger'
             cand --format 'Output format of the issued tokens'
             cand --amount 'A child''s balance; repeatable'
+            cand --action 'The action requested (checked by `action` caveats)'
+            cand --resource 'The resource requested (checked by `resource` caveats)'
+            cand --ip 'The client''s address (checked by `ip` caveats)'
+            cand --aud 'The audience verifying the token (checked by `aud` caveats)'
+            cand --context 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --json 'Print a JSON receipt instead of bare tokens'
             cand -q 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
@@ -218,7 +221,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;revoke'= {
-            cand --token-file 'Read the token from FILE'
+            cand --token-file 'Read the token from FILE (`-`: standard input)'
             cand --nonce 'The nonce to revoke (32 hex digits): any, as the ledger''s owner or with an operator credential; a revocable child of its lineage, with a holder''s token'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
@@ -228,14 +231,15 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --server 'Ask a remote `crumb serve` instead of writing a ledger file'
             cand --credential-file 'With --server: an operator credential (`crumb mint --operator`) in FILE'
             cand --cascade 'Also revoke every successor and child descended from it through spend and split'
-            cand --json 'Print {"nonce", "revoked": [nonces]} as JSON'
+            cand --unseen 'Revoke a --nonce the ledger has never seen (a token minted and never used). Without it such a nonce is refused (`unknown-token`, exit 2): it may be mistyped, or another ledger''s. A token given itself is revoked either way'
+            cand --json 'Print {"nonce", "revoked": [nonces]} as JSON (locally also "seen": whether the ledger had a record of the nonce before)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'crumb;give-back'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -265,7 +269,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;status'= {
-            cand --token-file 'Read the token from FILE instead'
+            cand --token-file 'Read the token from FILE instead (`-`: standard input)'
             cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
@@ -279,13 +283,51 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;lineage'= {
-            cand --token-file 'Read the token from FILE'
+            cand --token-file 'Read the token from FILE (`-`: standard input)'
             cand --nonce 'The token''s nonce (32 hex digits)'
             cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` instead of reading a ledger file'
             cand --credential-file 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE'
             cand --format 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)'
             cand --json 'The same as --format json'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;ledger'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Create the ledger, or upgrade its schema, and say where it is'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;ledger;init'= {
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --json 'Print {"ledger", "schema_version", "created"} as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crumb;ledger;help'= {
+            cand init 'Create the ledger, or upgrade its schema, and say where it is'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crumb;ledger;help;init'= {
+        }
+        &'crumb;ledger;help;help'= {
+        }
+        &'crumb;doctor'= {
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
+            cand --key-format 'How the key''s bytes are written'
+            cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --server 'Also check that a crumb server answers GET URL/healthz'
+            cand --only 'Run only these checks (repeatable): a container''s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`'
+            cand --json 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -396,6 +438,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand top-up 'Add credit to a live token''s lineage, on this ledger (the operator''s): the lineage''s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
             cand status 'Show a token''s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
             cand lineage 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+            cand ledger 'The ledger''s upkeep'
+            cand doctor 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix'
             cand serve 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
             cand request 'Send an HTTP request paid for by a token file, and keep the file rotated'
             cand mcp 'Serve the agent''s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -431,6 +475,13 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;help;status'= {
         }
         &'crumb;help;lineage'= {
+        }
+        &'crumb;help;ledger'= {
+            cand init 'Create the ledger, or upgrade its schema, and say where it is'
+        }
+        &'crumb;help;ledger;init'= {
+        }
+        &'crumb;help;doctor'= {
         }
         &'crumb;help;serve'= {
         }

@@ -40,6 +40,8 @@ complete -c crumb -n "__fish_crumb_needs_command" -f -a "give-back" -d 'Give a s
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "top-up" -d 'Add credit to a live token\'s lineage, on this ledger (the operator\'s): the lineage\'s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "status" -d 'Show a token\'s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "ledger" -d 'The ledger\'s upkeep'
+complete -c crumb -n "__fish_crumb_needs_command" -f -a "doctor" -d 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "serve" -d 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "request" -d 'Send an HTTP request paid for by a token file, and keep the file rotated'
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "mcp" -d 'Serve the agent\'s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
@@ -49,7 +51,8 @@ complete -c crumb -n "__fish_crumb_needs_command" -f -a "generate" -d 'Write she
 complete -c crumb -n "__fish_crumb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l out -d 'Write the key to FILE (hex, mode 0600) instead of the default key file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l keyring -d 'Add a new key to this keyring (created if missing) and make it current' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l retire -d 'With --keyring: retire key KID instead of adding one; its tokens stop verifying' -r
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l retire -d 'With --keyring: retire key KID instead of adding one; its tokens stop verifying. The current key is refused: add a new current key first' -r
+complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l import -d 'With --keyring: add an existing key file (default: the default key file) to the keyring instead of a new key, keeping its key id, so the tokens minted with it go on verifying. It becomes current only if the keyring has no current key' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l force -d 'Replace an existing key file'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l list -d 'With --keyring: list its keys (ids, creation, current or retired; never the keys)'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l json -d 'Print {"key_id", "path"} as JSON'
@@ -75,7 +78,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand mint" -l operator -d 'Mint a
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s c -l caveat -d 'A first-party caveat `KEY OP VALUE` (the grammar: `crumb help caveats`); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l expires-in -d 'Add `expires < now + DURATION` (e.g. 90s, 15m, 1h30m, 7d)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l raw -d 'A caveat added as raw bytes without checking it, for interop; repeatable' -r
@@ -93,7 +96,7 @@ v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -l json -d 'Print a JSON document (the token, its nonce, key id, balance and expiry) instead'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand attenuate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-file -d 'Check the signature with this key (hex unless --key-format)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l key-format -r -f -a "hex\t''
 raw\t''
@@ -104,7 +107,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l json -d 'Print a
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l show-signature -d 'Include the signature (with the caveats, it is the whole bearer token)'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -152,7 +155,7 @@ v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -l json -d 'Print {"discharges": [bound, ...]} instead of one per line'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -181,7 +184,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l json -d 'Print a J
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s q -l quiet -d 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -190,11 +193,6 @@ base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
@@ -205,13 +203,18 @@ v2\t'v2 binary, base64url without padding'
 json\t'v2 JSON'
 v1-json\t'v1 JSON'"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l amount -d 'A child\'s balance; repeatable' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l action -d 'The action requested (checked by `action` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ip -d 'The client\'s address (checked by `ip` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l aud -d 'The audience verifying the token (checked by `aud` caveats)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l context -d 'An application fact NAME=VALUE (checked by `NAME = …` caveats); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l json -d 'Print a JSON receipt instead of bare tokens'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s q -l quiet -d 'Print nothing on stderr after success (no `crumb: paid N, M left`)'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l revocable -d 'Delegate rather than transfer: the children (not the remainder) can be revoked by this token\'s lineage (`crumb revoke --token-file F --nonce CHILD`), their unspent balance coming back. Without it a child is final, like a payment'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The nonce to revoke (32 hex digits): any, as the ledger\'s owner or with an operator credential; a revocable child of its lineage, with a holder\'s token' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
@@ -223,10 +226,11 @@ complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The le
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l server -d 'Ask a remote `crumb serve` instead of writing a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l credential-file -d 'With --server: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"nonce", "revoked": [nonces]} as JSON'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l unseen -d 'Revoke a --nonce the ledger has never seen (a token minted and never used). Without it such a nonce is refused (`unknown-token`, exit 2): it may be mistyped, or another ledger\'s. A token given itself is revoked either way'
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"nonce", "revoked": [nonces]} as JSON (locally also "seen": whether the ledger had a record of the nonce before)'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -250,7 +254,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l ledger -d 'The le
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l json -d 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand status" -l token-file -d 'Read the token from FILE instead' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
@@ -262,7 +266,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand status" -l server -d 'Ask a 
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l json -d 'Print the status as JSON (the fields of `GET /v1/status`)'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l server -d 'Ask a remote `crumb serve` instead of reading a ledger file' -r
@@ -273,6 +277,31 @@ dot\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l json -d 'The same as --format json'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create the ledger, or upgrade its schema, and say where it is'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l json -d 'Print {"ledger", "schema_version", "created"} as JSON'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create the ledger, or upgrade its schema, and say where it is'
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
+raw\t''
+base64\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l server -d 'Also check that a crumb server answers GET URL/healthz' -r
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l only -d 'Run only these checks (repeatable): a container\'s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`' -r -f -a "data-directory\t''
+key\t''
+ledger\t''
+server\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l json -d 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the address is printed on stdout)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
@@ -340,24 +369,27 @@ complete -c crumb -n "__fish_crumb_using_subcommand caveats" -s V -l version -d 
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -l dir -d 'Directory to write into' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c crumb -n "__fish_crumb_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature. With --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and whether it is a revocable delegation, which the ledger records, not the token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "give-back" -d 'Give a split-off token\'s whole balance back to the lineage it was split from'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "top-up" -d 'Add credit to a live token\'s lineage, on this ledger (the operator\'s): the lineage\'s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "status" -d 'Show a token\'s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "serve" -d 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "request" -d 'Send an HTTP request paid for by a token file, and keep the file rotated'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "mcp" -d 'Serve the agent\'s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "completions" -d 'Print a shell completion script on stdout'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "caveats" -d 'The caveat language: what each caveat means and how it narrows a token'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
-complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage serve request mcp completions caveats generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "keygen" -d 'Generate a root key and print its key id'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "mint" -d 'Mint a token; prints it and a newline, nothing else on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "attenuate" -d 'Add caveats to a token (no key needed); prints the narrower token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "inspect" -d 'Show a token\'s location, identifier, caveats and warnings. No key needed; with a key, also whether the signature holds. The signature is hidden unless --show-signature. With --server, also its standing there (`GET /v1/status`): live, spent, revoked or held, and whether it is a revocable delegation, which the ledger records, not the token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "verify" -d 'Verify a token\'s signature and every caveat against a request'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "discharge" -d 'Mint a discharge macaroon for a third-party caveat, as the third party'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "bind" -d 'Bind discharges to a token; prints each bound discharge on its own line'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "spend" -d 'Spend COST from a token\'s balance; prints the successor token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "split" -d 'Split a token\'s balance: one child per --amount plus a remainder child, each with every caveat of the parent; prints one token per line (the remainder last)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "revoke" -d 'Revoke a token by itself or by its nonce; verify and spend refuse it from then on'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "give-back" -d 'Give a split-off token\'s whole balance back to the lineage it was split from'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "top-up" -d 'Add credit to a live token\'s lineage, on this ledger (the operator\'s): the lineage\'s next spend, split or proxied request returns a successor carrying it, and the agent changes nothing'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "status" -d 'Show a token\'s standing: live, spent, revoked or held; its balance and expiry; whether it is a revocable delegation; credit returned to its lineage; and what it delegated'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "lineage" -d 'Show the delegation tree a token belongs to: which token was spent into which successor, which was split into which children, with amounts, request ids, times, and what is live'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "ledger" -d 'The ledger\'s upkeep'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "doctor" -d 'Check the key, keyring, data directory and ledger (and a server), each finding with its fix'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "serve" -d 'Serve the JSON API over HTTP, or meter an API as a reverse proxy (--upstream)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "request" -d 'Send an HTTP request paid for by a token file, and keep the file rotated'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "mcp" -d 'Serve the agent\'s wallet to an MCP host over stdio: the agent pays, splits and delegates with wallet entries, and the model never sees a token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "completions" -d 'Print a shell completion script on stdout'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "caveats" -d 'The caveat language: what each caveat means and how it narrows a token'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "generate" -d 'Write shell completions or man pages into a directory'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and not __fish_seen_subcommand_from keygen mint attenuate inspect verify discharge bind spend split revoke give-back top-up status lineage ledger doctor serve request mcp completions caveats generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crumb -n "__fish_crumb_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "init" -d 'Create the ledger, or upgrade its schema, and say where it is'

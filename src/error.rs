@@ -65,6 +65,9 @@ pub enum KeyError {
     WrongKey { token: String, given: String },
     #[error("the key {0} is retired")]
     Retired(String),
+    /// Retiring the key new tokens are minted with would leave the keyring minting nothing.
+    #[error("the key {0} is the keyring's current key (new tokens are minted with it): retiring it would leave no key to mint with")]
+    RetireCurrent(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
 }
@@ -201,6 +204,10 @@ pub enum Invalid {
     /// An operator act that names no nonce.
     #[error("name the nonce to {0}")]
     NoTarget(&'static str),
+    /// An owner's act on a nonce the ledger has no record of (no spend, split, hold,
+    /// revocation or issue): a mistyped nonce, another ledger's, or a minted token never used.
+    #[error("the ledger has never seen the token {0}: no spend, split or revocation of it is recorded")]
+    UnknownToken(crate::token::identifier::Nonce),
     /// A spend of nothing.
     #[error("a spend costs at least 1: a spend that moves nothing is refused")]
     ZeroCost,

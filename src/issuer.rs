@@ -82,6 +82,9 @@ pub struct Verdict {
     pub signature_valid: bool,
     /// True when no ledger was consulted: a spent or revoked token would pass.
     pub offline: bool,
+    /// False when the token's identifier is not crumb's (another library minted it): no ledger
+    /// records it, so it has no standing to check and can be neither spent nor revoked.
+    pub tracked: bool,
     /// The caveat that refused the request, as in `caveats`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caveat: Option<serde_json::Value>,
@@ -234,6 +237,7 @@ impl Issuer {
             balance: crate::verify::balance_of(token),
             signature_valid: report.signature_valid,
             offline: self.ledger.is_none(),
+            tracked: nonce.is_some(),
             caveat,
             caveats: if explain { caveats } else { None },
             report,
@@ -515,9 +519,15 @@ impl Issuer {
 
     /// Revokes `target` as the ledger's owner (the local `crumb revoke`, which writes the
     /// ledger directly and so is the operator).
-    pub fn revoke_as_owner(&self, target: Nonce, cascade: bool) -> Result<Revocation, Error> {
+    /// A nonce the ledger has never seen is refused (`unknown-token`) unless `unseen` (a token
+    /// minted and never used, revoked before its first use).
+    pub fn revoke_as_owner(&self, target: Nonce, cascade: bool, unseen: bool) -> Result<Revocation, Error> {
         let at = crate::caveat::rfc3339(self.clock.now());
-        let revoked = self.ledger_or_usage()?.revoke(&target, cascade, &at)?;
+        let ledger = self.ledger_or_usage()?;
+        if !unseen && !ledger.info(&target)?.known {
+            return Err(Error::Invalid(Invalid::UnknownToken(target)));
+        }
+        let revoked = ledger.revoke(&target, cascade, &at)?;
         Ok(Revocation { nonce: target, revoked, returned: None })
     }
 
@@ -533,7 +543,17 @@ impl Issuer {
     }
 
     /// The whole tree of `target`, as the ledger's owner reads it (the local `crumb lineage`).
+    /// A nonce the ledger has never seen is refused (`unknown-token`): it has no tree.
     pub fn lineage_as_owner(&self, target: Nonce) -> Result<Lineage, Error> {
-        Ok(self.ledger_or_usage()?.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?)
+        let ledger = self.ledger_or_usage()?;
+        if !ledger.info(&target)?.known {
+            return Err(Error::Invalid(Invalid::UnknownToken(target)));
+        }
+        Ok(ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?)
+    }
+
+    /// Whether the ledger has a record of `nonce` (see [`crate::ledger::TokenInfo::known`]).
+    pub fn knows(&self, nonce: &Nonce) -> Result<bool, Error> {
+        Ok(self.ledger_or_usage()?.info(nonce)?.known)
     }
 }

@@ -6,7 +6,6 @@ use crate::error::KeyError;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -161,35 +160,21 @@ pub fn permission_warning(path: &Path) -> Option<String> {
     None
 }
 
-/// Writes `contents` to a new file with mode 0600; refuses to replace one unless `force`.
-/// With `force` the new file is written beside and renamed over, so a crash leaves one or the other.
+/// Writes `contents` to a file with mode 0600 ([`crate::private_file`]): a new one, or with
+/// `force` replacing one atomically. Refuses to replace a file unless `force`.
 pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> Result<(), KeyError> {
     let err = |source| KeyError::Write { path: path.into(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_private_dir(dir).map_err(err)?;
     }
-    if !force && path.exists() {
-        return Err(KeyError::Exists { path: path.into() });
-    }
-    let target = if force { temp_beside(path) } else { path.to_path_buf() };
-    let mut file = open_private(&target).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            KeyError::Exists { path: path.into() }
-        } else {
-            err(e)
-        }
-    })?;
-    file.write_all(contents).and_then(|_| file.sync_all()).map_err(err)?;
     if force {
-        std::fs::rename(&target, path).map_err(err)?;
+        return crate::private_file::replace(path, contents).map_err(err);
     }
-    Ok(())
-}
-
-fn temp_beside(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
+    match crate::private_file::create_new(path, contents) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(KeyError::Exists { path: path.into() }),
+        Err(e) => Err(err(e)),
+    }
 }
 
 /// Creates a directory (and its parents) that only the owner can enter, as the data directory
@@ -203,17 +188,6 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)
-}
-
-#[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 /// Writes a key as hex to a new 0600 file.

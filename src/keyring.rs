@@ -133,15 +133,51 @@ impl Keyring {
         id
     }
 
-    /// Retires a key: tokens signed with it stop verifying. Retiring the current key leaves
-    /// no current key until another is added, so nothing new is minted with a retired key.
+    /// Adds a key that already exists elsewhere (the default key file, moving to a keyring),
+    /// keeping its id: tokens minted with it go on verifying. It becomes current only when
+    /// the keyring has no current key. Returns whether it was added (not there before).
+    pub fn import(&mut self, key: RootKey) -> bool {
+        let id = key.key_id();
+        if self.keys.iter().any(|k| k.id == id) {
+            return false;
+        }
+        self.keys.push(KeyEntry { id: id.clone(), key, created: now_text(), retired: None });
+        if self.current.is_none() {
+            self.current = Some(id);
+        }
+        true
+    }
+
+    /// Retires a key: tokens signed with it stop verifying. The current key is refused: a
+    /// keyring with no current key mints nothing, so a new current key comes first.
     pub fn retire(&mut self, id: &str) -> Result<(), KeyError> {
+        if self.current.as_deref() == Some(id) {
+            return Err(KeyError::RetireCurrent(id.into()));
+        }
         let entry = self.keys.iter_mut().find(|k| k.id == id).ok_or_else(|| KeyError::UnknownKeyId(id.into()))?;
         entry.retired.get_or_insert_with(now_text);
-        if self.current.as_deref() == Some(id) {
-            self.current = None;
-        }
         Ok(())
+    }
+
+    /// What is wrong with this keyring, if anything: no current key, a current key that is
+    /// missing or retired, a key id twice.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.current.as_deref() {
+            None => problems.push("it has no current key: nothing can be minted with it".to_owned()),
+            Some(id) => match self.keys.iter().find(|k| k.id == id) {
+                None => problems.push(format!("its current key {id} is not in it")),
+                Some(k) if k.retired.is_some() => problems.push(format!("its current key {id} is retired")),
+                Some(_) => {}
+            },
+        }
+        let mut seen = std::collections::HashSet::new();
+        for k in &self.keys {
+            if !seen.insert(k.id.as_str()) {
+                problems.push(format!("the key id {} is in it twice", k.id));
+            }
+        }
+        problems
     }
 
     /// The key new tokens are minted with.
@@ -190,6 +226,17 @@ mod tests {
         assert!(ring.key_for(&old_id).is_ok());
         ring.retire(&old).unwrap();
         assert!(matches!(ring.key_for(&old_id), Err(KeyError::Retired(_))));
+        assert!(matches!(ring.retire(&new), Err(KeyError::RetireCurrent(_))));
+        assert!(ring.problems().is_empty(), "{:?}", ring.problems());
+        // An imported key keeps its id, and is current only in a keyring without one.
+        let outside = RootKey::generate().unwrap();
+        assert!(ring.import(outside.clone()));
+        assert!(!ring.import(outside.clone()));
+        assert_eq!(ring.current.as_deref(), Some(new.as_str()));
+        let mut fresh = Keyring::default();
+        assert_eq!(fresh.problems().len(), 1);
+        fresh.import(outside.clone());
+        assert_eq!(fresh.current().unwrap().id, outside.key_id());
         assert!(matches!(ring.retire("ffffffffffffffff"), Err(KeyError::UnknownKeyId(_))));
     }
 }

@@ -30,6 +30,7 @@ pub mod limits;
 pub mod lineage;
 pub mod outcome;
 pub mod price;
+pub mod private_file;
 pub mod revoke;
 pub mod spend;
 pub mod target;

@@ -53,6 +53,10 @@ pub fn view(
             return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
         }
         let target = target.ok_or_else(|| Error::Invalid(Invalid::NoTarget("read the lineage of")))?;
+        // A nonce the ledger never saw has no tree: said so, never drawn as a live token.
+        if !ledger.info(&target)?.known {
+            return Err(Error::Invalid(Invalid::UnknownToken(target)));
+        }
         return Ok((target, ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?));
     }
     let own = crate::delegation::holder_act(verifier, credential, discharges, ctx).or_else(|e| match (e, own) {

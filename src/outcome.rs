@@ -23,6 +23,8 @@ pub enum Class {
     BadRequest,
     /// The input is larger than crumb accepts.
     TooLarge,
+    /// The input names what the ledger has no record of (a nonce never seen).
+    NotFound,
     /// Something crumb depends on is down or unreachable (the ledger, a file): try again later.
     Unavailable,
     /// crumb itself failed (its random source).
@@ -139,6 +141,7 @@ impl Classified for Invalid {
         match self {
             // The operator's setup lacks it: nothing the request could change.
             Invalid::NoLedger => Class::Unavailable,
+            Invalid::UnknownToken(_) => Class::NotFound,
             _ => Class::BadRequest,
         }
     }
@@ -146,6 +149,7 @@ impl Classified for Invalid {
         match self {
             Invalid::NoLedger => "ledger-unavailable",
             Invalid::IdempotencyKey { .. } => "bad-idempotency-key",
+            Invalid::UnknownToken(_) => "unknown-token",
             _ => "bad-request",
         }
     }

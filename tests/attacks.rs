@@ -225,9 +225,18 @@ fn attack_6_lineage_survives_deep_chains_and_wide_trees() {
     assert!(out.stdout.len() < 4 << 20, "bounded output, not {} bytes", out.stdout.len());
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    // From the bottom of the chain: the climb to the root is bounded, and says so.
+    let mut deepest = [1u8; 16];
+    deepest[12..].copy_from_slice(&(200_000u32 - 1).to_be_bytes());
+    let out =
+        env.crumb().args(["lineage", "--nonce", &hex::encode(deepest), "--ledger", l, "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["root_reached"], false, "{}", doc["tree"].as_array().map_or(0, Vec::len));
+    // A nonce the ledger never saw has no tree, and says so.
     let out =
         env.crumb().args(["lineage", "--nonce", &hex::encode([1u8; 16]), "--ledger", l, "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     // And a spend that moves nothing is refused: the chain cannot be grown for free.
     let fresh = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
     let (code, _, err) = env.run(&["spend", &fresh, "--key-file", &key, "--ledger", l, "--cost", "0"]);

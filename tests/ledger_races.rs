@@ -129,7 +129,7 @@ fn many_processes_opening_a_new_ledger_at_once_all_succeed() {
             .map(|i| {
                 let nonce = format!("{:032x}", i + 1);
                 env.process()
-                    .args(["revoke", "--nonce", &nonce, "--ledger", &ledger])
+                    .args(["revoke", "--nonce", &nonce, "--unseen", "--ledger", &ledger])
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()

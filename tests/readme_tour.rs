@@ -96,6 +96,8 @@ fn run_steps(steps: &[&Step]) -> Vec<(Vec<String>, i32)> {
         .env("HOME", scratch.path())
         .env("TMPDIR", scratch.path())
         .env("LANG", "C.UTF-8")
+        // The README shows what a terminal shows: boxed tables (a pipe gets plain columns).
+        .env("CRUMB_TABLES", "box")
         .current_dir(scratch.path())
         .output()
         .expect("bash");

@@ -25,6 +25,7 @@ mod ledger_races;
 mod ledger_url;
 mod mcp;
 mod nginx;
+mod operations;
 mod own_vectors;
 mod properties;
 mod proxy;

@@ -12,20 +12,31 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-/// The token a command works on.
+/// The token a command works on: an argument or `--token-file` (the usage line shows them as
+/// alternatives, `<TOKEN|--token-file <FILE>>`).
 #[derive(Args, Debug, Clone)]
+#[group(id = "token_source", required = true, multiple = false)]
 pub struct TokenArg {
     /// The token (v1, v2 or JSON, any base64 alphabet); `-` reads it from standard input.
-    #[arg(value_name = "TOKEN", required_unless_present = "token_file")]
+    #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Read the token from FILE instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    /// Read the token from FILE instead (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 }
 
 impl TokenArg {
+    /// `--token-file -` is standard input, the same as the argument `-`: no file to replace.
+    pub fn stdin_file_as_argument(&mut self) {
+        if self.token_file.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+            self.token_file = None;
+            self.token = Some("-".into());
+        }
+    }
+
     pub fn read_text(&self) -> Result<String> {
         match (&self.token, &self.token_file) {
+            (_, Some(path)) if path.as_os_str() == "-" => read_limited(std::io::stdin().lock(), "standard input"),
             (_, Some(path)) => read_limited_file(path),
             (Some(t), None) if t == "-" => read_limited(std::io::stdin().lock(), "standard input"),
             (Some(t), None) => Ok(t.clone()),
@@ -66,7 +77,7 @@ pub struct NonceTarget {
     /// The token (or give --nonce); `-` reads it from standard input.
     #[arg(value_name = "TOKEN", conflicts_with_all = ["nonce", "token_file"])]
     pub token: Option<String>,
-    /// Read the token from FILE.
+    /// Read the token from FILE (`-`: standard input).
     #[arg(long, value_name = "FILE", conflicts_with = "nonce")]
     pub token_file: Option<PathBuf>,
     /// The token's nonce (32 hex digits).
@@ -178,19 +189,27 @@ impl KeyArgs {
     /// a key file; not a descriptor or a prompt, which can be read once): what a server
     /// re-reads to pick up a rotation. Follows `load`'s order of precedence.
     pub fn source_file(&self) -> Result<Option<PathBuf>> {
-        if let Some(path) = self.keyring.as_ref().or(self.key_file.as_ref()) {
-            return Ok(Some(path.clone()));
+        Ok(self.source()?.map(|(path, _)| path))
+    }
+
+    /// [`KeyArgs::source_file`], and whether it is a keyring (`true`) or a key file.
+    pub fn source(&self) -> Result<Option<(PathBuf, bool)>> {
+        if let Some(path) = &self.keyring {
+            return Ok(Some((path.clone(), true)));
+        }
+        if let Some(path) = &self.key_file {
+            return Ok(Some((path.clone(), false)));
         }
         if self.key_fd.is_some() {
             return Ok(None);
         }
-        for var in ["CRUMB_KEY_FILE", "CRUMB_KEYRING"] {
+        for (var, keyring) in [("CRUMB_KEY_FILE", false), ("CRUMB_KEYRING", true)] {
             if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-                return Ok(Some(PathBuf::from(path)));
+                return Ok(Some((PathBuf::from(path), keyring)));
             }
         }
         let default = paths::default_key_file()?;
-        Ok(default.exists().then_some(default))
+        Ok(default.exists().then_some((default, false)))
     }
 }
 

@@ -131,9 +131,11 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     if let Some(l) = ledger {
         return match l.kind() {
             LedgerErrorKind::Missing => Some(
-                "pass --ledger or set CRUMB_LEDGER to the ledger your issuer writes (a first spend creates one), or --offline to verify without one",
+                "pass --ledger or set CRUMB_LEDGER to the ledger your issuer writes; a ledger comes into being with the first spend, split or revocation, or with `crumb ledger init`; or pass --offline to verify without one (a spent or revoked token then passes)",
             ),
-            LedgerErrorKind::SchemaTooOld => Some("a command that writes the ledger (spend, split, revoke, serve) upgrades it"),
+            LedgerErrorKind::SchemaTooOld => {
+                Some("`crumb ledger init` upgrades it (so does any command that writes the ledger: spend, split, revoke, serve)")
+            }
             _ => None,
         };
     }
@@ -141,8 +143,26 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
         Some(crumb::Error::Key(k)) => Some(k),
         _ => None,
     });
-    if let Some(KeyError::Exists { .. }) = key {
-        return Some("pass --force to overwrite it");
+    match key {
+        Some(KeyError::Exists { .. }) => {
+            return Some(
+                "pass --force to overwrite it (every token minted with a key it holds then stops verifying; to rotate \
+                 keys instead, use a keyring: `crumb keygen --keyring FILE --import`, then `crumb keygen --keyring FILE`)",
+            )
+        }
+        Some(KeyError::Format { format: "hex", .. }) => {
+            return Some(
+                "crumb's key files are hex; a key in another format is read with --key-format raw (the file's bytes \
+                 as they are: other libraries' plain-string keys) or --key-format base64",
+            )
+        }
+        Some(KeyError::Format { .. }) => {
+            return Some("name the key's format with --key-format hex, raw (the file's bytes as they are) or base64")
+        }
+        Some(KeyError::RetireCurrent(_)) => {
+            return Some("add a new current key first (`crumb keygen --keyring FILE`), then retire this one")
+        }
+        _ => {}
     }
     let encode = cause.downcast_ref::<EncodeError>().or(match cause.downcast_ref::<crumb::Error>() {
         Some(crumb::Error::Encode(e)) => Some(e),
@@ -252,5 +272,11 @@ mod tests {
             assert_eq!(*exit, exit_for(class), "{code}: exit");
             assert_eq!(*http, crate::serve::status_of(class).as_u16().to_string(), "{code}: HTTP");
         }
+        // Said by lineage (local or an operator's over HTTP) and the local revoke.
+        let unknown =
+            crumb::Error::Invalid(crumb::error::Invalid::UnknownToken(crumb::token::identifier::Nonce([0; 16])));
+        let (class, code) = crumb::outcome::classify(&unknown).unwrap();
+        let row = table.iter().find(|(c, _, _)| c == code).expect("README's reason codes lack unknown-token");
+        assert_eq!((row.1, row.2.clone()), (exit_for(class), crate::serve::status_of(class).as_u16().to_string()));
     }
 }

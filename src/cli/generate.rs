@@ -85,7 +85,8 @@ fn man_page(cmd: clap::Command, subcommand: Option<&str>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     man.render_title(&mut out)?;
     man.render_name_section(&mut out)?;
-    man.render_synopsis_section(&mut out)?;
+    section(&mut out, "SYNOPSIS");
+    out.extend(synopsis(&cmd).bytes());
     man.render_description_section(&mut out)?;
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         man.render_options_section(&mut out)?;
@@ -120,6 +121,68 @@ fn man_page(cmd: clap::Command, subcommand: Option<&str>) -> Result<Vec<u8>> {
     }
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// The synopsis, each option with its value (`[--key-file FILE]`, where clap_mangen's own
+/// shows `[--key-file]`), hidden options left out.
+fn synopsis(cmd: &clap::Command) -> String {
+    // A required group of alternatives (the token or --token-file) is shown as one choice.
+    let choices: Vec<Vec<clap::Id>> = cmd
+        .get_groups()
+        .cloned()
+        .filter_map(|mut g| (g.is_required_set() && !g.is_multiple()).then(|| g.get_args().cloned().collect()))
+        .collect();
+    let mut parts = vec![format!("\\fB{}\\fR", roff(cmd.get_name()))];
+    let mut shown_choice = vec![false; choices.len()];
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        if matches!(arg.get_id().as_str(), "help" | "version") {
+            continue;
+        }
+        match choices.iter().position(|c| c.contains(arg.get_id())) {
+            Some(i) if !shown_choice[i] => {
+                shown_choice[i] = true;
+                let members: Vec<String> = choices[i]
+                    .iter()
+                    .filter_map(|id| cmd.get_arguments().find(|a| a.get_id() == id))
+                    .map(arg_synopsis)
+                    .collect();
+                parts.push(format!("({})", members.join("|")));
+            }
+            Some(_) => {}
+            None => {
+                let text = arg_synopsis(arg);
+                parts.push(if arg.is_required_set() { text } else { format!("[{text}]") });
+            }
+        }
+    }
+    if cmd.has_subcommands() {
+        parts.push("\\fICOMMAND\\fR".to_owned());
+    }
+    format!("{}\n", parts.join(" "))
+}
+
+/// One option as the synopsis shows it: `--key-file FILE`, `-q|--quiet`, `--exact CAVEAT...`.
+fn arg_synopsis(arg: &clap::Arg) -> String {
+    let names: Vec<String> = arg
+        .get_value_names()
+        .map(|v| v.iter().map(|n| format!("\\fI{}\\fR", roff(n))).collect())
+        .unwrap_or_else(|| vec![format!("\\fI{}\\fR", roff(&arg.get_id().as_str().to_uppercase()))]);
+    let optional_value = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+    let value = if !arg.get_action().takes_values() {
+        String::new()
+    } else if optional_value {
+        format!(" [{}]", names.join(" "))
+    } else {
+        format!(" {}", names.join(" "))
+    };
+    let repeated = if matches!(arg.get_action(), clap::ArgAction::Append) { "..." } else { "" };
+    if arg.is_positional() {
+        return format!("{}{repeated}", names.join(" "));
+    }
+    let long = arg.get_long().map(|l| format!("\\fB\\-\\-{}\\fR", roff(l)));
+    let short = arg.get_short().map(|s| format!("\\fB\\-{s}\\fR"));
+    let flag = [short, long].into_iter().flatten().collect::<Vec<_>>().join("|");
+    format!("{flag}{value}{repeated}")
 }
 
 fn section(out: &mut Vec<u8>, name: &str) {

@@ -37,6 +37,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("CRUMB_KEYRING", "A keyring file, when no key flag and no CRUMB_KEY_FILE is given."),
     ("CRUMB_LEDGER", "The ledger, when no --ledger is given (default: in the data directory)."),
     ("CRUMB_LOG", "What `crumb serve` logs to stderr, as a tracing filter (default: info)."),
+    ("CRUMB_TABLES", "box or plain: how tables are drawn (default: boxes on a terminal, plain columns in a pipe)."),
 ];
 
 /// The files crumb keeps, for the man pages.
@@ -62,6 +63,10 @@ pub fn examples(subcommand: &str) -> &'static [(&'static str, &'static str)] {
     match subcommand {
         "keygen" => &[
             ("Write the default root key.", "crumb keygen"),
+            (
+                "Move the default key into a keyring, keeping its id (its tokens go on verifying).",
+                "crumb keygen --keyring ring.json --import",
+            ),
             ("Rotate: add a key to a keyring and make it current.", "crumb keygen --keyring ring.json"),
             ("Retire a key: its tokens stop verifying.", "crumb keygen --keyring ring.json --retire 914fe90ba7e10d45"),
         ],
@@ -109,6 +114,17 @@ pub fn examples(subcommand: &str) -> &'static [(&'static str, &'static str)] {
                 "The same through a server, with an operator credential.",
                 "crumb revoke --nonce \"$NONCE\" --cascade --server http://127.0.0.1:7878 --credential-file op.token",
             ),
+        ],
+        "doctor" => &[
+            ("Check this machine's key, data directory and ledger.", "crumb doctor"),
+            (
+                "Check a deployment's keyring, shared ledger and server.",
+                "crumb doctor --keyring /etc/crumb/ring.json --ledger postgres://crumb@db/crumb --server http://127.0.0.1:7878",
+            ),
+        ],
+        "ledger" => &[
+            ("Create the default ledger before the first spend.", "crumb ledger init"),
+            ("Create the schema of a shared ledger.", "crumb ledger init --ledger postgres://crumb@db/crumb"),
         ],
         "lineage" => &[
             ("Where a token's credit went.", "crumb lineage --token-file agent.token"),

@@ -112,7 +112,7 @@ pub fn run(args: InspectArgs) -> Result<u8> {
             head.add_row(vec!["window".to_owned(), format!("{caveat}: {} spent, {} left now", w["spent"], w["left"])]);
         }
     }
-    outln!("{head}")?;
+    outln!("{}", super::output::table_text(&head))?;
     if !description.caveats.is_empty() {
         let mut caveats = table();
         caveats.set_header(vec!["#", "party", "caveat", "kind", "meaning"]);
@@ -133,7 +133,7 @@ pub fn run(args: InspectArgs) -> Result<u8> {
                 safe(&meaning).into_owned(),
             ]);
         }
-        outln!("{caveats}")?;
+        outln!("{}", super::output::table_text(&caveats))?;
     } else {
         outln!("no caveats: this token allows everything its key allows")?;
     }

@@ -151,7 +151,21 @@ pub fn run(args: LineageArgs) -> Result<u8> {
         None => {
             let nonce = args.target.nonce()?;
             let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open_read_only()?);
-            issuer.lineage_as_owner(nonce)?.to_json(&nonce)
+            match issuer.lineage_as_owner(nonce) {
+                Err(crumb::Error::Invalid(crumb::error::Invalid::UnknownToken(_))) => {
+                    return Err(super::exit::refused(
+                        "unknown-token",
+                        super::exit::BAD_INPUT,
+                        format!(
+                            "the ledger {} has never seen the token {nonce}: no spend, split or revocation of it is \
+                             recorded, so it has no tree (a token minted and never used is unknown until its first \
+                             spend). Check the nonce and the ledger (--ledger, CRUMB_LEDGER)",
+                            crumb::ledger::redact_url(&args.ledger.location()?)
+                        ),
+                    ))
+                }
+                tree => tree?.to_json(&nonce),
+            }
         }
     };
     let nodes = doc["tree"].as_array().cloned().unwrap_or_default();

@@ -19,10 +19,35 @@ pub fn stdout_is_protocols() -> bool {
     PROTOCOL_STDOUT.load(Ordering::SeqCst)
 }
 
+/// A table: boxes on a terminal; in a pipe, plain columns (no box drawing, no wrapping) that
+/// `awk` and `cut` can read. `CRUMB_TABLES=box` or `plain` chooses either way.
 pub fn table() -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if boxed_tables() {
+        t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.load_preset(comfy_table::presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+        t.set_style(comfy_table::TableComponent::VerticalLines, ' ');
+    }
     t
+}
+
+/// A table as printed: in plain mode, each line without the padding before its first column
+/// and after its last.
+pub fn table_text(table: &Table) -> String {
+    let text = table.to_string();
+    if boxed_tables() {
+        return text;
+    }
+    text.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end()).collect::<Vec<_>>().join("\n")
+}
+
+fn boxed_tables() -> bool {
+    match std::env::var("CRUMB_TABLES").as_deref() {
+        Ok("box") => true,
+        Ok("plain") => false,
+        _ => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    }
 }
 
 /// One line per caveat: `ok` or `FAIL`, which macaroon, the caveat and why.

@@ -125,7 +125,7 @@ pub fn check_owned(path: &Path) -> anyhow::Result<()> {
 }
 
 #[cfg(unix)]
-fn effective_uid() -> u32 {
+pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions, touches no memory of ours and cannot fail.
     unsafe { libc::geteuid() }
 }

@@ -293,6 +293,12 @@ impl Performed {
 }
 
 pub fn run(args: RequestArgs) -> Result<u8> {
+    if args.token_file.as_os_str() == "-" {
+        return Err(super::exit::bad_input(
+            "crumb request replaces its token file with each successor, so --token-file names a file, not standard \
+             input (`-`): save the token to a file first",
+        ));
+    }
     let method = args.request.clone().unwrap_or_else(|| if args.data.is_some() { "POST" } else { "GET" }.into());
     let headers = args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>>>()?;
     let body = match &args.data {

@@ -1,7 +1,7 @@
 //! `crumb revoke`: stop a token (and, with --cascade, everything issued from it).
 
 use super::args::{decode_token, read_limited_file, KeyArgs, TokenArg};
-use super::exit::{bad_input, OK};
+use super::exit::{bad_input, refused, BAD_INPUT, OK};
 use super::ledger_args::LedgerArgs;
 use super::remote::Remote;
 use anyhow::Result;
@@ -26,7 +26,7 @@ pub struct RevokeArgs {
     /// The token (or give --nonce); `-` reads it from standard input.
     #[arg(value_name = "TOKEN", conflicts_with = "token_file")]
     token: Option<String>,
-    /// Read the token from FILE.
+    /// Read the token from FILE (`-`: standard input).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// The nonce to revoke (32 hex digits): any, as the ledger's owner or with an operator
@@ -38,6 +38,11 @@ pub struct RevokeArgs {
     /// Also revoke every successor and child descended from it through spend and split.
     #[arg(long)]
     cascade: bool,
+    /// Revoke a --nonce the ledger has never seen (a token minted and never used). Without it
+    /// such a nonce is refused (`unknown-token`, exit 2): it may be mistyped, or another
+    /// ledger's. A token given itself is revoked either way.
+    #[arg(long, requires = "nonce", conflicts_with = "server")]
+    unseen: bool,
     #[command(flatten)]
     ledger: LedgerArgs,
     /// Ask a remote `crumb serve` instead of writing a ledger file.
@@ -46,7 +51,8 @@ pub struct RevokeArgs {
     /// With --server: an operator credential (`crumb mint --operator`) in FILE.
     #[arg(long, value_name = "FILE", requires = "server")]
     credential_file: Option<PathBuf>,
-    /// Print {"nonce", "revoked": [nonces]} as JSON.
+    /// Print {"nonce", "revoked": [nonces]} as JSON (locally also "seen": whether the ledger
+    /// had a record of the nonce before).
     #[arg(long)]
     pub json: bool,
 }
@@ -96,10 +102,28 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
             let nonce = args.target()?;
             // The local ledger's owner is its operator: no key is needed to revoke in it.
             let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open()?);
-            let revocation = issuer.revoke_as_owner(nonce, args.cascade)?;
+            let seen = issuer.knows(&nonce)?;
+            // A token given itself is real, so revoking it before its first use is meant; a
+            // nonce alone the ledger never saw may be a typo that would stop nothing.
+            let unseen_ok = args.unseen || args.holder().is_some();
+            if !seen && !unseen_ok {
+                return Err(refused(
+                    "unknown-token",
+                    BAD_INPUT,
+                    format!(
+                        "the ledger {} has never seen the nonce {nonce}: no spend, split or revocation of it is recorded, \
+                         and nothing was revoked. Check the nonce and the ledger (--ledger, CRUMB_LEDGER); a token minted \
+                         and never used is unknown until its first spend: revoke it by giving the token itself, or pass \
+                         --unseen",
+                        crumb::ledger::redact_url(&args.ledger.location()?)
+                    ),
+                ));
+            }
+            let revocation = issuer.revoke_as_owner(nonce, args.cascade, unseen_ok)?;
             json!({
                 "nonce": nonce.to_string(),
                 "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "seen": seen,
             })
         }
     };
@@ -107,6 +131,9 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
         doc["revoked"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect();
     if args.json {
         let mut out = json!({ "nonce": doc["nonce"], "revoked": revoked });
+        if let Some(seen) = doc["seen"].as_bool() {
+            out["seen"] = json!(seen);
+        }
         if let Some(returned) = doc["returned"].as_u64() {
             out["returned"] = json!(returned);
         }
@@ -119,8 +146,13 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
             Some(n) => format!(", {n} returned to this lineage"),
             None => String::new(),
         };
+        let unseen = if doc["seen"] == false {
+            " (the ledger had not seen it: revoked before its first use, so it can never be spent)"
+        } else {
+            ""
+        };
         eprintln!(
-            "crumb: {} token(s) revoked{}{returned}",
+            "crumb: {} token(s) revoked{}{returned}{unseen}",
             revoked.len(),
             if revoked.is_empty() { " (already revoked)" } else { "" }
         );

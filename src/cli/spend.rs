@@ -119,7 +119,8 @@ pub struct SpendArgs {
 /// lasts 10 s; a metering proxy's, its upstream's timeout and 30 s more).
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(120);
 
-pub fn run(args: SpendArgs) -> Result<u8> {
+pub fn run(mut args: SpendArgs) -> Result<u8> {
+    args.common.token.stdin_file_as_argument();
     let c = &args.common;
     let (successor, receipt) = match &c.token.token_file {
         Some(file) => spend_file(c, file, args.cost)?,

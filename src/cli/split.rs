@@ -29,8 +29,19 @@ pub struct SplitArgs {
     pub revocable: bool,
 }
 
-pub fn run(args: SplitArgs) -> Result<u8> {
+/// The request facts a split does not check (hidden from its help; said when given).
+pub const REQUEST_FACTS: [&str; 5] = ["action", "resource", "ip", "aud", "context"];
+
+pub fn run(mut args: SplitArgs) -> Result<u8> {
+    args.common.token.stdin_file_as_argument();
     let c = &args.common;
+    let r = &c.request;
+    if r.action.is_some() || r.resource.is_some() || r.ip.is_some() || r.aud.is_some() || !r.context.is_empty() {
+        eprintln!(
+            "crumb: note: a split makes no request, so --action, --resource, --ip, --aud and --context are not \
+             checked: the children carry those caveats to the requests they pay for"
+        );
+    }
     if let Some(path) = &c.token.token_file {
         check_replaceable(path)?;
     }

@@ -12,18 +12,11 @@ pub mod pending;
 
 use super::exit::{bad_input, unavailable};
 use anyhow::{Context, Result};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-fn temp_beside<'p>(path: &'p Path, tag: &str) -> Result<(std::path::PathBuf, &'p Path)> {
-    // The process id names whose file it is (see `remove_leftovers`); the counter keeps two
-    // writes of one process (the MCP wallet's concurrent calls) apart.
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut name = path.file_name().context("the token file has no name")?.to_os_string();
-    name.push(format!(".crumb-{}-{n}.{tag}", std::process::id()));
-    Ok((dir.join(name), dir))
+fn temp_beside(path: &Path, tag: &str) -> Result<PathBuf> {
+    crumb::private_file::temp_beside(path, tag).context("the token file has no name")
 }
 
 /// `FILE` + `suffix`, in the token file's directory.
@@ -37,7 +30,7 @@ pub fn beside(path: &Path, suffix: &str) -> PathBuf {
 /// created beside it (the rename's source) and the file itself is not a directory. A spend
 /// must not commit when its successor has nowhere to go.
 pub fn check_replaceable(path: &Path) -> Result<()> {
-    let (probe, _) = temp_beside(path, "probe")?;
+    let probe = temp_beside(path, "probe")?;
     let cannot =
         |why: String| super::exit::unavailable(format!("cannot replace {}: {why}; nothing was spent", path.display()));
     if path.is_dir() {
@@ -72,62 +65,19 @@ pub fn save_successor(path: &Path, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes `contents` and a line break to a new private file beside `path` (0600, fsynced);
-/// returns it and the directory, for the caller to put it in place.
-fn write_beside<'p>(path: &'p Path, contents: &str) -> Result<(PathBuf, &'p Path)> {
-    let (tmp, dir) = temp_beside(path, "tmp")?;
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(contents.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        super::exit::unavailable(format!("cannot write {}: {e}", path.display()))
-    })?;
-    Ok((tmp, dir))
-}
-
-/// Writes `contents` to `path` only if no file is there (written beside, fsynced, then
-/// linked into place, which fails rather than replace): `false` when `path` exists.
+/// Writes `contents` and a line break to `path` only if no file is there (written beside,
+/// fsynced, then linked into place, which fails rather than replace): `false` when `path`
+/// exists.
 pub fn write_new(path: &Path, contents: &str) -> Result<bool> {
-    let (tmp, dir) = write_beside(path, contents)?;
-    let place = || -> std::io::Result<bool> {
-        let linked = match std::fs::hard_link(&tmp, path) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(e),
-        };
-        std::fs::remove_file(&tmp)?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(linked)
-    };
-    place().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        super::exit::unavailable(format!("cannot write {}: {e}", path.display()))
-    })
+    crumb::private_file::create_new(path, format!("{contents}\n").as_bytes())
+        .map_err(|e| unavailable(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Replaces `path` by `contents`: written beside, fsynced, renamed over it, the directory
-/// fsynced. A crash leaves the old file or the new one, never neither.
+/// Replaces `path` by `contents` and a line break: written beside, fsynced, renamed over it,
+/// the directory fsynced. A crash leaves the old file or the new one, never neither.
 pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
-    let (tmp, dir) = write_beside(path, contents)?;
-    let place = || -> std::io::Result<()> {
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    };
-    place().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        super::exit::unavailable(format!("cannot replace {}: {e}", path.display()))
-    })
+    crumb::private_file::replace(path, format!("{contents}\n").as_bytes())
+        .map_err(|e| unavailable(format!("cannot replace {}: {e}", path.display())))
 }
 
 /// Opens a file beside the token file without following a symbolic link in its last

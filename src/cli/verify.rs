@@ -25,7 +25,8 @@ pub struct VerifyArgs {
     cost: u64,
     #[command(flatten)]
     satisfy: SatisfyArgs,
-    /// Refuse tokens this ledger records as spent or revoked (opened read-only; it must exist).
+    /// Refuse tokens this ledger records as spent or revoked (opened read-only; it must exist,
+    /// except for a token another library minted, which no ledger tracks).
     #[command(flatten)]
     ledger: LedgerArgs,
     /// Check signature and caveats only, without a ledger: a spent or revoked token passes.
@@ -50,8 +51,11 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let discharges = args.satisfy.discharges()?;
     let keys = args.key.load()?;
     super::args::check_key_matches(&keys, &token)?;
-    // Fail closed: the ledger is opened (and must exist) before anything is judged valid.
-    let ledger = if args.offline { None } else { Some(args.ledger.open_read_only()?) };
+    // Fail closed: the ledger is opened (and must exist) before anything is judged valid. A
+    // token of another library (no crumb identifier) has no record in any ledger: none is
+    // needed, and the verdict says so (`tracked: false`).
+    let tracked = token.token_id().is_some();
+    let ledger = if args.offline || !tracked { None } else { Some(args.ledger.open_read_only()?) };
     let issuer = args.satisfy.issuer(keys, ledger);
     let ctx = args.request.context(args.cost);
     // JSON always carries every caveat's verdict: a script reads it whole.
@@ -67,6 +71,12 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
                 }
             }
             Some(d) => eprintln!("crumb: denied: {}", safe(&with_flag_hint(&d.to_string()))),
+        }
+        if !tracked && !args.offline {
+            eprintln!(
+                "crumb: not minted by crumb (its identifier is not crumb's): no ledger tracks it, so it has no \
+                 standing to check (it can be neither spent nor revoked); signature and caveats only"
+            );
         }
         if args.explain {
             for line in explain_lines(&token, &discharges, &verdict.report) {

@@ -289,6 +289,9 @@ pub struct Node {
 /// Everything the ledger knows of one token, for `status` and for the delegation rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenInfo {
+    /// The ledger has a record of this token (a spend, split, hold, revocation, or its issue
+    /// as a successor or child). A minted token is unknown until its first use.
+    pub known: bool,
     pub status: Status,
     pub parent: Option<Nonce>,
     pub balance: Option<u64>,
@@ -612,6 +615,21 @@ fn not_a_file_path(location: &str) -> Option<&'static str> {
     if location != trimmed {
         return Some("a ledger path that starts or ends with whitespace is refused (a pasted value?)");
     }
+    None
+}
+
+/// The schema version this crumb writes at `location`'s backend (a ledger it opens has it:
+/// an older one is upgraded by opening it for writing, a newer one is refused).
+pub fn schema_version(location: &str) -> Option<i64> {
+    if is_postgres_url(location) {
+        #[cfg(feature = "postgres")]
+        return Some(postgres::SCHEMA_VERSION);
+        #[cfg(not(feature = "postgres"))]
+        return None;
+    }
+    #[cfg(feature = "sqlite")]
+    return Some(sqlite::SCHEMA_VERSION);
+    #[cfg(not(feature = "sqlite"))]
     None
 }
 

@@ -1037,6 +1037,7 @@ impl Ledger for PostgresLedger {
             )?;
             let mut info = TokenInfo { head: Some(*nonce), ..TokenInfo::default() };
             if let Some(r) = row {
+                info.known = true;
                 info.status = status_of(&r, 0)?;
                 info.parent = r.get::<_, Option<&[u8]>>(7).map(nonce_of).transpose()?;
                 info.balance = r.get::<_, Option<i64>>(8).map(|b| b as u64);

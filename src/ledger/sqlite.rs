@@ -880,6 +880,7 @@ fn info_in(conn: &Connection, nonce: &Nonce) -> Result<TokenInfo, ApplyError> {
         .optional()?;
     let mut info = TokenInfo { head: Some(*nonce), ..TokenInfo::default() };
     if let Some((status, parent, balance, held_until, revocable, change, head)) = row {
+        info.known = true;
         info.status = status.into_status()?;
         info.parent = parent.map(nonce_of).transpose()?;
         info.balance = balance.map(|b| b as u64);

@@ -48,6 +48,7 @@ pub fn status(class: Class) -> StatusCode {
         Class::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         Class::BadRequest => StatusCode::BAD_REQUEST,
         Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Class::NotFound => StatusCode::NOT_FOUND,
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -593,6 +593,7 @@ pub async fn lineage_own(
     responses(
         (status = 200, description = "The tree the bearer may read", body = LineageBody),
         (status = 403, description = "Not the bearer's to read", body = ErrorBody),
+        (status = 404, description = "An operator credential named a nonce the ledger has never seen (`unknown-token`)", body = ErrorBody),
         ApiErrors,
 ))]
 pub async fn lineage(
