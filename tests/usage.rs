@@ -216,3 +216,47 @@ fn a_client_that_hangs_up_after_the_usage_is_charged_the_usage() {
     };
     assert_eq!(doc["tree"][0]["spent"]["cost"], 18, "the usage that passed, not the hold: {doc}");
 }
+
+#[test]
+fn a_plain_client_without_a_key_or_trailers_can_recover_its_successor() {
+    let (_upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    // No Idempotency-Key, no `TE: trailers`: what curl or an SDK sends.
+    let head = format!(
+        "POST /llm/json/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let answer = raw(server.addr(), &head);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("crumb-held"), Some("50"));
+    let key = answer.header("idempotency-key").expect("the key the request was recorded under").to_owned();
+    assert!(key.starts_with("crumb-"), "{key}");
+    let probe = format!(
+        "POST /llm/json/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nCrumb-Recover: 1\r\n\
+         Idempotency-Key: {key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let recovered = loop {
+        let recovered = raw(server.addr(), &probe);
+        if recovered.header("crumb-token").is_some() || std::time::Instant::now() > deadline {
+            break recovered;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(recovered.status, 409);
+    assert_eq!((recovered.header("crumb-cost"), recovered.header("crumb-balance")), (Some("18"), Some("82")));
+}
+
+#[test]
+fn a_metered_route_asks_the_upstream_for_an_uncompressed_body() {
+    let (upstream, server) = metered();
+    let token = server.mint(&["--balance", "100"]);
+    let head = format!(
+        "POST /llm/json/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept-Encoding: gzip, br\r\n\
+         Idempotency-Key: z1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw(server.addr(), &head).status, 200);
+    let (_, _, headers) = upstream.last();
+    let asked: Vec<_> = headers.get_all("accept-encoding").iter().collect();
+    assert_eq!(asked, ["identity"], "a compressed body could not be read for its usage");
+}

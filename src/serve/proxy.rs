@@ -378,7 +378,7 @@ pub async fn proxy(
     }
 }
 
-async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<Response, Problem> {
+async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Result<Response, Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let host = host_of(&req)?;
     // crumb's reserved prefix is never the upstream's, whatever a price rule says (checked
@@ -407,6 +407,25 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     let presented = metering::presented(req.headers(), &metered, realm)?;
     let ctx = metering::context(&state, &metered, req.headers(), peer)?;
     let nonce = presented.token.token_id().map(|id| id.nonce.to_string());
+    // A metered answer's successor comes after its body (trailers, a last event) and always to
+    // a `Crumb-Recover` probe with the request's Idempotency-Key: a client that sent none gets
+    // one made here, named in the answer's head, so it can always recover its successor (a
+    // plain client ignores trailers, and proxies in front may drop them).
+    if metered.usage.is_some() {
+        // A compressed body cannot be read for its usage (it would be charged the hold):
+        // ask the upstream for the body as it is.
+        req.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    }
+    let mut made_key = None;
+    if price > 0 && metered.usage.is_some() && !recover && !req.headers().contains_key("idempotency-key") {
+        let mut random = [0u8; 16];
+        getrandom::getrandom(&mut random)
+            .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the random source failed"))?;
+        let key = format!("crumb-{}", hex::encode(random));
+        let value = HeaderValue::from_str(&key).expect("hex is a header value");
+        req.headers_mut().insert("idempotency-key", value.clone());
+        made_key = Some(value);
+    }
     let (answer, request_id) = if price == 0 {
         (verified(&state, req, &metered, client_ip, host, &presented, ctx, recover).await, None)
     } else {
@@ -421,7 +440,12 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Result<
     };
     let request_id = request_id.as_deref();
     state.audit(Entry { route: "proxy", request: Some(&described), nonce, outcome, cost: Some(price), request_id });
-    answer.map(|(response, _)| response)
+    answer.map(|(mut response, _)| {
+        if let Some(key) = made_key {
+            response.headers_mut().insert("idempotency-key", key);
+        }
+        response
+    })
 }
 
 /// The request target in origin form (`/path?query`). An absolute-form target (`GET
