@@ -79,27 +79,61 @@ impl Usage {
         }
     }
 
-    /// Reads an OpenAI-compatible `usage` object; `None` when it has none of the counts, or
-    /// when a count is there but is not a whole number (a string, a fraction, a negative): an
-    /// answer crumb cannot read is charged the hold, never nothing.
+    /// Reads an OpenAI- or Anthropic-compatible `usage` object; `None` when it has none of the
+    /// counts, or when a count is there but is not a whole number (a string, a fraction, a
+    /// negative): an answer crumb cannot read is charged the hold, never nothing.
     pub fn from_object(usage: &Value) -> Option<Usage> {
-        let mut counts = [None, None];
-        for (slot, unit) in counts.iter_mut().zip([Unit::Prompt, Unit::Completion]) {
-            for name in unit.names() {
-                match usage.get(name) {
-                    None | Some(Value::Null) => {}
-                    Some(v) => *slot = Some(v.as_u64()?),
-                }
+        match Counts::of(usage) {
+            Ok(c) if c.prompt.is_some() || c.completion.is_some() => {
+                Some(Usage { prompt: c.prompt.unwrap_or(0), completion: c.completion.unwrap_or(0) })
             }
+            _ => None,
         }
-        let [prompt, completion] = counts;
-        (prompt.is_some() || completion.is_some())
-            .then(|| Usage { prompt: prompt.unwrap_or(0), completion: completion.unwrap_or(0) })
     }
 
     /// The `usage` member of a JSON document, if it has one.
     pub fn from_document(doc: &Value) -> Option<Usage> {
         doc.get("usage").and_then(Usage::from_object)
+    }
+}
+
+/// The counts one `usage` object gives, each unit `None` when it names none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    prompt: Option<u64>,
+    completion: Option<u64>,
+}
+
+/// Input counted on top of the prompt: Anthropic's cache reads and writes are input too (at
+/// the prompt's rate: crumb never charges less than what was used).
+const CACHED_INPUT: &[&str] = &["cache_creation_input_tokens", "cache_read_input_tokens"];
+
+impl Counts {
+    /// `Err` when a count is present but not a whole number. Where one answer names a unit
+    /// twice (`prompt_tokens` and `input_tokens`), the larger counts.
+    fn of(usage: &Value) -> Result<Counts, ()> {
+        let read = |name: &str| -> Result<Option<u64>, ()> {
+            match usage.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or(()),
+            }
+        };
+        let most = |names: &[&str]| -> Result<Option<u64>, ()> {
+            let mut most: Option<u64> = None;
+            for name in names {
+                if let Some(n) = read(name)? {
+                    most = Some(most.map_or(n, |m| m.max(n)));
+                }
+            }
+            Ok(most)
+        };
+        let mut prompt = most(Unit::Prompt.names())?;
+        for name in CACHED_INPUT {
+            if let Some(n) = read(name)? {
+                prompt = Some(prompt.unwrap_or(0).saturating_add(n));
+            }
+        }
+        Ok(Counts { prompt, completion: most(Unit::Completion.names())? })
     }
 }
 
@@ -203,69 +237,159 @@ pub struct Scanner {
     kind: BodyKind,
     /// JSON: the document's structure so far.
     json: TopLevel,
-    /// Events: the current line.
-    kept: Vec<u8>,
-    /// Events: the current line is longer than [`MAX_LINE`] and is being skipped.
-    skipping: bool,
-    /// Events: the last usage seen.
-    last: Option<Usage>,
+    /// Events: the stream's events so far.
+    events: Events,
 }
 
 impl Scanner {
     pub fn new(kind: BodyKind) -> Self {
-        Scanner { kind, json: TopLevel::default(), kept: Vec::new(), skipping: false, last: None }
+        Scanner { kind, json: TopLevel::default(), events: Events::default() }
     }
 
     /// Takes the next bytes of the body.
     pub fn feed(&mut self, bytes: &[u8]) {
         match self.kind {
             BodyKind::Json => self.json.feed(bytes),
-            BodyKind::EventStream => {
-                for chunk in bytes.split_inclusive(|&b| b == b'\n') {
-                    if !self.skipping {
-                        self.kept.extend_from_slice(chunk);
-                        if self.kept.len() > MAX_LINE {
-                            self.kept.clear();
-                            self.skipping = true;
-                        }
-                    }
-                    if chunk.ends_with(b"\n") {
-                        if !self.skipping {
-                            let line = std::mem::take(&mut self.kept);
-                            self.line(&line);
-                        }
-                        self.skipping = false;
-                    }
-                }
-            }
-        }
-    }
-
-    /// One event-stream line: a `data:` line that is JSON with a usage object.
-    fn line(&mut self, line: &[u8]) {
-        let Some(data) = line.strip_prefix(b"data:") else { return };
-        let data = data.trim_ascii();
-        if data.first() != Some(&b'{') {
-            return;
-        }
-        if let Some(usage) = serde_json::from_slice::<Value>(data).ok().as_ref().and_then(Usage::from_document) {
-            self.last = Some(usage);
+            BodyKind::EventStream => self.events.feed(bytes),
         }
     }
 
     /// What the body (or as much of it as passed, for one cut short) said it used: for JSON,
-    /// the last complete top-level `usage` member; for an event stream, the last event's.
-    pub fn finish(mut self) -> Option<Usage> {
+    /// the last complete top-level `usage` member; for an event stream, each unit's last
+    /// count in the events dispatched (an event not finished by a blank line is not one).
+    pub fn finish(self) -> Option<Usage> {
         match self.kind {
-            BodyKind::EventStream => {
-                let rest = std::mem::take(&mut self.kept);
-                if !self.skipping && !rest.is_empty() {
-                    self.line(&rest);
-                }
-                self.last
-            }
+            BodyKind::EventStream => self.events.usage(),
             BodyKind::Json => self.json.usage(),
         }
+    }
+}
+
+/// Reads an event stream as the event-stream format (WHATWG HTML, "server-sent events")
+/// says a client reads it: a leading byte-order mark ignored; lines ending at CR, LF or CRLF;
+/// an event's `data:` lines joined by LF and dispatched by a blank line; comments and other
+/// fields ignored. Each dispatched event's JSON gives its usage: the top-level `usage`, or
+/// `message.usage` (Anthropic's `message_start`, which carries the input count, while its
+/// later `message_delta` carries only the output count). Each unit's last count wins.
+#[derive(Debug, Default)]
+struct Events {
+    /// Bytes of a byte-order mark matched at the start (3: past it, or there was none).
+    bom: usize,
+    /// The current line, up to [`MAX_LINE`].
+    line: Vec<u8>,
+    /// The current line outgrew [`MAX_LINE`]: skipped, and the event it belongs to too.
+    skipping: bool,
+    after_cr: bool,
+    /// The current event's data, and whether it is past reading (a line or the data too long).
+    data: Vec<u8>,
+    has_data: bool,
+    broken: bool,
+    /// Each unit's last count; `unreadable` once a usage could not be read (the hold).
+    counts: Counts,
+    unreadable: bool,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl Events {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while self.bom < BOM.len() {
+            let Some((&b, rest)) = bytes.split_first() else { return };
+            if b == BOM[self.bom] {
+                self.bom += 1;
+                bytes = rest;
+            } else {
+                // No mark: what matched of it was the first line's start.
+                let matched = BOM[..self.bom].to_vec();
+                self.bom = BOM.len();
+                self.push(&matched);
+            }
+        }
+        while !bytes.is_empty() {
+            if self.after_cr && bytes[0] == b'\n' {
+                self.after_cr = false;
+                bytes = &bytes[1..];
+                continue;
+            }
+            self.after_cr = false;
+            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(at) => {
+                    self.push(&bytes[..at]);
+                    self.after_cr = bytes[at] == b'\r';
+                    self.end_line();
+                    bytes = &bytes[at + 1..];
+                }
+                None => {
+                    self.push(bytes);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        if self.skipping {
+            return;
+        }
+        if self.line.len() + part.len() > MAX_LINE {
+            self.line.clear();
+            self.skipping = true;
+            return;
+        }
+        self.line.extend_from_slice(part);
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        if std::mem::take(&mut self.skipping) {
+            self.broken = true;
+            return;
+        }
+        if line.is_empty() {
+            self.dispatch();
+            return;
+        }
+        let value = match line.strip_prefix(b"data") {
+            Some([]) => &[][..],
+            Some([b':', rest @ ..]) => rest.strip_prefix(b" ").unwrap_or(rest),
+            _ => return,
+        };
+        if self.data.len() + value.len() + 1 > MAX_LINE {
+            self.broken = true;
+            return;
+        }
+        if self.has_data {
+            self.data.push(b'\n');
+        }
+        self.has_data = true;
+        self.data.extend_from_slice(value);
+    }
+
+    /// A blank line: the event's data, if it is JSON with a usage, counts.
+    fn dispatch(&mut self) {
+        let data = std::mem::take(&mut self.data);
+        self.has_data = false;
+        if std::mem::take(&mut self.broken) || data.first() != Some(&b'{') {
+            return;
+        }
+        let Ok(doc) = serde_json::from_slice::<Value>(&data) else { return };
+        for usage in [doc.get("usage"), doc.get("message").and_then(|m| m.get("usage"))].into_iter().flatten() {
+            match Counts::of(usage) {
+                Ok(c) => {
+                    self.counts.prompt = c.prompt.or(self.counts.prompt);
+                    self.counts.completion = c.completion.or(self.counts.completion);
+                }
+                Err(()) => self.unreadable = true,
+            }
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        let Counts { prompt, completion } = self.counts;
+        if self.unreadable || (prompt.is_none() && completion.is_none()) {
+            return None;
+        }
+        Some(Usage { prompt: prompt.unwrap_or(0), completion: completion.unwrap_or(0) })
     }
 }
 
@@ -416,6 +540,9 @@ impl TopLevel {
 /// still spell that field; lines end at CR, LF or CRLF, as the event-stream format says.
 #[derive(Debug, Default)]
 pub struct ForeignReceipts {
+    /// Bytes of a leading byte-order mark passed on (3: past it, or there was none): a
+    /// client ignores the mark, so the line after it is the first line.
+    bom: usize,
     /// The current line's bytes held back.
     held: Vec<u8>,
     /// The current line can no longer be the field: passed through as it comes.
@@ -435,6 +562,14 @@ impl ForeignReceipts {
     pub fn filter(&mut self, input: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(input.len() + 16);
         for &b in input {
+            if self.bom < BOM.len() {
+                if b == BOM[self.bom] {
+                    self.bom += 1;
+                    out.push(b);
+                    continue;
+                }
+                self.bom = BOM.len();
+            }
             if b == b'\n' || b == b'\r' {
                 let continues_crlf = b == b'\n' && self.after_cr;
                 self.after_cr = b == b'\r';
@@ -588,6 +723,11 @@ mod tests {
             let parts: Vec<&[u8]> = stream.chunks(split).collect();
             assert_eq!(renamed(&parts), expected.to_vec(), "split {split}");
         }
+        // A byte-order mark before the first line does not hide it.
+        assert_eq!(
+            renamed(&[b"\xEF\xBB", b"\xBFevent: crumb-receipt\n\n"]),
+            b"\xEF\xBB\xBFevent: upstream-crumb-receipt\n\n".to_vec()
+        );
         // A bare CR ends a line too; other events and longer names pass as they are.
         assert_eq!(renamed(&[b"event: crumb-receipt\r\r"]), b"event: upstream-crumb-receipt\r\r".to_vec());
         let others = b"event: crumb-receipts\nevent: crumb\ndata: event: crumb-receipt\n\n";
@@ -612,15 +752,52 @@ mod tests {
             }
             assert_eq!(s.finish(), Some(Usage { prompt: 3, completion: 4 }));
         }
-        // A line longer than MAX_LINE is skipped, and memory stays bounded.
+        // A line longer than MAX_LINE is skipped with its event, and memory stays bounded.
         let mut s = Scanner::new(BodyKind::EventStream);
         s.feed(b"data: ");
         for _ in 0..10 {
             s.feed(&vec![b'x'; MAX_LINE / 4]);
         }
-        assert!(s.kept.len() <= MAX_LINE);
-        s.feed(b"\ndata: {\"usage\":{\"completion_tokens\":2}}\n");
+        assert!(s.events.line.len() <= MAX_LINE);
+        s.feed(b"\ndata: {\"usage\":{\"completion_tokens\":5}}\n\n");
+        s.feed(b"data: {\"usage\":{\"completion_tokens\":2}}\n\n");
         assert_eq!(s.finish(), Some(Usage { prompt: 0, completion: 2 }));
+    }
+
+    fn sse_usage(stream: &[u8]) -> Option<Usage> {
+        let mut s = Scanner::new(BodyKind::EventStream);
+        for part in stream.chunks(2) {
+            s.feed(part);
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn event_streams_are_read_as_clients_read_them() {
+        let usage = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
+        let want = Some(Usage { prompt: 3, completion: 4 });
+        let event = |eol: &[u8]| [b"data: ".as_slice(), usage, eol, eol].concat();
+        assert_eq!(sse_usage(&event(b"\r")), want, "CR line ends");
+        assert_eq!(sse_usage(&event(b"\r\n")), want, "CRLF");
+        assert_eq!(sse_usage(&[b"\xEF\xBB\xBF".as_slice(), &event(b"\n")].concat()), want, "a byte-order mark");
+        let split = b"data: {\"usage\":\ndata: {\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n";
+        assert_eq!(sse_usage(split), want, "data lines joined");
+        assert_eq!(sse_usage(&[b"data: ".as_slice(), usage, b"\n"].concat()), None, "never dispatched");
+        assert_eq!(
+            sse_usage(b": comment\nid: 1\nevent: x\ndata:{\"usage\":{\"completion_tokens\":2}}\n\n")
+                .unwrap()
+                .completion,
+            2
+        );
+        // Anthropic: the input count in message_start, the output count in message_delta.
+        let anthropic = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1000,\"cache_read_input_tokens\":200,\"output_tokens\":1}}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\"}\n\n\
+event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":1000}}\n\n";
+        assert_eq!(sse_usage(anthropic), Some(Usage { prompt: 1200, completion: 1000 }));
+        // One unit named twice: the larger counts.
+        let doc: Value = serde_json::from_str(r#"{"usage":{"prompt_tokens":1000,"input_tokens":0}}"#).unwrap();
+        assert_eq!(Usage::from_document(&doc).unwrap().prompt, 1000);
+        assert_eq!(sse_usage(b"data: {\"usage\":{\"prompt_tokens\":\"7\"}}\n\n"), None, "unreadable: the hold");
     }
 
     #[test]
