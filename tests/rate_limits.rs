@@ -104,3 +104,15 @@ fn a_tokens_children_count_with_it() {
     let other = server.mint(&["--balance", "10"]);
     assert_eq!(verify(server.addr(), &other).status, 200, "another tree has its own count");
 }
+
+#[test]
+fn a_token_in_the_json_body_counts_like_one_in_the_header() {
+    let server = start(&["--rate-limit-token", "3/m", "--rate-limit-ip", "off"]);
+    let token = server.mint(&["--balance", "10"]);
+    let statuses: Vec<u16> =
+        (0..5).map(|_| server.post("/v1/verify", &serde_json::json!({ "token": token })).0).collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert_eq!(verify(server.addr(), &token).status, 429, "one count, header or body");
+    let (status, doc) = server.post("/v1/spend", &serde_json::json!({ "token": token, "cost": 1 }));
+    assert_eq!((status, doc["code"].as_str()), (429, Some("rate-limited")), "{doc}");
+}

@@ -106,26 +106,10 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// The buckets of one listener.
-struct Buckets {
-    per_ip: Option<Limiter<IpAddr>>,
-    per_token: Option<Limiter<[u8; 16]>>,
-}
-
-impl Buckets {
-    fn new(per_ip: Option<Rate>, per_token: Option<Rate>) -> Self {
-        Buckets { per_ip: per_ip.map(Limiter::new), per_token: per_token.map(Limiter::new) }
-    }
-
+impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
     fn prune(&self) {
-        if let Some(l) = &self.per_ip {
-            l.buckets.retain_recent();
-            l.buckets.shrink_to_fit();
-        }
-        if let Some(l) = &self.per_token {
-            l.buckets.retain_recent();
-            l.buckets.shrink_to_fit();
-        }
+        self.buckets.retain_recent();
+        self.buckets.shrink_to_fit();
     }
 }
 
@@ -134,12 +118,15 @@ impl Buckets {
 /// forgotten, and a forgotten child counts on its own.
 const TREES_REMEMBERED: usize = 200_000;
 
-/// The limits of one `crumb serve`. A proxy's admin listener counts in buckets of its own, at
-/// the same rates: public traffic, however heavy (or from an address the operator also uses),
-/// never locks the operator out of revoking, topping up or reading metrics.
+/// The limits of one `crumb serve`. A proxy's admin listener counts addresses in buckets of
+/// its own, at the same rate: public traffic, however heavy (or from an address the operator
+/// also uses), never locks the operator out of revoking, topping up or reading metrics. A
+/// token counts in one bucket wherever it is used, in a header or a JSON body: only its
+/// holder can spend its count.
 pub struct RateLimits {
-    public: Buckets,
-    admin: Buckets,
+    public_ip: Option<Limiter<IpAddr>>,
+    admin_ip: Option<Limiter<IpAddr>>,
+    per_token: Option<Limiter<[u8; 16]>>,
     /// A child nonce issued here → the nonce its tree started at (kept only with a per-token
     /// limit).
     trees: Option<quick_cache::sync::Cache<[u8; 16], [u8; 16]>>,
@@ -148,8 +135,9 @@ pub struct RateLimits {
 impl RateLimits {
     pub fn new(per_ip: Option<Rate>, per_token: Option<Rate>) -> Self {
         RateLimits {
-            public: Buckets::new(per_ip, per_token),
-            admin: Buckets::new(per_ip, per_token),
+            public_ip: per_ip.map(Limiter::new),
+            admin_ip: per_ip.map(Limiter::new),
+            per_token: per_token.map(Limiter::new),
             trees: per_token.map(|_| quick_cache::sync::Cache::new(TREES_REMEMBERED)),
         }
     }
@@ -179,8 +167,34 @@ impl RateLimits {
     /// Forgets the buckets of keys that have been quiet for a full period, so the memory the
     /// limiters hold follows the clients that are active, not all that ever came.
     pub fn prune(&self) {
-        self.public.prune();
-        self.admin.prune();
+        for l in [&self.public_ip, &self.admin_ip].into_iter().flatten() {
+            l.prune();
+        }
+        if let Some(l) = &self.per_token {
+            l.prune();
+        }
+    }
+
+    /// Counts a request of `token` against the per-token limit: `Err` (the wait, and the
+    /// policy to name) when it is over.
+    fn check_token(&self, token: &crumb::Macaroon) -> Result<(), (Duration, String)> {
+        let (Some(l), Some(id)) = (&self.per_token, token.token_id()) else { return Ok(()) };
+        l.check(&self.tree_of(id.nonce.0)).map_err(|wait| (wait, l.rate.policy("token")))
+    }
+
+    /// [`Self::check_token`] for a token a JSON body carries (the middleware counts only what
+    /// `Authorization: Bearer` carries): a 429 `rate-limited` answer when it is over.
+    pub fn check_body_token(&self, token: &crumb::Macaroon) -> Result<(), super::error::ApiError> {
+        self.check_token(token).map_err(|(wait, _)| {
+            let seconds = wait_seconds(wait);
+            let mut e = super::error::ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!("too many requests: try again in {seconds} s"),
+            );
+            e.retry_after = Some(seconds);
+            e
+        })
     }
 }
 
@@ -206,46 +220,47 @@ pub async fn limit(
     req: Request,
     next: Next,
 ) -> Response {
-    let buckets = match listener {
-        Listener::Public => &state.rate_limits.public,
-        Listener::Admin => &state.rate_limits.admin,
+    let per_ip = match listener {
+        Listener::Public => &state.rate_limits.public_ip,
+        Listener::Admin => &state.rate_limits.admin_ip,
     };
-    limit_in(&state, buckets, peer, req, next).await
+    limit_in(&state, per_ip.as_ref(), peer, req, next).await
 }
 
 async fn limit_in(
     state: &AppState,
-    limits: &Buckets,
+    per_ip: Option<&Limiter<IpAddr>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    if exempt(req.uri().path()) || (limits.per_ip.is_none() && limits.per_token.is_none()) {
+    let limits = &state.rate_limits;
+    if exempt(req.uri().path()) || (per_ip.is_none() && limits.per_token.is_none()) {
         return next.run(req).await;
     }
-    if let Some(l) = &limits.per_ip {
+    if let Some(l) = per_ip {
         // A malformed X-Forwarded-For is the handler's to refuse; the peer is counted here.
         let ip = super::routes::client_ip(state, req.headers(), peer).unwrap_or_else(|_| peer.ip().to_canonical());
         if let Err(wait) = l.check(&ip) {
             return refused(l.rate.policy("address"), wait);
         }
     }
-    if let Some(l) = &limits.per_token {
-        let nonce = super::routes::bearer(req.headers())
-            .and_then(|text| crumb::token::wire::decode(text).ok())
-            .and_then(|m| m.token_id().map(|id| id.nonce));
-        if let Some(nonce) = nonce {
-            if let Err(wait) = l.check(&state.rate_limits.tree_of(nonce.0)) {
-                return refused(l.rate.policy("token"), wait);
-            }
+    let token = super::routes::bearer(req.headers()).and_then(|text| crumb::token::wire::decode(text).ok());
+    if let Some(token) = token {
+        if let Err((wait, policy)) = limits.check_token(&token) {
+            return refused(policy, wait);
         }
     }
     next.run(req).await
 }
 
+/// Whole seconds to wait, at least 1.
+fn wait_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 fn refused(policy: String, wait: Duration) -> Response {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let seconds = seconds.max(1);
+    let seconds = wait_seconds(wait);
     let mut problem = super::metering::Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",

@@ -121,7 +121,9 @@ fn check_bounds(body: &Body) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroon>), ApiError> {
+/// The token and discharges of a JSON route's request. A token in the body is counted against
+/// the per-token rate limit here (one in `Authorization: Bearer` was, by the middleware).
+fn decode_all(state: &AppState, body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroon>), ApiError> {
     check_bounds(body)?;
     let token = wire::decode(token_text(body, headers)?).map_err(|e| {
         let mut e = ApiError::from(e);
@@ -139,6 +141,9 @@ fn decode_all(body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroo
         .map(|d| wire::decode(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("malformed-discharge", e.to_string()))?;
+    if bearer(headers).is_none() {
+        state.rate_limits.check_body_token(&token)?;
+    }
     Ok((token, discharges))
 }
 
@@ -204,7 +209,7 @@ pub async fn verify(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (token, discharges) = decode_all(&body, &headers)?;
+    let (token, discharges) = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let explain = body.explain == Some(true);
     let worker = state.clone();
@@ -289,7 +294,7 @@ async fn consume(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(crumb::spend::Receipt, Vec<String>), ApiError> {
-    let (token, discharges) = decode_all(&body, &headers)?;
+    let (token, discharges) = decode_all(&state, &body, &headers)?;
     if route == "/v1/spend" && body.cost.is_none() {
         return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
     }
@@ -411,7 +416,7 @@ async fn revoke_with(
     body: Body,
     holder_only: bool,
 ) -> Result<Json<Revoked>, ApiError> {
-    let (credential, discharges) = decode_all(&body, &headers)?;
+    let (credential, discharges) = decode_all(&state, &body, &headers)?;
     if holder_only {
         let role = crumb::token::identifier::TokenId::role_of(&credential.identifier);
         if role == Some(crumb::token::identifier::Role::Operator) || body.cascade == Some(true) {
@@ -463,7 +468,7 @@ pub async fn give_back(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<GiveBackBody>, ApiError> {
-    let (token, discharges) = decode_all(&body, &headers)?;
+    let (token, discharges) = decode_all(&state, &body, &headers)?;
     if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.nonce.is_some() {
         return Err(ApiError::bad_request("bad-request", "a give-back takes `token` and `request_id` only"));
     }
@@ -510,7 +515,7 @@ pub async fn top_up(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<TopUpBody>, ApiError> {
-    let (credential, discharges) = decode_all(&body, &headers)?;
+    let (credential, discharges) = decode_all(&state, &body, &headers)?;
     if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.cascade.is_some() {
         return Err(ApiError::bad_request(
             "bad-request",
@@ -564,7 +569,7 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Result<Json<StatusBody>, ApiError> {
     let body = Body::default();
-    let (token, discharges) = decode_all(&body, &headers)?;
+    let (token, discharges) = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let worker = state.clone();
     let status = blocking(move || worker.issuer.status(&token, &discharges, &ctx).map_err(ApiError::from)).await?;
@@ -616,7 +621,7 @@ async fn lineage_of(
     headers: HeaderMap,
 ) -> Result<Json<LineageBody>, ApiError> {
     let body = Body::default();
-    let (credential, discharges) = decode_all(&body, &headers)?;
+    let (credential, discharges) = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let worker = state.clone();
     let (asked, tree) =
