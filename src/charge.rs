@@ -224,6 +224,23 @@ pub(crate) fn prepare_hold(
         price: ctx.cost,
         at: crate::caveat::rfc3339(ctx.now.replace_nanosecond(0).unwrap_or(ctx.now)),
     };
+    // Should the hold lapse unsettled (the gateway died with the request at the upstream), it
+    // is settled at the price held: the successor is the one a settle at that price issues
+    // (derived from the parent, the request id and the key), so its payer recovers it.
+    let entry = spend::key_entry(verifier, verified.token()).map_err(Unheld::Refused)?;
+    let lapse = Commit {
+        parent: id.nonce,
+        request_id: request_id.to_owned(),
+        kind: SpendKind::Spend,
+        cost: ctx.cost,
+        children: vec![(spend::child_nonce(entry, id.nonce, request_id, 0), balance.saturating_sub(ctx.cost))],
+        at: terms.at.clone(),
+        presented: spend::presented_fingerprint(verified.token()),
+        revocable: false,
+        credit: None,
+        windows: reservation.windows().to_vec(),
+    };
+    let reservation = reservation.lapsing(lapse);
     Ok(PreparedHold { reservation, terms })
 }
 

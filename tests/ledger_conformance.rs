@@ -62,6 +62,7 @@ conformance!(
     concurrent_spenders_never_exceed_a_window,
     a_top_up_reaches_the_next_successor_once,
     credit_past_the_largest_balance_stays_owed,
+    a_lapsed_hold_is_charged_its_price_not_freed,
 );
 
 #[test]

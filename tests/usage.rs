@@ -260,3 +260,52 @@ fn a_metered_route_asks_the_upstream_for_an_uncompressed_body() {
     let asked: Vec<_> = headers.get_all("accept-encoding").iter().collect();
     assert_eq!(asked, ["identity"], "a compressed body could not be read for its usage");
 }
+
+/// The gateway dies (kill -9) with a metered request at the upstream: once its hold lapses the
+/// request is charged the hold, never free. Another use of the token is refused `spent`, and
+/// the payer recovers the successor at the balance less the hold with its Idempotency-Key.
+#[test]
+fn a_request_whose_gateway_died_is_charged_the_hold_not_freed() {
+    use std::io::{Read, Write};
+    let upstream = Upstream::start();
+    let price = format!("POST /llm/linger={RATES}");
+    let args = ["--upstream", upstream.url.as_str(), "--upstream-timeout", "1s", "--price", price.as_str()];
+    let mut first = start(&args);
+    let token = first.mint(&["--balance", "100"]);
+    let mut stream = std::net::TcpStream::connect(first.addr()).unwrap();
+    let head = format!(
+        "POST /llm/linger/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: died\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut some = [0u8; 1024];
+    let n = stream.read(&mut some).unwrap();
+    assert!(String::from_utf8_lossy(&some[..n]).contains("crumb-held: 50"));
+    std::process::Command::new("kill").args(["-9", &first.pid().to_string()]).status().unwrap();
+    let _ = first.terminate(std::time::Duration::from_secs(5));
+    drop(stream);
+    let ledger = first.env.path("ledger.db").to_str().unwrap().to_owned();
+    let second = crate::common::server::start_replica(&first.key, &ledger, &args);
+    let probe = format!(
+        "POST /llm/linger/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nCrumb-Recover: 1\r\n\
+         Idempotency-Key: died\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    // Held while the hold lasts (the upstream timeout and a margin), then recorded at the hold.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let recovered = loop {
+        let answer = raw(second.addr(), &probe);
+        if answer.header("crumb-token").is_some() {
+            break answer;
+        }
+        assert_eq!(answer.header("crumb-error"), Some("in-flight"), "{answer:?}");
+        assert!(std::time::Instant::now() < deadline, "never recorded");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!((recovered.header("crumb-cost"), recovered.header("crumb-balance")), (Some("50"), Some("50")));
+    let again = format!(
+        "POST /llm/linger/1000/1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: other\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let refused = raw(second.addr(), &again);
+    assert_eq!((refused.status, refused.header("crumb-error")), (409, Some("spent")), "{refused:?}");
+}

@@ -70,6 +70,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("concurrent_spenders_never_exceed_a_window", concurrent_spenders_never_exceed_a_window),
     ("a_top_up_reaches_the_next_successor_once", a_top_up_reaches_the_next_successor_once),
     ("credit_past_the_largest_balance_stays_owed", credit_past_the_largest_balance_stays_owed),
+    ("a_lapsed_hold_is_charged_its_price_not_freed", a_lapsed_hold_is_charged_its_price_not_freed),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -1004,4 +1005,55 @@ pub fn credit_past_the_largest_balance_stays_owed(backend: &dyn Backend) {
     ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big2")).unwrap();
     let info = ledger.info(&nonce(&split.children[1].token)).unwrap();
     assert_eq!((info.topped_up, info.credit_owed), (MAX_AMOUNT, MAX_AMOUNT));
+}
+
+/// A hold that lapses unsettled (its gateway died with the request at the upstream) is not a
+/// free request: the next use of the token records it as settled at the price held, another
+/// spend of the token is refused `spent`, and the request retried with its id gets the
+/// successor at the balance less the price. A give-back finds it spent too.
+pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let at = |secs: i64| {
+        let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(NOW + secs).unwrap());
+        ctx.cost = 30;
+        ctx
+    };
+    let token = mint.token_with(100, &["spend-rate <= 1000/1h"]);
+    match issuer.hold(token.clone(), Vec::new(), &at(0), "gw-1", Duration::from_secs(30)).unwrap() {
+        crate::charge::Held::Fresh(hold) => drop(hold), // the gateway dies: never settled
+        _ => panic!("a fresh hold was answered"),
+    }
+    // Within the hold: in flight.
+    let refused = mint.spend_at(ledger.as_ref(), &token, 5, NOW + 10).unwrap_err();
+    assert_eq!(crate::outcome::Classified::code(&refused), "in-flight");
+    // Lapsed: another spend is refused, the token was spent by the lapsed request.
+    let refused = mint.spend_at(ledger.as_ref(), &token, 5, NOW + 60).unwrap_err();
+    assert_eq!(crate::outcome::Classified::code(&refused), "spent");
+    // Its own request, retried, gets the successor at 100 - 30.
+    match issuer.hold(token.clone(), Vec::new(), &at(61), "gw-1", Duration::from_secs(30)).unwrap() {
+        crate::charge::Held::Answered(receipt) => {
+            assert_eq!((receipt.cost, receipt.children[0].balance, receipt.replayed), (30, 70, true));
+            let next = mint.spend_at(ledger.as_ref(), &receipt.children[0].token, 5, NOW + 62).unwrap();
+            assert_eq!(next.children[0].balance, 65, "the successor is live and spends");
+        }
+        _ => panic!("the lapsed request was not recorded"),
+    }
+    // The window counted the price once.
+    let windows = crate::ledger::window::windows_of(&token);
+    assert_eq!(ledger.window_use(&nonce(&token), &windows, NOW + 63).unwrap(), vec![35]);
+    // A lapsed hold found by a give-back: spent as well.
+    let other = mint.token(50);
+    match issuer.hold(other.clone(), Vec::new(), &at(0), "gw-2", Duration::from_secs(30)).unwrap() {
+        crate::charge::Held::Fresh(hold) => drop(hold),
+        _ => panic!("a fresh hold was answered"),
+    }
+    let g = crate::ledger::GiveBack {
+        parent: nonce(&other),
+        request_id: "give".into(),
+        at: "2026-11-30T00:00:00Z".into(),
+        now: NOW + 60,
+        presented: [0; 32],
+    };
+    assert!(matches!(ledger.give_back(&g).unwrap(), crate::ledger::GaveBack::AlreadySpent(_)));
 }

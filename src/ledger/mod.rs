@@ -174,6 +174,9 @@ pub struct Reservation {
     /// settled (then the charge counts) or released.
     windows: Vec<Window>,
     amount: u64,
+    /// What the hold becomes if it lapses unsettled (its process died with the request at the
+    /// upstream): a settle at the price held, its successor issued the way a settle issues it.
+    lapse: Option<Commit>,
 }
 
 impl Reservation {
@@ -193,7 +196,20 @@ impl Reservation {
             until: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             windows: window::windows_of(verified.token()),
             amount: 0,
+            lapse: None,
         })
+    }
+
+    /// A hold whose request goes to an upstream: if it lapses unsettled, the ledger records
+    /// `commit` (the settle at the price held) the next time the token is used, so a request
+    /// whose gateway died is neither free nor lost (its payer recovers the successor with the
+    /// same request id).
+    pub fn lapsing(mut self, commit: Commit) -> Self {
+        self.lapse = Some(commit);
+        self
+    }
+    pub fn lapse(&self) -> Option<&Commit> {
+        self.lapse.as_ref()
     }
 
     /// What the hold counts against the token's windows while it is held (the most it may
@@ -558,6 +574,55 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// A spent token's lineage goes on in its change, so the credit reaches its current token;
     /// a revoked token (or a revoked lineage to credit) is refused.
     fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError>;
+}
+
+/// A lapse commit ([`Reservation::lapsing`]) as a ledger stores it beside the hold: JSON of
+/// its request id, cost, successor(s), time, presenter and windows (a spend's; no credit).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn encode_lapse(c: &Commit) -> String {
+    serde_json::json!({
+        "request_id": c.request_id,
+        "cost": c.cost,
+        "children": c.children.iter().map(|(n, b)| (n.to_string(), b)).collect::<Vec<_>>(),
+        "at": c.at,
+        "presented": hex::encode(c.presented),
+        "windows": c.windows.iter().map(|w| (w.index, w.limit, w.secs, hex::encode(&w.text))).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// [`encode_lapse`] read back for the token `parent`; `None` if it does not read.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn decode_lapse(parent: Nonce, text: &str) -> Option<Commit> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        request_id: String,
+        cost: u64,
+        children: Vec<(String, u64)>,
+        at: String,
+        presented: String,
+        windows: Vec<(u32, u64, u64, String)>,
+    }
+    let s: Stored = serde_json::from_str(text).ok()?;
+    let presented: [u8; 32] = hex::decode(&s.presented).ok()?.try_into().ok()?;
+    let children = s.children.iter().map(|(n, b)| Some((Nonce::parse_hex(n)?, *b))).collect::<Option<Vec<_>>>()?;
+    let windows = s
+        .windows
+        .into_iter()
+        .map(|(index, limit, secs, text)| Some(Window { index, limit, secs, text: hex::decode(text).ok()? }))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Commit {
+        parent,
+        request_id: s.request_id,
+        kind: SpendKind::Spend,
+        cost: s.cost,
+        children,
+        at: s.at,
+        presented,
+        revocable: false,
+        credit: None,
+        windows,
+    })
 }
 
 /// Reads the stored list of a consumption's amounts (`"30,20,47"`).

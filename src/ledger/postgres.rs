@@ -27,10 +27,13 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The schema version this crumb writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: [&str; 4] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+
+/// v4: what a hold becomes if it lapses unsettled (as the embedded ledger's v6).
+const SCHEMA_V4: &str = "ALTER TABLE crumb_tokens ADD COLUMN reserved_lapse TEXT;";
 
 /// v3: spend-rate windows and top-ups (as the embedded ledger's v5).
 const SCHEMA_V3: &str = "
@@ -599,9 +602,10 @@ const COMMIT_SQL: &str = concat!(
     VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (nonce) DO UPDATE SET spent_at = excluded.spent_at, spent_request = excluded.spent_request,
         spent_kind = excluded.spent_kind, spent_cost = excluded.spent_cost, spent_amounts = excluded.spent_amounts,
-        spent_by = excluded.spent_by, reserved_ticket = NULL, reserved_until = NULL
+        spent_by = excluded.spent_by, reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
     WHERE crumb_tokens.spent_at IS NULL AND crumb_tokens.revoked_at IS NULL
-        AND (crumb_tokens.reserved_ticket IS NULL OR crumb_tokens.reserved_until <= $8::bigint)
+        AND (crumb_tokens.reserved_ticket IS NULL
+            OR (crumb_tokens.reserved_until <= $8::bigint AND crumb_tokens.reserved_lapse IS NULL))
         AND ($13::bigint IS NULL OR COALESCE((SELECT h.credit FROM crumb_tokens h
             WHERE h.nonce = COALESCE(crumb_tokens.head, crumb_tokens.nonce)), 0) = $13::bigint)
     RETURNING nonce, COALESCE(head, nonce) AS head",
@@ -612,7 +616,7 @@ const COMMIT_SQL: &str = concat!(
 const SETTLE_SQL: &str = concat!(
     "WITH parent AS (
     UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
-        spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL
+        spent_amounts = $6, spent_by = $7, reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
     WHERE nonce = $1 AND spent_at IS NULL AND revoked_at IS NULL AND reserved_ticket = $8::bytea
         AND ($13::bigint IS NULL OR COALESCE((SELECT h.credit FROM crumb_tokens h
             WHERE h.nonce = COALESCE(crumb_tokens.head, crumb_tokens.nonce)), 0) = $13::bigint)
@@ -711,6 +715,8 @@ struct Locked {
     status: Status,
     held_by: Option<Vec<u8>>,
     until: Option<i64>,
+    /// What the hold becomes if it lapses ([`super::encode_lapse`]).
+    lapse: Option<String>,
 }
 
 /// The parent's row, locked for this transaction (created empty if the ledger never saw it).
@@ -718,11 +724,12 @@ fn lock_row(tx: &mut Transaction<'_>, nonce: &Nonce) -> Result<Locked, Failure> 
     tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&nonce.0[..]])?;
     let row = tx.query_one(
         &format!(
-            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until FROM crumb_tokens WHERE nonce = $1 FOR UPDATE"
+            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, reserved_lapse FROM crumb_tokens
+             WHERE nonce = $1 FOR UPDATE"
         ),
         &[&&nonce.0[..]],
     )?;
-    Ok(Locked { status: status_of(&row, 0)?, held_by: row.get(7), until: row.get(8) })
+    Ok(Locked { status: status_of(&row, 0)?, held_by: row.get(7), until: row.get(8), lapse: row.get(9) })
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -731,7 +738,7 @@ fn to_i64(n: u64) -> i64 {
 
 fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Result<Reserved, Failure> {
     let parent = r.parent();
-    let Locked { status, held_by, until } = lock_row(tx, &parent)?;
+    let Locked { status, held_by, until, lapse } = lock_row(tx, &parent)?;
     if let Some(at) = status.revoked_at {
         return Ok(Reserved::Revoked(at));
     }
@@ -746,14 +753,72 @@ fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Resu
     if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
         return Ok(Reserved::InFlight);
     }
+    if let Some(spent) = lapse_in(tx, &parent, held_by.as_deref(), lapse.as_deref())? {
+        return Ok(Reserved::Spent(spent));
+    }
     if let Some(refused) = count(tx, &parent, r.windows(), r.amount(), r.now(), &ticket)? {
         return Ok(Reserved::RateLimited(refused));
     }
     tx.execute(
-        "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3 WHERE nonce = $1",
-        &[&&parent.0[..], &&ticket.id()[..], &r.until()],
+        "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3, reserved_lapse = $4 WHERE nonce = $1",
+        &[&&parent.0[..], &&ticket.id()[..], &r.until(), &r.lapse().map(super::encode_lapse)],
     )?;
     Ok(Reserved::Held(ticket))
+}
+
+/// A hold on `parent` (locked) that lapsed unsettled with its request forwarded (its gateway
+/// died): recorded now, in this transaction, as the settle at the price held that it carries,
+/// so the request is neither free nor lost. Returns what the token was spent by then.
+fn lapse_in(
+    tx: &mut Transaction<'_>,
+    parent: &Nonce,
+    held_by: Option<&[u8]>,
+    lapse: Option<&str>,
+) -> Result<Option<Spent>, Failure> {
+    let (Some(id), Some(text)) = (held_by, lapse) else { return Ok(None) };
+    let (Ok(id), Some(c)) = (<[u8; 16]>::try_from(id), super::decode_lapse(*parent, text)) else {
+        return Err(Failure::Corrupt(format!("the lapsed hold on {parent} does not read")));
+    };
+    let ticket = Ticket { parent: *parent, id };
+    let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
+    let nonces: Vec<&[u8]> = c.children.iter().map(|(n, _)| &n.0[..]).collect();
+    let balances: Vec<i64> = c.children.iter().map(|(_, b)| to_i64(*b)).collect();
+    let changes: Vec<bool> = (0..c.children.len()).map(|i| i + 1 == c.children.len()).collect();
+    let revocable: Vec<bool> = vec![false; c.children.len()];
+    let check: Option<i64> = None;
+    let written: i64 = tx
+        .query_one(
+            SETTLE_SQL,
+            &[
+                &&c.parent.0[..],
+                &c.at,
+                &c.request_id,
+                &c.kind.as_str(),
+                &to_i64(c.cost),
+                &amounts.join(","),
+                &&c.presented[..],
+                &&id[..],
+                &nonces,
+                &balances,
+                &revocable,
+                &changes,
+                &check,
+            ],
+        )?
+        .get(0);
+    if written == 0 {
+        return Ok(None);
+    }
+    if !c.windows.is_empty() {
+        recount(tx, &ticket, Some(c.cost))?;
+        let keys = window_keys(tx, &c.parent, &c.windows)?;
+        tx.execute(
+            "UPDATE crumb_tokens SET windows = $2 WHERE nonce = ANY($1)",
+            &[&nonces, &window::encode(&c.windows, &keys)],
+        )?;
+    }
+    let row = tx.query_one(STATUS_SQL, &[&&parent.0[..]])?;
+    Ok(status_of(&row, 0)?.spent)
 }
 
 impl Ledger for PostgresLedger {
@@ -786,7 +851,12 @@ impl Ledger for PostgresLedger {
     /// locks), then settled; a settle that fails gives the hold back.
     fn commit(&self, r: &Reservation, c: &Commit) -> Result<CommitOutcome, LedgerError> {
         if r.windows().is_empty() {
-            return self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight, None);
+            // Held by another, or by a hold that lapsed with its request forwarded: the
+            // reserve below tells the two apart (and records the lapsed one).
+            match self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight, None)? {
+                CommitOutcome::InFlight => {}
+                outcome => return Ok(outcome),
+            }
         }
         match self.reserve(r)? {
             Reserved::Held(ticket) => match self.settle(&ticket, c) {
@@ -806,7 +876,7 @@ impl Ledger for PostgresLedger {
     fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
         self.write(false, |tx| {
             let released = tx.execute(
-                "UPDATE crumb_tokens SET reserved_ticket = NULL, reserved_until = NULL
+                "UPDATE crumb_tokens SET reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
                  WHERE nonce = $1 AND reserved_ticket = $2",
                 &[&&ticket.parent().0[..], &&ticket.id()[..]],
             )?;
@@ -1127,7 +1197,7 @@ impl Ledger for PostgresLedger {
 
     fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
         self.write(true, |tx| {
-            let Locked { status, held_by, until } = lock_row(tx, &g.parent)?;
+            let Locked { status, held_by, until, lapse } = lock_row(tx, &g.parent)?;
             // A give-back recorded before is answered as such, even if its tree was revoked
             // since: its retry must learn that it happened.
             if let Some(spent) = status.spent {
@@ -1138,6 +1208,9 @@ impl Ledger for PostgresLedger {
             }
             if held_by.is_some() && until.is_some_and(|u| u > g.now) {
                 return Ok(GaveBack::InFlight);
+            }
+            if let Some(spent) = lapse_in(tx, &g.parent, held_by.as_deref(), lapse.as_deref())? {
+                return Ok(GaveBack::AlreadySpent(spent));
             }
             let head = head_of(tx, &g.parent)?;
             let split_from: Option<Vec<u8>> = tx
@@ -1155,7 +1228,8 @@ impl Ledger for PostgresLedger {
             tx.execute("UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1", &[&&head.0[..]])?;
             tx.execute(
                 "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
-                     spent_amounts = '', spent_by = $6, reserved_ticket = NULL, reserved_until = NULL
+                     spent_amounts = '', spent_by = $6, reserved_ticket = NULL, reserved_until = NULL,
+                     reserved_lapse = NULL
                  WHERE nonce = $1",
                 &[
                     &&g.parent.0[..],

@@ -53,10 +53,14 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 }
 
 /// The schema version this crumb writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 5] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS: [&str; 6] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
+
+/// v6: what a hold becomes if it lapses unsettled (`reserved_lapse`: the settle at the price
+/// held, [`super::encode_lapse`]), recorded the next time the token is used.
+const SCHEMA_V6: &str = "ALTER TABLE tokens ADD COLUMN reserved_lapse TEXT;";
 
 /// v5: spend-rate windows ([`super::window`]) and top-ups (`top_ups`, by request id; a
 /// lineage head's `topped_up`: what it was topped up with in all). `tokens.windows`: the keys of the windows a
@@ -547,7 +551,8 @@ fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
 
 fn release_in(tx: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
     let released = tx.execute(
-        "UPDATE tokens SET reserved_ticket = NULL, reserved_until = NULL WHERE nonce = ?1 AND reserved_ticket = ?2",
+        "UPDATE tokens SET reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
+         WHERE nonce = ?1 AND reserved_ticket = ?2",
         params![&ticket.parent().0[..], &ticket.id()[..]],
     )?;
     if released > 0 {
@@ -823,6 +828,9 @@ fn give_back_in(tx: &Connection, g: &GiveBack) -> Result<GaveBack, ApplyError> {
     if row.reserved_ticket.is_some() && row.reserved_until.is_some_and(|until| until > g.now) {
         return Ok(GaveBack::InFlight);
     }
+    if let Some(spent) = lapse_in(tx, &g.parent, &row)? {
+        return Ok(GaveBack::AlreadySpent(spent));
+    }
     let head = head_in(tx, &g.parent)?;
     let split_from: Option<Vec<u8>> = tx
         .prepare_cached("SELECT parent FROM tokens WHERE nonce = ?1")?
@@ -840,7 +848,7 @@ fn give_back_in(tx: &Connection, g: &GiveBack) -> Result<GaveBack, ApplyError> {
         "INSERT INTO tokens (nonce, spent_at, spent_request, spent_kind, spent_cost, spent_amounts, spent_by)
          VALUES (?1, ?2, ?3, ?4, ?5, '', ?6)
          ON CONFLICT(nonce) DO UPDATE SET spent_at = ?2, spent_request = ?3, spent_kind = ?4, spent_cost = ?5,
-             spent_amounts = '', spent_by = ?6, reserved_ticket = NULL, reserved_until = NULL",
+             spent_amounts = '', spent_by = ?6, reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL",
     )?
     .execute(params![
         &g.parent.0[..],
@@ -905,6 +913,8 @@ struct Row {
     status: Status,
     reserved_ticket: Option<Vec<u8>>,
     reserved_until: Option<i64>,
+    /// What the hold becomes if it lapses ([`super::encode_lapse`]).
+    reserved_lapse: Option<String>,
     balance: Option<u64>,
     /// The head of its lineage (itself when it heads its own).
     head: Option<Vec<u8>>,
@@ -916,7 +926,7 @@ fn row_in(conn: &Connection, nonce: &Nonce) -> Result<Row, ApplyError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, balance, head,
-                 (SELECT h.credit FROM tokens h WHERE h.nonce = COALESCE(t.head, t.nonce))
+                 (SELECT h.credit FROM tokens h WHERE h.nonce = COALESCE(t.head, t.nonce)), reserved_lapse
              FROM tokens t WHERE nonce = ?1"
         ))?
         .query_row([&nonce.0[..]], |r| {
@@ -927,6 +937,7 @@ fn row_in(conn: &Connection, nonce: &Nonce) -> Result<Row, ApplyError> {
                 r.get::<_, Option<i64>>(9)?,
                 r.get::<_, Option<Vec<u8>>>(10)?,
                 r.get::<_, Option<i64>>(11)?,
+                r.get::<_, Option<String>>(12)?,
             ))
         })
         .optional()?;
@@ -935,14 +946,16 @@ fn row_in(conn: &Connection, nonce: &Nonce) -> Result<Row, ApplyError> {
             status: Status::default(),
             reserved_ticket: None,
             reserved_until: None,
+            reserved_lapse: None,
             balance: None,
             head: None,
             owed: 0,
         }),
-        Some((status, reserved_ticket, reserved_until, balance, head, owed)) => Ok(Row {
+        Some((status, reserved_ticket, reserved_until, balance, head, owed, reserved_lapse)) => Ok(Row {
             status: status.into_status()?,
             reserved_ticket,
             reserved_until,
+            reserved_lapse,
             balance: balance.map(|b| b as u64),
             head,
             owed: owed.unwrap_or(0) as u64,
@@ -962,16 +975,34 @@ fn reserve_in(tx: &Connection, r: &Reservation) -> Result<Reserved, ApplyError> 
     if row.reserved_ticket.is_some() && row.reserved_until.is_some_and(|until| until > r.now()) {
         return Ok(Reserved::InFlight);
     }
+    if let Some(spent) = lapse_in(tx, &parent, &row)? {
+        return Ok(Reserved::Spent(spent));
+    }
     let ticket = Ticket::issue(parent).map_err(|e| ApplyError::Corrupt(e.reason))?;
     if let Some(refused) = count_in(tx, &parent, r.windows(), r.amount(), r.now(), &ticket)? {
         return Ok(Reserved::RateLimited(refused));
     }
+    let lapse = r.lapse().map(super::encode_lapse);
     tx.prepare_cached(
-        "INSERT INTO tokens (nonce, reserved_ticket, reserved_until) VALUES (?1, ?2, ?3)
-         ON CONFLICT(nonce) DO UPDATE SET reserved_ticket = ?2, reserved_until = ?3",
+        "INSERT INTO tokens (nonce, reserved_ticket, reserved_until, reserved_lapse) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(nonce) DO UPDATE SET reserved_ticket = ?2, reserved_until = ?3, reserved_lapse = ?4",
     )?
-    .execute(params![&parent.0[..], &ticket.id()[..], r.until()])?;
+    .execute(params![&parent.0[..], &ticket.id()[..], r.until(), lapse])?;
     Ok(Reserved::Held(ticket))
+}
+
+/// A hold on `parent` that lapsed unsettled with its request forwarded (its gateway died):
+/// recorded now as the settle at the price held that it carries, so the request is neither
+/// free nor lost. Returns what the token was spent by then.
+fn lapse_in(tx: &Connection, parent: &Nonce, row: &Row) -> Result<Option<Spent>, ApplyError> {
+    let (Some(id), Some(text)) = (&row.reserved_ticket, &row.reserved_lapse) else { return Ok(None) };
+    let (Ok(id), Some(commit)) = (<[u8; 16]>::try_from(&id[..]), super::decode_lapse(*parent, text)) else {
+        return Err(ApplyError::Corrupt(format!("the lapsed hold on {parent} does not read")));
+    };
+    match settle_in(tx, &Ticket { parent: *parent, id }, &commit)? {
+        CommitOutcome::Fresh => Ok(row_in(tx, parent)?.status.spent),
+        _ => Ok(None),
+    }
 }
 
 fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, ApplyError> {
@@ -1001,7 +1032,7 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
     let amounts: Vec<String> = c.children.iter().map(|(_, b)| b.to_string()).collect();
     tx.prepare_cached(
         "UPDATE tokens SET spent_at = ?2, spent_request = ?3, spent_kind = ?4, spent_cost = ?5, spent_amounts = ?6,
-             spent_by = ?7, reserved_ticket = NULL, reserved_until = NULL
+             spent_by = ?7, reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
          WHERE nonce = ?1",
     )?
     .execute(params![
@@ -1334,6 +1365,7 @@ mod tests {
             until: 1_060,
             windows: Vec::new(),
             amount: 0,
+            lapse: None,
         };
         let ticket = match ledger.reserve(&reservation).unwrap() {
             Reserved::Held(t) => t,
