@@ -644,8 +644,10 @@ pub async fn healthz() -> Json<Health> {
 ))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let worker = state.clone();
-    let found =
-        tokio::time::timeout(state.timeout, tokio::task::spawn_blocking(move || worker.issuer.readiness())).await;
+    // Half the request timeout: the probe answers its own 503, before the server's timeout
+    // would answer one without the checks.
+    let within = state.timeout / 2;
+    let found = tokio::time::timeout(within, tokio::task::spawn_blocking(move || worker.issuer.readiness())).await;
     let found = match found {
         Ok(Ok(found)) => found,
         Ok(Err(_)) => crumb::issuer::Readiness { ledger: Some("the check failed".into()), ..Default::default() },
