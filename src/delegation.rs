@@ -259,6 +259,9 @@ pub fn top_up_as_operator(
     let mut ctx = ctx.clone();
     ctx.purpose = Purpose::Operate;
     ctx.action = Some("top-up".into());
+    // The amount is the act's cost: `max-cost <= N` on a credential bounds each top-up, so a
+    // bounded top-up authority can be handed on.
+    ctx.cost = t.amount;
     let verified = verifier.verify(credential.clone(), discharges.to_vec(), &ctx).map_err(|rejected| {
         let d = rejected.denial();
         Error::Denied(Denial::new(d.code, format!("the operator credential is refused: {}", d.message)))

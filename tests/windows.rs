@@ -171,6 +171,14 @@ fn a_top_up_over_http_reaches_the_next_proxied_request() {
     assert_eq!((again.status, again.json()["replayed"].as_bool()), (200, Some(true)), "{again:?}");
     let status = status_of(&admin, &current);
     assert_eq!((status["topped_up"].as_u64(), status["returned_credit"].as_u64()), (Some(100), Some(100)));
+    let refill = 100;
+    // `max-cost` on an operator credential bounds each top-up.
+    let bounded = s.env.ok(&["attenuate", &operator, "-c", "max-cost <= 10"]);
+    let over = json!({ "credential": bounded, "nonce": nonce, "amount": 11, "request_id": "b1" }).to_string();
+    let refused = send("POST", &format!("{admin}/v1/top-up"), None, &[], &over);
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (403, Some("cost-exceeded")), "{refused:?}");
+    let within = json!({ "credential": bounded, "nonce": nonce, "amount": 10, "request_id": "b2" }).to_string();
+    assert_eq!(send("POST", &format!("{admin}/v1/top-up"), None, &[], &within).status, 200);
     // A holder's own token is not an operator credential.
     let holder = json!({ "credential": current, "nonce": nonce, "amount": 100, "request_id": "x" }).to_string();
     let refused = send("POST", &format!("{admin}/v1/top-up"), None, &[], &holder);
@@ -185,7 +193,7 @@ fn a_top_up_over_http_reaches_the_next_proxied_request() {
     assert_eq!(upstream.count(), 1);
     let answer = send("POST", &format!("{}/v1/chat", s.url), Some(&current), &[], "{}");
     assert_eq!(answer.status, 200, "{answer:?}");
-    assert_eq!(answer.header("crumb-balance"), Some("110"), "15 - 5 + 100: {answer:?}");
+    assert_eq!(answer.header("crumb-balance"), Some("120"), "15 - 5 + {refill} + 10: {answer:?}");
     let status = status_of(&admin, answer.successor());
     assert_eq!(status["returned_credit"], 0, "taken in once: {status}");
 }

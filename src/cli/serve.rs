@@ -380,6 +380,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             "crumb: no --admin-listen: this proxy serves no /healthz, /readyz or /metrics; add --admin-listen 127.0.0.1:PORT"
         );
     }
+    if upstream.is_none() && pricing.table.rules().iter().any(|r| r.usage.is_some()) {
+        // Forward auth answers before the API does: it never sees the usage.
+        eprintln!("crumb: forward auth charges an `upto` rule its hold: measured usage needs the proxy (--upstream)");
+    }
     if upstream.is_some() && pricing.table.is_empty() && pricing.unpriced == serve::Unpriced::Deny {
         eprintln!("crumb: no --price given: every proxied request will be refused (403 unpriced)");
     }
