@@ -268,9 +268,10 @@ impl Scanner {
 /// Reads an event stream as the event-stream format (WHATWG HTML, "server-sent events")
 /// says a client reads it: a leading byte-order mark ignored; lines ending at CR, LF or CRLF;
 /// an event's `data:` lines joined by LF and dispatched by a blank line; comments and other
-/// fields ignored. Each dispatched event's JSON gives its usage: the top-level `usage`, or
-/// `message.usage` (Anthropic's `message_start`, which carries the input count, while its
-/// later `message_delta` carries only the output count). Each unit's last count wins.
+/// fields ignored. Each dispatched event's JSON gives its usage: the top-level `usage`, and
+/// for the input count also `message.usage` (Anthropic's `message_start`, whose output count is
+/// a placeholder; its `message_delta` carries the real one). Each unit's largest count wins
+/// (counts in a stream are running totals), and only once a top-level `usage` was seen.
 #[derive(Debug, Default)]
 struct Events {
     /// Bytes of a byte-order mark matched at the start (3: past it, or there was none).
@@ -284,9 +285,11 @@ struct Events {
     data: Vec<u8>,
     has_data: bool,
     broken: bool,
-    /// Each unit's last count; `unreadable` once a usage could not be read (the hold).
+    /// Each unit's largest count; `unreadable` once a usage could not be read (the hold);
+    /// `final_seen` once a top-level `usage` with a count was.
     counts: Counts,
     unreadable: bool,
+    final_seen: bool,
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -369,24 +372,38 @@ impl Events {
     fn dispatch(&mut self) {
         let data = std::mem::take(&mut self.data);
         self.has_data = false;
-        if std::mem::take(&mut self.broken) || data.first() != Some(&b'{') {
+        if std::mem::take(&mut self.broken) || data.trim_ascii_start().first() != Some(&b'{') {
             return;
         }
         let Ok(doc) = serde_json::from_slice::<Value>(&data) else { return };
-        for usage in [doc.get("usage"), doc.get("message").and_then(|m| m.get("usage"))].into_iter().flatten() {
+        let max = |a: Option<u64>, b: Option<u64>| a.max(b);
+        // `message.usage` (Anthropic's `message_start`) gives the input count only: its
+        // output count is a placeholder, the real one comes with the final usage.
+        if let Some(usage) = doc.get("message").and_then(|m| m.get("usage")) {
+            match Counts::of(usage) {
+                Ok(c) => self.counts.prompt = max(self.counts.prompt, c.prompt),
+                Err(()) => self.unreadable = true,
+            }
+        }
+        if let Some(usage) = doc.get("usage") {
             match Counts::of(usage) {
                 Ok(c) => {
-                    self.counts.prompt = c.prompt.or(self.counts.prompt);
-                    self.counts.completion = c.completion.or(self.counts.completion);
+                    // Counts in a stream are running totals: the largest is the answer's.
+                    self.counts.prompt = max(self.counts.prompt, c.prompt);
+                    self.counts.completion = max(self.counts.completion, c.completion);
+                    self.final_seen |= c.prompt.is_some() || c.completion.is_some();
                 }
                 Err(()) => self.unreadable = true,
             }
         }
     }
 
+    /// The usage, once an event with a top-level `usage` (the answer's own report) was
+    /// dispatched: a stream cut before it said (after `message_start` alone, say) is charged
+    /// the hold.
     fn usage(&self) -> Option<Usage> {
         let Counts { prompt, completion } = self.counts;
-        if self.unreadable || (prompt.is_none() && completion.is_none()) {
+        if self.unreadable || !self.final_seen {
             return None;
         }
         Some(Usage { prompt: prompt.unwrap_or(0), completion: completion.unwrap_or(0) })
@@ -505,7 +522,16 @@ impl TopLevel {
                             .flatten()
                             .as_ref()
                             .and_then(Usage::from_object);
-                        self.found = Some(read);
+                        // A member named twice: each unit's larger count (never the
+                        // cheaper of two), and one unreadable makes the answer unreadable.
+                        self.found = Some(match (self.found, read) {
+                            (None, read) => read,
+                            (Some(None), _) | (_, None) => None,
+                            (Some(Some(a)), Some(b)) => Some(Usage {
+                                prompt: a.prompt.max(b.prompt),
+                                completion: a.completion.max(b.completion),
+                            }),
+                        });
                     }
                 }
             }
@@ -698,8 +724,9 @@ mod tests {
         assert_eq!(json_usage(r#"{"usage":"lots"}"#), None);
         assert_eq!(json_usage(r#"[{"usage":{"prompt_tokens":3}}]"#), None, "not an object");
         assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":3}} {"usage":{"prompt_tokens":0}}"#), None, "two documents");
-        // The last top-level member wins, as in serde_json's map.
+        // A member named twice: each unit's larger count, whichever comes last.
         assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":3},"usage":{"prompt_tokens":4}}"#).unwrap().prompt, 4);
+        assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":4},"usage":{"prompt_tokens":0}}"#).unwrap().prompt, 4);
         // Cut after its usage: the usage; before it: none.
         assert_eq!(json_usage(r#"{"usage":{"prompt_tokens":3},"choices":[{"te"#).unwrap().prompt, 3);
         assert_eq!(json_usage(r#"{"choices":[],"usage":{"prompt_tok"#), None);
@@ -794,6 +821,15 @@ mod tests {
 event: content_block_delta\ndata: {\"type\":\"content_block_delta\"}\n\n\
 event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":1000}}\n\n";
         assert_eq!(sse_usage(anthropic), Some(Usage { prompt: 1200, completion: 1000 }));
+        // Cut after message_start: its output count is a placeholder, no usage was said.
+        let start = anthropic.split(|&b| b == b'\n').take(3).collect::<Vec<_>>().join(&b'\n');
+        assert_eq!(sse_usage(&[start.as_slice(), b"\n"].concat()), None);
+        // A message_delta that says input 0 lowers nothing (counts are running totals).
+        let lowered =
+            [anthropic.as_slice(), b"data: {\"usage\":{\"input_tokens\":0,\"output_tokens\":1000}}\n\n"].concat();
+        assert_eq!(sse_usage(&lowered).unwrap().prompt, 1200);
+        // A data line that is empty, then the JSON: the joined data is still JSON.
+        assert_eq!(sse_usage(b"data\ndata: {\"usage\":{\"completion_tokens\":9}}\n\n").unwrap().completion, 9);
         // One unit named twice: the larger counts.
         let doc: Value = serde_json::from_str(r#"{"usage":{"prompt_tokens":1000,"input_tokens":0}}"#).unwrap();
         assert_eq!(Usage::from_document(&doc).unwrap().prompt, 1000);

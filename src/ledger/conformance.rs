@@ -71,6 +71,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_top_up_reaches_the_next_successor_once", a_top_up_reaches_the_next_successor_once),
     ("credit_past_the_largest_balance_stays_owed", credit_past_the_largest_balance_stays_owed),
     ("a_lapsed_hold_is_charged_its_price_not_freed", a_lapsed_hold_is_charged_its_price_not_freed),
+    ("a_revoked_delegation_keeps_back_what_is_held", a_revoked_delegation_keeps_back_what_is_held),
 ];
 
 /// Runs every test of the suite on `backend`, naming the one that fails.
@@ -1056,4 +1057,26 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
         presented: [0; 32],
     };
     assert!(matches!(ledger.give_back(&g).unwrap(), crate::ledger::GaveBack::AlreadySpent(_)));
+}
+
+/// A delegation revoked while its token is held for a proxied request (live, or lapsed after
+/// its gateway died): the price held does not come back (the request may have been served,
+/// and its settle, refused once the token is revoked, cannot charge it); the rest does.
+pub fn a_revoked_delegation_keeps_back_what_is_held(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let token = mint.token(100);
+    let split = mint.delegate(ledger.as_ref(), &token, &[60]);
+    let (child, remainder) = (split.children[0].token.clone(), split.children[1].token.clone());
+    let mut ctx = Context::now();
+    ctx.cost = 50;
+    match issuer.hold(child.clone(), Vec::new(), &ctx, "gw-1", Duration::from_secs(30)).unwrap() {
+        crate::charge::Held::Fresh(hold) => drop(hold),
+        _ => panic!("a fresh hold was answered"),
+    }
+    let returned = match ledger.revoke_delegation(&nonce(&remainder), &nonce(&child), "now").unwrap() {
+        crate::ledger::DelegationRevoke::Revoked { returned, .. } => returned,
+        other => panic!("not revoked: {other:?}"),
+    };
+    assert_eq!(returned, 10, "60 less the 50 held");
 }

@@ -625,6 +625,15 @@ pub(crate) fn decode_lapse(parent: Nonce, text: &str) -> Option<Commit> {
     })
 }
 
+/// What a token held for a proxied request (its lapse commit stored beside the hold) does not
+/// return when its delegation is revoked: the price held, spent on a request that may have
+/// been served (its settle, refused once the token is revoked, can no longer charge it). A
+/// lapse that does not read keeps the whole balance back (fail closed).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn held_by_lapse(nonce: Nonce, text: &str) -> u64 {
+    decode_lapse(nonce, text).map_or(u64::MAX, |c| c.cost)
+}
+
 /// Reads the stored list of a consumption's amounts (`"30,20,47"`).
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn parse_amounts(text: &str) -> Result<Vec<u64>, String> {

@@ -1157,14 +1157,22 @@ impl Ledger for PostgresLedger {
             let mut level: Vec<Vec<u8>> = vec![child.0.to_vec()];
             while !level.is_empty() {
                 let rows = tx.query(
-                    "SELECT nonce, balance, spent_at IS NULL AND revoked_at IS NULL, revoked_at IS NULL, credit
+                    "SELECT nonce, balance, spent_at IS NULL AND revoked_at IS NULL, revoked_at IS NULL, credit,
+                         CASE WHEN reserved_ticket IS NOT NULL THEN reserved_lapse END
                      FROM crumb_tokens WHERE nonce = ANY($1) FOR UPDATE",
                     &[&level],
                 )?;
                 let mut fresh: Vec<Vec<u8>> = Vec::new();
                 for r in &rows {
                     if r.get::<_, bool>(2) {
-                        returned = returned.saturating_add(r.get::<_, Option<i64>>(1).unwrap_or(0) as u64);
+                        // A token held for a proxied request keeps back the price held.
+                        let lapse: Option<String> = r.get(5);
+                        let held = match lapse {
+                            Some(text) => super::held_by_lapse(nonce_of(&r.get::<_, Vec<u8>>(0))?, &text),
+                            None => 0,
+                        };
+                        let balance = r.get::<_, Option<i64>>(1).unwrap_or(0) as u64;
+                        returned = returned.saturating_add(balance.saturating_sub(held));
                     }
                     returned = returned.saturating_add(r.get::<_, i64>(4) as u64);
                     if r.get::<_, bool>(3) {

@@ -782,7 +782,8 @@ fn revoke_delegation_in(
         // away: a transfer out of the subtree is a payment, final like any other.
         "WITH RECURSIVE tree(n) AS (SELECT ?1 UNION
              SELECT t.nonce FROM tokens t JOIN tree ON t.parent = tree.n WHERE t.is_change OR t.revocable)
-         SELECT t.nonce, t.balance, t.spent_at IS NULL AND t.revoked_at IS NULL, t.revoked_at IS NULL, t.credit
+         SELECT t.nonce, t.balance, t.spent_at IS NULL AND t.revoked_at IS NULL, t.revoked_at IS NULL, t.credit,
+             CASE WHEN t.reserved_ticket IS NOT NULL THEN t.reserved_lapse END
          FROM tokens t JOIN tree ON t.nonce = tree.n",
     )?;
     let rows = stmt
@@ -793,14 +794,17 @@ fn revoke_delegation_in(
                 r.get::<_, bool>(2)?,
                 r.get::<_, bool>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut returned: u64 = 0;
     let mut revoked = Vec::new();
-    for (nonce, balance, live, not_revoked, credit) in rows {
+    for (nonce, balance, live, not_revoked, credit, lapse) in rows {
         if live {
-            returned = returned.saturating_add(balance.unwrap_or(0) as u64);
+            let nonce = nonce_of(nonce.clone())?;
+            let held = lapse.as_deref().map_or(0, |text| super::held_by_lapse(nonce, text));
+            returned = returned.saturating_add((balance.unwrap_or(0) as u64).saturating_sub(held));
         }
         returned = returned.saturating_add(credit as u64);
         if not_revoked {

@@ -619,6 +619,9 @@ fn from_upstream(mut response: Response, receipt: Option<(&str, Option<u64>, u64
     let headers = response.headers_mut();
     strip_hop_by_hop(headers);
     strip_crumb(headers);
+    // The key a request was recorded under is crumb's to name (or the client's own): an
+    // upstream's would mislead a client recovering its successor.
+    headers.remove("idempotency-key");
     if let Some((token, balance, cost)) = receipt {
         metering::set_receipt_headers(headers, token, balance, cost);
     }
