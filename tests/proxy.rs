@@ -704,3 +704,33 @@ fn metrics_count_holds_in_flight_and_credits_charged() {
     assert!(text.contains("crumb_credits_charged_total 1"), "{text}");
     assert!(text.contains("crumb_requests_total{route=\"proxy\",status=\"200\"} 1"), "{text}");
 }
+
+/// Every request has an id: made by crumb unless a trusted front proxy sent one. It is on the
+/// answer, passed to the upstream, and in the audit log.
+#[test]
+fn a_request_id_follows_the_request_to_the_upstream_the_answer_and_the_audit_log() {
+    let upstream = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let server = proxy(&upstream, &["--audit-log", log.to_str().unwrap()]);
+    let token = server.mint(&["--balance", "20"]);
+    let url = format!("{}/v1/chat", server.url);
+    // From an untrusted peer, a client's own id is replaced.
+    let paid = send("POST", &url, Some(&token), &[("X-Request-Id", "client-chosen")], "");
+    let id = paid.header("x-request-id").unwrap().to_owned();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    let (_, _, seen) = upstream.last();
+    assert_eq!(seen.get("x-request-id").unwrap(), id.as_str(), "the upstream sees crumb's id");
+    let text = crate::common::audit_lines(&log, 1);
+    let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["x_request_id"], id.as_str(), "{entry}");
+    let next = send("POST", &url, Some(paid.successor()), &[], "");
+    assert_ne!(next.header("x-request-id"), Some(id.as_str()), "each request its own");
+    // Behind a trusted front proxy, its id is kept.
+    let trusting = proxy(&upstream, &["--trust-proxy", "127.0.0.1/32"]);
+    let token = trusting.mint(&["--balance", "20"]);
+    let answer =
+        send("POST", &format!("{}/v1/chat", trusting.url), Some(&token), &[("X-Request-Id", "nginx-7f3a")], "");
+    assert_eq!(answer.header("x-request-id"), Some("nginx-7f3a"));
+    assert_eq!(upstream.last().2.get("x-request-id").unwrap(), "nginx-7f3a");
+}

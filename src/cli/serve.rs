@@ -367,7 +367,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRUMB_LOG").unwrap_or_else(|_| "crumb=info,warn".into());
     let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
     match args.log_format {
-        LogFormat::Json => logs.json().with_current_span(false).init(),
+        LogFormat::Json => logs.json().init(),
         LogFormat::Text => {
             let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
             logs.with_ansi(colour(terminal, std::env::var_os("NO_COLOR"))).init()

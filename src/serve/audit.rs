@@ -1,5 +1,6 @@
 //! The append-only audit log: one JSON line per decision (time, route, the metered request's
-//! canonical method and path, nonce, outcome, cost, a digest of the request id). Never a
+//! canonical method and path, nonce, outcome, cost, a digest of the request id, the
+//! request's `X-Request-Id`). Never a
 //! signature, a token or a key.
 //!
 //! A request never waits for the disk: [`Audit::record`] formats its line and hands it to a
@@ -110,6 +111,8 @@ impl Audit {
             // A request id entitles a retry to its successor: the log keeps a digest of it, which
             // tells requests apart and answers nothing.
             "request_id": e.request_id.map(|id| self.digest(id)),
+            // The request's X-Request-Id, to find its log lines.
+            "x_request_id": super::request_id::current(),
         });
         match self.queue.try_send(Job::Line(format!("{line}\n"))) {
             Ok(()) => {}

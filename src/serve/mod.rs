@@ -13,6 +13,7 @@ mod metering;
 mod metrics;
 mod proxy;
 mod rate_limit;
+pub mod request_id;
 use rate_limit::Listener;
 mod routes;
 mod schema;
@@ -30,12 +31,13 @@ pub use metrics::Metrics;
 pub use proxy::Upstream;
 pub use rate_limit::{parse_rate, RateLimits, RateSetting};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use error::ApiError;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -185,38 +187,69 @@ pub fn proxy_app(state: Arc<AppState>) -> Router {
 
 /// The holder routes' requests under [`WELL_KNOWN`], counted by their route and bounded by
 /// the API's timeout.
-async fn observe_prefixed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn observe_prefixed(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let route = ROUTES.iter().copied().find(|r| Some(*r) == matched.as_deref()).unwrap_or("unmatched");
-    observed(&state, route, state.timeout, next.run(req)).await
+    observed(&state, route, state.timeout, peer, req, next).await
 }
 
 /// The proxy's requests, timed and counted as one route; bounded by the upstream's timeout
 /// (and a little more for crumb's own work), not the API's.
-async fn observe_proxy(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn observe_proxy(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let limit = state.upstream.as_ref().map_or(state.timeout, |u| u.timeout) + Duration::from_secs(5);
-    observed(&state, "proxy", limit, next.run(req)).await
+    observed(&state, "proxy", limit, peer, req, next).await
 }
 
 /// Times every request, bounds it by the timeout, and counts it by route and status.
-async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn observe(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str());
     let route = ROUTES.iter().copied().find(|r| Some(*r) == matched).unwrap_or("unmatched");
-    observed(&state, route, state.timeout, next.run(req)).await
+    observed(&state, route, state.timeout, peer, req, next).await
 }
 
+/// Serves one request under its request id ([`request_id`]: on the request, which the proxy
+/// passes upstream, on the answer, on its log lines and in the audit log), bounded by `limit`,
+/// timed and counted.
 async fn observed(
     state: &AppState,
     route: &'static str,
     limit: Duration,
-    response: impl std::future::Future<Output = Response>,
+    peer: SocketAddr,
+    mut req: Request,
+    next: Next,
 ) -> Response {
+    use tracing::Instrument;
+    let id = request_id::of(&state.trusted_proxies, req.headers(), peer);
+    let value = axum::http::HeaderValue::from_str(&id).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert(request_id::HEADER, v.clone());
+    }
+    let span = tracing::info_span!("request", id = %id);
     let started = Instant::now();
-    let response = match tokio::time::timeout(limit, response).await {
+    let served = request_id::CURRENT.scope(id, next.run(req).instrument(span));
+    let mut response = match tokio::time::timeout(limit, served).await {
         Ok(r) => r,
         Err(_) => ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
             .into_response(),
     };
+    if let Some(v) = value {
+        response.headers_mut().insert(request_id::HEADER, v);
+    }
     state.metrics.observe(route, response.status().as_u16(), started.elapsed());
     response
 }

@@ -66,7 +66,9 @@ pub fn defer(
     let (usage_tx, usage_rx) = oneshot::channel::<Option<Usage>>();
     let (receipt_tx, receipt_rx) = oneshot::channel::<Option<Settled>>();
     let worker = state.clone();
-    tokio::spawn(async move {
+    // The settle is logged under the request's id, though it ends after the answer began.
+    let id = super::request_id::current().unwrap_or_default();
+    tokio::spawn(super::request_id::CURRENT.scope(id, async move {
         let usage = match tokio::time::timeout(deadline, usage_rx).await {
             Ok(Ok(usage)) => usage,
             // The client hung up, or the answer outlasts the hold: the hold is charged.
@@ -109,7 +111,7 @@ pub fn defer(
                 let _ = receipt_tx.send(None);
             }
         }
-    });
+    }));
     let (mut parts, body) = response.into_parts();
     let headers = &mut parts.headers;
     headers.insert("crumb-held", HeaderValue::from(held));
