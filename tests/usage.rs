@@ -36,6 +36,22 @@ fn balance(server: &Server, file: &str) -> u64 {
     doc["balance"].as_u64().unwrap()
 }
 
+/// The lineage of `nonce` once its hold is settled (the settle ends after the answer: waits
+/// up to 30 s).
+fn settled(server: &Server, nonce: &str) -> Value {
+    let ledger = server.env.path("ledger.db").to_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let tree = server.env.ok(&["lineage", "--nonce", nonce, "--ledger", &ledger, "--json"]);
+        let doc: Value = serde_json::from_str(&tree).unwrap();
+        if !doc["tree"][0]["spent"].is_null() {
+            return doc;
+        }
+        assert!(std::time::Instant::now() < deadline, "never settled: {doc}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn the_token_file_ends_at_the_balance_less_the_measured_charges() {
     let (upstream, server) = metered();
@@ -135,17 +151,7 @@ fn a_client_that_hangs_up_mid_answer_is_charged_the_hold() {
     assert!(String::from_utf8_lossy(&first[..n]).contains("crumb-held: 50"));
     drop(stream);
     // The hold is settled at the hold.
-    let ledger = server.env.path("ledger.db").to_str().unwrap().to_owned();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let doc = loop {
-        let tree = server.env.ok(&["lineage", "--nonce", &nonce, "--ledger", &ledger, "--json"]);
-        let doc: Value = serde_json::from_str(&tree).unwrap();
-        if !doc["tree"][0]["spent"].is_null() {
-            break doc;
-        }
-        assert!(std::time::Instant::now() < deadline, "never settled: {doc}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let doc = settled(&server, &nonce);
     assert_eq!(doc["tree"][0]["spent"]["cost"], 50, "{doc}");
 }
 
@@ -203,17 +209,7 @@ fn a_client_that_hangs_up_after_the_usage_is_charged_the_usage() {
         assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended before its usage");
     }
     drop(reader);
-    let ledger = server.env.path("ledger.db").to_str().unwrap().to_owned();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let doc = loop {
-        let tree = server.env.ok(&["lineage", "--nonce", &nonce, "--ledger", &ledger, "--json"]);
-        let doc: Value = serde_json::from_str(&tree).unwrap();
-        if !doc["tree"][0]["spent"].is_null() {
-            break doc;
-        }
-        assert!(std::time::Instant::now() < deadline, "never settled: {doc}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let doc = settled(&server, &nonce);
     assert_eq!(doc["tree"][0]["spent"]["cost"], 18, "the usage that passed, not the hold: {doc}");
 }
 
