@@ -65,7 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;mint' {
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
@@ -120,7 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;verify' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead (`-`: standard input)')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
@@ -134,7 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file')
             [CompletionResult]::new('--discharge-file', '--discharge-file', [CompletionResultType]::ParameterName, 'Read discharges from FILE, one per line (`-`: standard input); repeatable')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` instead of checking locally (no key needed)')
             [CompletionResult]::new('--only-exact', '--only-exact', [CompletionResultType]::ParameterName, 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)')
             [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Check signature and caveats only, without a ledger: a spent or revoked token passes')
@@ -174,11 +174,11 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;spend' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead (`-`: standard input)')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Idempotency key: the same id retried returns the same result')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'The action requested (checked by `action` caveats)')
             [CompletionResult]::new('--resource', '--resource', [CompletionResultType]::ParameterName, 'The resource requested (checked by `resource` caveats)')
@@ -204,11 +204,11 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;split' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead (`-`: standard input)')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Idempotency key: the same id retried returns the same result')
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Check as of this time (RFC 3339) instead of now')
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
@@ -236,11 +236,11 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         'crumb;revoke' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE (`-`: standard input)')
             [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The nonce to revoke (32 hex digits): any, as the ledger''s owner or with an operator credential; a revocable child of its lineage, with a holder''s token')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` instead of writing a ledger file')
             [CompletionResult]::new('--credential-file', '--credential-file', [CompletionResultType]::ParameterName, 'With --server: an operator credential (`crumb mint --operator`) in FILE')
             [CompletionResult]::new('--cascade', '--cascade', [CompletionResultType]::ParameterName, 'Also revoke every successor and child descended from it through spend and split')
@@ -254,11 +254,11 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;give-back' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead (`-`: standard input)')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable')
             [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file')
             [CompletionResult]::new('--discharge-file', '--discharge-file', [CompletionResultType]::ParameterName, 'Read discharges from FILE, one per line (`-`: standard input); repeatable')
@@ -276,7 +276,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The token''s nonce (32 hex digits; `crumb inspect` shows it)')
             [CompletionResult]::new('--amount', '--amount', [CompletionResultType]::ParameterName, 'The credit to add')
             [CompletionResult]::new('--request-id', '--request-id', [CompletionResultType]::ParameterName, 'Names this top-up: retrying it adds nothing again')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -286,11 +286,11 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         }
         'crumb;status' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE instead (`-`: standard input)')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` (or a proxy''s URL/.well-known/crumb) instead of a local key and ledger')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the status as JSON (the fields of `GET /v1/status`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -302,7 +302,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
         'crumb;lineage' {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from FILE (`-`: standard input)')
             [CompletionResult]::new('--nonce', '--nonce', [CompletionResultType]::ParameterName, 'The token''s nonce (32 hex digits)')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Ask a remote `crumb serve` instead of reading a ledger file')
             [CompletionResult]::new('--credential-file', '--credential-file', [CompletionResultType]::ParameterName, 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)')
@@ -323,7 +323,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;ledger;init' {
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"ledger", "schema_version", "created"} as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -343,11 +343,11 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;doctor' {
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Also check that a crumb server answers GET URL/healthz')
             [CompletionResult]::new('--only', '--only', [CompletionResultType]::ParameterName, 'Run only these checks (repeatable): a container''s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON')
@@ -358,12 +358,13 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             break
         }
         'crumb;serve' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the settings from this TOML file: keys are these flags'' long names without `--`, plus an `[upstream-headers]` table whose secrets are `env:NAME` or `file:PATH` references. A flag or its environment variable overrides the file. Re-read on SIGHUP')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port; the address is printed on stdout)')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote')
             [CompletionResult]::new('--key-fd', '--key-fd', [CompletionResultType]::ParameterName, 'Read the root key from this open file descriptor (for scripts that pipe secrets)')
             [CompletionResult]::new('--key-format', '--key-format', [CompletionResultType]::ParameterName, 'How the key''s bytes are written')
             [CompletionResult]::new('--keyring', '--keyring', [CompletionResultType]::ParameterName, 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]')
-            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]')
+            [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line per decision to this file')
             [CompletionResult]::new('--trust-proxy', '--trust-proxy', [CompletionResultType]::ParameterName, 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`')
@@ -387,6 +388,7 @@ Register-ArgumentCompleter -Native -CommandName 'crumb' -ScriptBlock {
             [CompletionResult]::new('--realm', '--realm', [CompletionResultType]::ParameterName, 'The realm of the `WWW-Authenticate: Crumb` payment challenge')
             [CompletionResult]::new('--authz-mode', '--authz-mode', [CompletionResultType]::ParameterName, 'What /v1/authz does with a priced request: spend it, or verify only')
             [CompletionResult]::new('--authz-payment-status', '--authz-payment-status', [CompletionResultType]::ParameterName, 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Check the configuration, print it as it would run (no secret shown) and exit: 0 when it is valid, 2 when not. Nothing is bound, created or opened')
             [CompletionResult]::new('--no-well-known', '--no-well-known', [CompletionResultType]::ParameterName, 'With --upstream: do not serve the holder routes (verify, split, revoke, give-back, status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed to the upstream either way')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

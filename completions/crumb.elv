@@ -60,7 +60,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;mint'= {
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
@@ -112,7 +112,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;verify'= {
             cand --token-file 'Read the token from FILE instead (`-`: standard input)'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
@@ -126,7 +126,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file'
             cand --discharge-file 'Read discharges from FILE, one per line (`-`: standard input); repeatable'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` instead of checking locally (no key needed)'
             cand --only-exact 'Satisfy nothing but the --exact strings (libmacaroons'' verifier semantics)'
             cand --offline 'Check signature and caveats only, without a ledger: a spent or revoked token passes'
@@ -163,11 +163,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;spend'= {
             cand --token-file 'Read the token from FILE instead (`-`: standard input)'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --request-id 'Idempotency key: the same id retried returns the same result'
             cand --action 'The action requested (checked by `action` caveats)'
             cand --resource 'The resource requested (checked by `resource` caveats)'
@@ -192,11 +192,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;split'= {
             cand --token-file 'Read the token from FILE instead (`-`: standard input)'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --request-id 'Idempotency key: the same id retried returns the same result'
             cand --at 'Check as of this time (RFC 3339) instead of now'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
@@ -223,11 +223,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;revoke'= {
             cand --token-file 'Read the token from FILE (`-`: standard input)'
             cand --nonce 'The nonce to revoke (32 hex digits): any, as the ledger''s owner or with an operator credential; a revocable child of its lineage, with a holder''s token'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` instead of writing a ledger file'
             cand --credential-file 'With --server: an operator credential (`crumb mint --operator`) in FILE'
             cand --cascade 'Also revoke every successor and child descended from it through spend and split'
@@ -240,11 +240,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;give-back'= {
             cand --token-file 'Read the token from FILE instead (`-`: standard input)'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --exact 'A caveat satisfied by exact string match (libmacaroons'' satisfy_exact); repeatable'
             cand --discharge 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file'
             cand --discharge-file 'Read discharges from FILE, one per line (`-`: standard input); repeatable'
@@ -261,7 +261,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --nonce 'The token''s nonce (32 hex digits; `crumb inspect` shows it)'
             cand --amount 'The credit to add'
             cand --request-id 'Names this top-up: retrying it adds nothing again'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --json 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -270,11 +270,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         }
         &'crumb;status'= {
             cand --token-file 'Read the token from FILE instead (`-`: standard input)'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` (or a proxy''s URL/.well-known/crumb) instead of a local key and ledger'
             cand --json 'Print the status as JSON (the fields of `GET /v1/status`)'
             cand -h 'Print help (see more with ''--help'')'
@@ -285,7 +285,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;lineage'= {
             cand --token-file 'Read the token from FILE (`-`: standard input)'
             cand --nonce 'The token''s nonce (32 hex digits)'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --server 'Ask a remote `crumb serve` instead of reading a ledger file'
             cand --credential-file 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE'
             cand --format 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)'
@@ -304,7 +304,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'crumb;ledger;init'= {
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --json 'Print {"ledger", "schema_version", "created"} as JSON'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -320,11 +320,11 @@ set edit:completion:arg-completer[crumb] = {|@words|
         &'crumb;ledger;help;help'= {
         }
         &'crumb;doctor'= {
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --server 'Also check that a crumb server answers GET URL/healthz'
             cand --only 'Run only these checks (repeatable): a container''s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`'
             cand --json 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
@@ -334,12 +334,13 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --version 'Print version'
         }
         &'crumb;serve'= {
+            cand --config 'Read the settings from this TOML file: keys are these flags'' long names without `--`, plus an `[upstream-headers]` table whose secrets are `env:NAME` or `file:PATH` references. A flag or its environment variable overrides the file. Re-read on SIGHUP'
             cand --listen 'Address to listen on (port 0 picks a free port; the address is printed on stdout)'
-            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote'
+            cand --key-file 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file''s `key-file` or `keyring`, else the key `crumb keygen` wrote'
             cand --key-fd 'Read the root key from this open file descriptor (for scripts that pipe secrets)'
             cand --key-format 'How the key''s bytes are written'
             cand --keyring 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]'
-            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]'
+            cand --ledger 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file''s `ledger`, else ledger.sqlite3 in the data directory]'
             cand --audit-log 'Append one JSON line per decision to this file'
             cand --trust-proxy 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them'
             cand --timeout 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`'
@@ -363,6 +364,7 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --realm 'The realm of the `WWW-Authenticate: Crumb` payment challenge'
             cand --authz-mode 'What /v1/authz does with a priced request: spend it, or verify only'
             cand --authz-payment-status 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402'
+            cand --check 'Check the configuration, print it as it would run (no secret shown) and exit: 0 when it is valid, 2 when not. Nothing is bound, created or opened'
             cand --no-well-known 'With --upstream: do not serve the holder routes (verify, split, revoke, give-back, status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed to the upstream either way'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -58,7 +58,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l list -d 'With --k
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -l json -d 'Print {"key_id", "path"} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand keygen" -s V -l version -d 'Print version'
-complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand mint" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
@@ -108,7 +108,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand inspect" -l show-signature -
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
@@ -124,7 +124,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What thi
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l server -d 'Ask a remote `crumb serve` instead of checking locally (no key needed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l offline -d 'Check signature and caveats only, without a ledger: a spent or revoked token passes'
@@ -156,13 +156,13 @@ complete -c crumb -n "__fish_crumb_using_subcommand bind" -l json -d 'Print {"di
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand bind" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l action -d 'The action requested (checked by `action` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
@@ -185,13 +185,13 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -s q -l quiet -d 'Pri
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
@@ -216,13 +216,13 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -s h -l help -d 'Prin
 complete -c crumb -n "__fish_crumb_using_subcommand split" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l nonce -d 'The nonce to revoke (32 hex digits): any, as the ledger\'s owner or with an operator credential; a revocable child of its lineage, with a holder\'s token' -r
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l server -d 'Ask a remote `crumb serve` instead of writing a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l credential-file -d 'With --server: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
@@ -231,13 +231,13 @@ complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l json -d 'Print {"
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
@@ -250,25 +250,25 @@ complete -c crumb -n "__fish_crumb_using_subcommand give-back" -s V -l version -
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l nonce -d 'The token\'s nonce (32 hex digits; `crumb inspect` shows it)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l amount -d 'The credit to add' -r
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l request-id -d 'Names this top-up: retrying it adds nothing again' -r
-complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l json -d 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l token-file -d 'Read the token from FILE instead (`-`: standard input)' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand status" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l server -d 'Ask a remote `crumb serve` (or a proxy\'s URL/.well-known/crumb) instead of a local key and ledger' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l json -d 'Print the status as JSON (the fields of `GET /v1/status`)'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l server -d 'Ask a remote `crumb serve` instead of reading a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l credential-file -d 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l format -d 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)' -r -f -a "text\t''
@@ -281,19 +281,19 @@ complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create the ledger, or upgrade its schema, and say where it is'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l json -d 'Print {"ledger", "schema_version", "created"} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create the ledger, or upgrade its schema, and say where it is'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l server -d 'Also check that a crumb server answers GET URL/healthz' -r
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l only -d 'Run only these checks (repeatable): a container\'s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`' -r -f -a "data-directory\t''
 key\t''
@@ -302,14 +302,15 @@ server\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l json -d 'Print {"ok", "findings": [{"check", "status", "subject", "message", "fix"}]} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l config -d 'Read the settings from this TOML file: keys are these flags\' long names without `--`, plus an `[upstream-headers]` table whose secrets are `env:NAME` or `file:PATH` references. A flag or its environment variable overrides the file. Re-read on SIGHUP' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the address is printed on stdout)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-file -d 'Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file\'s `key-file` or `keyring`, else the key `crumb keygen` wrote' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-fd -d 'Read the root key from this open file descriptor (for scripts that pipe secrets)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-format -d 'How the key\'s bytes are written' -r -f -a "hex\t''
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`' -r
@@ -337,6 +338,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l authz-mode -d 'Wha
 verify\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l authz-payment-status -d 'The status /v1/authz answers when payment is needed: 401 (nginx passes only 401 and 403 on) or 402' -r -f -a "401\t''
 402\t''"
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l check -d 'Check the configuration, print it as it would run (no secret shown) and exit: 0 when it is valid, 2 when not. Nothing is bound, created or opened'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l no-well-known -d 'With --upstream: do not serve the holder routes (verify, split, revoke, give-back, status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed to the upstream either way'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -s V -l version -d 'Print version'

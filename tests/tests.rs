@@ -10,6 +10,7 @@ mod caddy;
 mod canonical;
 mod cli;
 mod client;
+mod config;
 mod contract;
 mod delegation;
 mod delegation_properties;

@@ -33,13 +33,13 @@ fn fixture() -> &'static Fixture {
             audit: None,
             trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
             timeout: std::time::Duration::from_secs(5),
-            pricing: serve::Pricing {
+            pricing: arc_swap::ArcSwap::from_pointee(serve::Pricing {
                 table: crumb::price::PriceTable::new(vec!["POST /v1/chat=5".parse().unwrap(), "* /=0".parse().unwrap()])
                     .unwrap(),
                 unpriced: serve::Unpriced::Deny,
                 realm: "fuzz".into(),
                 audience: None,
-            },
+            }),
             authz: serve::AuthzOptions::default(),
             upstream: None,
             well_known: true,

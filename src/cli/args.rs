@@ -125,7 +125,8 @@ impl From<KeyFormatArg> for KeyFormat {
 /// Where the root key comes from. Never from an argument that carries the secret itself.
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeyArgs {
-    /// Root key file [env: CRUMB_KEY_FILE]. Default: the key `crumb keygen` wrote.
+    /// Root key file [env: CRUMB_KEY_FILE]. Default: the configuration file's `key-file` or
+    /// `keyring`, else the key `crumb keygen` wrote.
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Read the root key from this open file descriptor (for scripts that pipe secrets).
@@ -165,6 +166,10 @@ impl KeyArgs {
         }
         if let Some(path) = std::env::var_os("CRUMB_KEYRING").filter(|p| !p.is_empty()) {
             return ring(Path::new(&path));
+        }
+        // A configuration file ranks below flags and the environment (super::config).
+        if let Some((path, keyring)) = super::config::key_source()? {
+            return if keyring { ring(&path) } else { file(&path) };
         }
         let default = paths::default_key_file()?;
         if default.exists() {
@@ -207,6 +212,9 @@ impl KeyArgs {
             if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
                 return Ok(Some((PathBuf::from(path), keyring)));
             }
+        }
+        if let Some(source) = super::config::key_source()? {
+            return Ok(Some(source));
         }
         let default = paths::default_key_file()?;
         Ok(default.exists().then_some((default, false)))

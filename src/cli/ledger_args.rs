@@ -10,7 +10,7 @@ use std::sync::Arc;
 #[derive(Args, Debug, Clone, Default)]
 pub struct LedgerArgs {
     /// The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default:
-    /// ledger.sqlite3 in the data directory].
+    /// the configuration file's `ledger`, else ledger.sqlite3 in the data directory].
     #[arg(long, value_name = "PATH|URL")]
     pub ledger: Option<String>,
 }
@@ -22,6 +22,9 @@ impl LedgerArgs {
             return Ok(p.clone());
         }
         if let Some(p) = std::env::var("CRUMB_LEDGER").ok().filter(|p| !p.is_empty()) {
+            return Ok(p);
+        }
+        if let Some(p) = super::config::ledger()? {
             return Ok(p);
         }
         Ok(paths::default_ledger()?.display().to_string())

@@ -17,6 +17,7 @@ macro_rules! outln {
 pub mod args;
 mod attenuate;
 mod bind;
+pub mod config;
 mod delegation;
 mod discharge;
 mod doctor;
@@ -157,8 +158,46 @@ pub fn parse() -> Cli {
         Some(sub) => root().subcommand(sub),
         None => command(),
     };
-    let matches = cmd.get_matches_from(args);
+    let matches = cmd.clone().get_matches_from(&args);
+    let matches = with_default_server(cmd, &args, matches);
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// `matches` again with the `server` of the user's defaults file ([`config`]), for a command
+/// with `--server` that was given neither it (nor its environment variable) nor anything it
+/// conflicts with, such as `--ledger` or `--offline`: those choose the local ledger.
+fn with_default_server(cmd: clap::Command, args: &[std::ffi::OsString], matches: clap::ArgMatches) -> clap::ArgMatches {
+    use clap::parser::ValueSource;
+    let Some((name, sub)) = matches.subcommand() else { return matches };
+    let Some(subcmd) = cmd.find_subcommand(name) else { return matches };
+    let Some(server) = subcmd.get_arguments().find(|a| a.get_id() == "server") else { return matches };
+    let given = |id: &str| {
+        matches!(sub.try_get_raw(id), Ok(Some(_)))
+            && matches!(sub.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
+    };
+    let local = std::env::var_os("CRUMB_LEDGER").is_some_and(|l| !l.is_empty());
+    if given("server")
+        || local
+        || subcmd.get_arguments().any(|a| a.get_id() == "ledger" && given("ledger"))
+        || subcmd.get_arguments().any(|a| {
+            given(a.get_id().as_str())
+                && (subcmd.get_arg_conflicts_with(a).iter().any(|c| c.get_id() == server.get_id())
+                    || subcmd.get_arg_conflicts_with(server).iter().any(|c| c.get_id() == a.get_id()))
+        })
+    {
+        return matches;
+    }
+    match config::server() {
+        Ok(Some(url)) => {
+            let name = name.to_owned();
+            cmd.mut_subcommand(name, |s| s.mut_arg("server", |a| a.default_value(url))).get_matches_from(args)
+        }
+        Ok(None) => matches,
+        Err(e) => {
+            eprintln!("crumb: {}", exit::message(&e));
+            std::process::exit(i32::from(exit::BAD_INPUT))
+        }
+    }
 }
 
 /// The top level alone, as `#[derive(Parser)]` on [`Cli`] defines it (a test compares them).

@@ -1,14 +1,17 @@
 //! `crumb serve`: start the HTTP service. The only command that starts an async runtime.
 
 use super::args::{parse_timeout, KeyArgs};
+use super::config::{Effective, ServeFile};
 use super::exit::{bad_input, unavailable, OK};
 use super::ledger_args::LedgerArgs;
 use super::paths;
 use crate::serve::{self, AppState, Audit, Metrics};
 use anyhow::{Context as _, Result};
+use axum::http::{HeaderName, HeaderValue};
 use clap::Args;
 use crumb::ledger::OpenOptions;
 use crumb::{Keyring, RootKey};
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +29,15 @@ use std::time::Duration;
 /// to --admin-listen.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// Read the settings from this TOML file: keys are these flags' long names without `--`,
+    /// plus an `[upstream-headers]` table whose secrets are `env:NAME` or `file:PATH`
+    /// references. A flag or its environment variable overrides the file. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Check the configuration, print it as it would run (no secret shown) and exit: 0 when
+    /// it is valid, 2 when not. Nothing is bound, created or opened.
+    #[arg(long)]
+    check: bool,
     /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     listen: SocketAddr,
@@ -174,20 +186,15 @@ impl MeteringArgs {
         }
     }
 
-    fn upstream(&self) -> Result<Option<serve::Upstream>> {
+    fn upstream(&self, headers: Vec<(HeaderName, HeaderValue)>) -> Result<Option<serve::Upstream>> {
         let Some(url) = &self.upstream else {
-            if self.admin_listen.is_some()
-                || !self.upstream_headers.is_empty()
-                || self.upstream_ca.is_some()
-                || self.no_well_known
-            {
+            if self.admin_listen.is_some() || !headers.is_empty() || self.upstream_ca.is_some() || self.no_well_known {
                 return Err(bad_input(
-                    "--admin-listen, --upstream-header, --upstream-ca and --no-well-known go with --upstream",
+                    "--admin-listen, --upstream-header (or [upstream-headers]), --upstream-ca and --no-well-known go with --upstream",
                 ));
             }
             return Ok(None);
         };
-        let headers = self.upstream_headers.iter().map(|h| upstream_header(h)).collect::<Result<Vec<_>>>()?;
         let ca = match &self.upstream_ca {
             Some(path) => Some(
                 std::fs::read(path)
@@ -201,10 +208,10 @@ impl MeteringArgs {
 
 /// Parses `Name: value`, expanding `${VAR}` from the environment; an unset variable is an
 /// error (an upstream credential left empty would fail every request, or worse, none).
-fn upstream_header(text: &str) -> Result<(axum::http::HeaderName, axum::http::HeaderValue)> {
+fn upstream_header(text: &str) -> Result<(HeaderName, HeaderValue)> {
     let (name, value) =
         text.split_once(':').ok_or_else(|| bad_input("--upstream-header is `Name: value`".to_string()))?;
-    let name = axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| bad_input(format!("--upstream-header: `{}` is not a header name", name.trim())))?;
     let mut expanded = String::new();
     let mut rest = value.trim();
@@ -218,7 +225,7 @@ fn upstream_header(text: &str) -> Result<(axum::http::HeaderName, axum::http::He
         rest = &rest[start + end + 1..];
     }
     expanded.push_str(rest);
-    let mut value = axum::http::HeaderValue::from_str(&expanded)
+    let mut value = HeaderValue::from_str(&expanded)
         .map_err(|_| bad_input(format!("--upstream-header {name}: the value is not a valid header value")))?;
     value.set_sensitive(true);
     Ok((name, value))
@@ -248,6 +255,186 @@ fn keys(args: &KeyArgs) -> Result<Keyring> {
     args.load()
 }
 
+/// A serve command line as it runs: the arguments, with a `--config` file's settings under
+/// them, and what each setting is and where it came from.
+struct Loaded {
+    args: ServeArgs,
+    effective: Effective,
+    file: Option<ServeFile>,
+    command: clap::Command,
+}
+
+/// Parses `argv` (the process's own) as `crumb serve`, with the settings of the `--config` file
+/// (`config`) as the defaults its flags override. Run at start and again on every reload.
+fn load(argv: &[OsString], config: Option<&std::path::Path>) -> Result<Loaded> {
+    use clap::FromArgMatches;
+    let serve = super::single_subcommand("serve").expect("serve is a subcommand");
+    let file = config.map(|path| ServeFile::load(path, &serve)).transpose()?;
+    let serve = match &file {
+        Some(f) => f.apply(serve),
+        None => serve,
+    };
+    let cmd = super::root().subcommand(serve.clone());
+    let matches = cmd.try_get_matches_from(argv).map_err(|e| bad_input(e.render().to_string()))?;
+    let sub = matches.subcommand_matches("serve").ok_or_else(|| bad_input("not a serve command line"))?;
+    let args = ServeArgs::from_arg_matches(sub).map_err(|e| bad_input(e.render().to_string()))?;
+    // Shown in the definition's order (a changed default moves an argument to the end).
+    let command = super::single_subcommand("serve").expect("serve is a subcommand");
+    Ok(Loaded { effective: Effective::of(&serve, sub), args, file, command })
+}
+
+/// The settings a reload puts in force without a restart (clap ids); every other setting is
+/// fixed at start.
+const RELOADABLE: &[&str] =
+    &["prices", "price_file", "unpriced", "audience", "realm", "upstream_headers", "rate_limit_ip", "rate_limit_token"];
+
+/// What a reload replaces: each value whole.
+struct Reloadable {
+    pricing: serve::Pricing,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    rates: (Option<serve::Rate>, Option<serve::Rate>),
+}
+
+impl Loaded {
+    /// The upstream's injected headers: the file's `[upstream-headers]` (references resolved
+    /// now), and the `--upstream-header` flags, which replace a file's header of the same name.
+    fn upstream_headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>> {
+        let flags =
+            self.args.metering.upstream_headers.iter().map(|h| upstream_header(h)).collect::<Result<Vec<_>>>()?;
+        let mut headers: Vec<(HeaderName, HeaderValue)> = self
+            .file
+            .iter()
+            .flat_map(|f| f.upstream_headers.iter())
+            .filter(|(name, _, _)| !flags.iter().any(|(n, _)| n == name))
+            .map(|(name, _, value)| (name.clone(), value.clone()))
+            .collect();
+        headers.extend(flags);
+        Ok(headers)
+    }
+
+    fn reloadable(&self) -> Result<Reloadable> {
+        Ok(Reloadable {
+            pricing: self.args.metering.pricing()?,
+            headers: self.upstream_headers()?,
+            rates: (self.args.rate_limit_ip.0, self.args.rate_limit_token.0),
+        })
+    }
+}
+
+/// `crumb serve --check`: the configuration as it would run, on stdout; an invalid one is an
+/// error (exit 2). Nothing is bound, made or opened.
+fn check(loaded: &Loaded) -> Result<u8> {
+    let reloadable = loaded.reloadable()?;
+    let upstream_given = loaded.args.metering.upstream.is_some();
+    loaded.args.metering.upstream(if upstream_given { Vec::new() } else { reloadable.headers.clone() })?;
+    if upstream_given {
+        // Builds the client (a CA file that does not read is an error here too).
+        loaded.args.metering.upstream(reloadable.headers)?;
+    }
+    let key = &loaded.args.key;
+    let keys = match key.source()? {
+        Some((path, keyring)) => {
+            key.load()?;
+            let from = if key.keyring.is_some() || key.key_file.is_some() {
+                "flag"
+            } else if std::env::var_os("CRUMB_KEY_FILE").is_some_and(|v| !v.is_empty())
+                || std::env::var_os("CRUMB_KEYRING").is_some_and(|v| !v.is_empty())
+            {
+                "environment"
+            } else if loaded.file.as_ref().is_some_and(|f| f.sources.key.is_some()) {
+                "file"
+            } else if super::config::key_source()?.is_some() {
+                "defaults file"
+            } else {
+                "default"
+            };
+            Some((path, keyring, from))
+        }
+        None => None,
+    };
+    let location = loaded.args.ledger.location()?;
+    let (ledger, from) = if loaded.args.ledger.ledger.is_some() {
+        (crumb::ledger::redact_url(&location), "flag")
+    } else {
+        super::config::shown_ledger(&location)?
+    };
+    let flag_headers: Vec<String> = loaded
+        .args
+        .metering
+        .upstream_headers
+        .iter()
+        .filter_map(|h| h.split_once(':').map(|(n, _)| n.trim().to_owned()))
+        .collect();
+    let text = super::config::render(
+        &loaded.command,
+        &loaded.effective,
+        loaded.file.as_ref(),
+        keys,
+        (&ledger, from),
+        &flag_headers,
+    );
+    outln!("{}", text.trim_end())?;
+    Ok(OK)
+}
+
+/// Re-reads the configuration (the `--config` file, the price file, the references) and puts
+/// what changed in force: the price table, the upstream's headers, the rate limits. A change
+/// to anything else (the listeners, the ledger, the keys' source, the timeouts...) takes a
+/// restart: then nothing is reloaded, and the configuration in force stays.
+async fn reload(state: &AppState, argv: &[OsString], config: Option<&std::path::Path>, current: &mut Effective) {
+    let argv = argv.to_vec();
+    let config = config.map(|p| p.to_owned());
+    let loaded = tokio::task::spawn_blocking(move || {
+        let loaded = load(&argv, config.as_deref())?;
+        let reloadable = loaded.reloadable()?;
+        Ok::<_, anyhow::Error>((loaded, reloadable))
+    })
+    .await;
+    let (loaded, reloadable) = match loaded {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            tracing::error!(error = %crate::cli::exit::message(&e), "configuration not reloaded: the configuration in force stays");
+            return;
+        }
+        Err(_) => {
+            tracing::error!("configuration not reloaded: the reload failed");
+            return;
+        }
+    };
+    let changed = current.changed(&loaded.effective);
+    // Logged by their flags' names, as the file and the command line write them.
+    let long = |id: &String| {
+        loaded.command.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_long()).unwrap_or(id).to_owned()
+    };
+    let fixed: Vec<&String> = changed.iter().filter(|id| !RELOADABLE.contains(&id.as_str())).collect();
+    let sources_moved = loaded.file.as_ref().map(|f| &f.sources) != super::config::serve_sources();
+    if !fixed.is_empty() || sources_moved {
+        let mut names: Vec<String> = fixed.iter().map(|id| long(id)).collect();
+        if sources_moved {
+            names.push("key-file/keyring/ledger".into());
+        }
+        tracing::error!(
+            settings = %names.join(", "),
+            "configuration not reloaded: these settings change only with a restart; the configuration in force stays"
+        );
+        return;
+    }
+    if state.upstream.is_none() && !reloadable.headers.is_empty() {
+        tracing::error!(
+            "configuration not reloaded: upstream headers without --upstream; the configuration in force stays"
+        );
+        return;
+    }
+    state.pricing.store(Arc::new(reloadable.pricing));
+    if let Some(upstream) = &state.upstream {
+        upstream.set_headers(reloadable.headers);
+    }
+    state.rate_limits.set(reloadable.rates.0, reloadable.rates.1);
+    let names: Vec<String> = changed.iter().map(long).collect();
+    tracing::info!(changed = %names.join(", "), "configuration reloaded");
+    *current = loaded.effective;
+}
+
 /// How often a server looks at its key file for a change (a rotation, a retirement).
 const KEY_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -258,16 +445,23 @@ fn file_stamp(path: &std::path::Path) -> Option<(u64, u64, std::time::SystemTime
     Some((meta.ino(), meta.size(), meta.modified().ok()?))
 }
 
-/// Keeps the server's keys those of its key file: re-read on SIGHUP and whenever the file
-/// changes (looked at every [`KEY_WATCH`]), so a key retired or added with `crumb keygen
-/// --keyring` is in force within about a second, without a restart. A file that no longer
-/// reads is refused with a log line, and the keys in force stay.
-async fn keep_keys_current(
-    state: Arc<AppState>,
+/// What the server reloads, and from where.
+struct Reloads {
     key_args: crate::cli::args::KeyArgs,
-    path: Option<std::path::PathBuf>,
-    mut hangup: tokio::signal::unix::Signal,
-) {
+    /// The key file or keyring, when the keys came from one.
+    key_file: Option<std::path::PathBuf>,
+    argv: Vec<OsString>,
+    config: Option<std::path::PathBuf>,
+    effective: Effective,
+}
+
+/// Keeps the server current. On SIGHUP: the audit log is reopened (logrotate), the
+/// configuration reloaded ([`reload`]) and the keys re-read. Whenever the key file changes
+/// (looked at every [`KEY_WATCH`]): the keys are re-read, so a key retired or added with
+/// `crumb keygen --keyring` is in force within about a second, without a restart. A file that
+/// no longer reads is refused with a log line, and what is in force stays.
+async fn keep_current(state: Arc<AppState>, mut reloads: Reloads, mut hangup: tokio::signal::unix::Signal) {
+    let path = reloads.key_file.clone();
     let mut seen = path.as_deref().and_then(file_stamp);
     loop {
         tokio::select! {
@@ -276,6 +470,7 @@ async fn keep_keys_current(
                 if let Some(audit) = &state.audit {
                     audit.reopen();
                 }
+                reload(&state, &reloads.argv, reloads.config.as_deref(), &mut reloads.effective).await;
             }
             _ = tokio::time::sleep(KEY_WATCH) => {
                 let now = path.as_deref().and_then(file_stamp);
@@ -285,11 +480,11 @@ async fn keep_keys_current(
             }
         }
         let Some(file) = path.clone() else {
-            tracing::warn!("SIGHUP: the keys came from a descriptor or a prompt; nothing to reload");
+            tracing::debug!("SIGHUP: the keys came from a descriptor or a prompt; they are not re-read");
             continue;
         };
         seen = file_stamp(&file);
-        let args = key_args.clone();
+        let args = reloads.key_args.clone();
         match tokio::task::spawn_blocking(move || args.load()).await {
             Ok(Ok(keys)) => {
                 let current = keys.current().map(|k| k.id.clone()).unwrap_or_else(|_| "none".into());
@@ -319,10 +514,21 @@ fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
+    // The command line again, with the --config file's settings under its flags: the same
+    // parse a reload makes.
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let loaded = load(&argv, args.config.as_deref())?;
+    if let Some(file) = &loaded.file {
+        file.install_sources();
+    }
+    if loaded.args.check {
+        return check(&loaded);
+    }
     // The configuration first (a mistake in it is bad input, exit 2), then the ports: a server
     // that cannot listen must leave nothing behind (no development key made for nothing).
-    let pricing = args.metering.pricing()?;
-    let upstream = args.metering.upstream()?;
+    let Reloadable { pricing, headers, rates } = loaded.reloadable()?;
+    let upstream = loaded.args.metering.upstream(headers)?;
+    let Loaded { args, effective, .. } = loaded;
     let bind = |addr: SocketAddr| {
         std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -396,11 +602,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         audit,
         trusted_proxies: args.trust_proxy.clone(),
         timeout: args.timeout,
-        pricing,
+        pricing: arc_swap::ArcSwap::from_pointee(pricing),
         authz: args.metering.authz(),
         upstream,
         well_known: !args.metering.no_well_known,
-        rate_limits: serve::RateLimits::new(args.rate_limit_ip.0, args.rate_limit_token.0),
+        rate_limits: serve::RateLimits::new(rates.0, rates.1),
     });
     // The issuer (its ledger connections) is dropped after the runtime, never on it:
     // PostgreSQL's blocking client may not be dropped on an async worker either.
@@ -410,7 +616,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
-        tokio::spawn(keep_keys_current(state.clone(), args.key.clone(), key_file, hangup));
+        let reloads = Reloads { key_args: args.key.clone(), key_file, argv, config: args.config.clone(), effective };
+        tokio::spawn(keep_current(state.clone(), reloads, hangup));
         let pruned = state.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));

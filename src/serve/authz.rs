@@ -192,7 +192,7 @@ async fn authorize(
 ) -> Result<Response, Problem> {
     let options = state.authz;
     let (method, target, host) = original(&method, &uri, envoy, &headers).map_err(|p| for_proxy(p, options))?;
-    let metered = state.pricing.meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
+    let metered = state.pricing().meter(&method, &target, host.as_deref()).map_err(|p| for_proxy(p, options))?;
     let described = metered.described();
     let decided = decide(&state, peer, &metered, &headers).await;
     if metered.charge != Charge::Free {
@@ -230,7 +230,7 @@ async fn decide(
         Charge::Free => return Ok(allowed(None, None, 0)),
         Charge::Price(p) => p,
     };
-    let realm = &state.pricing.realm;
+    let realm = &state.pricing().realm;
     let presented = metering::presented(headers, metered, realm)?;
     let ctx = metering::context(state, metered, headers, peer)?;
     if price == 0 || state.authz.mode == AuthzMode::Verify {

@@ -51,7 +51,7 @@ pub async fn recover(
     status: StatusCode,
 ) -> Result<(Response, &'static str), Problem> {
     let price = ctx.cost;
-    let refused = |e| Problem::from_error(e, presented, &state.pricing.realm, price);
+    let refused = |e| Problem::from_error(e, presented, &state.pricing().realm, price);
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let worker = state.clone();
     // Its own task: a probe dropped half way must not leave its short hold behind.

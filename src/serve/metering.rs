@@ -261,7 +261,7 @@ pub async fn verify_only(state: &Arc<AppState>, presented: &Presented, ctx: Cont
     let verdict = super::routes::blocking(move || Ok(worker.issuer.verify(&token, &discharges, &ctx, false))).await?;
     let verdict = verdict.map_err(|e| Problem::from(ApiError::from(e)))?;
     match verdict.denial() {
-        Some(denial) => Err(Problem::denied(denial, presented, &state.pricing.realm, price)),
+        Some(denial) => Err(Problem::denied(denial, presented, &state.pricing().realm, price)),
         None => Ok(verdict.balance),
     }
 }

@@ -29,7 +29,7 @@ pub use ledger_metrics::Measured as MeasuredLedger;
 pub use metering::{Pricing, Unpriced};
 pub use metrics::Metrics;
 pub use proxy::Upstream;
-pub use rate_limit::{parse_rate, RateLimits, RateSetting};
+pub use rate_limit::{parse_rate, Rate, RateLimits, RateSetting};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -50,8 +50,8 @@ pub struct AppState {
     /// Proxies whose X-Forwarded-For is believed (`--trust-proxy`); empty: none.
     pub trusted_proxies: Vec<crumb::caveat::IpNet>,
     pub timeout: Duration,
-    /// The price list, for forward auth and the proxy.
-    pub pricing: Pricing,
+    /// The price list, for forward auth and the proxy; replaced whole on a reload.
+    pub pricing: arc_swap::ArcSwap<Pricing>,
     pub authz: AuthzOptions,
     /// The metered API, in proxy mode.
     pub upstream: Option<Upstream>,
@@ -63,6 +63,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The price list in force: a request keeps the one it started with through a reload.
+    pub fn pricing(&self) -> Arc<Pricing> {
+        self.pricing.load_full()
+    }
+
     fn audit(&self, entry: audit::Entry<'_>) {
         if let Some(a) = &self.audit {
             a.record(entry);
@@ -313,7 +318,7 @@ mod tests {
             audit: None,
             trusted_proxies: Vec::new(),
             timeout: Duration::from_secs(5),
-            pricing: Pricing::default(),
+            pricing: arc_swap::ArcSwap::from_pointee(Pricing::default()),
             authz: AuthzOptions::default(),
             upstream: None,
             well_known: true,

@@ -47,8 +47,9 @@ pub struct Upstream {
     /// The upstream URL's path, without a trailing `/`: requests are appended to it.
     base_path: String,
     client: Client<HttpsConnector<HttpConnector>, Body>,
-    /// Headers the operator injects (`--upstream-header`), values already expanded.
-    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers the operator injects (`--upstream-header`), values already expanded; replaced
+    /// whole on a reload.
+    headers: arc_swap::ArcSwap<Vec<(HeaderName, HeaderValue)>>,
     /// How long the upstream may take to start answering, or pause in the middle of one.
     pub timeout: Duration,
 }
@@ -64,6 +65,11 @@ impl std::fmt::Debug for Upstream {
 const HOLD_MARGIN: Duration = Duration::from_secs(30);
 
 impl Upstream {
+    /// Puts new injected headers in force (a reload): requests sent from now on carry them.
+    pub fn set_headers(&self, headers: Vec<(HeaderName, HeaderValue)>) {
+        self.headers.store(Arc::new(headers));
+    }
+
     /// `url` is `http[s]://host[:port][/base]`; `headers` are injected into every request. An
     /// https upstream must present a certificate that chains to `ca_pem` (PEM certificates)
     /// when given, else to the Mozilla roots built into crumb.
@@ -103,7 +109,7 @@ impl Upstream {
             authority,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             client,
-            headers,
+            headers: arc_swap::ArcSwap::from_pointee(headers),
             timeout,
         })
     }
@@ -139,7 +145,7 @@ impl Upstream {
         headers.remove("idempotency-key");
         headers.remove(header::HOST);
         set_forwarding(headers, client_ip, host);
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.load().iter() {
             headers.insert(name.clone(), value.clone());
         }
         parts.uri = uri;
@@ -389,7 +395,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
     if reserved {
         return Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such crumb route"));
     }
-    let metered = state.pricing.meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
+    let metered = state.pricing().meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
     let client_ip = super::routes::client_ip(&state, req.headers(), peer)?;
     let recover = recovering(req.headers())?;
     let described = metered.described();
@@ -403,7 +409,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         }
         Charge::Price(price) => price,
     };
-    let realm = &state.pricing.realm;
+    let realm = &state.pricing().realm;
     let presented = metering::presented(req.headers(), &metered, realm)?;
     let ctx = metering::context(&state, &metered, req.headers(), peer)?;
     let nonce = presented.token.token_id().map(|id| id.nonce.to_string());
@@ -526,7 +532,7 @@ async fn charge(
     mut gone: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<(Response, &'static str), Problem> {
     let price = ctx.cost;
-    let refused = |e| Problem::from_error(e, &presented, &state.pricing.realm, price);
+    let refused = |e| Problem::from_error(e, &presented, &state.pricing().realm, price);
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     if exchange.recover {
         return super::holds::recover(&state, &presented, ctx, request_id, upstream.hold_ttl(), StatusCode::CONFLICT)

@@ -118,42 +118,67 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
 /// forgotten, and a forgotten child counts on its own.
 const TREES_REMEMBERED: usize = 200_000;
 
+/// The limiters in force: replaced whole on a reload, each kept (with its buckets) when its
+/// rate did not change.
+#[derive(Default)]
+struct Limiters {
+    public_ip: Option<Arc<Limiter<IpAddr>>>,
+    admin_ip: Option<Arc<Limiter<IpAddr>>>,
+    per_token: Option<Arc<Limiter<[u8; 16]>>>,
+}
+
 /// The limits of one `crumb serve`. A proxy's admin listener counts addresses in buckets of
 /// its own, at the same rate: public traffic, however heavy (or from an address the operator
 /// also uses), never locks the operator out of revoking, topping up or reading metrics. A
 /// token counts in one bucket wherever it is used, in a header or a JSON body: only its
 /// holder can spend its count.
 pub struct RateLimits {
-    public_ip: Option<Limiter<IpAddr>>,
-    admin_ip: Option<Limiter<IpAddr>>,
-    per_token: Option<Limiter<[u8; 16]>>,
-    /// A child nonce issued here → the nonce its tree started at (kept only with a per-token
-    /// limit).
-    trees: Option<quick_cache::sync::Cache<[u8; 16], [u8; 16]>>,
+    current: arc_swap::ArcSwap<Limiters>,
+    /// A child nonce issued here → the nonce its tree started at (filled only while there is
+    /// a per-token limit).
+    trees: quick_cache::sync::Cache<[u8; 16], [u8; 16]>,
 }
 
 impl RateLimits {
     pub fn new(per_ip: Option<Rate>, per_token: Option<Rate>) -> Self {
-        RateLimits {
-            public_ip: per_ip.map(Limiter::new),
-            admin_ip: per_ip.map(Limiter::new),
-            per_token: per_token.map(Limiter::new),
-            trees: per_token.map(|_| quick_cache::sync::Cache::new(TREES_REMEMBERED)),
+        let limits = RateLimits { current: Default::default(), trees: quick_cache::sync::Cache::new(TREES_REMEMBERED) };
+        limits.set(per_ip, per_token);
+        limits
+    }
+
+    /// Puts new rates in force (a reload). A limiter whose rate is unchanged keeps its
+    /// buckets: a reload never hands a client a fresh burst.
+    pub fn set(&self, per_ip: Option<Rate>, per_token: Option<Rate>) {
+        fn keep<K: std::hash::Hash + Eq + Clone>(
+            old: &Option<Arc<Limiter<K>>>,
+            rate: Option<Rate>,
+        ) -> Option<Arc<Limiter<K>>> {
+            let rate = rate?;
+            match old {
+                Some(l) if l.rate == rate => Some(l.clone()),
+                _ => Some(Arc::new(Limiter::new(rate))),
+            }
         }
+        let old = self.current.load();
+        self.current.store(Arc::new(Limiters {
+            public_ip: keep(&old.public_ip, per_ip),
+            admin_ip: keep(&old.admin_ip, per_ip),
+            per_token: keep(&old.per_token, per_token),
+        }));
     }
 
     /// The key a token counts under in the per-token limit: the nonce its tree started at,
     /// when this server issued it, else its own.
     fn tree_of(&self, nonce: [u8; 16]) -> [u8; 16] {
-        self.trees.as_ref().and_then(|t| t.get(&nonce)).unwrap_or(nonce)
+        self.trees.get(&nonce).unwrap_or(nonce)
     }
 
     /// Records the tokens a spend, split or settle issued as part of their parent's tree.
     pub fn adopt(&self, receipt: &crumb::spend::Receipt) {
-        if let Some(trees) = &self.trees {
+        if self.current.load().per_token.is_some() {
             let tree = self.tree_of(receipt.parent.0);
             for child in &receipt.children {
-                trees.insert(child.nonce.0, tree);
+                self.trees.insert(child.nonce.0, tree);
             }
         }
     }
@@ -167,10 +192,11 @@ impl RateLimits {
     /// Forgets the buckets of keys that have been quiet for a full period, so the memory the
     /// limiters hold follows the clients that are active, not all that ever came.
     pub fn prune(&self) {
-        for l in [&self.public_ip, &self.admin_ip].into_iter().flatten() {
+        let now = self.current.load();
+        for l in [&now.public_ip, &now.admin_ip].into_iter().flatten() {
             l.prune();
         }
-        if let Some(l) = &self.per_token {
+        if let Some(l) = &now.per_token {
             l.prune();
         }
     }
@@ -178,7 +204,8 @@ impl RateLimits {
     /// Counts a request of `token` against the per-token limit: `Err` (the wait, and the
     /// policy to name) when it is over.
     fn check_token(&self, token: &crumb::Macaroon) -> Result<(), (Duration, String)> {
-        let (Some(l), Some(id)) = (&self.per_token, token.token_id()) else { return Ok(()) };
+        let now = self.current.load();
+        let (Some(l), Some(id)) = (&now.per_token, token.token_id()) else { return Ok(()) };
         l.check(&self.tree_of(id.nonce.0)).map_err(|wait| (wait, l.rate.policy("token")))
     }
 
@@ -220,22 +247,24 @@ pub async fn limit(
     req: Request,
     next: Next,
 ) -> Response {
+    let limiters = state.rate_limits.current.load_full();
     let per_ip = match listener {
-        Listener::Public => &state.rate_limits.public_ip,
-        Listener::Admin => &state.rate_limits.admin_ip,
+        Listener::Public => &limiters.public_ip,
+        Listener::Admin => &limiters.admin_ip,
     };
-    limit_in(&state, per_ip.as_ref(), peer, req, next).await
+    limit_in(&state, per_ip.as_deref(), limiters.per_token.is_some(), peer, req, next).await
 }
 
 async fn limit_in(
     state: &AppState,
     per_ip: Option<&Limiter<IpAddr>>,
+    per_token: bool,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
     let limits = &state.rate_limits;
-    if exempt(req.uri().path()) || (per_ip.is_none() && limits.per_token.is_none()) {
+    if exempt(req.uri().path()) || (per_ip.is_none() && !per_token) {
         return next.run(req).await;
     }
     if let Some(l) = per_ip {

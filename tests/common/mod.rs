@@ -46,6 +46,8 @@ impl Env {
             .env_remove("CRUMB_KEY_FILE")
             .env_remove("CRUMB_KEYRING")
             .env_remove("CRUMB_LEDGER")
+            // No user's defaults file: a test that wants one names it.
+            .env("CRUMB_CONFIG", "")
             .current_dir(self.dir.path());
         cmd
     }

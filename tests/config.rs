@@ -1,0 +1,378 @@
+//! Configuration files: `crumb serve --config` (with `--check`, and reloads on SIGHUP under
+//! load) and the user's defaults file, through the real binary and real sockets.
+
+use crate::common;
+
+use common::http::send;
+use common::upstream::Upstream;
+use common::Env;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A `crumb serve` started from a configuration file, with its stderr (the log) kept.
+struct Served {
+    child: Child,
+    url: String,
+    admin: Option<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn start(env: &Env, args: &[&str], envs: &[(&str, &str)]) -> Served {
+        let mut cmd = env.process();
+        cmd.arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in envs {
+            // An empty value unsets: the file's setting then counts.
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no address: {line:?} {}", log.lock().unwrap()))
+            .to_owned();
+        let mut admin = String::new();
+        stdout.read_line(&mut admin).unwrap();
+        let admin = admin.trim().strip_prefix("admin listening on ").map(str::to_owned);
+        Served { child, url, admin, log }
+    }
+
+    fn hangup(&self) {
+        assert!(std::process::Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    /// Waits until the log has `n` lines containing `text`.
+    fn wait_log(&self, text: &str, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if log.matches(text).count() >= n {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "no {n}x `{text}` in the log:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn check(env: &Env, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = env.crumb();
+    cmd.arg("serve").args(args).arg("--check");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_prints_the_effective_configuration_with_flags_over_the_file_and_no_secret() {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let config = env.file(
+        "serve.toml",
+        format!(
+            "listen = \"127.0.0.1:0\"\nkey-file = \"{key}\"\nledger = \"env:TEST_LEDGER\"\nupstream = \"http://127.0.0.1:9\"\n\
+             price = [\"POST /v1/chat=5\", \"GET /v1/models=0\"]\ntimeout = \"15s\"\nno-well-known = true\n\
+             [upstream-headers]\nAuthorization = \"env:TEST_UPSTREAM_AUTH\"\nX-Api-Key = \"file:{}\"\nX-Org = \"acme\"\n",
+            env.file("api-key", b"k-123-file-secret\n")
+        )
+        .as_bytes(),
+    );
+    let secrets =
+        [("TEST_UPSTREAM_AUTH", "Bearer sk-env-secret"), ("TEST_LEDGER", "postgres://crumb@db.internal/crumb")];
+    let (code, out, err) = check(&env, &["--config", &config, "--timeout", "3s"], &secrets);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "timeout = \"3s\"  # flag",
+        "price = [\"POST /v1/chat=5\", \"GET /v1/models=0\"]  # file",
+        "no-well-known = true  # file",
+        "header-timeout = \"10s\"  # default",
+        "upstream = \"http://127.0.0.1:9\"  # file",
+        "authorization = \"env:TEST_UPSTREAM_AUTH\"  # file",
+        "x-org = \"(inline)\"  # file",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no `{line}` in:\n{out}");
+    }
+    assert!(out.contains(&format!("key-file = \"{key}\"  # file")), "{out}");
+    assert!(out.contains("ledger = \"postgres://crumb@db.internal") && out.contains("env:TEST_LEDGER"), "{out}");
+    for secret in ["sk-env-secret", "k-123-file-secret"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "a secret was printed:\n{out}{err}");
+    }
+    // The printed configuration is itself a valid configuration file.
+    let printed = env.file("printed.toml", out.replace("authorization = \"env:", "Authorization = \"env:").as_bytes());
+    let (code, _, err) = check(&env, &["--config", &printed], &secrets);
+    assert_eq!(code, 0, "the printed configuration does not read back: {err}\n{out}");
+    // The environment beats the file, and a flag beats the environment.
+    let (_, out, _) = check(&env, &["--config", &config], &[secrets[0], secrets[1], ("CRUMB_RATE_LIMIT_IP", "7/s")]);
+    assert!(out.contains("rate-limit-ip = \"7/s\"  # environment"), "{out}");
+}
+
+#[test]
+fn a_mistake_in_the_file_is_refused_naming_the_file_and_the_setting() {
+    let env = Env::new();
+    let cases: &[(&str, &str)] = &[
+        ("timeout = \"3 parsecs\"", "`timeout`"),
+        ("timeuot = \"3s\"", "`timeuot`: unknown setting"),
+        ("unpriced = \"maybe\"", "possible values: deny, free"),
+        ("no-well-known = \"yes\"", "true or false"),
+        ("listen = [\"127.0.0.1:1\"]", "one value, not a list"),
+        ("key-fd = 3", "`key-fd`: unknown setting"),
+        ("key-file = \"a\"\nkeyring = \"b\"", "not both"),
+        ("upstream-header = [\"X: y\"]", "[upstream-headers]"),
+        ("[upstream-headers]\nAuthorization = \"Bearer sk-inline\"", "looks like a credential"),
+        ("[upstream-headers]\nX-Api-Key = \"env:CRUMB_TEST_UNSET_VAR\"", "CRUMB_TEST_UNSET_VAR is not set"),
+        ("ledger = \"postgres://crumb:hunter2@db/crumb\"", "password inline"),
+        ("listen = ", "serve.toml"),
+        ("price = [\"POST /x\"]", "`price`"),
+        ("[upstream-headers]\nX-Org = \"acme\"", "go with --upstream"),
+    ];
+    for (text, expected) in cases {
+        let config = env.file("serve.toml", text.as_bytes());
+        let (code, out, err) = check(&env, &["--config", &config], &[]);
+        assert_eq!(code, 2, "{text}: {out}{err}");
+        assert!(err.contains(expected), "{text}: no `{expected}` in {err}");
+        assert!(!err.contains("hunter2") && !err.contains("sk-inline"), "{err}");
+    }
+    let (code, _, err) = check(&env, &["--config", "no-such.toml"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such.toml"), "{err}");
+}
+
+/// A proxy from a configuration file: the upstream's headers come from references, the
+/// prices and limits from the file.
+fn proxy_config(env: &Env, upstream: &Upstream, price: u64, extra: &str) -> String {
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nadmin-listen = \"127.0.0.1:0\"\nupstream = \"{}\"\nprice = [\"POST /v1/chat={price}\"]\n\
+         audit-log = \"{}\"\n{extra}\n[upstream-headers]\nAuthorization = \"file:{}\"\n",
+        upstream.url,
+        env.path("audit.log").display(),
+        env.path("upstream-credential").display(),
+    );
+    // Replaced atomically, as an operator's deploy tool writes it.
+    let tmp = env.path("serve.toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, env.path("serve.toml")).unwrap();
+    env.path("serve.toml").display().to_string()
+}
+
+#[test]
+fn a_proxy_runs_from_its_file_and_reloads_prices_headers_and_limits_on_sighup() {
+    let env = Env::new();
+    let ring = env.path("ring.json").display().to_string();
+    env.ok(&["keygen", "--keyring", &ring]);
+    std::fs::write(env.path("upstream-credential"), "Bearer upstream-one\n").unwrap();
+    let upstream = Upstream::start();
+    let config = proxy_config(&env, &upstream, 5, &format!("keyring = \"{ring}\""));
+    let served = Served::start(&env, &["--config", &config], &[("CRUMB_RATE_LIMIT_TOKEN", "")]);
+    let mint = |balance: &str| env.ok(&["mint", "--keyring", &ring, "--balance", balance]);
+    let url = format!("{}/v1/chat", served.url);
+    let paid = send("POST", &url, Some(&mint("100")), &[], "hi");
+    assert_eq!((paid.status, paid.header("crumb-cost")), (200, Some("5")), "{paid:?}");
+    assert_eq!(upstream.last().2.get("authorization").unwrap(), "Bearer upstream-one");
+
+    // New prices, a new upstream credential (the file a reference names), a token rate.
+    std::fs::write(env.path("upstream-credential"), "Bearer upstream-two\n").unwrap();
+    proxy_config(&env, &upstream, 7, &format!("keyring = \"{ring}\"\nrate-limit-token = \"2/h\""));
+    served.hangup();
+    served.wait_log("configuration reloaded", 1);
+    let token = mint("100");
+    let paid = send("POST", &url, Some(&token), &[], "hi");
+    assert_eq!((paid.status, paid.header("crumb-cost")), (200, Some("7")), "{paid:?}");
+    assert_eq!(upstream.last().2.get("authorization").unwrap(), "Bearer upstream-two");
+    let again = send("POST", &url, Some(paid.successor()), &[], "hi");
+    assert_eq!(again.status, 200, "{again:?}");
+    let over = send("POST", &url, Some(again.successor()), &[], "hi");
+    assert_eq!((over.status, over.json()["code"].as_str()), (429, Some("rate-limited")), "{over:?}");
+
+    // A setting that needs a restart: nothing is reloaded, and what is in force stays.
+    let moved = proxy_config(&env, &upstream, 9, &format!("keyring = \"{ring}\"\ntimeout = \"3s\""));
+    served.hangup();
+    let log = served.wait_log("configuration not reloaded", 1);
+    assert!(log.contains("timeout"), "{log}");
+    let paid = send("POST", &url, Some(&mint("100")), &[], "hi");
+    assert_eq!(paid.header("crumb-cost"), Some("7"), "the price in force stays: {paid:?}");
+    // A broken file: the same.
+    std::fs::write(&moved, "price = [\"POST /v1/chat=\"]").unwrap();
+    served.hangup();
+    served.wait_log("configuration not reloaded", 2);
+    let paid = send("POST", &url, Some(&mint("100")), &[], "hi");
+    assert_eq!(paid.header("crumb-cost"), Some("7"), "{paid:?}");
+    assert!(!served.log.lock().unwrap().contains("upstream-two"), "a secret in the log");
+}
+
+/// The reload the issue asks for: under load, prices change, a key is added and another
+/// retired, and the audit log is rotated; no request that should succeed fails.
+#[test]
+fn a_reload_under_load_changes_prices_keys_and_the_audit_log_without_a_failed_request() {
+    let env = Env::new();
+    let ring = env.path("ring.json").display().to_string();
+    env.ok(&["keygen", "--keyring", &ring]);
+    // A second key, made current then retired while the load runs on the first.
+    std::fs::write(env.path("upstream-credential"), "Bearer upstream\n").unwrap();
+    let upstream = Upstream::start();
+    let config = proxy_config(&env, &upstream, 1, &format!("keyring = \"{ring}\""));
+    let served = Served::start(&env, &["--config", &config], &[]);
+    let url = format!("{}/v1/chat", served.url);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let costs = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let token = env.ok(&["mint", "--keyring", &ring, "--balance", "1000000"]);
+            let (url, stop, done, failures, costs) =
+                (url.clone(), stop.clone(), done.clone(), failures.clone(), costs.clone());
+            std::thread::spawn(move || {
+                let mut token = token;
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = send("POST", &url, Some(&token), &[], "x");
+                    if answer.status != 200 {
+                        failures.lock().unwrap().push(format!("{} {}", answer.status, answer.body));
+                        return;
+                    }
+                    costs.lock().unwrap().insert(answer.header("crumb-cost").unwrap().to_owned());
+                    token = answer.successor().to_owned();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let start = done.load(Ordering::Relaxed);
+        while done.load(Ordering::Relaxed) < start + n {
+            assert!(Instant::now() < deadline, "the load stalled: {:?}", failures.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(40);
+    // Prices.
+    proxy_config(&env, &upstream, 2, &format!("keyring = \"{ring}\""));
+    served.hangup();
+    served.wait_log("configuration reloaded", 1);
+    wait_for(40);
+    // Keys: a new current key, another, and the one between retired. The load's tokens are
+    // of the first key, which stays usable throughout.
+    let second = env.ok(&["keygen", "--keyring", &ring]);
+    served.wait_log("keys reloaded", 1);
+    env.ok(&["keygen", "--keyring", &ring]);
+    served.wait_log("keys reloaded", 2);
+    env.ok(&["keygen", "--keyring", &ring, "--retire", &second]);
+    served.wait_log("keys reloaded", 3);
+    wait_for(40);
+    // The audit log, logrotate-style: renamed, then SIGHUP.
+    std::fs::rename(env.path("audit.log"), env.path("audit.log.1")).unwrap();
+    served.hangup();
+    served.wait_log("configuration reloaded", 2);
+    wait_for(40);
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(failures.lock().unwrap().is_empty(), "failed requests: {:?}", failures.lock().unwrap());
+    assert_eq!(
+        costs.lock().unwrap().iter().cloned().collect::<Vec<_>>(),
+        ["1", "2"],
+        "every request was charged the old price or the new"
+    );
+    let admin = served.admin.as_deref().expect("an admin listener");
+    assert_eq!(send("GET", &format!("{admin}/readyz"), None, &[], "").status, 200, "ready after the reloads");
+    let rotated = std::fs::read_to_string(env.path("audit.log.1")).unwrap();
+    let fresh = common::audit_lines(&env.path("audit.log"), 1);
+    assert!(rotated.lines().count() >= 40 && fresh.lines().count() >= 1, "{} / {}", rotated.len(), fresh.len());
+    let total = rotated.lines().count() + fresh.lines().count();
+    assert!(total >= done.load(Ordering::Relaxed), "audit lines lost: {total} < {}", done.load(Ordering::Relaxed));
+}
+
+#[test]
+fn the_users_defaults_file_names_the_key_and_ledger_below_flags_and_the_environment() {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let ledger = env.path("shared.db").display().to_string();
+    let defaults = env.file("defaults.toml", format!("key-file = \"{key}\"\nledger = \"{ledger}\"\n").as_bytes());
+    let with = |args: &[&str]| {
+        let out = env.crumb().args(args).env("CRUMB_CONFIG", &defaults).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, token, err) = with(&["mint", "--balance", "10"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with(&["spend", &token, "--cost", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::path::Path::new(&ledger).exists(), "the spend used the file's ledger");
+    // Verified with the file's key against its ledger: spent.
+    let (code, _, _) = with(&["verify", &token]);
+    assert_eq!(code, 1);
+    // A flag wins over the file: another ledger has never seen the token.
+    let (code, _, err) = with(&["verify", &token, "--ledger", &env.path("other.db").display().to_string()]);
+    assert_ne!(code, 1, "{err}");
+    // A mistake in the file is an error, never a silent default.
+    let broken = env.file("broken.toml", b"legder = \"x\"\n");
+    let out = env.crumb().args(["mint", "--balance", "1"]).env("CRUMB_CONFIG", &broken).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("legder"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        env.crumb().args(["mint", "--balance", "1"]).env("CRUMB_CONFIG", env.path("missing.toml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a named defaults file that is not there");
+}
+
+#[test]
+fn the_users_defaults_file_names_the_server_unless_the_command_chooses_the_local_ledger() {
+    let served = common::server::start(&[]);
+    let env = &served.env;
+    let token = served.mint(&["--balance", "10"]);
+    let defaults = env.file("defaults.toml", format!("server = \"{}\"\n", served.url).as_bytes());
+    let out =
+        env.crumb().args(["spend", &token, "--cost", "4", "--json"]).env("CRUMB_CONFIG", &defaults).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["remaining"].as_u64(), Some(6), "{doc}");
+    // The server spent it: verified there, it is spent.
+    let (status, answer) = served.post("/v1/verify", &serde_json::json!({ "token": token }));
+    assert_eq!((status, answer["code"].as_str()), (409, Some("spent")), "{answer}");
+    // --offline chooses no ledger and no server: the file's server is not used.
+    let out = env
+        .crumb()
+        .args(["verify", &token, "--offline", "--key-file", &served.key])
+        .env("CRUMB_CONFIG", &defaults)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
