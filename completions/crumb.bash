@@ -1204,7 +1204,7 @@ _crumb() {
             return 0
             ;;
         crumb__subcmd__serve)
-            opts="-h -V --config --check --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --rate-limit-ip --rate-limit-token --log-format --max-connections --header-timeout --send-timeout --shutdown-grace --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --no-well-known --audience --realm --authz-mode --authz-payment-status --help --version"
+            opts="-h -V --config --check --listen --key-file --key-fd --key-format --keyring --ledger --audit-log --trust-proxy --timeout --rate-limit-ip --rate-limit-token --log-format --max-connections --header-timeout --send-timeout --shutdown-grace --tls-cert --tls-key --threads --upstream --upstream-ca --price --prices --unpriced --upstream-header --upstream-timeout --admin-listen --no-well-known --audience --realm --authz-mode --authz-payment-status --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1275,6 +1275,14 @@ _crumb() {
                     return 0
                     ;;
                 --shutdown-grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

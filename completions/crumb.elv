@@ -351,6 +351,8 @@ set edit:completion:arg-completer[crumb] = {|@words|
             cand --header-timeout 'How long a client may take to send a request''s headers, or sit idle between requests'
             cand --send-timeout 'How long an answer may wait for the client to read it (a stalled reader''s connection is closed)'
             cand --shutdown-grace 'How long shutdown waits for in-flight requests before closing their connections'
+            cand --tls-cert 'Serve HTTPS: the certificate chain (PEM, leaf first) for --listen and --admin-listen. Re-read with --tls-key on SIGHUP (a renewed certificate needs no restart)'
+            cand --tls-key 'The private key (PEM) of --tls-cert; a private file (0600)'
             cand --threads 'Worker threads (default: one per core)'
             cand --upstream 'Meter this API: every request on --listen is priced, paid for and passed on to URL (http:// beside the API, or https:// with the certificate verified). The JSON API moves to --admin-listen'
             cand --upstream-ca 'Trust only the CA certificates in FILE (PEM) for an https:// upstream, instead of the Mozilla roots built into crumb'

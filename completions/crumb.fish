@@ -322,6 +322,8 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l max-connections -d
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l header-timeout -d 'How long a client may take to send a request\'s headers, or sit idle between requests' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l send-timeout -d 'How long an answer may wait for the client to read it (a stalled reader\'s connection is closed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l shutdown-grace -d 'How long shutdown waits for in-flight requests before closing their connections' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l tls-cert -d 'Serve HTTPS: the certificate chain (PEM, leaf first) for --listen and --admin-listen. Re-read with --tls-key on SIGHUP (a renewed certificate needs no restart)' -r -F
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l tls-key -d 'The private key (PEM) of --tls-cert; a private file (0600)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l threads -d 'Worker threads (default: one per core)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream -d 'Meter this API: every request on --listen is priced, paid for and passed on to URL (http:// beside the API, or https:// with the certificate verified). The JSON API moves to --admin-listen' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l upstream-ca -d 'Trust only the CA certificates in FILE (PEM) for an https:// upstream, instead of the Mozilla roots built into crumb' -r -F

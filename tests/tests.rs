@@ -37,6 +37,7 @@ mod scenario;
 mod security_properties;
 mod server;
 mod third_party;
+mod tls_listeners;
 mod trust;
 mod usage;
 mod vectors;

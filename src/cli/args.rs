@@ -223,7 +223,7 @@ impl KeyArgs {
 
 /// Warns (on stderr) about a key file others can read; world-writable ones are refused when
 /// read. age-keygen warns the same way; the secret may be out already, so say how to fix it.
-fn warn_if_readable(path: &Path) {
+pub fn warn_if_readable(path: &Path) {
     if let Some(w) = crumb::key::permission_warning(path) {
         eprintln!("crumb: warning: {w}");
     }

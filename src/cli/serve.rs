@@ -81,6 +81,13 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing their connections.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
     shutdown_grace: Duration,
+    /// Serve HTTPS: the certificate chain (PEM, leaf first) for --listen and --admin-listen.
+    /// Re-read with --tls-key on SIGHUP (a renewed certificate needs no restart).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert; a private file (0600).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -453,6 +460,8 @@ struct Reloads {
     argv: Vec<OsString>,
     config: Option<std::path::PathBuf>,
     effective: Effective,
+    /// The listeners' certificate, re-read on SIGHUP.
+    tls: Option<Arc<serve::Tls>>,
 }
 
 /// Keeps the server current. On SIGHUP: the audit log is reopened (logrotate), the
@@ -471,6 +480,13 @@ async fn keep_current(state: Arc<AppState>, mut reloads: Reloads, mut hangup: to
                     audit.reopen();
                 }
                 reload(&state, &reloads.argv, reloads.config.as_deref(), &mut reloads.effective).await;
+                if let Some(tls) = reloads.tls.clone() {
+                    match tokio::task::spawn_blocking(move || tls.reload()).await {
+                        Ok(Ok(())) => tracing::info!("TLS certificate reloaded"),
+                        Ok(Err(e)) => tracing::error!(error = %e, "TLS certificate not reloaded: the certificate in force stays"),
+                        Err(_) => tracing::error!("TLS certificate not reloaded: the reload failed"),
+                    }
+                }
             }
             _ = tokio::time::sleep(KEY_WATCH) => {
                 let now = path.as_deref().and_then(file_stamp);
@@ -529,6 +545,14 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     let Reloadable { pricing, headers, rates } = loaded.reloadable()?;
     let upstream = loaded.args.metering.upstream(headers)?;
     let Loaded { args, effective, .. } = loaded;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            super::args::warn_if_readable(key);
+            Some(Arc::new(serve::Tls::new(cert, key).map_err(bad_input)?))
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let bind = |addr: SocketAddr| {
         std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -616,7 +640,14 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
         let addr = listener.local_addr()?;
         let shutdown = serve::shutdown_signal()?;
-        let reloads = Reloads { key_args: args.key.clone(), key_file, argv, config: args.config.clone(), effective };
+        let reloads = Reloads {
+            key_args: args.key.clone(),
+            key_file,
+            argv,
+            config: args.config.clone(),
+            effective,
+            tls: tls.clone(),
+        };
         tokio::spawn(keep_current(state.clone(), reloads, hangup));
         let pruned = state.clone();
         tokio::spawn(async move {
@@ -626,9 +657,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
                 pruned.rate_limits.prune();
             }
         });
-        outln!("listening on http://{addr}")?;
+        outln!("listening on {scheme}://{addr}")?;
         if let Some(admin) = &admin {
-            outln!("admin listening on http://{}", admin.local_addr()?)?;
+            outln!("admin listening on {scheme}://{}", admin.local_addr()?)?;
         }
         std::io::stdout().flush()?;
         tracing::info!(%addr, ledger = %ledger_location, "crumb serving");
@@ -640,7 +671,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         };
         let failed = |e: std::io::Error| unavailable(format!("server failed: {e}"));
         if state.upstream.is_none() {
-            return serve::run(listener, serve::app(state), limits, shutdown).await.map_err(failed);
+            return serve::run(listener, serve::app(state), limits, tls, shutdown).await.map_err(failed);
         }
         // Two listeners, one shutdown: the signal stops both.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -650,9 +681,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
-        let admin_task =
-            admin.map(|admin| tokio::spawn(serve::run(admin, serve::admin_app(state.clone()), limits, on_stop())));
-        let traffic = tokio::spawn(serve::run(listener, serve::proxy_app(state), limits, on_stop()));
+        let admin_task = admin.map(|admin| {
+            tokio::spawn(serve::run(admin, serve::admin_app(state.clone()), limits, tls.clone(), on_stop()))
+        });
+        let traffic = tokio::spawn(serve::run(listener, serve::proxy_app(state), limits, tls, on_stop()));
         shutdown.await;
         let _ = stop.send(true);
         traffic.await.map_err(|e| unavailable(format!("server failed: {e}")))?.map_err(failed)?;

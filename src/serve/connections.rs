@@ -128,13 +128,13 @@ impl hyper::body::Body for TrackedBody {
 
 /// A client socket whose writes fail once they have waited `limit` for the client to read:
 /// hyper has no such timeout, and a request whose answer cannot be sent stays in flight.
-struct SendDeadline {
-    io: tokio::net::TcpStream,
+struct SendDeadline<IO> {
+    io: IO,
     stall: Stall,
 }
 
-impl SendDeadline {
-    fn new(io: tokio::net::TcpStream, limit: Duration) -> Self {
+impl<IO> SendDeadline<IO> {
+    fn new(io: IO, limit: Duration) -> Self {
         SendDeadline { io, stall: Stall::new(limit) }
     }
 
@@ -147,7 +147,7 @@ impl SendDeadline {
     }
 }
 
-impl tokio::io::AsyncRead for SendDeadline {
+impl<IO: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for SendDeadline<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -157,7 +157,7 @@ impl tokio::io::AsyncRead for SendDeadline {
     }
 }
 
-impl tokio::io::AsyncWrite for SendDeadline {
+impl<IO: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for SendDeadline<IO> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.io).poll_write(cx, buf);
@@ -201,11 +201,13 @@ impl Drop for Registered {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains within the grace.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes,
+/// then drains within the grace.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<super::tls::Tls>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tracker = Tracker::default();
@@ -230,7 +232,28 @@ pub async fn serve(
                     continue;
                 };
                 let registered = Registered { tracker: tracker.clone(), id };
-                tasks.spawn(connection(stream, peer, router.clone(), entry, stopping.clone(), limits, registered));
+                if tls.is_none() {
+                    let _ = stream.set_nodelay(true);
+                }
+                let (router, stopping) = (router.clone(), stopping.clone());
+                match &tls {
+                    None => tasks.spawn(connection(stream, peer, router, entry, stopping, limits, registered)),
+                    Some(tls) => {
+                        let acceptor = tls.acceptor();
+                        tasks.spawn(async move {
+                            let _ = stream.set_nodelay(true);
+                            // The handshake is bounded like a request's head: a client that
+                            // opens and stalls holds a connection for no longer.
+                            match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => {
+                                    connection(stream, peer, router, entry, stopping, limits, registered).await
+                                }
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        })
+                    }
+                };
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
@@ -252,8 +275,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+async fn connection<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static>(
+    stream: IO,
     peer: SocketAddr,
     router: Router,
     entry: Arc<Entry>,
@@ -261,7 +284,6 @@ async fn connection(
     limits: Limits,
     _registered: Registered,
 ) {
-    let _ = stream.set_nodelay(true);
     let counter = entry.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         let router = router.clone();

@@ -18,6 +18,7 @@ use rate_limit::Listener;
 mod routes;
 mod schema;
 mod stall;
+mod tls;
 mod usage;
 
 pub use audit::Audit;
@@ -30,6 +31,7 @@ pub use metering::{Pricing, Unpriced};
 pub use metrics::Metrics;
 pub use proxy::Upstream;
 pub use rate_limit::{parse_rate, Rate, RateLimits, RateSetting};
+pub use tls::Tls;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -265,9 +267,10 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    connections::serve(listener, router, limits, shutdown).await
+    connections::serve(listener, router, limits, tls, shutdown).await
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives as soon as the
