@@ -549,3 +549,25 @@ fn a_redirect_to_another_origin_is_never_followed_with_the_token() {
     }
     assert_eq!(elsewhere.count(), 0, "a request followed a redirect to another origin");
 }
+
+/// https is checked against the Mozilla roots compiled into crumb: a server whose certificate
+/// chains to a private CA is refused at the handshake, said as such (not "connection
+/// refused"), and as nothing was sent the token file is left with no pending request.
+#[test]
+fn an_https_server_crumb_cannot_verify_is_refused_at_the_handshake() {
+    let env = Env::new();
+    let key = env.key("k");
+    let (upstream, _ca) = Upstream::start_tls();
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+    let file = env.file("token", token.as_bytes());
+
+    let (code, _, err) = env.run(&["request", "--token-file", &file, &format!("{}/v1/chat", upstream.url)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the TLS handshake failed") && err.contains("certificate"), "{err}");
+    assert!(!beside(&file, ".pending").exists(), "nothing was sent, so nothing is pending");
+
+    let (code, _, err) = env.run(&["inspect", "--token-file", &file, "--server", &upstream.url]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the TLS handshake failed"), "{err}");
+    assert_eq!(upstream.count(), 0);
+}

@@ -155,15 +155,17 @@ fn failure(e: &hyper_util::client::legacy::Error) -> Failure {
     while let Some(c) = cause {
         // The connector's own words: "dns error", "tcp connect error".
         dns |= c.to_string() == "dns error";
-        let io = c.downcast_ref::<std::io::Error>();
-        if let Some(io) = io {
-            timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
-            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
-            // An io::Error's source skips the error it wraps: look inside for rustls's.
-            tls = tls.or_else(|| io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()).map(|t| t.to_string()));
-        }
-        tls = tls.or_else(|| c.downcast_ref::<rustls::Error>().map(|t| t.to_string()));
-        cause = c.source();
+        tls = tls.or_else(|| c.downcast_ref::<rustls::Error>().map(ToString::to_string));
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
+                refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+                // An io::Error's source skips the error it wraps (hyper-rustls wraps rustls's
+                // twice): go inside instead.
+                io.get_ref().map(|inner| inner as &(dyn Error + 'static)).or_else(|| c.source())
+            }
+            None => c.source(),
+        };
     }
     if e.is_connect() {
         let why = match (dns, refused, timed_out, tls) {
