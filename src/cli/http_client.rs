@@ -124,7 +124,9 @@ fn build(out: Outgoing<'_>) -> Result<hyper::Request<Full<Bytes>>, Failure> {
     for (name, value) in out.headers {
         let bad = || Failure::Unsendable("a header could not be sent as written".into());
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-        let value = HeaderValue::from_str(value).map_err(|_| bad())?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| bad())?;
+        // Never shown by a Debug print (hyper's own tracing included).
+        value.set_sensitive(name == hyper::header::AUTHORIZATION);
         headers.insert(name, value);
     }
     let mut request = hyper::Request::new(Full::new(out.body.unwrap_or_default()));
