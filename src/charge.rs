@@ -322,7 +322,12 @@ fn settle_with(
     let reservation = &prepared.hold.reservation;
     let lasts = u64::try_from(reservation.until() - reservation.now() - 2).unwrap_or(0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(lasts);
-    let mut pause = std::time::Duration::from_millis(50);
+    let mut backoff = crate::backoff::Backoff::exponential(
+        std::time::Duration::from_millis(50),
+        2,
+        std::time::Duration::from_secs(1),
+    )
+    .until(deadline);
     loop {
         let (ticket, commit) = (&prepared.hold.ticket, &prepared.commit);
         let reservation = &prepared.hold.reservation;
@@ -336,10 +341,7 @@ fn settle_with(
                 prepared = prepare_settle(verifier, prepared.into_hold(), cost, owed).map_err(|failed| failed.1)?;
             }
             Ok(outcome) => return conclude_settle(verifier, prepared, outcome),
-            Err(e) if e.kind() == LedgerErrorKind::Unavailable && std::time::Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_secs(1));
-            }
+            Err(e) if e.kind() == LedgerErrorKind::Unavailable && backoff.wait() => {}
             Err(e) => return Err(e.into()),
         }
     }

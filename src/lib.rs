@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod caveat;
 pub mod charge;
 pub mod context;

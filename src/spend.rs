@@ -547,14 +547,15 @@ pub(crate) fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error
 /// Commits, waiting a little while another one-shot use holds the token: such holds last
 /// milliseconds, and the wait turns a client's racing retry into the replay it expects.
 fn commit_waiting(ledger: &dyn Ledger, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, Error> {
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(2);
+    let mut backoff = crate::backoff::Backoff::exponential(
+        std::time::Duration::from_millis(2),
+        2,
+        std::time::Duration::from_millis(100),
+    )
+    .until(std::time::Instant::now() + IN_FLIGHT_WAIT);
     loop {
         match ledger.commit(reservation, commit)? {
-            CommitOutcome::InFlight if started.elapsed() < IN_FLIGHT_WAIT => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_millis(100));
-            }
+            CommitOutcome::InFlight if backoff.wait() => {}
             other => return Ok(other),
         }
     }

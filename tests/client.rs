@@ -517,3 +517,57 @@ fn a_token_file_wrapped_over_lines_is_sent_as_one_token() {
     assert!(!err.contains(head) && !err.contains(tail), "the token was printed: {err}");
     assert!(!beside(&file, ".pending").exists(), "a pending record was left");
 }
+
+/// The CLI never follows a redirect (issue 16 §7): the request carries the token (a Bearer
+/// header, or the body of a `--server` POST), and a redirect would send it to an origin the
+/// user never named. `crumb request` hands the 3xx back as the answer; `--server` says to use
+/// the URL crumb serve answers on. Nothing reaches the redirect's target.
+#[test]
+fn a_redirect_to_another_origin_is_never_followed_with_the_token() {
+    let env = Env::new();
+    let key = env.key("k");
+    let elsewhere = Upstream::start();
+    for status in
+        ["301 Moved Permanently", "302 Found", "303 See Other", "307 Temporary Redirect", "308 Permanent Redirect"]
+    {
+        let redirecting = common::upstream::redirecting(status, &format!("{}/v1/chat", elsewhere.url));
+        let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+        let file = env.file("token", token.as_bytes());
+
+        let (code, out, err) = env.run(&["request", "--token-file", &file, &format!("{redirecting}/v1/chat")]);
+        assert_eq!((code, out.as_str()), (0, ""), "{status}: {err}");
+        assert_eq!(read(&file), token, "{status}: no successor came, the token file is as it was");
+
+        let (code, _, err) = env.run(&["inspect", "--token-file", &file, "--server", &redirecting]);
+        assert_eq!(code, 2, "{status}: {err}");
+        assert!(err.contains("does not follow redirects") && err.contains(&elsewhere.url), "{status}: {err}");
+        assert!(!err.contains(&token), "{status}: the token is never said: {err}");
+
+        let (code, _, err) = env.run(&["verify", &token, "--server", &redirecting, "--action", "read"]);
+        assert_eq!(code, 2, "{status}: {err}");
+        assert!(err.contains("does not follow redirects"), "{status}: {err}");
+    }
+    assert_eq!(elsewhere.count(), 0, "a request followed a redirect to another origin");
+}
+
+/// https is checked against the Mozilla roots compiled into crumb: a server whose certificate
+/// chains to a private CA is refused at the handshake, said as such (not "connection
+/// refused"), and as nothing was sent the token file is left with no pending request.
+#[test]
+fn an_https_server_crumb_cannot_verify_is_refused_at_the_handshake() {
+    let env = Env::new();
+    let key = env.key("k");
+    let (upstream, _ca) = Upstream::start_tls();
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+    let file = env.file("token", token.as_bytes());
+
+    let (code, _, err) = env.run(&["request", "--token-file", &file, &format!("{}/v1/chat", upstream.url)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the TLS handshake failed") && err.contains("certificate"), "{err}");
+    assert!(!beside(&file, ".pending").exists(), "nothing was sent, so nothing is pending");
+
+    let (code, _, err) = env.run(&["inspect", "--token-file", &file, "--server", &upstream.url]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the TLS handshake failed"), "{err}");
+    assert_eq!(upstream.count(), 0);
+}

@@ -37,12 +37,11 @@ struct Counts {
 
 /// POSTs a spend; `None` when the server could not be reached at all.
 fn spend(server: &Server, token: &str, request_id: &str) -> Option<(u16, Value)> {
-    let req = common::http::agent().post(&format!("{}/v1/spend", server.url)).timeout(Duration::from_secs(15));
-    match req.send_json(json!({ "token": token, "cost": 1, "request_id": request_id })) {
-        Ok(r) => Some((r.status(), r.into_json().unwrap_or(Value::Null))),
-        Err(ureq::Error::Status(code, r)) => Some((code, r.into_json().unwrap_or(Value::Null))),
-        Err(_) => None,
-    }
+    let body = json!({ "token": token, "cost": 1, "request_id": request_id }).to_string();
+    let url = format!("{}/v1/spend", server.url);
+    let headers = [("Content-Type", "application/json")];
+    let answer = common::http::try_send("POST", &url, &headers, &body, Duration::from_secs(15)).ok()?;
+    Some((answer.status, answer.json()))
 }
 
 /// One agent: spends 1 at a time from its chain, retrying each request (same token, same id)

@@ -505,3 +505,21 @@ fn an_operator_reading_the_lineage_of_an_unseen_nonce_over_http_is_told_it_is_un
     assert_eq!(code, 0, "{err}");
     assert_eq!(json(&out)["tree"].as_array().unwrap().len(), 2, "{out}");
 }
+
+#[test]
+fn doctor_reports_a_redirecting_server_without_following_it() {
+    let env = Env::new();
+    env.ok(&["keygen"]);
+    let target = crate::common::upstream::Upstream::start();
+    let redirecting =
+        crate::common::upstream::redirecting("308 Permanent Redirect", &format!("{}/healthz", target.url));
+    let (code, doc) = doctor(&env, &["--server", &redirecting]);
+    assert_eq!(code, 3, "{doc}");
+    let server = &findings(&doc, "server")[0];
+    let message = server["message"].as_str().unwrap();
+    assert!(
+        message.contains("HTTP 308") && message.contains(&target.url) && message.contains("does not follow"),
+        "{doc}"
+    );
+    assert_eq!(target.count(), 0, "doctor followed the redirect");
+}

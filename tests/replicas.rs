@@ -82,14 +82,9 @@ fn two_metering_proxies_on_one_database_let_a_token_through_once() {
             .map(|i| {
                 let (server, token) = (if i % 2 == 0 { &a } else { &b }, &token);
                 scope.spawn(move || {
-                    let req = common::http::agent()
-                        .post(&format!("{}/slow/x", server.url))
-                        .set("Authorization", &format!("Bearer {token}"));
-                    match req.call() {
-                        Ok(r) => (r.status(), r.header("crumb-balance").map(str::to_owned)),
-                        Err(ureq::Error::Status(code, r)) => (code, r.header("crumb-error").map(str::to_owned)),
-                        Err(e) => panic!("{e}"),
-                    }
+                    let answer = common::http::send("POST", &format!("{}/slow/x", server.url), Some(token), &[], "");
+                    let header = if answer.status < 400 { "crumb-balance" } else { "crumb-error" };
+                    (answer.status, answer.header(header).map(str::to_owned))
                 })
             })
             .collect();

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 #[test]
 fn health_and_metrics() {
     let s = start(&[]);
-    let health: Value = common::http::agent().get(&format!("{}/healthz", s.url)).call().unwrap().into_json().unwrap();
+    let health: Value = serde_json::from_str(&common::http::get_ok(&format!("{}/healthz", s.url))).unwrap();
     assert_eq!(health["status"], "ok");
     let token = s.mint(&["--balance", "10"]);
     s.post("/v1/verify", &json!({ "token": token }));
     s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": "a" }));
     s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": "b" }));
-    let text = common::http::agent().get(&format!("{}/metrics", s.url)).call().unwrap().into_string().unwrap();
+    let text = common::http::get_ok(&format!("{}/metrics", s.url));
     for needle in [
         "crumb_requests_total{route=\"/v1/verify\",status=\"200\"} 1",
         "crumb_requests_total{route=\"/v1/spend\",status=\"409\"} 1",

@@ -351,14 +351,12 @@ fn server(report: &mut Report, url: &str) {
         return;
     }
     let health = format!("{}/healthz", url.trim_end_matches('/'));
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .user_agent(super::USER_AGENT)
-        .build();
-    match agent.get(&health).call() {
-        Ok(response) => {
-            let body: serde_json::Value = response.into_json().unwrap_or_default();
+    let answer = super::http_client::HttpClient::new(Duration::from_secs(5))
+        .map_err(|e| super::http_client::Failure::NotConnected(format!("no HTTP client: {e}")))
+        .and_then(|client| client.send(super::http_client::Outgoing::get(&health), Duration::from_secs(10)));
+    match answer {
+        Ok(response) if response.status == 200 => {
+            let body: serde_json::Value = response.json(64 * 1024).unwrap_or_default();
             if body["status"] == "ok" {
                 report.add("server", Status::Ok, health, "answers 200 {\"status\":\"ok\"}");
             } else {
@@ -371,18 +369,28 @@ fn server(report: &mut Report, url: &str) {
                 );
             }
         }
-        Err(ureq::Error::Status(status, _)) => report.fix(
+        Ok(response) if (300..400).contains(&response.status) => {
+            let to = response.header("location").map(|l| format!(" to {l}")).unwrap_or_default();
+            report.fix(
+                "server",
+                Status::Error,
+                &health,
+                format!("answers HTTP {} (a redirect{to}), which crumb does not follow", response.status),
+                "give the URL `crumb serve` answers on itself (a token must not be sent where it is redirected)".into(),
+            );
+        }
+        Ok(response) => report.fix(
             "server",
             Status::Error,
             &health,
-            format!("answers HTTP {status}"),
+            format!("answers HTTP {}", response.status),
             "check the URL: it should name `crumb serve` (its JSON API or --admin-listen address)".into(),
         ),
-        Err(ureq::Error::Transport(t)) => report.fix(
+        Err(failure) => report.fix(
             "server",
             Status::Error,
             &health,
-            format!("unreachable: {}", super::remote::transport_reason(&t)),
+            format!("unreachable: {failure}"),
             "start `crumb serve`, or check the address and any firewall between".into(),
         ),
     }

@@ -24,6 +24,7 @@ mod doctor;
 pub mod exit;
 mod generate;
 mod help;
+pub mod http_client;
 mod inspect;
 mod keygen;
 mod ledger_args;

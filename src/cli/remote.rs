@@ -3,16 +3,29 @@
 
 use super::args::{RequestArgs, SatisfyArgs};
 use super::exit::{bad_input, unavailable};
+use super::http_client::{Failure, HttpClient, Outgoing, Response};
 use anyhow::Result;
+use bytes::Bytes;
+use crumb::backoff::Backoff;
 use serde_json::{json, Map, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Attempts per request, and the pause before each retry.
-const BACKOFF: &[u64] = &[100, 400, 1200];
+/// Retries per request, and the ceilings of the pauses before them (each drawn below its
+/// ceiling at random: many agents that lost one server must not all return at once).
+const RETRIES: u32 = 3;
+const BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(100), 4, Duration::from_millis(1200)).retries(RETRIES);
+
+/// How long one attempt may take in all, and its connection.
+const TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest answer read from crumb's API (a lineage of a long-lived tree is the largest).
+const MAX_ANSWER: u64 = 64 * 1024 * 1024;
 
 pub struct Remote {
     base: String,
-    agent: ureq::Agent,
+    client: HttpClient,
 }
 
 impl Remote {
@@ -20,12 +33,9 @@ impl Remote {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(bad_input(format!("--server `{url}` must start with http:// or https://")));
         }
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .user_agent(super::USER_AGENT)
-            .build();
-        Ok(Remote { base: url.trim_end_matches('/').to_owned(), agent })
+        let client = HttpClient::new(CONNECT_TIMEOUT)
+            .map_err(|e| unavailable(format!("cannot start the HTTP client: {}", crumb::error::io_reason(&e))))?;
+        Ok(Remote { base: url.trim_end_matches('/').to_owned(), client })
     }
 
     /// POSTs `body` to `path` and returns a verdict: `Ok((true, doc))` on 2xx, `Ok((false, doc))`
@@ -42,52 +52,46 @@ impl Remote {
 
     /// POSTs `body` to `path`; a 2xx answer is returned, a denial or fault becomes its exit code.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.send(path, |url| self.agent.post(url).send_json(body).map_err(Box::new))
+        let json = serde_json::to_vec(body).expect("a JSON value serializes");
+        self.send(path, "POST", &[("Content-Type", "application/json")], Some(json.into()))
     }
 
     /// GETs `path` with `bearer` as the credential.
     pub fn get(&self, path: &str, bearer: &str) -> Result<Value> {
-        self.send(path, |url| {
-            self.agent.get(url).set("Authorization", &format!("Bearer {bearer}")).call().map_err(Box::new)
-        })
+        let credential = format!("Bearer {bearer}");
+        self.send(path, "GET", &[("Authorization", &credential)], None)
     }
 
     /// Sends with bounded retries (the same request each time, so retries are idempotent) and
     /// turns the answer into a value or an error with its exit code.
-    fn send(
-        &self,
-        path: &str,
-        attempt_once: impl Fn(&str) -> Result<ureq::Response, Box<ureq::Error>>,
-    ) -> Result<Value> {
+    fn send(&self, path: &str, method: &str, headers: &[(&str, &str)], body: Option<Bytes>) -> Result<Value> {
         let url = format!("{}{path}", self.base);
-        let mut attempt = 0;
+        let mut backoff = BACKOFF;
         let mut maybe_sent = false;
         loop {
-            match attempt_once(&url).map_err(|e| *e) {
-                Ok(response) => {
-                    return response.into_json().map_err(|e| unavailable(format!("{url}: unreadable answer: {e}")));
+            let out = Outgoing { method, url: &url, headers: headers.to_vec(), body: body.clone() };
+            match self.client.send(out, TIMEOUT) {
+                Ok(response) if (200..300).contains(&response.status) => {
+                    return response
+                        .json(MAX_ANSWER)
+                        .map_err(|e| unavailable(format!("{url}: unreadable answer: {e}")));
                 }
-                Err(ureq::Error::Status(status, response)) => {
-                    let doc: Value = response.into_json().unwrap_or(Value::Null);
+                Ok(response) if (300..400).contains(&response.status) => return Err(redirected(&url, &response)),
+                Ok(response) => {
+                    let status = response.status;
+                    let doc: Value = response.json(MAX_ANSWER).unwrap_or(Value::Null);
                     let retryable = status == 503 && doc["code"] != "ledger-unavailable";
-                    if retryable && attempt < BACKOFF.len() {
-                        std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
-                        attempt += 1;
+                    if retryable && backoff.wait() {
                         continue;
                     }
                     return Err(status_error(status, &doc));
                 }
-                Err(ureq::Error::Transport(t)) => {
-                    maybe_sent |= !matches!(
-                        t.kind(),
-                        ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns | ureq::ErrorKind::BadHeader
-                    );
-                    if attempt < BACKOFF.len() {
-                        std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
-                        attempt += 1;
+                Err(failure) => {
+                    maybe_sent |= failure.maybe_sent();
+                    if backoff.wait() {
                         continue;
                     }
-                    return Err(Unreachable { message: unreachable(&self.base, &t), maybe_sent }.into());
+                    return Err(Unreachable { message: unreachable(&self.base, &failure), maybe_sent }.into());
                 }
             }
         }
@@ -96,32 +100,25 @@ impl Remote {
     /// POSTs like [`Remote::post`], and while the server answers `in-flight` (the token is
     /// held by a request still running, perhaps this one's own earlier attempt whose answer was
     /// lost) asks again until `deadline`.
-    pub fn post_waiting(&self, path: &str, body: &Value, deadline: std::time::Instant) -> Result<Value> {
-        let mut waits = 0;
+    pub fn post_waiting(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value> {
+        let mut waits = in_flight_waits(deadline);
         loop {
             let err = match self.post(path, body) {
                 Ok(doc) => return Ok(doc),
                 Err(e) => e,
             };
             let in_flight = err.downcast_ref::<Denied>().is_some_and(|d| d.0["code"] == "in-flight");
-            let pause = pause(waits, None);
-            if !in_flight || std::time::Instant::now() + pause > deadline {
+            if !in_flight || !waits.wait() {
                 return Err(err);
             }
-            std::thread::sleep(pause);
-            waits += 1;
         }
     }
 }
 
-/// The pause before asking again about a token in flight: the server's `Retry-After` when it
-/// gave one, else a backoff from 250 ms doubling to 2 s; either with up to a quarter added at
-/// random, so clients that wait together do not ask together.
-pub fn pause(waits: u32, retry_after: Option<Duration>) -> Duration {
-    let base = retry_after.unwrap_or_else(|| Duration::from_millis(250 << waits.min(3)));
-    let mut byte = [0u8; 1];
-    let _ = getrandom::getrandom(&mut byte);
-    base + base.mul_f64(f64::from(byte[0]) / 255.0 / 4.0)
+/// How a client waits for a token another request holds (`in-flight`) until `deadline`: such
+/// holds last as long as an upstream call, so the ceiling grows from 250 ms to 2 s.
+pub fn in_flight_waits(deadline: Instant) -> Backoff {
+    Backoff::exponential(Duration::from_millis(250), 2, Duration::from_secs(2)).until(deadline)
 }
 
 /// The server could not be reached, or its answer was lost; `maybe_sent` when a request may
@@ -141,37 +138,24 @@ impl std::fmt::Display for Unreachable {
 impl std::error::Error for Unreachable {}
 
 /// A transport failure said once, with what to do about it.
-fn unreachable(base: &str, t: &ureq::Transport) -> String {
-    let why = transport_reason(t);
-    format!("cannot reach {base} ({why}, {} attempts): is `crumb serve` running there?", BACKOFF.len() + 1)
+fn unreachable(base: &str, failure: &Failure) -> String {
+    format!("cannot reach {base} ({failure}, {} attempts): is `crumb serve` running there?", RETRIES + 1)
 }
 
-/// Why a request could not be made, in words that never repeat what was being sent: a bad
-/// header's message would quote the header, and a header may carry a token.
-pub fn transport_reason(t: &ureq::Transport) -> String {
-    match t.kind() {
-        ureq::ErrorKind::ConnectionFailed => "connection refused".to_owned(),
-        ureq::ErrorKind::Dns => "unknown host".to_owned(),
-        ureq::ErrorKind::Io if io_timed_out(t) => "no answer in time (timed out)".to_owned(),
-        ureq::ErrorKind::Io => "the connection failed".to_owned(),
-        ureq::ErrorKind::BadHeader => "a header could not be sent as written".to_owned(),
-        _ => t.message().map(str::to_owned).unwrap_or_else(|| t.kind().to_string()),
+/// A redirect is not followed: the request (its token in a header or the body) would go to a
+/// URL the user never named.
+fn redirected(url: &str, response: &Response) -> anyhow::Error {
+    let to = response.header("location").map(|l| format!(" to {l}")).unwrap_or_default();
+    Failed {
+        code: "redirect".into(),
+        message: format!(
+            "{url} answered with a redirect{to}; crumb does not follow redirects (the token would go where \
+             --server does not name): give --server the URL crumb serve answers on"
+        ),
+        status: response.status,
+        exit: super::exit::BAD_INPUT,
     }
-}
-
-/// Whether a transport error is a timeout (ureq reports it as I/O).
-fn io_timed_out(t: &ureq::Transport) -> bool {
-    use std::error::Error;
-    let mut cause = t.source();
-    while let Some(c) = cause {
-        if c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock))
-        {
-            return true;
-        }
-        cause = c.source();
-    }
-    t.message().is_some_and(|m| m.contains("timed out"))
+    .into()
 }
 
 /// A denial from the server, with its JSON body (exit code 1).

@@ -14,10 +14,13 @@
 
 use super::args::parse_timeout;
 use super::exit::{bad_input, unavailable, BAD_INPUT, DENIED, OK, UNAVAILABLE};
+use super::http_client::{self, HttpClient, Response};
 use super::token_file::pending::{self, Recovery, What};
 use super::token_file::{journal, lock, read_token};
 use anyhow::Result;
+use bytes::Bytes;
 use clap::Args;
+use crumb::backoff::Backoff;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -67,8 +70,9 @@ pub struct RequestArgs {
     timeout: Duration,
 }
 
-/// Pauses before each retry of an attempt that failed (not one still in flight).
-const BACKOFF: &[Duration] = &[Duration::from_millis(200), Duration::from_secs(1), Duration::from_secs(3)];
+/// Retries of an attempt that failed (not one still in flight), and the ceilings of the
+/// pauses before them: 200 ms, 1 s, 3 s, each drawn below its ceiling at random.
+const BACKOFF: Backoff = Backoff::exponential(Duration::from_millis(200), 5, Duration::from_secs(3)).retries(3);
 
 /// Largest body read from a file or standard input (it is kept for retries).
 const MAX_BODY: u64 = 64 * 1024 * 1024;
@@ -85,7 +89,7 @@ struct Answer {
     crumb_error: Option<String>,
     retry_after: Option<Duration>,
     problem: Option<serde_json::Value>,
-    body: Box<dyn Read + Send + Sync>,
+    body: Box<dyn Read + Send>,
 }
 
 /// Problem documents are small; a larger one is cut (it is only read for its reason).
@@ -93,26 +97,19 @@ const MAX_PROBLEM: u64 = 64 * 1024;
 
 /// A header's value, trimmed; an empty one is none (a proxy in front of forward auth may set
 /// the header empty).
-fn header(response: &ureq::Response, name: &str) -> Option<String> {
+fn header(response: &Response, name: &str) -> Option<String> {
     response.header(name).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
 }
 
 impl Answer {
-    fn read(response: ureq::Response) -> Self {
-        let headers = response
-            .headers_names()
-            .into_iter()
-            .map(|n| {
-                let v = response.header(&n).unwrap_or_default().to_owned();
-                (n, v)
-            })
-            .collect();
+    fn read(response: Response) -> Self {
+        let headers = response.header_list();
         let successor = header(&response, "crumb-token");
         let crumb_error = header(&response, "crumb-error");
         let retry_after = header(&response, "retry-after").and_then(|s| s.parse().ok()).map(Duration::from_secs);
-        let (status, status_text) = (response.status(), response.status_text().to_owned());
+        let (status, status_text) = (response.status, response.reason.clone());
         let is_problem = response.content_type() == "application/problem+json";
-        let mut body = response.into_reader();
+        let mut body: Box<dyn Read + Send> = Box::new(response.body);
         let problem = is_problem.then(|| {
             let mut bytes = Vec::new();
             let _ = (&mut body).take(MAX_PROBLEM).read_to_end(&mut bytes);
@@ -185,72 +182,59 @@ struct Lost {
     maybe_sent: bool,
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(10))
-        .redirects(0)
-        .user_agent(super::USER_AGENT)
-        .build()
+fn client() -> Result<HttpClient> {
+    HttpClient::new(Duration::from_secs(10))
+        .map_err(|e| unavailable(format!("cannot start the HTTP client: {}", crumb::error::io_reason(&e))))
 }
 
 /// Sends `out` until it is decided or `deadline` passes: network failures and crumb's own
 /// 502/503/504 are retried a few times, and an answer that the token is in flight (this
 /// request's own earlier attempt, or another holder's) is asked again, honouring
 /// `Retry-After`, for as long as the deadline allows. All attempts carry the same key.
-fn exchange(agent: &ureq::Agent, out: &Outgoing, deadline: Instant) -> Result<Answer, Lost> {
-    let (mut failures, mut waits) = (0, 0);
+fn exchange(client: &HttpClient, out: &Outgoing, deadline: Instant) -> Result<Answer, Lost> {
+    let mut failures = BACKOFF.until(deadline);
+    let mut waits = super::remote::in_flight_waits(deadline);
     let mut lost = Lost { why: String::new(), attempts: 0, maybe_sent: false };
+    let authorization = format!("Bearer {}", out.token);
+    let body = out.body.map(Bytes::copy_from_slice);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-        let mut req = agent
-            .request(out.method, out.url)
-            .timeout(remaining)
-            .set("Authorization", &format!("Bearer {}", out.token))
-            .set("Idempotency-Key", out.key);
-        for (name, value) in &out.headers {
-            req = req.set(name, value);
-        }
-        let sent = match out.body {
-            Some(b) => req.send_bytes(b),
-            None => req.call(),
+        let mut request = http_client::Outgoing {
+            method: out.method,
+            url: out.url,
+            headers: vec![("Authorization", &authorization), ("Idempotency-Key", out.key)],
+            body: body.clone(),
         };
+        request.headers.extend(out.headers.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+        let sent = client.send(request, remaining);
         lost.attempts += 1;
         let (pause, answer) = match sent {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            Ok(response) => {
                 lost.maybe_sent = true;
-                let answer = Answer::read(r);
+                let answer = Answer::read(response);
                 let pause = if answer.successor.is_some() {
                     // The request was decided: keep its successor, never retry past it.
                     return Ok(answer);
                 } else if matches!(answer.code(), Some("in-flight" | "rate-limited")) {
                     // Held by another request, or over a rate limit: ask again when told.
-                    waits += 1;
-                    super::remote::pause(waits - 1, answer.retry_after)
-                } else if answer.code().is_some() && matches!(answer.status, 502..=504) && failures < BACKOFF.len() {
+                    waits.next_after(answer.retry_after)
+                } else if answer.code().is_some() && matches!(answer.status, 502..=504) {
                     // crumb's own answer that nothing was done (upstream unreachable, ledger down).
-                    failures += 1;
-                    BACKOFF[failures - 1]
+                    failures.next()
                 } else {
                     return Ok(answer);
                 };
                 (pause, Some(answer))
             }
-            Err(ureq::Error::Transport(t)) => {
-                lost.maybe_sent |= !matches!(
-                    t.kind(),
-                    ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns | ureq::ErrorKind::BadHeader
-                );
-                lost.why = super::remote::transport_reason(&t);
-                if failures >= BACKOFF.len() {
-                    return Err(lost);
-                }
-                failures += 1;
-                (BACKOFF[failures - 1], None)
+            Err(failure) => {
+                lost.maybe_sent |= failure.maybe_sent();
+                lost.why = failure.to_string();
+                (failures.next(), None)
             }
         };
-        if Instant::now() + pause > deadline {
+        let Some(pause) = pause else {
             return answer.ok_or(lost);
-        }
+        };
         drop(answer);
         std::thread::sleep(pause);
     }
@@ -356,6 +340,8 @@ pub fn perform(call: &Call, body: &mut dyn std::io::Write) -> Result<Performed> 
             return Ok(used_before(call, &own, &entry));
         }
     }
+    // Made before the pending record: a client that cannot start leaves nothing to recover.
+    let client = client()?;
     pending::save(file, &pending::new(&token, own.clone()))?;
     let out = Outgoing {
         method,
@@ -365,7 +351,7 @@ pub fn perform(call: &Call, body: &mut dyn std::io::Write) -> Result<Performed> 
         headers: call.headers.clone(),
         body: call.body.as_deref(),
     };
-    let outcome = exchange(&agent(), &out, deadline);
+    let outcome = exchange(&client, &out, deadline);
     finish(call, &own, outcome, &token, body)
 }
 
@@ -433,7 +419,7 @@ pub fn probe(what: &What, token: &str, deadline: Instant) -> Result<Recovery> {
         headers.push(("Host".to_owned(), h.clone()));
     }
     let out = Outgoing { method, url, token, key, headers, body: None };
-    let answer = match exchange(&agent(), &out, deadline) {
+    let answer = match exchange(&client()?, &out, deadline) {
         Ok(a) => a,
         Err(lost) => return Ok(Recovery::Pending(format!("cannot reach {url}: {}", lost.why))),
     };

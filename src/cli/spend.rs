@@ -227,21 +227,14 @@ fn spend_once(
         Some(url) => remote_spend(url, text, request, &c.satisfy, cost, request_id, c.format, deadline),
         None => {
             let local = c.local_with(text)?;
-            let mut waits = 0;
-            let receipt = loop {
-                let ctx = request.context(cost);
-                match local.issuer.spend(local.token.clone(), local.discharges.clone(), &ctx, Some(request_id)) {
-                    Err(crumb::Error::Denied(d)) if d.code == DenialCode::InFlight => {
-                        let pause = super::remote::pause(waits, None);
-                        if Instant::now() + pause > deadline {
-                            return Err(crumb::Error::Denied(d).into());
-                        }
-                        std::thread::sleep(pause);
-                        waits += 1;
-                    }
-                    other => break other?,
-                }
-            };
+            let receipt = crumb::backoff::retry(
+                super::remote::in_flight_waits(deadline),
+                || {
+                    let ctx = request.context(cost);
+                    local.issuer.spend(local.token.clone(), local.discharges.clone(), &ctx, Some(request_id))
+                },
+                |e| matches!(e, crumb::Error::Denied(d) if d.code == DenialCode::InFlight),
+            )?;
             let successor = encode(&receipt.children[0].token, c.format)?;
             let doc = receipt.to_json(std::slice::from_ref(&successor));
             Ok((successor, doc))

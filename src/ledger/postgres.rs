@@ -19,6 +19,7 @@ use super::{
     LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo, TopUp,
     ToppedUp,
 };
+use crate::backoff::Backoff;
 use crate::limits;
 use crate::token::identifier::Nonce;
 use postgres::error::SqlState;
@@ -265,8 +266,10 @@ impl PostgresLedger {
 
     /// Runs `f` on a pooled connection, retrying what is worth retrying for [`RETRY_FOR`].
     fn run<T>(&self, mut f: impl FnMut(&mut Conn) -> Result<T, Failure>) -> Result<T, LedgerError> {
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(20);
+        // The pauses' ceiling grows from 20 ms to 250 ms: replicas that conflicted on one row
+        // come back spread out instead of conflicting again.
+        let mut backoff = Backoff::exponential(Duration::from_millis(20), 2, Duration::from_millis(250))
+            .until(Instant::now() + RETRY_FOR);
         loop {
             let outcome = match self.pool.checkout() {
                 Ok(mut conn) => {
@@ -279,10 +282,7 @@ impl PostgresLedger {
             match outcome {
                 Ok(value) => return Ok(value),
                 Err(Failure::Corrupt(reason)) => return Err(LedgerError::corrupt(&self.location, reason)),
-                Err(Failure::Db(e)) if retryable(&e) && started.elapsed() < RETRY_FOR => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(250));
-                }
+                Err(Failure::Db(e)) if retryable(&e) && backoff.wait() => {}
                 Err(Failure::Db(e)) => return Err(self.classify(e)),
             }
         }

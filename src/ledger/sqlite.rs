@@ -34,22 +34,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BATCH: usize = 512;
 
 /// Retries `f` while SQLite answers busy or locked without having waited itself, up to
-/// [`BUSY_TIMEOUT`].
-fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match f() {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                    && started.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
+/// [`BUSY_TIMEOUT`]; the pauses' ceiling grows from 1 ms to 50 ms.
+fn retry_busy<T>(f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let backoff = crate::backoff::Backoff::exponential(Duration::from_millis(1), 2, Duration::from_millis(50))
+        .until(std::time::Instant::now() + BUSY_TIMEOUT);
+    crate::backoff::retry(backoff, f, |err| {
+        matches!(err, rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    })
 }
 
 /// The schema version this crumb writes (`PRAGMA user_version`).

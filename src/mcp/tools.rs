@@ -49,18 +49,15 @@ struct Inner {
 /// Anything else (a metering proxy's listener would price or forward the path, and a GET
 /// with a token could spend it) is refused before any token goes there.
 fn check_server(url: &str) -> Result<(), String> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(10))
-        .redirects(0)
-        .build();
+    use crate::cli::http_client::{HttpClient, Outgoing};
     let probe = format!("{}/v1/lineage", url.trim_end_matches('/'));
-    let (status, body) = match agent.get(&probe).call() {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
-        // Not reached: say so when a call needs it, and ask again then.
-        Err(ureq::Error::Transport(t)) => return Err(crate::cli::remote::transport_reason(&t)),
-    };
+    // Not reached: say so when a call needs it, and ask again then.
+    let client = HttpClient::new(std::time::Duration::from_secs(5)).map_err(|e| format!("no HTTP client: {e}"))?;
+    let response = client.send(Outgoing::get(&probe), std::time::Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let status = response.status;
+    // Only its reason code is read: a body past 10 MiB is not crumb's answer.
+    let body =
+        response.read_body(10 * 1024 * 1024).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let code = serde_json::from_str::<Value>(&body).ok().and_then(|d| d["code"].as_str().map(str::to_owned));
     match (status, code.as_deref()) {
         (401, Some("no-token")) => Ok(()),

@@ -25,36 +25,63 @@ impl Answer {
     }
 }
 
-/// A client that never reuses a connection. Tests in one binary share a process, and a port
-/// freed by one test's server is soon handed to another's: ureq's shared pool would then send
-/// a POST down a dead connection to the old server and fail with "connection reset".
-pub fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().max_idle_connections(0).build()
-}
-
 /// Sends a request (with `token` as Bearer) and returns the answer, whatever its status.
 pub fn send(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut req = agent().request(method, url).timeout(Duration::from_secs(30));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut all: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+    all.extend_from_slice(headers);
+    try_send(method, url, &all, body, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Sends a request and returns the answer, whatever its status, or why none came within
+/// `timeout`. Each request has a connection of its own: tests in one binary share a process, and
+/// a port freed by one test's server is soon handed to another's, so a kept connection could
+/// carry a request to a dead server.
+pub fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> Result<Answer, String> {
+    use http_body_util::{BodyExt, Full};
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("{e}"))?;
+    let authority = uri.authority().ok_or("no host")?.to_string();
+    let mut request = hyper::Request::builder().method(method).uri(uri.path_and_query().map_or("/", |p| p.as_str()));
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request = request.header("host", &authority);
     }
-    for (k, v) in headers {
-        req = req.set(k, v);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
-    let response = match req.send_string(body) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .map(|n| {
-            let v = response.header(&n).unwrap_or_default().to_owned();
-            (n.to_ascii_lowercase(), v)
-        })
-        .collect();
-    Answer { status: response.status(), headers, body: response.into_string().unwrap_or_default() }
+    let request = request.body(Full::new(bytes::Bytes::from(body.to_owned()))).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let exchange = async {
+            let stream = tokio::net::TcpStream::connect(&authority).await.map_err(|e| e.to_string())?;
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(connection);
+            let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            Ok(Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+        };
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| "timed out".to_owned())?
+    })
+}
+
+/// GETs `url` and returns its body; panics unless the answer is 200.
+pub fn get_ok(url: &str) -> String {
+    let answer = send("GET", url, None, &[], "");
+    assert_eq!(answer.status, 200, "GET {url}: {answer:?}");
+    answer.body
 }
 
 /// Sends `head` (a whole request head, ending in an empty line) on a new connection exactly as

@@ -120,15 +120,10 @@ impl Server {
 
     /// POSTs and returns the status and the body as text (for size checks).
     pub fn post_text(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let mut req = super::http::agent().post(&format!("{}{path}", self.url)).timeout(Duration::from_secs(60));
-        for (k, v) in headers {
-            req = req.set(k, v);
-        }
-        match req.send_string(body) {
-            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{path}: {e}"),
-        }
+        let url = format!("{}{path}", self.url);
+        let answer = super::http::try_send("POST", &url, headers, body, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        (answer.status, answer.body)
     }
 
     /// How long `/healthz` takes to answer 200 on a new connection (panics if it does not).

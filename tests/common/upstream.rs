@@ -290,3 +290,19 @@ pub fn canned(answer: &'static str) -> String {
         let _ = stream.write_all(answer.as_bytes());
     })
 }
+
+/// A server that answers every request with a redirect (`status`, `Location: location`), then
+/// reads what the client still sends until it hangs up (an unread body would reset the
+/// connection under the answer).
+pub fn redirecting(status: &'static str, location: &str) -> String {
+    let location: &'static str = Box::leak(location.to_owned().into_boxed_str());
+    raw_server(move |mut stream, _| {
+        use std::io::{Read, Write};
+        let head =
+            format!("HTTP/1.1 {status}\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let _ = stream.read_to_end(&mut Vec::new());
+    })
+}
