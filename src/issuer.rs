@@ -485,15 +485,17 @@ impl Issuer {
     }
 
     /// Revokes on a presented credential: the live token itself (possession), or with an
-    /// operator credential any `target`, with `cascade` ([`crate::revoke`] has the rules).
+    /// operator credential any `target`, as far as `reach` says ([`crate::revoke`] has the
+    /// rules).
     pub fn revoke(
         &self,
         credential: &Macaroon,
         discharges: &[Macaroon],
         ctx: &Context,
         target: Option<Nonce>,
-        cascade: bool,
+        reach: crate::revoke::Reach,
     ) -> Result<Revocation, Error> {
+        let cascade = reach.cascade;
         let ledger = self.ledger_or_usage()?;
         let at = crate::caveat::rfc3339(self.clock.now());
         let own = credential.token_id().map(|id| id.nonce);
@@ -512,7 +514,7 @@ impl Issuer {
                 let target = target
                     .or_else(|| credential.token_id().map(|id| id.nonce))
                     .ok_or_else(|| Error::Invalid(Invalid::NoTarget("revoke")))?;
-                crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, cascade, &at)
+                crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, reach, &at)
             }
         })
     }

@@ -62,6 +62,16 @@ pub fn by_possession(
     }
 }
 
+/// How far an operator's revocation reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Also revoke everything issued from the target.
+    pub cascade: bool,
+    /// Revoke a nonce the ledger has never seen (a token minted and not yet used). Without
+    /// it such a nonce is refused `unknown-token`: a typo'd nonce must not look revoked.
+    pub unseen: bool,
+}
+
 /// Revokes `target` (with `cascade`, everything issued from it) on an operator's credential.
 /// `ctx` is the request the credential is checked against; its action is set to `revoke`.
 #[allow(clippy::too_many_arguments)]
@@ -72,7 +82,7 @@ pub fn as_operator(
     discharges: &[Macaroon],
     ctx: &Context,
     target: Nonce,
-    cascade: bool,
+    reach: Reach,
     at: &str,
 ) -> Result<Revocation, Error> {
     if TokenId::role_of(&credential.identifier) != Some(Role::Operator) {
@@ -93,6 +103,10 @@ pub fn as_operator(
             return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
         }
     }
-    let revoked = ledger.revoke(&target, cascade, at)?;
+    // Only now, to an operator: whether the ledger knows a nonce is not a holder's business.
+    if !reach.unseen && !ledger.info(&target)?.known {
+        return Err(Error::Invalid(crate::error::Invalid::UnknownToken(target)));
+    }
+    let revoked = ledger.revoke(&target, reach.cascade, at)?;
     Ok(Revocation { nonce: target, revoked, returned: None })
 }

@@ -376,3 +376,62 @@ fn the_users_defaults_file_names_the_server_unless_the_command_chooses_the_local
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A request's id is in its error body, and its span's log line gives the timings of its
+/// steps: the ledger and the upstream for a paid request, the verification for a free one.
+#[test]
+fn error_bodies_carry_the_request_id_and_the_log_times_each_step() {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let upstream = Upstream::start();
+    let ledger = env.path("ledger.db").display().to_string();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--key-file",
+        &key,
+        "--ledger",
+        &ledger,
+        "--upstream",
+        &upstream.url,
+        "--price",
+        "POST /v1/chat=5",
+        "--price",
+        "GET /v1/models=0",
+        "--log-format",
+        "json",
+    ];
+    let served = Served::start(&env, &args, &[("CRUMB_LOG", "crumb=debug")]);
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
+    let refused = send("POST", &format!("{}/v1/chat", served.url), None, &[], "");
+    assert_eq!(refused.status, 402);
+    assert_eq!(refused.json()["request_id"].as_str(), refused.header("x-request-id"), "{refused:?}");
+    let admin = served.admin.as_deref().unwrap();
+    let bad = send("POST", &format!("{admin}/v1/spend"), None, &[], "{");
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["request_id"].as_str(), bad.header("x-request-id"), "{bad:?}");
+
+    let paid = send("POST", &format!("{}/v1/chat", served.url), Some(&token), &[], "hi");
+    assert_eq!(paid.status, 200, "{paid:?}");
+    let free = send("GET", &format!("{}/v1/models", served.url), Some(paid.successor()), &[], "");
+    assert_eq!(free.status, 200, "{free:?}");
+    let finished = |id: &str| -> serde_json::Value {
+        let log = served.wait_log(id, 1);
+        let line = log
+            .lines()
+            .rfind(|l| l.contains("request finished") && l.contains(id))
+            .unwrap_or_else(|| panic!("no finished line for {id}:\n{log}"));
+        serde_json::from_str(line).unwrap()
+    };
+    let paid_line = finished(paid.header("x-request-id").unwrap());
+    let span = &paid_line["span"];
+    assert_eq!(span["status"], 200, "{paid_line}");
+    for field in ["ledger_ms", "upstream_ms", "total_ms"] {
+        assert!(span[field].as_f64().is_some_and(|ms| ms > 0.0), "{field}: {paid_line}");
+    }
+    let free_line = finished(free.header("x-request-id").unwrap());
+    assert!(free_line["span"]["verify_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{free_line}");
+    assert!(!served.log.lock().unwrap().contains(&token), "a token in the log");
+}

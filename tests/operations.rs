@@ -506,6 +506,37 @@ fn an_operator_reading_the_lineage_of_an_unseen_nonce_over_http_is_told_it_is_un
     assert_eq!(json(&out)["tree"].as_array().unwrap().len(), 2, "{out}");
 }
 
+/// An operator revoking over HTTP a nonce the ledger has never seen is told so (404
+/// `unknown-token`; exit 2 from the CLI), unless it says the token is unseen; a revoked nonce
+/// then refuses its token.
+#[test]
+fn an_operator_revoking_an_unseen_nonce_over_http_is_told_it_is_unknown_unless_it_says_unseen() {
+    let server = crate::common::server::start(&[]);
+    let env = &server.env;
+    let credential = server.mint(&["--operator", "--expires-in", "10m"]);
+    let operator = env.file("operator.cred", credential.as_bytes());
+    let unused = server.mint(&["--balance", "5"]);
+    let nonce = server.nonce(&unused);
+    let (status, doc) =
+        server.post("/v1/revoke", &serde_json::json!({ "token": credential, "nonce": "00".repeat(16) }));
+    assert_eq!((status, doc["code"].as_str()), (404, Some("unknown-token")), "{doc}");
+    let args = ["revoke", "--server", &server.url, "--credential-file", &operator, "--nonce", &nonce, "--json"];
+    let (code, out, _) = env.run(&args);
+    assert_eq!((code, json(&out)["code"].as_str()), (2, Some("unknown-token")), "{out}");
+    let (status, _) = server.post("/v1/verify", &serde_json::json!({ "token": unused }));
+    assert_eq!(status, 200, "nothing was revoked");
+    let with_unseen: Vec<&str> = args.iter().copied().chain(["--unseen"]).collect();
+    let (code, out, err) = env.run(&with_unseen);
+    assert_eq!(code, 0, "{out}{err}");
+    let (status, doc) = server.post("/v1/verify", &serde_json::json!({ "token": unused }));
+    assert_eq!((status, doc["code"].as_str()), (403, Some("revoked")), "{doc}");
+    // A holder's token cannot learn whether a nonce is known: it is not an operator.
+    let holder = server.mint(&["--balance", "5"]);
+    let (status, doc) =
+        server.post("/v1/revoke", &serde_json::json!({ "token": holder, "nonce": "11".repeat(16), "cascade": true }));
+    assert_eq!((status, doc["code"].as_str()), (403, Some("not-an-operator")), "{doc}");
+}
+
 #[test]
 fn doctor_reports_a_redirecting_server_without_following_it() {
     let env = Env::new();

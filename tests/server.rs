@@ -203,8 +203,15 @@ fn revoke_needs_possession_or_an_operator_credential() {
     let (code, doc) = s.post("/v1/verify", &json!({ "token": admin }));
     assert_eq!((code, doc["code"].as_str()), (403, Some("wrong-role")), "an operator credential is no bearer token");
     let bearer = format!("Bearer {admin}");
+    // The victim was never used: the ledger has not seen it, so the operator says so.
     let (code, doc) =
         s.post_raw("/v1/revoke", &json!({ "nonce": nonce(&victim) }).to_string(), &[("Authorization", &bearer)]);
+    assert_eq!((code, doc["code"].as_str()), (404, Some("unknown-token")), "{doc}");
+    let (code, doc) = s.post_raw(
+        "/v1/revoke",
+        &json!({ "nonce": nonce(&victim), "unseen": true }).to_string(),
+        &[("Authorization", &bearer)],
+    );
     assert_eq!(code, 200, "{doc}");
     assert_eq!(s.post("/v1/verify", &json!({ "token": victim })).1["code"], "revoked");
 }

@@ -41,7 +41,7 @@ pub struct RevokeArgs {
     /// Revoke a --nonce the ledger has never seen (a token minted and never used). Without it
     /// such a nonce is refused (`unknown-token`, exit 2): it may be mistyped, or another
     /// ledger's. A token given itself is revoked either way.
-    #[arg(long, requires = "nonce", conflicts_with = "server")]
+    #[arg(long, requires = "nonce")]
     unseen: bool,
     #[command(flatten)]
     ledger: LedgerArgs,
@@ -91,7 +91,8 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
             let keys = args.key.load()?;
             super::args::check_key_matches(&keys, &token)?;
             let issuer = crumb::Issuer::new(keys, args.ledger.open()?);
-            let revocation = issuer.revoke(&token, &[], &issuer.context(), Some(args.target()?), false)?;
+            let reach = crumb::revoke::Reach::default();
+            let revocation = issuer.revoke(&token, &[], &issuer.context(), Some(args.target()?), reach)?;
             json!({
                 "nonce": revocation.nonce.to_string(),
                 "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -168,7 +169,12 @@ fn remote(args: &RevokeArgs, url: &str) -> Result<Value> {
         (Some(file), _) => {
             let credential = read_limited_file(file)?;
             let nonce = args.target()?;
-            let body = json!({ "token": credential.trim(), "nonce": nonce.to_string(), "cascade": args.cascade });
+            let body = json!({
+                "token": credential.trim(),
+                "nonce": nonce.to_string(),
+                "cascade": args.cascade,
+                "unseen": args.unseen,
+            });
             remote.post("/v1/revoke", &body)
         }
         (None, None) => Err(bad_input(

@@ -97,6 +97,9 @@ impl IntoResponse for ApiError {
         if let (Some(Value::Object(extra)), Value::Object(map)) = (self.extra, &mut body) {
             map.extend(extra);
         }
+        if let (Some(id), Value::Object(map)) = (super::request_id::current(), &mut body) {
+            map.insert("request_id".into(), Value::String(id));
+        }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());

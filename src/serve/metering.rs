@@ -360,6 +360,9 @@ impl IntoResponse for Problem {
         });
         if let Value::Object(map) = &mut body {
             map.extend(self.extra);
+            if let Some(id) = super::request_id::current() {
+                map.insert("request_id".into(), Value::String(id));
+            }
         }
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();

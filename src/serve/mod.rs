@@ -246,19 +246,46 @@ async fn observed(
     if let Some(v) = &value {
         req.headers_mut().insert(request_id::HEADER, v.clone());
     }
-    let span = tracing::info_span!("request", id = %id);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        route,
+        status = tracing::field::Empty,
+        verify_ms = tracing::field::Empty,
+        ledger_ms = tracing::field::Empty,
+        upstream_ms = tracing::field::Empty,
+        total_ms = tracing::field::Empty,
+    );
     let started = Instant::now();
-    let served = request_id::CURRENT.scope(id, next.run(req).instrument(span));
+    let served = request_id::CURRENT.scope(id.clone(), next.run(req).instrument(span.clone()));
     let mut response = match tokio::time::timeout(limit, served).await {
         Ok(r) => r,
-        Err(_) => ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
-            .into_response(),
+        Err(_) => request_id::CURRENT.sync_scope(id, || {
+            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+                .into_response()
+        }),
     };
     if let Some(v) = value {
         response.headers_mut().insert(request_id::HEADER, v);
     }
-    state.metrics.observe(route, response.status().as_u16(), started.elapsed());
+    let elapsed = started.elapsed();
+    state.metrics.observe(route, response.status().as_u16(), elapsed);
+    span.record("status", response.status().as_u16());
+    span.record("total_ms", millis(elapsed));
+    tracing::debug!(parent: &span, "request finished");
     response
+}
+
+/// A duration in milliseconds, to the microsecond: how the request span's timings read.
+fn millis(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+/// Records on the request's span how long one of its steps took: `verify_ms` (signature,
+/// caveats and standing, when checked apart), `ledger_ms` (a hold, spend or settle, which
+/// verify as they write), `upstream_ms` (until the upstream's answer began).
+pub(crate) fn record_step(step: &'static str, took: Duration) {
+    tracing::Span::current().record(step, millis(took));
 }
 
 /// Serves `router` (the [`app`] or the [`proxy_app`]) on `listener` until `shutdown` completes, then drains in-flight requests within

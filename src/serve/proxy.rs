@@ -487,11 +487,17 @@ async fn verified(
     recover: bool,
 ) -> Result<(Response, &'static str), Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
-    let balance = metering::verify_only(state, presented, ctx).await?;
+    let started = std::time::Instant::now();
+    let balance = metering::verify_only(state, presented, ctx).await;
+    super::record_step("verify_ms", started.elapsed());
+    let balance = balance?;
     if recover {
         return Ok((recovered_unpaid(Some((&presented.text, balance)), StatusCode::CONFLICT), "recovered"));
     }
-    match upstream.send(req, &metered.target, client_ip, host.as_deref()).await {
+    let started = std::time::Instant::now();
+    let sent = upstream.send(req, &metered.target, client_ip, host.as_deref()).await;
+    super::record_step("upstream_ms", started.elapsed());
+    match sent {
         Sent::Answered(response) => Ok((from_upstream(response, Some((&presented.text, balance, 0))), "allowed")),
         Sent::NotDelivered(problem) | Sent::Lost(problem) => Err(problem),
     }
@@ -519,7 +525,15 @@ async fn paid(
 ) -> Result<(Response, &'static str), Problem> {
     // Closed when this request's future is dropped (its client went away).
     let (_client, gone) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(charge(state.clone(), exchange, presented.clone(), ctx, request_id, gone));
+    // The task keeps the request's span and id: its log lines and audit entries are the
+    // request's.
+    use tracing::Instrument;
+    let work =
+        charge(state.clone(), exchange, presented.clone(), ctx, request_id, gone).instrument(tracing::Span::current());
+    let task = match super::request_id::current() {
+        Some(id) => tokio::spawn(super::request_id::CURRENT.scope(id, work)),
+        None => tokio::spawn(work),
+    };
     task.await.map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the proxy task failed"))?
 }
 
@@ -540,7 +554,10 @@ async fn charge(
     }
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let logged_id = request_id.clone();
+    let started = std::time::Instant::now();
     let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
+    let mut in_ledger = started.elapsed();
+    super::record_step("ledger_ms", in_ledger);
     let hold = match held.map_err(refused)? {
         Held::Fresh(hold) => hold,
         Held::Answered(receipt) => return Ok((already_answered(&receipt, StatusCode::CONFLICT), "replayed")),
@@ -551,7 +568,10 @@ async fn charge(
         return Err(Problem::new(StatusCode::BAD_REQUEST, "client-gone", "the client went away"));
     }
     let Exchange { req, target, client_ip, host, usage, .. } = exchange;
-    let (response, lost) = match upstream.send(req, &target, client_ip, host.as_deref()).await {
+    let started = std::time::Instant::now();
+    let sent = upstream.send(req, &target, client_ip, host.as_deref()).await;
+    super::record_step("upstream_ms", started.elapsed());
+    let (response, lost) = match sent {
         Sent::NotDelivered(problem) => {
             release(&state, hold).await;
             return Err(problem);
@@ -592,7 +612,11 @@ async fn charge(
             }
         }
     };
-    let receipt = settle(&state, hold, cost).await?.map_err(refused)?;
+    let started = std::time::Instant::now();
+    let settled = settle(&state, hold, cost).await;
+    in_ledger += started.elapsed();
+    super::record_step("ledger_ms", in_ledger);
+    let receipt = settled?.map_err(refused)?;
     if receipt.cost > 0 {
         state.metrics.spends.inc();
         state.metrics.credits_charged.inc_by(receipt.cost);

@@ -43,6 +43,9 @@ pub struct Body {
     nonce: Option<String>,
     /// Revoke: also revoke every descendant.
     cascade: Option<bool>,
+    /// Revoke (an operator's): revoke a nonce the ledger has never seen, a token minted and not
+    /// yet used (default false: such a nonce is refused `unknown-token`, 404).
+    unseen: Option<bool>,
     /// Verify: list every caveat with its verdict, not only the failing one.
     explain: Option<bool>,
     /// Top-up: the credit to add to the lineage of the token `nonce`.
@@ -213,8 +216,11 @@ pub async fn verify(
     let ctx = context(&state, &body, &headers, peer)?;
     let explain = body.explain == Some(true);
     let worker = state.clone();
+    let started = std::time::Instant::now();
     let verdict =
-        blocking(move || worker.issuer.verify(&token, &discharges, &ctx, explain).map_err(ApiError::from)).await?;
+        blocking(move || worker.issuer.verify(&token, &discharges, &ctx, explain).map_err(ApiError::from)).await;
+    super::record_step("verify_ms", started.elapsed());
+    let verdict = verdict?;
     let outcome = verdict.code.unwrap_or("allowed");
     tracing::debug!(nonce = verdict.nonce.as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
@@ -355,7 +361,10 @@ pub async fn spend(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<SpendReceipt>, ApiError> {
-    let (receipt, mut tokens) = consume(state, "/v1/spend", peer, headers, body).await?;
+    let started = std::time::Instant::now();
+    let consumed = consume(state, "/v1/spend", peer, headers, body).await;
+    super::record_step("ledger_ms", started.elapsed());
+    let (receipt, mut tokens) = consumed?;
     Ok(Json(SpendReceipt::new(&receipt, tokens.swap_remove(0))))
 }
 
@@ -373,7 +382,10 @@ pub async fn split(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<SplitReceipt>, ApiError> {
-    let (receipt, tokens) = consume(state, "/v1/split", peer, headers, body).await?;
+    let started = std::time::Instant::now();
+    let consumed = consume(state, "/v1/split", peer, headers, body).await;
+    super::record_step("ledger_ms", started.elapsed());
+    let (receipt, tokens) = consumed?;
     Ok(Json(SplitReceipt::new(&receipt, tokens)))
 }
 
@@ -437,8 +449,9 @@ async fn revoke_with(
     let ctx = context(&state, &body, &headers, peer)?;
     let logged = target.or_else(|| credential.token_id().map(|id| id.nonce)).map(|n| n.to_string());
     let worker = state.clone();
+    let reach = crumb::revoke::Reach { cascade, unseen: body.unseen.unwrap_or(false) };
     let result =
-        blocking(move || worker.issuer.revoke(&credential, &discharges, &ctx, target, cascade).map_err(ApiError::from))
+        blocking(move || worker.issuer.revoke(&credential, &discharges, &ctx, target, reach).map_err(ApiError::from))
             .await;
     let outcome = match &result {
         Ok(_) => "revoked",
@@ -516,7 +529,12 @@ pub async fn top_up(
     JsonBody(body): JsonBody,
 ) -> Result<Json<TopUpBody>, ApiError> {
     let (credential, discharges) = decode_all(&state, &body, &headers)?;
-    if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.cascade.is_some() {
+    if body.cost.is_some()
+        || body.amounts.is_some()
+        || body.revocable.is_some()
+        || body.cascade.is_some()
+        || body.unseen.is_some()
+    {
         return Err(ApiError::bad_request(
             "bad-request",
             "a top-up takes `credential`, `nonce`, `amount` and `request_id` only",

@@ -439,6 +439,10 @@ pub struct ErrorBody {
     /// Present (false) on denials of a token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed: Option<bool>,
+    /// The request's id, as in the `X-Request-Id` header and the audit log: what to quote when
+    /// asking an operator about this answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// An RFC 9457 problem: forward auth's and the proxy's refusals.
@@ -459,6 +463,9 @@ pub struct ProblemBody {
     /// The caveat that refused the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caveat: Option<String>,
+    /// The request's id, as in the `X-Request-Id` header and the audit log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The errors every token route of the JSON API may answer with, besides its denials.
