@@ -435,3 +435,31 @@ fn error_bodies_carry_the_request_id_and_the_log_times_each_step() {
     assert!(free_line["span"]["verify_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{free_line}");
     assert!(!served.log.lock().unwrap().contains(&token), "a token in the log");
 }
+
+/// The example configuration shipped in dist/ is valid as shipped, and with its metering
+/// block turned on.
+#[test]
+fn the_shipped_example_configuration_checks() {
+    let env = Env::new();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/crumb.toml");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let (code, out, err) = check(&env, &["--config", shipped.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("log-format = \"json\"  # file"), "{out}");
+    let metering: String = text
+        .lines()
+        .map(|l| {
+            for key in ["upstream = ", "admin-listen = ", "price = ", "[upstream-headers]", "OpenAI-Organization = "] {
+                if let Some(rest) = l.strip_prefix("# ").filter(|r| r.starts_with(key)) {
+                    return rest.to_owned();
+                }
+            }
+            l.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let metered = env.file("metered.toml", metering.as_bytes());
+    let (code, out, err) = check(&env, &["--config", &metered], &[]);
+    assert_eq!(code, 0, "{err}\n{metering}");
+    assert!(out.contains("upstream = \"https://api.example.com\"  # file"), "{out}");
+}
