@@ -139,6 +139,11 @@ fn check_prints_the_effective_configuration_with_flags_over_the_file_and_no_secr
     // The environment beats the file, and a flag beats the environment.
     let (_, out, _) = check(&env, &["--config", &config], &[secrets[0], secrets[1], ("CRUMB_RATE_LIMIT_IP", "7/s")]);
     assert!(out.contains("rate-limit-ip = \"7/s\"  # environment"), "{out}");
+    let (_, out, _) =
+        check(&env, &["--config", &config, "--timeout", "3s"], &[secrets[0], secrets[1], ("CRUMB_TIMEOUT", "9s")]);
+    assert!(out.contains("timeout = \"3s\"  # flag"), "{out}");
+    let (_, out, _) = check(&env, &["--config", &config], &[secrets[0], secrets[1], ("CRUMB_TIMEOUT", "9s")]);
+    assert!(out.contains("timeout = \"9s\"  # environment"), "{out}");
 }
 
 #[test]

@@ -32,28 +32,28 @@ pub struct ServeArgs {
     /// Read the settings from this TOML file: keys are these flags' long names without `--`,
     /// plus an `[upstream-headers]` table whose secrets are `env:NAME` or `file:PATH`
     /// references. A flag or its environment variable overrides the file. Re-read on SIGHUP.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "CRUMB_SERVE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Check the configuration, print it as it would run (no secret shown) and exit: 0 when
     /// it is valid, 2 when not. Nothing is bound, created or opened.
     #[arg(long)]
     check: bool,
     /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
-    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    #[arg(long, env = "CRUMB_LISTEN", default_value = "127.0.0.1:7878", value_name = "ADDR")]
     listen: SocketAddr,
     #[command(flatten)]
     key: KeyArgs,
     #[command(flatten)]
     ledger: LedgerArgs,
     /// Append one JSON line per decision to this file.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "CRUMB_AUDIT_LOG", value_name = "PATH")]
     audit_log: Option<PathBuf>,
     /// Believe X-Forwarded-For from peers in these networks (your proxies), e.g.
     /// `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them.
-    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', num_args = 1)]
+    #[arg(long, env = "CRUMB_TRUST_PROXY", value_name = "CIDR,...", value_delimiter = ',', num_args = 1)]
     trust_proxy: Vec<crumb::caveat::IpNet>,
     /// Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`.
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, env = "CRUMB_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Duration,
     /// Requests per client address (the peer, or the client a --trust-proxy names): `N/s`,
     /// `N/m`, `N/h` (a burst of N, refilled over the period), or `off`. Over it: 429 with
@@ -83,10 +83,10 @@ pub struct ServeArgs {
     shutdown_grace: Duration,
     /// Serve HTTPS: the certificate chain (PEM, leaf first) for --listen and --admin-listen.
     /// Re-read with --tls-key on SIGHUP (a renewed certificate needs no restart).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, env = "CRUMB_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The private key (PEM) of --tls-cert; a private file (0600).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, env = "CRUMB_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -102,31 +102,31 @@ struct MeteringArgs {
     /// Meter this API: every request on --listen is priced, paid for and passed on to URL
     /// (http:// beside the API, or https:// with the certificate verified). The JSON API moves
     /// to --admin-listen.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "CRUMB_UPSTREAM", value_name = "URL")]
     upstream: Option<String>,
     /// Trust only the CA certificates in FILE (PEM) for an https:// upstream, instead of the
     /// Mozilla roots built into crumb.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "CRUMB_UPSTREAM_CA", value_name = "FILE")]
     upstream_ca: Option<PathBuf>,
     /// Price a route: `METHOD /path=COST` (`*` for any method; a path covers what lies below
     /// it, by whole segments; the most specific rule wins); repeatable.
     #[arg(long = "price", value_name = "RULE")]
     prices: Vec<crumb::price::Rule>,
     /// Read price rules from FILE, one per line (`#` comments).
-    #[arg(long = "prices", value_name = "FILE")]
+    #[arg(long = "prices", env = "CRUMB_PRICES", value_name = "FILE")]
     price_file: Option<PathBuf>,
     /// What to do with a request no rule prices: deny it (403), or let it through without a token.
-    #[arg(long, value_enum, default_value_t = UnpricedArg::Deny, value_name = "POLICY")]
+    #[arg(long, env = "CRUMB_UNPRICED", value_enum, default_value_t = UnpricedArg::Deny, value_name = "POLICY")]
     unpriced: UnpricedArg,
     /// A header added to every upstream request, `Name: value`; `${VAR}` expands from the
     /// environment (keep the upstream's credentials out of argv); repeatable.
     #[arg(long = "upstream-header", value_name = "HEADER")]
     upstream_headers: Vec<String>,
     /// How long the upstream may take to start answering, or pause in the middle of an answer.
-    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, env = "CRUMB_UPSTREAM_TIMEOUT", default_value = "60s", value_name = "DURATION", value_parser = parse_timeout)]
     upstream_timeout: Duration,
     /// With --upstream: serve the JSON API, /healthz, /metrics and /openapi.json here.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, env = "CRUMB_ADMIN_LISTEN", value_name = "ADDR")]
     admin_listen: Option<SocketAddr>,
     /// With --upstream: do not serve the holder routes (verify, split, revoke, give-back,
     /// status, lineage) under /.well-known/crumb/v1/ on --listen. The prefix is never passed
@@ -135,7 +135,7 @@ struct MeteringArgs {
     no_well_known: bool,
     /// The audience of every metered request, for `aud` caveats (default: the request's Host,
     /// without port, which the client chooses).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "CRUMB_AUDIENCE", value_name = "NAME")]
     audience: Option<String>,
     /// The realm of the `WWW-Authenticate: Crumb` payment challenge.
     #[arg(long, default_value = "crumb", value_name = "NAME")]
