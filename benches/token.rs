@@ -6,9 +6,10 @@
 mod common;
 
 use common::{bare_chain, context, key, keyring, predicates, token, IDENTIFIER};
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use crumb::token::wire::{self, Format};
 use crumb::{Macaroon, Verifier};
+use std::hint::black_box;
 use std::time::Duration;
 
 fn benches(c: &mut Criterion) {
