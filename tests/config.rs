@@ -468,3 +468,127 @@ fn the_shipped_example_configuration_checks() {
     assert_eq!(code, 0, "{err}\n{metering}");
     assert!(out.contains("upstream = \"https://api.example.com\"  # file"), "{out}");
 }
+
+/// A key named by a configuration file is the key: serve makes no development key beside it,
+/// and a missing one is an error that leaves nothing behind.
+#[test]
+fn a_key_named_by_the_file_is_used_and_no_development_key_is_made() {
+    let env = Env::new();
+    let key = env.key("ops.key");
+    let config = env.file("serve.toml", format!("listen = \"127.0.0.1:0\"\nkey-file = \"{key}\"\n").as_bytes());
+    let mut served = env
+        .process()
+        .args(["serve", "--config", &config])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(served.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on "), "{line}");
+    let _ = served.kill();
+    let _ = served.wait();
+    assert!(!env.path("data/root.key").exists(), "a development key was made beside the configured one");
+    let missing = env.file("missing.toml", b"listen = \"127.0.0.1:0\"\nkey-file = \"no-such.key\"\n");
+    let (code, _, err) = env.run(&["serve", "--config", &missing]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!env.path("data/root.key").exists(), "{err}");
+}
+
+/// References hold secrets, and only database URLs are secrets: anything else a `ledger`
+/// reference resolves to is refused (never used as a file name, never printed); a reference
+/// given where only a location is read (a flag, the environment) is refused too.
+#[test]
+fn a_ledger_reference_must_hold_a_database_url_and_references_work_only_in_files() {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let secret = std::fs::read_to_string(&key).unwrap();
+    let config = env.file("serve.toml", format!("ledger = \"file:{key}\"\n").as_bytes());
+    let (code, out, err) = check(&env, &["--config", &config], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!out.contains(secret.trim()) && !err.contains(secret.trim()), "the key was printed: {out}{err}");
+    let relative = env.file("rel.toml", b"ledger = \"file:ledger-url\"\n");
+    std::fs::write(env.path("ledger-url"), "postgres://crumb@db.internal/crumb\n").unwrap();
+    let elsewhere = std::env::temp_dir();
+    let out = env.crumb().args(["serve", "--config", &relative, "--check"]).current_dir(&elsewhere).output().unwrap();
+    assert!(out.status.success(), "a relative file: is the config file's: {}", String::from_utf8_lossy(&out.stderr));
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
+    for args in [
+        &["spend", &token, "--key-file", &key, "--cost", "1", "--ledger", "env:LEDGER_URL"][..],
+        &["ledger", "init", "--ledger", "file:/etc/x"],
+    ] {
+        let (code, _, err) = env.run(args);
+        assert_ne!(code, 0, "{args:?}: {err}");
+        assert!(err.contains("configuration files only"), "{err}");
+    }
+    let made: Vec<String> =
+        std::fs::read_dir(env.dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert!(!made.iter().any(|n| n.starts_with("env:") || n.starts_with("file:")), "{made:?}");
+    let out = env.crumb().args(["ledger", "init"]).env("CRUMB_LEDGER", "env:X").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configuration files only"));
+    assert!(!env.path("env:X").exists());
+    let typo = env.file("typo.toml", b"ledger = \"postgress://db/crumb\"\n");
+    let (code, _, err) = check(&env, &["--config", &typo], &[]);
+    assert_eq!(code, 2, "--check refuses what serve would: {err}");
+}
+
+/// A FIFO (or a device) as a referenced file, the configuration or the audit log is refused at
+/// once: it would block the reload and the shutdown behind it.
+#[test]
+fn a_fifo_is_never_waited_on() {
+    let env = Env::new();
+    let fifo = env.path("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo = fifo.display().to_string();
+    let text = format!("upstream = \"http://127.0.0.1:9\"\n[upstream-headers]\nAuthorization = \"file:{fifo}\"\n");
+    let config = env.file("serve.toml", text.as_bytes());
+    let started = Instant::now();
+    let (code, _, err) = check(&env, &["--config", &config], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    let (code, _, err) = check(&env, &["--config", &fifo], &[]);
+    assert_eq!(code, 2, "{err}");
+    let key = env.key("root.key");
+    let (code, _, err) = env.run(&["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--audit-log", &fifo]);
+    assert_ne!(code, 0, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "waited on a FIFO: {:?}", started.elapsed());
+}
+
+#[test]
+fn the_defaults_files_server_never_takes_a_token_that_inspect_looks_at() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let env = Env::new();
+    let key = env.key("root.key");
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
+    let defaults = env.file("defaults.toml", format!("server = \"http://{addr}\"\n").as_bytes());
+    let out = env.crumb().args(["inspect", &token]).env("CRUMB_CONFIG", &defaults).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(listener.accept().is_err(), "inspect contacted the defaults file's server");
+}
+
+#[test]
+fn smaller_mistakes_in_a_file_are_refused_or_read_as_the_flag_reads_them() {
+    let env = Env::new();
+    // A list written as the flag takes it.
+    let config = env.file("serve.toml", b"trust-proxy = \"10.0.0.0/8,127.0.0.1\"\n");
+    let (code, out, err) = check(&env, &["--config", &config], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("trust-proxy = [\"10.0.0.0/8\", \"127.0.0.1\"]  # file"), "{out}");
+    // A realm that would break the challenge header.
+    let config = env.file("serve.toml", b"realm = \"a\\r\\nSet-Cookie: x\"\n");
+    let (code, _, err) = check(&env, &["--config", &config], &[]);
+    assert_eq!(code, 2, "{err}");
+    // A file that is not TOML: its position, never its text.
+    let secretish = env.file("not.toml", b"root:$6$hunter2hash:19000:0:99999:7:::\n");
+    let (code, _, err) = check(&env, &["--config", &secretish], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 1") && !err.contains("hunter2"), "{err}");
+    // A flag's headers replace the file's table.
+    let text = "upstream = \"http://127.0.0.1:9\"\n[upstream-headers]\nX-Org = \"acme\"\n";
+    let config = env.file("serve.toml", text.as_bytes());
+    let (code, out, err) = check(&env, &["--config", &config, "--upstream-header", "X-Team: b"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("X-Team = \"(not shown)\"  # flag") && !out.contains("x-org"), "{out}");
+}

@@ -84,6 +84,19 @@ fn the_listeners_serve_https_and_a_renewed_certificate_is_served_after_sighup() 
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(presented, first_der);
 
+    // crumb's own client reaches it when told to trust the private CA, and not otherwise.
+    let ca = env.file("ca.pem", pki.ca_pem.as_bytes());
+    let token = env.ok(&["mint", "--key-file", &key_path, "--balance", "5"]);
+    let server = format!("https://{addr}");
+    let out = env.crumb().args(["verify", &token, "--server", &server]).env("CRUMB_CA_FILE", &ca).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, _, err) = env.run(&["verify", &token, "--server", &server]);
+    assert_eq!(code, 3, "the Mozilla roots do not know this CA: {err}");
+    let out =
+        env.crumb().args(["verify", &token, "--server", &server]).env("CRUMB_CA_FILE", &key_file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("PRIVATE"), "a key file's bytes were printed");
+
     // Plain HTTP on the TLS port gets no answer in HTTP.
     let mut plain = TcpStream::connect(&addr).unwrap();
     plain.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -44,6 +44,15 @@ pub enum Reference {
 }
 
 impl Reference {
+    /// [`Reference::of`], a relative `file:` path taken from `base` (the configuration file's
+    /// directory), not from wherever the server was started.
+    pub fn of_in(text: &str, base: &Path) -> Reference {
+        match Reference::of(text) {
+            Reference::File(path) if path.is_relative() => Reference::File(base.join(path)),
+            other => other,
+        }
+    }
+
     pub fn of(text: &str) -> Reference {
         if let Some(name) = text.strip_prefix("env:") {
             Reference::Env(name.to_owned())
@@ -85,8 +94,19 @@ impl Reference {
 /// Reads a whole file of at most [`MAX_FILE`] bytes.
 fn read_bounded(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), crumb::error::io_reason(&e)))?;
+    let reason = |e: std::io::Error| format!("cannot read {}: {}", path.display(), crumb::error::io_reason(&e));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // A FIFO would block the open (and a reload, and the shutdown behind it) for good.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(reason)?;
+    if !file.metadata().map_err(reason)?.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
     let mut bytes = Zeroizing::new(Vec::new());
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
@@ -100,7 +120,21 @@ fn read_bounded(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> 
 fn parse_toml(path: &Path) -> Result<toml::Table> {
     let bytes = read_bounded(path).map_err(bad_input)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad_input(format!("{} is not UTF-8 text", path.display())))?;
-    text.parse::<toml::Table>().map_err(|e| bad_input(format!("{}: {e}", path.display())))
+    text.parse::<toml::Table>().map_err(|e| {
+        // The position and the parser's words, not the line itself: a file given by mistake
+        // (a key, a password file) must not be echoed into a log.
+        let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        bad_input(format!("{}: not valid TOML{at}: {}", path.display(), e.message()))
+    })
+}
+
+/// The directory a configuration file's relative paths are taken from.
+fn base_of(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Whether a header's name says its value is a credential: such a value must be a reference.
@@ -122,15 +156,24 @@ fn inline_password(location: &str) -> bool {
 }
 
 /// A ledger location from a file: a reference is resolved; an inline password is refused.
-fn ledger_location(text: &str, what: &str) -> Result<(Zeroizing<String>, Reference)> {
-    let reference = Reference::of(text);
+fn ledger_location(text: &str, what: &str, base: &Path) -> Result<(Zeroizing<String>, Reference)> {
+    let reference = Reference::of_in(text, base);
     if reference == Reference::Inline && inline_password(text) {
         return Err(bad_input(format!(
             "{what}: the ledger URL has a password inline; put the URL in the environment (`ledger = \"env:DATABASE_URL\"`) \
              or a private file (`ledger = \"file:/etc/crumb/ledger-url\"`)"
         )));
     }
-    Ok((reference.resolve(text, what)?, reference))
+    let resolved = reference.resolve(text, what)?;
+    if reference != Reference::Inline && !crumb::ledger::is_postgres_url(&resolved) {
+        // Only a database URL can hold a secret; anything else would be taken for a file name
+        // (and shown as one).
+        return Err(bad_input(format!(
+            "{what}: a reference must hold a postgres:// URL (a SQLite path is no secret: write it inline)"
+        )));
+    }
+    crumb::ledger::check_location(&resolved).map_err(|e| bad_input(format!("{what}: {e}")))?;
+    Ok((resolved, reference))
 }
 
 /// Where the keys and the ledger come from, when a configuration file names them.
@@ -168,7 +211,7 @@ impl Sources {
             (None, None) => None,
         };
         let ledger = match ledger {
-            Some(text) => Some(ledger_location(&text, &format!("{}: `ledger`", file.display()))?),
+            Some(text) => Some(ledger_location(&text, &format!("{}: `ledger`", file.display()), &base_of(file))?),
             None => None,
         };
         Ok(Sources { key, ledger, server })
@@ -265,7 +308,7 @@ impl ServeFile {
             None => Vec::new(),
             Some(toml::Value::Table(headers)) => headers
                 .into_iter()
-                .map(|(name, value)| upstream_header(&name, &value, &where_("upstream-headers")))
+                .map(|(name, value)| upstream_header(&name, &value, &where_("upstream-headers"), &base_of(path)))
                 .collect::<Result<_>>()?,
             Some(_) => {
                 return Err(bad_input(format!("{} is a table of `Name = \"value\"`", where_("upstream-headers"))))
@@ -348,18 +391,28 @@ fn values_for(arg: &clap::Arg, value: &toml::Value) -> std::result::Result<Vec<S
         _ if flag => Err("true or false".into()),
         toml::Value::Array(items) if many => items.iter().map(scalar).collect(),
         toml::Value::Array(_) => Err("one value, not a list".into()),
+        // `trust-proxy = "10.0.0.0/8,127.0.0.1"`, as the flag takes it.
+        toml::Value::String(text) if arg.get_value_delimiter().is_some() => {
+            let delimiter = arg.get_value_delimiter().unwrap_or(',');
+            Ok(text.split(delimiter).map(str::to_owned).collect())
+        }
         _ => Ok(vec![scalar(value)?]),
     }
 }
 
 /// One `[upstream-headers]` entry: a credential must be a reference.
-fn upstream_header(name: &str, value: &toml::Value, what: &str) -> Result<(HeaderName, Reference, HeaderValue)> {
+fn upstream_header(
+    name: &str,
+    value: &toml::Value,
+    what: &str,
+    base: &Path,
+) -> Result<(HeaderName, Reference, HeaderValue)> {
     let header = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| bad_input(format!("{what}: `{name}` is not a header name")))?;
     let toml::Value::String(text) = value else {
         return Err(bad_input(format!("{what}: {name} is a string")));
     };
-    let reference = Reference::of(text);
+    let reference = Reference::of_in(text, base);
     if reference == Reference::Inline && names_a_credential(name) {
         return Err(bad_input(format!(
             "{what}: {name} looks like a credential and is written inline; use `env:NAME` or `file:PATH`"
@@ -470,8 +523,8 @@ pub fn render(
             out.push_str(&format!("{} = \"(not shown)\"  # flag\n", key(name)));
         }
         for (name, reference, _) in from_file {
-            if flag_headers.iter().any(|f| f.eq_ignore_ascii_case(name.as_str())) {
-                continue;
+            if !flag_headers.is_empty() {
+                break;
             }
             let shown = match reference {
                 Reference::Inline => "(inline)".to_owned(),

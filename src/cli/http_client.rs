@@ -75,7 +75,7 @@ impl HttpClient {
         tcp.set_nodelay(true);
         tcp.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config())
+            .with_tls_config(tls_config()?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
@@ -136,16 +136,50 @@ fn build(out: Outgoing<'_>) -> Result<hyper::Request<Full<Bytes>>, Failure> {
     Ok(request)
 }
 
-/// TLS as the proxy does it for an upstream without `--upstream-ca`: the Mozilla roots, always
-/// verified.
-fn tls_config() -> rustls::ClientConfig {
+/// Why a client could not be made, for the CLI: a `CRUMB_CA_FILE` that does not read is bad
+/// input (exit 2), anything else the machine's (exit 3).
+pub fn startup_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::InvalidInput {
+        super::exit::bad_input(e.to_string())
+    } else {
+        super::exit::unavailable(format!("cannot start the HTTP client: {}", crumb::error::io_reason(&e)))
+    }
+}
+
+/// TLS as the proxy does it for an upstream: always verified, against the Mozilla roots, or
+/// only against the CA certificates (PEM) in the file `CRUMB_CA_FILE` names (a private CA in
+/// front of `crumb serve --tls-cert`), as `--upstream-ca` does for the proxy.
+fn tls_config() -> std::io::Result<rustls::ClientConfig> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    match std::env::var_os("CRUMB_CA_FILE").filter(|f| !f.is_empty()) {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(file) => {
+            let invalid = |why: String| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("CRUMB_CA_FILE {}: {why}", std::path::Path::new(&file).display()),
+                )
+            };
+            let meta = std::fs::metadata(&file).map_err(|e| invalid(e.kind().to_string()))?;
+            if !meta.is_file() || meta.len() > 1 << 20 {
+                return Err(invalid("not a regular file of at most 1 MiB".into()));
+            }
+            let pem = std::fs::read(&file).map_err(|e| invalid(e.kind().to_string()))?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| invalid(e.to_string()))?;
+                roots.add(cert).map_err(|e| invalid(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(invalid("no PEM certificate in it".into()));
+            }
+        }
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
         .with_root_certificates(roots)
-        .with_no_client_auth()
+        .with_no_client_auth())
 }
 
 /// The client's error in words, and whether the request may have been sent.

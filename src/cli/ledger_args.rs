@@ -16,8 +16,15 @@ pub struct LedgerArgs {
 }
 
 impl LedgerArgs {
-    /// Where the ledger is, as given or defaulted.
+    /// Where the ledger is, as given or defaulted; a location no ledger can be at (a mistyped
+    /// URL, a configuration file's reference) is refused before anything is created.
     pub fn location(&self) -> Result<String> {
+        let location = self.given_location()?;
+        crumb::ledger::check_location(&location)?;
+        Ok(location)
+    }
+
+    fn given_location(&self) -> Result<String> {
         if let Some(p) = &self.ledger {
             return Ok(p.clone());
         }

@@ -164,12 +164,21 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// The commands the defaults file's `server` applies to.
+const DEFAULT_SERVER_COMMANDS: &[&str] = &["verify", "spend", "split", "give-back", "top-up", "status"];
+
 /// `matches` again with the `server` of the user's defaults file ([`config`]), for a command
 /// with `--server` that was given neither it (nor its environment variable) nor anything it
 /// conflicts with, such as `--ledger` or `--offline`: those choose the local ledger.
 fn with_default_server(cmd: clap::Command, args: &[std::ffi::OsString], matches: clap::ArgMatches) -> clap::ArgMatches {
     use clap::parser::ValueSource;
     let Some((name, sub)) = matches.subcommand() else { return matches };
+    // Only the commands that would otherwise use the default ledger with a token the user
+    // holds: never `inspect` (a local look at a token, which must not leave the machine), nor
+    // the owner's local acts (`revoke --nonce`, `lineage --nonce`).
+    if !DEFAULT_SERVER_COMMANDS.contains(&name) {
+        return matches;
+    }
     let Some(subcmd) = cmd.find_subcommand(name) else { return matches };
     let Some(server) = subcmd.get_arguments().find(|a| a.get_id() == "server") else { return matches };
     let given = |id: &str| {

@@ -33,8 +33,7 @@ impl Remote {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(bad_input(format!("--server `{url}` must start with http:// or https://")));
         }
-        let client = HttpClient::new(CONNECT_TIMEOUT)
-            .map_err(|e| unavailable(format!("cannot start the HTTP client: {}", crumb::error::io_reason(&e))))?;
+        let client = HttpClient::new(CONNECT_TIMEOUT).map_err(super::http_client::startup_error)?;
         Ok(Remote { base: url.trim_end_matches('/').to_owned(), client })
     }
 

@@ -183,8 +183,7 @@ struct Lost {
 }
 
 fn client() -> Result<HttpClient> {
-    HttpClient::new(Duration::from_secs(10))
-        .map_err(|e| unavailable(format!("cannot start the HTTP client: {}", crumb::error::io_reason(&e))))
+    HttpClient::new(Duration::from_secs(10)).map_err(super::http_client::startup_error)
 }
 
 /// Sends `out` until it is decided or `deadline` passes: network failures and crumb's own

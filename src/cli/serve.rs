@@ -180,6 +180,13 @@ impl MeteringArgs {
         if let Some(name) = &self.audience {
             crumb::limits::check_fact("audience", name).map_err(|e| bad_input(e.to_string()))?;
         }
+        // The realm is quoted into the WWW-Authenticate challenge: a token's characters only
+        // (RFC 9110 §11.2), or the header could not be sent.
+        if self.realm.is_empty()
+            || !self.realm.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~ ".contains(&b))
+        {
+            return Err(bad_input("--realm: letters, digits, spaces and !#$%&'*+-.^_`|~ only"));
+        }
         Ok(serve::Pricing { table, unpriced, realm: self.realm.clone(), audience: self.audience.clone() })
     }
 
@@ -248,7 +255,10 @@ fn keys(args: &KeyArgs) -> Result<Keyring> {
         && args.key_fd.is_none()
         && args.keyring.is_none()
         && std::env::var_os("CRUMB_KEY_FILE").is_none()
-        && std::env::var_os("CRUMB_KEYRING").is_none();
+        && std::env::var_os("CRUMB_KEYRING").is_none()
+        // A key a configuration file names is named: a missing one is an error, not a reason
+        // to make another.
+        && super::config::key_source()?.is_none();
     let default = paths::default_key_file()?;
     if nothing_named && !default.exists() {
         let key = RootKey::generate()?;
@@ -303,20 +313,21 @@ struct Reloadable {
 }
 
 impl Loaded {
-    /// The upstream's injected headers: the file's `[upstream-headers]` (references resolved
-    /// now), and the `--upstream-header` flags, which replace a file's header of the same name.
+    /// The upstream's injected headers: the `--upstream-header` flags when given (they replace
+    /// the file's whole table, as every repeated flag replaces the file's list), else the
+    /// file's `[upstream-headers]`, references resolved now.
     fn upstream_headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>> {
         let flags =
             self.args.metering.upstream_headers.iter().map(|h| upstream_header(h)).collect::<Result<Vec<_>>>()?;
-        let mut headers: Vec<(HeaderName, HeaderValue)> = self
+        if !flags.is_empty() {
+            return Ok(flags);
+        }
+        Ok(self
             .file
             .iter()
             .flat_map(|f| f.upstream_headers.iter())
-            .filter(|(name, _, _)| !flags.iter().any(|(n, _)| n == name))
             .map(|(name, _, value)| (name.clone(), value.clone()))
-            .collect();
-        headers.extend(flags);
-        Ok(headers)
+            .collect())
     }
 
     fn reloadable(&self) -> Result<Reloadable> {
@@ -360,6 +371,7 @@ fn check(loaded: &Loaded) -> Result<u8> {
         None => None,
     };
     let location = loaded.args.ledger.location()?;
+    crumb::ledger::check_location(&location).map_err(|e| bad_input(e.to_string()))?;
     let (ledger, from) = if loaded.args.ledger.ledger.is_some() {
         (crumb::ledger::redact_url(&location), "flag")
     } else {

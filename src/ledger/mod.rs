@@ -670,6 +670,12 @@ fn not_a_file_path(location: &str) -> Option<&'static str> {
         return None;
     }
     let trimmed = location.trim();
+    let lower = trimmed.get(..5).unwrap_or(trimmed).to_ascii_lowercase();
+    if lower.starts_with("env:") || lower.starts_with("file:") {
+        // A configuration file's reference given where only a location is read (a flag, the
+        // environment): taken as a file name it would be a fresh, empty ledger.
+        return Some("`env:` and `file:` references are read in configuration files only; give the location itself");
+    }
     let scheme_like = trimmed.split_once(':').is_some_and(|(scheme, rest)| {
         scheme.len() > 1
             && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
@@ -711,13 +717,21 @@ pub fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
+/// Refuses a location [`open`] would refuse before opening anything: a mistyped database
+/// URL, a libpq connection string, a configuration file's reference. The error never quotes
+/// the location (it may hold a password).
+pub fn check_location(location: &str) -> Result<(), LedgerError> {
+    match not_a_file_path(location) {
+        Some(why) => Err(LedgerError::new(LedgerErrorKind::Unsupported, "(not shown)", why)),
+        None => Ok(()),
+    }
+}
+
 /// Opens the ledger at `location`: a `postgres://` URL, or else a SQLite file path.
 #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 pub fn open(location: &str, options: OpenOptions) -> Result<Arc<dyn Ledger>, LedgerError> {
-    if let Some(why) = not_a_file_path(location) {
-        // Never shown: a mistyped database URL is likely to hold a password.
-        return Err(LedgerError::new(LedgerErrorKind::Unsupported, "(not shown)", why));
-    }
+    // Never shown: a mistyped database URL is likely to hold a password.
+    check_location(location)?;
     if is_postgres_url(location) {
         #[cfg(feature = "postgres")]
         return Ok(Arc::new(PostgresLedger::open(location, options)?));

@@ -44,16 +44,30 @@ pub struct Entry<'a> {
     pub request_id: Option<&'a str>,
 }
 
-/// Opens `path` for appending, created 0600.
+/// Opens `path` for appending, created 0600. Only a regular file: not through a symbolic
+/// link (whose target someone else chose), and never a FIFO or a device, whose writes could
+/// block the writer for good (opened without blocking, then refused).
 fn open_append(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.append(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the audit log is readable by others: chmod 600 it");
+        }
+    }
+    Ok(file)
 }
 
 impl Audit {
@@ -65,6 +79,8 @@ impl Audit {
         let file = open_append(path)?;
         let (queue, jobs) = sync_channel::<Job>(QUEUED);
         let path: PathBuf = path.to_owned();
+        let dropped: Arc<AtomicU64> = Arc::default();
+        let lost = dropped.clone();
         std::thread::Builder::new().name("crumb-audit".into()).spawn(move || {
             let mut file = file;
             for job in jobs {
@@ -73,6 +89,8 @@ impl Audit {
                     // another process appending.
                     Job::Line(line) => {
                         if let Err(err) = file.write_all(line.as_bytes()) {
+                            // A line not written is a line lost: counted like a dropped one.
+                            lost.fetch_add(1, Ordering::Relaxed);
                             tracing::error!(error = %err, "cannot write the audit log");
                         }
                     }
@@ -90,7 +108,7 @@ impl Audit {
                 }
             }
         })?;
-        Ok(Audit { queue, digest_key: zeroize::Zeroizing::new(digest_key), dropped: Arc::default() })
+        Ok(Audit { queue, digest_key: zeroize::Zeroizing::new(digest_key), dropped })
     }
 
     /// A request id as the log names it: 16 hex digits of its HMAC under the digest key.

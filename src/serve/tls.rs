@@ -39,16 +39,17 @@ impl std::fmt::Debug for Tls {
 /// SEC1) and checks that they belong together.
 fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let provider = rustls::crypto::ring::default_provider();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?
+    let cert_pem = read_bounded(cert).map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
     if chain.is_empty() {
         return Err(format!("--tls-cert {}: no PEM certificate in it", cert.display()));
     }
     // The key's own error may quote its bytes: name the file only.
-    let private = PrivateKeyDer::from_pem_file(key)
-        .map_err(|_| format!("--tls-key {}: not a readable PEM private key", key.display()))?;
+    let key_pem = zeroize::Zeroizing::new(read_bounded(key).map_err(|e| format!("--tls-key {}: {e}", key.display()))?);
+    let private = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|_| format!("--tls-key {}: not a PEM private key", key.display()))?;
     let signer = provider
         .key_provider
         .load_private_key(private)
@@ -58,6 +59,32 @@ fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
         .keys_match()
         .map_err(|_| format!("--tls-key {} is not the key of --tls-cert {}", key.display(), cert.display()))?;
     Ok(certified)
+}
+
+/// Larger than any certificate chain or key: a file past it (or a device) is refused before
+/// it is read whole.
+const MAX_PEM: u64 = 1 << 20;
+
+/// Reads a regular file of at most [`MAX_PEM`] bytes.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| format!("cannot read it: {}", e.kind()))?;
+    if !file.metadata().map_err(|e| e.to_string())?.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read it: {}", e.kind()))?;
+    if bytes.len() as u64 > MAX_PEM {
+        return Err(format!("larger than {MAX_PEM} bytes"));
+    }
+    Ok(bytes)
 }
 
 impl Tls {
