@@ -13,20 +13,14 @@ use std::time::{Duration, Instant};
 
 /// The CA that issued the cluster's certificate.
 fn cluster_ca() -> Option<String> {
-    let ca = std::env::var("CRUMB_TEST_PG_CA")
-        .ok()
-        .filter(|c| !c.is_empty())
-        .or_else(|| std::env::var("CRUMB_TEST_PG_CLUSTER").ok().map(|dir| format!("{dir}/tls/ca.crt")));
-    match ca.filter(|c| std::path::Path::new(c).exists()) {
-        Some(ca) => Some(ca),
-        None => {
-            common::skip_required(
-                "CRUMB_REQUIRE_POSTGRES",
-                "no TLS on the PostgreSQL test cluster (start it with scripts/pg-test-cluster)",
-            );
-            None
-        }
+    let ca = common::backends::cluster_ca();
+    if ca.is_none() {
+        common::skip_required(
+            "CRUMB_REQUIRE_POSTGRES",
+            "no TLS on the PostgreSQL test cluster (start it with scripts/pg-test-cluster)",
+        );
     }
+    ca
 }
 
 /// A fresh database's URL and the cluster's CA.
