@@ -192,3 +192,15 @@ fn tls_parameters_crumb_cannot_honour_are_refused_by_name() {
         assert!(!err.to_string().contains("s3cretpw"), "{err}");
     }
 }
+
+#[test]
+fn sslmode_does_not_apply_over_a_unix_socket_as_in_libpq() {
+    let Some((url, _)) = setup() else { return };
+    let dir = std::env::var("CRUMB_TEST_PG_CLUSTER").unwrap();
+    let socket: String =
+        dir.bytes().map(|b| if b == b'/' { "%2F".to_owned() } else { (b as char).to_string() }).collect();
+    let url = url.replace("@127.0.0.1:", &format!("@{socket}:"));
+    for mode in ["require", "verify-full"] {
+        assert!(!crumb_uses_tls(&with(&url, &format!("sslmode={mode}"))), "{mode} over a socket");
+    }
+}

@@ -243,7 +243,12 @@ impl PostgresLedger {
             LedgerError::new(LedgerErrorKind::Unsupported, &location, format!("not a PostgreSQL URL: {e}"))
         })?;
         config.connect_timeout(CONNECT_TIMEOUT).keepalives(true).application_name("crumb");
-        config.ssl_mode(tls.driver_mode());
+        // As libpq, sslmode does not apply over a Unix socket: the connection never leaves the
+        // machine, and PostgreSQL offers no TLS there.
+        let unix_only = config.get_hostaddrs().is_empty()
+            && !config.get_hosts().is_empty()
+            && config.get_hosts().iter().all(|h| !matches!(h, postgres::config::Host::Tcp(_)));
+        config.ssl_mode(if unix_only { postgres::config::SslMode::Disable } else { tls.driver_mode() });
         // The roots are read once: a CA file that cannot be used fails the open, not each connection.
         let connector = tls.connector().map_err(|e| LedgerError::unavailable(&location, e.to_string()))?;
         let pool = Pool {

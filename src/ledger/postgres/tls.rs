@@ -18,7 +18,8 @@
 //!
 //! The roots are the certificates in `sslrootcert=PATH`; without it (or with libpq's
 //! `sslrootcert=system`) the Mozilla roots compiled into crumb. No mode falls back to a weaker
-//! one: a server that refuses TLS fails `require` and the verify modes.
+//! one: a server that refuses TLS fails `require` and the verify modes. Over a Unix socket
+//! there is no TLS whatever the mode, as in libpq (the caller decides that).
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
