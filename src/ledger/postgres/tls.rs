@@ -382,7 +382,8 @@ pub fn failure(e: &postgres::Error, settings: &TlsSettings) -> Option<(String, b
     if e.to_string() != "error performing TLS handshake" {
         return None;
     }
-    let mode = settings.effective_mode().as_str();
+    // The mode as the URL gave it, which is what the operator will look for.
+    let mode = settings.mode.as_str();
     let cause = e.source();
     let io = cause.and_then(|c| c.downcast_ref::<std::io::Error>());
     let rustls_error = io.and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref::<rustls::Error>());
