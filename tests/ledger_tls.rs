@@ -40,13 +40,22 @@ fn crumb_uses_tls(url: &str) -> bool {
     let admin = std::env::var("CRUMB_TEST_POSTGRES_URL").unwrap();
     let database = url.split('?').next().unwrap().rsplit('/').next().unwrap().to_owned();
     let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    let rows = client
-        .query(
-            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-             WHERE a.datname = $1 AND a.application_name = 'crumb'",
-            &[&database],
-        )
-        .unwrap();
+    // A connection closed just before (an earlier handle's, a CLI run's) may linger a moment
+    // on the server: wait until crumb's open one is the only one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let rows = loop {
+        let rows = client
+            .query(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.datname = $1 AND a.application_name = 'crumb'",
+                &[&database],
+            )
+            .unwrap();
+        if rows.len() == 1 || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     drop(ledger);
     assert_eq!(rows.len(), 1, "one connection of crumb's to {database}");
     rows[0].get(0)
