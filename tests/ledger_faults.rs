@@ -10,7 +10,7 @@
 
 use crate::common;
 
-use common::backends::{cluster_alone, fresh_postgres_database};
+use common::backends::{cluster_alone, cluster_ca, fresh_postgres_database};
 use common::server::{start_replicas, Server};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -131,7 +131,13 @@ fn setup() -> Option<(String, Server, Server, Vec<String>)> {
         return None;
     }
     let url = fresh_postgres_database()?;
-    let (a, b) = start_replicas(&url);
+    // The replicas check the server's certificate: each connection replaced after a fault is a
+    // new handshake under verify-full, and the retries must hold through it.
+    let replicas_url = match cluster_ca() {
+        Some(ca) => format!("{url}?sslmode=verify-full&sslrootcert={ca}"),
+        None => url.clone(),
+    };
+    let (a, b) = start_replicas(&replicas_url);
     let tokens = (0..AGENTS).map(|_| a.mint(&["--balance", &BALANCE.to_string()])).collect();
     Some((url, a, b, tokens))
 }

@@ -23,6 +23,7 @@ mod ledger;
 mod ledger_conformance;
 mod ledger_faults;
 mod ledger_races;
+mod ledger_tls;
 mod ledger_url;
 mod mcp;
 mod nginx;

@@ -822,6 +822,13 @@ mod tests {
         assert_eq!(redact_url("postgres://crumb:s3/cret@db/ledger"), "postgres://crumb:***@db:5432/ledger");
         assert_eq!(redact_url("postgres://crumb@db/ledger?password=x"), "postgres://crumb:***@db:5432/ledger");
         assert_eq!(redact_url("postgresql://db"), "postgresql://db:5432");
+        // TLS parameters the driver would refuse (crumb reads them) still leave the URL shown.
+        let tls = "postgres://crumb:s3cret@db/ledger?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&password=x";
+        assert_eq!(redact_url(tls), "postgres://crumb:***@db:5432/ledger");
+        assert_eq!(
+            redact_url("postgres://crumb:s3cret@db/ledger?sslmode=bogus"),
+            "postgres://crumb:***@db:5432/ledger"
+        );
         assert_eq!(redact_url("/var/lib/crumb/ledger.sqlite3"), "/var/lib/crumb/ledger.sqlite3");
         assert_eq!(redact_url("mysql://u:pw@db/x"), "mysql://(not shown)");
         assert!(is_postgres_url("postgresql://x") && !is_postgres_url("/var/lib/crumb/ledger.sqlite3"));

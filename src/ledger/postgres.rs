@@ -11,7 +11,12 @@
 //! Failures: serialization failures and deadlocks are retried; a dropped connection is
 //! replaced and the write retried (a settle whose commit was acknowledged to nobody finds its
 //! own record on the retry, and the caller replays it: never a successor without a record);
-//! when the database stays down the caller gets [`LedgerErrorKind::Unavailable`].
+//! when the database stays down the caller gets [`LedgerErrorKind::Unavailable`]. A TLS
+//! failure (a certificate refused, a server without TLS under `sslmode=require`) is that too,
+//! at once: trying again would meet the same certificate. A connection dropped during the
+//! handshake is retried as any other.
+//!
+//! TLS: libpq's `sslmode` and `sslrootcert` in the URL, over rustls (see the `tls` module).
 
 use super::window::{self, RateLimited, Window};
 use super::{
@@ -23,9 +28,11 @@ use crate::backoff::Backoff;
 use crate::limits;
 use crate::token::identifier::Nonce;
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::{Client, Row, Transaction};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+mod tls;
 
 /// The schema version this crumb writes.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -90,6 +97,7 @@ const STATUS_COLUMNS: &str = "spent_at, spent_request, spent_kind, spent_cost, s
 
 pub struct PostgresLedger {
     location: String,
+    tls: tls::TlsSettings,
     pool: Pool,
 }
 
@@ -120,6 +128,7 @@ impl Conn {
 /// Connections to reuse, and a cap on how many are open at once.
 struct Pool {
     config: postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     idle: Mutex<Vec<Conn>>,
     open: Mutex<usize>,
     freed: Condvar,
@@ -151,7 +160,9 @@ pub fn redact(url: &str) -> String {
     if after_credentials.split('?').next().unwrap_or("").contains('@') {
         return format!("{scheme}://(not shown: an unencoded @ in it)");
     }
-    match url.parse::<postgres::Config>() {
+    // sslmode and sslrootcert are crumb's to read, and the driver refuses some of their values.
+    let (driver_url, _) = tls::split_url(url);
+    match driver_url.parse::<postgres::Config>() {
         Ok(config) => describe(scheme, &config),
         Err(_) => format!("{scheme}://(not shown: not a URL PostgreSQL's driver reads)"),
     }
@@ -224,20 +235,31 @@ fn encode_host(name: &str) -> String {
 impl PostgresLedger {
     /// Connects to `url`, applies migrations (unless `read_only`) and checks the schema.
     pub fn open(url: &str, options: OpenOptions) -> Result<Self, LedgerError> {
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            LedgerError::new(LedgerErrorKind::Unsupported, redact(url), format!("not a PostgreSQL URL: {e}"))
-        })?;
         // Every message and log line names the database by what the driver parsed, never the URL.
         let location = redact(url);
+        let (driver_url, tls) =
+            tls::settings(url).map_err(|e| LedgerError::new(LedgerErrorKind::Unsupported, &location, e.to_string()))?;
+        let mut config: postgres::Config = driver_url.parse().map_err(|e: postgres::Error| {
+            LedgerError::new(LedgerErrorKind::Unsupported, &location, format!("not a PostgreSQL URL: {e}"))
+        })?;
         config.connect_timeout(CONNECT_TIMEOUT).keepalives(true).application_name("crumb");
+        // As libpq, sslmode does not apply over a Unix socket: the connection never leaves the
+        // machine, and PostgreSQL offers no TLS there.
+        let unix_only = config.get_hostaddrs().is_empty()
+            && !config.get_hosts().is_empty()
+            && config.get_hosts().iter().all(|h| !matches!(h, postgres::config::Host::Tcp(_)));
+        config.ssl_mode(if unix_only { postgres::config::SslMode::Disable } else { tls.driver_mode() });
+        // The roots are read once: a CA file that cannot be used fails the open, not each connection.
+        let connector = tls.connector().map_err(|e| LedgerError::unavailable(&location, e.to_string()))?;
         let pool = Pool {
             config,
+            tls: connector,
             idle: Mutex::new(Vec::new()),
             open: Mutex::new(0),
             freed: Condvar::new(),
             max: options.concurrency.clamp(1, 64),
         };
-        let ledger = PostgresLedger { location, pool };
+        let ledger = PostgresLedger { location, tls, pool };
         let found = ledger.run(|conn| {
             let mut tx = conn.client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -282,6 +304,10 @@ impl PostgresLedger {
             match outcome {
                 Ok(value) => return Ok(value),
                 Err(Failure::Corrupt(reason)) => return Err(LedgerError::corrupt(&self.location, reason)),
+                // A certificate refused now is refused on the next try too: said at once.
+                Err(Failure::Db(e)) if matches!(tls::failure(&e, &self.tls), Some((_, false))) => {
+                    return Err(self.classify(e))
+                }
                 Err(Failure::Db(e)) if retryable(&e) && backoff.wait() => {}
                 Err(Failure::Db(e)) => return Err(self.classify(e)),
             }
@@ -289,6 +315,9 @@ impl PostgresLedger {
     }
 
     fn classify(&self, e: postgres::Error) -> LedgerError {
+        if let Some((reason, _)) = tls::failure(&e, &self.tls) {
+            return LedgerError::unavailable(&self.location, reason).with_source(e);
+        }
         let (kind, reason) = match e.code() {
             Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
                 (LedgerErrorKind::Conflict, "concurrent writes kept conflicting".to_owned())
@@ -661,7 +690,7 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Conn, postgres::Error> {
-        let mut client = self.config.connect(NoTls)?;
+        let mut client = self.config.connect(self.tls.clone())?;
         client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"))?;
         Ok(Conn { client, statements: Default::default() })
     }

@@ -85,3 +85,12 @@ pub fn fresh_postgres_database() -> Option<String> {
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
     Some(format!("{base}/{name}"))
 }
+
+/// The CA that issued the test cluster's TLS certificate (`scripts/pg-test-cluster` makes it).
+pub fn cluster_ca() -> Option<String> {
+    let ca = std::env::var("CRUMB_TEST_PG_CA")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| std::env::var("CRUMB_TEST_PG_CLUSTER").ok().map(|dir| format!("{dir}/tls/ca.crt")))?;
+    std::path::Path::new(&ca).exists().then_some(ca)
+}
