@@ -591,4 +591,22 @@ fn smaller_mistakes_in_a_file_are_refused_or_read_as_the_flag_reads_them() {
     let (code, out, err) = check(&env, &["--config", &config, "--upstream-header", "X-Team: b"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("X-Team = \"(not shown)\"  # flag") && !out.contains("x-org"), "{out}");
+    // Headers crumb owns, a name given twice, a credential on the command line.
+    for (text, expected) in [
+        ("[upstream-headers]\nTransfer-Encoding = \"chunked\"", "set by crumb"),
+        ("[upstream-headers]\nX-Request-Id = \"x\"", "set by crumb"),
+        ("[upstream-headers]\nX-A = \"one\"\nx-a = \"two\"", "given twice"),
+        ("[upstream-headers]\nX-Api-Key = \"env:CRUMB_TEST_EMPTY\"", "empty"),
+    ] {
+        let config = env.file("serve.toml", format!("upstream = \"http://127.0.0.1:9\"\n{text}\n").as_bytes());
+        let (code, _, err) = check(&env, &["--config", &config], &[("CRUMB_TEST_EMPTY", "")]);
+        assert_eq!(code, 2, "{text}: {err}");
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+    let plain = env.file("plain.toml", b"upstream = \"http://127.0.0.1:9\"\n");
+    for header in ["Authorization: Bearer sk-on-argv", "Host: evil.example"] {
+        let (code, _, err) = check(&env, &["--config", &plain, "--upstream-header", header], &[]);
+        assert_eq!(code, 2, "{header}: {err}");
+        assert!(!err.contains("sk-on-argv"), "{err}");
+    }
 }

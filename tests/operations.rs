@@ -530,6 +530,12 @@ fn an_operator_revoking_an_unseen_nonce_over_http_is_told_it_is_unknown_unless_i
     assert_eq!(code, 0, "{out}{err}");
     let (status, doc) = server.post("/v1/verify", &serde_json::json!({ "token": unused }));
     assert_eq!((status, doc["code"].as_str()), (403, Some("revoked")), "{doc}");
+    // The operator credential given as --token-file: --unseen goes along too.
+    let another = server.mint(&["--balance", "5"]);
+    let another_nonce = server.nonce(&another);
+    let args = ["revoke", "--server", &server.url, "--token-file", &operator, "--nonce", &another_nonce, "--unseen"];
+    let (code, out, err) = env.run(&args);
+    assert_eq!(code, 0, "{out}{err}");
     // A holder's token cannot learn whether a nonce is known: it is not an operator.
     let holder = server.mint(&["--balance", "5"]);
     let (status, doc) =

@@ -137,8 +137,33 @@ fn base_of(file: &Path) -> PathBuf {
     }
 }
 
+/// Refuses an upstream header crumb must own: one that frames the message or names the
+/// connection (a second `Content-Length` or `Transfer-Encoding` could split the request in
+/// two), the `Host`, or the forwarding and request-id headers crumb itself sets.
+pub fn check_upstream_header_name(name: &HeaderName) -> std::result::Result<(), String> {
+    const OWNED: &[&str] = &[
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+        "forwarded",
+        "x-request-id",
+        "idempotency-key",
+    ];
+    let lower = name.as_str();
+    if OWNED.contains(&lower) || lower.starts_with("x-forwarded-") || lower.starts_with("crumb-") {
+        return Err(format!("{name} is set by crumb (or frames the request): it cannot be injected"));
+    }
+    Ok(())
+}
+
 /// Whether a header's name says its value is a credential: such a value must be a reference.
-fn names_a_credential(name: &str) -> bool {
+pub fn names_a_credential(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
         || ["key", "token", "secret", "password", "auth", "credential", "signature"].iter().any(|w| name.contains(w))
@@ -306,10 +331,19 @@ impl ServeFile {
         let sources = Sources::take(&mut table, path, false)?;
         let upstream_headers = match table.remove("upstream-headers") {
             None => Vec::new(),
-            Some(toml::Value::Table(headers)) => headers
-                .into_iter()
-                .map(|(name, value)| upstream_header(&name, &value, &where_("upstream-headers"), &base_of(path)))
-                .collect::<Result<_>>()?,
+            Some(toml::Value::Table(headers)) => {
+                let headers: Vec<(HeaderName, Reference, HeaderValue)> = headers
+                    .into_iter()
+                    .map(|(name, value)| upstream_header(&name, &value, &where_("upstream-headers"), &base_of(path)))
+                    .collect::<Result<_>>()?;
+                // Names are case-insensitive: `X-A` and `x-a` would be one header, sent once.
+                for (i, (name, _, _)) in headers.iter().enumerate() {
+                    if headers[..i].iter().any(|(n, _, _)| n == name) {
+                        return Err(bad_input(format!("{}: {name} is given twice", where_("upstream-headers"))));
+                    }
+                }
+                headers
+            }
             Some(_) => {
                 return Err(bad_input(format!("{} is a table of `Name = \"value\"`", where_("upstream-headers"))))
             }
@@ -409,6 +443,7 @@ fn upstream_header(
 ) -> Result<(HeaderName, Reference, HeaderValue)> {
     let header = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| bad_input(format!("{what}: `{name}` is not a header name")))?;
+    check_upstream_header_name(&header).map_err(|why| bad_input(format!("{what}: {why}")))?;
     let toml::Value::String(text) = value else {
         return Err(bad_input(format!("{what}: {name} is a string")));
     };
@@ -419,6 +454,9 @@ fn upstream_header(
         )));
     }
     let resolved = reference.resolve(text, &format!("{what}: {name}"))?;
+    if resolved.is_empty() {
+        return Err(bad_input(format!("{what}: {name}: the value is empty ({})", reference.shown())));
+    }
     let mut value = HeaderValue::from_str(&resolved)
         .map_err(|_| bad_input(format!("{what}: {name}: the value is not a valid header value")))?;
     value.set_sensitive(true);
@@ -538,14 +576,17 @@ pub fn render(
 
 /// How a ledger location from a file is shown: its reference when it was one.
 pub fn shown_ledger(location: &str) -> Result<(String, &'static str)> {
+    let shown = |reference: &Reference| match reference {
+        Reference::Inline => crumb::ledger::redact_url(location),
+        r => format!("{} ({})", crumb::ledger::redact_url(location), r.shown()),
+    };
     if let Some((_, reference)) = SERVE_SOURCES.get().and_then(|s| s.ledger.as_ref()) {
-        let shown = match reference {
-            Reference::Inline => crumb::ledger::redact_url(location),
-            r => format!("{} ({})", crumb::ledger::redact_url(location), r.shown()),
-        };
-        return Ok((shown, "file"));
+        return Ok((shown(reference), "file"));
     }
-    Ok((crumb::ledger::redact_url(location), "resolved"))
+    if let Some((_, reference)) = user_sources()?.1.ledger.as_ref() {
+        return Ok((shown(reference), "defaults file"));
+    }
+    Ok((crumb::ledger::redact_url(location), "default"))
 }
 
 #[cfg(test)]

@@ -188,6 +188,10 @@ fn remote(args: &RevokeArgs, url: &str) -> Result<Value> {
             let mut body = json!({ "token": token.trim() });
             if args.nonce.is_some() {
                 body["nonce"] = json!(args.target()?.to_string());
+                // An operator credential may come as --token-file too.
+                if args.unseen {
+                    body["unseen"] = json!(true);
+                }
             }
             remote.post("/v1/revoke", &body)
         }

@@ -227,6 +227,14 @@ fn upstream_header(text: &str) -> Result<(HeaderName, HeaderValue)> {
         text.split_once(':').ok_or_else(|| bad_input("--upstream-header is `Name: value`".to_string()))?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| bad_input(format!("--upstream-header: `{}` is not a header name", name.trim())))?;
+    super::config::check_upstream_header_name(&name).map_err(|why| bad_input(format!("--upstream-header: {why}")))?;
+    if super::config::names_a_credential(name.as_str()) && !value.contains("${") {
+        // The command line is visible to every user of the machine (ps, /proc).
+        return Err(bad_input(format!(
+            "--upstream-header {name} looks like a credential: take it from the environment (`{name}: Bearer ${{VAR}}`) \
+             or a config file's `file:` reference, never the command line"
+        )));
+    }
     let mut expanded = String::new();
     let mut rest = value.trim();
     while let Some(start) = rest.find("${") {
@@ -374,6 +382,8 @@ fn check(loaded: &Loaded) -> Result<u8> {
     crumb::ledger::check_location(&location).map_err(|e| bad_input(e.to_string()))?;
     let (ledger, from) = if loaded.args.ledger.ledger.is_some() {
         (crumb::ledger::redact_url(&location), "flag")
+    } else if std::env::var_os("CRUMB_LEDGER").is_some_and(|l| !l.is_empty()) {
+        (crumb::ledger::redact_url(&location), "environment")
     } else {
         super::config::shown_ledger(&location)?
     };
@@ -434,7 +444,7 @@ async fn reload(state: &AppState, argv: &[OsString], config: Option<&std::path::
         }
         tracing::error!(
             settings = %names.join(", "),
-            "configuration not reloaded: these settings change only with a restart; the configuration in force stays"
+            "configuration not reloaded: these settings change only with a restart; the configuration in force stays (keys, TLS certificate and audit log are reloaded on their own)"
         );
         return;
     }
@@ -493,7 +503,12 @@ async fn keep_current(state: Arc<AppState>, mut reloads: Reloads, mut hangup: to
                 }
                 reload(&state, &reloads.argv, reloads.config.as_deref(), &mut reloads.effective).await;
                 if let Some(tls) = reloads.tls.clone() {
-                    match tokio::task::spawn_blocking(move || tls.reload()).await {
+                    match tokio::task::spawn_blocking(move || {
+                        super::args::warn_if_readable(tls.key_path());
+                        tls.reload()
+                    })
+                    .await
+                    {
                         Ok(Ok(())) => tracing::info!("TLS certificate reloaded"),
                         Ok(Err(e)) => tracing::error!(error = %e, "TLS certificate not reloaded: the certificate in force stays"),
                         Err(_) => tracing::error!("TLS certificate not reloaded: the reload failed"),

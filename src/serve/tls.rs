@@ -114,6 +114,11 @@ impl Tls {
         Ok(())
     }
 
+    /// The private key's file, to warn when others can read it.
+    pub fn key_path(&self) -> &Path {
+        &self.key
+    }
+
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         self.acceptor.clone()
     }

@@ -155,6 +155,13 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
         .collect();
     LENIENT.decode(&normalised).map_err(|e| match e {
         base64::DecodeError::InvalidLength(_) => DecodeError::Truncated("its base64 length is impossible".into()),
+        // The byte as a reader sees it (`'"'`, `'\u{1}'`), not as a number.
+        base64::DecodeError::InvalidByte(offset, byte) => {
+            DecodeError::Base64(format!("{:?} at character {offset} is not base64", char::from(byte)))
+        }
+        base64::DecodeError::InvalidLastSymbol(offset, byte) => {
+            DecodeError::Base64(format!("{:?} at character {offset} cannot end base64", char::from(byte)))
+        }
         other => DecodeError::Base64(other.to_string()),
     })
 }
