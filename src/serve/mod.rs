@@ -77,7 +77,9 @@ impl AppState {
     }
 }
 
-/// The route patterns, as metrics label them.
+/// The route patterns, as metrics label them: in the `:param` and `*rest` syntax of axum 0.7,
+/// which the `route` label has always carried (axum 0.8 writes them `{param}`, `{*rest}`:
+/// [`route_label`] maps one to the other, so dashboards and alerts keep their series).
 const ROUTES: &[&str] = &[
     "/v1/verify",
     "/v1/spend",
@@ -128,11 +130,11 @@ fn service(state: Arc<AppState>, listener: Listener) -> Router {
         .route("/v1/top-up", post(routes::top_up))
         .route("/v1/status", get(routes::status))
         .route("/v1/lineage", get(routes::lineage_own))
-        .route("/v1/lineage/:nonce", get(routes::lineage))
+        .route("/v1/lineage/{nonce}", get(routes::lineage))
         // Every method a metered request may have: Envoy asks with the original request's own.
         .route("/v1/authz", authz::methods(authz::authz_root))
         .route("/v1/authz/", authz::methods(authz::authz_path))
-        .route("/v1/authz/*path", authz::methods(authz::authz_path))
+        .route("/v1/authz/{*path}", authz::methods(authz::authz_path))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
@@ -181,15 +183,29 @@ pub fn proxy_app(state: Arc<AppState>) -> Router {
     // The proxy's layer first: it covers the proxied routes only.
     let router = Router::new()
         .route("/", any(proxy::proxy))
-        .route("/*path", any(proxy::proxy))
+        .route("/{*path}", any(proxy::proxy))
         .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe_proxy));
     let router = if state.well_known {
         router.nest(WELL_KNOWN, holder_routes(state.clone()))
     } else {
-        router.route(WELL_KNOWN, any(routes::not_found)).route(&format!("{WELL_KNOWN}/*rest"), any(routes::not_found))
+        router
+            .route(WELL_KNOWN, any(routes::not_found))
+            .route(&format!("{WELL_KNOWN}/{{*rest}}"), any(routes::not_found))
     };
     router.with_state(state)
+}
+
+/// The `route` label of a request's matched route pattern: one of [`ROUTES`], written as
+/// before axum 0.8 (`/v1/lineage/:nonce`, not `/v1/lineage/{nonce}`), or "unmatched".
+fn route_label(matched: Option<&str>) -> &'static str {
+    let Some(matched) = matched else { return "unmatched" };
+    let legacy = if matched.contains('{') {
+        std::borrow::Cow::Owned(matched.replace("{*", "*").replace('{', ":").replace('}', ""))
+    } else {
+        std::borrow::Cow::Borrowed(matched)
+    };
+    ROUTES.iter().copied().find(|r| *r == legacy).unwrap_or("unmatched")
 }
 
 /// The holder routes' requests under [`WELL_KNOWN`], counted by their route and bounded by
@@ -200,8 +216,7 @@ async fn observe_prefixed(
     req: Request,
     next: Next,
 ) -> Response {
-    let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let route = ROUTES.iter().copied().find(|r| Some(*r) == matched.as_deref()).unwrap_or("unmatched");
+    let route = route_label(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
     observed(&state, route, state.timeout, peer, req, next).await
 }
 
@@ -224,8 +239,7 @@ async fn observe(
     req: Request,
     next: Next,
 ) -> Response {
-    let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str());
-    let route = ROUTES.iter().copied().find(|r| Some(*r) == matched).unwrap_or("unmatched");
+    let route = route_label(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
     observed(&state, route, state.timeout, peer, req, next).await
 }
 
@@ -421,5 +435,18 @@ mod tests {
         assert_eq!((status, doc["code"].as_str()), (StatusCode::FORBIDDEN, Some("caveat-failed")));
         let (status, doc) = post(app, "/v1/verify", "{".into()).await;
         assert_eq!((status, doc["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad-json")));
+    }
+
+    /// The `route` label keeps the values it had before axum 0.8 changed the pattern syntax.
+    #[test]
+    fn route_labels_keep_the_axum_0_7_syntax() {
+        assert_eq!(route_label(Some("/v1/lineage/{nonce}")), "/v1/lineage/:nonce");
+        assert_eq!(route_label(Some("/.well-known/crumb/v1/lineage/{nonce}")), "/.well-known/crumb/v1/lineage/:nonce");
+        assert_eq!(route_label(Some("/v1/authz/{*path}")), "/v1/authz/*path");
+        assert_eq!(route_label(Some("/v1/authz/")), "/v1/authz/");
+        assert_eq!(route_label(Some("/v1/verify")), "/v1/verify");
+        assert_eq!(route_label(Some("/.well-known/crumb/v1/verify")), "/.well-known/crumb/v1/verify");
+        assert_eq!(route_label(Some("/nowhere/{x}")), "unmatched");
+        assert_eq!(route_label(None), "unmatched");
     }
 }

@@ -55,7 +55,6 @@ pub struct Body {
 /// A JSON body whose every failure is a JSON error with a stable code.
 pub struct JsonBody(pub Body);
 
-#[axum::async_trait]
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
