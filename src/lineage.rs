@@ -71,8 +71,10 @@ pub fn view(
             "a holder reads the lineage of its own token only; another nonce needs an operator credential",
         ));
     }
-    let entry =
-        verifier.keys().key_for(&credential.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))?;
+    let entry = verifier
+        .keys()
+        .key_for(&credential.identifier)
+        .map_err(|e| denied(DenialCode::of_key_error(&e), e.to_string()))?;
     let info = ledger.info(&own)?;
     let mut tree = if info.status.spent.is_none() && info.status.revoked_at.is_none() {
         // A live token is its holder's current token: the holder reads the tree it is

@@ -562,7 +562,7 @@ fn commit_waiting(ledger: &dyn Ledger, reservation: &Reservation, commit: &Commi
 }
 
 pub(crate) fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result<&'k KeyEntry, Error> {
-    verifier.keys().key_for(&token.identifier).map_err(|e| denied(DenialCode::UnknownKey, e.to_string()))
+    verifier.keys().key_for(&token.identifier).map_err(|e| denied(DenialCode::of_key_error(&e), e.to_string()))
 }
 
 /// Answers a token the ledger already consumed: the same successors if this is the same

@@ -53,6 +53,15 @@ pub enum DenialCode {
 }
 
 impl DenialCode {
+    /// The denial of a token whose key cannot verify it: a retired key is `retired-key`, any
+    /// other key problem `unknown-key`. Every path that looks a token's key up says it so.
+    pub fn of_key_error(e: &crate::error::KeyError) -> DenialCode {
+        match e {
+            crate::error::KeyError::Retired(_) => DenialCode::RetiredKey,
+            _ => DenialCode::UnknownKey,
+        }
+    }
+
     /// Every denial code, for tables and tests.
     pub const ALL: [DenialCode; 25] = [
         DenialCode::BadSignature,
@@ -352,10 +361,7 @@ impl<'k> Verifier<'k> {
         let entry = match self.keys.key_for(&token.identifier) {
             Ok(entry) => entry,
             Err(e) => {
-                let code = match e {
-                    crate::error::KeyError::Retired(_) => DenialCode::RetiredKey,
-                    _ => DenialCode::UnknownKey,
-                };
+                let code = DenialCode::of_key_error(&e);
                 report.denial = Some(Denial::new(code, format!("cannot verify with this key: {e}")));
                 return report;
             }
