@@ -7,7 +7,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::Path;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// Length of a key crumb generates.
 pub const KEY_LEN: usize = 32;
@@ -120,10 +120,36 @@ fn base64_problem(e: &base64::DecodeError) -> String {
 /// Reads a key file.
 pub fn read_key_file(path: &Path, format: KeyFormat) -> Result<RootKey, KeyError> {
     check_secret_file(path)?;
-    let mut material = std::fs::read(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
-    let key = RootKey::parse(&material, format);
-    material.zeroize();
-    key
+    let material = read_secret_file(path)?;
+    RootKey::parse(&material, format)
+}
+
+/// Larger than any key file or keyring: a file past it is refused before it is read whole.
+const MAX_SECRET_FILE: u64 = 1 << 20;
+
+/// Reads a key file or a keyring: a regular file (a FIFO or a device would block the read,
+/// and with it a server's reload and shutdown) of at most 1 MiB, into memory wiped on drop.
+pub fn read_secret_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+    use std::io::Read;
+    let refused = |why: &str| KeyError::Read {
+        path: path.into(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned()),
+    };
+    let read = |source| KeyError::Read { path: path.into(), source };
+    // Looked at before opening: opening a FIFO for reading waits for a writer.
+    if !std::fs::metadata(path).map_err(read)?.is_file() {
+        return Err(refused("not a regular file"));
+    }
+    let file = std::fs::File::open(path).map_err(read)?;
+    if !file.metadata().map_err(read)?.is_file() {
+        return Err(refused("not a regular file"));
+    }
+    let mut material = zeroize::Zeroizing::new(Vec::new());
+    file.take(MAX_SECRET_FILE + 1).read_to_end(&mut material).map_err(read)?;
+    if material.len() as u64 > MAX_SECRET_FILE {
+        return Err(refused("larger than 1 MiB"));
+    }
+    Ok(material)
 }
 
 /// Refuses a secret file that anyone may write (someone could have replaced the key).

@@ -72,10 +72,9 @@ impl Keyring {
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         crate::key::check_secret_file(path)?;
         let bad = |reason: String| KeyError::Keyring { path: path.into(), reason };
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?,
-        );
-        let file: KeyringFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let bytes = crate::key::read_secret_file(path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+        let file: KeyringFile = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if file.version != 1 {
             return Err(bad(format!("unsupported keyring version {}", file.version)));
         }

@@ -610,3 +610,32 @@ fn smaller_mistakes_in_a_file_are_refused_or_read_as_the_flag_reads_them() {
         assert!(!err.contains("sk-on-argv"), "{err}");
     }
 }
+
+/// A key file or keyring swapped for a FIFO is refused, not waited on: a command answers at
+/// once, and a server's reload says so and its shutdown still completes.
+#[test]
+fn a_fifo_for_a_key_is_refused_and_a_reload_never_hangs_on_it() {
+    let env = Env::new();
+    let ring = env.path("ring.json").display().to_string();
+    env.ok(&["keygen", "--keyring", &ring]);
+    let config = env.file(
+        "serve.toml",
+        b"listen = \"127.0.0.1:0\"\nadmin-listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n",
+    );
+    let mut served = Served::start(&env, &["--config", &config, "--keyring", &ring], &[]);
+    std::fs::rename(&ring, env.path("ring.bak")).unwrap();
+    assert!(std::process::Command::new("mkfifo").args(["-m", "600", &ring]).status().unwrap().success());
+    served.hangup();
+    served.wait_log("keys not reloaded", 1);
+    let started = Instant::now();
+    let (code, _, err) = env.run(&["mint", "--keyring", &ring, "--balance", "1"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(std::process::Command::new("kill").arg(served.child.id().to_string()).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while served.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the server did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
