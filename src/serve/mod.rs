@@ -170,7 +170,7 @@ fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Rout
         .route("/v1/lineage", get(routes::lineage_own))
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
-        .layer(middleware::from_fn_with_state(state.clone(), observe_prefixed))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -208,18 +208,6 @@ fn route_label(matched: Option<&str>) -> &'static str {
     ROUTES.iter().copied().find(|r| *r == legacy).unwrap_or("unmatched")
 }
 
-/// The holder routes' requests under [`WELL_KNOWN`], counted by their route and bounded by
-/// the API's timeout.
-async fn observe_prefixed(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = route_label(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
-    observed(&state, route, state.timeout, peer, req, next).await
-}
-
 /// The proxy's requests, timed and counted as one route; bounded by the upstream's timeout
 /// (and a little more for crumb's own work), not the API's.
 async fn observe_proxy(
@@ -232,7 +220,8 @@ async fn observe_proxy(
     observed(&state, "proxy", limit, peer, req, next).await
 }
 
-/// Times every request, bounds it by the timeout, and counts it by route and status.
+/// Times every request (the JSON API's, and the holder routes' under [`WELL_KNOWN`]), bounds it
+/// by the API's timeout, and counts it by route and status.
 async fn observe(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
