@@ -6,6 +6,7 @@
 //! `cargo bench --bench spend` prints ops/s and ratios. Not a timed test: it asserts nothing.
 
 use crumb::ledger::SqliteLedger;
+use crumb::ledger::Wait as _;
 use crumb::token::identifier::Nonce;
 use crumb::{Context, Keyring, Macaroon, RootKey, TokenId, Verifier};
 use std::time::Instant;
@@ -32,7 +33,7 @@ fn spend_all(keys: &Keyring, ledger: &SqliteLedger, tokens: Vec<Macaroon>) {
     ctx.action = Some("pay".into());
     ctx.cost = 1;
     for t in tokens {
-        crumb::spend::spend(&verifier, ledger, t, vec![], &ctx, None).expect("spend");
+        crumb::spend::spend(&verifier, ledger, t, vec![], &ctx, None).wait().expect("spend");
     }
 }
 

@@ -70,6 +70,18 @@ impl Backoff {
             None => false,
         }
     }
+
+    /// [`Backoff::wait`] for async callers: the pause holds no thread (a timer of its own,
+    /// so it runs on any executor).
+    pub async fn pause(&mut self) -> bool {
+        match self.next() {
+            Some(pause) => {
+                futures_timer::Delay::new(pause).await;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Iterator for Backoff {

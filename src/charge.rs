@@ -131,7 +131,7 @@ fn key_part(request_id: &str) -> Option<&str> {
 
 /// Verifies `token` for the request in `ctx` (whose `cost` is the price, at least 1) and
 /// holds it until `ttl` has passed, unless settled or released before.
-pub fn hold(
+pub async fn hold(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: Macaroon,
@@ -142,7 +142,7 @@ pub fn hold(
 ) -> Result<Held, Error> {
     match prepare_hold(verifier, token, discharges, ctx, request_id, ttl) {
         Ok(prepared) => {
-            let reserved = ledger.reserve(&prepared.reservation)?;
+            let reserved = ledger.reserve(&prepared.reservation).await?;
             conclude_hold(verifier, prepared, reserved)
         }
         Err(Unheld::Refused(e)) => Err(e),
@@ -151,7 +151,7 @@ pub fn hold(
             // A token that failed by nothing but time is still answered its own settled
             // request (a lost answer must not lose the change because the token expired since).
             if let Some(token) = expired {
-                let status = ledger.status(&nonce)?;
+                let status = ledger.status(&nonce).await?;
                 if status.revoked_at.is_some() {
                     return Err(spend::revoked());
                 }
@@ -159,7 +159,7 @@ pub fn hold(
                     return answer_again(verifier, &token, nonce, request_id, spent).map(Held::Answered);
                 }
             }
-            Err(spend::standing_first(ledger, &nonce).unwrap_or(e))
+            Err(spend::standing_first(ledger, &nonce).await.unwrap_or(e))
         }
     }
 }
@@ -169,12 +169,6 @@ pub fn hold(
 pub struct PreparedHold {
     reservation: Reservation,
     terms: Terms,
-}
-
-impl PreparedHold {
-    pub(crate) fn reservation(&self) -> &Reservation {
-        &self.reservation
-    }
 }
 
 /// Why a hold could not be prepared.
@@ -303,13 +297,13 @@ fn answer_again(
 /// would lapse, and a hold the ledger lost (it lapsed, or a crash took it) is recorded as a
 /// plain commit if the token is still free. On failure the hold is kept, never released: a
 /// request that reached the upstream must not leave its token free to pay for it again.
-pub fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, cost: u64) -> Result<Receipt, Error> {
-    settle_with(verifier, ledger, hold, cost, 0)
+pub async fn settle(verifier: &Verifier<'_>, ledger: &dyn Ledger, hold: Hold, cost: u64) -> Result<Receipt, Error> {
+    settle_with(verifier, ledger, hold, cost, 0).await
 }
 
 /// [`settle`], the successor taking in `credit` returned to the token's lineage; when the
 /// ledger says another amount is owed, the successor is issued again with it.
-fn settle_with(
+async fn settle_with(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     hold: Hold,
@@ -331,8 +325,8 @@ fn settle_with(
     loop {
         let (ticket, commit) = (&prepared.hold.ticket, &prepared.commit);
         let reservation = &prepared.hold.reservation;
-        let outcome = match ledger.settle(ticket, commit) {
-            Ok(CommitOutcome::ReservationLost) => ledger.commit(reservation, commit),
+        let outcome = match ledger.settle(ticket, commit).await {
+            Ok(CommitOutcome::ReservationLost) => ledger.commit(reservation, commit).await,
             other => other,
         };
         match outcome {
@@ -341,7 +335,7 @@ fn settle_with(
                 prepared = prepare_settle(verifier, prepared.into_hold(), cost, owed).map_err(|failed| failed.1)?;
             }
             Ok(outcome) => return conclude_settle(verifier, prepared, outcome),
-            Err(e) if e.kind() == LedgerErrorKind::Unavailable && backoff.wait() => {}
+            Err(e) if e.kind() == LedgerErrorKind::Unavailable && backoff.pause().await => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -357,12 +351,6 @@ pub struct PreparedSettle {
 }
 
 impl PreparedSettle {
-    pub(crate) fn ticket(&self) -> &Ticket {
-        &self.hold.ticket
-    }
-    pub(crate) fn commit(&self) -> &Commit {
-        &self.commit
-    }
     /// The hold back, for a settle that must take another path.
     pub(crate) fn into_hold(self) -> Hold {
         self.hold
@@ -439,8 +427,8 @@ pub(crate) fn conclude_settle(
 }
 
 /// Gives a held token back untouched (its request never reached the upstream).
-pub fn release(ledger: &dyn Ledger, hold: Hold) -> Result<(), Error> {
-    Ok(ledger.release(&hold.ticket)?)
+pub async fn release(ledger: &dyn Ledger, hold: Hold) -> Result<(), Error> {
+    Ok(ledger.release(&hold.ticket).await?)
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub(crate) fn holder_act(
 
 /// Revokes the delegation `child` on the presentation of `holder`, a live token of the lineage
 /// that split it off.
-pub fn revoke(
+pub async fn revoke(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     holder: &Macaroon,
@@ -90,7 +90,7 @@ pub fn revoke(
             "that is this token itself, not a delegation it split off (to stop a token you hold, revoke it by possession)",
         ));
     }
-    match ledger.revoke_delegation(&own, &child, at)? {
+    match ledger.revoke_delegation(&own, &child, at).await? {
         DelegationRevoke::Revoked { revoked, returned } => {
             Ok(Revocation { nonce: child, revoked, returned: Some(returned) })
         }
@@ -127,7 +127,7 @@ pub struct GiveBackReceipt {
 /// the lineage it was split from. Idempotent by request id: the same token retried with the
 /// same id is answered the same. A token that has expired may still give back (its credit
 /// would otherwise be stranded); any other failure refuses.
-pub fn give_back(
+pub async fn give_back(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: Macaroon,
@@ -160,7 +160,7 @@ pub fn give_back(
         presented,
         now: ctx.now.unix_timestamp(),
     };
-    match ledger.give_back(&g)? {
+    match ledger.give_back(&g).await? {
         GaveBack::Fresh { returned } => {
             Ok(GiveBackReceipt { nonce: nonce.to_string(), returned, request_id, replayed: false, at })
         }
@@ -203,7 +203,7 @@ pub struct TopUpReceipt {
 }
 
 /// Records a top-up in the ledger (an operator's act: the caller has checked who asks).
-pub fn top_up(ledger: &dyn Ledger, t: &crate::ledger::TopUp) -> Result<TopUpReceipt, Error> {
+pub async fn top_up(ledger: &dyn Ledger, t: &crate::ledger::TopUp) -> Result<TopUpReceipt, Error> {
     crate::limits::check_request_id(&t.request_id)?;
     if t.amount == 0 {
         return Err(Error::Limit(crate::error::LimitError::new("bad-request", "a top-up adds at least 1")));
@@ -217,7 +217,7 @@ pub fn top_up(ledger: &dyn Ledger, t: &crate::ledger::TopUp) -> Result<TopUpRece
         replayed,
         owed,
     };
-    match ledger.top_up(t)? {
+    match ledger.top_up(t).await? {
         crate::ledger::ToppedUp::Fresh { head, owed } => Ok(receipt(head, false, Some(owed))),
         crate::ledger::ToppedUp::Replayed { head } => Ok(receipt(head, true, None)),
         crate::ledger::ToppedUp::RequestIdReused => Err(Error::Denied(Denial::new(
@@ -240,7 +240,7 @@ pub fn top_up(ledger: &dyn Ledger, t: &crate::ledger::TopUp) -> Result<TopUpRece
 
 /// [`top_up`] on an operator credential (`crumb mint --operator`), checked for the action
 /// `top-up`.
-pub fn top_up_as_operator(
+pub async fn top_up_as_operator(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     credential: &Macaroon,
@@ -267,14 +267,14 @@ pub fn top_up_as_operator(
         Error::Denied(Denial::new(d.code, format!("the operator credential is refused: {}", d.message)))
     })?;
     if let Some(nonce) = verified.nonce() {
-        if let Some(d) = crate::ledger::standing(ledger, &nonce)? {
+        if let Some(d) = crate::ledger::standing(ledger, &nonce).await? {
             return Err(Error::Denied(Denial::new(
                 d.code,
                 format!("the operator credential is refused: {}", d.message),
             )));
         }
     }
-    top_up(ledger, t)
+    top_up(ledger, t).await
 }
 
 /// One delegation (or transfer) a lineage split off, as `status` shows it.
@@ -323,7 +323,7 @@ pub struct TokenStatus {
 /// The standing of `token` in the ledger. A live (or held) token speaks for its whole lineage
 /// (what it split off since it was handed its first token, the credit owed to it); a spent or
 /// revoked one for itself only (what its own split handed on), as lineage's possession rule.
-pub fn status(
+pub async fn status(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: &Macaroon,
@@ -331,7 +331,7 @@ pub fn status(
     ctx: &Context,
 ) -> Result<TokenStatus, Error> {
     let own = holder_act(verifier, token, discharges, ctx)?;
-    let info = ledger.info(&own)?;
+    let info = ledger.info(&own).await?;
     let held = info.held_until.is_some_and(|until| until > ctx.now.unix_timestamp());
     let state = match (&info.status.revoked_at, &info.status.spent) {
         (Some(_), _) => "revoked",
@@ -358,13 +358,13 @@ pub fn status(
         (true, Some(head)) => (head, Scope::Descendants),
         _ => {
             let entry = crate::spend::key_entry(verifier, token)?;
-            match crate::lineage::change_of(ledger, own, entry)? {
+            match crate::lineage::change_of(ledger, own, entry).await? {
                 Some(change) => (own, Scope::DescendantsExcept(change)),
                 None => (own, Scope::Descendants),
             }
         }
     };
-    let tree = ledger.lineage(&root, MAX_LINEAGE_NODES, scope)?;
+    let tree = ledger.lineage(&root, MAX_LINEAGE_NODES, scope).await?;
     let index = Index::new(&tree.nodes);
     let chain: HashSet<Nonce> = if live { index.chain(root) } else { [own].into_iter().collect() };
     let delegated = tree
@@ -378,18 +378,18 @@ pub fn status(
         state,
         balance: if live { crate::verify::balance_of(token) } else { None },
         expires,
-        revocable: info.revocable || (info.change && head_revocable(ledger, info.head)?),
+        revocable: info.revocable || (info.change && head_revocable(ledger, info.head).await?),
         successor_known,
         returned_credit: if live { info.credit_owed } else { 0 },
         topped_up: info.topped_up,
         delegated,
-        windows: crate::ledger::window::usage(ledger, token, ctx.now.unix_timestamp())?,
+        windows: crate::ledger::window::usage(ledger, token, ctx.now.unix_timestamp()).await?,
     })
 }
 
-pub(crate) fn head_revocable(ledger: &dyn Ledger, head: Option<Nonce>) -> Result<bool, Error> {
+pub(crate) async fn head_revocable(ledger: &dyn Ledger, head: Option<Nonce>) -> Result<bool, Error> {
     Ok(match head {
-        Some(head) => ledger.info(&head)?.revocable,
+        Some(head) => ledger.info(&head).await?.revocable,
         None => false,
     })
 }

@@ -4,14 +4,16 @@
 //! No adapter composes "verify, then consult the ledger" itself: [`Issuer::verify`] does, and
 //! returns one serializable [`Verdict`]; spends and splits return the library's
 //! [`crate::spend::Receipt`]. The ledger is an `Arc<dyn Ledger>`, so the same issuer runs on
-//! the embedded SQLite file or on PostgreSQL. Every method blocks (the ledger is a blocking
-//! port): async callers run them through one blocking boundary.
+//! the embedded SQLite file or on PostgreSQL. Every operation that reads or writes the ledger is
+//! an `async fn` with one signature: the server awaits it (no thread is held while a commit
+//! waits for its fsync), the CLI waits on it ([`crate::ledger::Wait`]). How the ledger runs it
+//! is the backend's business ([`crate::ledger::pending`]).
 
-use crate::charge::{Held, Hold, PreparedHold, PreparedSettle};
+use crate::charge::{Held, Hold};
 use crate::context::Context;
 use crate::error::{Error, Invalid, LedgerError};
 use crate::keyring::Keyring;
-use crate::ledger::{self, Ledger, Lineage, Scope, SpendKind};
+use crate::ledger::{self, Ledger, Lineage, Scope};
 use crate::limits::MAX_LINEAGE_NODES;
 use crate::revoke::Revocation;
 use crate::spend::Receipt;
@@ -19,20 +21,8 @@ use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
 use crate::verify::{Denial, Report, Verifier};
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use time::OffsetDateTime;
-
-/// A hold whose reserve the ledger has decided ([`Issuer::hold_queued`]).
-pub struct QueuedHold {
-    prepared: PreparedHold,
-    reserved: Result<crate::ledger::Reserved, LedgerError>,
-}
-
-/// A settle whose record the ledger has written, or failed to ([`Issuer::settle_queued`]).
-pub struct QueuedSettle {
-    prepared: PreparedSettle,
-    outcome: Result<crate::ledger::CommitOutcome, LedgerError>,
-}
 
 /// Where "now" comes from: the system, or a fixed instant (`crumb verify --at`, tests).
 #[derive(Clone, Copy, Debug, Default)]
@@ -179,13 +169,13 @@ impl Issuer {
     /// A request context at the issuer's "now", for the adapter to fill with facts.
     /// Whether this issuer can serve (a readiness probe): a current key to issue with, and a
     /// ledger that answers and takes writes. Each check that fails, with why.
-    pub fn readiness(&self) -> Readiness {
+    pub async fn readiness(&self) -> Readiness {
         let keys = match self.keys.load().current() {
             Ok(_) => None,
             Err(e) => Some(e.to_string()),
         };
         let ledger = match self.ledger.as_deref() {
-            Some(ledger) => ledger.ready().err().map(|e| e.to_string()),
+            Some(ledger) => ledger.ready().await.err().map(|e| e.to_string()),
             None => Some("no ledger".to_owned()),
         };
         Readiness { keys, ledger }
@@ -198,7 +188,13 @@ impl Issuer {
     /// Runs `f` with the verifier every operation uses, over the keys in force now.
     pub fn with_verifier<T>(&self, f: impl FnOnce(&Verifier<'_>) -> T) -> T {
         let keys = self.keys.load();
-        f(&Verifier::new(&keys).with_exact(self.exact.iter().cloned()).only_exact(self.only_exact))
+        f(&self.verifier_over(&keys))
+    }
+
+    /// The verifier every operation uses, over `keys` (one consistent set, loaded once per
+    /// operation: an async one keeps it across its awaits).
+    fn verifier_over<'k>(&self, keys: &'k Keyring) -> Verifier<'k> {
+        Verifier::new(keys).with_exact(self.exact.iter().cloned()).only_exact(self.only_exact)
     }
 
     fn ledger_or_usage(&self) -> Result<&dyn Ledger, Error> {
@@ -208,7 +204,7 @@ impl Issuer {
     /// Verifies `token` for the request in `ctx` and, when its signature holds, consults its
     /// standing in the ledger: a spent or revoked token is refused for that reason first.
     /// `explain` adds every caveat's verdict.
-    pub fn verify(
+    pub async fn verify(
         &self,
         token: &Macaroon,
         discharges: &[Macaroon],
@@ -218,7 +214,7 @@ impl Issuer {
         let mut report = self.with_verifier(|v| v.check(token, discharges, ctx));
         let nonce = token.token_id().map(|id| id.nonce);
         if let (true, Some(ledger), Some(nonce)) = (report.signature_valid, &self.ledger, nonce) {
-            if let Some(denial) = ledger::standing(ledger.as_ref(), &nonce)? {
+            if let Some(denial) = ledger::standing(ledger.as_ref(), &nonce).await? {
                 report.denial = Some(denial);
             }
         }
@@ -244,20 +240,21 @@ impl Issuer {
         })
     }
 
-    /// Spends `ctx.cost` from `token`: reserve, issue the successor, settle.
-    pub fn spend(
+    /// Spends `ctx.cost` from `token`: verify, issue the successor, commit (one write).
+    pub async fn spend(
         &self,
         token: Macaroon,
         discharges: Vec<Macaroon>,
         ctx: &Context,
         request_id: Option<&str>,
     ) -> Result<Receipt, Error> {
-        self.with_verifier(|v| crate::spend::spend(v, self.ledger_or_usage()?, token, discharges, ctx, request_id))
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        crate::spend::spend(&self.verifier_over(&keys), ledger, token, discharges, ctx, request_id).await
     }
 
-    /// Splits `token`'s balance into `amounts` and a remainder: reserve, issue, settle. With
+    /// Splits `token`'s balance into `amounts` and a remainder: verify, issue, commit. With
     /// `revocable`, the children but the remainder are delegations.
-    pub fn split(
+    pub async fn split(
         &self,
         token: Macaroon,
         discharges: Vec<Macaroon>,
@@ -266,27 +263,26 @@ impl Issuer {
         request_id: Option<&str>,
         revocable: bool,
     ) -> Result<Receipt, Error> {
-        self.with_verifier(|v| {
-            crate::spend::split_as(v, self.ledger_or_usage()?, token, discharges, ctx, amounts, request_id, revocable)
-        })
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        let verifier = self.verifier_over(&keys);
+        crate::spend::split_as(&verifier, ledger, token, discharges, ctx, amounts, request_id, revocable).await
     }
 
     /// Returns `token`'s whole balance to the lineage it was split from ([`crate::delegation`]).
-    pub fn give_back(
+    pub async fn give_back(
         &self,
         token: Macaroon,
         discharges: Vec<Macaroon>,
         ctx: &Context,
         request_id: Option<&str>,
     ) -> Result<crate::delegation::GiveBackReceipt, Error> {
-        self.with_verifier(|v| {
-            crate::delegation::give_back(v, self.ledger_or_usage()?, token, discharges, ctx, request_id)
-        })
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        crate::delegation::give_back(&self.verifier_over(&keys), ledger, token, discharges, ctx, request_id).await
     }
 
     /// Tops up the lineage of the token `nonce` by `amount` on the operator's own ledger (the
     /// CLI: whoever opens the ledger is its operator).
-    pub fn top_up_local(
+    pub async fn top_up_local(
         &self,
         nonce: Nonce,
         amount: u64,
@@ -298,11 +294,11 @@ impl Issuer {
             request_id: request_id.to_owned(),
             at: crate::caveat::rfc3339(self.clock.now()),
         };
-        crate::delegation::top_up(self.ledger_or_usage()?, &t)
+        crate::delegation::top_up(self.ledger_or_usage()?, &t).await
     }
 
     /// Tops up on an operator credential (the JSON API's `POST /v1/top-up`).
-    pub fn top_up(
+    pub async fn top_up(
         &self,
         credential: &Macaroon,
         discharges: &[Macaroon],
@@ -311,72 +307,33 @@ impl Issuer {
         amount: u64,
         request_id: &str,
     ) -> Result<crate::delegation::TopUpReceipt, Error> {
-        let ledger = self.ledger_or_usage()?;
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
         let t = crate::ledger::TopUp {
             nonce,
             amount,
             request_id: request_id.to_owned(),
             at: crate::caveat::rfc3339(self.clock.now()),
         };
-        self.with_verifier(|v| crate::delegation::top_up_as_operator(v, ledger, credential, discharges, ctx, &t))
+        let verifier = self.verifier_over(&keys);
+        crate::delegation::top_up_as_operator(&verifier, ledger, credential, discharges, ctx, &t).await
     }
 
     /// The token's standing in the ledger and what it delegated ([`crate::delegation::status`]).
-    pub fn status(
+    pub async fn status(
         &self,
         token: &Macaroon,
         discharges: &[Macaroon],
         ctx: &Context,
     ) -> Result<crate::delegation::TokenStatus, Error> {
-        self.with_verifier(|v| crate::delegation::status(v, self.ledger_or_usage()?, token, discharges, ctx))
-    }
-
-    /// Spends (`amounts` None) or splits like [`Issuer::spend`] and [`Issuer::split`], without
-    /// blocking: the work before the ledger runs here (verification, arithmetic, successors;
-    /// no ledger read), the commit is queued on the ledger's own writer, and `done` is called
-    /// from that writer once the record is durable — so an async caller waits without holding
-    /// a thread. When this path does not apply, `done` is dropped uncalled: the ledger has no
-    /// writer of its own, or the request must consult the ledger first (a token that does
-    /// not verify or cannot pay must be refused for being spent, if it is). The caller then
-    /// uses the blocking methods, as it does when `done` answers `in-flight` (they wait).
-    #[allow(clippy::too_many_arguments)]
-    pub fn consume_queued(
-        &self,
-        token: Macaroon,
-        discharges: Vec<Macaroon>,
-        ctx: &Context,
-        request_id: Option<&str>,
-        amounts: Option<&[u64]>,
-        revocable: bool,
-        done: Box<dyn FnOnce(Result<Receipt, Error>) + Send>,
-    ) {
-        let Some(ledger) = &self.ledger else { return };
-        let Ok(prepared) = self.with_verifier(|v| {
-            crate::spend::prepare_consume(v, token, discharges, ctx, request_id, amounts, revocable)
-        }) else {
-            return;
-        };
-        let (reservation, commit) = (prepared.reservation().clone(), prepared.commit().clone());
-        let finish = Box::new(move |outcome: Result<ledger::CommitOutcome, LedgerError>| {
-            // Credit is owed to this lineage: `done` goes unanswered, and the caller takes the
-            // blocking way, which issues the change with it.
-            if let Ok(ledger::CommitOutcome::CreditChanged(_)) = outcome {
-                return;
-            }
-            // A replayed split: the blocking way reads whether its children are delegations.
-            if let (Ok(ledger::CommitOutcome::AlreadySpent(_)), SpendKind::Split) = (&outcome, prepared.commit().kind) {
-                return;
-            }
-            done(outcome.map_err(Error::from).and_then(|o| crate::spend::conclude(prepared, o)));
-        });
-        // Handed back: this ledger has no writer to queue on; `done` goes unanswered.
-        let _ = ledger.enqueue_commit(&reservation, &commit, finish);
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        crate::delegation::status(&self.verifier_over(&keys), ledger, token, discharges, ctx).await
     }
 
     /// Holds `token` for a request whose price is `ctx.cost` (at least 1) while the request
     /// is in flight, for `ttl` at most; or answers a retry of a settled one
-    /// ([`crate::charge`] has the rules).
-    pub fn hold(
+    /// ([`crate::charge`] has the rules). Dropped before it answers, it leaves no hold behind
+    /// (the ledger releases a hold nobody received).
+    pub async fn hold(
         &self,
         token: Macaroon,
         discharges: Vec<Macaroon>,
@@ -384,7 +341,9 @@ impl Issuer {
         request_id: &str,
         ttl: std::time::Duration,
     ) -> Result<Held, Error> {
-        self.with_verifier(|v| crate::charge::hold(v, self.ledger_or_usage()?, token, discharges, ctx, request_id, ttl))
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        let verifier = self.verifier_over(&keys);
+        crate::charge::hold(&verifier, ledger, token, discharges, ctx, request_id, ttl).await
     }
 
     /// The ledger request id of a gateway request ([`crate::charge::request_id`]).
@@ -399,95 +358,20 @@ impl Issuer {
     }
 
     /// Settles a hold, charging `cost` (at most the price held; 0 for a failed request).
-    pub fn settle(&self, hold: Hold, cost: u64) -> Result<Receipt, Error> {
-        self.with_verifier(|v| crate::charge::settle(v, self.ledger_or_usage()?, hold, cost))
+    pub async fn settle(&self, hold: Hold, cost: u64) -> Result<Receipt, Error> {
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        crate::charge::settle(&self.verifier_over(&keys), ledger, hold, cost).await
     }
 
     /// Gives a held token back untouched.
-    pub fn release(&self, hold: Hold) -> Result<(), Error> {
-        crate::charge::release(self.ledger_or_usage()?, hold)
-    }
-
-    /// Holds like [`Issuer::hold`], without blocking: verification runs here, the reserve is
-    /// queued on the ledger's own writer, and `done` receives what [`Issuer::finish_hold`]
-    /// turns into the [`Held`] answer. When this path does not apply, `done` is dropped
-    /// uncalled and the caller uses [`Issuer::hold`]: the ledger has no writer of its own, or
-    /// the token was not verified here (it may have to be refused as spent, which takes a
-    /// ledger read).
-    pub fn hold_queued(
-        &self,
-        token: Macaroon,
-        discharges: Vec<Macaroon>,
-        ctx: &Context,
-        request_id: &str,
-        ttl: std::time::Duration,
-        done: Box<dyn FnOnce(QueuedHold) + Send>,
-    ) {
-        let Some(ledger) = &self.ledger else { return };
-        let Ok(prepared) =
-            self.with_verifier(|v| crate::charge::prepare_hold(v, token, discharges, ctx, request_id, ttl))
-        else {
-            return;
-        };
-        let reservation = prepared.reservation().clone();
-        let finish = Box::new(move |reserved| done(QueuedHold { prepared, reserved }));
-        // Handed back: this ledger has no writer to queue on; `done` goes unanswered.
-        let _ = ledger.enqueue_reserve(&reservation, finish);
-    }
-
-    /// The answer of a queued hold ([`Issuer::hold_queued`]).
-    pub fn finish_hold(&self, queued: QueuedHold) -> Result<Held, Error> {
-        self.with_verifier(|v| crate::charge::conclude_hold(v, queued.prepared, queued.reserved?))
-    }
-
-    /// Settles like [`Issuer::settle`], without blocking: the successor is issued here, the
-    /// record queued on the ledger's writer, and `done` receives, once it is durable, what
-    /// [`Issuer::finish_settle`] turns into the receipt. The hold comes back when this path
-    /// does not apply (no writer of its own, a successor that could not be issued): settle
-    /// it with [`Issuer::settle`].
-    #[must_use = "a hold handed back must still be settled"]
-    pub fn settle_queued(&self, hold: Hold, cost: u64, done: Box<dyn FnOnce(QueuedSettle) + Send>) -> Option<Hold> {
-        let Some(ledger) = &self.ledger else { return Some(hold) };
-        let prepared = match self.with_verifier(|v| crate::charge::prepare_settle(v, hold, cost, 0)) {
-            Ok(prepared) => prepared,
-            Err(failed) => return Some(failed.0),
-        };
-        let (ticket, commit) = (*prepared.ticket(), prepared.commit().clone());
-        // The prepared settle goes to the callback, or back to the caller if the ledger hands
-        // the callback back unused: whichever takes it first.
-        let slot = Arc::new(Mutex::new(Some(prepared)));
-        let theirs = slot.clone();
-        let finish = Box::new(move |outcome| {
-            if let Some(prepared) = theirs.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                done(QueuedSettle { prepared, outcome });
-            }
-        });
-        // Queued (`None`): `done` answers. Handed back: the hold goes back to the caller.
-        let _unused_callback = ledger.enqueue_settle(&ticket, &commit, finish)?;
-        let prepared = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        Some(prepared.expect("a callback handed back was never called").into_hold())
-    }
-
-    /// The receipt of a queued settle ([`Issuer::settle_queued`]). A ledger that failed leaves
-    /// the token held until its hold lapses.
-    pub fn finish_settle(&self, queued: QueuedSettle) -> Result<Receipt, Error> {
-        self.with_verifier(|v| crate::charge::conclude_settle(v, queued.prepared, queued.outcome?))
-    }
-
-    /// A queued settle that wrote nothing because credit was returned to the token's lineage
-    /// meanwhile hands its hold back: settle it with [`Issuer::settle`], which issues the
-    /// successor with that credit.
-    pub fn settle_again(&self, queued: QueuedSettle) -> Result<Hold, Box<QueuedSettle>> {
-        match queued.outcome {
-            Ok(ledger::CommitOutcome::CreditChanged(_)) => Ok(queued.prepared.into_hold()),
-            _ => Err(Box::new(queued)),
-        }
+    pub async fn release(&self, hold: Hold) -> Result<(), Error> {
+        crate::charge::release(self.ledger_or_usage()?, hold).await
     }
 
     /// Revokes on a presented credential: the live token itself (possession), or with an
     /// operator credential any `target`, as far as `reach` says ([`crate::revoke`] has the
     /// rules).
-    pub fn revoke(
+    pub async fn revoke(
         &self,
         credential: &Macaroon,
         discharges: &[Macaroon],
@@ -496,66 +380,68 @@ impl Issuer {
         reach: crate::revoke::Reach,
     ) -> Result<Revocation, Error> {
         let cascade = reach.cascade;
-        let ledger = self.ledger_or_usage()?;
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        let verifier = &self.verifier_over(&keys);
         let at = crate::caveat::rfc3339(self.clock.now());
         let own = credential.token_id().map(|id| id.nonce);
         let operator = crate::token::identifier::TokenId::role_of(&credential.identifier)
             == Some(crate::token::identifier::Role::Operator);
-        self.with_verifier(|verifier| match (target, cascade) {
-            (None, false) => crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at),
+        match (target, cascade) {
+            (None, false) => crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at).await,
             (Some(t), false) if Some(t) == own && !operator => {
-                crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at)
+                crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at).await
             }
             // A holder naming another nonce: a delegation of its lineage, or nothing.
             (Some(child), false) if !operator => {
-                crate::delegation::revoke(verifier, ledger, credential, discharges, ctx, child, &at)
+                crate::delegation::revoke(verifier, ledger, credential, discharges, ctx, child, &at).await
             }
             (target, _) => {
                 let target = target
                     .or_else(|| credential.token_id().map(|id| id.nonce))
                     .ok_or_else(|| Error::Invalid(Invalid::NoTarget("revoke")))?;
-                crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, reach, &at)
+                crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, reach, &at).await
             }
-        })
+        }
     }
 
     /// Revokes `target` as the ledger's owner (the local `crumb revoke`, which writes the
     /// ledger directly and so is the operator).
     /// A nonce the ledger has never seen is refused (`unknown-token`) unless `unseen` (a token
     /// minted and never used, revoked before its first use).
-    pub fn revoke_as_owner(&self, target: Nonce, cascade: bool, unseen: bool) -> Result<Revocation, Error> {
+    pub async fn revoke_as_owner(&self, target: Nonce, cascade: bool, unseen: bool) -> Result<Revocation, Error> {
         let at = crate::caveat::rfc3339(self.clock.now());
         let ledger = self.ledger_or_usage()?;
-        if !unseen && !ledger.info(&target)?.known {
+        if !unseen && !ledger.info(&target).await?.known {
             return Err(Error::Invalid(Invalid::UnknownToken(target)));
         }
-        let revoked = ledger.revoke(&target, cascade, &at)?;
+        let revoked = ledger.revoke(&target, cascade, &at).await?;
         Ok(Revocation { nonce: target, revoked, returned: None })
     }
 
     /// The part of a tree `credential` may read ([`crate::lineage::view`]).
-    pub fn lineage(
+    pub async fn lineage(
         &self,
         credential: &Macaroon,
         discharges: &[Macaroon],
         ctx: &Context,
         target: Option<Nonce>,
     ) -> Result<(Nonce, Lineage), Error> {
-        self.with_verifier(|v| crate::lineage::view(v, self.ledger_or_usage()?, credential, discharges, ctx, target))
+        let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
+        crate::lineage::view(&self.verifier_over(&keys), ledger, credential, discharges, ctx, target).await
     }
 
     /// The whole tree of `target`, as the ledger's owner reads it (the local `crumb lineage`).
     /// A nonce the ledger has never seen is refused (`unknown-token`): it has no tree.
-    pub fn lineage_as_owner(&self, target: Nonce) -> Result<Lineage, Error> {
+    pub async fn lineage_as_owner(&self, target: Nonce) -> Result<Lineage, Error> {
         let ledger = self.ledger_or_usage()?;
-        if !ledger.info(&target)?.known {
+        if !ledger.info(&target).await?.known {
             return Err(Error::Invalid(Invalid::UnknownToken(target)));
         }
-        Ok(ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?)
+        Ok(ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree).await?)
     }
 
     /// Whether the ledger has a record of `nonce` (see [`crate::ledger::TokenInfo::known`]).
-    pub fn knows(&self, nonce: &Nonce) -> Result<bool, Error> {
-        Ok(self.ledger_or_usage()?.info(nonce)?.known)
+    pub async fn knows(&self, nonce: &Nonce) -> Result<bool, Error> {
+        Ok(self.ledger_or_usage()?.info(nonce).await?.known)
     }
 }

@@ -32,7 +32,7 @@ fn denied(code: DenialCode, message: impl Into<String>) -> Error {
 
 /// The part of the tree `credential` may read: of `target` (default: the credential's own
 /// token). Returns the nonce the tree was read for, and the tree.
-pub fn view(
+pub async fn view(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     credential: &Macaroon,
@@ -49,15 +49,17 @@ pub fn view(
             let d = rejected.denial();
             denied(d.code, format!("the operator credential is refused: {}", d.message))
         })?;
-        if let Some(d) = verified.nonce().map(|n| ledger::standing(ledger, &n)).transpose()?.flatten() {
-            return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
+        if let Some(nonce) = verified.nonce() {
+            if let Some(d) = ledger::standing(ledger, &nonce).await? {
+                return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
+            }
         }
         let target = target.ok_or_else(|| Error::Invalid(Invalid::NoTarget("read the lineage of")))?;
         // A nonce the ledger never saw has no tree: said so, never drawn as a live token.
-        if !ledger.info(&target)?.known {
+        if !ledger.info(&target).await?.known {
             return Err(Error::Invalid(Invalid::UnknownToken(target)));
         }
-        return Ok((target, ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree)?));
+        return Ok((target, ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree).await?));
     }
     let own = crate::delegation::holder_act(verifier, credential, discharges, ctx).or_else(|e| match (e, own) {
         // A spent or revoked token may still read what it handed on (a merchant keeps the
@@ -75,23 +77,23 @@ pub fn view(
         .keys()
         .key_for(&credential.identifier)
         .map_err(|e| denied(DenialCode::of_key_error(&e), e.to_string()))?;
-    let info = ledger.info(&own)?;
+    let info = ledger.info(&own).await?;
     let mut tree = if info.status.spent.is_none() && info.status.revoked_at.is_none() {
         // A live token is its holder's current token: the holder reads the tree it is
         // responsible for, from the token it was handed (its lineage's head: the change links
         // are its own spends and splits) down. Never above the head: what its payer did.
-        ledger.lineage(&info.head.unwrap_or(own), MAX_LINEAGE_NODES, Scope::Descendants)?
+        ledger.lineage(&info.head.unwrap_or(own), MAX_LINEAGE_NODES, Scope::Descendants).await?
     } else {
         // A spent or revoked token may be a leaked copy (a merchant keeps the customer's spent
         // token): it reads its own record and what it handed on, never its change.
         // The change is left out of the walk itself: neither what it did nor how much of it
         // there is reaches the reader (a filter after the walk would still spend the time, and
         // the limit).
-        let scope = match change_of(ledger, own, entry)? {
+        let scope = match change_of(ledger, own, entry).await? {
             Some(change) => Scope::DescendantsExcept(change),
             None => Scope::Descendants,
         };
-        let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, scope)?;
+        let mut tree = ledger.lineage(&own, MAX_LINEAGE_NODES, scope).await?;
         // Credit owed to the lineage this token headed is its payer's, not the reader's.
         for node in &mut tree.nodes {
             node.credit = 0;
@@ -110,11 +112,11 @@ pub fn view(
 
 /// `own`'s change: the last child of its spend or split, whose nonce the issuing key derives;
 /// `None` while it is not spent.
-pub(crate) fn change_of(
+pub(crate) async fn change_of(
     ledger: &dyn Ledger,
     own: Nonce,
     entry: &crate::keyring::KeyEntry,
 ) -> Result<Option<Nonce>, Error> {
-    let Some(spent) = ledger.status(&own)?.spent else { return Ok(None) };
+    let Some(spent) = ledger.status(&own).await?.spent else { return Ok(None) };
     Ok(spent.amounts.len().checked_sub(1).map(|last| crate::spend::child_nonce(entry, own, &spent.request_id, last)))
 }

@@ -33,7 +33,7 @@ fn denied(code: DenialCode, message: impl Into<String>) -> Error {
 }
 
 /// Revokes the presented token itself, if it is genuine and live.
-pub fn by_possession(
+pub async fn by_possession(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: &Macaroon,
@@ -44,15 +44,15 @@ pub fn by_possession(
     let nonce = crate::delegation::holder_act(verifier, token, discharges, ctx)?;
     // A delegate's token is its delegator's credit until given back: revoking it by
     // possession would destroy what the delegator may reclaim. Give it back instead.
-    let info = ledger.info(&nonce)?;
-    if info.revocable || (info.change && crate::delegation::head_revocable(ledger, info.head)?) {
+    let info = ledger.info(&nonce).await?;
+    if info.revocable || (info.change && crate::delegation::head_revocable(ledger, info.head).await?) {
         return Err(denied(
             DenialCode::NotRevocable,
             "this token is a delegation: give its balance back (`crumb give-back`) rather than revoke it, or let its \
              delegator revoke it",
         ));
     }
-    match ledger.revoke_if_live(&nonce, at)? {
+    match ledger.revoke_if_live(&nonce, at).await? {
         LiveRevoke::Revoked => Ok(Revocation { nonce, revoked: vec![nonce], returned: None }),
         LiveRevoke::AlreadyRevoked => Ok(Revocation { nonce, revoked: Vec::new(), returned: None }),
         LiveRevoke::Consumed => Err(denied(
@@ -75,7 +75,7 @@ pub struct Reach {
 /// Revokes `target` (with `cascade`, everything issued from it) on an operator's credential.
 /// `ctx` is the request the credential is checked against; its action is set to `revoke`.
 #[allow(clippy::too_many_arguments)]
-pub fn as_operator(
+pub async fn as_operator(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     credential: &Macaroon,
@@ -99,14 +99,14 @@ pub fn as_operator(
         denied(d.code, format!("the operator credential is refused: {}", d.message))
     })?;
     if let Some(nonce) = verified.nonce() {
-        if let Some(d) = ledger::standing(ledger, &nonce)? {
+        if let Some(d) = ledger::standing(ledger, &nonce).await? {
             return Err(denied(d.code, format!("the operator credential is refused: {}", d.message)));
         }
     }
     // Only now, to an operator: whether the ledger knows a nonce is not a holder's business.
-    if !reach.unseen && !ledger.info(&target)?.known {
+    if !reach.unseen && !ledger.info(&target).await?.known {
         return Err(Error::Invalid(crate::error::Invalid::UnknownToken(target)));
     }
-    let revoked = ledger.revoke(&target, reach.cascade, at)?;
+    let revoked = ledger.revoke(&target, reach.cascade, at).await?;
     Ok(Revocation { nonce: target, revoked, returned: None })
 }

@@ -222,7 +222,7 @@ pub(crate) fn check_request(
 }
 
 /// Spends `ctx.cost` from `token`.
-pub fn spend(
+pub async fn spend(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: Macaroon,
@@ -230,11 +230,11 @@ pub fn spend(
     ctx: &Context,
     request_id: Option<&str>,
 ) -> Result<Receipt, Error> {
-    consume(verifier, ledger, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost], false)
+    consume(verifier, ledger, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost], false).await
 }
 
 /// Splits `token`'s balance into `amounts` plus a remainder child: transfers, final.
-pub fn split(
+pub async fn split(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: Macaroon,
@@ -243,13 +243,13 @@ pub fn split(
     amounts: &[u64],
     request_id: Option<&str>,
 ) -> Result<Receipt, Error> {
-    split_as(verifier, ledger, token, discharges, ctx, amounts, request_id, false)
+    split_as(verifier, ledger, token, discharges, ctx, amounts, request_id, false).await
 }
 
 /// As [`split`]; with `revocable`, every child but the remainder is a delegation the
 /// splitting lineage may revoke ([`crate::delegation::revoke`]).
 #[allow(clippy::too_many_arguments)]
-pub fn split_as(
+pub async fn split_as(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: Macaroon,
@@ -260,7 +260,7 @@ pub fn split_as(
     revocable: bool,
 ) -> Result<Receipt, Error> {
     let ctx = split_context(ctx, amounts)?;
-    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts, revocable)
+    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts, revocable).await
 }
 
 /// A split is a transfer, not a request: it asks for no request facts, and every caveat
@@ -418,25 +418,6 @@ fn with_credit(mut balances: Vec<u64>, owed: u64) -> (Vec<u64>, CreditClaim) {
     (balances, claim)
 }
 
-/// [`prepare`] for a spend of `ctx.cost` (`amounts` None) or a split into `amounts`.
-pub(crate) fn prepare_consume(
-    verifier: &Verifier<'_>,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
-    ctx: &Context,
-    request_id: Option<&str>,
-    amounts: Option<&[u64]>,
-    revocable: bool,
-) -> Result<Prepared, Unprepared> {
-    match amounts {
-        None => prepare(verifier, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost], false, 0),
-        Some(amounts) => {
-            let ctx = split_context(ctx, amounts).map_err(Unprepared::Invalid)?;
-            prepare(verifier, token, discharges, &ctx, request_id, SpendKind::Split, amounts, revocable, 0)
-        }
-    }
-}
-
 /// The receipt for a prepared spend, given what the ledger did with its commit.
 pub fn conclude(prepared: Prepared, outcome: CommitOutcome) -> Result<Receipt, Error> {
     let p = prepared;
@@ -464,7 +445,7 @@ pub fn conclude(prepared: Prepared, outcome: CommitOutcome) -> Result<Receipt, E
 }
 
 #[allow(clippy::too_many_arguments)]
-fn consume(
+async fn consume(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
     token: Macaroon,
@@ -491,7 +472,7 @@ fn consume(
         let prepared =
             prepare(verifier, token.clone(), discharges.clone(), ctx, Some(&drawn), kind, requested, revocable, credit);
         match prepared {
-            Ok(prepared) => match commit_waiting(ledger, &prepared.reservation, &prepared.commit)? {
+            Ok(prepared) => match commit_waiting(ledger, &prepared.reservation, &prepared.commit).await? {
                 CommitOutcome::CreditChanged(owed) if attempts < 8 => credit = owed,
                 outcome => {
                     let mut receipt = conclude(prepared, outcome)?;
@@ -499,7 +480,7 @@ fn consume(
                     // transfers, whatever this retry asked.
                     if receipt.replayed && receipt.kind == SpendKind::Split {
                         if let Some(first) = receipt.children.first() {
-                            receipt.revocable = ledger.info(&first.nonce)?.revocable;
+                            receipt.revocable = ledger.info(&first.nonce).await?.revocable;
                         }
                     }
                     return Ok(receipt);
@@ -511,14 +492,14 @@ fn consume(
     match result {
         Unprepared::Invalid(e) => Err(e),
         // A consumed token is refused as such before its balance is judged.
-        Unprepared::Unpayable(nonce, e) => Err(standing_first(ledger, &nonce).unwrap_or(e)),
+        Unprepared::Unpayable(nonce, e) => Err(standing_first(ledger, &nonce).await.unwrap_or(e)),
         Unprepared::Rejected(rejected) => {
             // A retry after the spend committed, by the token that made it, which has expired
             // since: answer it from the ledger rather than lose the change. Any other failure
             // (a caveat that refuses this request, a bad discharge) gets no successor.
             if rejected.report.only_expired {
                 let nonce = rejected.token.token_id().expect("checked before verifying").nonce;
-                let status = ledger.status(&nonce)?;
+                let status = ledger.status(&nonce).await?;
                 if status.revoked_at.is_some() {
                     return Err(revoked());
                 }
@@ -535,8 +516,8 @@ fn consume(
 
 /// The ledger's refusal of a consumed or revoked token, if it has one (for errors found
 /// before the ledger was asked, which must not hide that the token is spent).
-pub(crate) fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error> {
-    let status = ledger.status(nonce).ok()?;
+pub(crate) async fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error> {
+    let status = ledger.status(nonce).await.ok()?;
     match (status.revoked_at, status.spent) {
         (Some(_), _) => Some(revoked()),
         (None, Some(_)) => Some(already_spent()),
@@ -546,7 +527,11 @@ pub(crate) fn standing_first(ledger: &dyn Ledger, nonce: &Nonce) -> Option<Error
 
 /// Commits, waiting a little while another one-shot use holds the token: such holds last
 /// milliseconds, and the wait turns a client's racing retry into the replay it expects.
-fn commit_waiting(ledger: &dyn Ledger, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, Error> {
+async fn commit_waiting(
+    ledger: &dyn Ledger,
+    reservation: &Reservation,
+    commit: &Commit,
+) -> Result<CommitOutcome, Error> {
     let mut backoff = crate::backoff::Backoff::exponential(
         std::time::Duration::from_millis(2),
         2,
@@ -554,8 +539,8 @@ fn commit_waiting(ledger: &dyn Ledger, reservation: &Reservation, commit: &Commi
     )
     .until(std::time::Instant::now() + IN_FLIGHT_WAIT);
     loop {
-        match ledger.commit(reservation, commit)? {
-            CommitOutcome::InFlight if backoff.wait() => {}
+        match ledger.commit(reservation, commit).await? {
+            CommitOutcome::InFlight if backoff.pause().await => {}
             other => return Ok(other),
         }
     }

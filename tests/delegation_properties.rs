@@ -5,6 +5,7 @@
 //!
 //! `PROPTEST_CASES` sets the case count (the default keeps `cargo test` quick).
 
+use crumb::ledger::Wait as _;
 use crumb::ledger::{DelegationRevoke, Ledger, Scope, SqliteLedger};
 use crumb::token::identifier::Nonce;
 use crumb::{Context, Keyring, Macaroon, RootKey, TokenId, Verifier};
@@ -60,7 +61,7 @@ proptest! {
             let live: Vec<Macaroon> = tokens
                 .iter()
                 .filter(|t| {
-                    let s = ledger.status(&nonce(t)).unwrap();
+                    let s = ledger.status(&nonce(t)).wait().unwrap();
                     s.spent.is_none() && s.revoked_at.is_none()
                 })
                 .cloned()
@@ -69,7 +70,7 @@ proptest! {
             match op {
                 Op::Split { pick, amount, revocable } if !live.is_empty() => {
                     let t = &live[pick % live.len()];
-                    if let Ok(r) = crumb::spend::split_as(&verifier, &ledger, t.clone(), vec![], &ctx, &[*amount], None, *revocable) {
+                    if let Ok(r) = crumb::spend::split_as(&verifier, &ledger, t.clone(), vec![], &ctx, &[*amount], None, *revocable).wait() {
                         tokens.extend(r.children.iter().map(|c| c.token.clone()));
                     }
                 }
@@ -77,7 +78,7 @@ proptest! {
                     let t = &live[pick % live.len()];
                     let mut ctx = ctx.clone();
                     ctx.cost = *cost;
-                    if let Ok(r) = crumb::spend::spend(&verifier, &ledger, t.clone(), vec![], &ctx, Some(&format!("s{step}"))) {
+                    if let Ok(r) = crumb::spend::spend(&verifier, &ledger, t.clone(), vec![], &ctx, Some(&format!("s{step}"))).wait() {
                         prop_assert!(!r.replayed);
                         spent += r.cost;
                         tokens.push(r.children[0].token.clone());
@@ -86,21 +87,21 @@ proptest! {
                 Op::GiveBack { pick, retry: true } if !given.is_empty() => {
                     // A retry answers the same amount and moves nothing more.
                     let (t, id, returned) = &given[pick % given.len()];
-                    let again = crumb::delegation::give_back(&verifier, &ledger, t.clone(), vec![], &ctx, Some(id)).unwrap();
+                    let again = crumb::delegation::give_back(&verifier, &ledger, t.clone(), vec![], &ctx, Some(id)).wait().unwrap();
                     prop_assert!(again.replayed);
                     prop_assert_eq!(again.returned, *returned);
                 }
                 Op::GiveBack { pick, .. } if !live.is_empty() => {
                     let t = &live[pick % live.len()];
                     let id = format!("g{step}");
-                    if let Ok(r) = crumb::delegation::give_back(&verifier, &ledger, t.clone(), vec![], &ctx, Some(&id)) {
+                    if let Ok(r) = crumb::delegation::give_back(&verifier, &ledger, t.clone(), vec![], &ctx, Some(&id)).wait() {
                         given.push((t.clone(), id, r.returned));
                     }
                 }
                 Op::Revoke { holder, child } if !live.is_empty() => {
                     let h = &live[holder % live.len()];
                     let c = &tokens[child % tokens.len()];
-                    match ledger.revoke_delegation(&nonce(h), &nonce(c), "now").unwrap() {
+                    match ledger.revoke_delegation(&nonce(h), &nonce(c), "now").wait().unwrap() {
                         DelegationRevoke::Revoked { .. }
                         | DelegationRevoke::NotYours
                         | DelegationRevoke::NotRevocable
@@ -113,12 +114,12 @@ proptest! {
             let live_balance: u64 = tokens
                 .iter()
                 .filter(|t| {
-                    let s = ledger.status(&nonce(t)).unwrap();
+                    let s = ledger.status(&nonce(t)).wait().unwrap();
                     s.spent.is_none() && s.revoked_at.is_none()
                 })
                 .map(|t| crumb::verify::balance_of(t).unwrap())
                 .sum();
-            let tree = ledger.lineage(&nonce(&root), 100_000, Scope::WholeTree).unwrap();
+            let tree = ledger.lineage(&nonce(&root), 100_000, Scope::WholeTree).wait().unwrap();
             let owed: u64 = tree.nodes.iter().map(|n| n.credit).sum();
             prop_assert_eq!(live_balance + spent + owed, MINTED, "step {}: {:?}: live {}, spent {}, owed {}", step, op, live_balance, spent, owed);
         }

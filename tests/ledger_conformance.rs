@@ -13,9 +13,6 @@ impl suite::Backend for Backend {
     fn open(&self) -> Arc<dyn crumb::ledger::Ledger> {
         Backend::open(self)
     }
-    fn queues(&self) -> bool {
-        self.name == "sqlite-group-commit"
-    }
 }
 
 macro_rules! conformance {
@@ -45,8 +42,8 @@ conformance!(
     a_stale_reservation_expires,
     revocation_wins_over_a_token_in_flight,
     an_unknown_nonce_is_live,
-    a_queued_commit_answers_like_a_direct_one,
-    a_queued_hold_and_settle_answer_like_direct_ones,
+    a_hold_and_settle_answer_as_recorded,
+    a_dropped_hold_leaves_no_hold_behind,
     a_settle_charges_any_cost_up_to_the_hold,
     a_revoked_delegation_returns_its_unspent_balance_once,
     only_the_delegating_lineage_revokes_and_only_delegations,

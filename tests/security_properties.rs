@@ -6,6 +6,7 @@
 //!
 //! `PROPTEST_CASES` sets the case count (the defaults keep `cargo test` quick).
 
+use crumb::ledger::Wait as _;
 use crumb::ledger::{Ledger, SqliteLedger};
 use crumb::token::identifier::Nonce;
 use crumb::{Context, Keyring, Macaroon, RootKey, TokenId, Verifier};
@@ -185,9 +186,9 @@ proptest! {
                     let rid = format!("r{rid}");
                     let (kind, amounts, result) = match op {
                         Op::Spend { cost, .. } => (crumb::ledger::SpendKind::Spend, vec![*cost],
-                            crumb::spend::spend(&verifier, &ledger, token.clone(), vec![], &ctx(*cost), Some(&rid))),
+                            crumb::spend::spend(&verifier, &ledger, token.clone(), vec![], &ctx(*cost), Some(&rid)).wait()),
                         Op::Split { amounts, .. } => (crumb::ledger::SpendKind::Split, amounts.clone(),
-                            crumb::spend::split(&verifier, &ledger, token.clone(), vec![], &ctx(0), amounts, Some(&rid))),
+                            crumb::spend::split(&verifier, &ledger, token.clone(), vec![], &ctx(0), amounts, Some(&rid)).wait()),
                         _ => unreachable!(),
                     };
                     if let Ok(receipt) = result {
@@ -205,8 +206,8 @@ proptest! {
                 Op::Replay { pick } if !made.is_empty() => {
                     let m = &made[pick % made.len()];
                     let result = match m.kind {
-                        crumb::ledger::SpendKind::Spend => crumb::spend::spend(&verifier, &ledger, m.token.clone(), vec![], &ctx(m.amounts[0]), Some(&m.rid)),
-                        crumb::ledger::SpendKind::Split => crumb::spend::split(&verifier, &ledger, m.token.clone(), vec![], &ctx(0), &m.amounts, Some(&m.rid)),
+                        crumb::ledger::SpendKind::Spend => crumb::spend::spend(&verifier, &ledger, m.token.clone(), vec![], &ctx(m.amounts[0]), Some(&m.rid)).wait(),
+                        crumb::ledger::SpendKind::Split => crumb::spend::split(&verifier, &ledger, m.token.clone(), vec![], &ctx(0), &m.amounts, Some(&m.rid)).wait(),
                         crumb::ledger::SpendKind::GiveBack => unreachable!("this property makes no give-backs"),
                     };
                     // A replay answers the same children, or (revoked since) is refused; it never issues more.
@@ -219,7 +220,7 @@ proptest! {
                 Op::Revoke { pick, cascade } => {
                     let (token, _) = &issued[pick % issued.len()];
                     let nonce = token.token_id().unwrap().nonce;
-                    ledger.revoke(&nonce, *cascade, "t").unwrap();
+                    ledger.revoke(&nonce, *cascade, "t").wait().unwrap();
                 }
                 _ => {}
             }
@@ -228,7 +229,7 @@ proptest! {
         let mut live_or_revoked = 0u64;
         let mut consumed_balance = 0u64;
         for (token, balance) in &issued {
-            let status = ledger.status(&token.token_id().unwrap().nonce).unwrap();
+            let status = ledger.status(&token.token_id().unwrap().nonce).wait().unwrap();
             match status.spent {
                 Some(_) => consumed_balance += balance,
                 None => live_or_revoked += balance,

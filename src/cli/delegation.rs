@@ -8,6 +8,7 @@ use super::output::safe;
 use super::remote::Remote;
 use anyhow::Result;
 use clap::Args;
+use crumb::ledger::Wait as _;
 use serde_json::{json, Value};
 
 /// Give a split-off token's whole balance back to the lineage it was split from.
@@ -62,7 +63,7 @@ pub fn give_back(args: GiveBackArgs) -> Result<u8> {
             let discharges = args.satisfy.discharges()?;
             let issuer = args.satisfy.issuer(keys, Some(args.ledger.open()?));
             let ctx = issuer.context();
-            serde_json::to_value(issuer.give_back(token, discharges, &ctx, Some(&request_id))?)?
+            serde_json::to_value(issuer.give_back(token, discharges, &ctx, Some(&request_id)).wait()?)?
         }
     };
     if args.json {
@@ -106,7 +107,7 @@ pub fn status(args: StatusArgs) -> Result<u8> {
             let keys = args.key.load()?;
             super::args::check_key_matches(&keys, &token)?;
             let issuer = crumb::Issuer::new(keys, args.ledger.open_read_only()?);
-            serde_json::to_value(issuer.status(&token, &[], &issuer.context())?)?
+            serde_json::to_value(issuer.status(&token, &[], &issuer.context()).wait()?)?
         }
     };
     if args.json {
@@ -193,7 +194,7 @@ pub fn top_up(args: TopUpArgs) -> Result<u8> {
     let nonce = crumb::token::identifier::Nonce::parse_hex(&args.nonce)
         .ok_or_else(|| crumb::Error::Limit(crumb::error::LimitError::new("bad-request", "--nonce is 32 hex digits")))?;
     let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open()?);
-    let receipt = issuer.top_up_local(nonce, args.amount, &args.request_id)?;
+    let receipt = issuer.top_up_local(nonce, args.amount, &args.request_id).wait()?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&receipt)?)?;
     } else if receipt.replayed {

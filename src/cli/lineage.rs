@@ -7,6 +7,7 @@ use super::output::safe;
 use super::remote::Remote;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use crumb::ledger::Wait as _;
 use crumb::limits::MAX_LINEAGE_NODES;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -151,7 +152,7 @@ pub fn run(args: LineageArgs) -> Result<u8> {
         None => {
             let nonce = args.target.nonce()?;
             let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open_read_only()?);
-            match issuer.lineage_as_owner(nonce) {
+            match issuer.lineage_as_owner(nonce).wait() {
                 Err(crumb::Error::Invalid(crumb::error::Invalid::UnknownToken(_))) => {
                     return Err(super::exit::refused(
                         "unknown-token",

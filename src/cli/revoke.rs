@@ -6,6 +6,7 @@ use super::ledger_args::LedgerArgs;
 use super::remote::Remote;
 use anyhow::Result;
 use clap::Args;
+use crumb::ledger::Wait as _;
 use crumb::token::identifier::Nonce;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -92,7 +93,7 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
             super::args::check_key_matches(&keys, &token)?;
             let issuer = crumb::Issuer::new(keys, args.ledger.open()?);
             let reach = crumb::revoke::Reach::default();
-            let revocation = issuer.revoke(&token, &[], &issuer.context(), Some(args.target()?), reach)?;
+            let revocation = issuer.revoke(&token, &[], &issuer.context(), Some(args.target()?), reach).wait()?;
             json!({
                 "nonce": revocation.nonce.to_string(),
                 "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -103,7 +104,7 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
             let nonce = args.target()?;
             // The local ledger's owner is its operator: no key is needed to revoke in it.
             let issuer = crumb::Issuer::new(crumb::Keyring::default(), args.ledger.open()?);
-            let seen = issuer.knows(&nonce)?;
+            let seen = issuer.knows(&nonce).wait()?;
             // A token given itself is real, so revoking it before its first use is meant; a
             // nonce alone the ledger never saw may be a typo that would stop nothing.
             let unseen_ok = args.unseen || args.holder().is_some();
@@ -120,7 +121,7 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
                     ),
                 ));
             }
-            let revocation = issuer.revoke_as_owner(nonce, args.cascade, unseen_ok)?;
+            let revocation = issuer.revoke_as_owner(nonce, args.cascade, unseen_ok).wait()?;
             json!({
                 "nonce": nonce.to_string(),
                 "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -10,6 +10,7 @@ use super::token_file::{check_replaceable, fingerprint, journal, lock, read_toke
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
+use crumb::ledger::Wait as _;
 use crumb::spend::client_request_id;
 use crumb::{DenialCode, Issuer, Macaroon};
 use serde_json::{json, Map, Value};
@@ -231,7 +232,7 @@ fn spend_once(
                 super::remote::in_flight_waits(deadline),
                 || {
                     let ctx = request.context(cost);
-                    local.issuer.spend(local.token.clone(), local.discharges.clone(), &ctx, Some(request_id))
+                    local.issuer.spend(local.token.clone(), local.discharges.clone(), &ctx, Some(request_id)).wait()
                 },
                 |e| matches!(e, crumb::Error::Denied(d) if d.code == DenialCode::InFlight),
             )?;

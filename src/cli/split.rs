@@ -7,6 +7,7 @@ use super::token_file::{check_replaceable, save_successor};
 use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
+use crumb::ledger::Wait as _;
 use serde_json::{json, Map};
 
 /// Split a token's balance: one child per --amount plus a remainder child, each with every
@@ -91,14 +92,10 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
                 Some(id) => id.clone(),
                 None => super::spend::own_request_id(&local.token, SpendKind::Split, &args.amounts)?,
             };
-            let receipt = local.issuer.split(
-                local.token,
-                local.discharges,
-                &ctx,
-                &args.amounts,
-                Some(&request_id),
-                args.revocable,
-            )?;
+            let receipt = local
+                .issuer
+                .split(local.token, local.discharges, &ctx, &args.amounts, Some(&request_id), args.revocable)
+                .wait()?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
             receipt.to_json(&tokens)
         }

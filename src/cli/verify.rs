@@ -7,6 +7,7 @@ use super::output::{explain_lines, safe, with_flag_hint};
 use super::remote::{request_body, Remote};
 use anyhow::Result;
 use clap::Args;
+use crumb::ledger::Wait as _;
 use serde_json::json;
 
 /// Verify a token's signature and every caveat against a request.
@@ -59,7 +60,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let issuer = args.satisfy.issuer(keys, ledger);
     let ctx = args.request.context(args.cost);
     // JSON always carries every caveat's verdict: a script reads it whole.
-    let verdict = issuer.verify(&token, &discharges, &ctx, args.json)?;
+    let verdict = issuer.verify(&token, &discharges, &ctx, args.json).wait()?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
     } else {

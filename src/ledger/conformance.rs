@@ -15,7 +15,7 @@
 //!
 //! Each test panics (an assertion) where the backend departs from the port's contract.
 
-use crate::ledger::{CommitOutcome, Ledger, LiveRevoke, Reservation, Reserved, Scope, Ticket};
+use crate::ledger::{CommitOutcome, Ledger, LiveRevoke, Reservation, Reserved, Scope, Ticket, Wait};
 use crate::token::identifier::Nonce;
 use crate::{Context, Error, Keyring, Macaroon, RootKey, TokenId, Verified, Verifier};
 use std::sync::Arc;
@@ -25,10 +25,6 @@ use std::time::Duration;
 /// or replica would have.
 pub trait Backend {
     fn open(&self) -> Arc<dyn Ledger>;
-    /// Whether its `enqueue_*` calls queue on a writer of its own (else they hand back).
-    fn queues(&self) -> bool {
-        false
-    }
 }
 
 /// One test of the suite.
@@ -51,8 +47,8 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_stale_reservation_expires", a_stale_reservation_expires),
     ("revocation_wins_over_a_token_in_flight", revocation_wins_over_a_token_in_flight),
     ("an_unknown_nonce_is_live", an_unknown_nonce_is_live),
-    ("a_queued_commit_answers_like_a_direct_one", a_queued_commit_answers_like_a_direct_one),
-    ("a_queued_hold_and_settle_answer_like_direct_ones", a_queued_hold_and_settle_answer_like_direct_ones),
+    ("a_hold_and_settle_answer_as_recorded", a_hold_and_settle_answer_as_recorded),
+    ("a_dropped_hold_leaves_no_hold_behind", a_dropped_hold_leaves_no_hold_behind),
     ("a_settle_charges_any_cost_up_to_the_hold", a_settle_charges_any_cost_up_to_the_hold),
     ("a_revoked_delegation_returns_its_unspent_balance_once", a_revoked_delegation_returns_its_unspent_balance_once),
     (
@@ -120,12 +116,12 @@ impl Mint {
     ) -> Result<crate::spend::Receipt, Error> {
         let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
         ctx.cost = cost;
-        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, None)
+        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, None).wait()
     }
 
     fn split_at(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64], now: i64) -> crate::spend::Receipt {
         let ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
-        crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None).unwrap()
+        crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None).wait().unwrap()
     }
 
     fn verifier(&self) -> Verifier<'_> {
@@ -145,18 +141,21 @@ impl Mint {
     ) -> Result<crate::spend::Receipt, Error> {
         let mut ctx = Context::now();
         ctx.cost = cost;
-        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, Some(request))
+        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, Some(request)).wait()
     }
 
     fn split(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64]) -> crate::spend::Receipt {
         crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &Context::now(), amounts, None)
+            .wait()
             .unwrap()
     }
 
     /// A split whose children (but the remainder) are revocable delegations.
     fn delegate(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64]) -> crate::spend::Receipt {
         let ctx = Context::now();
-        crate::spend::split_as(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None, true).unwrap()
+        crate::spend::split_as(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None, true)
+            .wait()
+            .unwrap()
     }
 
     fn give_back(
@@ -173,6 +172,7 @@ impl Mint {
             &Context::now(),
             Some(request),
         )
+        .wait()
     }
 }
 
@@ -236,7 +236,7 @@ pub fn replays_return_the_same_successor_only_to_the_same_request(backend: &dyn 
     assert_eq!(code(mint.spend(ledger.as_ref(), &token, 4, "pay-1")), "spent", "same id, other cost");
     // A fresh handle (another process, another replica) sees the same record.
     let other = backend.open();
-    assert!(other.status(&nonce(&token)).unwrap().spent.is_some());
+    assert!(other.status(&nonce(&token)).wait().unwrap().spent.is_some());
     assert!(mint.spend(other.as_ref(), &token, 3, "pay-1").unwrap().replayed);
 }
 
@@ -272,7 +272,7 @@ pub fn many_tokens_spent_at_once_all_succeed(backend: &dyn Backend) {
     });
     assert!(receipts.iter().all(|r| r.children[0].balance == 3 && !r.replayed));
     for t in &tokens {
-        assert!(ledger.status(&nonce(t)).unwrap().spent.is_some());
+        assert!(ledger.status(&nonce(t)).wait().unwrap().spent.is_some());
     }
 }
 
@@ -284,20 +284,20 @@ pub fn revocation_cascades_over_spends_and_splits(backend: &dyn Backend) {
     let successor = mint.spend(ledger.as_ref(), &child, 5, "c").unwrap().children[0].token.clone();
     let sibling = split.children[1].token.clone();
     // Possession revokes only what is live, and never cascades.
-    assert_eq!(ledger.revoke_if_live(&nonce(&child), "t1").unwrap(), LiveRevoke::Consumed);
-    assert_eq!(ledger.revoke_if_live(&nonce(&sibling), "t1").unwrap(), LiveRevoke::Revoked);
-    assert_eq!(ledger.revoke_if_live(&nonce(&sibling), "t2").unwrap(), LiveRevoke::AlreadyRevoked);
+    assert_eq!(ledger.revoke_if_live(&nonce(&child), "t1").wait().unwrap(), LiveRevoke::Consumed);
+    assert_eq!(ledger.revoke_if_live(&nonce(&sibling), "t1").wait().unwrap(), LiveRevoke::Revoked);
+    assert_eq!(ledger.revoke_if_live(&nonce(&sibling), "t2").wait().unwrap(), LiveRevoke::AlreadyRevoked);
     // The operator's cascade from the root reaches everything not yet revoked.
-    let revoked = ledger.revoke(&nonce(&root), true, "t3").unwrap();
+    let revoked = ledger.revoke(&nonce(&root), true, "t3").wait().unwrap();
     assert_eq!(revoked.len(), 4, "root, the child, the remainder (not the sibling), the successor: {revoked:?}");
     assert!(!revoked.contains(&nonce(&sibling)), "revoked before: not revoked again");
     assert_eq!(code(mint.spend(ledger.as_ref(), &successor, 1, "late")), "revoked");
-    assert_eq!(ledger.revoke(&nonce(&root), true, "t4").unwrap(), Vec::<Nonce>::new());
+    assert_eq!(ledger.revoke(&nonce(&root), true, "t4").wait().unwrap(), Vec::<Nonce>::new());
     // Without cascade, only the nonce itself.
     let other = mint.token(9);
     let next = mint.spend(ledger.as_ref(), &other, 1, "x").unwrap().children[0].token.clone();
-    assert_eq!(ledger.revoke(&nonce(&other), false, "t5").unwrap(), vec![nonce(&other)]);
-    assert!(ledger.status(&nonce(&next)).unwrap().revoked_at.is_none());
+    assert_eq!(ledger.revoke(&nonce(&other), false, "t5").wait().unwrap(), vec![nonce(&other)]);
+    assert!(ledger.status(&nonce(&next)).wait().unwrap().revoked_at.is_none());
 }
 
 pub fn lineage_shows_the_tree_to_its_owner_and_a_branch_to_its_holder(backend: &dyn Backend) {
@@ -306,24 +306,24 @@ pub fn lineage_shows_the_tree_to_its_owner_and_a_branch_to_its_holder(backend: &
     let split = mint.split(ledger.as_ref(), &root, &[10]);
     let b = split.children[0].token.clone();
     let b2 = mint.spend(ledger.as_ref(), &b, 4, "b").unwrap().children[0].token.clone();
-    let whole = ledger.lineage(&nonce(&b2), 100, Scope::WholeTree).unwrap();
+    let whole = ledger.lineage(&nonce(&b2), 100, Scope::WholeTree).wait().unwrap();
     assert_eq!(whole.nodes[0].nonce, nonce(&root), "the root first");
     assert_eq!(whole.nodes.len(), 4);
     assert!(!whole.truncated && !whole.root_not_reached);
     let b2_node = whole.nodes.iter().find(|n| n.nonce == nonce(&b2)).unwrap();
     assert_eq!((b2_node.balance, b2_node.parent), (Some(6), Some(nonce(&b))));
-    let branch = ledger.lineage(&nonce(&b), 100, Scope::Descendants).unwrap();
+    let branch = ledger.lineage(&nonce(&b), 100, Scope::Descendants).wait().unwrap();
     let seen: Vec<Nonce> = branch.nodes.iter().map(|n| n.nonce).collect();
     assert_eq!(seen, vec![nonce(&b), nonce(&b2)], "no ancestor, no sibling");
     // One child and all below it left out of the walk (a token's change).
     let remainder = split.children[1].nonce;
     let _ = mint.spend(ledger.as_ref(), &split.children[1].token, 1, "r").unwrap();
-    let handed = ledger.lineage(&nonce(&root), 100, Scope::DescendantsExcept(remainder)).unwrap();
+    let handed = ledger.lineage(&nonce(&root), 100, Scope::DescendantsExcept(remainder)).wait().unwrap();
     let seen: Vec<Nonce> = handed.nodes.iter().map(|n| n.nonce).collect();
     assert_eq!(seen, vec![nonce(&root), nonce(&b), nonce(&b2)], "the excepted child's subtree is not walked");
-    let cut = ledger.lineage(&nonce(&root), 2, Scope::WholeTree).unwrap();
+    let cut = ledger.lineage(&nonce(&root), 2, Scope::WholeTree).wait().unwrap();
     assert_eq!((cut.nodes.len(), cut.truncated), (2, true));
-    let unknown = ledger.lineage(&Nonce([9; 16]), 10, Scope::WholeTree).unwrap();
+    let unknown = ledger.lineage(&Nonce([9; 16]), 10, Scope::WholeTree).wait().unwrap();
     assert_eq!(unknown.nodes.len(), 1);
     assert!(unknown.nodes[0].status.spent.is_none());
 }
@@ -333,26 +333,26 @@ pub fn a_reserved_token_is_held_until_settled_or_released(backend: &dyn Backend)
     let token = mint.token(10);
     let verified = mint.verified(&token);
     let hold = Reservation::new(&verified, "r", NOW, Duration::from_secs(60)).unwrap();
-    let ticket = held(ledger.reserve(&hold).unwrap());
+    let ticket = held(ledger.reserve(&hold).wait().unwrap());
     // A second use while the first is in flight is refused, from any handle.
-    assert_eq!(ledger.reserve(&hold).unwrap(), Reserved::InFlight);
-    assert_eq!(backend.open().reserve(&hold).unwrap(), Reserved::InFlight);
-    assert!(ledger.status(&nonce(&token)).unwrap().spent.is_none(), "in flight is not spent");
+    assert_eq!(ledger.reserve(&hold).wait().unwrap(), Reserved::InFlight);
+    assert_eq!(backend.open().reserve(&hold).wait().unwrap(), Reserved::InFlight);
+    assert!(ledger.status(&nonce(&token)).wait().unwrap().spent.is_none(), "in flight is not spent");
     // Released: free again, and the old ticket settles nothing.
-    ledger.release(&ticket).unwrap();
-    let second = held(ledger.reserve(&hold).unwrap());
+    ledger.release(&ticket).wait().unwrap();
+    let second = held(ledger.reserve(&hold).wait().unwrap());
     assert_eq!(
-        ledger.settle(&ticket, &commit_for(&ticket, Nonce([1; 16]), 9)).unwrap(),
+        ledger.settle(&ticket, &commit_for(&ticket, Nonce([1; 16]), 9)).wait().unwrap(),
         CommitOutcome::ReservationLost
     );
-    assert_eq!(ledger.settle(&second, &commit_for(&second, Nonce([2; 16]), 9)).unwrap(), CommitOutcome::Fresh);
-    match ledger.reserve(&hold).unwrap() {
+    assert_eq!(ledger.settle(&second, &commit_for(&second, Nonce([2; 16]), 9)).wait().unwrap(), CommitOutcome::Fresh);
+    match ledger.reserve(&hold).wait().unwrap() {
         Reserved::Spent(spent) => assert_eq!(spent.amounts, vec![9]),
         other => panic!("{other:?}"),
     }
     // Settling twice finds its own record.
     assert!(matches!(
-        ledger.settle(&second, &commit_for(&second, Nonce([2; 16]), 9)).unwrap(),
+        ledger.settle(&second, &commit_for(&second, Nonce([2; 16]), 9)).wait().unwrap(),
         CommitOutcome::AlreadySpent(_)
     ));
 }
@@ -361,13 +361,17 @@ pub fn a_stale_reservation_expires(backend: &dyn Backend) {
     let (mint, ledger) = (Mint::new(), backend.open());
     let token = mint.token(10);
     let verified = mint.verified(&token);
-    let first = held(ledger.reserve(&Reservation::new(&verified, "a", NOW, Duration::from_secs(30)).unwrap()).unwrap());
+    let first =
+        held(ledger.reserve(&Reservation::new(&verified, "a", NOW, Duration::from_secs(30)).unwrap()).wait().unwrap());
     let during = Reservation::new(&verified, "b", NOW + 29, Duration::from_secs(30)).unwrap();
-    assert_eq!(ledger.reserve(&during).unwrap(), Reserved::InFlight);
+    assert_eq!(ledger.reserve(&during).wait().unwrap(), Reserved::InFlight);
     let after = Reservation::new(&verified, "b", NOW + 31, Duration::from_secs(30)).unwrap();
-    let second = held(ledger.reserve(&after).unwrap());
-    assert_eq!(ledger.settle(&first, &commit_for(&first, Nonce([3; 16]), 1)).unwrap(), CommitOutcome::ReservationLost);
-    assert_eq!(ledger.settle(&second, &commit_for(&second, Nonce([4; 16]), 1)).unwrap(), CommitOutcome::Fresh);
+    let second = held(ledger.reserve(&after).wait().unwrap());
+    assert_eq!(
+        ledger.settle(&first, &commit_for(&first, Nonce([3; 16]), 1)).wait().unwrap(),
+        CommitOutcome::ReservationLost
+    );
+    assert_eq!(ledger.settle(&second, &commit_for(&second, Nonce([4; 16]), 1)).wait().unwrap(), CommitOutcome::Fresh);
 }
 
 pub fn revocation_wins_over_a_token_in_flight(backend: &dyn Backend) {
@@ -375,116 +379,102 @@ pub fn revocation_wins_over_a_token_in_flight(backend: &dyn Backend) {
     let token = mint.token(10);
     let verified = mint.verified(&token);
     let ticket =
-        held(ledger.reserve(&Reservation::new(&verified, "r", NOW, Duration::from_secs(60)).unwrap()).unwrap());
-    assert_eq!(ledger.revoke(&nonce(&token), false, "now").unwrap(), vec![nonce(&token)]);
+        held(ledger.reserve(&Reservation::new(&verified, "r", NOW, Duration::from_secs(60)).unwrap()).wait().unwrap());
+    assert_eq!(ledger.revoke(&nonce(&token), false, "now").wait().unwrap(), vec![nonce(&token)]);
     assert_eq!(
-        ledger.settle(&ticket, &commit_for(&ticket, Nonce([5; 16]), 9)).unwrap(),
+        ledger.settle(&ticket, &commit_for(&ticket, Nonce([5; 16]), 9)).wait().unwrap(),
         CommitOutcome::Revoked("now".into())
     );
-    assert!(ledger.status(&Nonce([5; 16])).unwrap().spent.is_none());
-    assert!(ledger.lineage(&nonce(&token), 10, Scope::Descendants).unwrap().nodes.len() == 1, "no child recorded");
+    assert!(ledger.status(&Nonce([5; 16])).wait().unwrap().spent.is_none());
+    assert!(
+        ledger.lineage(&nonce(&token), 10, Scope::Descendants).wait().unwrap().nodes.len() == 1,
+        "no child recorded"
+    );
 }
 
 pub fn an_unknown_nonce_is_live(backend: &dyn Backend) {
     let ledger = backend.open();
-    let status = ledger.status(&Nonce([0xab; 16])).unwrap();
+    let status = ledger.status(&Nonce([0xab; 16])).wait().unwrap();
     assert!(status.spent.is_none() && status.revoked_at.is_none());
 }
 
 /// Each conformance test, once per backend.
-/// A queued commit (`enqueue_commit`) answers exactly as a direct one; a backend with no
-/// writer of its own hands the callback back, and the caller commits directly.
-pub fn a_queued_commit_answers_like_a_direct_one(backend: &dyn Backend) {
+/// A hold and its settle through the issuer: a successor at the balance less the price, a
+/// second use in flight refused, a retry answered with the same successor; a commit of a spent
+/// token answers what was recorded.
+pub fn a_hold_and_settle_answer_as_recorded(backend: &dyn Backend) {
     let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
-    let commit_queued = |reservation: &Reservation, commit: &crate::ledger::Commit| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let done = Box::new(move |outcome| tx.send(outcome).unwrap());
-        match ledger.enqueue_commit(reservation, commit, done) {
-            Some(done) => done(ledger.commit(reservation, commit)),
-            None => assert!(backend.queues(), "only a backend that says it queues may queue"),
-        }
-        rx.recv_timeout(Duration::from_secs(10)).expect("a queued commit is answered").unwrap()
-    };
     let token = mint.token(10);
     let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
     let commit = commit_of(nonce(&token), "r", Nonce::random().unwrap(), 9);
-    assert_eq!(commit_queued(&reservation, &commit), CommitOutcome::Fresh);
-    match commit_queued(&reservation, &commit) {
+    assert_eq!(ledger.commit(&reservation, &commit).wait().unwrap(), CommitOutcome::Fresh);
+    match ledger.commit(&reservation, &commit).wait().unwrap() {
         CommitOutcome::AlreadySpent(spent) => assert_eq!((spent.request_id.as_str(), spent.amounts), ("r", vec![9])),
         other => panic!("a second commit of a spent token: {other:?}"),
     }
-    // Through the issuer: the queued path and the blocking one give the same receipts.
-    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
-    let token = mint.token(10);
-    let mut ctx = Context::now();
-    ctx.cost = 4;
-    let (tx, rx) = std::sync::mpsc::channel();
-    let done = Box::new(move |receipt| tx.send(receipt).unwrap());
-    issuer.consume_queued(token.clone(), Vec::new(), &ctx, Some("pay-q"), None, false, done);
-    let first = match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(receipt) => receipt.unwrap(),
-        Err(_) => issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap(),
-    };
-    assert_eq!((first.replayed, first.children[0].balance), (false, 6));
-    let again = issuer.spend(token.clone(), Vec::new(), &ctx, Some("pay-q")).unwrap();
-    assert!(again.replayed);
-    assert_eq!(again.children[0].token, first.children[0].token);
-}
 
-/// A queued reserve and a queued settle (`enqueue_reserve`, `enqueue_settle`) answer exactly
-/// as direct ones; through the issuer, a queued hold and settle give what the blocking ones
-/// give: a successor at the balance less the price, a second use in flight refused, a retry
-/// answered with the same successor.
-pub fn a_queued_hold_and_settle_answer_like_direct_ones(backend: &dyn Backend) {
-    let (mint, ledger) = (Arc::new(Mint::new()), backend.open());
-    let queues = backend.queues();
-    let token = mint.token(10);
-    let reservation = Reservation::new(&mint.verified(&token), "q", NOW, Duration::from_secs(10)).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let done = Box::new(move |reserved| tx.send(reserved).unwrap());
-    match ledger.enqueue_reserve(&reservation, done) {
-        Some(done) => done(ledger.reserve(&reservation)),
-        None => assert!(queues, "only a backend that says it queues may queue"),
-    }
-    let Reserved::Held(ticket) = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap() else {
-        panic!("a fresh token is held")
-    };
-    assert_eq!(ledger.reserve(&reservation).unwrap(), Reserved::InFlight);
-    let commit = commit_of(nonce(&token), "q", Nonce::random().unwrap(), 9);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let done = Box::new(move |outcome| tx.send(outcome).unwrap());
-    match ledger.enqueue_settle(&ticket, &commit, done) {
-        Some(done) => done(ledger.settle(&ticket, &commit)),
-        None => assert!(queues, "only a backend that says it queues may queue"),
-    }
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap(), CommitOutcome::Fresh);
-    assert!(ledger.status(&nonce(&token)).unwrap().spent.is_some());
-
-    // Through the issuer, falling back to the blocking calls where the backend does not queue.
     let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
     let token = mint.token(10);
     let mut ctx = Context::now();
     ctx.cost = 4;
     let ttl = Duration::from_secs(30);
-    let hold = |issuer: &crate::Issuer| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        issuer.hold_queued(token.clone(), Vec::new(), &ctx, "key:k:r", ttl, Box::new(move |q| tx.send(q).unwrap()));
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(queued) => issuer.finish_hold(queued),
-            Err(_) => issuer.hold(token.clone(), Vec::new(), &ctx, "key:k:r", ttl),
-        }
-    };
+    let hold = |issuer: &crate::Issuer| issuer.hold(token.clone(), Vec::new(), &ctx, "key:k:r", ttl).wait();
     let Ok(crate::charge::Held::Fresh(held)) = hold(&issuer) else { panic!("a fresh token is held") };
     let in_flight = hold(&issuer).unwrap_err();
     assert!(in_flight.to_string().contains("in-flight"), "{in_flight}");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let receipt = match issuer.settle_queued(held, 4, Box::new(move |q| tx.send(q).unwrap())) {
-        None => issuer.finish_settle(rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap(),
-        Some(held) => issuer.settle(held, 4).unwrap(),
-    };
+    let receipt = issuer.settle(held, 4).wait().unwrap();
     assert_eq!((receipt.replayed, receipt.cost, receipt.children[0].balance), (false, 4, 6));
     let Ok(crate::charge::Held::Answered(again)) = hold(&issuer) else { panic!("a retry is answered") };
     assert_eq!(again.children[0].token, receipt.children[0].token);
+}
+
+/// Polls `future` once and drops it: a caller that went away after starting the work. What
+/// it answered if it answered in that one poll (a backend that works on the caller's thread).
+fn start_and_drop<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(answer) => Some(answer),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// Until `reserved` answers a hold, for up to five seconds (the work a dropped caller started
+/// may still be running); whether it did.
+fn eventually_held(mut reserve: impl FnMut() -> Result<Reserved, crate::error::LedgerError>) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match reserve().unwrap() {
+            Reserved::Held(_) => return true,
+            Reserved::InFlight if std::time::Instant::now() < until => std::thread::sleep(Duration::from_millis(5)),
+            _ => return false,
+        }
+    }
+}
+
+/// The seam's cancellation rule: a reserve (or an issuer's hold) whose caller went away before
+/// the answer leaves no hold behind. The reservation lasts a minute, so only the backend's
+/// release, not a lapse, can free the token within the five seconds this waits.
+pub fn a_dropped_hold_leaves_no_hold_behind(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let token = mint.token(10);
+    let reservation = Reservation::new(&mint.verified(&token), "gone", NOW, Duration::from_secs(60)).unwrap();
+    drop(ledger.reserve(&reservation));
+    let again = Reservation::new(&mint.verified(&token), "next", NOW, Duration::from_secs(60)).unwrap();
+    assert!(eventually_held(|| ledger.reserve(&again).wait()), "a dropped reserve left its hold behind");
+
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let token = mint.token(10);
+    let mut ctx = Context::now();
+    ctx.cost = 4;
+    let started = start_and_drop(issuer.hold(token.clone(), Vec::new(), &ctx, "key:gone:1", Duration::from_secs(60)));
+    if let Some(Ok(crate::charge::Held::Fresh(hold))) = started {
+        // Answered within the one poll: nothing was cancelled, and the hold is ours to give back.
+        issuer.release(hold).wait().unwrap();
+    }
+    let now = ctx.now.unix_timestamp();
+    let again = Reservation::new(&mint.verified(&token), "next", now, Duration::from_secs(60)).unwrap();
+    assert!(eventually_held(|| ledger.reserve(&again).wait()), "a dropped hold left its hold behind");
 }
 
 /// A settle charges any cost up to the price held (what a request billed by its usage used),
@@ -496,21 +486,22 @@ pub fn a_settle_charges_any_cost_up_to_the_hold(backend: &dyn Backend) {
     ctx.cost = 5;
     let ttl = Duration::from_secs(30);
     let token = mint.token(10);
-    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(token.clone(), Vec::new(), &ctx, "key:a:1", ttl) else {
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(token.clone(), Vec::new(), &ctx, "key:a:1", ttl).wait()
+    else {
         panic!("a fresh token is held")
     };
     assert_eq!(held.price(), 5);
-    let receipt = issuer.settle(held, 3).unwrap();
+    let receipt = issuer.settle(held, 3).wait().unwrap();
     assert_eq!((receipt.cost, receipt.children[0].balance), (3, 7));
-    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(token, Vec::new(), &ctx, "key:a:1", ttl) else {
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(token, Vec::new(), &ctx, "key:a:1", ttl).wait() else {
         panic!("a retry is answered")
     };
     assert_eq!((again.cost, again.children[0].token.clone()), (3, receipt.children[0].token.clone()));
     let other = mint.token(10);
-    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(other, Vec::new(), &ctx, "key:b:1", ttl) else {
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(other, Vec::new(), &ctx, "key:b:1", ttl).wait() else {
         panic!("a fresh token is held")
     };
-    let over = issuer.settle(held, 6).unwrap_err();
+    let over = issuer.settle(held, 6).wait().unwrap_err();
     assert!(over.to_string().contains("at most the 5 held"), "{over}");
 }
 
@@ -524,9 +515,9 @@ pub fn a_revoked_delegation_returns_its_unspent_balance_once(backend: &dyn Backe
     let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
     let d2 = mint.spend(ledger.as_ref(), &d, 3, "d1").unwrap().children[0].token.clone();
     let d3 = mint.spend(ledger.as_ref(), &d2, 3, "d2").unwrap().children[0].token.clone();
-    assert!(ledger.info(&nonce(&d)).unwrap().revocable);
-    assert!(!ledger.info(&nonce(&r)).unwrap().revocable, "the remainder is never a delegation");
-    let outcome = ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap();
+    assert!(ledger.info(&nonce(&d)).wait().unwrap().revocable);
+    assert!(!ledger.info(&nonce(&r)).wait().unwrap().revocable, "the remainder is never a delegation");
+    let outcome = ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").wait().unwrap();
     match &outcome {
         crate::ledger::DelegationRevoke::Revoked { revoked, returned } => {
             assert_eq!(*returned, 24, "30 less the 6 spent");
@@ -547,17 +538,18 @@ pub fn a_revoked_delegation_returns_its_unspent_balance_once(backend: &dyn Backe
         Some(&rid),
         false,
     )
+    .wait()
     .unwrap();
     assert!(again.replayed && again.revocable, "the children are delegations, as recorded");
     // Again, from any handle: nothing more comes back.
-    assert_eq!(returned(backend.open().revoke_delegation(&nonce(&r), &nonce(&d), "later").unwrap()), 0);
+    assert_eq!(returned(backend.open().revoke_delegation(&nonce(&r), &nonce(&d), "later").wait().unwrap()), 0);
     assert_eq!(code(mint.spend(ledger.as_ref(), &d3, 1, "d3")), "revoked");
-    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 24);
+    assert_eq!(ledger.info(&nonce(&r)).wait().unwrap().credit_owed, 24);
     // The splitter's next spend takes it in, once.
     let paid = mint.spend(ledger.as_ref(), &r, 1, "r1").unwrap();
     assert_eq!((paid.children[0].balance, paid.credit), (70 - 1 + 24, 24));
     let next = paid.children[0].token.clone();
-    assert_eq!(ledger.info(&nonce(&next)).unwrap().credit_owed, 0);
+    assert_eq!(ledger.info(&nonce(&next)).wait().unwrap().credit_owed, 0);
     let again = mint.spend(ledger.as_ref(), &r, 1, "r1").unwrap();
     assert!(again.replayed);
     assert_eq!(again.children[0].token, paid.children[0].token, "a retry rebuilds the successor with its credit");
@@ -577,7 +569,7 @@ pub fn a_payment_out_of_a_delegation_is_not_revoked_with_it(backend: &dyn Backen
     let sub = mint.delegate(ledger.as_ref(), &d2, &[4]);
     let (grandchild, d3) = (sub.children[0].token.clone(), sub.children[1].token.clone());
     assert_eq!(
-        returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()),
+        returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").wait().unwrap()),
         10,
         "6 + 4, not the 20 paid"
     );
@@ -599,28 +591,31 @@ pub fn only_the_delegating_lineage_revokes_and_only_delegations(backend: &dyn Ba
     let transfer = mint.split(ledger.as_ref(), &r.token, &[5]);
     let (t, r2) = (&transfer.children[0], &transfer.children[1]);
     let l = ledger.as_ref();
-    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &t.nonce, "now").unwrap(), NotRevocable, "a transfer");
-    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &r.nonce, "now").unwrap(), NotRevocable, "own change");
-    assert_eq!(l.revoke_delegation(&d.nonce, &sibling.nonce, "now").unwrap(), NotYours, "a sibling");
-    assert_eq!(l.revoke_delegation(&d.nonce, &r.nonce, "now").unwrap(), NotYours, "the parent's change");
-    assert_eq!(l.revoke_delegation(&d.nonce, &nonce(&a), "now").unwrap(), NotYours, "the parent");
-    assert_eq!(l.revoke_delegation(&d.nonce, &Nonce([3; 16]), "now").unwrap(), NotYours, "unknown");
+    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &t.nonce, "now").wait().unwrap(), NotRevocable, "a transfer");
+    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &r.nonce, "now").wait().unwrap(), NotRevocable, "own change");
+    assert_eq!(l.revoke_delegation(&d.nonce, &sibling.nonce, "now").wait().unwrap(), NotYours, "a sibling");
+    assert_eq!(l.revoke_delegation(&d.nonce, &r.nonce, "now").wait().unwrap(), NotYours, "the parent's change");
+    assert_eq!(l.revoke_delegation(&d.nonce, &nonce(&a), "now").wait().unwrap(), NotYours, "the parent");
+    assert_eq!(l.revoke_delegation(&d.nonce, &Nonce([3; 16]), "now").wait().unwrap(), NotYours, "unknown");
     let other = mint.token(10);
-    assert_eq!(l.revoke_delegation(&nonce(&other), &d.nonce, "now").unwrap(), NotYours, "another tree");
+    assert_eq!(l.revoke_delegation(&nonce(&other), &d.nonce, "now").wait().unwrap(), NotYours, "another tree");
     assert_eq!(
-        l.revoke_delegation(&r.nonce, &d.nonce, "now").unwrap(),
+        l.revoke_delegation(&r.nonce, &d.nonce, "now").wait().unwrap(),
         HolderNotLive { revoked: false },
         "a spent token of the lineage"
     );
     // Nothing moved: every balance is where it was.
-    assert!(l.status(&d.nonce).unwrap().revoked_at.is_none());
-    assert_eq!(l.info(&nonce(&r2.token)).unwrap().credit_owed, 0);
+    assert!(l.status(&d.nonce).wait().unwrap().revoked_at.is_none());
+    assert_eq!(l.info(&nonce(&r2.token)).wait().unwrap().credit_owed, 0);
     // The current token of the lineage revokes a delegation made before a later split.
-    assert_eq!(returned(l.revoke_delegation(&nonce(&r2.token), &sibling.nonce, "now").unwrap()), 10);
-    assert_eq!(returned(l.revoke_delegation(&nonce(&r2.token), &d.nonce, "now").unwrap()), 10);
+    assert_eq!(returned(l.revoke_delegation(&nonce(&r2.token), &sibling.nonce, "now").wait().unwrap()), 10);
+    assert_eq!(returned(l.revoke_delegation(&nonce(&r2.token), &d.nonce, "now").wait().unwrap()), 10);
     // A revoked holder revokes nothing.
-    l.revoke(&nonce(&r2.token), false, "now").unwrap();
-    assert_eq!(l.revoke_delegation(&nonce(&r2.token), &d.nonce, "now").unwrap(), HolderNotLive { revoked: true });
+    l.revoke(&nonce(&r2.token), false, "now").wait().unwrap();
+    assert_eq!(
+        l.revoke_delegation(&nonce(&r2.token), &d.nonce, "now").wait().unwrap(),
+        HolderNotLive { revoked: true }
+    );
 }
 
 /// A child gives its balance back to the lineage it came from: once, idempotent by request id,
@@ -639,20 +634,20 @@ pub fn a_give_back_returns_credit_once(backend: &dyn Backend) {
         matches!(mint.give_back(ledger.as_ref(), &d2, "gb-2"), Err(Error::Denied(d)) if d.code.as_str() == "spent")
     );
     assert_eq!(code(mint.spend(ledger.as_ref(), &d2, 1, "after")), "spent");
-    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 15);
+    assert_eq!(ledger.info(&nonce(&r)).wait().unwrap().credit_owed, 15);
     // The delegator revokes after the give-back: nothing is live below, nothing more returns.
-    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 0);
-    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 15);
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").wait().unwrap()), 0);
+    assert_eq!(ledger.info(&nonce(&r)).wait().unwrap().credit_owed, 15);
     // A revoked child cannot give back.
     let split = mint.delegate(ledger.as_ref(), &r, &[5]);
     let (e, r2) = (split.children[0].token.clone(), split.children[1].token.clone());
     assert_eq!(split.credit, 15, "the split took the credit in");
     assert_eq!(split.children[1].balance, 30 - 5 + 15);
-    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r2), &nonce(&e), "now").unwrap()), 5);
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r2), &nonce(&e), "now").wait().unwrap()), 5);
     assert!(
         matches!(mint.give_back(ledger.as_ref(), &e, "gb-e"), Err(Error::Denied(d)) if d.code.as_str() == "revoked")
     );
-    assert_eq!(ledger.info(&nonce(&r2)).unwrap().credit_owed, 5);
+    assert_eq!(ledger.info(&nonce(&r2)).wait().unwrap().credit_owed, 5);
     // A minted token's lineage came from no one.
     let root = mint.token(9);
     let refused = mint.give_back(ledger.as_ref(), &root, "gb-root");
@@ -664,7 +659,7 @@ pub fn a_give_back_returns_credit_once(backend: &dyn Backend) {
     let t = mint.split(ledger.as_ref(), &r2, &[4]);
     assert_eq!(t.credit, 5);
     assert_eq!(mint.give_back(ledger.as_ref(), &t.children[0].token, "gb-t").unwrap().returned, 4);
-    assert_eq!(ledger.info(&t.children[1].nonce).unwrap().credit_owed, 4);
+    assert_eq!(ledger.info(&t.children[1].nonce).wait().unwrap().credit_owed, 4);
 }
 
 /// Give-backs, revocations and the splitter's spends racing on several handles: every unit
@@ -686,7 +681,7 @@ pub fn returned_credit_is_taken_exactly_once_under_races(backend: &dyn Backend) 
             } else {
                 // The splitter's lineage may have moved on: the revocation names its first
                 // remainder, which may be spent by then (then nothing is revoked here).
-                match ledger.revoke_delegation(&holder, &nonce(&child), "now").unwrap() {
+                match ledger.revoke_delegation(&holder, &nonce(&child), "now").wait().unwrap() {
                     crate::ledger::DelegationRevoke::Revoked { returned, .. } => returned,
                     _ => 0,
                 }
@@ -702,13 +697,13 @@ pub fn returned_credit_is_taken_exactly_once_under_races(backend: &dyn Backend) 
         current = receipt.children[0].token.clone();
     }
     let moved: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    let owed = ledger.info(&nonce(&current)).unwrap().credit_owed;
+    let owed = ledger.info(&nonce(&current)).wait().unwrap().credit_owed;
     assert_eq!(taken + owed, moved, "credit taken in plus credit owed is what came back");
     let live = crate::verify::balance_of(&current).unwrap();
     // What never came back: the children whose revocation found the holder spent.
     let stranded: u64 = children
         .iter()
-        .map(|c| ledger.status(&nonce(c)).unwrap())
+        .map(|c| ledger.status(&nonce(c)).wait().unwrap())
         .filter(|s| s.spent.is_none() && s.revoked_at.is_none())
         .count() as u64
         * 10;
@@ -723,13 +718,14 @@ pub fn a_hold_on_a_revoked_delegation_settles_nothing(backend: &dyn Backend) {
     let split = mint.delegate(ledger.as_ref(), &a, &[15]);
     let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
     let verified = mint.verified(&d);
-    let ticket =
-        held(ledger.reserve(&Reservation::new(&verified, "req", NOW, Duration::from_secs(60)).unwrap()).unwrap());
-    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 15);
-    let settled = ledger.settle(&ticket, &commit_of(nonce(&d), "req", Nonce([4; 16]), 12)).unwrap();
+    let ticket = held(
+        ledger.reserve(&Reservation::new(&verified, "req", NOW, Duration::from_secs(60)).unwrap()).wait().unwrap(),
+    );
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").wait().unwrap()), 15);
+    let settled = ledger.settle(&ticket, &commit_of(nonce(&d), "req", Nonce([4; 16]), 12)).wait().unwrap();
     assert_eq!(settled, CommitOutcome::Revoked("now".into()));
-    assert!(ledger.status(&Nonce([4; 16])).unwrap().spent.is_none());
-    assert_eq!(ledger.info(&nonce(&r)).unwrap().credit_owed, 15);
+    assert!(ledger.status(&Nonce([4; 16])).wait().unwrap().spent.is_none());
+    assert_eq!(ledger.info(&nonce(&r)).wait().unwrap().credit_owed, 15);
 }
 
 /// The ledger records which child is the change and the head of each lineage: the holder's
@@ -741,13 +737,13 @@ pub fn the_holder_view_starts_at_the_token_it_was_handed(backend: &dyn Backend) 
     let b = s1.children[0].token.clone();
     let a2 = mint.spend(ledger.as_ref(), &s1.children[1].token, 5, "a").unwrap().children[0].token.clone();
     let b2 = mint.spend(ledger.as_ref(), &b, 1, "b").unwrap().children[0].token.clone();
-    let info = ledger.info(&nonce(&a2)).unwrap();
+    let info = ledger.info(&nonce(&a2)).wait().unwrap();
     assert_eq!((info.head, info.change), (Some(nonce(&a)), true));
-    let info = ledger.info(&nonce(&b2)).unwrap();
+    let info = ledger.info(&nonce(&b2)).wait().unwrap();
     assert_eq!((info.head, info.change), (Some(nonce(&b)), true));
-    let info = ledger.info(&nonce(&b)).unwrap();
+    let info = ledger.info(&nonce(&b)).wait().unwrap();
     assert_eq!((info.head, info.change, info.parent), (Some(nonce(&b)), false, Some(nonce(&a))));
-    let tree = ledger.lineage(&nonce(&a), 100, Scope::Descendants).unwrap();
+    let tree = ledger.lineage(&nonce(&a), 100, Scope::Descendants).wait().unwrap();
     let changes: Vec<bool> = tree.nodes.iter().map(|n| n.change).collect();
     assert_eq!(tree.nodes.len(), 5);
     assert_eq!(changes.iter().filter(|c| **c).count(), 3, "the remainder and two successors: {changes:?}");
@@ -763,16 +759,16 @@ pub fn credit_given_back_to_a_finished_lineage_goes_on_up(backend: &dyn Backend)
     let second = mint.delegate(ledger.as_ref(), &b, &[10]);
     let (c, b1) = (second.children[0].token.clone(), second.children[1].token.clone());
     assert_eq!(mint.give_back(ledger.as_ref(), &b1, "b-done").unwrap().returned, 20);
-    assert_eq!(ledger.info(&nonce(&a1)).unwrap().credit_owed, 20);
+    assert_eq!(ledger.info(&nonce(&a1)).wait().unwrap().credit_owed, 20);
     let c1 = mint.spend(ledger.as_ref(), &c, 4, "c1").unwrap().children[0].token.clone();
     assert_eq!(mint.give_back(ledger.as_ref(), &c1, "c-done").unwrap().returned, 6);
-    assert_eq!(ledger.info(&nonce(&a1)).unwrap().credit_owed, 26, "B's lineage is finished: on to A's");
-    assert_eq!(ledger.info(&nonce(&b)).unwrap().credit_owed, 0);
+    assert_eq!(ledger.info(&nonce(&a1)).wait().unwrap().credit_owed, 26, "B's lineage is finished: on to A's");
+    assert_eq!(ledger.info(&nonce(&b)).wait().unwrap().credit_owed, 0);
     let paid = mint.spend(ledger.as_ref(), &a1, 1, "a1").unwrap();
     assert_eq!((paid.children[0].balance, paid.credit), (30 - 1 + 26, 26));
 }
 
-/// A metered request's settle (queued where the backend queues, else blocking) takes the
+/// A metered request's settle takes the
 /// credit returned to its lineage into the successor, once; its retry answers the same.
 pub fn a_metered_settle_takes_returned_credit_in(backend: &dyn Backend) {
     let (mint, ledger) = (Mint::new(), backend.open());
@@ -780,24 +776,17 @@ pub fn a_metered_settle_takes_returned_credit_in(backend: &dyn Backend) {
     let a = mint.token(50);
     let split = mint.delegate(ledger.as_ref(), &a, &[10]);
     let (d, r) = (split.children[0].token.clone(), split.children[1].token.clone());
-    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").unwrap()), 10);
+    assert_eq!(returned(ledger.revoke_delegation(&nonce(&r), &nonce(&d), "now").wait().unwrap()), 10);
     let mut ctx = Context::now();
     ctx.cost = 5;
     let ttl = Duration::from_secs(30);
-    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(r.clone(), Vec::new(), &ctx, "key:m:1", ttl) else {
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(r.clone(), Vec::new(), &ctx, "key:m:1", ttl).wait() else {
         panic!("a fresh token is held")
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let receipt = match issuer.settle_queued(held, 5, Box::new(move |q| tx.send(q).unwrap())) {
-        None => match issuer.settle_again(rx.recv_timeout(Duration::from_secs(10)).unwrap()) {
-            Ok(held) => issuer.settle(held, 5).unwrap(),
-            Err(queued) => issuer.finish_settle(*queued).unwrap(),
-        },
-        Some(held) => issuer.settle(held, 5).unwrap(),
-    };
+    let receipt = issuer.settle(held, 5).wait().unwrap();
     assert_eq!((receipt.cost, receipt.credit, receipt.children[0].balance), (5, 10, 40 - 5 + 10));
-    assert_eq!(ledger.info(&receipt.children[0].nonce).unwrap().credit_owed, 0);
-    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(r, Vec::new(), &ctx, "key:m:1", ttl) else {
+    assert_eq!(ledger.info(&receipt.children[0].nonce).wait().unwrap().credit_owed, 0);
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(r, Vec::new(), &ctx, "key:m:1", ttl).wait() else {
         panic!("a retry is answered")
     };
     assert_eq!(again.children[0].token, receipt.children[0].token);
@@ -824,14 +813,14 @@ pub fn a_spend_rate_window_refuses_until_credit_frees_up(backend: &dyn Backend) 
     // More than the window ever holds: refused for good, not told to wait.
     assert_eq!(refusal(mint.spend_at(ledger.as_ref(), &c, 11, NOW + 200)), ("caveat-failed", None));
     let windows = crate::ledger::window::windows_of(&c);
-    assert_eq!(ledger.window_use(&nonce(&c), &windows, NOW + 200).unwrap(), vec![8]);
+    assert_eq!(ledger.window_use(&nonce(&c), &windows, NOW + 200).wait().unwrap(), vec![8]);
     // The refused token is still live: a refusal writes nothing.
     let two = mint.spend_at(ledger.as_ref(), &c, 2, NOW + 200).unwrap();
     let d = two.children[0].token.clone();
     assert_eq!(refusal(mint.spend_at(ledger.as_ref(), &d, 1, NOW + 3599)), ("spend-rate-exceeded", Some(1)));
     let e = mint.spend_at(ledger.as_ref(), &d, 4, NOW + 3600).unwrap();
     assert_eq!(e.children[0].balance, 1000 - 14);
-    assert_eq!(ledger.window_use(&nonce(&e.children[0].token), &windows, NOW + 3600).unwrap(), vec![10]);
+    assert_eq!(ledger.window_use(&nonce(&e.children[0].token), &windows, NOW + 3600).wait().unwrap(), vec![10]);
 }
 
 /// A split child's spends count against its parent's window; a child's own tighter window
@@ -901,9 +890,9 @@ pub fn concurrent_spenders_never_exceed_a_window(backend: &dyn Backend) {
                             let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
                             ctx.cost = 2;
                             let id = format!("hold-{i}-{round}");
-                            match issuer.hold(token.clone(), Vec::new(), &ctx, &id, Duration::from_secs(30)) {
+                            match issuer.hold(token.clone(), Vec::new(), &ctx, &id, Duration::from_secs(30)).wait() {
                                 Ok(crate::charge::Held::Fresh(held)) => {
-                                    let r = issuer.settle(held, 1).unwrap();
+                                    let r = issuer.settle(held, 1).wait().unwrap();
                                     charged += 1;
                                     token = r.children[0].token.clone();
                                 }
@@ -922,7 +911,7 @@ pub fn concurrent_spenders_never_exceed_a_window(backend: &dyn Backend) {
     assert!(total <= 20, "the window allows 20, {total} were charged");
     assert!(total >= 10, "holds of 2 settled at 1 leave at least half the window used: {total}");
     let windows = crate::ledger::window::windows_of(&rest);
-    assert_eq!(ledger.window_use(&nonce(&rest), &windows, NOW + 5).unwrap(), vec![total]);
+    assert_eq!(ledger.window_use(&nonce(&rest), &windows, NOW + 5).wait().unwrap(), vec![total]);
 }
 
 fn top_up(nonce: Nonce, amount: u64, id: &str) -> crate::ledger::TopUp {
@@ -943,34 +932,43 @@ pub fn a_top_up_reaches_the_next_successor_once(backend: &dyn Backend) {
         let handles: Vec<_> = (0..16)
             .map(|_| {
                 let ledger = backend.open();
-                scope.spawn(move || ledger.top_up(&top_up(root, 50, "t1")).unwrap())
+                scope.spawn(move || ledger.top_up(&top_up(root, 50, "t1")).wait().unwrap())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(outcomes.iter().filter(|o| matches!(o, ToppedUp::Fresh { .. })).count(), 1, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| matches!(o, ToppedUp::Fresh { .. } | ToppedUp::Replayed { .. })), "{outcomes:?}");
-    assert_eq!(ledger.top_up(&top_up(root, 50, "t1")).unwrap(), ToppedUp::Replayed { head: root });
-    assert_eq!(ledger.top_up(&top_up(root, 51, "t1")).unwrap(), ToppedUp::RequestIdReused);
+    assert_eq!(ledger.top_up(&top_up(root, 50, "t1")).wait().unwrap(), ToppedUp::Replayed { head: root });
+    assert_eq!(ledger.top_up(&top_up(root, 51, "t1")).wait().unwrap(), ToppedUp::RequestIdReused);
     let current = first.children[0].token.clone();
-    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 50);
+    assert_eq!(ledger.info(&nonce(&current)).wait().unwrap().credit_owed, 50);
     let next = mint.spend(ledger.as_ref(), &current, 1, "s2").unwrap();
     assert_eq!((next.children[0].balance, next.credit), (58, 50), "the successor carries the top-up");
     let after = mint.spend(ledger.as_ref(), &next.children[0].token, 1, "s3").unwrap();
     assert_eq!((after.children[0].balance, after.credit), (57, 0), "taken in once");
-    assert_eq!(ledger.info(&nonce(&after.children[0].token)).unwrap().topped_up, 50);
-    let tree = ledger.lineage(&root, 100, Scope::WholeTree).unwrap();
+    assert_eq!(ledger.info(&nonce(&after.children[0].token)).wait().unwrap().topped_up, 50);
+    let tree = ledger.lineage(&root, 100, Scope::WholeTree).wait().unwrap();
     assert_eq!((tree.nodes[0].nonce, tree.nodes[0].topped_up, tree.nodes[0].credit), (root, 50, 0), "shown in lineage");
     // A spent token's lineage goes on: a top-up named by it reaches the current token.
-    assert!(matches!(ledger.top_up(&top_up(nonce(&current), 5, "t2")).unwrap(), ToppedUp::Fresh { owed: 5, .. }));
+    assert!(matches!(
+        ledger.top_up(&top_up(nonce(&current), 5, "t2")).wait().unwrap(),
+        ToppedUp::Fresh { owed: 5, .. }
+    ));
     // Revoked: refused.
     let revoked = mint.token(10);
-    ledger.revoke(&nonce(&revoked), false, "now").unwrap();
-    assert_eq!(ledger.top_up(&top_up(nonce(&revoked), 5, "t3")).unwrap(), ToppedUp::Revoked);
+    ledger.revoke(&nonce(&revoked), false, "now").wait().unwrap();
+    assert_eq!(ledger.top_up(&top_up(nonce(&revoked), 5, "t3")).wait().unwrap(), ToppedUp::Revoked);
     // Never more than a balance may hold.
     let big = nonce(&mint.token(1));
-    assert!(matches!(ledger.top_up(&top_up(big, crate::limits::MAX_AMOUNT, "t4")).unwrap(), ToppedUp::Fresh { .. }));
-    assert_eq!(ledger.top_up(&top_up(big, 1, "t5")).unwrap(), ToppedUp::TooMuch { owed: crate::limits::MAX_AMOUNT });
+    assert!(matches!(
+        ledger.top_up(&top_up(big, crate::limits::MAX_AMOUNT, "t4")).wait().unwrap(),
+        ToppedUp::Fresh { .. }
+    ));
+    assert_eq!(
+        ledger.top_up(&top_up(big, 1, "t5")).wait().unwrap(),
+        ToppedUp::TooMuch { owed: crate::limits::MAX_AMOUNT }
+    );
 }
 
 /// Credit that would carry a successor past MAX_AMOUNT is taken in only as far as it fits and
@@ -981,30 +979,30 @@ pub fn credit_past_the_largest_balance_stays_owed(backend: &dyn Backend) {
     use crate::limits::MAX_AMOUNT;
     let (mint, ledger) = (Mint::new(), backend.open());
     let token = mint.token(100);
-    ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big")).unwrap();
+    ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big")).wait().unwrap();
     let first = mint.spend(ledger.as_ref(), &token, 1, "s1").unwrap();
     assert_eq!((first.children[0].balance, first.credit), (MAX_AMOUNT, MAX_AMOUNT - 99));
     let current = first.children[0].token.clone();
-    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 99, "the rest stays owed");
+    assert_eq!(ledger.info(&nonce(&current)).wait().unwrap().credit_owed, 99, "the rest stays owed");
     // A settle of 10 takes in the 10 that now fit.
     let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
     let mut ctx = Context::now();
     ctx.cost = 20;
-    let held = match issuer.hold(current, Vec::new(), &ctx, "h1", Duration::from_secs(30)).unwrap() {
+    let held = match issuer.hold(current, Vec::new(), &ctx, "h1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(held) => held,
         _ => panic!("a fresh hold was answered"),
     };
-    let settled = issuer.settle(held, 10).unwrap();
+    let settled = issuer.settle(held, 10).wait().unwrap();
     assert_eq!((settled.children[0].balance, settled.credit), (MAX_AMOUNT, 10));
     let current = settled.children[0].token.clone();
-    assert_eq!(ledger.info(&nonce(&current)).unwrap().credit_owed, 89);
+    assert_eq!(ledger.info(&nonce(&current)).wait().unwrap().credit_owed, 89);
     // A split takes in what fits beside its remainder.
     let split = mint.split(ledger.as_ref(), &current, &[MAX_AMOUNT - 50]);
     assert_eq!(split.children.iter().map(|c| c.balance).collect::<Vec<_>>(), vec![MAX_AMOUNT - 50, 50 + 89]);
-    assert_eq!(ledger.info(&nonce(&split.children[1].token)).unwrap().credit_owed, 0);
+    assert_eq!(ledger.info(&nonce(&split.children[1].token)).wait().unwrap().credit_owed, 0);
     // The total topped up saturates.
-    ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big2")).unwrap();
-    let info = ledger.info(&nonce(&split.children[1].token)).unwrap();
+    ledger.top_up(&top_up(nonce(&token), MAX_AMOUNT, "big2")).wait().unwrap();
+    let info = ledger.info(&nonce(&split.children[1].token)).wait().unwrap();
     assert_eq!((info.topped_up, info.credit_owed), (MAX_AMOUNT, MAX_AMOUNT));
 }
 
@@ -1021,7 +1019,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
         ctx
     };
     let token = mint.token_with(100, &["spend-rate <= 1000/1h"]);
-    match issuer.hold(token.clone(), Vec::new(), &at(0), "gw-1", Duration::from_secs(30)).unwrap() {
+    match issuer.hold(token.clone(), Vec::new(), &at(0), "gw-1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(hold) => drop(hold), // the gateway dies: never settled
         _ => panic!("a fresh hold was answered"),
     }
@@ -1032,7 +1030,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     let refused = mint.spend_at(ledger.as_ref(), &token, 5, NOW + 60).unwrap_err();
     assert_eq!(crate::outcome::Classified::code(&refused), "spent");
     // Its own request, retried, gets the successor at 100 - 30.
-    match issuer.hold(token.clone(), Vec::new(), &at(61), "gw-1", Duration::from_secs(30)).unwrap() {
+    match issuer.hold(token.clone(), Vec::new(), &at(61), "gw-1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Answered(receipt) => {
             assert_eq!((receipt.cost, receipt.children[0].balance, receipt.replayed), (30, 70, true));
             let next = mint.spend_at(ledger.as_ref(), &receipt.children[0].token, 5, NOW + 62).unwrap();
@@ -1042,10 +1040,10 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     }
     // The window counted the price once.
     let windows = crate::ledger::window::windows_of(&token);
-    assert_eq!(ledger.window_use(&nonce(&token), &windows, NOW + 63).unwrap(), vec![35]);
+    assert_eq!(ledger.window_use(&nonce(&token), &windows, NOW + 63).wait().unwrap(), vec![35]);
     // A lapsed hold found by a give-back: spent as well.
     let other = mint.token(50);
-    match issuer.hold(other.clone(), Vec::new(), &at(0), "gw-2", Duration::from_secs(30)).unwrap() {
+    match issuer.hold(other.clone(), Vec::new(), &at(0), "gw-2", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(hold) => drop(hold),
         _ => panic!("a fresh hold was answered"),
     }
@@ -1056,7 +1054,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
         now: NOW + 60,
         presented: [0; 32],
     };
-    assert!(matches!(ledger.give_back(&g).unwrap(), crate::ledger::GaveBack::AlreadySpent(_)));
+    assert!(matches!(ledger.give_back(&g).wait().unwrap(), crate::ledger::GaveBack::AlreadySpent(_)));
 }
 
 /// A delegation revoked while its token is held for a proxied request (live, or lapsed after
@@ -1070,11 +1068,11 @@ pub fn a_revoked_delegation_keeps_back_what_is_held(backend: &dyn Backend) {
     let (child, remainder) = (split.children[0].token.clone(), split.children[1].token.clone());
     let mut ctx = Context::now();
     ctx.cost = 50;
-    match issuer.hold(child.clone(), Vec::new(), &ctx, "gw-1", Duration::from_secs(30)).unwrap() {
+    match issuer.hold(child.clone(), Vec::new(), &ctx, "gw-1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(hold) => drop(hold),
         _ => panic!("a fresh hold was answered"),
     }
-    let returned = match ledger.revoke_delegation(&nonce(&remainder), &nonce(&child), "now").unwrap() {
+    let returned = match ledger.revoke_delegation(&nonce(&remainder), &nonce(&child), "now").wait().unwrap() {
         crate::ledger::DelegationRevoke::Revoked { returned, .. } => returned,
         other => panic!("not revoked: {other:?}"),
     };

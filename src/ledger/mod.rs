@@ -20,18 +20,21 @@
 //! returned to it. [`Ledger::revoke_delegation`] and [`Ledger::give_back`] move credit in one
 //! transaction, and a [`Commit`] takes exactly the credit its change was issued with.
 //!
-//! The port is synchronous: both backends are blocking clients (SQLite is a library call;
-//! PostgreSQL's synchronous client runs its own small runtime), so async callers reach the
-//! ledger through one blocking boundary (the server's `blocking`), never from a worker thread.
-//! [`open`] picks the backend from the location: a path is SQLite, `postgres://` PostgreSQL.
+//! The port has one signature per operation: each answers with a [`Pending`], a completion the
+//! backend fulfils however it runs ([`pending`] says why, and the rule for a caller that goes
+//! away). SQLite answers reads at once and queues writes on its group-commit writer; a backend
+//! with a blocking driver (PostgreSQL) implements [`BlockingLedger`] and runs on threads of its
+//! own ([`Threaded`]). The server awaits; the CLI waits ([`Wait`]). [`open`] picks the backend from the location: a path is SQLite, `postgres://` PostgreSQL.
 
 /// The conformance suite every backend must pass (for backends in other crates too).
 #[cfg(feature = "test-support")]
 pub mod conformance;
+pub mod pending;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod threaded;
 pub mod window;
 
 #[cfg(feature = "postgres")]
@@ -39,6 +42,8 @@ pub use self::postgres::PostgresLedger;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
 
+pub use self::pending::{Completer, Pending, Wait};
+pub use self::threaded::{BlockingLedger, Threaded};
 pub use self::window::{RateLimited, Window, WindowUse};
 pub use crate::error::{LedgerError, LedgerErrorKind};
 use crate::token::identifier::Nonce;
@@ -465,115 +470,76 @@ impl Lineage {
     }
 }
 
-/// Called once with a queued commit's or settle's outcome ([`Ledger::enqueue_commit`],
-/// [`Ledger::enqueue_settle`]).
-pub type CommitDone = Box<dyn FnOnce(Result<CommitOutcome, LedgerError>) + Send>;
-
-/// Called once with a queued reserve's outcome ([`Ledger::enqueue_reserve`]).
-pub type ReserveDone = Box<dyn FnOnce(Result<Reserved, LedgerError>) + Send>;
-
-/// A durable ledger of spent and revoked tokens.
+/// A durable ledger of spent and revoked tokens: the port every backend implements.
+///
+/// Each operation answers with a [`Pending`] the backend fulfils ([`pending`] says why a
+/// completion, and the rule for one that is dropped). A backend whose driver blocks implements
+/// [`BlockingLedger`] instead and runs as [`Threaded`].
 pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// Where the ledger is, for messages (a path, or a URL without its password).
     fn location(&self) -> &str;
 
     /// What is known of `nonce` (the default status when nothing is).
-    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError>;
+    fn status(&self, nonce: &Nonce) -> Pending<Status>;
 
-    /// Whether the ledger answers and takes writes (a readiness probe): by default, a release
-    /// of a hold no token has, a write transaction that changes nothing. A read-only ledger, a
-    /// database in recovery or a replica that refuses writes answers an error.
-    fn ready(&self) -> Result<(), LedgerError> {
-        let nobody = Nonce([0; 16]);
-        self.release(&Ticket::issue(nobody)?)
-    }
+    /// Whether the ledger answers and takes writes (a readiness probe): a write transaction
+    /// that changes nothing. A read-only ledger, a database in recovery or a replica that
+    /// refuses writes answers an error.
+    fn ready(&self) -> Pending<()>;
 
     /// Holds the reservation's token while its spend is in flight. Not durable by itself: a
-    /// hold lost in a crash only means nothing was handed out.
-    fn reserve(&self, reservation: &Reservation) -> Result<Reserved, LedgerError>;
+    /// hold lost in a crash only means nothing was handed out. A hold whose [`Pending`] is
+    /// dropped before it answers is released by the backend.
+    fn reserve(&self, reservation: &Reservation) -> Pending<Reserved>;
 
-    /// Consumes the held parent and records its children, atomically and durably: it returns
+    /// Consumes the held parent and records its children, atomically and durably: it answers
     /// only once the record would survive a crash. `commit.parent` is the ticket's.
-    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Result<CommitOutcome, LedgerError>;
+    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Pending<CommitOutcome>;
 
     /// Gives a held token back untouched.
-    fn release(&self, ticket: &Ticket) -> Result<(), LedgerError>;
-
-    /// Queues [`Ledger::commit`] on the backend's own writer and returns at once; the writer
-    /// calls `done` with the outcome, once the record is durable. An async caller then waits
-    /// without holding a thread (no hand-off through a blocking pool and back). A backend
-    /// without a writer of its own hands `done` back unused: commit on a blocking thread.
-    fn enqueue_commit(&self, reservation: &Reservation, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
-        let _ = (reservation, commit);
-        Some(done)
-    }
-
-    /// Queues [`Ledger::reserve`] like [`Ledger::enqueue_commit`]: `done` is called from the
-    /// backend's writer; a backend without one hands `done` back unused.
-    fn enqueue_reserve(&self, reservation: &Reservation, done: ReserveDone) -> Option<ReserveDone> {
-        let _ = reservation;
-        Some(done)
-    }
-
-    /// Queues [`Ledger::settle`] like [`Ledger::enqueue_commit`]: `done` is called once the
-    /// record is durable; a backend without a writer of its own hands `done` back unused.
-    fn enqueue_settle(&self, ticket: &Ticket, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
-        let _ = (ticket, commit);
-        Some(done)
-    }
+    fn release(&self, ticket: &Ticket) -> Pending<()>;
 
     /// Reserves and settles in one step, for a spend that needs no time in flight (the CLI's
     /// and the JSON API's spend and split): the same checks and the same record as
-    /// [`Ledger::reserve`] then [`Ledger::settle`]. A backend may do both in one transaction
-    /// (one commit, one fsync); this default makes the two calls.
-    fn commit(&self, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, LedgerError> {
-        match self.reserve(reservation)? {
-            Reserved::Held(ticket) => self.settle(&ticket, commit).inspect_err(|_| {
-                let _ = self.release(&ticket);
-            }),
-            Reserved::Spent(spent) => Ok(CommitOutcome::AlreadySpent(spent)),
-            Reserved::Revoked(at) => Ok(CommitOutcome::Revoked(at)),
-            Reserved::InFlight => Ok(CommitOutcome::InFlight),
-            Reserved::RateLimited(r) => Ok(CommitOutcome::RateLimited(r)),
-        }
-    }
+    /// [`Ledger::reserve`] then [`Ledger::settle`], in one transaction where the backend can.
+    fn commit(&self, reservation: &Reservation, commit: &Commit) -> Pending<CommitOutcome>;
 
     /// Revokes `nonce`, and with `cascade` every token issued from it, transitively.
-    /// Returns the nonces newly revoked. An operator's act: it may revoke spent tokens and
+    /// Answers the nonces newly revoked. An operator's act: it may revoke spent tokens and
     /// what descends from them.
-    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError>;
+    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Pending<Vec<Nonce>>;
 
     /// Revokes `nonce` only if it is live (neither spent nor revoked), in one transaction:
     /// what a holder may do with a token it presents.
-    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError>;
+    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Pending<LiveRevoke>;
 
     /// The tree `nonce` belongs to, at most `max_nodes` of it: its root ancestor first (within
     /// [`crate::limits::MAX_LINEAGE_ANCESTORS`]), then descendants breadth first.
-    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError>;
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Pending<Lineage>;
 
     /// What the ledger knows of `nonce`, with its lineage's head and the credit owed to it.
-    fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError>;
+    fn info(&self, nonce: &Nonce) -> Pending<TokenInfo>;
 
     /// Revokes the delegation `child` on behalf of `holder`, in one transaction: `holder`
     /// must be live, and `child` a revocable child split off from `holder`'s lineage (same
     /// head). Its whole subtree is revoked, holds in flight included; the live balances in it
     /// and the credit owed inside it go to `holder`'s lineage, exactly once.
-    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError>;
+    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke>;
 
     /// Retires `g.parent` (live, not held) as a give-back and credits its balance, and the
     /// credit owed to its own lineage, to the lineage its lineage was split from, in one
     /// transaction.
-    fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError>;
+    fn give_back(&self, g: &GiveBack) -> Pending<GaveBack>;
 
     /// What each of `windows` (the `spend-rate` windows of the token `nonce`) holds at `now`
     /// (unix seconds), in their order: spends inside the window, holds counted.
-    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError>;
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Pending<Vec<u64>>;
 
     /// Adds `t.amount` to the credit owed to the lineage of `t.nonce` (or, when that lineage
     /// gave back, to the lineage it gave back to), once per request id, in one transaction.
     /// A spent token's lineage goes on in its change, so the credit reaches its current token;
     /// a revoked token (or a revoked lineage to credit) is refused.
-    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError>;
+    fn top_up(&self, t: &TopUp) -> Pending<ToppedUp>;
 }
 
 /// A lapse commit ([`Reservation::lapsing`]) as a ledger stores it beside the hold: JSON of
@@ -734,7 +700,11 @@ pub fn open(location: &str, options: OpenOptions) -> Result<Arc<dyn Ledger>, Led
     check_location(location)?;
     if is_postgres_url(location) {
         #[cfg(feature = "postgres")]
-        return Ok(Arc::new(PostgresLedger::open(location, options)?));
+        {
+            // As many workers as the pool has connections: each call holds one for its length.
+            let threads = options.concurrency.clamp(1, 64);
+            return Ok(Arc::new(Threaded::new(PostgresLedger::open(location, options)?, threads)?));
+        }
         #[cfg(not(feature = "postgres"))]
         return Err(LedgerError::new(
             LedgerErrorKind::Unsupported,
@@ -771,9 +741,9 @@ pub fn redact_url(location: &str) -> String {
 }
 
 /// Why the ledger refuses a token that otherwise verifies: spent or revoked.
-pub fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::verify::Denial>, LedgerError> {
+pub async fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::verify::Denial>, LedgerError> {
     use crate::verify::{Denial, DenialCode};
-    let status = ledger.status(nonce)?;
+    let status = ledger.status(nonce).await?;
     Ok(match (status.revoked_at, status.spent) {
         (Some(_), _) => Some(Denial::new(DenialCode::Revoked, "this token was revoked")),
         // Whoever presents a copy learns only that it is spent, not when or by which request:

@@ -20,7 +20,7 @@
 
 use super::window::{self, RateLimited, Window};
 use super::{
-    Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind, Lineage,
+    BlockingLedger, Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, LedgerError, LedgerErrorKind, Lineage,
     LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo, TopUp,
     ToppedUp,
 };
@@ -850,7 +850,7 @@ fn lapse_in(
     Ok(status_of(&row, 0)?.spent)
 }
 
-impl Ledger for PostgresLedger {
+impl BlockingLedger for PostgresLedger {
     fn location(&self) -> &str {
         &self.location
     }

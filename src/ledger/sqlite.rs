@@ -16,15 +16,15 @@
 
 use super::window::{self, RateLimited, Window};
 use super::{
-    Commit, CommitDone, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind,
-    Lineage, LiveRevoke, Node, Reservation, ReserveDone, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
+    Commit, CommitOutcome, Completer, DelegationRevoke, GaveBack, GiveBack, Ledger, LedgerError, LedgerErrorKind,
+    Lineage, LiveRevoke, Node, Pending, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo,
     TopUp, ToppedUp,
 };
 use crate::limits;
 use crate::token::identifier::Nonce;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 /// How long a ledger operation waits for another process's lock before giving up.
@@ -171,77 +171,204 @@ fn to_i64(n: u64) -> i64 {
     n as i64
 }
 
-/// One write, as the writer applies it.
-enum Op {
-    Reserve(Reservation),
-    Settle(Ticket, Commit),
-    Commit(Reservation, Commit),
-    Release(Ticket),
-    Revoke { nonce: Nonce, cascade: bool, at: String },
-    RevokeIfLive { nonce: Nonce, at: String },
-    RevokeDelegation { holder: Nonce, child: Nonce, at: String },
-    GiveBack(GiveBack),
-    TopUp(TopUp),
-}
+/// One write, as the writer applies it: its arguments, and the answer it gives (typed, so
+/// the writer hands each caller exactly what its operation answers).
+trait Write: Send + 'static {
+    type Answer: Send + 'static;
 
-impl Op {
     /// Whether the write must survive a crash before its caller is answered.
     fn durable(&self) -> bool {
-        !matches!(self, Op::Reserve(_) | Op::Release(_))
+        true
+    }
+
+    fn apply(&self, tx: &Connection) -> Result<Self::Answer, ApplyError>;
+
+    /// Whether an answer nobody takes must be undone ([`Write::unreceived`]).
+    const HANDS_OVER: bool = false;
+
+    /// The hold to release when nobody took `answer` (its [`Pending`] was dropped).
+    fn unreceived(_answer: Self::Answer) -> Option<Ticket> {
+        None
     }
 }
 
-/// What a write did.
-enum Answer {
-    Reserved(Reserved),
-    Committed(CommitOutcome),
-    Released,
-    Revoked(Vec<Nonce>),
-    LiveRevoke(LiveRevoke),
-    Delegation(DelegationRevoke),
-    GaveBack(GaveBack),
-    ToppedUp(ToppedUp),
+struct ReserveOp(Reservation);
+struct SettleOp(Ticket, Commit);
+struct CommitOp(Reservation, Commit);
+struct ReleaseOp(Ticket);
+struct RevokeOp {
+    nonce: Nonce,
+    cascade: bool,
+    at: String,
 }
-
-type Reply = Result<Answer, LedgerError>;
-
-/// A write waiting for the writer thread, and where its answer goes.
-struct Job {
-    op: Op,
-    reply: ReplyTo,
+struct RevokeIfLiveOp {
+    nonce: Nonce,
+    at: String,
 }
-
-/// Where a write's answer goes: back to a blocked caller, or to a queued write's callback.
-enum ReplyTo {
-    Waiting(mpsc::SyncSender<Reply>),
-    Committed(CommitDone),
-    Reserved(ReserveDone),
+struct RevokeDelegationOp {
+    holder: Nonce,
+    child: Nonce,
+    at: String,
 }
+struct GiveBackOp(GiveBack);
+struct TopUpOp(TopUp);
 
-impl ReplyTo {
-    fn send(self, answer: Reply) {
-        match self {
-            // A caller that went away (its request timed out) needs no answer.
-            ReplyTo::Waiting(tx) => {
-                let _ = tx.send(answer);
-            }
-            ReplyTo::Committed(done) => done(answer.map(|a| match a {
-                Answer::Committed(c) => c,
-                _ => unreachable!("a commit or settle is answered as a commit"),
-            })),
-            ReplyTo::Reserved(done) => done(answer.map(|a| match a {
-                Answer::Reserved(r) => r,
-                _ => unreachable!("a reserve is answered as a reserve"),
-            })),
+impl Write for ReserveOp {
+    type Answer = Reserved;
+    // A hold lost in a crash only means nothing was handed out.
+    fn durable(&self) -> bool {
+        false
+    }
+    fn apply(&self, tx: &Connection) -> Result<Reserved, ApplyError> {
+        reserve_in(tx, &self.0)
+    }
+    const HANDS_OVER: bool = true;
+    fn unreceived(answer: Reserved) -> Option<Ticket> {
+        match answer {
+            Reserved::Held(ticket) => Some(ticket),
+            _ => None,
         }
+    }
+}
+
+impl Write for SettleOp {
+    type Answer = CommitOutcome;
+    fn apply(&self, tx: &Connection) -> Result<CommitOutcome, ApplyError> {
+        settle_in(tx, &self.0, &self.1)
+    }
+}
+
+impl Write for CommitOp {
+    type Answer = CommitOutcome;
+    fn apply(&self, tx: &Connection) -> Result<CommitOutcome, ApplyError> {
+        Ok(match reserve_in(tx, &self.0)? {
+            Reserved::Held(ticket) => match settle_in(tx, &ticket, &self.1)? {
+                // Nothing written: the hold taken just now goes too.
+                changed @ CommitOutcome::CreditChanged(_) => {
+                    release_in(tx, &ticket)?;
+                    changed
+                }
+                other => other,
+            },
+            Reserved::Spent(spent) => CommitOutcome::AlreadySpent(spent),
+            Reserved::Revoked(at) => CommitOutcome::Revoked(at),
+            Reserved::InFlight => CommitOutcome::InFlight,
+            Reserved::RateLimited(r) => CommitOutcome::RateLimited(r),
+        })
+    }
+}
+
+impl Write for ReleaseOp {
+    type Answer = ();
+    fn durable(&self) -> bool {
+        false
+    }
+    fn apply(&self, tx: &Connection) -> Result<(), ApplyError> {
+        Ok(release_in(tx, &self.0)?)
+    }
+}
+
+impl Write for RevokeOp {
+    type Answer = Vec<Nonce>;
+    fn apply(&self, tx: &Connection) -> Result<Vec<Nonce>, ApplyError> {
+        revoke_in(tx, &self.nonce, self.cascade, &self.at)
+    }
+}
+
+impl Write for RevokeIfLiveOp {
+    type Answer = LiveRevoke;
+    fn apply(&self, tx: &Connection) -> Result<LiveRevoke, ApplyError> {
+        revoke_if_live_in(tx, &self.nonce, &self.at)
+    }
+}
+
+impl Write for RevokeDelegationOp {
+    type Answer = DelegationRevoke;
+    fn apply(&self, tx: &Connection) -> Result<DelegationRevoke, ApplyError> {
+        revoke_delegation_in(tx, &self.holder, &self.child, &self.at)
+    }
+}
+
+impl Write for GiveBackOp {
+    type Answer = GaveBack;
+    fn apply(&self, tx: &Connection) -> Result<GaveBack, ApplyError> {
+        give_back_in(tx, &self.0)
+    }
+}
+
+impl Write for TopUpOp {
+    type Answer = ToppedUp;
+    fn apply(&self, tx: &Connection) -> Result<ToppedUp, ApplyError> {
+        top_up_in(tx, &self.0)
+    }
+}
+
+/// A write waiting for the writer, with the completion its answer goes to.
+struct Job<W: Write> {
+    write: W,
+    answer: Option<W::Answer>,
+    done: Completer<W::Answer>,
+}
+
+/// A [`Job`] of any write, as the writer batches them.
+trait Queued: Send {
+    fn durable(&self) -> bool;
+    /// Applies the write in `tx`, keeping its answer until the transaction commits.
+    fn apply(&mut self, tx: &Connection) -> Result<(), ApplyError>;
+    /// Answers the caller: the kept answer once its transaction committed, or `failed`.
+    fn finish(self: Box<Self>, failed: Option<LedgerError>, location: &str);
+}
+
+impl<W: Write> Queued for Job<W> {
+    fn durable(&self) -> bool {
+        self.write.durable()
+    }
+
+    fn apply(&mut self, tx: &Connection) -> Result<(), ApplyError> {
+        self.answer = Some(self.write.apply(tx)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, failed: Option<LedgerError>, location: &str) {
+        let answer = match (failed, self.answer) {
+            (Some(e), _) => Err(e),
+            (None, Some(answer)) => Ok(answer),
+            (None, None) => Err(cannot(location, "a write was answered before it was applied".into())),
+        };
+        // Nobody waiting: a hold was undone by the completion ([`SqliteLedger::write`]).
+        let _ = self.done.complete(answer);
     }
 }
 
 /// Where writes go: straight to a connection (one caller, the CLI), or to the group committer.
 enum Writer {
-    Direct(Mutex<WriteConn>),
-    Grouped(Mutex<mpsc::Sender<Job>>),
+    Direct(Arc<Mutex<WriteConn>>),
+    Grouped(mpsc::Sender<Box<dyn Queued>>),
     ReadOnly,
+}
+
+impl Writer {
+    /// A handle that outlives a borrow of the ledger (for undoing an answer nobody took).
+    fn handle(&self) -> Writer {
+        match self {
+            Writer::Direct(conn) => Writer::Direct(conn.clone()),
+            Writer::Grouped(jobs) => Writer::Grouped(jobs.clone()),
+            Writer::ReadOnly => Writer::ReadOnly,
+        }
+    }
+
+    /// Releases `ticket`, answering nobody; a release that fails leaves the hold to lapse.
+    fn release(&self, ticket: Ticket, location: &str) {
+        let (done, _nobody) = Pending::channel(location);
+        let job: Box<dyn Queued> = Box::new(Job { write: ReleaseOp(ticket), answer: None, done });
+        match self {
+            Writer::Direct(conn) => run_batch(&mut conn.lock().unwrap_or_else(|p| p.into_inner()), vec![job], location),
+            Writer::Grouped(jobs) => {
+                let _ = jobs.send(job);
+            }
+            Writer::ReadOnly => {}
+        }
+    }
 }
 
 /// The write connection and the `synchronous` level it is set to.
@@ -300,7 +427,7 @@ impl SqliteLedger {
             return Err(LedgerError::schema_too_new(location, found, SCHEMA_VERSION));
         }
         Ok(SqliteLedger {
-            writer: Writer::Direct(Mutex::new(WriteConn { conn, durable: true })),
+            writer: Writer::Direct(Arc::new(Mutex::new(WriteConn { conn, durable: true }))),
             readers: Vec::new(),
             path: path.to_path_buf(),
             location,
@@ -359,14 +486,17 @@ impl SqliteLedger {
             self.readers.push(Mutex::new(reader));
         }
         if let Writer::Direct(conn) = std::mem::replace(&mut self.writer, Writer::ReadOnly) {
-            let conn = conn.into_inner().unwrap_or_else(|p| p.into_inner());
+            let conn = Arc::into_inner(conn)
+                .ok_or_else(|| cannot(&self.location, "its writer is in use".into()))?
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
             let (jobs, queue) = mpsc::channel();
             let location = self.location.clone();
             std::thread::Builder::new()
                 .name("crumb-ledger-writer".into())
                 .spawn(move || group_commit(conn.conn, queue, &location))
                 .map_err(|e| cannot(&self.location, format!("cannot start the ledger's writer: {e}")))?;
-            self.writer = Writer::Grouped(Mutex::new(jobs));
+            self.writer = Writer::Grouped(jobs);
         }
         Ok(self)
     }
@@ -375,33 +505,36 @@ impl SqliteLedger {
         &self.path
     }
 
-    /// Applies one write: directly, or through the group committer.
-    /// Queues `op` on the group committer, its answer to `reply`; hands `reply` back when
-    /// this ledger has no committer (the CLI's direct writer).
-    fn enqueue(&self, op: Op, reply: ReplyTo) -> Result<(), ReplyTo> {
-        let Writer::Grouped(jobs) = &self.writer else { return Err(reply) };
-        if let Err(mpsc::SendError(job)) = jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job { op, reply }) {
-            job.reply.send(Err(cannot(&self.location, "the ledger's writer has stopped".into())));
-        }
-        Ok(())
-    }
-
-    fn write(&self, op: Op) -> Reply {
+    /// Applies one write: at once on this thread (one caller, the CLI: the answer is ready
+    /// when this returns), or queued on the group committer, which answers after its fsync.
+    fn write<W: Write>(&self, write: W) -> Pending<W::Answer> {
+        let (done, pending) = if W::HANDS_OVER {
+            // A hold nobody took is released: through the writer, as any write.
+            let (writer, location) = (self.writer.handle(), self.location.clone());
+            Pending::channel_undoing(&self.location, move |answer| {
+                if let Some(ticket) = W::unreceived(answer) {
+                    writer.release(ticket, &location);
+                }
+            })
+        } else {
+            Pending::channel(&self.location)
+        };
+        let job: Box<dyn Queued> = Box::new(Job { write, answer: None, done });
         match &self.writer {
             Writer::Direct(conn) => {
                 let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-                run_batch(&mut conn, vec![op], &self.location).pop().expect("one answer per write")
+                run_batch(&mut conn, vec![job], &self.location);
             }
             Writer::Grouped(jobs) => {
-                let (reply, answer) = mpsc::sync_channel(1);
-                let sent =
-                    jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job { op, reply: ReplyTo::Waiting(reply) });
-                let gone = || cannot(&self.location, "the ledger's writer has stopped".into());
-                sent.map_err(|_| gone())?;
-                answer.recv().map_err(|_| gone())?
+                if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    job.finish(Some(cannot(&self.location, "the ledger's writer has stopped".into())), &self.location);
+                }
             }
-            Writer::ReadOnly => Err(cannot(&self.location, "it was opened read-only".into())),
+            Writer::ReadOnly => {
+                job.finish(Some(cannot(&self.location, "it was opened read-only".into())), &self.location);
+            }
         }
+        pending
     }
 
     /// Runs `f` on a read connection (or the writer's, when there are no readers).
@@ -436,7 +569,7 @@ fn migrate(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// The writer thread: take every write waiting, apply them in one transaction, commit once,
 /// answer each. Ends when the ledger is dropped (the queue closes).
-fn group_commit(conn: Connection, queue: mpsc::Receiver<Job>, location: &str) {
+fn group_commit(conn: Connection, queue: mpsc::Receiver<Box<dyn Queued>>, location: &str) {
     let mut conn = WriteConn { conn, durable: true };
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
@@ -446,33 +579,35 @@ fn group_commit(conn: Connection, queue: mpsc::Receiver<Job>, location: &str) {
                 Err(_) => break,
             }
         }
-        let (ops, replies): (Vec<Op>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
-        for (reply, answer) in replies.into_iter().zip(run_batch(&mut conn, ops, location)) {
-            reply.send(answer);
-        }
+        run_batch(&mut conn, jobs, location);
     }
 }
 
-/// Applies `ops` in order in one transaction and commits once (fsynced when any must be
-/// durable). If the batch fails as a whole, each write is retried alone, so one bad write
-/// cannot fail the others.
-fn run_batch(conn: &mut WriteConn, ops: Vec<Op>, location: &str) -> Vec<Reply> {
-    let durable = ops.iter().any(Op::durable);
+/// Applies `jobs` in order in one transaction, commits once (fsynced when any must be
+/// durable) and answers each. If the batch fails as a whole, each write is retried alone, so
+/// one bad write cannot fail the others.
+fn run_batch(conn: &mut WriteConn, mut jobs: Vec<Box<dyn Queued>>, location: &str) {
+    let durable = jobs.iter().any(|j| j.durable());
+    let answer = |job: Box<dyn Queued>, failed: Option<LedgerError>| job.finish(failed, location);
     if let Err(e) = set_durability(conn, durable) {
         let error = ledger_error(location, e);
-        return ops.iter().map(|_| Err(LedgerError::unavailable(location, error.reason.clone()))).collect();
+        for job in jobs {
+            answer(job, Some(LedgerError::unavailable(location, error.reason.clone())));
+        }
+        return;
     }
-    match apply_all(&conn.conn, &ops) {
-        Ok(answers) => answers.into_iter().map(Ok).collect(),
-        Err(_) if ops.len() > 1 => ops
-            .into_iter()
-            .map(|op| {
-                apply_all(&conn.conn, std::slice::from_ref(&op))
-                    .map(|mut a| a.remove(0))
-                    .map_err(|e| e.into_ledger(location))
-            })
-            .collect(),
-        Err(e) => vec![Err(e.into_ledger(location))],
+    match apply_all(&conn.conn, &mut jobs) {
+        Ok(()) => jobs.into_iter().for_each(|job| answer(job, None)),
+        Err(_) if jobs.len() > 1 => {
+            for mut job in jobs {
+                let alone = apply_all(&conn.conn, std::slice::from_mut(&mut job));
+                answer(job, alone.err().map(|e| e.into_ledger(location)));
+            }
+        }
+        Err(e) => {
+            let e = e.into_ledger(location);
+            jobs.into_iter().for_each(|job| answer(job, Some(LedgerError::new(e.kind, location, e.reason.clone()))));
+        }
     }
 }
 
@@ -484,16 +619,15 @@ fn set_durability(conn: &mut WriteConn, durable: bool) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// One transaction for all of `ops`; nothing is written unless every one applies.
-fn apply_all(conn: &Connection, ops: &[Op]) -> Result<Vec<Answer>, ApplyError> {
+/// One transaction for all of `jobs`; nothing is written unless every one applies.
+fn apply_all(conn: &Connection, jobs: &mut [Box<dyn Queued>]) -> Result<(), ApplyError> {
     let mut outcome = Err(ApplyError::Corrupt("no attempt".into()));
     let result = retry_busy(|| {
         // IMMEDIATE: take the write lock before reading, so no two writers both see "unspent".
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        let mut answers = Vec::with_capacity(ops.len());
-        for op in ops {
-            match apply(&tx, op) {
-                Ok(a) => answers.push(a),
+        for job in jobs.iter_mut() {
+            match job.apply(&tx) {
+                Ok(()) => {}
                 Err(ApplyError::Sql(e)) => return Err(e),
                 Err(corrupt) => {
                     outcome = Err(corrupt);
@@ -502,43 +636,13 @@ fn apply_all(conn: &Connection, ops: &[Op]) -> Result<Vec<Answer>, ApplyError> {
             }
         }
         tx.commit()?;
-        outcome = Ok(answers);
+        outcome = Ok(());
         Ok(true)
     });
     match result {
         Ok(_) => outcome,
         Err(e) => Err(ApplyError::Sql(e)),
     }
-}
-
-fn apply(tx: &Connection, op: &Op) -> Result<Answer, ApplyError> {
-    Ok(match op {
-        Op::Reserve(r) => Answer::Reserved(reserve_in(tx, r)?),
-        Op::Settle(ticket, commit) => Answer::Committed(settle_in(tx, ticket, commit)?),
-        Op::Commit(reservation, commit) => Answer::Committed(match reserve_in(tx, reservation)? {
-            Reserved::Held(ticket) => match settle_in(tx, &ticket, commit)? {
-                // Nothing written: the hold taken just now goes too.
-                changed @ CommitOutcome::CreditChanged(_) => {
-                    release_in(tx, &ticket)?;
-                    changed
-                }
-                other => other,
-            },
-            Reserved::Spent(spent) => CommitOutcome::AlreadySpent(spent),
-            Reserved::Revoked(at) => CommitOutcome::Revoked(at),
-            Reserved::InFlight => CommitOutcome::InFlight,
-            Reserved::RateLimited(r) => CommitOutcome::RateLimited(r),
-        }),
-        Op::Release(ticket) => {
-            release_in(tx, ticket)?;
-            Answer::Released
-        }
-        Op::Revoke { nonce, cascade, at } => Answer::Revoked(revoke_in(tx, nonce, *cascade, at)?),
-        Op::RevokeIfLive { nonce, at } => Answer::LiveRevoke(revoke_if_live_in(tx, nonce, at)?),
-        Op::RevokeDelegation { holder, child, at } => Answer::Delegation(revoke_delegation_in(tx, holder, child, at)?),
-        Op::GiveBack(g) => Answer::GaveBack(give_back_in(tx, g)?),
-        Op::TopUp(t) => Answer::ToppedUp(top_up_in(tx, t)?),
-    })
 }
 
 fn release_in(tx: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
@@ -1173,109 +1277,72 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
+/// Reads answer at once on this thread (WAL readers never wait for the writer); writes go to
+/// the writer ([`SqliteLedger::write`]).
 impl Ledger for SqliteLedger {
     fn location(&self) -> &str {
         &self.location
     }
 
-    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
-        self.read(|conn| status_in(conn, nonce))
+    fn status(&self, nonce: &Nonce) -> Pending<Status> {
+        Pending::ready(self.read(|conn| status_in(conn, nonce)))
     }
 
-    fn reserve(&self, reservation: &Reservation) -> Result<Reserved, LedgerError> {
-        match self.write(Op::Reserve(reservation.clone()))? {
-            Answer::Reserved(r) => Ok(r),
-            _ => unreachable!("a reserve is answered as a reserve"),
+    fn ready(&self) -> Pending<()> {
+        match Ticket::issue(Nonce([0; 16])) {
+            Ok(nobody) => self.write(ReleaseOp(nobody)),
+            Err(e) => Pending::ready(Err(e)),
         }
     }
 
-    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Result<CommitOutcome, LedgerError> {
-        match self.write(Op::Settle(*ticket, commit.clone()))? {
-            Answer::Committed(c) => Ok(c),
-            _ => unreachable!("a settle is answered as a settle"),
-        }
+    fn reserve(&self, reservation: &Reservation) -> Pending<Reserved> {
+        self.write(ReserveOp(reservation.clone()))
     }
 
-    fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
-        self.write(Op::Release(*ticket)).map(drop)
+    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Pending<CommitOutcome> {
+        self.write(SettleOp(*ticket, commit.clone()))
     }
 
-    /// One op for the writer: the hold and the record in one transaction, so a one-shot spend
-    /// costs one place in a group commit, not two.
-    fn commit(&self, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, LedgerError> {
-        match self.write(Op::Commit(reservation.clone(), commit.clone()))? {
-            Answer::Committed(c) => Ok(c),
-            _ => unreachable!("a commit is answered as a commit"),
-        }
+    fn release(&self, ticket: &Ticket) -> Pending<()> {
+        self.write(ReleaseOp(*ticket))
     }
 
-    fn enqueue_commit(&self, reservation: &Reservation, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
-        let op = Op::Commit(reservation.clone(), commit.clone());
-        self.enqueue(op, ReplyTo::Committed(done)).err().map(|reply| match reply {
-            ReplyTo::Committed(done) => done,
-            _ => unreachable!("handed back as given"),
-        })
+    /// One write: the hold and the record in one transaction, so a one-shot spend costs one
+    /// place in a group commit, not two.
+    fn commit(&self, reservation: &Reservation, commit: &Commit) -> Pending<CommitOutcome> {
+        self.write(CommitOp(reservation.clone(), commit.clone()))
     }
 
-    fn enqueue_reserve(&self, reservation: &Reservation, done: ReserveDone) -> Option<ReserveDone> {
-        self.enqueue(Op::Reserve(reservation.clone()), ReplyTo::Reserved(done)).err().map(|reply| match reply {
-            ReplyTo::Reserved(done) => done,
-            _ => unreachable!("handed back as given"),
-        })
+    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Pending<Vec<Nonce>> {
+        self.write(RevokeOp { nonce: *nonce, cascade, at: at.to_owned() })
     }
 
-    fn enqueue_settle(&self, ticket: &Ticket, commit: &Commit, done: CommitDone) -> Option<CommitDone> {
-        self.enqueue(Op::Settle(*ticket, commit.clone()), ReplyTo::Committed(done)).err().map(|reply| match reply {
-            ReplyTo::Committed(done) => done,
-            _ => unreachable!("handed back as given"),
-        })
+    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Pending<LiveRevoke> {
+        self.write(RevokeIfLiveOp { nonce: *nonce, at: at.to_owned() })
     }
 
-    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {
-        match self.write(Op::Revoke { nonce: *nonce, cascade, at: at.to_owned() })? {
-            Answer::Revoked(r) => Ok(r),
-            _ => unreachable!("a revoke is answered as a revoke"),
-        }
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Pending<Lineage> {
+        Pending::ready(self.read(|conn| lineage_in(conn, nonce, max_nodes, scope)))
     }
 
-    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError> {
-        match self.write(Op::RevokeIfLive { nonce: *nonce, at: at.to_owned() })? {
-            Answer::LiveRevoke(r) => Ok(r),
-            _ => unreachable!("a revoke is answered as a revoke"),
-        }
+    fn info(&self, nonce: &Nonce) -> Pending<TokenInfo> {
+        Pending::ready(self.read(|conn| info_in(conn, nonce)))
     }
 
-    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
-        self.read(|conn| lineage_in(conn, nonce, max_nodes, scope))
+    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke> {
+        self.write(RevokeDelegationOp { holder: *holder, child: *child, at: at.to_owned() })
     }
 
-    fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError> {
-        self.read(|conn| info_in(conn, nonce))
+    fn give_back(&self, g: &GiveBack) -> Pending<GaveBack> {
+        self.write(GiveBackOp(g.clone()))
     }
 
-    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError> {
-        match self.write(Op::RevokeDelegation { holder: *holder, child: *child, at: at.to_owned() })? {
-            Answer::Delegation(d) => Ok(d),
-            _ => unreachable!("a delegation's revocation is answered as one"),
-        }
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Pending<Vec<u64>> {
+        Pending::ready(self.read(|conn| window_use_in(conn, nonce, windows, now)))
     }
 
-    fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
-        match self.write(Op::GiveBack(g.clone()))? {
-            Answer::GaveBack(g) => Ok(g),
-            _ => unreachable!("a give-back is answered as one"),
-        }
-    }
-
-    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
-        self.read(|conn| window_use_in(conn, nonce, windows, now))
-    }
-
-    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
-        match self.write(Op::TopUp(t.clone()))? {
-            Answer::ToppedUp(t) => Ok(t),
-            _ => unreachable!("a top-up is answered as one"),
-        }
+    fn top_up(&self, t: &TopUp) -> Pending<ToppedUp> {
+        self.write(TopUpOp(t.clone()))
     }
 }
 
@@ -1363,13 +1430,13 @@ mod tests {
             amount: 0,
             lapse: None,
         };
-        let ticket = match ledger.reserve(&reservation).unwrap() {
+        let ticket = match ledger.reserve(&reservation).wait().unwrap() {
             Reserved::Held(t) => t,
             Reserved::Spent(s) => return CommitOutcome::AlreadySpent(s),
             Reserved::Revoked(at) => return CommitOutcome::Revoked(at),
             Reserved::InFlight | Reserved::RateLimited(_) => panic!("not held"),
         };
-        ledger.settle(&ticket, &commit(parent, request, children)).unwrap()
+        ledger.settle(&ticket, &commit(parent, request, children)).wait().unwrap()
     }
 
     fn commit(parent: u8, request: &str, children: &[(u8, u64)]) -> Commit {
@@ -1399,8 +1466,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(ledger.status(&Nonce([3; 16])).unwrap().spent.is_none());
-        assert_eq!(ledger.status(&Nonce([9; 16])).unwrap(), Status::default());
+        assert!(ledger.status(&Nonce([3; 16])).wait().unwrap().spent.is_none());
+        assert_eq!(ledger.status(&Nonce([9; 16])).wait().unwrap(), Status::default());
     }
 
     #[test]
@@ -1409,18 +1476,18 @@ mod tests {
         let ledger = SqliteLedger::open(&dir.path().join("l.db")).unwrap();
         consume(&ledger, 1, "a", &[(2, 5), (3, 5)]);
         consume(&ledger, 2, "b", &[(4, 4)]);
-        let revoked = ledger.revoke(&Nonce([2; 16]), true, "now").unwrap();
+        let revoked = ledger.revoke(&Nonce([2; 16]), true, "now").wait().unwrap();
         assert_eq!(revoked.len(), 2);
-        assert!(ledger.status(&Nonce([4; 16])).unwrap().revoked_at.is_some());
-        assert!(ledger.status(&Nonce([3; 16])).unwrap().revoked_at.is_none());
+        assert!(ledger.status(&Nonce([4; 16])).wait().unwrap().revoked_at.is_some());
+        assert!(ledger.status(&Nonce([3; 16])).wait().unwrap().revoked_at.is_none());
         assert_eq!(consume(&ledger, 4, "c", &[(5, 1)]), CommitOutcome::Revoked("now".into()));
-        let tree = ledger.lineage(&Nonce([4; 16]), 100, Scope::WholeTree).unwrap();
+        let tree = ledger.lineage(&Nonce([4; 16]), 100, Scope::WholeTree).wait().unwrap();
         assert_eq!(tree.nodes.len(), 4);
         assert_eq!(tree.nodes[0].nonce, Nonce([1; 16]));
         assert!(!tree.truncated && !tree.root_not_reached);
-        let tree = ledger.lineage(&Nonce([4; 16]), 2, Scope::WholeTree).unwrap();
+        let tree = ledger.lineage(&Nonce([4; 16]), 2, Scope::WholeTree).wait().unwrap();
         assert_eq!((tree.nodes.len(), tree.truncated), (2, true));
-        let mine = ledger.lineage(&Nonce([2; 16]), 100, Scope::Descendants).unwrap();
+        let mine = ledger.lineage(&Nonce([2; 16]), 100, Scope::Descendants).wait().unwrap();
         let seen: Vec<Nonce> = mine.nodes.iter().map(|n| n.nonce).collect();
         assert_eq!(seen, vec![Nonce([2; 16]), Nonce([4; 16])], "no ancestor, no sibling");
     }

@@ -205,13 +205,17 @@ pub struct WindowUse {
 }
 
 /// What each of `token`'s windows holds at `now`, as the ledger counts it.
-pub fn usage(ledger: &dyn super::Ledger, token: &Macaroon, now: i64) -> Result<Vec<WindowUse>, super::LedgerError> {
+pub async fn usage(
+    ledger: &dyn super::Ledger,
+    token: &Macaroon,
+    now: i64,
+) -> Result<Vec<WindowUse>, super::LedgerError> {
     let windows = windows_of(token);
     let Some(id) = token.token_id() else { return Ok(Vec::new()) };
     if windows.is_empty() {
         return Ok(Vec::new());
     }
-    let used = ledger.window_use(&id.nonce, &windows, now)?;
+    let used = ledger.window_use(&id.nonce, &windows, now).await?;
     Ok(windows
         .iter()
         .zip(used)

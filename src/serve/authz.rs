@@ -247,8 +247,9 @@ async fn decide(
         return Ok(answer);
     }
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
-    let receipt = super::routes::consume_receipt(state, token, discharges, ctx, Some(request_id), None, false).await?;
-    let receipt = receipt.map_err(|e| Problem::from_error(e, &presented, realm, price))?;
+    let receipt = super::routes::consume_receipt(state, token, discharges, ctx, Some(request_id), None, false)
+        .await
+        .map_err(|e| Problem::from_error(e, &presented, realm, price))?;
     let successor = &receipt.children[0];
     let text = super::routes::encode(&successor.token);
     if receipt.replayed {

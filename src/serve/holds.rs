@@ -1,8 +1,8 @@
 //! Holding, settling and releasing a token from async code, and answering a client that lost
 //! an answer (`Crumb-Recover: 1`): what the metering proxy and forward auth share.
 //!
-//! Each call queues on the ledger's own writer when it has one (no thread waits), else runs
-//! on a blocking thread.
+//! Each call awaits the issuer, whose ledger decides how the work runs
+//! ([`crumb::ledger::pending`]); no thread waits here.
 
 use super::metering::{self, Presented, Problem};
 use super::AppState;
@@ -57,15 +57,14 @@ pub async fn recover(
     // Its own task: a probe dropped half way must not leave its short hold behind.
     let task = tokio::spawn(async move {
         match hold(&worker, token, discharges, ctx, request_id, ttl).await? {
-            Ok(Held::Fresh(hold)) => Ok(settle(&worker, hold, 0).await?.map(|r| (r, "closed"))),
-            Ok(Held::Answered(receipt)) => Ok(Ok((receipt, "replayed"))),
-            Err(e) => Ok(Err(e)),
+            Held::Fresh(hold) => settle(&worker, hold, 0).await.map(|r| (r, "closed")),
+            Held::Answered(receipt) => Ok((receipt, "replayed")),
         }
     });
-    let settled: Result<Result<(Receipt, &'static str), crumb::Error>, Problem> = task
+    let settled = task
         .await
         .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the recovery task failed"))?;
-    let (receipt, outcome) = settled?.map_err(refused)?;
+    let (receipt, outcome) = settled.map_err(refused)?;
     Ok((already_answered(&receipt, status), outcome))
 }
 
@@ -73,17 +72,13 @@ pub async fn recover(
 /// lapses on its own.
 pub async fn release(state: &Arc<AppState>, hold: crumb::charge::Hold) {
     state.metrics.holds_in_flight.dec();
-    let worker = state.clone();
-    if let Err(e) = super::routes::blocking(move || Ok(worker.issuer.release(hold)))
-        .await
-        .and_then(|r| r.map_err(super::error::ApiError::from))
-    {
+    if let Err(e) = state.issuer.release(hold).await {
+        let e = super::error::ApiError::from(e);
         tracing::warn!(code = e.code, "a hold could not be released; it lapses on its own");
     }
 }
 
-/// Holds the token: verified here and reserved by the ledger's own writer when it has one
-/// (no thread waits), else on a blocking thread.
+/// Holds the token (verified here, reserved by the ledger), counting it in flight.
 pub async fn hold(
     state: &Arc<AppState>,
     token: crumb::Macaroon,
@@ -91,80 +86,23 @@ pub async fn hold(
     ctx: crumb::Context,
     request_id: String,
     ttl: Duration,
-) -> Result<Result<Held, crumb::Error>, Problem> {
-    let held = hold_once(state, token, discharges, ctx, request_id, ttl).await;
-    if let Ok(Ok(Held::Fresh(_))) = &held {
+) -> Result<Held, crumb::Error> {
+    let held = state.issuer.hold(token, discharges, &ctx, &request_id, ttl).await;
+    if let Ok(Held::Fresh(_)) = &held {
         // Down again when the hold goes to [`settle`] or [`release`].
         state.metrics.holds_in_flight.inc();
     }
     held
 }
 
-async fn hold_once(
-    state: &Arc<AppState>,
-    token: crumb::Macaroon,
-    discharges: Vec<crumb::Macaroon>,
-    ctx: crumb::Context,
-    request_id: String,
-    ttl: Duration,
-) -> Result<Result<Held, crumb::Error>, Problem> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |queued| {
-        let _ = answer.send(queued);
-    });
-    state.issuer.hold_queued(token.clone(), discharges.clone(), &ctx, &request_id, ttl, reply);
-    if let Ok(queued) = answered.await {
-        return Ok(state.issuer.finish_hold(queued));
-    }
-    let worker = state.clone();
-    super::routes::blocking(move || Ok(worker.issuer.hold(token, discharges, &ctx, &request_id, ttl)))
-        .await
-        .map_err(Problem::from)
-}
-
-/// Settles the hold, charging `cost` (at most the price held): the record queued on the ledger's own writer when it has one, else on a
-/// blocking thread.
-pub async fn settle(
-    state: &Arc<AppState>,
-    hold: crumb::charge::Hold,
-    cost: u64,
-) -> Result<Result<Receipt, crumb::Error>, Problem> {
-    let settled = settle_once(state, hold, cost).await;
+/// Settles the hold, charging `cost` (at most the price held).
+pub async fn settle(state: &Arc<AppState>, hold: crumb::charge::Hold, cost: u64) -> Result<Receipt, crumb::Error> {
+    let settled = state.issuer.settle(hold, cost).await;
     state.metrics.holds_in_flight.dec();
-    if let Ok(Ok(receipt)) = &settled {
+    if let Ok(receipt) = &settled {
         state.rate_limits.adopt(receipt);
     }
     settled
-}
-
-async fn settle_once(
-    state: &Arc<AppState>,
-    hold: crumb::charge::Hold,
-    cost: u64,
-) -> Result<Result<Receipt, crumb::Error>, Problem> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |queued| {
-        let _ = answer.send(queued);
-    });
-    let hold = match state.issuer.settle_queued(hold, cost, reply) {
-        None => match answered.await {
-            // Credit came back to this lineage: the successor is issued again with it.
-            Ok(queued) => match state.issuer.settle_again(queued) {
-                Ok(hold) => hold,
-                Err(queued) => return Ok(state.issuer.finish_settle(*queued)),
-            },
-            Err(_) => {
-                return Err(Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ledger-unavailable",
-                    "the ledger did not answer",
-                ))
-            }
-        },
-        Some(hold) => hold,
-    };
-    let worker = state.clone();
-    super::routes::blocking(move || Ok(worker.issuer.settle(hold, cost))).await.map_err(Problem::from)
 }
 
 /// A retry of a request already settled: the recorded successor, without calling the

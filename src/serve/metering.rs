@@ -257,8 +257,8 @@ pub fn request_id(
 /// signature, caveats (its balance must cover `ctx.cost`) and standing. Returns its balance.
 pub async fn verify_only(state: &Arc<AppState>, presented: &Presented, ctx: Context) -> Result<Option<u64>, Problem> {
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
-    let (worker, price) = (state.clone(), ctx.cost);
-    let verdict = super::routes::blocking(move || Ok(worker.issuer.verify(&token, &discharges, &ctx, false))).await?;
+    let price = ctx.cost;
+    let verdict = state.issuer.verify(&token, &discharges, &ctx, false).await;
     let verdict = verdict.map_err(|e| Problem::from(ApiError::from(e)))?;
     match verdict.denial() {
         Some(denial) => Err(Problem::denied(denial, presented, &state.pricing().realm, price)),

@@ -555,7 +555,7 @@ async fn charge(
     let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
     let logged_id = request_id.clone();
     let started = std::time::Instant::now();
-    let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await?;
+    let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await;
     let mut in_ledger = started.elapsed();
     super::record_step("ledger_ms", in_ledger);
     let hold = match held.map_err(refused)? {
@@ -616,7 +616,7 @@ async fn charge(
     let settled = settle(&state, hold, cost).await;
     in_ledger += started.elapsed();
     super::record_step("ledger_ms", in_ledger);
-    let receipt = settled?.map_err(refused)?;
+    let receipt = settled.map_err(refused)?;
     if receipt.cost > 0 {
         state.metrics.spends.inc();
         state.metrics.credits_charged.inc_by(receipt.cost);

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
-use crumb::{Context, DenialCode, Macaroon};
+use crumb::{Context, Macaroon};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -187,16 +187,6 @@ pub(super) fn encode(token: &Macaroon) -> String {
     wire::encode(token, Format::V2).expect("v2 encodes every token")
 }
 
-/// The one blocking boundary: every issuer call (each may reach the ledger) runs here, off
-/// the async workers.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a worker failed"))?
-}
-
 /// Verifies a token for a request: signature, every caveat, and its standing in the ledger.
 #[utoipa::path(post, path = "/v1/verify", request_body = Body, responses(
     (status = 200, description = "Allowed", body = VerdictBody),
@@ -214,10 +204,8 @@ pub async fn verify(
     let (token, discharges) = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let explain = body.explain == Some(true);
-    let worker = state.clone();
     let started = std::time::Instant::now();
-    let verdict =
-        blocking(move || worker.issuer.verify(&token, &discharges, &ctx, explain).map_err(ApiError::from)).await;
+    let verdict = state.issuer.verify(&token, &discharges, &ctx, explain).await.map_err(ApiError::from);
     super::record_step("verify_ms", started.elapsed());
     let verdict = verdict?;
     let outcome = verdict.code.unwrap_or("allowed");
@@ -234,10 +222,7 @@ pub async fn verify(
     Ok((status, Json(VerdictBody::from(verdict))))
 }
 
-/// Spends (`amounts` None) or splits, on the path that holds no thread while the commit waits
-/// for its fsync when it can: the ledger's own writer answers. That path declines what needs a
-/// ledger read first, and a retry of a request still in flight; those run on a blocking thread
-/// (which waits the in-flight one out). The outer error is the blocking boundary's.
+/// Spends (`amounts` None) or splits; a receipt's children join the per-token rate limit.
 pub async fn consume_receipt(
     state: &Arc<AppState>,
     token: crumb::Macaroon,
@@ -246,49 +231,17 @@ pub async fn consume_receipt(
     request_id: Option<String>,
     amounts: Option<Vec<u64>>,
     revocable: bool,
-) -> Result<Result<crumb::spend::Receipt, crumb::Error>, ApiError> {
-    let consumed = consume_once(state, token, discharges, ctx, request_id, amounts, revocable).await;
-    if let Ok(Ok(receipt)) = &consumed {
+) -> Result<crumb::spend::Receipt, crumb::Error> {
+    let (issuer, request_id) = (&state.issuer, request_id.as_deref());
+    let consumed = match amounts {
+        Some(a) => issuer.split(token, discharges, &ctx, &a, request_id, revocable).await,
+        None => issuer.spend(token, discharges, &ctx, request_id).await,
+    };
+    if let Ok(receipt) = &consumed {
         // Its children count with it in the per-token rate limit.
         state.rate_limits.adopt(receipt);
     }
     consumed
-}
-
-async fn consume_once(
-    state: &Arc<AppState>,
-    token: crumb::Macaroon,
-    discharges: Vec<crumb::Macaroon>,
-    ctx: crumb::Context,
-    request_id: Option<String>,
-    amounts: Option<Vec<u64>>,
-    revocable: bool,
-) -> Result<Result<crumb::spend::Receipt, crumb::Error>, ApiError> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |receipt| {
-        let _ = answer.send(receipt);
-    });
-    let queued = (token.clone(), discharges.clone());
-    state.issuer.consume_queued(queued.0, queued.1, &ctx, request_id.as_deref(), amounts.as_deref(), revocable, reply);
-    match answered.await {
-        Ok(Err(crumb::Error::Denied(d))) if d.code == DenialCode::InFlight => {}
-        Ok(receipt) => return Ok(receipt),
-        Err(_) => {}
-    }
-    let worker = state.clone();
-    let deadline = std::time::Instant::now() + state.timeout;
-    blocking(move || {
-        // The client has been answered 503 already: do not start the work.
-        if std::time::Instant::now() > deadline {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long"));
-        }
-        let (issuer, request_id) = (&worker.issuer, request_id.as_deref());
-        Ok(match amounts {
-            Some(a) => issuer.split(token, discharges, &ctx, &a, request_id, revocable),
-            None => issuer.spend(token, discharges, &ctx, request_id),
-        })
-    })
-    .await
 }
 
 /// Spend and split share everything but the library call.
@@ -316,7 +269,7 @@ async fn consume(
     let revocable = body.revocable.unwrap_or(false);
     let result = consume_receipt(&state, token, discharges, ctx, body.request_id.clone(), amounts, revocable)
         .await
-        .and_then(|receipt| receipt.map_err(ApiError::from));
+        .map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "committed",
@@ -447,11 +400,8 @@ async fn revoke_with(
     };
     let ctx = context(&state, &body, &headers, peer)?;
     let logged = target.or_else(|| credential.token_id().map(|id| id.nonce)).map(|n| n.to_string());
-    let worker = state.clone();
     let reach = crumb::revoke::Reach { cascade, unseen: body.unseen.unwrap_or(false) };
-    let result =
-        blocking(move || worker.issuer.revoke(&credential, &discharges, &ctx, target, reach).map_err(ApiError::from))
-            .await;
+    let result = state.issuer.revoke(&credential, &discharges, &ctx, target, reach).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(_) => "revoked",
         Err(e) => e.code,
@@ -487,11 +437,7 @@ pub async fn give_back(
     let ctx = context(&state, &body, &headers, peer)?;
     let nonce = nonce_of(&token);
     let request_id = body.request_id.clone();
-    let worker = state.clone();
-    let result = blocking(move || {
-        worker.issuer.give_back(token, discharges, &ctx, request_id.as_deref()).map_err(ApiError::from)
-    })
-    .await;
+    let result = state.issuer.give_back(token, discharges, &ctx, request_id.as_deref()).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "given-back",
@@ -550,12 +496,8 @@ pub async fn top_up(
         ApiError::bad_request("bad-request", "a top-up needs a `request_id` (retrying it adds nothing again)")
     })?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let worker = state.clone();
-    let rid = request_id.clone();
-    let result = blocking(move || {
-        worker.issuer.top_up(&credential, &discharges, &ctx, nonce, amount, &rid).map_err(ApiError::from)
-    })
-    .await;
+    let result =
+        state.issuer.top_up(&credential, &discharges, &ctx, nonce, amount, &request_id).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "topped-up",
@@ -588,8 +530,7 @@ pub async fn status(
     let body = Body::default();
     let (token, discharges) = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let worker = state.clone();
-    let status = blocking(move || worker.issuer.status(&token, &discharges, &ctx).map_err(ApiError::from)).await?;
+    let status = state.issuer.status(&token, &discharges, &ctx).await.map_err(ApiError::from)?;
     Ok(Json(StatusBody::from(status)))
 }
 
@@ -640,9 +581,7 @@ async fn lineage_of(
     let body = Body::default();
     let (credential, discharges) = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let worker = state.clone();
-    let (asked, tree) =
-        blocking(move || worker.issuer.lineage(&credential, &discharges, &ctx, target).map_err(ApiError::from)).await?;
+    let (asked, tree) = state.issuer.lineage(&credential, &discharges, &ctx, target).await.map_err(ApiError::from)?;
     Ok(Json(LineageBody::new(&asked, &tree)))
 }
 
@@ -660,14 +599,12 @@ pub async fn healthz() -> Json<Health> {
     (status = 503, description = "Not ready: each failed check says why", body = Readiness),
 ))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let worker = state.clone();
     // Half the request timeout: the probe answers its own 503, before the server's timeout
     // would answer one without the checks.
     let within = state.timeout / 2;
-    let found = tokio::time::timeout(within, tokio::task::spawn_blocking(move || worker.issuer.readiness())).await;
+    let found = tokio::time::timeout(within, state.issuer.readiness()).await;
     let found = match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(_)) => crumb::issuer::Readiness { ledger: Some("the check failed".into()), ..Default::default() },
+        Ok(found) => found,
         Err(_) => {
             crumb::issuer::Readiness { ledger: Some("the ledger did not answer in time".into()), ..Default::default() }
         }

@@ -77,8 +77,8 @@ pub fn defer(
         let cost = usage.map_or(held, |u| metering.credits(u).min(held));
         let settled = settle(&worker, hold, cost).await;
         let outcome = match &settled {
-            Ok(Ok(r)) if r.cost > 0 => "charged",
-            Ok(Ok(_)) => "not-charged",
+            Ok(r) if r.cost > 0 => "charged",
+            Ok(_) => "not-charged",
             _ => "settle-failed",
         };
         worker.audit(super::audit::Entry {
@@ -90,7 +90,7 @@ pub fn defer(
             request_id: Some(&logged.request_id),
         });
         match settled {
-            Ok(Ok(receipt)) => {
+            Ok(receipt) => {
                 if receipt.cost > 0 {
                     worker.metrics.spends.inc();
                     worker.metrics.credits_charged.inc_by(receipt.cost);
@@ -99,15 +99,11 @@ pub fn defer(
                 let text = super::routes::encode(&successor.token);
                 let _ = receipt_tx.send(Some((text, successor.balance, receipt.cost)));
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(
                     code = crumb::outcome::classify(&e).map_or("internal", |c| c.1),
-                    "a metered answer's charge was refused at settle"
+                    "a metered answer's charge was refused or could not be settled"
                 );
-                let _ = receipt_tx.send(None);
-            }
-            Err(problem) => {
-                tracing::warn!(code = problem.code, "a metered answer's charge could not be settled");
                 let _ = receipt_tx.send(None);
             }
         }
