@@ -15,12 +15,13 @@
 //! request does (a distinct answer would confirm a guessed key).
 
 use crate::context::Context;
+use crate::denial::DenialCode;
 use crate::error::{Error, Invalid, LedgerErrorKind};
 use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
 use crate::spend::{self, Issued, Receipt};
 use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
-use crate::verify::{DenialCode, Verifier};
+use crate::verify::Verifier;
 
 /// An idempotency key: printable ASCII, at most this many bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -254,8 +255,8 @@ pub(crate) fn conclude_hold(verifier: &Verifier<'_>, p: PreparedHold, reserved: 
     }
 }
 
-/// A consumed token presented again: the recorded successor for a retry of the same request
-/// by the same token; otherwise only "spent".
+/// A consumed token presented again to the gateway: the recorded successor for a retry of the
+/// same request by the same token, whatever it was charged ([`spend::replay`]).
 fn answer_again(
     verifier: &Verifier<'_>,
     token: &Macaroon,
@@ -263,29 +264,8 @@ fn answer_again(
     request_id: &str,
     spent: Spent,
 ) -> Result<Receipt, Error> {
-    let same_presenter = spent.presented.is_some_and(|p| p == spend::presented_fingerprint(token));
-    if !same_presenter || spent.kind != SpendKind::Spend {
-        return Err(spend::already_spent());
-    }
-    // Any other request, its key reused or not, learns only "spent": telling a reused key
-    // apart would let whoever holds a copy of the spent token test keys one by one until it
-    // finds the requester's, and with it the change.
-    if spent.request_id != request_id {
-        return Err(spend::already_spent());
-    }
-    let entry = spend::key_entry(verifier, token)?;
-    let children = spend::issue(entry, token, nonce, request_id, &spent.amounts)?;
-    Ok(Receipt {
-        parent: nonce,
-        request_id: request_id.into(),
-        kind: SpendKind::Spend,
-        cost: spent.cost,
-        children,
-        replayed: true,
-        at: spent.at,
-        revocable: false,
-        credit: 0,
-    })
+    let entry = || spend::key_entry(verifier, token);
+    spend::replay(entry, token, nonce, request_id, SpendKind::Spend, spend::Asked::AnyCost, spent)
 }
 
 /// Settles a hold: charges `cost` (at most the price held: a request billed by what it used
@@ -405,25 +385,22 @@ pub(crate) fn conclude_settle(
     outcome: CommitOutcome,
 ) -> Result<Receipt, Error> {
     let t = p.hold.terms;
-    match outcome {
-        CommitOutcome::Fresh => Ok(Receipt {
+    let (cost, children, credit) = (p.cost, p.children, p.credit);
+    spend::receipt_for(
+        outcome,
+        || Receipt {
             parent: t.nonce,
-            request_id: t.request_id,
+            request_id: t.request_id.clone(),
             kind: SpendKind::Spend,
-            cost: p.cost,
-            children: p.children,
+            cost,
+            children,
             replayed: false,
-            at: t.at,
+            at: t.at.clone(),
             revocable: false,
-            credit: p.credit,
-        }),
-        CommitOutcome::AlreadySpent(spent) => answer_again(verifier, &t.token, t.nonce, &t.request_id, spent),
-        CommitOutcome::Revoked(_) => Err(spend::revoked()),
-        CommitOutcome::RateLimited(r) => Err(Error::Denied(r.denial())),
-        CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => {
-            Err(spend::in_flight())
-        }
-    }
+            credit,
+        },
+        |spent| answer_again(verifier, &t.token, t.nonce, &t.request_id, spent),
+    )
 }
 
 /// Gives a held token back untouched (its request never reached the upstream).

@@ -29,13 +29,14 @@
 //! balance went back whole). What the sub-agent already spent stays spent.
 
 use crate::context::{Context, Purpose};
+use crate::denial::{Denial, DenialCode};
 use crate::error::{Error, Invalid};
 use crate::ledger::{DelegationRevoke, GaveBack, GiveBack, Ledger, Node, Scope, SpendKind};
 use crate::limits::MAX_LINEAGE_NODES;
 use crate::revoke::Revocation;
 use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
-use crate::verify::{Denial, DenialCode, Verifier};
+use crate::verify::Verifier;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 

@@ -236,7 +236,7 @@ pub enum Error {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("{0}")]
-    Denied(crate::verify::Denial),
+    Denied(crate::denial::Denial),
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]

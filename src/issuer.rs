@@ -11,6 +11,7 @@
 
 use crate::charge::{Held, Hold};
 use crate::context::Context;
+use crate::denial::Denial;
 use crate::error::{Error, Invalid, LedgerError};
 use crate::keyring::Keyring;
 use crate::ledger::{self, Ledger, Lineage, Scope};
@@ -19,7 +20,7 @@ use crate::revoke::Revocation;
 use crate::spend::Receipt;
 use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
-use crate::verify::{Denial, Report, Verifier};
+use crate::verify::{Report, Verifier};
 use serde::Serialize;
 use std::sync::Arc;
 use time::OffsetDateTime;

@@ -19,12 +19,13 @@
 //!   successor, so it stays the requester's secret.
 
 use crate::context::{Context, Purpose};
+use crate::denial::{Denial, DenialCode};
 use crate::error::{Error, Invalid};
 use crate::ledger::{self, Ledger, Lineage, Scope};
 use crate::limits::MAX_LINEAGE_NODES;
 use crate::token::identifier::{Nonce, Role, TokenId};
 use crate::token::Macaroon;
-use crate::verify::{Denial, DenialCode, Verifier};
+use crate::verify::Verifier;
 
 fn denied(code: DenialCode, message: impl Into<String>) -> Error {
     Error::Denied(Denial::new(code, message))

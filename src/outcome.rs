@@ -3,8 +3,8 @@
 //! each error kind knows its class and its stable code (`Error::code`); README's table of codes
 //! lists them all with the exit code and HTTP status they come to.
 
+use crate::denial::DenialCode;
 use crate::error::{CaveatSyntaxError, DecodeError, EncodeError, Error, Invalid, KeyError, LedgerError, LimitError};
-use crate::verify::DenialCode;
 
 /// What kind of outcome a refusal or a fault is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,7 +61,7 @@ pub trait Classified {
     fn code(&self) -> &'static str;
 }
 
-impl Classified for crate::verify::Denial {
+impl Classified for crate::denial::Denial {
     fn class(&self) -> Class {
         self.code.class()
     }

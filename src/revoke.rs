@@ -12,11 +12,12 @@
 //! Whoever can write the ledger file directly (the local `crumb revoke`) is the operator.
 
 use crate::context::{Context, Purpose};
+use crate::denial::{Denial, DenialCode};
 use crate::error::Error;
 use crate::ledger::{self, Ledger, LiveRevoke};
 use crate::token::identifier::{Nonce, Role, TokenId};
 use crate::token::Macaroon;
-use crate::verify::{Denial, DenialCode, Verifier};
+use crate::verify::Verifier;
 
 /// What a revocation did.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,6 +19,7 @@
 
 use crate::caveat::{self, Caveat};
 use crate::context::Context;
+use crate::denial::{Denial, DenialCode};
 use crate::error::{Error, Invalid, LimitError};
 use crate::keyring::KeyEntry;
 use crate::ledger::{Commit, CommitOutcome, CreditClaim, Ledger, Reservation, SpendKind, Spent};
@@ -26,8 +27,7 @@ use crate::limits;
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
 use crate::token::{Macaroon, TokenId};
-use crate::verify::{Denial, DenialCode, Verifier};
-use sha2::{Digest, Sha256};
+use crate::verify::Verifier;
 
 /// One token the ledger issued.
 #[derive(Debug, Clone)]
@@ -121,14 +121,7 @@ pub fn client_request_id(secret: &[u8], token: &Macaroon, kind: SpendKind, amoun
     format!("auto-{}", hex::encode(&chain::hmac_secret(secret, &message)[..12]))
 }
 
-/// Names the exact token presented (all of its caveats, through the signature) without
-/// storing anything a bearer could use.
-pub fn presented_fingerprint(token: &Macaroon) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"crumb presented token v1\0");
-    h.update(token.signature);
-    h.finalize().into()
-}
+pub use crate::token::presented_fingerprint;
 
 pub(crate) fn denied(code: DenialCode, message: impl Into<String>) -> Error {
     Error::Denied(Denial::new(code, message))
@@ -421,25 +414,40 @@ fn with_credit(mut balances: Vec<u64>, owed: u64) -> (Vec<u64>, CreditClaim) {
 /// The receipt for a prepared spend, given what the ledger did with its commit.
 pub fn conclude(prepared: Prepared, outcome: CommitOutcome) -> Result<Receipt, Error> {
     let p = prepared;
-    match outcome {
-        CommitOutcome::Fresh => Ok(Receipt {
+    let (kind, requested, revocable) = (p.kind, p.requested, p.revocable);
+    receipt_for(
+        outcome,
+        || Receipt {
             parent: p.nonce,
-            request_id: p.request_id,
-            kind: p.kind,
+            request_id: p.request_id.clone(),
+            kind,
             cost: p.cost,
             children: p.children,
             replayed: false,
             at: p.at,
-            revocable: p.revocable,
+            revocable,
             credit: p.credit,
-        }),
-        CommitOutcome::AlreadySpent(spent) => {
-            replay(&p.entry, &p.token, p.nonce, &p.request_id, p.kind, &p.requested, spent)
-                .map(|r| Receipt { revocable: p.revocable, ..r })
-        }
+        },
+        |spent| {
+            replay(|| Ok(&p.entry), &p.token, p.nonce, &p.request_id, kind, Asked::Amounts(&requested), spent)
+                .map(|r| Receipt { revocable, ..r })
+        },
+    )
+}
+
+/// The one reading of what the ledger did with a commit or settle: the `fresh` receipt it
+/// earned, the recorded one `again` for a retry, or the refusal. (Credit that came back to the
+/// lineage meanwhile reads as in flight: the caller prepares again with it.)
+pub(crate) fn receipt_for(
+    outcome: CommitOutcome,
+    fresh: impl FnOnce() -> Receipt,
+    again: impl FnOnce(Spent) -> Result<Receipt, Error>,
+) -> Result<Receipt, Error> {
+    match outcome {
+        CommitOutcome::Fresh => Ok(fresh()),
+        CommitOutcome::AlreadySpent(spent) => again(spent),
         CommitOutcome::Revoked(_) => Err(revoked()),
         CommitOutcome::RateLimited(r) => Err(Error::Denied(r.denial())),
-        // Credit came back to this lineage meanwhile: the caller prepares again with it.
         CommitOutcome::ReservationLost | CommitOutcome::InFlight | CommitOutcome::CreditChanged(_) => Err(in_flight()),
     }
 }
@@ -505,8 +513,8 @@ async fn consume(
                 }
                 // Only a retry that names its request id is answered again.
                 if let (Some(spent), Some(request_id)) = (status.spent, request_id) {
-                    let entry = key_entry(verifier, &rejected.token)?;
-                    return replay(entry, &rejected.token, nonce, request_id, kind, requested, spent);
+                    let entry = || key_entry(verifier, &rejected.token);
+                    return replay(entry, &rejected.token, nonce, request_id, kind, Asked::Amounts(requested), spent);
                 }
             }
             Err(Error::Denied(rejected.denial().clone()))
@@ -550,22 +558,36 @@ pub(crate) fn key_entry<'k>(verifier: &Verifier<'k>, token: &Macaroon) -> Result
     verifier.keys().key_for(&token.identifier).map_err(|e| denied(DenialCode::of_key_error(&e), e.to_string()))
 }
 
+/// What a retry must ask again to be answered with the recorded successors.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Asked<'a> {
+    /// A spend's cost (one amount) or a split's amounts: exactly as recorded.
+    Amounts(&'a [u64]),
+    /// A metered request's: its charge was measured at settle, so any cost up to the hold.
+    AnyCost,
+}
+
 /// Answers a token the ledger already consumed: the same successors if this is the same
 /// request retried by the same token, otherwise only that it is spent (not when, nor by which
-/// request: a copy's holder has no business knowing what the other holder did).
-fn replay(
-    entry: &KeyEntry,
+/// request: a copy's holder has no business knowing what the other holder did; and not that
+/// only the request id differed, which would let whoever holds a copy of a spent token test
+/// request ids or idempotency keys one by one until it found the requester's, and with it the
+/// change). The one replay path of spends, splits and metered requests. `entry` is looked up
+/// only for a retry that is answered.
+pub(crate) fn replay<'k>(
+    entry: impl FnOnce() -> Result<&'k KeyEntry, Error>,
     token: &Macaroon,
     nonce: Nonce,
     request_id: &str,
     kind: SpendKind,
-    requested: &[u64],
+    asked: Asked<'_>,
     spent: Spent,
 ) -> Result<Receipt, Error> {
-    let same_parameters = match kind {
-        SpendKind::Spend => spent.cost == requested[0],
-        SpendKind::GiveBack => false,
-        SpendKind::Split => {
+    let same_parameters = match (kind, asked) {
+        (_, Asked::AnyCost) => true,
+        (SpendKind::Spend, Asked::Amounts(requested)) => requested.first() == Some(&spent.cost),
+        (SpendKind::GiveBack, _) => false,
+        (SpendKind::Split, Asked::Amounts(requested)) => {
             spent.amounts.len() == requested.len() + 1 && spent.amounts[..requested.len()] == *requested
         }
     };
@@ -573,7 +595,7 @@ fn replay(
     if !same_presenter || spent.request_id != request_id || spent.kind != kind || !same_parameters {
         return Err(already_spent());
     }
-    let children = issue(entry, token, nonce, request_id, &spent.amounts)?;
+    let children = issue(entry()?, token, nonce, request_id, &spent.amounts)?;
     Ok(Receipt {
         parent: nonce,
         request_id: request_id.into(),

@@ -2,7 +2,7 @@
 
 use super::{path, rfc3339, Caveat, IpNet, List};
 use crate::context::Context;
-use crate::verify::DenialCode;
+use crate::denial::DenialCode;
 
 /// Why a caveat does not hold for a request.
 #[derive(Clone, Debug, PartialEq, Eq)]

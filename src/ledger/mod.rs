@@ -88,7 +88,7 @@ pub struct Spent {
     pub cost: u64,
     /// The balances the parent was divided into (one entry for a spend's successor).
     pub amounts: Vec<u64>,
-    /// Fingerprint of the exact token presented ([`crate::spend::presented_fingerprint`]):
+    /// Fingerprint of the exact token presented ([`crate::token::presented_fingerprint`]):
     /// only that token may have the spend answered again. `None` in records written before
     /// crumb bound replays to the presenter; those are never replayed.
     pub presented: Option<[u8; 32]>,
@@ -196,7 +196,7 @@ impl Reservation {
         Some(Reservation {
             parent: verified.nonce()?,
             request_id: request_id.to_owned(),
-            presented: crate::spend::presented_fingerprint(verified.token()),
+            presented: crate::token::presented_fingerprint(verified.token()),
             now,
             until: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             windows: window::windows_of(verified.token()),
@@ -741,8 +741,8 @@ pub fn redact_url(location: &str) -> String {
 }
 
 /// Why the ledger refuses a token that otherwise verifies: spent or revoked.
-pub async fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::verify::Denial>, LedgerError> {
-    use crate::verify::{Denial, DenialCode};
+pub async fn standing(ledger: &dyn Ledger, nonce: &Nonce) -> Result<Option<crate::denial::Denial>, LedgerError> {
+    use crate::denial::{Denial, DenialCode};
     let status = ledger.status(nonce).await?;
     Ok(match (status.revoked_at, status.spent) {
         (Some(_), _) => Some(Denial::new(DenialCode::Revoked, "this token was revoked")),

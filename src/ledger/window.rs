@@ -67,13 +67,13 @@ pub struct RateLimited {
 
 impl RateLimited {
     /// The denial a spend receives.
-    pub fn denial(&self) -> crate::verify::Denial {
+    pub fn denial(&self) -> crate::denial::Denial {
         // Waiting helps only an amount the window can hold: a larger one is refused for good.
         let code = match self.retry_after {
-            Some(_) => crate::verify::DenialCode::SpendRateExceeded,
-            None => crate::verify::DenialCode::CaveatFailed,
+            Some(_) => crate::denial::DenialCode::SpendRateExceeded,
+            None => crate::denial::DenialCode::CaveatFailed,
         };
-        let mut d = crate::verify::Denial::new(
+        let mut d = crate::denial::Denial::new(
             code,
             match self.retry_after {
                 Some(s) => format!(

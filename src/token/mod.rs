@@ -11,7 +11,17 @@ use bytes::Bytes;
 use chain::Sig;
 
 pub use identifier::TokenId;
+use sha2::{Digest, Sha256};
 pub use wire::Format;
+
+/// Names the exact token presented (all of its caveats, through the signature) without
+/// storing anything a bearer could use.
+pub fn presented_fingerprint(token: &Macaroon) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"crumb presented token v1\0");
+    h.update(token.signature);
+    h.finalize().into()
+}
 
 /// One caveat as it sits on the wire: a first-party predicate (no `vid`) or a third-party
 /// caveat (with the sealed caveat key in `vid` and a location hint).
