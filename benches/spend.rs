@@ -33,7 +33,7 @@ fn spend_all(keys: &Keyring, ledger: &SqliteLedger, tokens: Vec<Macaroon>) {
     ctx.action = Some("pay".into());
     ctx.cost = 1;
     for t in tokens {
-        crumb::spend::spend(&verifier, ledger, t, vec![], &ctx, None).wait().expect("spend");
+        crumb::spend::spend(&verifier, ledger, t.into(), &ctx, None).wait().expect("spend");
     }
 }
 

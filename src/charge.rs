@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::denial::DenialCode;
 use crate::error::{Error, Invalid, LedgerErrorKind};
 use crate::ledger::{Commit, CommitOutcome, Ledger, Reservation, Reserved, SpendKind, Spent, Ticket};
+use crate::presented::Presented;
 use crate::spend::{self, Issued, Receipt};
 use crate::token::identifier::Nonce;
 use crate::token::Macaroon;
@@ -135,13 +136,12 @@ fn key_part(request_id: &str) -> Option<&str> {
 pub async fn hold(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
     request_id: &str,
     ttl: std::time::Duration,
 ) -> Result<Held, Error> {
-    match prepare_hold(verifier, token, discharges, ctx, request_id, ttl) {
+    match prepare_hold(verifier, presented, ctx, request_id, ttl) {
         Ok(prepared) => {
             let reserved = ledger.reserve(&prepared.reservation).await?;
             conclude_hold(verifier, prepared, reserved)
@@ -185,12 +185,12 @@ pub(crate) enum Unheld {
 /// Everything a hold does before the ledger: bounds and verification. No ledger read or write.
 pub(crate) fn prepare_hold(
     verifier: &Verifier<'_>,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
     request_id: &str,
     ttl: std::time::Duration,
 ) -> Result<PreparedHold, Unheld> {
+    let Presented { token, discharges } = presented;
     let Some(id) = token.token_id() else {
         return Err(Unheld::Refused(Error::Invalid(Invalid::NotTracked)));
     };

@@ -33,9 +33,9 @@ use crate::denial::{Denial, DenialCode};
 use crate::error::{Error, Invalid};
 use crate::ledger::{DelegationRevoke, GaveBack, GiveBack, Ledger, Node, Scope, SpendKind};
 use crate::limits::MAX_LINEAGE_NODES;
+use crate::presented::Presented;
 use crate::revoke::Revocation;
 use crate::token::identifier::Nonce;
-use crate::token::Macaroon;
 use crate::verify::Verifier;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -50,12 +50,8 @@ fn denied(code: DenialCode, message: impl Into<String>) -> Error {
 /// discharges all hold, and the caveats about requests (action, resource, ip, aud) are left to
 /// the requests. A copy a holder narrowed in time (`expires`) may no longer act once expired:
 /// a caveat only narrows. Returns the token's nonce.
-pub(crate) fn holder_act(
-    verifier: &Verifier<'_>,
-    token: &Macaroon,
-    discharges: &[Macaroon],
-    ctx: &Context,
-) -> Result<Nonce, Error> {
+pub(crate) fn holder_act(verifier: &Verifier<'_>, presented: &Presented, ctx: &Context) -> Result<Nonce, Error> {
+    let (token, discharges) = (&presented.token, presented.discharges.as_slice());
     let mut ctx = ctx.clone();
     ctx.cost = 0;
     ctx.purpose = Purpose::Transfer;
@@ -76,13 +72,12 @@ pub(crate) fn holder_act(
 pub async fn revoke(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    holder: &Macaroon,
-    discharges: &[Macaroon],
+    presented: &Presented,
     ctx: &Context,
     child: Nonce,
     at: &str,
 ) -> Result<Revocation, Error> {
-    let own = holder_act(verifier, holder, discharges, ctx)?;
+    let own = holder_act(verifier, presented, ctx)?;
     if child == own {
         // A lineage's own token is not a delegation it made: revoking it would destroy the
         // lineage's balance and its power to revoke what it delegated.
@@ -131,11 +126,11 @@ pub struct GiveBackReceipt {
 pub async fn give_back(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
     request_id: Option<&str>,
 ) -> Result<GiveBackReceipt, Error> {
+    let Presented { token, discharges } = presented;
     if let Some(id) = request_id {
         crate::limits::check_request_id(id)?;
     }
@@ -244,11 +239,11 @@ pub async fn top_up(ledger: &dyn Ledger, t: &crate::ledger::TopUp) -> Result<Top
 pub async fn top_up_as_operator(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    credential: &Macaroon,
-    discharges: &[Macaroon],
+    presented: &Presented,
     ctx: &Context,
     t: &crate::ledger::TopUp,
 ) -> Result<TopUpReceipt, Error> {
+    let (credential, discharges) = (&presented.token, presented.discharges.as_slice());
     if crate::token::identifier::TokenId::role_of(&credential.identifier)
         != Some(crate::token::identifier::Role::Operator)
     {
@@ -327,11 +322,11 @@ pub struct TokenStatus {
 pub async fn status(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: &Macaroon,
-    discharges: &[Macaroon],
+    presented: &Presented,
     ctx: &Context,
 ) -> Result<TokenStatus, Error> {
-    let own = holder_act(verifier, token, discharges, ctx)?;
+    let token = &presented.token;
+    let own = holder_act(verifier, presented, ctx)?;
     let info = ledger.info(&own).await?;
     let held = info.held_until.is_some_and(|until| until > ctx.now.unix_timestamp());
     let state = match (&info.status.revoked_at, &info.status.spent) {

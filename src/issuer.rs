@@ -16,6 +16,7 @@ use crate::error::{Error, Invalid, LedgerError};
 use crate::keyring::Keyring;
 use crate::ledger::{self, Ledger, Lineage, Scope};
 use crate::limits::MAX_LINEAGE_NODES;
+use crate::presented::Presented;
 use crate::revoke::Revocation;
 use crate::spend::Receipt;
 use crate::token::identifier::Nonce;
@@ -205,13 +206,8 @@ impl Issuer {
     /// Verifies `token` for the request in `ctx` and, when its signature holds, consults its
     /// standing in the ledger: a spent or revoked token is refused for that reason first.
     /// `explain` adds every caveat's verdict.
-    pub async fn verify(
-        &self,
-        token: &Macaroon,
-        discharges: &[Macaroon],
-        ctx: &Context,
-        explain: bool,
-    ) -> Result<Verdict, LedgerError> {
+    pub async fn verify(&self, presented: &Presented, ctx: &Context, explain: bool) -> Result<Verdict, LedgerError> {
+        let (token, discharges) = (&presented.token, presented.discharges.as_slice());
         let mut report = self.with_verifier(|v| v.check(token, discharges, ctx));
         let nonce = token.token_id().map(|id| id.nonce);
         if let (true, Some(ledger), Some(nonce)) = (report.signature_valid, &self.ledger, nonce) {
@@ -242,43 +238,32 @@ impl Issuer {
     }
 
     /// Spends `ctx.cost` from `token`: verify, issue the successor, commit (one write).
-    pub async fn spend(
-        &self,
-        token: Macaroon,
-        discharges: Vec<Macaroon>,
-        ctx: &Context,
-        request_id: Option<&str>,
-    ) -> Result<Receipt, Error> {
+    pub async fn spend(&self, presented: Presented, ctx: &Context, request_id: Option<&str>) -> Result<Receipt, Error> {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
-        crate::spend::spend(&self.verifier_over(&keys), ledger, token, discharges, ctx, request_id).await
+        crate::spend::spend(&self.verifier_over(&keys), ledger, presented, ctx, request_id).await
     }
 
-    /// Splits `token`'s balance into `amounts` and a remainder: verify, issue, commit. With
-    /// `revocable`, the children but the remainder are delegations.
+    /// Splits `token`'s balance into `split.amounts` and a remainder: verify, issue, commit.
     pub async fn split(
         &self,
-        token: Macaroon,
-        discharges: Vec<Macaroon>,
+        presented: Presented,
         ctx: &Context,
-        amounts: &[u64],
-        request_id: Option<&str>,
-        revocable: bool,
+        split: crate::spend::SplitRequest<'_>,
     ) -> Result<Receipt, Error> {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
         let verifier = self.verifier_over(&keys);
-        crate::spend::split_as(&verifier, ledger, token, discharges, ctx, amounts, request_id, revocable).await
+        crate::spend::split(&verifier, ledger, presented, ctx, split).await
     }
 
     /// Returns `token`'s whole balance to the lineage it was split from ([`crate::delegation`]).
     pub async fn give_back(
         &self,
-        token: Macaroon,
-        discharges: Vec<Macaroon>,
+        presented: Presented,
         ctx: &Context,
         request_id: Option<&str>,
     ) -> Result<crate::delegation::GiveBackReceipt, Error> {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
-        crate::delegation::give_back(&self.verifier_over(&keys), ledger, token, discharges, ctx, request_id).await
+        crate::delegation::give_back(&self.verifier_over(&keys), ledger, presented, ctx, request_id).await
     }
 
     /// Tops up the lineage of the token `nonce` by `amount` on the operator's own ledger (the
@@ -301,8 +286,7 @@ impl Issuer {
     /// Tops up on an operator credential (the JSON API's `POST /v1/top-up`).
     pub async fn top_up(
         &self,
-        credential: &Macaroon,
-        discharges: &[Macaroon],
+        presented: &Presented,
         ctx: &Context,
         nonce: Nonce,
         amount: u64,
@@ -316,18 +300,13 @@ impl Issuer {
             at: crate::caveat::rfc3339(self.clock.now()),
         };
         let verifier = self.verifier_over(&keys);
-        crate::delegation::top_up_as_operator(&verifier, ledger, credential, discharges, ctx, &t).await
+        crate::delegation::top_up_as_operator(&verifier, ledger, presented, ctx, &t).await
     }
 
     /// The token's standing in the ledger and what it delegated ([`crate::delegation::status`]).
-    pub async fn status(
-        &self,
-        token: &Macaroon,
-        discharges: &[Macaroon],
-        ctx: &Context,
-    ) -> Result<crate::delegation::TokenStatus, Error> {
+    pub async fn status(&self, presented: &Presented, ctx: &Context) -> Result<crate::delegation::TokenStatus, Error> {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
-        crate::delegation::status(&self.verifier_over(&keys), ledger, token, discharges, ctx).await
+        crate::delegation::status(&self.verifier_over(&keys), ledger, presented, ctx).await
     }
 
     /// Holds `token` for a request whose price is `ctx.cost` (at least 1) while the request
@@ -336,15 +315,14 @@ impl Issuer {
     /// (the ledger releases a hold nobody received).
     pub async fn hold(
         &self,
-        token: Macaroon,
-        discharges: Vec<Macaroon>,
+        presented: Presented,
         ctx: &Context,
         request_id: &str,
         ttl: std::time::Duration,
     ) -> Result<Held, Error> {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
         let verifier = self.verifier_over(&keys);
-        crate::charge::hold(&verifier, ledger, token, discharges, ctx, request_id, ttl).await
+        crate::charge::hold(&verifier, ledger, presented, ctx, request_id, ttl).await
     }
 
     /// The ledger request id of a gateway request ([`crate::charge::request_id`]).
@@ -374,8 +352,7 @@ impl Issuer {
     /// rules).
     pub async fn revoke(
         &self,
-        credential: &Macaroon,
-        discharges: &[Macaroon],
+        presented: &Presented,
         ctx: &Context,
         target: Option<Nonce>,
         reach: crate::revoke::Reach,
@@ -384,23 +361,24 @@ impl Issuer {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
         let verifier = &self.verifier_over(&keys);
         let at = crate::caveat::rfc3339(self.clock.now());
+        let credential = &presented.token;
         let own = credential.token_id().map(|id| id.nonce);
         let operator = crate::token::identifier::TokenId::role_of(&credential.identifier)
             == Some(crate::token::identifier::Role::Operator);
         match (target, cascade) {
-            (None, false) => crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at).await,
+            (None, false) => crate::revoke::by_possession(verifier, ledger, presented, ctx, &at).await,
             (Some(t), false) if Some(t) == own && !operator => {
-                crate::revoke::by_possession(verifier, ledger, credential, discharges, ctx, &at).await
+                crate::revoke::by_possession(verifier, ledger, presented, ctx, &at).await
             }
             // A holder naming another nonce: a delegation of its lineage, or nothing.
             (Some(child), false) if !operator => {
-                crate::delegation::revoke(verifier, ledger, credential, discharges, ctx, child, &at).await
+                crate::delegation::revoke(verifier, ledger, presented, ctx, child, &at).await
             }
             (target, _) => {
                 let target = target
                     .or_else(|| credential.token_id().map(|id| id.nonce))
                     .ok_or_else(|| Error::Invalid(Invalid::NoTarget("revoke")))?;
-                crate::revoke::as_operator(verifier, ledger, credential, discharges, ctx, target, reach, &at).await
+                crate::revoke::as_operator(verifier, ledger, presented, ctx, target, reach, &at).await
             }
         }
     }
@@ -422,13 +400,12 @@ impl Issuer {
     /// The part of a tree `credential` may read ([`crate::lineage::view`]).
     pub async fn lineage(
         &self,
-        credential: &Macaroon,
-        discharges: &[Macaroon],
+        presented: &Presented,
         ctx: &Context,
         target: Option<Nonce>,
     ) -> Result<(Nonce, Lineage), Error> {
         let (keys, ledger) = (self.keys.load_full(), self.ledger_or_usage()?);
-        crate::lineage::view(&self.verifier_over(&keys), ledger, credential, discharges, ctx, target).await
+        crate::lineage::view(&self.verifier_over(&keys), ledger, presented, ctx, target).await
     }
 
     /// The whole tree of `target`, as the ledger's owner reads it (the local `crumb lineage`).

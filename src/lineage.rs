@@ -23,8 +23,8 @@ use crate::denial::{Denial, DenialCode};
 use crate::error::{Error, Invalid};
 use crate::ledger::{self, Ledger, Lineage, Scope};
 use crate::limits::MAX_LINEAGE_NODES;
+use crate::presented::Presented;
 use crate::token::identifier::{Nonce, Role, TokenId};
-use crate::token::Macaroon;
 use crate::verify::Verifier;
 
 fn denied(code: DenialCode, message: impl Into<String>) -> Error {
@@ -36,11 +36,11 @@ fn denied(code: DenialCode, message: impl Into<String>) -> Error {
 pub async fn view(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    credential: &Macaroon,
-    discharges: &[Macaroon],
+    presented: &Presented,
     ctx: &Context,
     target: Option<Nonce>,
 ) -> Result<(Nonce, Lineage), Error> {
+    let (credential, discharges) = (&presented.token, presented.discharges.as_slice());
     let own = credential.token_id().map(|id| id.nonce);
     if TokenId::role_of(&credential.identifier) == Some(Role::Operator) {
         let mut ctx = ctx.clone();
@@ -62,7 +62,7 @@ pub async fn view(
         }
         return Ok((target, ledger.lineage(&target, MAX_LINEAGE_NODES, Scope::WholeTree).await?));
     }
-    let own = crate::delegation::holder_act(verifier, credential, discharges, ctx).or_else(|e| match (e, own) {
+    let own = crate::delegation::holder_act(verifier, presented, ctx).or_else(|e| match (e, own) {
         // A spent or revoked token may still read what it handed on (a merchant keeps the
         // customer's spent token); only its time caveats having passed is forgiven then.
         (Error::Denied(d), Some(own)) if matches!(d.code, DenialCode::Expired) => Ok(own),

@@ -15,8 +15,8 @@ use crate::context::{Context, Purpose};
 use crate::denial::{Denial, DenialCode};
 use crate::error::Error;
 use crate::ledger::{self, Ledger, LiveRevoke};
+use crate::presented::Presented;
 use crate::token::identifier::{Nonce, Role, TokenId};
-use crate::token::Macaroon;
 use crate::verify::Verifier;
 
 /// What a revocation did.
@@ -37,12 +37,11 @@ fn denied(code: DenialCode, message: impl Into<String>) -> Error {
 pub async fn by_possession(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: &Macaroon,
-    discharges: &[Macaroon],
+    presented: &Presented,
     ctx: &Context,
     at: &str,
 ) -> Result<Revocation, Error> {
-    let nonce = crate::delegation::holder_act(verifier, token, discharges, ctx)?;
+    let nonce = crate::delegation::holder_act(verifier, presented, ctx)?;
     // A delegate's token is its delegator's credit until given back: revoking it by
     // possession would destroy what the delegator may reclaim. Give it back instead.
     let info = ledger.info(&nonce).await?;
@@ -75,17 +74,16 @@ pub struct Reach {
 
 /// Revokes `target` (with `cascade`, everything issued from it) on an operator's credential.
 /// `ctx` is the request the credential is checked against; its action is set to `revoke`.
-#[allow(clippy::too_many_arguments)]
 pub async fn as_operator(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    credential: &Macaroon,
-    discharges: &[Macaroon],
+    presented: &Presented,
     ctx: &Context,
     target: Nonce,
     reach: Reach,
     at: &str,
 ) -> Result<Revocation, Error> {
+    let (credential, discharges) = (&presented.token, presented.discharges.as_slice());
     if TokenId::role_of(&credential.identifier) != Some(Role::Operator) {
         return Err(denied(
             DenialCode::NotAnOperator,

@@ -24,6 +24,7 @@ use crate::error::{Error, Invalid, LimitError};
 use crate::keyring::KeyEntry;
 use crate::ledger::{Commit, CommitOutcome, CreditClaim, Ledger, Reservation, SpendKind, Spent};
 use crate::limits;
+use crate::presented::Presented;
 use crate::token::chain::{self, Sig};
 use crate::token::identifier::Nonce;
 use crate::token::{Macaroon, TokenId};
@@ -218,42 +219,51 @@ pub(crate) fn check_request(
 pub async fn spend(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
     request_id: Option<&str>,
 ) -> Result<Receipt, Error> {
-    consume(verifier, ledger, token, discharges, ctx, request_id, SpendKind::Spend, &[ctx.cost], false).await
+    let ask = Ask { kind: SpendKind::Spend, requested: &[ctx.cost], request_id, revocable: false };
+    consume(verifier, ledger, presented, ctx, ask).await
 }
 
-/// Splits `token`'s balance into `amounts` plus a remainder child: transfers, final.
+/// A split as asked: the amounts handed out (the remainder comes on top), the request id a
+/// retry names, and whether the children but the remainder are delegations the splitting
+/// lineage may revoke ([`crate::delegation::revoke`]) rather than transfers (final).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SplitRequest<'a> {
+    pub amounts: &'a [u64],
+    pub request_id: Option<&'a str>,
+    pub revocable: bool,
+}
+
+/// Splits `token`'s balance into `split.amounts` plus a remainder child.
 pub async fn split(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
-    amounts: &[u64],
-    request_id: Option<&str>,
+    split: SplitRequest<'_>,
 ) -> Result<Receipt, Error> {
-    split_as(verifier, ledger, token, discharges, ctx, amounts, request_id, false).await
+    let ctx = split_context(ctx, split.amounts)?;
+    let ask = Ask {
+        kind: SpendKind::Split,
+        requested: split.amounts,
+        request_id: split.request_id,
+        revocable: split.revocable,
+    };
+    consume(verifier, ledger, presented, &ctx, ask).await
 }
 
-/// As [`split`]; with `revocable`, every child but the remainder is a delegation the
-/// splitting lineage may revoke ([`crate::delegation::revoke`]).
-#[allow(clippy::too_many_arguments)]
-pub async fn split_as(
-    verifier: &Verifier<'_>,
-    ledger: &dyn Ledger,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
-    ctx: &Context,
-    amounts: &[u64],
-    request_id: Option<&str>,
+/// What a spend or split asks of the ledger, besides the token: the kind, the amounts (a
+/// spend's cost, or a split's amounts), the request id a retry names, and for a split whether
+/// its children are delegations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ask<'a> {
+    kind: SpendKind,
+    requested: &'a [u64],
+    request_id: Option<&'a str>,
     revocable: bool,
-) -> Result<Receipt, Error> {
-    let ctx = split_context(ctx, amounts)?;
-    consume(verifier, ledger, token, discharges, &ctx, request_id, SpendKind::Split, amounts, revocable).await
 }
 
 /// A split is a transfer, not a request: it asks for no request facts, and every caveat
@@ -328,18 +338,15 @@ pub(crate) enum Unprepared {
 
 /// Everything a spend or split does before the ledger: bounds, verification, the balance
 /// arithmetic and the successors. No ledger read or write.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn prepare(
     verifier: &Verifier<'_>,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
-    request_id: Option<&str>,
-    kind: SpendKind,
-    requested: &[u64],
-    revocable: bool,
+    ask: Ask<'_>,
     credit: u64,
 ) -> Result<Prepared, Unprepared> {
+    let Presented { token, discharges } = presented;
+    let Ask { kind, requested, request_id, revocable } = ask;
     let Some(id) = token.token_id() else {
         return Err(Unprepared::Invalid(Error::Invalid(Invalid::NotTracked)));
     };
@@ -452,18 +459,14 @@ pub(crate) fn receipt_for(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn consume(
     verifier: &Verifier<'_>,
     ledger: &dyn Ledger,
-    token: Macaroon,
-    discharges: Vec<Macaroon>,
+    presented: Presented,
     ctx: &Context,
-    request_id: Option<&str>,
-    kind: SpendKind,
-    requested: &[u64],
-    revocable: bool,
+    ask: Ask<'_>,
 ) -> Result<Receipt, Error> {
+    let Ask { kind, requested, request_id, .. } = ask;
     // A random request id is drawn once: a retry below for credit is the same request. (Only
     // a named id is ever answered again: see the expired retry below.)
     let drawn = match request_id {
@@ -477,8 +480,7 @@ async fn consume(
     let mut attempts = 0;
     let result = loop {
         attempts += 1;
-        let prepared =
-            prepare(verifier, token.clone(), discharges.clone(), ctx, Some(&drawn), kind, requested, revocable, credit);
+        let prepared = prepare(verifier, presented.clone(), ctx, Ask { request_id: Some(&drawn), ..ask }, credit);
         match prepared {
             Ok(prepared) => match commit_waiting(ledger, &prepared.reservation, &prepared.commit).await? {
                 CommitOutcome::CreditChanged(owed) if attempts < 8 => credit = owed,

@@ -70,7 +70,7 @@ proptest! {
             match op {
                 Op::Split { pick, amount, revocable } if !live.is_empty() => {
                     let t = &live[pick % live.len()];
-                    if let Ok(r) = crumb::spend::split_as(&verifier, &ledger, t.clone(), vec![], &ctx, &[*amount], None, *revocable).wait() {
+                    if let Ok(r) = crumb::spend::split(&verifier, &ledger, t.clone().into(), &ctx, crumb::spend::SplitRequest { amounts: &[*amount], request_id: None, revocable: *revocable }).wait() {
                         tokens.extend(r.children.iter().map(|c| c.token.clone()));
                     }
                 }
@@ -78,7 +78,7 @@ proptest! {
                     let t = &live[pick % live.len()];
                     let mut ctx = ctx.clone();
                     ctx.cost = *cost;
-                    if let Ok(r) = crumb::spend::spend(&verifier, &ledger, t.clone(), vec![], &ctx, Some(&format!("s{step}"))).wait() {
+                    if let Ok(r) = crumb::spend::spend(&verifier, &ledger, t.clone().into(), &ctx, Some(&format!("s{step}"))).wait() {
                         prop_assert!(!r.replayed);
                         spent += r.cost;
                         tokens.push(r.children[0].token.clone());
@@ -87,14 +87,14 @@ proptest! {
                 Op::GiveBack { pick, retry: true } if !given.is_empty() => {
                     // A retry answers the same amount and moves nothing more.
                     let (t, id, returned) = &given[pick % given.len()];
-                    let again = crumb::delegation::give_back(&verifier, &ledger, t.clone(), vec![], &ctx, Some(id)).wait().unwrap();
+                    let again = crumb::delegation::give_back(&verifier, &ledger, t.clone().into(), &ctx, Some(id)).wait().unwrap();
                     prop_assert!(again.replayed);
                     prop_assert_eq!(again.returned, *returned);
                 }
                 Op::GiveBack { pick, .. } if !live.is_empty() => {
                     let t = &live[pick % live.len()];
                     let id = format!("g{step}");
-                    if let Ok(r) = crumb::delegation::give_back(&verifier, &ledger, t.clone(), vec![], &ctx, Some(&id)).wait() {
+                    if let Ok(r) = crumb::delegation::give_back(&verifier, &ledger, t.clone().into(), &ctx, Some(&id)).wait() {
                         given.push((t.clone(), id, r.returned));
                     }
                 }

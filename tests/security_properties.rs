@@ -186,9 +186,9 @@ proptest! {
                     let rid = format!("r{rid}");
                     let (kind, amounts, result) = match op {
                         Op::Spend { cost, .. } => (crumb::ledger::SpendKind::Spend, vec![*cost],
-                            crumb::spend::spend(&verifier, &ledger, token.clone(), vec![], &ctx(*cost), Some(&rid)).wait()),
+                            crumb::spend::spend(&verifier, &ledger, token.clone().into(), &ctx(*cost), Some(&rid)).wait()),
                         Op::Split { amounts, .. } => (crumb::ledger::SpendKind::Split, amounts.clone(),
-                            crumb::spend::split(&verifier, &ledger, token.clone(), vec![], &ctx(0), amounts, Some(&rid)).wait()),
+                            crumb::spend::split(&verifier, &ledger, token.clone().into(), &ctx(0), crumb::spend::SplitRequest { amounts, request_id: Some(&rid), revocable: false }).wait()),
                         _ => unreachable!(),
                     };
                     if let Ok(receipt) = result {
@@ -206,8 +206,8 @@ proptest! {
                 Op::Replay { pick } if !made.is_empty() => {
                     let m = &made[pick % made.len()];
                     let result = match m.kind {
-                        crumb::ledger::SpendKind::Spend => crumb::spend::spend(&verifier, &ledger, m.token.clone(), vec![], &ctx(m.amounts[0]), Some(&m.rid)).wait(),
-                        crumb::ledger::SpendKind::Split => crumb::spend::split(&verifier, &ledger, m.token.clone(), vec![], &ctx(0), &m.amounts, Some(&m.rid)).wait(),
+                        crumb::ledger::SpendKind::Spend => crumb::spend::spend(&verifier, &ledger, m.token.clone().into(), &ctx(m.amounts[0]), Some(&m.rid)).wait(),
+                        crumb::ledger::SpendKind::Split => crumb::spend::split(&verifier, &ledger, m.token.clone().into(), &ctx(0), crumb::spend::SplitRequest { amounts: &m.amounts, request_id: Some(&m.rid), revocable: false }).wait(),
                         crumb::ledger::SpendKind::GiveBack => unreachable!("this property makes no give-backs"),
                     };
                     // A replay answers the same children, or (revoked since) is refused; it never issues more.

@@ -63,7 +63,9 @@ pub fn give_back(args: GiveBackArgs) -> Result<u8> {
             let discharges = args.satisfy.discharges()?;
             let issuer = args.satisfy.issuer(keys, Some(args.ledger.open()?));
             let ctx = issuer.context();
-            serde_json::to_value(issuer.give_back(token, discharges, &ctx, Some(&request_id)).wait()?)?
+            serde_json::to_value(
+                issuer.give_back(crumb::Presented::new(token, discharges), &ctx, Some(&request_id)).wait()?,
+            )?
         }
     };
     if args.json {
@@ -107,7 +109,7 @@ pub fn status(args: StatusArgs) -> Result<u8> {
             let keys = args.key.load()?;
             super::args::check_key_matches(&keys, &token)?;
             let issuer = crumb::Issuer::new(keys, args.ledger.open_read_only()?);
-            serde_json::to_value(issuer.status(&token, &[], &issuer.context()).wait()?)?
+            serde_json::to_value(issuer.status(&crumb::Presented::token(token), &issuer.context()).wait()?)?
         }
     };
     if args.json {

@@ -93,7 +93,9 @@ pub fn run(args: RevokeArgs) -> Result<u8> {
             super::args::check_key_matches(&keys, &token)?;
             let issuer = crumb::Issuer::new(keys, args.ledger.open()?);
             let reach = crumb::revoke::Reach::default();
-            let revocation = issuer.revoke(&token, &[], &issuer.context(), Some(args.target()?), reach).wait()?;
+            let revocation = issuer
+                .revoke(&crumb::Presented::token(token), &issuer.context(), Some(args.target()?), reach)
+                .wait()?;
             json!({
                 "nonce": revocation.nonce.to_string(),
                 "revoked": revocation.revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -12,7 +12,7 @@ use clap::Args;
 use crumb::ledger::SpendKind;
 use crumb::ledger::Wait as _;
 use crumb::spend::client_request_id;
-use crumb::{DenialCode, Issuer, Macaroon};
+use crumb::{DenialCode, Issuer};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -49,8 +49,7 @@ pub struct ConsumeArgs {
 
 /// Everything a local spend or split needs, loaded.
 pub struct Local {
-    pub token: Macaroon,
-    pub discharges: Vec<Macaroon>,
+    pub presented: crumb::Presented,
     pub issuer: Issuer,
 }
 
@@ -65,7 +64,8 @@ impl ConsumeArgs {
         let keys = self.key.load()?;
         super::args::check_key_matches(&keys, &token)?;
         let discharges = self.satisfy.discharges()?;
-        Ok(Local { token, discharges, issuer: self.satisfy.issuer(keys, Some(self.ledger.open()?)) })
+        let issuer = self.satisfy.issuer(keys, Some(self.ledger.open()?));
+        Ok(Local { presented: crumb::Presented::new(token, discharges), issuer })
     }
 
     /// POSTs to the server with the request id fixed before the first attempt, so every retry
@@ -232,7 +232,7 @@ fn spend_once(
                 super::remote::in_flight_waits(deadline),
                 || {
                     let ctx = request.context(cost);
-                    local.issuer.spend(local.token.clone(), local.discharges.clone(), &ctx, Some(request_id)).wait()
+                    local.issuer.spend(local.presented.clone(), &ctx, Some(request_id)).wait()
                 },
                 |e| matches!(e, crumb::Error::Denied(d) if d.code == DenialCode::InFlight),
             )?;

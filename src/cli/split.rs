@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use crumb::ledger::SpendKind;
 use crumb::ledger::Wait as _;
+use crumb::spend::SplitRequest;
 use serde_json::{json, Map};
 
 /// Split a token's balance: one child per --amount plus a remainder child, each with every
@@ -90,12 +91,11 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
             let ctx = c.request.context(0);
             let request_id = match &c.request_id {
                 Some(id) => id.clone(),
-                None => super::spend::own_request_id(&local.token, SpendKind::Split, &args.amounts)?,
+                None => super::spend::own_request_id(&local.presented.token, SpendKind::Split, &args.amounts)?,
             };
-            let receipt = local
-                .issuer
-                .split(local.token, local.discharges, &ctx, &args.amounts, Some(&request_id), args.revocable)
-                .wait()?;
+            let split =
+                SplitRequest { amounts: &args.amounts, request_id: Some(&request_id), revocable: args.revocable };
+            let receipt = local.issuer.split(local.presented, &ctx, split).wait()?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
             receipt.to_json(&tokens)
         }

@@ -60,7 +60,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let issuer = args.satisfy.issuer(keys, ledger);
     let ctx = args.request.context(args.cost);
     // JSON always carries every caveat's verdict: a script reads it whole.
-    let verdict = issuer.verify(&token, &discharges, &ctx, args.json).wait()?;
+    let verdict = issuer.verify(&crumb::Presented::new(token.clone(), discharges.clone()), &ctx, args.json).wait()?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
     } else {

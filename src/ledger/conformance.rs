@@ -116,12 +116,13 @@ impl Mint {
     ) -> Result<crate::spend::Receipt, Error> {
         let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
         ctx.cost = cost;
-        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, None).wait()
+        crate::spend::spend(&self.verifier(), ledger, token.clone().into(), &ctx, None).wait()
     }
 
     fn split_at(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64], now: i64) -> crate::spend::Receipt {
         let ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
-        crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None).wait().unwrap()
+        let split = crate::spend::SplitRequest { amounts, ..Default::default() };
+        crate::spend::split(&self.verifier(), ledger, token.clone().into(), &ctx, split).wait().unwrap()
     }
 
     fn verifier(&self) -> Verifier<'_> {
@@ -141,21 +142,19 @@ impl Mint {
     ) -> Result<crate::spend::Receipt, Error> {
         let mut ctx = Context::now();
         ctx.cost = cost;
-        crate::spend::spend(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, Some(request)).wait()
+        crate::spend::spend(&self.verifier(), ledger, token.clone().into(), &ctx, Some(request)).wait()
     }
 
     fn split(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64]) -> crate::spend::Receipt {
-        crate::spend::split(&self.verifier(), ledger, token.clone(), Vec::new(), &Context::now(), amounts, None)
-            .wait()
-            .unwrap()
+        let split = crate::spend::SplitRequest { amounts, ..Default::default() };
+        crate::spend::split(&self.verifier(), ledger, token.clone().into(), &Context::now(), split).wait().unwrap()
     }
 
     /// A split whose children (but the remainder) are revocable delegations.
     fn delegate(&self, ledger: &dyn Ledger, token: &Macaroon, amounts: &[u64]) -> crate::spend::Receipt {
         let ctx = Context::now();
-        crate::spend::split_as(&self.verifier(), ledger, token.clone(), Vec::new(), &ctx, amounts, None, true)
-            .wait()
-            .unwrap()
+        let split = crate::spend::SplitRequest { amounts, request_id: None, revocable: true };
+        crate::spend::split(&self.verifier(), ledger, token.clone().into(), &ctx, split).wait().unwrap()
     }
 
     fn give_back(
@@ -164,15 +163,8 @@ impl Mint {
         token: &Macaroon,
         request: &str,
     ) -> Result<crate::delegation::GiveBackReceipt, Error> {
-        crate::delegation::give_back(
-            &self.verifier(),
-            ledger,
-            token.clone(),
-            Vec::new(),
-            &Context::now(),
-            Some(request),
-        )
-        .wait()
+        crate::delegation::give_back(&self.verifier(), ledger, token.clone().into(), &Context::now(), Some(request))
+            .wait()
     }
 }
 
@@ -418,7 +410,7 @@ pub fn a_hold_and_settle_answer_as_recorded(backend: &dyn Backend) {
     let mut ctx = Context::now();
     ctx.cost = 4;
     let ttl = Duration::from_secs(30);
-    let hold = |issuer: &crate::Issuer| issuer.hold(token.clone(), Vec::new(), &ctx, "key:k:r", ttl).wait();
+    let hold = |issuer: &crate::Issuer| issuer.hold(token.clone().into(), &ctx, "key:k:r", ttl).wait();
     let Ok(crate::charge::Held::Fresh(held)) = hold(&issuer) else { panic!("a fresh token is held") };
     let in_flight = hold(&issuer).unwrap_err();
     assert!(in_flight.to_string().contains("in-flight"), "{in_flight}");
@@ -467,7 +459,7 @@ pub fn a_dropped_hold_leaves_no_hold_behind(backend: &dyn Backend) {
     let token = mint.token(10);
     let mut ctx = Context::now();
     ctx.cost = 4;
-    let started = start_and_drop(issuer.hold(token.clone(), Vec::new(), &ctx, "key:gone:1", Duration::from_secs(60)));
+    let started = start_and_drop(issuer.hold(token.clone().into(), &ctx, "key:gone:1", Duration::from_secs(60)));
     if let Some(Ok(crate::charge::Held::Fresh(hold))) = started {
         // Answered within the one poll: nothing was cancelled, and the hold is ours to give back.
         issuer.release(hold).wait().unwrap();
@@ -486,19 +478,18 @@ pub fn a_settle_charges_any_cost_up_to_the_hold(backend: &dyn Backend) {
     ctx.cost = 5;
     let ttl = Duration::from_secs(30);
     let token = mint.token(10);
-    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(token.clone(), Vec::new(), &ctx, "key:a:1", ttl).wait()
-    else {
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(token.clone().into(), &ctx, "key:a:1", ttl).wait() else {
         panic!("a fresh token is held")
     };
     assert_eq!(held.price(), 5);
     let receipt = issuer.settle(held, 3).wait().unwrap();
     assert_eq!((receipt.cost, receipt.children[0].balance), (3, 7));
-    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(token, Vec::new(), &ctx, "key:a:1", ttl).wait() else {
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(token.into(), &ctx, "key:a:1", ttl).wait() else {
         panic!("a retry is answered")
     };
     assert_eq!((again.cost, again.children[0].token.clone()), (3, receipt.children[0].token.clone()));
     let other = mint.token(10);
-    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(other, Vec::new(), &ctx, "key:b:1", ttl).wait() else {
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(other.into(), &ctx, "key:b:1", ttl).wait() else {
         panic!("a fresh token is held")
     };
     let over = issuer.settle(held, 6).wait().unwrap_err();
@@ -528,15 +519,12 @@ pub fn a_revoked_delegation_returns_its_unspent_balance_once(backend: &dyn Backe
     // A retry of the split says what was recorded, whatever the retry asks.
     let ctx = Context::now();
     let rid = split.request_id.clone();
-    let again = crate::spend::split_as(
+    let again = crate::spend::split(
         &mint.verifier(),
         ledger.as_ref(),
-        a.clone(),
-        Vec::new(),
+        a.clone().into(),
         &ctx,
-        &[30],
-        Some(&rid),
-        false,
+        crate::spend::SplitRequest { amounts: &[30], request_id: Some(&rid), revocable: false },
     )
     .wait()
     .unwrap();
@@ -780,13 +768,13 @@ pub fn a_metered_settle_takes_returned_credit_in(backend: &dyn Backend) {
     let mut ctx = Context::now();
     ctx.cost = 5;
     let ttl = Duration::from_secs(30);
-    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(r.clone(), Vec::new(), &ctx, "key:m:1", ttl).wait() else {
+    let Ok(crate::charge::Held::Fresh(held)) = issuer.hold(r.clone().into(), &ctx, "key:m:1", ttl).wait() else {
         panic!("a fresh token is held")
     };
     let receipt = issuer.settle(held, 5).wait().unwrap();
     assert_eq!((receipt.cost, receipt.credit, receipt.children[0].balance), (5, 10, 40 - 5 + 10));
     assert_eq!(ledger.info(&receipt.children[0].nonce).wait().unwrap().credit_owed, 0);
-    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(r, Vec::new(), &ctx, "key:m:1", ttl).wait() else {
+    let Ok(crate::charge::Held::Answered(again)) = issuer.hold(r.into(), &ctx, "key:m:1", ttl).wait() else {
         panic!("a retry is answered")
     };
     assert_eq!(again.children[0].token, receipt.children[0].token);
@@ -890,7 +878,7 @@ pub fn concurrent_spenders_never_exceed_a_window(backend: &dyn Backend) {
                             let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
                             ctx.cost = 2;
                             let id = format!("hold-{i}-{round}");
-                            match issuer.hold(token.clone(), Vec::new(), &ctx, &id, Duration::from_secs(30)).wait() {
+                            match issuer.hold(token.clone().into(), &ctx, &id, Duration::from_secs(30)).wait() {
                                 Ok(crate::charge::Held::Fresh(held)) => {
                                     let r = issuer.settle(held, 1).wait().unwrap();
                                     charged += 1;
@@ -988,7 +976,7 @@ pub fn credit_past_the_largest_balance_stays_owed(backend: &dyn Backend) {
     let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
     let mut ctx = Context::now();
     ctx.cost = 20;
-    let held = match issuer.hold(current, Vec::new(), &ctx, "h1", Duration::from_secs(30)).wait().unwrap() {
+    let held = match issuer.hold(current.into(), &ctx, "h1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(held) => held,
         _ => panic!("a fresh hold was answered"),
     };
@@ -1019,7 +1007,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
         ctx
     };
     let token = mint.token_with(100, &["spend-rate <= 1000/1h"]);
-    match issuer.hold(token.clone(), Vec::new(), &at(0), "gw-1", Duration::from_secs(30)).wait().unwrap() {
+    match issuer.hold(token.clone().into(), &at(0), "gw-1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(hold) => drop(hold), // the gateway dies: never settled
         _ => panic!("a fresh hold was answered"),
     }
@@ -1030,7 +1018,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     let refused = mint.spend_at(ledger.as_ref(), &token, 5, NOW + 60).unwrap_err();
     assert_eq!(crate::outcome::Classified::code(&refused), "spent");
     // Its own request, retried, gets the successor at 100 - 30.
-    match issuer.hold(token.clone(), Vec::new(), &at(61), "gw-1", Duration::from_secs(30)).wait().unwrap() {
+    match issuer.hold(token.clone().into(), &at(61), "gw-1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Answered(receipt) => {
             assert_eq!((receipt.cost, receipt.children[0].balance, receipt.replayed), (30, 70, true));
             let next = mint.spend_at(ledger.as_ref(), &receipt.children[0].token, 5, NOW + 62).unwrap();
@@ -1043,7 +1031,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     assert_eq!(ledger.window_use(&nonce(&token), &windows, NOW + 63).wait().unwrap(), vec![35]);
     // A lapsed hold found by a give-back: spent as well.
     let other = mint.token(50);
-    match issuer.hold(other.clone(), Vec::new(), &at(0), "gw-2", Duration::from_secs(30)).wait().unwrap() {
+    match issuer.hold(other.clone().into(), &at(0), "gw-2", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(hold) => drop(hold),
         _ => panic!("a fresh hold was answered"),
     }
@@ -1068,7 +1056,7 @@ pub fn a_revoked_delegation_keeps_back_what_is_held(backend: &dyn Backend) {
     let (child, remainder) = (split.children[0].token.clone(), split.children[1].token.clone());
     let mut ctx = Context::now();
     ctx.cost = 50;
-    match issuer.hold(child.clone(), Vec::new(), &ctx, "gw-1", Duration::from_secs(30)).wait().unwrap() {
+    match issuer.hold(child.clone().into(), &ctx, "gw-1", Duration::from_secs(30)).wait().unwrap() {
         crate::charge::Held::Fresh(hold) => drop(hold),
         _ => panic!("a fresh hold was answered"),
     }

@@ -231,25 +231,24 @@ async fn decide(
         Charge::Price(p) => p,
     };
     let realm = &state.pricing().realm;
-    let presented = metering::presented(headers, metered, realm)?;
+    let bearer = metering::bearer(headers, metered, realm)?;
     let ctx = metering::context(state, metered, headers, peer)?;
     if price == 0 || state.authz.mode == AuthzMode::Verify {
-        let balance = metering::verify_only(state, &presented, ctx).await?;
+        let balance = metering::verify_only(state, &bearer, ctx).await?;
         if recover {
-            return Ok(super::holds::recovered_unpaid(Some((&presented.text, balance)), refused));
+            return Ok(super::holds::recovered_unpaid(Some((&bearer.text, balance)), refused));
         }
-        return Ok(allowed(Some(&presented.text), balance, 0));
+        return Ok(allowed(Some(&bearer.text), balance, 0));
     }
-    let request_id = metering::request_id(state, headers, &presented, metered)?;
+    let request_id = metering::request_id(state, headers, &bearer, metered)?;
     if recover {
         // Answered from the ledger, or closed now at no cost.
-        let (answer, _) = super::holds::recover(state, &presented, ctx, request_id, RECOVER_HOLD, refused).await?;
+        let (answer, _) = super::holds::recover(state, &bearer, ctx, request_id, RECOVER_HOLD, refused).await?;
         return Ok(answer);
     }
-    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
-    let receipt = super::routes::consume_receipt(state, token, discharges, ctx, Some(request_id), None, false)
+    let receipt = super::routes::consume_receipt(state, bearer.presented.clone(), ctx, Some(request_id), None, false)
         .await
-        .map_err(|e| Problem::from_error(e, &presented, realm, price))?;
+        .map_err(|e| Problem::from_error(e, &bearer, realm, price))?;
     let successor = &receipt.children[0];
     let text = super::routes::encode(&successor.token);
     if receipt.replayed {

@@ -4,7 +4,7 @@
 //! Each call awaits the issuer, whose ledger decides how the work runs
 //! ([`crumb::ledger::pending`]); no thread waits here.
 
-use super::metering::{self, Presented, Problem};
+use super::metering::{self, Bearer, Problem};
 use super::AppState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,19 +44,19 @@ pub fn recovered_unpaid(token: Option<(&str, Option<u64>)>, status: StatusCode) 
 /// ledger too). `ttl` bounds the short hold that closing takes.
 pub async fn recover(
     state: &Arc<AppState>,
-    presented: &Presented,
+    bearer: &Bearer,
     ctx: crumb::Context,
     request_id: String,
     ttl: Duration,
     status: StatusCode,
 ) -> Result<(Response, &'static str), Problem> {
     let price = ctx.cost;
-    let refused = |e| Problem::from_error(e, presented, &state.pricing().realm, price);
-    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+    let refused = |e| Problem::from_error(e, bearer, &state.pricing().realm, price);
+    let presented = bearer.presented.clone();
     let worker = state.clone();
     // Its own task: a probe dropped half way must not leave its short hold behind.
     let task = tokio::spawn(async move {
-        match hold(&worker, token, discharges, ctx, request_id, ttl).await? {
+        match hold(&worker, presented, ctx, request_id, ttl).await? {
             Held::Fresh(hold) => settle(&worker, hold, 0).await.map(|r| (r, "closed")),
             Held::Answered(receipt) => Ok((receipt, "replayed")),
         }
@@ -81,13 +81,12 @@ pub async fn release(state: &Arc<AppState>, hold: crumb::charge::Hold) {
 /// Holds the token (verified here, reserved by the ledger), counting it in flight.
 pub async fn hold(
     state: &Arc<AppState>,
-    token: crumb::Macaroon,
-    discharges: Vec<crumb::Macaroon>,
+    presented: crumb::Presented,
     ctx: crumb::Context,
     request_id: String,
     ttl: Duration,
 ) -> Result<Held, crumb::Error> {
-    let held = state.issuer.hold(token, discharges, &ctx, &request_id, ttl).await;
+    let held = state.issuer.hold(presented, &ctx, &request_id, ttl).await;
     if let Ok(Held::Fresh(_)) = &held {
         // Down again when the hold goes to [`settle`] or [`release`].
         state.metrics.holds_in_flight.inc();

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use crumb::price::{PriceTable, Priced};
 use crumb::target::Target;
 use crumb::token::wire;
-use crumb::{Context, DenialCode, Macaroon};
+use crumb::{Context, DenialCode};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -158,14 +158,14 @@ fn strip_port(host: &str) -> &str {
 
 /// The bearer token and any `Crumb-Discharge` headers of a metered request, decoded.
 #[derive(Clone)]
-pub struct Presented {
+pub struct Bearer {
+    /// The token as sent, for the receipt headers.
     pub text: String,
-    pub token: Macaroon,
-    pub discharges: Vec<Macaroon>,
+    pub presented: crumb::Presented,
 }
 
 /// Reads the token from `Authorization: Bearer`; none is a payment challenge.
-pub fn presented(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<Presented, Problem> {
+pub fn bearer(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<Bearer, Problem> {
     let price = match metered.charge {
         Charge::Price(p) => p,
         Charge::Free => 0,
@@ -189,7 +189,7 @@ pub fn presented(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<
         .ok_or_else(|| {
             Problem::new(StatusCode::BAD_REQUEST, "malformed-discharge", "a Crumb-Discharge is not a token")
         })?;
-    Ok(Presented { text: text.to_owned(), token, discharges })
+    Ok(Bearer { text: text.to_owned(), presented: crumb::Presented::new(token, discharges) })
 }
 
 /// The request's facts for the verifier.
@@ -239,7 +239,7 @@ fn max_cost(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
 pub fn request_id(
     state: &AppState,
     headers: &HeaderMap,
-    presented: &Presented,
+    bearer: &Bearer,
     metered: &Metered,
 ) -> Result<String, Problem> {
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", detail);
@@ -250,18 +250,17 @@ pub fn request_id(
         _ => return Err(bad("more than one Idempotency-Key".into())),
     };
     let (method, target) = (metered.target.method().as_str(), metered.target.path_and_query());
-    state.issuer.gateway_request_id(&presented.token, key, method, &target).map_err(|e| bad(e.to_string()))
+    state.issuer.gateway_request_id(&bearer.presented.token, key, method, &target).map_err(|e| bad(e.to_string()))
 }
 
 /// Verifies without consuming (a route priced 0, or forward auth in verify mode): the token's
 /// signature, caveats (its balance must cover `ctx.cost`) and standing. Returns its balance.
-pub async fn verify_only(state: &Arc<AppState>, presented: &Presented, ctx: Context) -> Result<Option<u64>, Problem> {
-    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+pub async fn verify_only(state: &Arc<AppState>, bearer: &Bearer, ctx: Context) -> Result<Option<u64>, Problem> {
     let price = ctx.cost;
-    let verdict = state.issuer.verify(&token, &discharges, &ctx, false).await;
+    let verdict = state.issuer.verify(&bearer.presented, &ctx, false).await;
     let verdict = verdict.map_err(|e| Problem::from(ApiError::from(e)))?;
     match verdict.denial() {
-        Some(denial) => Err(Problem::denied(denial, presented, &state.pricing().realm, price)),
+        Some(denial) => Err(Problem::denied(denial, bearer, &state.pricing().realm, price)),
         None => Ok(verdict.balance),
     }
 }
@@ -305,8 +304,8 @@ impl Problem {
 
     /// A denial of the presented token, with its class's status (402 when it cannot pay, with
     /// the payment challenge), naming the caveat that failed.
-    pub fn denied(denial: &crumb::Denial, presented: &Presented, realm: &str, price: u64) -> Self {
-        let balance = crumb::verify::balance_of(&presented.token);
+    pub fn denied(denial: &crumb::Denial, bearer: &Bearer, realm: &str, price: u64) -> Self {
+        let balance = crumb::verify::balance_of(&bearer.presented.token);
         let mut p = match denial.code {
             DenialCode::InsufficientBalance => {
                 let mut p = Problem::payment_required(realm, price, denial.message.clone(), balance);
@@ -321,13 +320,13 @@ impl Problem {
             }
         };
         if let Some((holder, index)) = denial.caveat {
-            let discharges = &presented.discharges;
+            let discharges = &bearer.presented.discharges;
             let held = match holder {
-                crumb::verify::Holder::Root => Some(&presented.token),
+                crumb::verify::Holder::Root => Some(&bearer.presented.token),
                 crumb::verify::Holder::Discharge(i) => discharges.get(i),
             };
             if held.is_some_and(|m| index < m.caveats.len()) {
-                let text = crumb::verify::caveat_text(&presented.token, discharges, holder, index);
+                let text = crumb::verify::caveat_text(&bearer.presented.token, discharges, holder, index);
                 p.extra.insert("caveat".into(), json!(text));
             }
         }
@@ -335,9 +334,9 @@ impl Problem {
     }
 
     /// The library's error for this token's request.
-    pub fn from_error(e: crumb::Error, presented: &Presented, realm: &str, price: u64) -> Self {
+    pub fn from_error(e: crumb::Error, bearer: &Bearer, realm: &str, price: u64) -> Self {
         match e {
-            crumb::Error::Denied(d) => Problem::denied(&d, presented, realm, price),
+            crumb::Error::Denied(d) => Problem::denied(&d, bearer, realm, price),
             other => ApiError::from(other).into(),
         }
     }

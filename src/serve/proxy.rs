@@ -410,9 +410,9 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         Charge::Price(price) => price,
     };
     let realm = &state.pricing().realm;
-    let presented = metering::presented(req.headers(), &metered, realm)?;
+    let bearer = metering::bearer(req.headers(), &metered, realm)?;
     let ctx = metering::context(&state, &metered, req.headers(), peer)?;
-    let nonce = presented.token.token_id().map(|id| id.nonce.to_string());
+    let nonce = bearer.presented.token.token_id().map(|id| id.nonce.to_string());
     // A metered answer's successor comes after its body (trailers, a last event) and always to
     // a `Crumb-Recover` probe with the request's Idempotency-Key: a client that sent none gets
     // one made here, named in the answer's head, so it can always recover its successor (a
@@ -433,12 +433,12 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         made_key = Some(value);
     }
     let (answer, request_id) = if price == 0 {
-        (verified(&state, req, &metered, client_ip, host, &presented, ctx, recover).await, None)
+        (verified(&state, req, &metered, client_ip, host, &bearer, ctx, recover).await, None)
     } else {
-        let request_id = metering::request_id(&state, req.headers(), &presented, &metered)?;
+        let request_id = metering::request_id(&state, req.headers(), &bearer, &metered)?;
         let exchange =
             Exchange { req, target: metered.target.clone(), client_ip, host, recover, usage: metered.usage.clone() };
-        (paid(&state, exchange, &presented, ctx, request_id.clone()).await, Some(request_id))
+        (paid(&state, exchange, &bearer, ctx, request_id.clone()).await, Some(request_id))
     };
     let outcome = match &answer {
         Ok((_, outcome)) => outcome,
@@ -482,23 +482,23 @@ async fn verified(
     metered: &metering::Metered,
     client_ip: IpAddr,
     host: Option<String>,
-    presented: &metering::Presented,
+    bearer: &metering::Bearer,
     ctx: crumb::Context,
     recover: bool,
 ) -> Result<(Response, &'static str), Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     let started = std::time::Instant::now();
-    let balance = metering::verify_only(state, presented, ctx).await;
+    let balance = metering::verify_only(state, bearer, ctx).await;
     super::record_step("verify_ms", started.elapsed());
     let balance = balance?;
     if recover {
-        return Ok((recovered_unpaid(Some((&presented.text, balance)), StatusCode::CONFLICT), "recovered"));
+        return Ok((recovered_unpaid(Some((&bearer.text, balance)), StatusCode::CONFLICT), "recovered"));
     }
     let started = std::time::Instant::now();
     let sent = upstream.send(req, &metered.target, client_ip, host.as_deref()).await;
     super::record_step("upstream_ms", started.elapsed());
     match sent {
-        Sent::Answered(response) => Ok((from_upstream(response, Some((&presented.text, balance, 0))), "allowed")),
+        Sent::Answered(response) => Ok((from_upstream(response, Some((&bearer.text, balance, 0))), "allowed")),
         Sent::NotDelivered(problem) | Sent::Lost(problem) => Err(problem),
     }
 }
@@ -519,7 +519,7 @@ struct Exchange {
 async fn paid(
     state: &Arc<AppState>,
     exchange: Exchange,
-    presented: &metering::Presented,
+    bearer: &metering::Bearer,
     ctx: crumb::Context,
     request_id: String,
 ) -> Result<(Response, &'static str), Problem> {
@@ -529,7 +529,7 @@ async fn paid(
     // request's.
     use tracing::Instrument;
     let work =
-        charge(state.clone(), exchange, presented.clone(), ctx, request_id, gone).instrument(tracing::Span::current());
+        charge(state.clone(), exchange, bearer.clone(), ctx, request_id, gone).instrument(tracing::Span::current());
     let task = match super::request_id::current() {
         Some(id) => tokio::spawn(super::request_id::CURRENT.scope(id, work)),
         None => tokio::spawn(work),
@@ -540,22 +540,22 @@ async fn paid(
 async fn charge(
     state: Arc<AppState>,
     exchange: Exchange,
-    presented: metering::Presented,
+    bearer: metering::Bearer,
     ctx: crumb::Context,
     request_id: String,
     mut gone: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<(Response, &'static str), Problem> {
     let price = ctx.cost;
-    let refused = |e| Problem::from_error(e, &presented, &state.pricing().realm, price);
+    let refused = |e| Problem::from_error(e, &bearer, &state.pricing().realm, price);
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
     if exchange.recover {
-        return super::holds::recover(&state, &presented, ctx, request_id, upstream.hold_ttl(), StatusCode::CONFLICT)
+        return super::holds::recover(&state, &bearer, ctx, request_id, upstream.hold_ttl(), StatusCode::CONFLICT)
             .await;
     }
-    let (token, discharges) = (presented.token.clone(), presented.discharges.clone());
+    let presented = bearer.presented.clone();
     let logged_id = request_id.clone();
     let started = std::time::Instant::now();
-    let held = hold(&state, token, discharges, ctx, request_id, upstream.hold_ttl()).await;
+    let held = hold(&state, presented, ctx, request_id, upstream.hold_ttl()).await;
     let mut in_ledger = started.elapsed();
     super::record_step("ledger_ms", in_ledger);
     let hold = match held.map_err(refused)? {
@@ -601,7 +601,7 @@ async fn charge(
                     let response = from_upstream(response, None);
                     let logged = super::usage::Logged {
                         request: format!("{} {}", target.method(), target.path()),
-                        nonce: presented.token.token_id().map(|id| id.nonce.to_string()),
+                        nonce: bearer.presented.token.token_id().map(|id| id.nonce.to_string()),
                         request_id: logged_id,
                     };
                     let response =

@@ -125,7 +125,7 @@ fn check_bounds(body: &Body) -> Result<(), ApiError> {
 
 /// The token and discharges of a JSON route's request. A token in the body is counted against
 /// the per-token rate limit here (one in `Authorization: Bearer` was, by the middleware).
-fn decode_all(state: &AppState, body: &Body, headers: &HeaderMap) -> Result<(Macaroon, Vec<Macaroon>), ApiError> {
+fn decode_all(state: &AppState, body: &Body, headers: &HeaderMap) -> Result<crumb::Presented, ApiError> {
     check_bounds(body)?;
     let token = wire::decode(token_text(body, headers)?).map_err(|e| {
         let mut e = ApiError::from(e);
@@ -146,7 +146,7 @@ fn decode_all(state: &AppState, body: &Body, headers: &HeaderMap) -> Result<(Mac
     if bearer(headers).is_none() {
         state.rate_limits.check_body_token(&token)?;
     }
-    Ok((token, discharges))
+    Ok(crumb::Presented::new(token, discharges))
 }
 
 /// The client's address: the peer's, or behind proxies in `--trust-proxy` the rightmost
@@ -201,11 +201,11 @@ pub async fn verify(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (token, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let explain = body.explain == Some(true);
     let started = std::time::Instant::now();
-    let verdict = state.issuer.verify(&token, &discharges, &ctx, explain).await.map_err(ApiError::from);
+    let verdict = state.issuer.verify(&presented, &ctx, explain).await.map_err(ApiError::from);
     super::record_step("verify_ms", started.elapsed());
     let verdict = verdict?;
     let outcome = verdict.code.unwrap_or("allowed");
@@ -225,8 +225,7 @@ pub async fn verify(
 /// Spends (`amounts` None) or splits; a receipt's children join the per-token rate limit.
 pub async fn consume_receipt(
     state: &Arc<AppState>,
-    token: crumb::Macaroon,
-    discharges: Vec<crumb::Macaroon>,
+    presented: crumb::Presented,
     ctx: crumb::Context,
     request_id: Option<String>,
     amounts: Option<Vec<u64>>,
@@ -234,8 +233,11 @@ pub async fn consume_receipt(
 ) -> Result<crumb::spend::Receipt, crumb::Error> {
     let (issuer, request_id) = (&state.issuer, request_id.as_deref());
     let consumed = match amounts {
-        Some(a) => issuer.split(token, discharges, &ctx, &a, request_id, revocable).await,
-        None => issuer.spend(token, discharges, &ctx, request_id).await,
+        Some(amounts) => {
+            let split = crumb::spend::SplitRequest { amounts: &amounts, request_id, revocable };
+            issuer.split(presented, &ctx, split).await
+        }
+        None => issuer.spend(presented, &ctx, request_id).await,
     };
     if let Ok(receipt) = &consumed {
         // Its children count with it in the per-token rate limit.
@@ -252,12 +254,12 @@ async fn consume(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(crumb::spend::Receipt, Vec<String>), ApiError> {
-    let (token, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     if route == "/v1/spend" && body.cost.is_none() {
         return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
     }
     let ctx = context(&state, &body, &headers, peer)?;
-    let nonce = nonce_of(&token);
+    let nonce = nonce_of(&presented.token);
     let amounts = match (route, body.amounts.clone()) {
         ("/v1/split", None) => return Err(ApiError::bad_request("bad-request", "a split needs `amounts`")),
         ("/v1/spend", Some(_)) => return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split")),
@@ -267,7 +269,7 @@ async fn consume(
         return Err(ApiError::bad_request("bad-request", "`revocable` belongs to /v1/split"));
     }
     let revocable = body.revocable.unwrap_or(false);
-    let result = consume_receipt(&state, token, discharges, ctx, body.request_id.clone(), amounts, revocable)
+    let result = consume_receipt(&state, presented, ctx, body.request_id.clone(), amounts, revocable)
         .await
         .map_err(ApiError::from);
     let outcome = match &result {
@@ -380,9 +382,9 @@ async fn revoke_with(
     body: Body,
     holder_only: bool,
 ) -> Result<Json<Revoked>, ApiError> {
-    let (credential, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     if holder_only {
-        let role = crumb::token::identifier::TokenId::role_of(&credential.identifier);
+        let role = crumb::token::identifier::TokenId::role_of(&presented.token.identifier);
         if role == Some(crumb::token::identifier::Role::Operator) || body.cascade == Some(true) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -399,9 +401,9 @@ async fn revoke_with(
         None => None,
     };
     let ctx = context(&state, &body, &headers, peer)?;
-    let logged = target.or_else(|| credential.token_id().map(|id| id.nonce)).map(|n| n.to_string());
+    let logged = target.or_else(|| presented.token.token_id().map(|id| id.nonce)).map(|n| n.to_string());
     let reach = crumb::revoke::Reach { cascade, unseen: body.unseen.unwrap_or(false) };
-    let result = state.issuer.revoke(&credential, &discharges, &ctx, target, reach).await.map_err(ApiError::from);
+    let result = state.issuer.revoke(&presented, &ctx, target, reach).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(_) => "revoked",
         Err(e) => e.code,
@@ -430,14 +432,14 @@ pub async fn give_back(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<GiveBackBody>, ApiError> {
-    let (token, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.nonce.is_some() {
         return Err(ApiError::bad_request("bad-request", "a give-back takes `token` and `request_id` only"));
     }
     let ctx = context(&state, &body, &headers, peer)?;
-    let nonce = nonce_of(&token);
+    let nonce = nonce_of(&presented.token);
     let request_id = body.request_id.clone();
-    let result = state.issuer.give_back(token, discharges, &ctx, request_id.as_deref()).await.map_err(ApiError::from);
+    let result = state.issuer.give_back(presented, &ctx, request_id.as_deref()).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "given-back",
@@ -473,7 +475,7 @@ pub async fn top_up(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<TopUpBody>, ApiError> {
-    let (credential, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     if body.cost.is_some()
         || body.amounts.is_some()
         || body.revocable.is_some()
@@ -496,8 +498,7 @@ pub async fn top_up(
         ApiError::bad_request("bad-request", "a top-up needs a `request_id` (retrying it adds nothing again)")
     })?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let result =
-        state.issuer.top_up(&credential, &discharges, &ctx, nonce, amount, &request_id).await.map_err(ApiError::from);
+    let result = state.issuer.top_up(&presented, &ctx, nonce, amount, &request_id).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "topped-up",
@@ -528,9 +529,9 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Result<Json<StatusBody>, ApiError> {
     let body = Body::default();
-    let (token, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let status = state.issuer.status(&token, &discharges, &ctx).await.map_err(ApiError::from)?;
+    let status = state.issuer.status(&presented, &ctx).await.map_err(ApiError::from)?;
     Ok(Json(StatusBody::from(status)))
 }
 
@@ -579,9 +580,9 @@ async fn lineage_of(
     headers: HeaderMap,
 ) -> Result<Json<LineageBody>, ApiError> {
     let body = Body::default();
-    let (credential, discharges) = decode_all(&state, &body, &headers)?;
+    let presented = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
-    let (asked, tree) = state.issuer.lineage(&credential, &discharges, &ctx, target).await.map_err(ApiError::from)?;
+    let (asked, tree) = state.issuer.lineage(&presented, &ctx, target).await.map_err(ApiError::from)?;
     Ok(Json(LineageBody::new(&asked, &tree)))
 }
 
