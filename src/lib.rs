@@ -33,6 +33,7 @@ pub mod outcome;
 pub mod price;
 pub mod private_file;
 pub mod revoke;
+pub mod shapes;
 pub mod spend;
 pub mod target;
 pub mod token;

@@ -164,7 +164,7 @@ pub fn run(args: LineageArgs) -> Result<u8> {
                         ),
                     ))
                 }
-                tree => tree?.to_json(&nonce),
+                tree => serde_json::to_value(crumb::shapes::LineageView::new(&nonce, &tree?))?,
             }
         }
     };

@@ -100,7 +100,7 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
                 args.revocable,
             )?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
-            receipt.to_json(&tokens)
+            serde_json::to_value(crumb::shapes::SplitReceipt::new(&receipt, tokens))?
         }
     };
     Ok(receipt)

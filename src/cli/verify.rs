@@ -95,15 +95,10 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
     body.insert("explain".into(), json!(args.explain || args.json));
     let (valid, doc) = Remote::new(url)?.verdict("/v1/verify", &serde_json::Value::Object(body))?;
     if args.json {
-        let verdict = json!({
-            "allowed": valid,
-            "code": doc["code"],
-            "message": doc["message"],
-            "key_id": doc["key_id"],
-            "nonce": doc["nonce"],
-            "balance": doc["balance"],
-            "caveats": doc["caveats"],
-        });
+        // The server's verdict is the library's type: printed through it, every field kept.
+        let mut verdict: crumb::Verdict = serde_json::from_value(doc.clone())
+            .map_err(|e| super::exit::unavailable(format!("the server's verdict does not read: {e}")))?;
+        verdict.allowed = valid;
         outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
     } else {
         if valid {
