@@ -88,8 +88,8 @@ pub struct Verdict {
     /// False when the token's identifier is not crumb's (another library minted it): no ledger
     /// records it, so it has no standing to check and can be neither spent nor revoked.
     pub tracked: bool,
-    /// The caveat that refused the request, as in `caveats`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The caveat that refused the request, as in `caveats` (`caveat` is always a caveat's text).
+    #[serde(rename = "failed_caveat", skip_serializing_if = "Option::is_none")]
     pub caveat: Option<crate::shapes::CaveatVerdict>,
     /// Every caveat's verdict, when asked for (`explain`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,61 @@ use crate::token::Macaroon;
 use crate::verify::{caveat_text, Report};
 use serde::{Deserialize, Serialize};
 
+/// A token as `mint`, `attenuate` and `discharge` print it with `--json`: the token and what a
+/// script wants next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenSummary {
+    pub token: String,
+    /// Null when the identifier is not crumb's (a discharge, another library's token).
+    pub nonce: Option<String>,
+    pub key_id: Option<String>,
+    /// `holder` or another role the identifier names; null as `nonce`.
+    pub role: Option<&'static str>,
+    /// The effective balance: the smallest `balance <=` caveat.
+    pub balance: Option<u64>,
+    /// The earliest `expires` caveat (RFC 3339).
+    pub expires: Option<String>,
+    /// How many caveats the token carries (`inspect --json` lists them as `caveats`).
+    pub caveat_count: usize,
+}
+
+impl TokenSummary {
+    /// The summary of `token`, whose text (as encoded for the caller) is `text`.
+    pub fn new(token: &Macaroon, text: &str, now: time::OffsetDateTime) -> Self {
+        let d = crate::inspect::describe(token, now, false);
+        TokenSummary {
+            token: text.to_owned(),
+            nonce: d.nonce,
+            key_id: d.key_id,
+            role: d.role,
+            balance: d.balance,
+            expires: d.expires,
+            caveat_count: d.caveats.len(),
+        }
+    }
+}
+
+/// Every error and denial a `--json` command, an MCP tool or the HTTP API answers with: the
+/// same `code` and `message` everywhere (the code never repeated inside the message).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// A stable code (`bad-json`, `malformed-token`, `spent`, `ledger-unavailable`, …): README,
+    /// "Reason codes".
+    pub code: String,
+    pub message: String,
+    /// Present (false) on denials of a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
+    /// The CLI's exit code (`--json` and MCP tools; never over HTTP, whose status says it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<u8>,
+    /// The HTTP request's id, as in the `X-Request-Id` header and the audit log: what to quote
+    /// when asking an operator about this answer (HTTP only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_request_id: Option<String>,
+}
+
 /// One caveat's verdict: `crumb verify --json`'s and `POST /v1/verify`'s `caveats` (with
 /// `explain`), and the `caveat` that refused a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +252,8 @@ pub struct NodeView {
     pub issued_at: Option<String>,
     /// Neither spent nor revoked.
     pub live: bool,
-    pub spent: Option<SpentView>,
+    /// How it was consumed (spent, split or given back); null while it was not.
+    pub consumed: Option<SpentView>,
     pub revoked_at: Option<String>,
     /// A delegation its splitter may revoke (not a transfer).
     pub revocable: bool,
@@ -217,7 +273,7 @@ impl From<&Node> for NodeView {
             balance: n.balance,
             issued_at: n.issued_at.clone(),
             live: n.status.spent.is_none() && n.status.revoked_at.is_none(),
-            spent: n.status.spent.as_ref().map(|s| SpentView {
+            consumed: n.status.spent.as_ref().map(|s| SpentView {
                 at: s.at.clone(),
                 kind: s.kind.as_str().into(),
                 cost: s.cost,
@@ -335,7 +391,7 @@ mod tests {
         let doc = serde_json::to_value(LineageView::new(&Nonce([1; 16]), &lineage)).unwrap();
         assert_eq!(doc["root_reached"], false);
         assert_eq!(doc["tree"][0]["live"], false);
-        assert_eq!(doc["tree"][0]["spent"]["request_id"], serde_json::Value::Null, "hidden from a holder");
+        assert_eq!(doc["tree"][0]["consumed"]["request_id"], serde_json::Value::Null, "hidden from a holder");
         assert_eq!(doc["tree"][0]["returned_credit"], 3);
     }
 }

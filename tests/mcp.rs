@@ -636,8 +636,8 @@ fn a_delegation_is_revoked_and_its_unspent_balance_comes_back() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|n| n["spent"]["kind"] == "spend")
-            .map(|n| n["spent"]["cost"].as_u64().unwrap())
+            .filter(|n| n["consumed"]["kind"] == "spend")
+            .map(|n| n["consumed"]["cost"].as_u64().unwrap())
             .collect();
         assert_eq!(spends, [5, 5, 5], "B's three payments are in A's lineage: {doc}");
 

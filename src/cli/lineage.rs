@@ -63,7 +63,7 @@ fn state(node: &Value) -> String {
     if let Some(at) = node["revoked_at"].as_str() {
         return format!("revoked {}", safe(at));
     }
-    let s = &node["spent"];
+    let s = &node["consumed"];
     if s.is_null() {
         return "live".into();
     }

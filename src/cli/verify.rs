@@ -61,7 +61,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     // JSON always carries every caveat's verdict: a script reads it whole.
     let verdict = issuer.verify(&token, &discharges, &ctx, args.json)?;
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
+        print_verdict(&verdict)?;
     } else {
         match verdict.denial() {
             None => {
@@ -99,7 +99,7 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
         let mut verdict: crumb::Verdict = serde_json::from_value(doc.clone())
             .map_err(|e| super::exit::unavailable(format!("the server's verdict does not read: {e}")))?;
         verdict.allowed = valid;
-        outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
+        print_verdict(&verdict)?;
     } else {
         if valid {
             outln!("valid")?;
@@ -122,4 +122,19 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
         }
     }
     Ok(if valid { OK } else { DENIED })
+}
+
+/// A verdict as `--json` prints it: the library's [`crumb::Verdict`], and on a denial the exit
+/// code, as every `--json` denial and error carries it.
+fn print_verdict(verdict: &crumb::Verdict) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Printed<'a> {
+        #[serde(flatten)]
+        verdict: &'a crumb::Verdict,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit: Option<u8>,
+    }
+    let exit = (!verdict.allowed).then_some(DENIED);
+    outln!("{}", serde_json::to_string_pretty(&Printed { verdict, exit })?)?;
+    Ok(())
 }

@@ -10,7 +10,7 @@
 use super::approval::{Decision, Gate, Reserved};
 use super::wallet::{self, check_name, Wallet};
 use super::Config;
-use crate::cli::exit::{bad_input, error_code, message, refused, BAD_INPUT, DENIED, UNAVAILABLE};
+use crate::cli::exit::{bad_input, refused, BAD_INPUT, DENIED, UNAVAILABLE};
 use crate::cli::remote::Remote;
 use crate::cli::token_file::{self, pending, read_token};
 use anyhow::Result;
@@ -291,8 +291,9 @@ impl WalletServer {
     fn refusal(&self, e: &anyhow::Error) -> CallToolResult {
         let exit = crate::cli::exit::code_for(e);
         let dir = format!("{}/", self.inner.config.wallet_dir.display());
-        let message = message(e).replace(&dir, "wallet entry ");
-        CallToolResult::structured_error(json!({ "code": error_code(e), "message": message, "exit": exit }))
+        let mut body = crate::cli::exit::error_body(e, exit);
+        body.message = body.message.replace(&dir, "wallet entry ");
+        CallToolResult::structured_error(serde_json::to_value(body).expect("an error body serializes"))
     }
 
     /// Checks, once, that `--server` answers as crumb's JSON API before any token goes there
@@ -368,7 +369,7 @@ impl WalletServer {
                     "balance": d.balance,
                     "expires": d.expires,
                     "nonce": d.identifier.crumb.as_ref().map(|c| c.nonce.clone()),
-                    "caveats": d.caveats.len(),
+                    "caveat_count": d.caveats.len(),
                     "pending": pending,
                 }));
             }
@@ -483,7 +484,7 @@ impl WalletServer {
             let mut secrets = secrets_of(&token);
             secrets.extend(secrets_of(&narrowed));
             Ok(guard(
-                ok(json!({ "entry": args.into, "from": args.entry, "balance": d.balance, "expires": d.expires, "caveats": d.caveats.len() })),
+                ok(json!({ "entry": args.into, "from": args.entry, "balance": d.balance, "expires": d.expires, "caveat_count": d.caveats.len() })),
                 &secrets,
             ))
         })

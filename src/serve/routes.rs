@@ -3,13 +3,14 @@
 //! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
 
 use super::error::ApiError;
-use super::schema::{ApiErrors, ErrorBody, Health, Readiness, ReadinessChecks, Revoked};
+use super::schema::{ApiErrors, Health, Readiness, ReadinessChecks, Revoked};
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use crumb::delegation::{GiveBackReceipt, TokenStatus, TopUpReceipt};
+use crumb::shapes::ErrorBody;
 use crumb::shapes::{LineageView, SpendReceipt, SplitReceipt};
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};

@@ -7,7 +7,9 @@
 
 use crumb::delegation::{Delegated, GiveBackReceipt, TokenStatus, TopUpReceipt};
 use crumb::ledger::WindowUse;
-use crumb::shapes::{CaveatVerdict, LineageView, NodeView, SpendReceipt, SpentView, SplitChild, SplitReceipt};
+use crumb::shapes::{
+    CaveatVerdict, ErrorBody, LineageView, NodeView, SpendReceipt, SpentView, SplitChild, SplitReceipt,
+};
 use crumb::Verdict;
 use serde::Serialize;
 #[cfg(test)]
@@ -57,21 +59,6 @@ pub struct AuthzAllowed {
     pub balance: Option<u64>,
 }
 
-/// Every error of the JSON API.
-#[derive(Serialize, ToSchema, Debug)]
-pub struct ErrorBody {
-    /// A stable code (`bad-json`, `malformed-token`, `spent`, `ledger-unavailable`, …).
-    pub code: String,
-    pub message: String,
-    /// Present (false) on denials of a token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed: Option<bool>,
-    /// The request's id, as in the `X-Request-Id` header and the audit log: what to quote when
-    /// asking an operator about this answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-}
-
 /// An RFC 9457 problem: forward auth's and the proxy's refusals.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct ProblemBody {
@@ -90,9 +77,9 @@ pub struct ProblemBody {
     /// The caveat that refused the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caveat: Option<String>,
-    /// The request's id, as in the `X-Request-Id` header and the audit log.
+    /// The HTTP request's id, as in the `X-Request-Id` header and the audit log.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub x_request_id: Option<String>,
 }
 
 /// The errors every token route of the JSON API may answer with, besides its denials.
