@@ -70,7 +70,6 @@ impl Readiness {
 /// `POST /v1/verify`'s body.
 /// A client reads a server's verdict back into this type (`crumb verify --server --json`).
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
-#[serde(default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verdict {
     pub allowed: bool,
@@ -87,6 +86,9 @@ pub struct Verdict {
     pub offline: bool,
     /// False when the token's identifier is not crumb's (another library minted it): no ledger
     /// records it, so it has no standing to check and can be neither spent nor revoked.
+    /// (Read as false from a server too old to say.)
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub tracked: bool,
     /// The caveat that refused the request, as in `caveats` (`caveat` is always a caveat's text).
     #[serde(rename = "failed_caveat", skip_serializing_if = "Option::is_none")]

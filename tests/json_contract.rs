@@ -387,8 +387,14 @@ fn walk_server(checker: &mut Checker) {
     let env = &server.env;
     let url = server.url.as_str();
     let fresh = mint(&["--balance", "20", "-c", "action = read", "--expires-in", "1h"]);
-    cli(env, checker, &["verify", &fresh, "--server", url, "--action", "read", "--json"], 0);
-    cli(env, checker, &["verify", &fresh, "--server", url, "--action", "write", "--json"], 1);
+    // The server's verdict is printed whole, through the same type as a local one.
+    let local =
+        cli(env, checker, &["verify", &fresh, "--key-file", &server.key, "--offline", "--action", "read", "--json"], 0);
+    let remote = cli(env, checker, &["verify", &fresh, "--server", url, "--action", "read", "--json"], 0);
+    let names = |doc: &Value| doc.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&remote), names(&local), "{remote}");
+    let denied = cli(env, checker, &["verify", &fresh, "--server", url, "--action", "write", "--json"], 1);
+    assert_eq!((denied["failed_caveat"]["index"].as_u64(), denied["exit"].as_u64()), (Some(0), Some(1)), "{denied}");
     cli(env, checker, &["inspect", &fresh, "--server", url, "--json"], 0);
     let receipt =
         cli(env, checker, &["spend", &fresh, "--server", url, "--cost", "1", "--action", "read", "--json"], 0);

@@ -96,8 +96,12 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
     let (valid, doc) = Remote::new(url)?.verdict("/v1/verify", &serde_json::Value::Object(body))?;
     if args.json {
         // The server's verdict is the library's type: printed through it, every field kept.
-        let mut verdict: crumb::Verdict = serde_json::from_value(doc.clone())
-            .map_err(|e| super::exit::unavailable(format!("the server's verdict does not read: {e}")))?;
+        let mut verdict: crumb::Verdict = match serde_json::from_value(doc.clone()) {
+            Ok(verdict) => verdict,
+            // A refusal that is no verdict (an error body): printed as every error is.
+            Err(_) if !valid => return Err(super::remote::Denied(doc).into()),
+            Err(e) => return Err(super::exit::unavailable(format!("the server's verdict does not read: {e}"))),
+        };
         verdict.allowed = valid;
         print_verdict(&verdict)?;
     } else {
