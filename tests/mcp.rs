@@ -223,7 +223,7 @@ fn an_agent_pays_and_delegates_without_seeing_a_token() {
             transcript += &serde_json::to_string(&r).unwrap();
             let (err, doc) = body(&r);
             assert!(!err, "{doc}");
-            assert_eq!((doc["status"].as_u64(), doc["cost"].as_u64()), (Some(200), Some(5)));
+            assert_eq!((doc["http_status"].as_u64(), doc["cost"].as_u64()), (Some(200), Some(5)));
             assert_eq!(doc["balance"].as_u64(), Some(25 - 5 * n));
         }
         assert_eq!(upstream.count(), 3);

@@ -838,7 +838,7 @@ impl WalletServer {
 
     /// An HTTP request to an API behind crumb's metering proxy, paid from an entry: the proxy
     /// charges the route's price (do not token_spend for it as well); the successor is kept,
-    /// and the answer's status, body, cost and balance are returned.
+    /// and the answer's status (`http_status`), body, cost and balance are returned.
     #[tool(annotations(
         read_only_hint = false,
         destructive_hint = true,
@@ -1071,7 +1071,7 @@ impl WalletServer {
             });
             doc[field] = json!(found.balance);
             if kind == "request" {
-                doc["status"] = json!(found.status);
+                doc["http_status"] = json!(found.status);
                 doc["note"] = json!("paid before: this is its first result; the answer's body is not stored");
             }
             Ok(Some(ok(doc)))
@@ -1140,7 +1140,7 @@ impl WalletServer {
             let text = String::from_utf8_lossy(&sink.kept).into_owned();
             let doc = json!({
                 "entry": entry,
-                "status": performed.status,
+                "http_status": performed.status,
                 "cost": performed.cost,
                 "balance": performed.balance,
                 "body": text,
@@ -1170,7 +1170,7 @@ impl WalletServer {
                     "code": code,
                     "message": performed.message.clone().unwrap_or_default().replace(&dir, "wallet entry "),
                     "exit": performed.exit,
-                    "status": performed.status,
+                    "http_status": performed.status,
                     "cost": performed.cost,
                     "balance": performed.balance,
                 });
@@ -1184,7 +1184,7 @@ impl WalletServer {
                     "message": "the answer carries no Crumb-Cost: it did not come through crumb's metering proxy, and \
                                 its body is withheld (it may hold the token)",
                     "exit": DENIED,
-                    "status": performed.status,
+                    "http_status": performed.status,
                 });
                 return Ok(Fetched::Done(CallToolResult::structured_error(refused), paid));
             }
