@@ -101,7 +101,12 @@ fn person(answer: Option<bool>) -> Person {
 
 async fn call(client: &RunningService<RoleClient, Person>, tool: &str, args: Value) -> CallToolResult {
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().unwrap().clone());
-    client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: {e}"))
+    let result = client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: {e}"));
+    // Every tool result speaks the JSON contract (README, "JSON contract").
+    if let Some(doc) = &result.structured_content {
+        crate::json_contract::assert_in_contract(&format!("MCP {tool}"), doc);
+    }
+    result
 }
 
 /// The result's structured body, and whether it is an error.
