@@ -8,6 +8,7 @@
 
 use crate::common::http::send;
 use crate::common::server::{start, Server};
+use crate::common::upstream::{Upstream, PRICES};
 use crate::common::Env;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -451,11 +452,42 @@ fn walk_server(checker: &mut Checker) {
     }
 }
 
+/// The metering proxy: its refusals (RFC 9457 problems), the holder routes under its reserved
+/// prefix, and its admin listener. (A paid answer's body is the upstream's, not crumb's.)
+fn walk_proxy(checker: &mut Checker) {
+    let upstream = Upstream::start();
+    let server = start(&[&["--upstream", &upstream.url, "--admin-listen", "127.0.0.1:0"], PRICES].concat());
+    let chat = "/v1/chat";
+    http(checker, &server, "POST", chat, None, &Value::Null, 402);
+    let poor = server.mint(&["--balance", "4"]);
+    http(checker, &server, "POST", chat, Some(&poor), &Value::Null, 402);
+    let reader = server.mint(&["--balance", "20", "--caveat", "action = GET"]);
+    let refused = http(checker, &server, "POST", chat, Some(&reader), &Value::Null, 403);
+    assert_eq!(refused["caveat"], "action = GET", "{refused}");
+    http(checker, &server, "DELETE", chat, Some(&reader), &Value::Null, 403);
+    let holder = server.mint(&["--balance", "20", "--expires-in", "1h"]);
+    let prefix = "/.well-known/crumb";
+    http(checker, &server, "GET", &format!("{prefix}/v1/status"), Some(&holder), &Value::Null, 200);
+    let verify = json!({ "token": holder, "action": "GET", "explain": true });
+    http(checker, &server, "POST", &format!("{prefix}/v1/verify"), None, &verify, 200);
+    let split = json!({ "token": holder, "amounts": [5], "revocable": true, "request_id": "p1" });
+    let split = http(checker, &server, "POST", &format!("{prefix}/v1/split"), None, &split, 200);
+    let remainder = text(&split, "/children/1/token").to_owned();
+    http(checker, &server, "GET", &format!("{prefix}/v1/lineage"), Some(&remainder), &Value::Null, 200);
+    let admin = server.admin.clone().expect("an admin listener");
+    for path in ["/healthz", "/readyz"] {
+        let answer = send("GET", &format!("{admin}{path}"), None, &[], "");
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+        checker.check(&format!("GET {path} (admin)"), &answer.json());
+    }
+}
+
 #[test]
 fn every_command_and_route_speaks_the_contract() {
     let mut checker = Checker::new(contract());
     walk_cli(&mut checker);
     walk_server(&mut checker);
+    walk_proxy(&mut checker);
     assert!(checker.documents > 60, "walked {} documents", checker.documents);
     assert!(checker.violations.is_empty(), "fields outside the JSON contract:\n{}", checker.violations.join("\n"));
     // And the contract lists nothing that nothing answers with.
