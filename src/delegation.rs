@@ -108,6 +108,7 @@ pub async fn revoke(
 
 /// What a give-back did.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiveBackReceipt {
     /// The token given back (now spent).
     pub nonce: String,
@@ -185,6 +186,7 @@ pub async fn give_back(
 
 /// What a top-up did: the shape of `crumb top-up --json` and `POST /v1/top-up`'s answer.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopUpReceipt {
     /// The token named.
     pub nonce: String,
@@ -275,6 +277,7 @@ pub async fn top_up_as_operator(
 
 /// One delegation (or transfer) a lineage split off, as `status` shows it.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delegated {
     pub nonce: String,
     /// What it was handed.
@@ -291,6 +294,7 @@ pub struct Delegated {
 
 /// A token's standing: what an agent asks before it acts.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenStatus {
     pub nonce: String,
     /// `live`, `spent`, `revoked` or `held` (a request is in flight with it).

@@ -12,6 +12,12 @@ use time::OffsetDateTime;
 pub struct Description {
     pub format: Option<&'static str>,
     pub location: Option<String>,
+    /// crumb's fields of the identifier, top-level as in every other `--json`; null when the
+    /// identifier is not crumb's.
+    pub key_id: Option<String>,
+    pub nonce: Option<String>,
+    /// `holder`, or `operator` for an operator credential.
+    pub role: Option<&'static str>,
     pub identifier: IdentifierView,
     pub caveats: Vec<CaveatView>,
     /// The effective balance (smallest `balance <=`), if the token carries one.
@@ -27,7 +33,9 @@ pub struct IdentifierView {
     /// The identifier as text, when it is UTF-8.
     pub text: Option<String>,
     pub hex: String,
-    /// crumb's fields, when crumb minted the token.
+    /// crumb's fields, when crumb minted the token (in JSON: `key_id`, `nonce` and `role` of
+    /// the [`Description`]).
+    #[serde(skip)]
     pub crumb: Option<CrumbId>,
 }
 
@@ -44,7 +52,9 @@ pub struct CaveatView {
     pub index: usize,
     /// `first` or `third`.
     pub party: &'static str,
-    /// First-party: the predicate; third-party: the caveat identifier (when UTF-8).
+    /// First-party: the predicate; third-party: the caveat identifier (when UTF-8; else
+    /// `hex`). `caveat` is a caveat's text in every JSON shape.
+    #[serde(rename = "caveat")]
     pub text: Option<String>,
     pub hex: Option<String>,
     /// The caveat kind, `third-party`, or `unknown` (denied by crumb's verifier).
@@ -119,20 +129,24 @@ pub fn describe(token: &Macaroon, now: OffsetDateTime, show_signature: bool) -> 
         ),
         Some(Role::Holder) => {}
     }
+    let crumb = id.map(|id| CrumbId {
+        key_id: id.key_id,
+        nonce: id.nonce.to_string(),
+        role: match id.role {
+            Role::Holder => "holder",
+            Role::Operator => "operator",
+        },
+    });
     Description {
         format: None,
         location: token.location.clone(),
+        key_id: crumb.as_ref().map(|c| c.key_id.clone()),
+        nonce: crumb.as_ref().map(|c| c.nonce.clone()),
+        role: crumb.as_ref().map(|c| c.role),
         identifier: IdentifierView {
             text: std::str::from_utf8(&token.identifier).ok().map(str::to_owned),
             hex: hex::encode(&token.identifier),
-            crumb: id.map(|id| CrumbId {
-                key_id: id.key_id,
-                nonce: id.nonce.to_string(),
-                role: match id.role {
-                    Role::Holder => "holder",
-                    Role::Operator => "operator",
-                },
-            }),
+            crumb,
         },
         caveats,
         balance: crate::verify::balance_of(token),

@@ -60,12 +60,14 @@ impl Readiness {
 
 /// The verdict on one token for one request: the shape of `crumb verify --json` and of
 /// `POST /v1/verify`'s body.
-#[derive(Clone, Debug, Serialize)]
+/// A client reads a server's verdict back into this type (`crumb verify --server --json`).
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verdict {
     pub allowed: bool,
     /// Why not: a stable reason code (`caveat-failed`, `spent`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
+    pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub key_id: Option<String>,
@@ -76,15 +78,19 @@ pub struct Verdict {
     pub offline: bool,
     /// False when the token's identifier is not crumb's (another library minted it): no ledger
     /// records it, so it has no standing to check and can be neither spent nor revoked.
+    /// (Read as false from a server too old to say.)
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub tracked: bool,
-    /// The caveat that refused the request, as in `caveats`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub caveat: Option<serde_json::Value>,
+    /// The caveat that refused the request, as in `caveats` (`caveat` is always a caveat's text).
+    #[serde(rename = "failed_caveat", skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<crate::shapes::CaveatVerdict>,
     /// Every caveat's verdict, when asked for (`explain`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub caveats: Option<Vec<serde_json::Value>>,
+    pub caveats: Option<Vec<crate::shapes::CaveatVerdict>>,
     /// The full report, for adapters that print it their own way (`--explain`).
     #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub report: Report,
 }
 
@@ -216,14 +222,14 @@ impl Issuer {
             }
         }
         let denied = report.denial.is_some();
-        let caveats = (explain || denied).then(|| report.caveats_json(token, discharges));
+        let caveats = (explain || denied).then(|| crate::shapes::CaveatVerdict::all(&report, token, discharges));
         let caveat = report.denial.as_ref().and_then(|d| d.caveat).and_then(|(holder, index)| {
             let name = holder.name();
-            caveats.iter().flatten().find(|c| c["index"] == index && c["holder"] == name).cloned()
+            caveats.iter().flatten().find(|c| c.index == index && c.holder == name).cloned()
         });
         Ok(Verdict {
             allowed: !denied,
-            code: report.denial.as_ref().map(|d| d.code.as_str()),
+            code: report.denial.as_ref().map(|d| d.code.as_str().to_owned()),
             message: report.denial.as_ref().map(|d| d.message.clone()),
             key_id: report.key_id.clone(),
             nonce: nonce.map(|n| n.to_string()),

@@ -35,6 +35,7 @@ pub mod presented;
 pub mod price;
 pub mod private_file;
 pub mod revoke;
+pub mod shapes;
 pub mod spend;
 pub mod target;
 pub mod token;

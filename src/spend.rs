@@ -56,48 +56,6 @@ pub struct Receipt {
     pub credit: u64,
 }
 
-impl Receipt {
-    /// The receipt as JSON, given each child's token as encoded for the caller: a spend gives
-    /// `token`, `nonce`, `cost`, `remaining`; a split gives `children`; both give `parent`,
-    /// `request_id`, `kind`, `at`, `replayed`.
-    pub fn to_json(&self, tokens: &[String]) -> serde_json::Value {
-        use serde_json::json;
-        let mut doc = json!({
-            "parent": self.parent.to_string(),
-            "request_id": self.request_id,
-            "kind": self.kind.as_str(),
-            "at": self.at,
-            "replayed": self.replayed,
-        });
-        if self.credit > 0 {
-            doc["returned_credit"] = json!(self.credit);
-        }
-        match self.kind {
-            SpendKind::Spend | SpendKind::GiveBack => {
-                doc["token"] = json!(tokens.first());
-                doc["nonce"] = json!(self.children.first().map(|c| c.nonce.to_string()));
-                doc["cost"] = json!(self.cost);
-                doc["remaining"] = json!(self.children.first().map(|c| c.balance));
-            }
-            SpendKind::Split => {
-                let last = self.children.len().saturating_sub(1);
-                let children: Vec<_> = self
-                    .children
-                    .iter()
-                    .zip(tokens)
-                    .enumerate()
-                    .map(|(i, (c, t))| {
-                        json!({ "token": t, "nonce": c.nonce.to_string(), "balance": c.balance,
-                                "revocable": self.revocable && i != last })
-                    })
-                    .collect();
-                doc["children"] = json!(children);
-            }
-        }
-        doc
-    }
-}
-
 /// The request id of a spend or split that names none: a fresh random one, so it can never be
 /// answered again. A request id is what entitles a retry to the recorded successor, so it
 /// must be a secret of whoever made the request: one derived from the token alone would let

@@ -66,28 +66,6 @@ pub struct Report {
     pub only_expired: bool,
 }
 
-impl Report {
-    /// Every caveat's verdict as JSON (`holder`, `index`, `caveat`, `kind`, `satisfied`, `by`,
-    /// `reason`, `code`): the shape the CLI's `--json` and the server's `explain` share.
-    pub fn caveats_json(&self, token: &Macaroon, discharges: &[Macaroon]) -> Vec<serde_json::Value> {
-        self.caveats
-            .iter()
-            .map(|o| {
-                serde_json::json!({
-                    "holder": o.holder.name(),
-                    "index": o.index,
-                    "caveat": caveat_text(token, discharges, o.holder, o.index),
-                    "kind": o.kind,
-                    "satisfied": o.result.is_ok(),
-                    "by": o.result.as_ref().ok().map(|b| b.name()),
-                    "reason": o.result.as_ref().err().map(|f| f.reason.clone()),
-                    "code": o.result.as_ref().err().map(|f| f.code.as_str()),
-                })
-            })
-            .collect()
-    }
-}
-
 /// A caveat's text for display: UTF-8 as is, other bytes as `0x` hex.
 pub fn caveat_text(token: &Macaroon, discharges: &[Macaroon], holder: Holder, index: usize) -> String {
     let m = match holder {

@@ -31,8 +31,8 @@ fn keygen_then_mint_with_no_flags() {
     assert_eq!(std::fs::read_to_string(&key_path).unwrap().trim().len(), 64);
     let token = env.ok(&["mint"]);
     let doc = json(&env.ok(&["inspect", &token, "--json"]));
-    assert_eq!(doc["identifier"]["crumb"]["key_id"], kid.as_str());
-    assert_eq!(doc["identifier"]["crumb"]["nonce"].as_str().unwrap().len(), 32);
+    assert_eq!(doc["key_id"], kid.as_str());
+    assert_eq!(doc["nonce"].as_str().unwrap().len(), 32);
     assert_eq!(env.ok(&["verify", &token]), "valid");
 }
 

@@ -412,11 +412,11 @@ fn error_bodies_carry_the_request_id_and_the_log_times_each_step() {
     let token = env.ok(&["mint", "--key-file", &key, "--balance", "10"]);
     let refused = send("POST", &format!("{}/v1/chat", served.url), None, &[], "");
     assert_eq!(refused.status, 402);
-    assert_eq!(refused.json()["request_id"].as_str(), refused.header("x-request-id"), "{refused:?}");
+    assert_eq!(refused.json()["x_request_id"].as_str(), refused.header("x-request-id"), "{refused:?}");
     let admin = served.admin.as_deref().unwrap();
     let bad = send("POST", &format!("{admin}/v1/spend"), None, &[], "{");
     assert_eq!(bad.status, 400);
-    assert_eq!(bad.json()["request_id"].as_str(), bad.header("x-request-id"), "{bad:?}");
+    assert_eq!(bad.json()["x_request_id"].as_str(), bad.header("x-request-id"), "{bad:?}");
 
     let paid = send("POST", &format!("{}/v1/chat", served.url), Some(&token), &[], "hi");
     assert_eq!(paid.status, 200, "{paid:?}");

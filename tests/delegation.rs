@@ -85,10 +85,13 @@ fn a_delegation_through_the_metering_proxy_is_revoked_and_its_credit_comes_back(
     let tree = json_of(&out);
     let nodes = tree["tree"].as_array().unwrap();
     assert_eq!(nodes[0]["nonce"], root_nonce.as_str(), "the tree starts at the token A was handed: {tree}");
-    let b_spends: Vec<u64> =
-        nodes.iter().filter(|n| n["spent"]["kind"] == "spend").filter_map(|n| n["spent"]["cost"].as_u64()).collect();
+    let b_spends: Vec<u64> = nodes
+        .iter()
+        .filter(|n| n["consumed"]["kind"] == "spend")
+        .filter_map(|n| n["consumed"]["cost"].as_u64())
+        .collect();
     assert_eq!(b_spends, vec![5, 5, 5], "{tree}");
-    assert!(nodes.iter().all(|n| n["spent"]["request_id"].is_null()), "no request ids to a holder");
+    assert!(nodes.iter().all(|n| n["consumed"]["request_id"].is_null()), "no request ids to a holder");
     let b_node = nodes.iter().find(|n| n["nonce"] == b_nonce.as_str()).unwrap();
     assert_eq!(b_node["revocable"], true);
     // B's own view starts at the token it was handed: nothing of A's tree above it, nor A's
@@ -141,8 +144,11 @@ fn a_delegation_through_the_metering_proxy_is_revoked_and_its_credit_comes_back(
     let whole = json_of(&whole);
     let nodes = whole["tree"].as_array().unwrap();
     let live: u64 = nodes.iter().filter(|n| n["live"] == true).map(|n| n["balance"].as_u64().unwrap_or(0)).sum();
-    let spent: u64 =
-        nodes.iter().filter(|n| n["spent"]["kind"] == "spend").map(|n| n["spent"]["cost"].as_u64().unwrap()).sum();
+    let spent: u64 = nodes
+        .iter()
+        .filter(|n| n["consumed"]["kind"] == "spend")
+        .map(|n| n["consumed"]["cost"].as_u64().unwrap())
+        .sum();
     let owed: u64 = nodes.iter().map(|n| n["returned_credit"].as_u64().unwrap()).sum();
     assert_eq!((live, spent, owed), (79, 21, 0), "{whole}");
     assert_eq!(upstream.count(), 4, "nothing under /.well-known/crumb/ reached the upstream");

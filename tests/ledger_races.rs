@@ -111,7 +111,7 @@ fn spends_killed_at_random_moments_lose_nothing() {
     let saved = std::fs::read_to_string(&file).unwrap();
     let lineage: Value =
         serde_json::from_str(&env.ok(&["lineage", saved.trim(), "--ledger", &ledger, "--json"])).unwrap();
-    let spends = lineage["tree"].as_array().unwrap().iter().filter(|n| !n["spent"].is_null()).count() as u64;
+    let spends = lineage["tree"].as_array().unwrap().iter().filter(|n| !n["consumed"].is_null()).count() as u64;
     let doc: Value = serde_json::from_str(&env.ok(&["inspect", saved.trim(), "--json"])).unwrap();
     assert_eq!(doc["balance"].as_u64().unwrap(), 1000 - spends, "change was lost");
     assert_eq!(env.run(&["verify", saved.trim(), "--key-file", &key, "--ledger", &ledger]).0, 0);

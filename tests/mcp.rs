@@ -101,7 +101,12 @@ fn person(answer: Option<bool>) -> Person {
 
 async fn call(client: &RunningService<RoleClient, Person>, tool: &str, args: Value) -> CallToolResult {
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().unwrap().clone());
-    client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: {e}"))
+    let result = client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: {e}"));
+    // Every tool result speaks the JSON contract (README, "JSON contract").
+    if let Some(doc) = &result.structured_content {
+        crate::json_contract::assert_in_contract(&format!("MCP {tool}"), doc);
+    }
+    result
 }
 
 /// The result's structured body, and whether it is an error.
@@ -223,7 +228,7 @@ fn an_agent_pays_and_delegates_without_seeing_a_token() {
             transcript += &serde_json::to_string(&r).unwrap();
             let (err, doc) = body(&r);
             assert!(!err, "{doc}");
-            assert_eq!((doc["status"].as_u64(), doc["cost"].as_u64()), (Some(200), Some(5)));
+            assert_eq!((doc["http_status"].as_u64(), doc["cost"].as_u64()), (Some(200), Some(5)));
             assert_eq!(doc["balance"].as_u64(), Some(25 - 5 * n));
         }
         assert_eq!(upstream.count(), 3);
@@ -636,8 +641,8 @@ fn a_delegation_is_revoked_and_its_unspent_balance_comes_back() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|n| n["spent"]["kind"] == "spend")
-            .map(|n| n["spent"]["cost"].as_u64().unwrap())
+            .filter(|n| n["consumed"]["kind"] == "spend")
+            .map(|n| n["consumed"]["cost"].as_u64().unwrap())
             .collect();
         assert_eq!(spends, [5, 5, 5], "B's three payments are in A's lineage: {doc}");
 

@@ -93,12 +93,12 @@ fn retiring_the_current_key_is_refused_with_what_to_do_instead() {
     assert!(err.contains("current key") && err.contains("add a new current key first"), "{err}");
     let (code, out, _) = env.run(&["keygen", "--keyring", &ring, "--retire", &only, "--json"]);
     assert_eq!((code, json(&out)["code"].as_str()), (2, Some("bad-key")));
-    assert!(listed_keys(&env, &ring).iter().all(|k| k["retired"].is_null()));
+    assert!(listed_keys(&env, &ring).iter().all(|k| k["retired_at"].is_null()));
     // With a new current key, the old one retires.
     env.ok(&["keygen", "--keyring", &ring]);
     env.ok(&["keygen", "--keyring", &ring, "--retire", &only]);
     let keys = listed_keys(&env, &ring);
-    assert!(keys.iter().any(|k| k["key_id"] == only.as_str() && k["retired"].is_string()), "{keys:?}");
+    assert!(keys.iter().any(|k| k["key_id"] == only.as_str() && k["retired_at"].is_string()), "{keys:?}");
 }
 
 /// Two processes changing one keyring at once: each change is kept (the keyring's lock).
@@ -143,7 +143,7 @@ fn ledger_locations(env: &Env) -> Vec<(String, Option<crate::common::backends::B
 }
 
 fn nonce_of(env: &Env, token: &str) -> String {
-    json(&env.ok(&["inspect", token, "--json"]))["identifier"]["crumb"]["nonce"].as_str().unwrap().to_owned()
+    json(&env.ok(&["inspect", token, "--json"]))["nonce"].as_str().unwrap().to_owned()
 }
 
 #[test]

@@ -45,8 +45,8 @@ fn verify_allows_and_denies_with_reasons() {
     let (code, doc) = s.post("/v1/verify", &json!({ "token": token, "action": "write", "resource": "/docs/7" }));
     assert_eq!(code, 403);
     assert_eq!(doc["code"], "caveat-failed");
-    assert_eq!(doc["caveat"]["index"], 0);
-    assert_eq!(doc["caveat"]["caveat"], "action = read");
+    assert_eq!(doc["failed_caveat"]["index"], 0);
+    assert_eq!(doc["failed_caveat"]["caveat"], "action = read");
     let other = Env::new();
     let foreign_key = other.key("k");
     let forged = other.ok(&["mint", "--key-file", &foreign_key, "--id", "x"]);
@@ -168,7 +168,7 @@ fn revoke_needs_possession_or_an_operator_credential() {
     let victim = s.mint(&[]);
     let nonce = |t: &str| -> String {
         let doc: Value = serde_json::from_str(&s.env.ok(&["inspect", t, "--json"])).unwrap();
-        doc["identifier"]["crumb"]["nonce"].as_str().unwrap().to_owned()
+        doc["nonce"].as_str().unwrap().to_owned()
     };
     // Anonymous: refused.
     let (code, doc) = s.post("/v1/revoke", &json!({ "nonce": nonce(&victim) }));

@@ -19,6 +19,7 @@ mod generated;
 mod haproxy;
 mod health;
 mod interop;
+mod json_contract;
 mod ledger;
 mod ledger_conformance;
 mod ledger_faults;

@@ -191,7 +191,10 @@ fn a_spent_token_does_not_read_what_its_payer_did_with_the_change() {
     let leaked = read(&first);
     let nodes = leaked["tree"].as_array().unwrap();
     assert_eq!(nodes.len(), 1, "the spent token's own record, not its change: {leaked}");
-    assert_eq!((nodes[0]["spent"]["cost"].as_u64(), nodes[0]["spent"]["amounts"][0].as_u64()), (Some(5), Some(95)));
+    assert_eq!(
+        (nodes[0]["consumed"]["cost"].as_u64(), nodes[0]["consumed"]["amounts"][0].as_u64()),
+        (Some(5), Some(95))
+    );
     assert!(!leaked.to_string().contains("\"cost\":7"), "the change's purchase leaked: {leaked}");
     // The payer reading from a split sees the child it handed on, not its remainder's future.
     let (status, split_again) =
@@ -316,7 +319,7 @@ fn a_leaked_spent_token_cannot_collect_its_change() {
     let tree = send("GET", &format!("{admin}/v1/lineage"), Some(&leaked), &[], "");
     assert_eq!(tree.status, 200, "{tree:?}");
     let doc = tree.json();
-    assert!(doc["tree"].as_array().unwrap().iter().all(|n| n["spent"]["request_id"].is_null()), "{doc}");
+    assert!(doc["tree"].as_array().unwrap().iter().all(|n| n["consumed"]["request_id"].is_null()), "{doc}");
     // A spend naming no id, or the gateway's kind of id, gets no successor.
     let post = |body: Value| {
         send("POST", &format!("{admin}/v1/spend"), None, &[("Content-Type", "application/json")], &body.to_string())

@@ -44,7 +44,7 @@ fn settled(server: &Server, nonce: &str) -> Value {
     loop {
         let tree = server.env.ok(&["lineage", "--nonce", nonce, "--ledger", &ledger, "--json"]);
         let doc: Value = serde_json::from_str(&tree).unwrap();
-        if !doc["tree"][0]["spent"].is_null() {
+        if !doc["tree"][0]["consumed"].is_null() {
             return doc;
         }
         assert!(std::time::Instant::now() < deadline, "never settled: {doc}");
@@ -152,7 +152,7 @@ fn a_client_that_hangs_up_mid_answer_is_charged_the_hold() {
     drop(stream);
     // The hold is settled at the hold.
     let doc = settled(&server, &nonce);
-    assert_eq!(doc["tree"][0]["spent"]["cost"], 50, "{doc}");
+    assert_eq!(doc["tree"][0]["consumed"]["cost"], 50, "{doc}");
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn a_client_that_hangs_up_after_the_usage_is_charged_the_usage() {
     }
     drop(reader);
     let doc = settled(&server, &nonce);
-    assert_eq!(doc["tree"][0]["spent"]["cost"], 18, "the usage that passed, not the hold: {doc}");
+    assert_eq!(doc["tree"][0]["consumed"]["cost"], 18, "the usage that passed, not the hold: {doc}");
 }
 
 #[test]

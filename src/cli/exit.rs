@@ -204,14 +204,24 @@ pub fn error_code(err: &anyhow::Error) -> String {
     "bad-request".to_owned()
 }
 
-/// The one JSON document a `--json` command prints when it fails: `code` and `message` as in
-/// HTTP error bodies, `allowed: false` for a denial, and the exit code.
-pub fn error_json(err: &anyhow::Error, exit: u8) -> serde_json::Value {
-    let mut doc = serde_json::json!({ "code": error_code(err), "message": message(err), "exit": exit });
-    if exit == DENIED {
-        doc["allowed"] = serde_json::json!(false);
+/// The one JSON document a `--json` command (or an MCP tool) prints when it fails: `code` and
+/// `message` as in HTTP error bodies (the code not repeated inside the message), `allowed:
+/// false` for a denial, and the exit code.
+pub fn error_body(err: &anyhow::Error, exit: u8) -> crumb::shapes::ErrorBody {
+    let code = error_code(err);
+    let message = message(err).replacen(&format!(" ({code})"), "", 1).replacen(&format!("({code}; "), "(", 1);
+    crumb::shapes::ErrorBody {
+        code,
+        message,
+        allowed: (exit == DENIED).then_some(false),
+        exit: Some(exit),
+        x_request_id: None,
     }
-    doc
+}
+
+/// [`error_body`] as JSON.
+pub fn error_json(err: &anyhow::Error, exit: u8) -> serde_json::Value {
+    serde_json::to_value(error_body(err, exit)).expect("an error body serializes")
 }
 
 pub fn exit(code: u8) -> ExitCode {

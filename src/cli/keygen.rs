@@ -131,7 +131,7 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
         }
     };
     if args.json {
-        outln!("{}", serde_json::json!({ "key_id": key_id, "path": path, "action": note }))?;
+        outln!("{}", serde_json::json!({ "key_id": key_id, "path": path, "done": note }))?;
     } else {
         outln!("{key_id}")?;
         eprintln!("crumb: key {key_id} {note}: {}", path.display());
@@ -164,7 +164,7 @@ fn list(ring: &Keyring, json: bool) -> Result<u8> {
         let keys: Vec<_> = ring
             .keys
             .iter()
-            .map(|k| serde_json::json!({ "key_id": k.id, "created": k.created, "retired": k.retired, "current": ring.current.as_deref() == Some(k.id.as_str()) }))
+            .map(|k| serde_json::json!({ "key_id": k.id, "created_at": k.created, "retired_at": k.retired, "current": ring.current.as_deref() == Some(k.id.as_str()) }))
             .collect();
         outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "keys": keys }))?)?;
     } else {

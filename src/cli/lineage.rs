@@ -64,7 +64,7 @@ fn state(node: &Value) -> String {
     if let Some(at) = node["revoked_at"].as_str() {
         return format!("revoked {}", safe(at));
     }
-    let s = &node["spent"];
+    let s = &node["consumed"];
     if s.is_null() {
         return "live".into();
     }
@@ -165,7 +165,7 @@ pub fn run(args: LineageArgs) -> Result<u8> {
                         ),
                     ))
                 }
-                tree => tree?.to_json(&nonce),
+                tree => serde_json::to_value(crumb::shapes::LineageView::new(&nonce, &tree?))?,
             }
         }
     };

@@ -74,16 +74,8 @@ pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// A token as `--json` prints it for scripts: the token and what a script wants next.
 pub fn token_json(token: &crumb::Macaroon, text: &str) -> serde_json::Value {
-    let d = crumb::inspect::describe(token, time::OffsetDateTime::now_utc(), false);
-    serde_json::json!({
-        "token": text,
-        "nonce": d.identifier.crumb.as_ref().map(|c| c.nonce.clone()),
-        "key_id": d.identifier.crumb.as_ref().map(|c| c.key_id.clone()),
-        "role": d.identifier.crumb.as_ref().map(|c| c.role),
-        "balance": d.balance,
-        "expires": d.expires,
-        "caveats": d.caveats.len(),
-    })
+    let summary = crumb::shapes::TokenSummary::new(token, text, time::OffsetDateTime::now_utc());
+    serde_json::to_value(summary).expect("a token summary serializes")
 }
 
 /// Prints a token: bare on its line, or with `--json` as [`token_json`].

@@ -237,7 +237,7 @@ fn spend_once(
                 |e| matches!(e, crumb::Error::Denied(d) if d.code == DenialCode::InFlight),
             )?;
             let successor = encode(&receipt.children[0].token, c.format)?;
-            let doc = receipt.to_json(std::slice::from_ref(&successor));
+            let doc = serde_json::to_value(crumb::shapes::SpendReceipt::new(&receipt, successor.clone()))?;
             Ok((successor, doc))
         }
     }

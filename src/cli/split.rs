@@ -97,7 +97,7 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
                 SplitRequest { amounts: &args.amounts, request_id: Some(&request_id), revocable: args.revocable };
             let receipt = local.issuer.split(local.presented, &ctx, split).wait()?;
             let tokens = receipt.children.iter().map(|k| encode(&k.token, c.format)).collect::<Result<Vec<_>>>()?;
-            receipt.to_json(&tokens)
+            serde_json::to_value(crumb::shapes::SplitReceipt::new(&receipt, tokens))?
         }
     };
     Ok(receipt)

@@ -62,7 +62,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     // JSON always carries every caveat's verdict: a script reads it whole.
     let verdict = issuer.verify(&crumb::Presented::new(token.clone(), discharges.clone()), &ctx, args.json).wait()?;
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
+        print_verdict(&verdict)?;
     } else {
         match verdict.denial() {
             None => {
@@ -96,16 +96,15 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
     body.insert("explain".into(), json!(args.explain || args.json));
     let (valid, doc) = Remote::new(url)?.verdict("/v1/verify", &serde_json::Value::Object(body))?;
     if args.json {
-        let verdict = json!({
-            "allowed": valid,
-            "code": doc["code"],
-            "message": doc["message"],
-            "key_id": doc["key_id"],
-            "nonce": doc["nonce"],
-            "balance": doc["balance"],
-            "caveats": doc["caveats"],
-        });
-        outln!("{}", serde_json::to_string_pretty(&verdict)?)?;
+        // The server's verdict is the library's type: printed through it, every field kept.
+        let mut verdict: crumb::Verdict = match serde_json::from_value(doc.clone()) {
+            Ok(verdict) => verdict,
+            // A refusal that is no verdict (an error body): printed as every error is.
+            Err(_) if !valid => return Err(super::remote::Denied(doc).into()),
+            Err(e) => return Err(super::exit::unavailable(format!("the server's verdict does not read: {e}"))),
+        };
+        verdict.allowed = valid;
+        print_verdict(&verdict)?;
     } else {
         if valid {
             outln!("valid")?;
@@ -128,4 +127,19 @@ fn run_remote(args: &VerifyArgs, url: &str) -> Result<u8> {
         }
     }
     Ok(if valid { OK } else { DENIED })
+}
+
+/// A verdict as `--json` prints it: the library's [`crumb::Verdict`], and on a denial the exit
+/// code, as every `--json` denial and error carries it.
+fn print_verdict(verdict: &crumb::Verdict) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Printed<'a> {
+        #[serde(flatten)]
+        verdict: &'a crumb::Verdict,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit: Option<u8>,
+    }
+    let exit = (!verdict.allowed).then_some(DENIED);
+    outln!("{}", serde_json::to_string_pretty(&Printed { verdict, exit })?)?;
+    Ok(())
 }

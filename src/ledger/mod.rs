@@ -435,41 +435,6 @@ pub enum Scope {
     DescendantsExcept(Nonce),
 }
 
-impl Node {
-    /// The node as JSON: the shape of `crumb lineage --json` and `GET /v1/lineage/{nonce}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "nonce": self.nonce.to_string(),
-            "parent": self.parent.map(|p| p.to_string()),
-            "balance": self.balance,
-            "issued_at": self.issued_at,
-            "live": self.status.spent.is_none() && self.status.revoked_at.is_none(),
-            "spent": self.status.spent.as_ref().map(|s| serde_json::json!({
-                "at": s.at, "kind": s.kind.as_str(), "cost": s.cost, "amounts": s.amounts,
-                // Empty where the reader may not see it (a holder's view).
-                "request_id": (!s.request_id.is_empty()).then_some(&s.request_id),
-            })),
-            "revoked_at": self.status.revoked_at,
-            "revocable": self.revocable,
-            "change": self.change,
-            "returned_credit": self.credit,
-            "topped_up": self.topped_up,
-        })
-    }
-}
-
-impl Lineage {
-    /// `{"nonce", "tree": [node...], "truncated", "root_reached"}`.
-    pub fn to_json(&self, asked: &Nonce) -> serde_json::Value {
-        serde_json::json!({
-            "nonce": asked.to_string(),
-            "tree": self.nodes.iter().map(Node::to_json).collect::<Vec<_>>(),
-            "truncated": self.truncated,
-            "root_reached": !self.root_not_reached,
-        })
-    }
-}
-
 /// A durable ledger of spent and revoked tokens: the port every backend implements.
 ///
 /// Each operation answers with a [`Pending`] the backend fulfils ([`pending`] says why a

@@ -193,6 +193,7 @@ pub(crate) fn cutoff(now: i64, secs: u64) -> i64 {
 
 /// What is left in one window, for `status` (`GET /v1/status`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WindowUse {
     /// The caveat, as written.
     pub caveat: String,

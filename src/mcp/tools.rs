@@ -10,7 +10,7 @@
 use super::approval::{Decision, Gate, Reserved};
 use super::wallet::{self, check_name, Wallet};
 use super::Config;
-use crate::cli::exit::{bad_input, error_code, message, refused, BAD_INPUT, DENIED, UNAVAILABLE};
+use crate::cli::exit::{bad_input, refused, BAD_INPUT, DENIED, UNAVAILABLE};
 use crate::cli::remote::Remote;
 use crate::cli::token_file::{self, pending, read_token};
 use anyhow::Result;
@@ -291,8 +291,9 @@ impl WalletServer {
     fn refusal(&self, e: &anyhow::Error) -> CallToolResult {
         let exit = crate::cli::exit::code_for(e);
         let dir = format!("{}/", self.inner.config.wallet_dir.display());
-        let message = message(e).replace(&dir, "wallet entry ");
-        CallToolResult::structured_error(json!({ "code": error_code(e), "message": message, "exit": exit }))
+        let mut body = crate::cli::exit::error_body(e, exit);
+        body.message = body.message.replace(&dir, "wallet entry ");
+        CallToolResult::structured_error(serde_json::to_value(body).expect("an error body serializes"))
     }
 
     /// Checks, once, that `--server` answers as crumb's JSON API before any token goes there
@@ -368,7 +369,7 @@ impl WalletServer {
                     "balance": d.balance,
                     "expires": d.expires,
                     "nonce": d.identifier.crumb.as_ref().map(|c| c.nonce.clone()),
-                    "caveats": d.caveats.len(),
+                    "caveat_count": d.caveats.len(),
                     "pending": pending,
                 }));
             }
@@ -483,7 +484,7 @@ impl WalletServer {
             let mut secrets = secrets_of(&token);
             secrets.extend(secrets_of(&narrowed));
             Ok(guard(
-                ok(json!({ "entry": args.into, "from": args.entry, "balance": d.balance, "expires": d.expires, "caveats": d.caveats.len() })),
+                ok(json!({ "entry": args.into, "from": args.entry, "balance": d.balance, "expires": d.expires, "caveat_count": d.caveats.len() })),
                 &secrets,
             ))
         })
@@ -837,7 +838,7 @@ impl WalletServer {
 
     /// An HTTP request to an API behind crumb's metering proxy, paid from an entry: the proxy
     /// charges the route's price (do not token_spend for it as well); the successor is kept,
-    /// and the answer's status, body, cost and balance are returned.
+    /// and the answer's status (`http_status`), body, cost and balance are returned.
     #[tool(annotations(
         read_only_hint = false,
         destructive_hint = true,
@@ -1070,7 +1071,7 @@ impl WalletServer {
             });
             doc[field] = json!(found.balance);
             if kind == "request" {
-                doc["status"] = json!(found.status);
+                doc["http_status"] = json!(found.status);
                 doc["note"] = json!("paid before: this is its first result; the answer's body is not stored");
             }
             Ok(Some(ok(doc)))
@@ -1139,7 +1140,7 @@ impl WalletServer {
             let text = String::from_utf8_lossy(&sink.kept).into_owned();
             let doc = json!({
                 "entry": entry,
-                "status": performed.status,
+                "http_status": performed.status,
                 "cost": performed.cost,
                 "balance": performed.balance,
                 "body": text,
@@ -1169,7 +1170,7 @@ impl WalletServer {
                     "code": code,
                     "message": performed.message.clone().unwrap_or_default().replace(&dir, "wallet entry "),
                     "exit": performed.exit,
-                    "status": performed.status,
+                    "http_status": performed.status,
                     "cost": performed.cost,
                     "balance": performed.balance,
                 });
@@ -1183,7 +1184,7 @@ impl WalletServer {
                     "message": "the answer carries no Crumb-Cost: it did not come through crumb's metering proxy, and \
                                 its body is withheld (it may hold the token)",
                     "exit": DENIED,
-                    "status": performed.status,
+                    "http_status": performed.status,
                 });
                 return Ok(Fetched::Done(CallToolResult::structured_error(refused), paid));
             }

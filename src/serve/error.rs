@@ -93,13 +93,13 @@ impl From<crumb::error::LedgerError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.code, "message": self.message });
-        if let (Some(Value::Object(extra)), Value::Object(map)) = (self.extra, &mut body) {
-            map.extend(extra);
-        }
-        if let (Some(id), Value::Object(map)) = (super::request_id::current(), &mut body) {
-            map.insert("request_id".into(), Value::String(id));
-        }
+        let body = crumb::shapes::ErrorBody {
+            code: self.code.into(),
+            message: self.message,
+            allowed: self.extra.as_ref().and_then(|e| e["allowed"].as_bool()),
+            exit: None,
+            x_request_id: super::request_id::current(),
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());

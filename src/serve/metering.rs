@@ -360,7 +360,7 @@ impl IntoResponse for Problem {
         if let Value::Object(map) = &mut body {
             map.extend(self.extra);
             if let Some(id) = super::request_id::current() {
-                map.insert("request_id".into(), Value::String(id));
+                map.insert("x_request_id".into(), Value::String(id));
             }
         }
         let mut response = (self.status, body.to_string()).into_response();

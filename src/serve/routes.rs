@@ -3,17 +3,18 @@
 //! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
 
 use super::error::ApiError;
-use super::schema::{
-    ApiErrors, ErrorBody, GiveBackBody, Health, LineageBody, Readiness, ReadinessChecks, Revoked, SpendReceipt,
-    SplitReceipt, StatusBody, TopUpBody, VerdictBody,
-};
+use super::schema::{ApiErrors, Health, Readiness, ReadinessChecks, Revoked};
 use super::{audit::Entry, AppState};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use crumb::delegation::{GiveBackReceipt, TokenStatus, TopUpReceipt};
+use crumb::shapes::ErrorBody;
+use crumb::shapes::{LineageView, SpendReceipt, SplitReceipt};
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
+use crumb::Verdict;
 use crumb::{Context, Macaroon};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -189,10 +190,10 @@ pub(super) fn encode(token: &Macaroon) -> String {
 
 /// Verifies a token for a request: signature, every caveat, and its standing in the ledger.
 #[utoipa::path(post, path = "/v1/verify", request_body = Body, responses(
-    (status = 200, description = "Allowed", body = VerdictBody),
-    (status = 402, description = "Denied: the balance cannot pay the cost", body = VerdictBody),
-    (status = 403, description = "Denied (a caveat, the signature, a revocation…)", body = VerdictBody),
-    (status = 409, description = "Denied: the token was spent, or is in use", body = VerdictBody),
+    (status = 200, description = "Allowed", body = Verdict),
+    (status = 402, description = "Denied: the balance cannot pay the cost", body = Verdict),
+    (status = 403, description = "Denied (a caveat, the signature, a revocation…)", body = Verdict),
+    (status = 409, description = "Denied: the token was spent, or is in use", body = Verdict),
     ApiErrors,
 ))]
 pub async fn verify(
@@ -208,7 +209,7 @@ pub async fn verify(
     let verdict = state.issuer.verify(&presented, &ctx, explain).await.map_err(ApiError::from);
     super::record_step("verify_ms", started.elapsed());
     let verdict = verdict?;
-    let outcome = verdict.code.unwrap_or("allowed");
+    let outcome = verdict.denial().map_or("allowed", |d| d.code.as_str());
     tracing::debug!(nonce = verdict.nonce.as_deref().unwrap_or("-"), outcome, "verify");
     state.audit(Entry {
         route: "/v1/verify",
@@ -219,7 +220,7 @@ pub async fn verify(
         request_id: body.request_id.as_deref(),
     });
     let status = verdict.denial().map_or(StatusCode::OK, |d| super::error::status(d.code.class()));
-    Ok((status, Json(VerdictBody::from(verdict))))
+    Ok((status, Json(verdict)))
 }
 
 /// Spends (`amounts` None) or splits; a receipt's children join the per-token rate limit.
@@ -421,7 +422,7 @@ async fn revoke_with(
 /// Gives the token's whole balance back to the lineage it was split from, and retires the
 /// token. A retry with the same `request_id` by the same token answers the same.
 #[utoipa::path(post, path = "/v1/give-back", request_body = Body, responses(
-    (status = 200, description = "Given back", body = GiveBackBody),
+    (status = 200, description = "Given back", body = GiveBackReceipt),
     (status = 403, description = "Refused (revoked, not-delegated, a caveat…)", body = ErrorBody),
     (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
     ApiErrors,
@@ -431,7 +432,7 @@ pub async fn give_back(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<GiveBackBody>, ApiError> {
+) -> Result<Json<GiveBackReceipt>, ApiError> {
     let presented = decode_all(&state, &body, &headers)?;
     if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.nonce.is_some() {
         return Err(ApiError::bad_request("bad-request", "a give-back takes `token` and `request_id` only"));
@@ -455,7 +456,7 @@ pub async fn give_back(
         cost: result.as_ref().ok().map(|r| r.returned),
         request_id: rid.as_deref(),
     });
-    Ok(Json(GiveBackBody::from(result?)))
+    Ok(Json(result?))
 }
 
 /// Adds `amount` to the live lineage of the token `nonce`, on an operator credential (the
@@ -464,7 +465,7 @@ pub async fn give_back(
 /// nothing. Idempotent by `request_id` (required). Served on the JSON API (a proxy's admin
 /// listener), never under /.well-known/crumb.
 #[utoipa::path(post, path = "/v1/top-up", request_body = Body, responses(
-    (status = 200, description = "Topped up (or a replay of the same request id)", body = TopUpBody),
+    (status = 200, description = "Topped up (or a replay of the same request id)", body = TopUpReceipt),
     (status = 403, description = "Not an operator credential, or the token is revoked", body = ErrorBody),
     (status = 422, description = "The request id topped up another token or amount", body = ErrorBody),
     ApiErrors,
@@ -474,7 +475,7 @@ pub async fn top_up(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<TopUpBody>, ApiError> {
+) -> Result<Json<TopUpReceipt>, ApiError> {
     let presented = decode_all(&state, &body, &headers)?;
     if body.cost.is_some()
         || body.amounts.is_some()
@@ -513,13 +514,13 @@ pub async fn top_up(
         cost: Some(amount),
         request_id: Some(&request_id),
     });
-    Ok(Json(TopUpBody::from(result?)))
+    Ok(Json(result?))
 }
 
 /// The bearer's standing in the ledger: live, spent, revoked or held, its balance and
 /// expiry, the credit returned to its lineage, and what its lineage delegated.
 #[utoipa::path(get, path = "/v1/status", security(("bearer" = [])), responses(
-    (status = 200, description = "The token's standing", body = StatusBody),
+    (status = 200, description = "The token's standing", body = TokenStatus),
     (status = 403, description = "The token's signature does not hold", body = ErrorBody),
     ApiErrors,
 ))]
@@ -527,17 +528,17 @@ pub async fn status(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Result<Json<StatusBody>, ApiError> {
+) -> Result<Json<TokenStatus>, ApiError> {
     let body = Body::default();
     let presented = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let status = state.issuer.status(&presented, &ctx).await.map_err(ApiError::from)?;
-    Ok(Json(StatusBody::from(status)))
+    Ok(Json(status))
 }
 
 /// The bearer's own token and what descends from it (`GET /v1/lineage`).
 #[utoipa::path(get, path = "/v1/lineage", security(("bearer" = [])), responses(
-    (status = 200, description = "The tree the bearer may read", body = LineageBody),
+    (status = 200, description = "The tree the bearer may read", body = LineageView),
     (status = 403, description = "The token does not verify", body = ErrorBody),
     ApiErrors,
 ))]
@@ -545,7 +546,7 @@ pub async fn lineage_own(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Result<Json<LineageBody>, ApiError> {
+) -> Result<Json<LineageView>, ApiError> {
     lineage_of(state, peer, None, headers).await
 }
 
@@ -555,7 +556,7 @@ pub async fn lineage_own(
 #[utoipa::path(get, path = "/v1/lineage/{nonce}", security(("bearer" = [])),
     params(("nonce" = String, Path, pattern = "^[0-9a-fA-F]{32}$", description = "A token's nonce, 32 hex digits")),
     responses(
-        (status = 200, description = "The tree the bearer may read", body = LineageBody),
+        (status = 200, description = "The tree the bearer may read", body = LineageView),
         (status = 403, description = "Not the bearer's to read", body = ErrorBody),
         (status = 404, description = "An operator credential named a nonce the ledger has never seen (`unknown-token`)", body = ErrorBody),
         ApiErrors,
@@ -565,7 +566,7 @@ pub async fn lineage(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     axum::extract::Path(hex): axum::extract::Path<String>,
     headers: HeaderMap,
-) -> Result<Json<LineageBody>, ApiError> {
+) -> Result<Json<LineageView>, ApiError> {
     // No credential is refused as such before the nonce is looked at.
     token_text(&Body::default(), &headers)?;
     let target =
@@ -578,12 +579,12 @@ async fn lineage_of(
     peer: SocketAddr,
     target: Option<Nonce>,
     headers: HeaderMap,
-) -> Result<Json<LineageBody>, ApiError> {
+) -> Result<Json<LineageView>, ApiError> {
     let body = Body::default();
     let presented = decode_all(&state, &body, &headers)?;
     let ctx = context(&state, &body, &headers, peer)?;
     let (asked, tree) = state.issuer.lineage(&presented, &ctx, target).await.map_err(ApiError::from)?;
-    Ok(Json(LineageBody::new(&asked, &tree)))
+    Ok(Json(LineageView::new(&asked, &tree)))
 }
 
 /// Liveness.

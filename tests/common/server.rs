@@ -106,7 +106,7 @@ impl Server {
     /// The ledger nonce of a token, read with `crumb inspect --json`.
     pub fn nonce(&self, token: &str) -> String {
         let doc: Value = serde_json::from_str(&self.env.ok(&["inspect", token, "--json"])).unwrap();
-        doc["identifier"]["crumb"]["nonce"].as_str().unwrap().to_owned()
+        doc["nonce"].as_str().unwrap().to_owned()
     }
 
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
