@@ -107,7 +107,7 @@ pub struct Issuer {
     keys: arc_swap::ArcSwap<Keyring>,
     ledger: Option<Arc<dyn Ledger>>,
     clock: Clock,
-    exact: Vec<Vec<u8>>,
+    exact: crate::verify::ExactPredicates,
     only_exact: bool,
 }
 
@@ -125,7 +125,7 @@ impl Issuer {
             keys: arc_swap::ArcSwap::from_pointee(keys),
             ledger: Some(ledger),
             clock: Clock::System,
-            exact: Vec::new(),
+            exact: Default::default(),
             only_exact: false,
         }
     }
@@ -137,7 +137,7 @@ impl Issuer {
             keys: arc_swap::ArcSwap::from_pointee(keys),
             ledger: None,
             clock: Clock::System,
-            exact: Vec::new(),
+            exact: Default::default(),
             only_exact: false,
         }
     }
@@ -150,7 +150,7 @@ impl Issuer {
     /// Caveats satisfied by exact string (libmacaroons' `satisfy_exact`), and whether nothing
     /// else is (`only`: the caveat language off).
     pub fn with_exact(mut self, predicates: Vec<Vec<u8>>, only: bool) -> Self {
-        self.exact = predicates;
+        self.exact = std::sync::Arc::new(predicates.into_iter().collect());
         self.only_exact = only;
         self
     }
@@ -202,7 +202,7 @@ impl Issuer {
     /// The verifier every operation uses, over `keys` (one consistent set, loaded once per
     /// operation: an async one keeps it across its awaits).
     fn verifier_over<'k>(&self, keys: &'k Keyring) -> Verifier<'k> {
-        Verifier::new(keys).with_exact(self.exact.iter().cloned()).only_exact(self.only_exact)
+        Verifier::new(keys).with_exact_set(self.exact.clone()).only_exact(self.only_exact)
     }
 
     fn ledger_or_usage(&self) -> Result<&dyn Ledger, Error> {

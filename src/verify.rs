@@ -132,9 +132,14 @@ impl Rejected {
 /// Checks tokens against a keyring and the caveat predicates it accepts.
 pub struct Verifier<'k> {
     keys: &'k Keyring,
-    exact: Vec<Vec<u8>>,
+    /// A set, so a token's caveats are matched in time linear in their number whatever the
+    /// number of predicates; shared, so an issuer hands it to each operation without a copy.
+    exact: ExactPredicates,
     rules: bool,
 }
+
+/// The exact predicates a verifier accepts ([`Verifier::with_exact`]).
+pub type ExactPredicates = std::sync::Arc<std::collections::HashSet<Vec<u8>>>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Use {
@@ -145,7 +150,7 @@ enum Use {
 
 impl<'k> Verifier<'k> {
     pub fn new(keys: &'k Keyring) -> Self {
-        Verifier { keys, exact: Vec::new(), rules: true }
+        Verifier { keys, exact: ExactPredicates::default(), rules: true }
     }
 
     /// The keys this verifier checks against.
@@ -155,7 +160,13 @@ impl<'k> Verifier<'k> {
 
     /// Caveats equal to one of these strings are satisfied (libmacaroons' satisfy_exact).
     pub fn with_exact(mut self, predicates: impl IntoIterator<Item = impl Into<Vec<u8>>>) -> Self {
-        self.exact.extend(predicates.into_iter().map(Into::into));
+        std::sync::Arc::make_mut(&mut self.exact).extend(predicates.into_iter().map(Into::into));
+        self
+    }
+
+    /// [`Verifier::with_exact`] with a set made once (an issuer's, shared by its operations).
+    pub fn with_exact_set(mut self, predicates: ExactPredicates) -> Self {
+        self.exact = predicates;
         self
     }
 
@@ -222,7 +233,7 @@ impl<'k> Verifier<'k> {
             Some(Ok(c)) => c.kind(),
             _ => "unknown",
         };
-        if self.exact.iter().any(|e| e.as_slice() == predicate) {
+        if self.exact.contains(predicate) {
             return (kind, Ok(SatisfiedBy::Exact));
         }
         let result = match parsed {
