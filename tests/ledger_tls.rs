@@ -271,3 +271,20 @@ fn a_ledger_opened_and_dropped_inside_a_runtime_neither_panics_nor_hangs() {
     ledger.ready().wait().expect("ready");
     drop(ledger);
 }
+
+/// Work started runs to its end though nobody waits for it and the ledger that started it is
+/// dropped at once (a server shutting down under a request): the revocation is on record.
+#[test]
+fn work_under_way_finishes_when_the_ledger_is_dropped() {
+    let Some(url) = fresh_postgres_database() else { return };
+    let nonce = crumb::token::identifier::Nonce([9; 16]);
+    let ledger = ledger::open(&url, OpenOptions::concurrent(1)).expect("open the ledger");
+    drop(ledger.revoke(&nonce, false, "2026-01-01T00:00:00Z"));
+    drop(ledger);
+    let reader = ledger::open(&url, OpenOptions::concurrent(1)).expect("open the ledger");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reader.status(&nonce).wait().unwrap().revoked_at.is_none() {
+        assert!(Instant::now() < deadline, "the revocation under way when the ledger was dropped was lost");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -17,6 +17,13 @@
 //! handshake is retried as any other.
 //!
 //! TLS: libpq's `sslmode` and `sslrootcert` in the URL, over rustls (see the `tls` module).
+//!
+//! How it runs: the async driver (tokio-postgres), its connections in a deadpool-postgres pool
+//! with a statement cache per connection, on a two-thread runtime the ledger owns (`crumb-pg-*`).
+//! Each operation is a task there that fulfils the operation's [`Pending`]: a caller on any
+//! thread or executor only waits, and nothing here ever blocks on or enters the caller's
+//! runtime. Connecting — TCP, TLS, authentication, the session's statement timeout — is bounded
+//! as a whole by the connect timeout, so a server that accepts and says nothing fails in time.
 
 use super::window::{self, RateLimited, Window};
 use super::{
