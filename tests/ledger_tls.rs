@@ -213,3 +213,78 @@ fn sslmode_does_not_apply_over_a_unix_socket_as_in_libpq() {
         assert!(!crumb_uses_tls(&with(&url, &format!("sslmode={mode}"))), "{mode} over a socket");
     }
 }
+
+/// A server that accepts connections and never says a word: no answer to the TLS request, to
+/// the start-up message or to authentication. Each connection is held open until the test
+/// process ends.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(64).flatten().collect();
+        drop(held);
+    });
+    port
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
+    let port = silent_server();
+    // Plain (the start-up and authentication hang), and TLS (the handshake hangs).
+    for mode in ["disable", "require", "prefer"] {
+        let url = format!("postgres://crumb:s3cretpw@127.0.0.1:{port}/db?sslmode={mode}");
+        let started = Instant::now();
+        let err = ledger::open(&url, OpenOptions::concurrent(1)).expect_err("nothing answers");
+        let took = started.elapsed();
+        assert_eq!(err.kind(), LedgerErrorKind::Unavailable, "{err}");
+        assert!(err.to_string().contains("did not complete a connection within 3 s"), "{mode}: {err}");
+        assert!(!err.to_string().contains("s3cretpw"), "{err}");
+        assert!(took < Duration::from_secs(6), "{mode}: failed only after {took:?}");
+    }
+    // The CLI says so too, with exit 3, as soon.
+    let env = Env::new();
+    let url = format!("postgres://crumb:s3cretpw@127.0.0.1:{port}/db");
+    let started = Instant::now();
+    let (code, out, err) = env.run(&["ledger", "init", "--ledger", &url]);
+    let took = started.elapsed();
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("did not complete a connection within 3 s"), "{err}");
+    assert!(!format!("{out}{err}").contains("s3cretpw"), "{err}");
+    assert!(took < Duration::from_secs(8), "the CLI failed only after {took:?}");
+}
+
+/// The ledger is opened, used and dropped inside a runtime's async context, as a server does
+/// at start-up and shut-down: neither blocks nor panics (the ledger's runtime is its own).
+#[test]
+fn a_ledger_opened_and_dropped_inside_a_runtime_neither_panics_nor_hangs() {
+    let Some(url) = fresh_postgres_database() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let ledger = ledger::open(&url, OpenOptions::concurrent(2)).expect("open the ledger");
+        ledger.ready().await.expect("ready");
+        let nonce = crumb::token::identifier::Nonce([7; 16]);
+        assert_eq!(ledger.status(&nonce).await.unwrap(), ledger::Status::default());
+        drop(ledger);
+    });
+    // And from a plain thread, waited on.
+    let ledger = ledger::open(&url, OpenOptions::concurrent(1)).expect("open the ledger");
+    ledger.ready().wait().expect("ready");
+    drop(ledger);
+}
+
+/// Work started runs to its end though nobody waits for it and the ledger that started it is
+/// dropped at once (a server shutting down under a request): the revocation is on record.
+#[test]
+fn work_under_way_finishes_when_the_ledger_is_dropped() {
+    let Some(url) = fresh_postgres_database() else { return };
+    let nonce = crumb::token::identifier::Nonce([9; 16]);
+    let ledger = ledger::open(&url, OpenOptions::concurrent(1)).expect("open the ledger");
+    drop(ledger.revoke(&nonce, false, "2026-01-01T00:00:00Z"));
+    drop(ledger);
+    let reader = ledger::open(&url, OpenOptions::concurrent(1)).expect("open the ledger");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reader.status(&nonce).wait().unwrap().revoked_at.is_none() {
+        assert!(Instant::now() < deadline, "the revocation under way when the ledger was dropped was lost");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -666,9 +666,8 @@ pub fn open(location: &str, options: OpenOptions) -> Result<Arc<dyn Ledger>, Led
     if is_postgres_url(location) {
         #[cfg(feature = "postgres")]
         {
-            // As many workers as the pool has connections: each call holds one for its length.
-            let threads = options.concurrency.clamp(1, 64);
-            return Ok(Arc::new(Threaded::new(PostgresLedger::open(location, options)?, threads)?));
+            // Async on a small runtime of its own, from any caller (see `PostgresLedger::open`).
+            return Ok(Arc::new(PostgresLedger::open(location, options)?));
         }
         #[cfg(not(feature = "postgres"))]
         return Err(LedgerError::new(

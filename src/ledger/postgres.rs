@@ -17,20 +17,35 @@
 //! handshake is retried as any other.
 //!
 //! TLS: libpq's `sslmode` and `sslrootcert` in the URL, over rustls (see the `tls` module).
+//!
+//! How it runs: the async driver (tokio-postgres), its connections in a deadpool-postgres pool
+//! with a statement cache per connection, on a two-thread runtime the ledger owns (`crumb-pg-*`).
+//! Each operation is a task there that fulfils the operation's [`Pending`]: a caller on any
+//! thread or executor only waits, and nothing here ever blocks on or enters the caller's
+//! runtime. Connecting — TCP, TLS, authentication, the session's statement timeout — is bounded
+//! as a whole by the connect timeout, so a server that accepts and says nothing fails in time.
 
 use super::window::{self, RateLimited, Window};
 use super::{
-    BlockingLedger, Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, LedgerError, LedgerErrorKind, Lineage,
-    LiveRevoke, Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo, TopUp,
-    ToppedUp,
+    Commit, CommitOutcome, DelegationRevoke, GaveBack, GiveBack, LedgerError, LedgerErrorKind, Lineage, LiveRevoke,
+    Node, OpenOptions, Reservation, Reserved, Scope, SpendKind, Spent, Status, Ticket, TokenInfo, TopUp, ToppedUp,
 };
+use super::{Completer, Ledger, Pending};
 use crate::backoff::Backoff;
 use crate::limits;
 use crate::token::identifier::Nonce;
-use postgres::error::SqlState;
-use postgres::{Client, Row, Transaction};
-use std::sync::{Condvar, Mutex};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Row, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 mod tls;
 
@@ -95,7 +110,23 @@ const RETRY_FOR: Duration = Duration::from_secs(2);
 
 const STATUS_COLUMNS: &str = "spent_at, spent_request, spent_kind, spent_cost, spent_amounts, revoked_at, spent_by";
 
+/// The ledger: its connections in a pool, worked by a small runtime of its own. Each operation
+/// is a task on that runtime that fulfils the operation's [`Pending`], so callers on any
+/// thread or executor (the server's runtime, the CLI's plain thread) never run its I/O, and
+/// work once started runs to its end whether or not anyone still waits for the answer.
 pub struct PostgresLedger {
+    shared: Arc<Shared>,
+    /// Where the operations run (the runtime itself is stopped from a thread of its own when
+    /// the ledger is dropped: see `Drop`).
+    handle: Handle,
+    runtime: Option<Runtime>,
+    /// A clone rides with every task: when all are gone, no work is under way.
+    working: Option<mpsc::Sender<()>>,
+    idle: Option<mpsc::Receiver<()>>,
+}
+
+/// What every task of the ledger shares: where the database is, and the pool.
+struct Shared {
     location: String,
     tls: tls::TlsSettings,
     pool: Pool,
@@ -103,48 +134,120 @@ pub struct PostgresLedger {
 
 impl std::fmt::Debug for PostgresLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PostgresLedger({})", self.location)
+        write!(f, "PostgresLedger({})", self.shared.location)
     }
 }
 
-/// A pooled connection and the statements prepared on it (a statement given as text costs a
-/// round trip to prepare on every use; a cached one, none).
-struct Conn {
-    client: Client,
-    statements: std::collections::HashMap<&'static str, postgres::Statement>,
+/// How the pool opens a connection: the driver's connect (TCP, TLS, authentication), its
+/// connection task spawned on the ledger's runtime, then the session's statement timeout. The
+/// pool bounds all of it by its create timeout.
+struct Connector {
+    tls: MakeRustlsConnect,
 }
 
-impl Conn {
-    fn prepared(&mut self, sql: &'static str) -> Result<postgres::Statement, postgres::Error> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.prepare(sql)?;
-        self.statements.insert(sql, statement.clone());
-        Ok(statement)
+type ConnectFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>> + Send + 'a>>;
+
+impl deadpool_postgres::Connect for Connector {
+    fn connect(&self, config: &tokio_postgres::Config) -> ConnectFuture<'_> {
+        let (config, tls) = (config.clone(), self.tls.clone());
+        Box::pin(async move {
+            let (client, connection) = config.connect(tls).await?;
+            let task = tokio::spawn(async move {
+                // Its end (a dropped connection) shows on the client as closed: the pool
+                // discards it, and the operation's retry takes a new one.
+                let _ = connection.await;
+            });
+            client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'")).await?;
+            Ok((client, task))
+        })
     }
 }
 
-/// Connections to reuse, and a cap on how many are open at once.
-struct Pool {
-    config: postgres::Config,
-    tls: tokio_postgres_rustls::MakeRustlsConnect,
-    idle: Mutex<Vec<Conn>>,
-    open: Mutex<usize>,
-    freed: Condvar,
-    max: usize,
-}
-
-/// A failure inside a write, before it is classified.
+/// A failure inside an operation, before it is classified.
 enum Failure {
-    Db(postgres::Error),
+    Db(tokio_postgres::Error),
     Corrupt(String),
+    /// Connecting (TCP, TLS and authentication together) took longer than the connect timeout.
+    ConnectTimedOut,
+    /// The pool failed otherwise (closed: the ledger is going away).
+    Pool(String),
 }
 
-impl From<postgres::Error> for Failure {
-    fn from(e: postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
         Failure::Db(e)
     }
+}
+
+impl From<PoolError> for Failure {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => Failure::Db(e),
+            PoolError::Timeout(_) => Failure::ConnectTimedOut,
+            other => Failure::Pool(other.to_string()),
+        }
+    }
+}
+
+/// What an attempt comes to: an answer, or a failure worth another try.
+enum Verdict<T> {
+    Done(Result<T, LedgerError>),
+    Retry(Failure),
+}
+
+/// Pins an attempt's type (its `?` converts into [`Failure`]).
+fn attempt<T, F: Future<Output = Result<T, Failure>>>(f: F) -> F {
+    f
+}
+
+/// Runs `$body` (async code with `$conn`, a pooled connection) until it succeeds, fails in a
+/// way not worth retrying, or [`RETRY_FOR`] has passed. `return` in the body ends the attempt.
+macro_rules! run {
+    ($shared:expr, |$conn:ident| $body:block) => {{
+        let shared: &Shared = $shared;
+        // The pauses' ceiling grows from 20 ms to 250 ms: replicas that conflicted on one row
+        // come back spread out instead of conflicting again.
+        let mut backoff = Backoff::exponential(Duration::from_millis(20), 2, Duration::from_millis(250))
+            .until(Instant::now() + RETRY_FOR);
+        loop {
+            let outcome = attempt(async {
+                #[allow(unused_mut)]
+                let mut $conn = shared.pool.get().await?;
+                $body
+            })
+            .await;
+            match shared.verdict(outcome) {
+                Verdict::Done(answer) => break answer,
+                Verdict::Retry(failure) => {
+                    if !backoff.pause().await {
+                        break Err(shared.classify(failure));
+                    }
+                }
+            }
+        }
+    }};
+}
+
+/// A write transaction around `$body` (async code with `$tx`, the transaction), retried as
+/// [`run!`] retries; `$durable: false` commits without waiting for the WAL flush. `return` in
+/// the body ends it early, and what it returned is committed.
+macro_rules! write_tx {
+    ($shared:expr, $durable:expr, |$tx:ident| $body:block) => {
+        run!($shared, |conn| {
+            let tx = conn.transaction().await?;
+            if !$durable {
+                tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+            }
+            let value = attempt(async {
+                let $tx = &tx;
+                $body
+            })
+            .await?;
+            tx.commit().await?;
+            Ok(value)
+        })
+    };
 }
 
 /// A PostgreSQL URL fit for messages and logs, built from what the driver parsed of it (user,
@@ -162,7 +265,7 @@ pub fn redact(url: &str) -> String {
     }
     // sslmode and sslrootcert are crumb's to read, and the driver refuses some of their values.
     let (driver_url, _) = tls::split_url(url);
-    match driver_url.parse::<postgres::Config>() {
+    match driver_url.parse::<tokio_postgres::Config>() {
         Ok(config) => describe(scheme, &config),
         Err(_) => format!("{scheme}://(not shown: not a URL PostgreSQL's driver reads)"),
     }
@@ -173,8 +276,8 @@ fn scheme(url: &str) -> &str {
 }
 
 /// `scheme://user:***@host:port,…/dbname` from a parsed configuration.
-fn describe(scheme: &str, config: &postgres::Config) -> String {
-    use postgres::config::Host;
+fn describe(scheme: &str, config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
     let mut out = format!("{scheme}://");
     let password = if config.get_password().is_some() { ":***" } else { "" };
     match config.get_user() {
@@ -233,13 +336,14 @@ fn encode_host(name: &str) -> String {
 }
 
 impl PostgresLedger {
-    /// Connects to `url`, applies migrations (unless `read_only`) and checks the schema.
+    /// Connects to `url`, applies migrations (unless `read_only`) and checks the schema. Call
+    /// it from any thread, inside a runtime or not: the work runs on the ledger's own runtime.
     pub fn open(url: &str, options: OpenOptions) -> Result<Self, LedgerError> {
         // Every message and log line names the database by what the driver parsed, never the URL.
         let location = redact(url);
         let (driver_url, tls) =
             tls::settings(url).map_err(|e| LedgerError::new(LedgerErrorKind::Unsupported, &location, e.to_string()))?;
-        let mut config: postgres::Config = driver_url.parse().map_err(|e: postgres::Error| {
+        let mut config: tokio_postgres::Config = driver_url.parse().map_err(|e: tokio_postgres::Error| {
             LedgerError::new(LedgerErrorKind::Unsupported, &location, format!("not a PostgreSQL URL: {e}"))
         })?;
         config.connect_timeout(CONNECT_TIMEOUT).keepalives(true).application_name("crumb");
@@ -247,74 +351,173 @@ impl PostgresLedger {
         // machine, and PostgreSQL offers no TLS there.
         let unix_only = config.get_hostaddrs().is_empty()
             && !config.get_hosts().is_empty()
-            && config.get_hosts().iter().all(|h| !matches!(h, postgres::config::Host::Tcp(_)));
-        config.ssl_mode(if unix_only { postgres::config::SslMode::Disable } else { tls.driver_mode() });
+            && config.get_hosts().iter().all(|h| !matches!(h, tokio_postgres::config::Host::Tcp(_)));
+        config.ssl_mode(if unix_only { tokio_postgres::config::SslMode::Disable } else { tls.driver_mode() });
+        // The whole setup of a connection (TCP, TLS, authentication, the session's settings)
+        // within the connect timeout, per host the URL names (the driver tries them in turn).
+        let setup = CONNECT_TIMEOUT * u32::try_from(config.get_hosts().len().max(1)).unwrap_or(u32::MAX);
         // The roots are read once: a CA file that cannot be used fails the open, not each connection.
         let connector = tls.connector().map_err(|e| LedgerError::unavailable(&location, e.to_string()))?;
-        let pool = Pool {
+        let manager = Manager::from_connect(
             config,
-            tls: connector,
-            idle: Mutex::new(Vec::new()),
-            open: Mutex::new(0),
-            freed: Condvar::new(),
-            max: options.concurrency.clamp(1, 64),
+            Connector { tls: connector },
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.concurrency.clamp(1, 64))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(Some(setup))
+            .build()
+            .map_err(|e| LedgerError::unavailable(&location, format!("cannot set up its connection pool: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            // Only name resolution blocks (the driver resolves host names on the blocking pool).
+            .max_blocking_threads(2)
+            .thread_name_fn(|| {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                format!("crumb-pg-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+            })
+            .enable_all()
+            .build()
+            .map_err(|e| LedgerError::unavailable(&location, format!("cannot start its runtime: {e}")))?;
+        let (working, idle) = mpsc::channel(1);
+        let ledger = PostgresLedger {
+            shared: Arc::new(Shared { location, tls, pool }),
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            working: Some(working),
+            idle: Some(idle),
         };
-        let ledger = PostgresLedger { location, tls, pool };
-        let found = ledger.run(|conn| {
-            let mut tx = conn.client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute("CREATE TABLE IF NOT EXISTS crumb_schema (version BIGINT NOT NULL)")?;
-            let found: Option<i64> = tx.query_opt("SELECT max(version) FROM crumb_schema", &[])?.and_then(|r| r.get(0));
-            let found = found.unwrap_or(0);
-            if !options.read_only && (0..SCHEMA_VERSION).contains(&found) {
-                for step in &MIGRATIONS[found as usize..] {
-                    tx.batch_execute(step)?;
-                }
-                tx.execute("DELETE FROM crumb_schema", &[])?;
-                tx.execute("INSERT INTO crumb_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
-            }
-            tx.commit()?;
-            Ok(found)
-        })?;
+        // Waited for on this thread without entering the runtime (this may be a thread of
+        // another runtime: the server's start-up).
+        let found = ledger
+            .spawn(
+                Pending::channel(&ledger.shared.location),
+                move |s| async move { s.migrate(options.read_only).await },
+            )
+            .wait()?;
+        let location = &ledger.shared.location;
         match found {
-            v if v > SCHEMA_VERSION => Err(LedgerError::schema_too_new(&ledger.location, v, SCHEMA_VERSION)),
-            0 if options.read_only => Err(LedgerError::missing(&ledger.location)),
+            v if v > SCHEMA_VERSION => Err(LedgerError::schema_too_new(location, v, SCHEMA_VERSION)),
+            0 if options.read_only => Err(LedgerError::missing(location)),
             v if v < SCHEMA_VERSION && options.read_only => {
-                Err(LedgerError::schema_too_old(&ledger.location, v, SCHEMA_VERSION))
+                Err(LedgerError::schema_too_old(location, v, SCHEMA_VERSION))
             }
             _ => Ok(ledger),
         }
     }
 
-    /// Runs `f` on a pooled connection, retrying what is worth retrying for [`RETRY_FOR`].
-    fn run<T>(&self, mut f: impl FnMut(&mut Conn) -> Result<T, Failure>) -> Result<T, LedgerError> {
-        // The pauses' ceiling grows from 20 ms to 250 ms: replicas that conflicted on one row
-        // come back spread out instead of conflicting again.
-        let mut backoff = Backoff::exponential(Duration::from_millis(20), 2, Duration::from_millis(250))
-            .until(Instant::now() + RETRY_FOR);
-        loop {
-            let outcome = match self.pool.checkout() {
-                Ok(mut conn) => {
-                    let result = f(&mut conn);
-                    self.pool.checkin(conn);
-                    result
-                }
-                Err(e) => Err(Failure::Db(e)),
-            };
-            match outcome {
-                Ok(value) => return Ok(value),
-                Err(Failure::Corrupt(reason)) => return Err(LedgerError::corrupt(&self.location, reason)),
-                // A certificate refused now is refused on the next try too: said at once.
-                Err(Failure::Db(e)) if matches!(tls::failure(&e, &self.tls), Some((_, false))) => {
-                    return Err(self.classify(e))
-                }
-                Err(Failure::Db(e)) if retryable(&e) && backoff.wait() => {}
-                Err(Failure::Db(e)) => return Err(self.classify(e)),
+    /// Starts `work` on the ledger's runtime; it answers through `ends`' completer, whether or
+    /// not anyone still holds the [`Pending`].
+    fn spawn<T, F>(
+        &self,
+        (done, pending): (Completer<T>, Pending<T>),
+        work: impl FnOnce(Arc<Shared>) -> F,
+    ) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, LedgerError>> + Send + 'static,
+    {
+        let (work, working) = (work(self.shared.clone()), self.working.clone());
+        self.handle.spawn(async move {
+            let _working = working;
+            // Nobody waiting: a hold was undone by the completion (see `reserve`).
+            let _ = done.complete(work.await);
+        });
+        pending
+    }
+
+    fn channel<T>(&self) -> (Completer<T>, Pending<T>) {
+        Pending::channel(&self.shared.location)
+    }
+}
+
+/// How long a dropped ledger lets the work under way finish before its runtime stops (each
+/// operation's retries, connects and statements are bounded well within it).
+const DRAIN: Duration = Duration::from_secs(30);
+
+impl Drop for PostgresLedger {
+    /// The runtime is stopped on a thread of its own, never on the dropping one (which may be a
+    /// thread of another runtime, where stopping one blocks or panics): it first lets the work
+    /// under way finish (a settle whose caller went away still records), then stops.
+    fn drop(&mut self) {
+        let Some(runtime) = self.runtime.take() else { return };
+        drop(self.working.take());
+        let idle = self.idle.take();
+        let (give, take) = std::sync::mpsc::channel::<Runtime>();
+        let stopper = std::thread::Builder::new().name("crumb-pg-stop".into()).spawn(move || {
+            let Ok(runtime) = take.recv() else { return };
+            if let Some(mut idle) = idle {
+                // A new thread, in no runtime: blocking on this one is allowed here.
+                runtime.block_on(async {
+                    let _ = tokio::time::timeout(DRAIN, idle.recv()).await;
+                });
             }
+            runtime.shutdown_background();
+        });
+        match stopper {
+            Ok(_) => {
+                let _ = give.send(runtime);
+            }
+            // No thread to be had: stop at once, which never blocks.
+            Err(_) => runtime.shutdown_background(),
+        }
+    }
+}
+
+impl Shared {
+    /// The migration, under an advisory lock that serializes replicas starting together; the
+    /// schema version found before it.
+    async fn migrate(&self, read_only: bool) -> Result<i64, LedgerError> {
+        run!(self, |conn| {
+            let tx = conn.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+            tx.batch_execute("CREATE TABLE IF NOT EXISTS crumb_schema (version BIGINT NOT NULL)").await?;
+            let found: Option<i64> =
+                tx.query_opt("SELECT max(version) FROM crumb_schema", &[]).await?.and_then(|r| r.get(0));
+            let found = found.unwrap_or(0);
+            if !read_only && (0..SCHEMA_VERSION).contains(&found) {
+                for step in &MIGRATIONS[found as usize..] {
+                    tx.batch_execute(step).await?;
+                }
+                tx.execute("DELETE FROM crumb_schema", &[]).await?;
+                tx.execute("INSERT INTO crumb_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await?;
+            }
+            tx.commit().await?;
+            Ok(found)
+        })
+    }
+
+    /// Whether an attempt's outcome is final, or worth another try.
+    fn verdict<T>(&self, outcome: Result<T, Failure>) -> Verdict<T> {
+        match outcome {
+            Ok(value) => Verdict::Done(Ok(value)),
+            Err(Failure::Corrupt(reason)) => Verdict::Done(Err(LedgerError::corrupt(&self.location, reason))),
+            // A certificate refused now is refused on the next try too: said at once.
+            Err(Failure::Db(e)) if matches!(tls::failure(&e, &self.tls), Some((_, false))) => {
+                Verdict::Done(Err(self.classify(Failure::Db(e))))
+            }
+            Err(Failure::Db(e)) if retryable(&e) => Verdict::Retry(Failure::Db(e)),
+            Err(Failure::ConnectTimedOut) => Verdict::Retry(Failure::ConnectTimedOut),
+            Err(failure) => Verdict::Done(Err(self.classify(failure))),
         }
     }
 
-    fn classify(&self, e: postgres::Error) -> LedgerError {
+    fn classify(&self, failure: Failure) -> LedgerError {
+        let e = match failure {
+            Failure::Db(e) => e,
+            Failure::Corrupt(reason) => return LedgerError::corrupt(&self.location, reason),
+            Failure::ConnectTimedOut => {
+                return LedgerError::unavailable(
+                    &self.location,
+                    format!(
+                        "the database did not complete a connection within {} s (TCP, TLS and authentication)",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                )
+            }
+            Failure::Pool(reason) => return LedgerError::unavailable(&self.location, reason),
+        };
         if let Some((reason, _)) = tls::failure(&e, &self.tls) {
             return LedgerError::unavailable(&self.location, reason).with_source(e);
         }
@@ -339,33 +542,14 @@ impl PostgresLedger {
         LedgerError::new(kind, &self.location, reason).with_source(e)
     }
 
-    /// A write transaction; `durable: false` commits without waiting for the WAL flush.
-    fn write<T>(
-        &self,
-        durable: bool,
-        f: impl Fn(&mut Transaction<'_>) -> Result<T, Failure>,
-    ) -> Result<T, LedgerError> {
-        self.run(|conn| {
-            let mut tx = conn.client.transaction()?;
-            if !durable {
-                tx.batch_execute("SET LOCAL synchronous_commit = off")?;
-            }
-            let value = f(&mut tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-    }
-}
-
-impl PostgresLedger {
     /// Marks the parent spent and records its children in one statement (one implicit
     /// transaction), if `sql`'s condition on the parent holds; else says why not, or `held`
     /// when only a hold stood in the way.
-    fn record(
+    async fn record(
         &self,
         c: &Commit,
         sql: &'static str,
-        condition: &(dyn postgres::types::ToSql + Sync),
+        condition: &(dyn tokio_postgres::types::ToSql + Sync),
         held: CommitOutcome,
         ticket: Option<&Ticket>,
     ) -> Result<CommitOutcome, LedgerError> {
@@ -379,9 +563,9 @@ impl PostgresLedger {
         // Credit above 0 is taken in a transaction of its own, the head's row locked first.
         let claim = c.credit.filter(|claim| claim.owed > 0);
         let check: Option<i64> = c.credit.filter(|claim| claim.owed == 0).map(|_| 0);
-        self.run(|conn| {
-            let statement = conn.prepared(sql)?;
-            let params: [&(dyn postgres::types::ToSql + Sync); 13] = [
+        run!(self, |conn| {
+            let statement = conn.prepare_cached(sql).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
                 &&c.parent.0[..],
                 &c.at,
                 &c.request_id,
@@ -397,40 +581,42 @@ impl PostgresLedger {
                 &check,
             ];
             let written: i64 = match claim {
-                None if c.windows.is_empty() => conn.client.query_one(&statement, &params)?.get(0),
+                None if c.windows.is_empty() => conn.query_one(&statement, &params).await?.get(0),
                 _ => {
-                    let mut tx = conn.client.transaction()?;
+                    let tx = conn.transaction().await?;
                     let taken = match claim {
                         Some(claim) => {
-                            let head = head_of(&mut tx, &c.parent)?;
+                            let head = head_of(&tx, &c.parent).await?;
                             if claim.take > claim.owed {
                                 0
                             } else {
                                 tx.execute(
                                     "UPDATE crumb_tokens SET credit = credit - $3 WHERE nonce = $1 AND credit = $2",
                                     &[&&head.0[..], &to_i64(claim.owed), &to_i64(claim.take)],
-                                )?
+                                )
+                                .await?
                             }
                         }
                         None => 1,
                     };
-                    let written: i64 = if taken == 1 { tx.query_one(&statement, &params)?.get(0) } else { 0 };
+                    let written: i64 = if taken == 1 { tx.query_one(&statement, &params).await?.get(0) } else { 0 };
                     if written > 0 && !c.windows.is_empty() {
                         // The hold counted what was held; the spend counts what it cost. The
                         // children inherit the parent's windows.
                         if let Some(ticket) = ticket {
-                            recount(&mut tx, ticket, Some(c.cost))?;
+                            recount(&tx, ticket, Some(c.cost)).await?;
                         }
-                        let keys = window_keys(&mut tx, &c.parent, &c.windows)?;
+                        let keys = window_keys(&tx, &c.parent, &c.windows).await?;
                         tx.execute(
                             "UPDATE crumb_tokens SET windows = $2 WHERE nonce = ANY($1)",
                             &[&nonces, &window::encode(&c.windows, &keys)],
-                        )?;
+                        )
+                        .await?;
                     }
                     if written > 0 {
-                        tx.commit()?;
+                        tx.commit().await?;
                     } else {
-                        tx.rollback()?;
+                        tx.rollback().await?;
                     }
                     written
                 }
@@ -438,8 +624,8 @@ impl PostgresLedger {
             if written > 0 {
                 return Ok(CommitOutcome::Fresh);
             }
-            let statement = conn.prepared(STATUS_SQL)?;
-            let status = match conn.client.query_opt(&statement, &[&&c.parent.0[..]])? {
+            let statement = conn.prepare_cached(STATUS_SQL).await?;
+            let status = match conn.query_opt(&statement, &[&&c.parent.0[..]]).await? {
                 Some(row) => status_of(&row, 0)?,
                 None => Status::default(),
             };
@@ -449,10 +635,10 @@ impl PostgresLedger {
                 (None, None) => {
                     let owed = match c.credit {
                         Some(_) => {
-                            let mut tx = conn.client.transaction()?;
-                            let head = head_of(&mut tx, &c.parent)?;
-                            let owed = credit_of(&mut tx, &head)?;
-                            tx.commit()?;
+                            let tx = conn.transaction().await?;
+                            let head = head_of(&tx, &c.parent).await?;
+                            let owed = credit_of(&tx, &head).await?;
+                            tx.commit().await?;
                             Some(owed)
                         }
                         None => None,
@@ -470,20 +656,22 @@ impl PostgresLedger {
 }
 
 /// The keys of the windows `nonce` carries (`windows`, from the presented token).
-fn window_keys(tx: &mut Transaction<'_>, nonce: &Nonce, windows: &[Window]) -> Result<Vec<[u8; 32]>, Failure> {
+async fn window_keys(tx: &Transaction<'_>, nonce: &Nonce, windows: &[Window]) -> Result<Vec<[u8; 32]>, Failure> {
     if windows.is_empty() {
         return Ok(Vec::new());
     }
-    let inherited: Option<String> =
-        tx.query_opt("SELECT windows FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]])?.and_then(|r| r.get(0));
+    let inherited: Option<String> = tx
+        .query_opt("SELECT windows FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]])
+        .await?
+        .and_then(|r| r.get(0));
     Ok(window::keys(nonce, inherited.as_deref(), windows))
 }
 
 /// Counts `amount` against each of `parent`'s windows for `ticket`, or says which is full
 /// (then nothing is counted). Each window's row is locked (in key order, so two spends never
 /// wait on each other's), and what has left it dropped first.
-fn count(
-    tx: &mut Transaction<'_>,
+async fn count(
+    tx: &Transaction<'_>,
     parent: &Nonce,
     windows: &[Window],
     amount: u64,
@@ -493,7 +681,7 @@ fn count(
     if windows.is_empty() || amount == 0 {
         return Ok(None);
     }
-    let keys = window_keys(tx, parent, windows)?;
+    let keys = window_keys(tx, parent, windows).await?;
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_by_key(|&i| keys[i]);
     let mut state = Vec::with_capacity(keys.len());
@@ -503,33 +691,38 @@ fn count(
         tx.execute(
             "INSERT INTO crumb_windows (key, total, last_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING",
             &[&&key[..], &i64::MIN],
-        )?;
-        let row = tx.query_one("SELECT total, last_at FROM crumb_windows WHERE key = $1 FOR UPDATE", &[&&key[..]])?;
+        )
+        .await?;
+        let row =
+            tx.query_one("SELECT total, last_at FROM crumb_windows WHERE key = $1 FOR UPDATE", &[&&key[..]]).await?;
         let (total, last_at): (i64, i64) = (row.get(0), row.get(1));
         let left: i64 = tx
             .query_one(
                 "WITH gone AS (DELETE FROM crumb_window_spends WHERE key = $1 AND at <= $2 RETURNING amount)
                  SELECT COALESCE(SUM(amount), 0)::bigint FROM gone",
                 &[&&key[..], &cutoff],
-            )?
+            )
+            .await?
             .get(0);
         let used = (total - left).max(0) as u64;
-        let mut scan_failed = None;
-        let oldest = || -> Vec<(i64, u64)> {
-            match tx.query(
-                "SELECT at, amount FROM crumb_window_spends WHERE key = $1 AND at > $2 ORDER BY at LIMIT $3",
-                &[&&key[..], &cutoff, &window::retry_scan()],
-            ) {
-                Ok(rows) => rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1) as u64)).collect(),
-                Err(e) => {
-                    scan_failed = Some(e);
-                    Vec::new()
-                }
-            }
-        };
-        let refused = window::judge(w, used, amount, now, last_at, oldest);
-        if let Some(e) = scan_failed {
-            return Err(e.into());
+        // The oldest spends are read only when the window refuses (to say when it will have
+        // room): judged once without them, and again with them if it asked.
+        let mut asked = false;
+        let mut refused = window::judge(w, used, amount, now, last_at, || {
+            asked = true;
+            Vec::new()
+        });
+        if asked {
+            let oldest: Vec<(i64, u64)> = tx
+                .query(
+                    "SELECT at, amount FROM crumb_window_spends WHERE key = $1 AND at > $2 ORDER BY at LIMIT $3",
+                    &[&&key[..], &cutoff, &window::retry_scan()],
+                )
+                .await?
+                .iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1) as u64))
+                .collect();
+            refused = window::judge(w, used, amount, now, last_at, || oldest);
         }
         if let Some(refused) = refused {
             return Ok(Some(refused));
@@ -541,62 +734,73 @@ fn count(
         tx.execute(
             "UPDATE crumb_windows SET total = $2, last_at = $3 WHERE key = $1",
             &[&&key[..], &to_i64(used + amount), &at],
-        )?;
+        )
+        .await?;
         tx.execute(
             "INSERT INTO crumb_window_spends (key, at, amount, ticket) VALUES ($1, $2, $3, $4)",
             &[&&key[..], &at, &to_i64(amount), &&ticket.id()[..]],
-        )?;
+        )
+        .await?;
     }
     Ok(None)
 }
 
 /// What `ticket`'s hold counts in its windows becomes `amount` (`None`: nothing, released).
-fn recount(tx: &mut Transaction<'_>, ticket: &Ticket, amount: Option<u64>) -> Result<(), Failure> {
+async fn recount(tx: &Transaction<'_>, ticket: &Ticket, amount: Option<u64>) -> Result<(), Failure> {
     let mut held: Vec<(Vec<u8>, i64)> = tx
-        .query("SELECT key, amount FROM crumb_window_spends WHERE ticket = $1", &[&&ticket.id()[..]])?
+        .query("SELECT key, amount FROM crumb_window_spends WHERE ticket = $1", &[&&ticket.id()[..]])
+        .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     held.sort();
     for (key, was) in held {
         let now = amount.map_or(0, to_i64);
-        tx.execute(
-            "UPDATE crumb_windows SET total = GREATEST(total - $2 + $3, 0) WHERE key = $1",
-            &[&key, &was, &now],
-        )?;
+        tx.execute("UPDATE crumb_windows SET total = GREATEST(total - $2 + $3, 0) WHERE key = $1", &[&key, &was, &now])
+            .await?;
     }
     match amount {
-        None => tx.execute("DELETE FROM crumb_window_spends WHERE ticket = $1", &[&&ticket.id()[..]])?,
-        Some(n) => tx.execute(
-            "UPDATE crumb_window_spends SET amount = $2 WHERE ticket = $1",
-            &[&&ticket.id()[..], &to_i64(n)],
-        )?,
+        None => tx.execute("DELETE FROM crumb_window_spends WHERE ticket = $1", &[&&ticket.id()[..]]).await?,
+        Some(n) => {
+            tx.execute("UPDATE crumb_window_spends SET amount = $2 WHERE ticket = $1", &[&&ticket.id()[..], &to_i64(n)])
+                .await?
+        }
     };
     Ok(())
 }
 
+/// Whether `nonce` is revoked.
+async fn is_revoked(tx: &Transaction<'_>, nonce: &Nonce) -> Result<bool, Failure> {
+    Ok(tx
+        .query_opt("SELECT revoked_at FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]])
+        .await?
+        .and_then(|r| r.get::<_, Option<String>>(0))
+        .is_some())
+}
+
 /// The head of the lineage `nonce` belongs to (itself when it heads its own).
-fn head_of(tx: &mut Transaction<'_>, nonce: &Nonce) -> Result<Nonce, Failure> {
+async fn head_of(tx: &Transaction<'_>, nonce: &Nonce) -> Result<Nonce, Failure> {
     let head: Option<Vec<u8>> =
-        tx.query_opt("SELECT head FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]])?.and_then(|r| r.get(0));
+        tx.query_opt("SELECT head FROM crumb_tokens WHERE nonce = $1", &[&&nonce.0[..]]).await?.and_then(|r| r.get(0));
     head.map_or(Ok(*nonce), |h| nonce_of(&h))
 }
 
 /// The returned credit owed to the lineage `head` heads.
-fn credit_of(tx: &mut Transaction<'_>, head: &Nonce) -> Result<u64, Failure> {
+async fn credit_of(tx: &Transaction<'_>, head: &Nonce) -> Result<u64, Failure> {
     let credit: Option<i64> =
-        tx.query_opt("SELECT credit FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?.map(|r| r.get(0));
+        tx.query_opt("SELECT credit FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]]).await?.map(|r| r.get(0));
     Ok(credit.unwrap_or(0) as u64)
 }
 
 /// Adds `amount` to the credit owed to the lineage `head` heads (locking its row).
-fn deposit(tx: &mut Transaction<'_>, head: &Nonce, amount: u64) -> Result<(), Failure> {
+async fn deposit(tx: &Transaction<'_>, head: &Nonce, amount: u64) -> Result<(), Failure> {
     if amount > 0 {
         tx.execute(
             "INSERT INTO crumb_tokens (nonce, credit) VALUES ($1, $2)
              ON CONFLICT (nonce) DO UPDATE SET credit = crumb_tokens.credit + excluded.credit",
             &[&&head.0[..], &to_i64(amount)],
-        )?;
+        )
+        .await?;
     }
     Ok(())
 }
@@ -654,7 +858,7 @@ const SETTLE_SQL: &str = concat!(
 );
 
 /// Whether a failure may pass if tried again: a conflict, or a connection that went away.
-fn retryable(e: &postgres::Error) -> bool {
+fn retryable(e: &tokio_postgres::Error) -> bool {
     match e.code() {
         Some(c) => {
             *c == SqlState::T_R_SERIALIZATION_FAILURE
@@ -664,50 +868,6 @@ fn retryable(e: &postgres::Error) -> bool {
                 || *c == SqlState::CANNOT_CONNECT_NOW
         }
         None => true,
-    }
-}
-
-impl Pool {
-    fn checkout(&self) -> Result<Conn, postgres::Error> {
-        loop {
-            if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-                if !conn.client.is_closed() {
-                    return Ok(conn);
-                }
-                self.forget();
-                continue;
-            }
-            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-            if *open < self.max {
-                *open += 1;
-                drop(open);
-                return self.connect().inspect_err(|_| self.forget());
-            }
-            // At the cap: wait for a connection to come back (bounded by the caller's retries).
-            let (guard, _) = self.freed.wait_timeout(open, CONNECT_TIMEOUT).unwrap_or_else(|p| p.into_inner());
-            drop(guard);
-        }
-    }
-
-    fn connect(&self) -> Result<Conn, postgres::Error> {
-        let mut client = self.config.connect(self.tls.clone())?;
-        client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"))?;
-        Ok(Conn { client, statements: Default::default() })
-    }
-
-    fn checkin(&self, conn: Conn) {
-        if conn.client.is_closed() {
-            self.forget();
-        } else {
-            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-            self.freed.notify_one();
-        }
-    }
-
-    fn forget(&self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        *open = open.saturating_sub(1);
-        self.freed.notify_one();
     }
 }
 
@@ -749,15 +909,17 @@ struct Locked {
 }
 
 /// The parent's row, locked for this transaction (created empty if the ledger never saw it).
-fn lock_row(tx: &mut Transaction<'_>, nonce: &Nonce) -> Result<Locked, Failure> {
-    tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&nonce.0[..]])?;
-    let row = tx.query_one(
-        &format!(
-            "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, reserved_lapse FROM crumb_tokens
+async fn lock_row(tx: &Transaction<'_>, nonce: &Nonce) -> Result<Locked, Failure> {
+    tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&nonce.0[..]]).await?;
+    let row = tx
+        .query_one(
+            &format!(
+                "SELECT {STATUS_COLUMNS}, reserved_ticket, reserved_until, reserved_lapse FROM crumb_tokens
              WHERE nonce = $1 FOR UPDATE"
-        ),
-        &[&&nonce.0[..]],
-    )?;
+            ),
+            &[&&nonce.0[..]],
+        )
+        .await?;
     Ok(Locked { status: status_of(&row, 0)?, held_by: row.get(7), until: row.get(8), lapse: row.get(9) })
 }
 
@@ -765,9 +927,9 @@ fn to_i64(n: u64) -> i64 {
     n as i64
 }
 
-fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Result<Reserved, Failure> {
+async fn reserve_in(tx: &Transaction<'_>, r: &Reservation, ticket: Ticket) -> Result<Reserved, Failure> {
     let parent = r.parent();
-    let Locked { status, held_by, until, lapse } = lock_row(tx, &parent)?;
+    let Locked { status, held_by, until, lapse } = lock_row(tx, &parent).await?;
     if let Some(at) = status.revoked_at {
         return Ok(Reserved::Revoked(at));
     }
@@ -782,24 +944,25 @@ fn reserve_in(tx: &mut Transaction<'_>, r: &Reservation, ticket: Ticket) -> Resu
     if held_by.is_some() && until.is_some_and(|u| u > r.now()) {
         return Ok(Reserved::InFlight);
     }
-    if let Some(spent) = lapse_in(tx, &parent, held_by.as_deref(), lapse.as_deref())? {
+    if let Some(spent) = lapse_in(tx, &parent, held_by.as_deref(), lapse.as_deref()).await? {
         return Ok(Reserved::Spent(spent));
     }
-    if let Some(refused) = count(tx, &parent, r.windows(), r.amount(), r.now(), &ticket)? {
+    if let Some(refused) = count(tx, &parent, r.windows(), r.amount(), r.now(), &ticket).await? {
         return Ok(Reserved::RateLimited(refused));
     }
     tx.execute(
         "UPDATE crumb_tokens SET reserved_ticket = $2, reserved_until = $3, reserved_lapse = $4 WHERE nonce = $1",
         &[&&parent.0[..], &&ticket.id()[..], &r.until(), &r.lapse().map(super::encode_lapse)],
-    )?;
+    )
+    .await?;
     Ok(Reserved::Held(ticket))
 }
 
 /// A hold on `parent` (locked) that lapsed unsettled with its request forwarded (its gateway
 /// died): recorded now, in this transaction, as the settle at the price held that it carries,
 /// so the request is neither free nor lost. Returns what the token was spent by then.
-fn lapse_in(
-    tx: &mut Transaction<'_>,
+async fn lapse_in(
+    tx: &Transaction<'_>,
     parent: &Nonce,
     held_by: Option<&[u8]>,
     lapse: Option<&str>,
@@ -833,65 +996,63 @@ fn lapse_in(
                 &changes,
                 &check,
             ],
-        )?
+        )
+        .await?
         .get(0);
     if written == 0 {
         return Ok(None);
     }
     if !c.windows.is_empty() {
-        recount(tx, &ticket, Some(c.cost))?;
-        let keys = window_keys(tx, &c.parent, &c.windows)?;
+        recount(tx, &ticket, Some(c.cost)).await?;
+        let keys = window_keys(tx, &c.parent, &c.windows).await?;
         tx.execute(
             "UPDATE crumb_tokens SET windows = $2 WHERE nonce = ANY($1)",
             &[&nonces, &window::encode(&c.windows, &keys)],
-        )?;
+        )
+        .await?;
     }
-    let row = tx.query_one(STATUS_SQL, &[&&parent.0[..]])?;
+    let row = tx.query_one(STATUS_SQL, &[&&parent.0[..]]).await?;
     Ok(status_of(&row, 0)?.spent)
 }
 
-impl BlockingLedger for PostgresLedger {
-    fn location(&self) -> &str {
-        &self.location
-    }
-
-    fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
-        self.run(|conn| {
-            let statement = conn.prepared(STATUS_SQL)?;
-            let row = conn.client.query_opt(&statement, &[&&nonce.0[..]])?;
+impl Shared {
+    async fn status(&self, nonce: &Nonce) -> Result<Status, LedgerError> {
+        run!(self, |conn| {
+            let statement = conn.prepare_cached(STATUS_SQL).await?;
+            let row = conn.query_opt(&statement, &[&&nonce.0[..]]).await?;
             row.map_or(Ok(Status::default()), |r| status_of(&r, 0))
         })
     }
 
-    fn reserve(&self, r: &Reservation) -> Result<Reserved, LedgerError> {
+    async fn reserve(&self, r: &Reservation) -> Result<Reserved, LedgerError> {
         let ticket = Ticket::issue(r.parent())?;
-        self.write(false, |tx| reserve_in(tx, r, ticket))
+        write_tx!(self, false, |tx| { reserve_in(tx, r, ticket).await })
     }
 
-    fn settle(&self, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, LedgerError> {
+    async fn settle(&self, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, LedgerError> {
         if c.parent != ticket.parent() {
             return Ok(CommitOutcome::ReservationLost);
         }
-        self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost, Some(ticket))
+        self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost, Some(ticket)).await
     }
 
     /// The hold and the record in one statement: one round trip and one durable commit. A
     /// token with spend-rate windows is held first (the windows counted under their rows'
     /// locks), then settled; a settle that fails gives the hold back.
-    fn commit(&self, r: &Reservation, c: &Commit) -> Result<CommitOutcome, LedgerError> {
+    async fn commit(&self, r: &Reservation, c: &Commit) -> Result<CommitOutcome, LedgerError> {
         if r.windows().is_empty() {
             // Held by another, or by a hold that lapsed with its request forwarded: the
             // reserve below tells the two apart (and records the lapsed one).
-            match self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight, None)? {
+            match self.record(c, COMMIT_SQL, &r.now(), CommitOutcome::InFlight, None).await? {
                 CommitOutcome::InFlight => {}
                 outcome => return Ok(outcome),
             }
         }
-        match self.reserve(r)? {
-            Reserved::Held(ticket) => match self.settle(&ticket, c) {
+        match self.reserve(r).await? {
+            Reserved::Held(ticket) => match self.settle(&ticket, c).await {
                 Ok(CommitOutcome::Fresh) => Ok(CommitOutcome::Fresh),
                 other => {
-                    let _ = self.release(&ticket);
+                    let _ = self.release(&ticket).await;
                     other
                 }
             },
@@ -902,27 +1063,31 @@ impl BlockingLedger for PostgresLedger {
         }
     }
 
-    fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
-        self.write(false, |tx| {
-            let released = tx.execute(
-                "UPDATE crumb_tokens SET reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
+    async fn release(&self, ticket: &Ticket) -> Result<(), LedgerError> {
+        write_tx!(self, false, |tx| {
+            let released = tx
+                .execute(
+                    "UPDATE crumb_tokens SET reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
                  WHERE nonce = $1 AND reserved_ticket = $2",
-                &[&&ticket.parent().0[..], &&ticket.id()[..]],
-            )?;
+                    &[&&ticket.parent().0[..], &&ticket.id()[..]],
+                )
+                .await?;
             if released > 0 {
-                recount(tx, ticket, None)?;
+                recount(tx, ticket, None).await?;
             }
             Ok(())
         })
     }
 
-    fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
-        self.write(true, |tx| {
+    async fn top_up(&self, t: &TopUp) -> Result<ToppedUp, LedgerError> {
+        write_tx!(self, true, |tx| {
             // One top-up per request id at a time, across replicas: the id's row is the lock.
-            let before = tx.query_opt(
-                "SELECT nonce, amount, head FROM crumb_top_ups WHERE request_id = $1 FOR UPDATE",
-                &[&t.request_id],
-            )?;
+            let before = tx
+                .query_opt(
+                    "SELECT nonce, amount, head FROM crumb_top_ups WHERE request_id = $1 FOR UPDATE",
+                    &[&t.request_id],
+                )
+                .await?;
             if let Some(r) = before {
                 let (nonce, amount, head): (Vec<u8>, i64, Vec<u8>) = (r.get(0), r.get(1), r.get(2));
                 return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
@@ -931,46 +1096,47 @@ impl BlockingLedger for PostgresLedger {
                     ToppedUp::RequestIdReused
                 });
             }
-            let revoked = |tx: &mut Transaction<'_>, n: &Nonce| -> Result<bool, Failure> {
-                Ok(tx
-                    .query_opt("SELECT revoked_at FROM crumb_tokens WHERE nonce = $1", &[&&n.0[..]])?
-                    .and_then(|r| r.get::<_, Option<String>>(0))
-                    .is_some())
-            };
-            if revoked(tx, &t.nonce)? {
+            if is_revoked(tx, &t.nonce).await? {
                 return Ok(ToppedUp::Revoked);
             }
-            let mut head = head_of(tx, &t.nonce)?;
+            let mut head = head_of(tx, &t.nonce).await?;
             for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
                 let next: Option<Vec<u8>> = tx
-                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?
+                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])
+                    .await?
                     .and_then(|r| r.get(0));
                 match next {
                     Some(next) => head = nonce_of(&next)?,
                     None => break,
                 }
             }
-            if revoked(tx, &head)? {
+            if is_revoked(tx, &head).await? {
                 return Ok(ToppedUp::Revoked);
             }
             // The head's row locked (created if the ledger never saw the token), then its credit.
-            tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&head.0[..]])?;
-            let owed: i64 =
-                tx.query_one("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])?.get(0);
+            tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&head.0[..]])
+                .await?;
+            let owed: i64 = tx
+                .query_one("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])
+                .await?
+                .get(0);
             let owed = owed as u64;
             let Some(total) = owed.checked_add(t.amount).filter(|&n| n <= limits::MAX_AMOUNT) else {
                 return Ok(ToppedUp::TooMuch { owed });
             };
-            let inserted = tx.execute(
-                "INSERT INTO crumb_top_ups (request_id, nonce, amount, head, at) VALUES ($1, $2, $3, $4, $5)
+            let inserted = tx
+                .execute(
+                    "INSERT INTO crumb_top_ups (request_id, nonce, amount, head, at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (request_id) DO NOTHING",
-                &[&t.request_id, &&t.nonce.0[..], &to_i64(t.amount), &&head.0[..], &t.at],
-            )?;
+                    &[&t.request_id, &&t.nonce.0[..], &to_i64(t.amount), &&head.0[..], &t.at],
+                )
+                .await?;
             if inserted == 0 {
                 // Another replica wrote this request id meanwhile (the insert waited for it):
                 // answer from its row, adding nothing.
-                let r =
-                    tx.query_one("SELECT nonce, amount FROM crumb_top_ups WHERE request_id = $1", &[&t.request_id])?;
+                let r = tx
+                    .query_one("SELECT nonce, amount FROM crumb_top_ups WHERE request_id = $1", &[&t.request_id])
+                    .await?;
                 let (nonce, amount): (Vec<u8>, i64) = (r.get(0), r.get(1));
                 return Ok(if nonce == t.nonce.0 && amount as u64 == t.amount {
                     ToppedUp::Replayed { head }
@@ -985,21 +1151,23 @@ impl BlockingLedger for PostgresLedger {
                                       ELSE topped_up + $2 END
                  WHERE nonce = $1",
                 &[&&head.0[..], &to_i64(t.amount)],
-            )?;
+            )
+            .await?;
             Ok(ToppedUp::Fresh { head, owed: total })
         })
     }
 
-    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
-        self.write(false, |tx| {
-            let keys = window_keys(tx, nonce, windows)?;
+    async fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError> {
+        write_tx!(self, false, |tx| {
+            let keys = window_keys(tx, nonce, windows).await?;
             let mut used = Vec::with_capacity(keys.len());
             for (w, key) in windows.iter().zip(&keys) {
                 let sum: i64 = tx
                     .query_one(
                         "SELECT COALESCE(SUM(amount), 0)::bigint FROM crumb_window_spends WHERE key = $1 AND at > $2",
                         &[&&key[..], &window::cutoff(now, w.secs)],
-                    )?
+                    )
+                    .await?
                     .get(0);
                 used.push(sum.max(0) as u64);
             }
@@ -1007,24 +1175,24 @@ impl BlockingLedger for PostgresLedger {
         })
     }
 
-    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {
-        self.write(true, |tx| {
-            tx.execute(
-                "INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING",
-                &[&&nonce.0[..]],
-            )?;
+    async fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, LedgerError> {
+        write_tx!(self, true, |tx| {
+            tx.execute("INSERT INTO crumb_tokens (nonce) VALUES ($1) ON CONFLICT (nonce) DO NOTHING", &[&&nonce.0[..]])
+                .await?;
             let mut revoked = Vec::new();
             let mut level: Vec<Vec<u8>> = vec![nonce.0.to_vec()];
             while !level.is_empty() {
                 // Lock this level (revoking what is live), then read the next: a spend of a
                 // node here either committed before the lock (its children are read below) or
                 // waits for it and then finds the node revoked.
-                let rows = tx.query(
-                    "SELECT nonce FROM crumb_tokens WHERE nonce = ANY($1) AND revoked_at IS NULL FOR UPDATE",
-                    &[&level],
-                )?;
+                let rows = tx
+                    .query(
+                        "SELECT nonce FROM crumb_tokens WHERE nonce = ANY($1) AND revoked_at IS NULL FOR UPDATE",
+                        &[&level],
+                    )
+                    .await?;
                 let live: Vec<Vec<u8>> = rows.iter().map(|r| r.get(0)).collect();
-                tx.execute("UPDATE crumb_tokens SET revoked_at = $2 WHERE nonce = ANY($1)", &[&live, &at])?;
+                tx.execute("UPDATE crumb_tokens SET revoked_at = $2 WHERE nonce = ANY($1)", &[&live, &at]).await?;
                 for n in &live {
                     revoked.push(nonce_of(n)?);
                 }
@@ -1032,7 +1200,8 @@ impl BlockingLedger for PostgresLedger {
                     break;
                 }
                 level = tx
-                    .query("SELECT nonce FROM crumb_tokens WHERE parent = ANY($1)", &[&level])?
+                    .query("SELECT nonce FROM crumb_tokens WHERE parent = ANY($1)", &[&level])
+                    .await?
                     .iter()
                     .map(|r| r.get::<_, Vec<u8>>(0))
                     .collect();
@@ -1041,34 +1210,35 @@ impl BlockingLedger for PostgresLedger {
         })
     }
 
-    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError> {
-        self.write(true, |tx| {
-            let status = lock_row(tx, nonce)?.status;
+    async fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError> {
+        write_tx!(self, true, |tx| {
+            let status = lock_row(tx, nonce).await?.status;
             Ok(match (status.revoked_at, status.spent) {
                 (Some(_), _) => LiveRevoke::AlreadyRevoked,
                 (None, Some(_)) => LiveRevoke::Consumed,
                 (None, None) => {
-                    tx.execute("UPDATE crumb_tokens SET revoked_at = $2 WHERE nonce = $1", &[&&nonce.0[..], &at])?;
+                    tx.execute("UPDATE crumb_tokens SET revoked_at = $2 WHERE nonce = $1", &[&&nonce.0[..], &at])
+                        .await?;
                     LiveRevoke::Revoked
                 }
             })
         })
     }
 
-    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
-        self.run(|conn| {
-            let mut tx = conn
-                .client
+    async fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError> {
+        run!(self, |conn| {
+            let tx = conn
                 .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
                 .read_only(true)
-                .start()?;
+                .start()
+                .await?;
             let mut root = *nonce;
             let mut root_not_reached = scope == Scope::WholeTree;
             if scope == Scope::WholeTree {
-                let up = tx.prepare("SELECT parent FROM crumb_tokens WHERE nonce = $1")?;
+                let up = tx.prepare("SELECT parent FROM crumb_tokens WHERE nonce = $1").await?;
                 for _ in 0..=limits::MAX_LINEAGE_ANCESTORS {
-                    let parent: Option<Vec<u8>> = tx.query_opt(&up, &[&&root.0[..]])?.and_then(|r| r.get(0));
+                    let parent: Option<Vec<u8>> = tx.query_opt(&up, &[&&root.0[..]]).await?.and_then(|r| r.get(0));
                     match parent {
                         Some(p) => root = nonce_of(&p)?,
                         None => {
@@ -1095,8 +1265,8 @@ impl BlockingLedger for PostgresLedger {
                      ORDER BY tree.depth"
                 ),
                 &[&&root.0[..], &limit, &except.as_deref()],
-            )?;
-            tx.commit()?;
+            ).await?;
+            tx.commit().await?;
             let truncated = rows.len() > max_nodes;
             let nodes = rows
                 .iter()
@@ -1119,21 +1289,23 @@ impl BlockingLedger for PostgresLedger {
         })
     }
 
-    fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError> {
-        self.run(|conn| {
-            let mut tx = conn
-                .client
+    async fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError> {
+        run!(self, |conn| {
+            let tx = conn
                 .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
                 .read_only(true)
-                .start()?;
-            let row = tx.query_opt(
-                &format!(
-                    "SELECT {STATUS_COLUMNS}, parent, balance, reserved_until, revocable, is_change, head
+                .start()
+                .await?;
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {STATUS_COLUMNS}, parent, balance, reserved_until, revocable, is_change, head
                      FROM crumb_tokens WHERE nonce = $1"
-                ),
-                &[&&nonce.0[..]],
-            )?;
+                    ),
+                    &[&&nonce.0[..]],
+                )
+                .await?;
             let mut info = TokenInfo { head: Some(*nonce), ..TokenInfo::default() };
             if let Some(r) = row {
                 info.known = true;
@@ -1147,33 +1319,41 @@ impl BlockingLedger for PostgresLedger {
                     info.head = Some(nonce_of(head)?);
                 }
             }
-            info.credit_owed = credit_of(&mut tx, &info.head.unwrap_or(*nonce))?;
+            info.credit_owed = credit_of(&tx, &info.head.unwrap_or(*nonce)).await?;
             let topped: Option<i64> = tx
                 .query_opt(
                     "SELECT topped_up FROM crumb_tokens WHERE nonce = $1",
                     &[&&info.head.unwrap_or(*nonce).0[..]],
-                )?
+                )
+                .await?
                 .map(|r| r.get(0));
             info.topped_up = topped.unwrap_or(0) as u64;
-            tx.commit()?;
+            tx.commit().await?;
             Ok(info)
         })
     }
 
-    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError> {
-        self.write(true, |tx| {
-            let standing = lock_row(tx, holder)?.status;
+    async fn revoke_delegation(
+        &self,
+        holder: &Nonce,
+        child: &Nonce,
+        at: &str,
+    ) -> Result<DelegationRevoke, LedgerError> {
+        write_tx!(self, true, |tx| {
+            let standing = lock_row(tx, holder).await?.status;
             if standing.revoked_at.is_some() || standing.spent.is_some() {
                 return Ok(DelegationRevoke::HolderNotLive { revoked: standing.revoked_at.is_some() });
             }
-            let holder_head = head_of(tx, holder)?;
-            let row = tx.query_opt(
-                "SELECT parent, revocable, is_change FROM crumb_tokens WHERE nonce = $1 FOR UPDATE",
-                &[&&child.0[..]],
-            )?;
+            let holder_head = head_of(tx, holder).await?;
+            let row = tx
+                .query_opt(
+                    "SELECT parent, revocable, is_change FROM crumb_tokens WHERE nonce = $1 FOR UPDATE",
+                    &[&&child.0[..]],
+                )
+                .await?;
             let Some(row) = row else { return Ok(DelegationRevoke::NotYours) };
             let Some(parent) = row.get::<_, Option<Vec<u8>>>(0) else { return Ok(DelegationRevoke::NotYours) };
-            if head_of(tx, &nonce_of(&parent)?)? != holder_head {
+            if head_of(tx, &nonce_of(&parent)?).await? != holder_head {
                 return Ok(DelegationRevoke::NotYours);
             }
             if row.get::<_, bool>(2) || !row.get::<_, bool>(1) {
@@ -1185,12 +1365,14 @@ impl BlockingLedger for PostgresLedger {
             let (mut returned, mut revoked) = (0u64, Vec::new());
             let mut level: Vec<Vec<u8>> = vec![child.0.to_vec()];
             while !level.is_empty() {
-                let rows = tx.query(
-                    "SELECT nonce, balance, spent_at IS NULL AND revoked_at IS NULL, revoked_at IS NULL, credit,
+                let rows = tx
+                    .query(
+                        "SELECT nonce, balance, spent_at IS NULL AND revoked_at IS NULL, revoked_at IS NULL, credit,
                          CASE WHEN reserved_ticket IS NOT NULL THEN reserved_lapse END
                      FROM crumb_tokens WHERE nonce = ANY($1) FOR UPDATE",
-                    &[&level],
-                )?;
+                        &[&level],
+                    )
+                    .await?;
                 let mut fresh: Vec<Vec<u8>> = Vec::new();
                 for r in &rows {
                     if r.get::<_, bool>(2) {
@@ -1212,7 +1394,8 @@ impl BlockingLedger for PostgresLedger {
                     "UPDATE crumb_tokens SET revoked_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoked_at END,
                          credit = 0 WHERE nonce = ANY($1)",
                     &[&level, &at],
-                )?;
+                )
+                .await?;
                 for n in &fresh {
                     revoked.push(nonce_of(n)?);
                 }
@@ -1222,19 +1405,20 @@ impl BlockingLedger for PostgresLedger {
                     .query(
                         "SELECT nonce FROM crumb_tokens WHERE parent = ANY($1) AND (is_change OR revocable)",
                         &[&level],
-                    )?
+                    )
+                    .await?
                     .iter()
                     .map(|r| r.get::<_, Vec<u8>>(0))
                     .collect();
             }
-            deposit(tx, &holder_head, returned)?;
+            deposit(tx, &holder_head, returned).await?;
             Ok(DelegationRevoke::Revoked { revoked, returned })
         })
     }
 
-    fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
-        self.write(true, |tx| {
-            let Locked { status, held_by, until, lapse } = lock_row(tx, &g.parent)?;
+    async fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError> {
+        write_tx!(self, true, |tx| {
+            let Locked { status, held_by, until, lapse } = lock_row(tx, &g.parent).await?;
             // A give-back recorded before is answered as such, even if its tree was revoked
             // since: its retry must learn that it happened.
             if let Some(spent) = status.spent {
@@ -1246,23 +1430,25 @@ impl BlockingLedger for PostgresLedger {
             if held_by.is_some() && until.is_some_and(|u| u > g.now) {
                 return Ok(GaveBack::InFlight);
             }
-            if let Some(spent) = lapse_in(tx, &g.parent, held_by.as_deref(), lapse.as_deref())? {
+            if let Some(spent) = lapse_in(tx, &g.parent, held_by.as_deref(), lapse.as_deref()).await? {
                 return Ok(GaveBack::AlreadySpent(spent));
             }
-            let head = head_of(tx, &g.parent)?;
+            let head = head_of(tx, &g.parent).await?;
             let split_from: Option<Vec<u8>> = tx
-                .query_opt("SELECT parent FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])?
+                .query_opt("SELECT parent FROM crumb_tokens WHERE nonce = $1", &[&&head.0[..]])
+                .await?
                 .and_then(|r| r.get(0));
             let balance: Option<i64> =
-                tx.query_one("SELECT balance FROM crumb_tokens WHERE nonce = $1", &[&&g.parent.0[..]])?.get(0);
+                tx.query_one("SELECT balance FROM crumb_tokens WHERE nonce = $1", &[&&g.parent.0[..]]).await?.get(0);
             let (Some(split_from), Some(balance)) = (split_from, balance) else { return Ok(GaveBack::NotDelegated) };
             let balance = balance as u64;
-            let target = head_of(tx, &nonce_of(&split_from)?)?;
+            let target = head_of(tx, &nonce_of(&split_from)?).await?;
             let own: i64 = tx
-                .query_opt("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])?
+                .query_opt("SELECT credit FROM crumb_tokens WHERE nonce = $1 FOR UPDATE", &[&&head.0[..]])
+                .await?
                 .map_or(0, |r| r.get(0));
             let returned = balance.saturating_add(own as u64);
-            tx.execute("UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1", &[&&head.0[..]])?;
+            tx.execute("UPDATE crumb_tokens SET credit = 0 WHERE nonce = $1", &[&&head.0[..]]).await?;
             tx.execute(
                 "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
                      spent_amounts = '', spent_by = $6, reserved_ticket = NULL, reserved_until = NULL,
@@ -1276,23 +1462,100 @@ impl BlockingLedger for PostgresLedger {
                     &to_i64(returned),
                     &&g.presented[..],
                 ],
-            )?;
+            )
+            .await?;
             // This lineage is finished: credit that comes back to it later (a delegate of its
             // own giving back) goes on to where it gave back.
-            tx.execute("UPDATE crumb_tokens SET gave_to = $2 WHERE nonce = $1", &[&&head.0[..], &&target.0[..]])?;
+            tx.execute("UPDATE crumb_tokens SET gave_to = $2 WHERE nonce = $1", &[&&head.0[..], &&target.0[..]])
+                .await?;
             let mut receiver = target;
             for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
                 let next: Option<Vec<u8>> = tx
-                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&receiver.0[..]])?
+                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&receiver.0[..]])
+                    .await?
                     .and_then(|r| r.get(0));
                 match next {
                     Some(next) => receiver = nonce_of(&next)?,
                     None => break,
                 }
             }
-            deposit(tx, &receiver, returned)?;
+            deposit(tx, &receiver, returned).await?;
             Ok(GaveBack::Fresh { returned })
         })
+    }
+}
+
+impl Ledger for PostgresLedger {
+    fn location(&self) -> &str {
+        &self.shared.location
+    }
+    fn status(&self, nonce: &Nonce) -> Pending<Status> {
+        let nonce = *nonce;
+        self.spawn(self.channel(), move |s| async move { s.status(&nonce).await })
+    }
+    /// A release of a hold no token has: a write transaction that changes nothing.
+    fn ready(&self) -> Pending<()> {
+        self.spawn(self.channel(), |s| async move { s.release(&Ticket::issue(Nonce([0; 16]))?).await })
+    }
+    fn reserve(&self, reservation: &Reservation) -> Pending<Reserved> {
+        let reservation = reservation.clone();
+        // A hold nobody took would keep the token until it lapses: give it back now, on the
+        // runtime (the undo may run on the caller's thread, as its `Pending` is dropped).
+        let (shared, handle, working) = (self.shared.clone(), self.handle.clone(), self.working.clone());
+        let undo = move |answer| {
+            if let Reserved::Held(ticket) = answer {
+                handle.spawn(async move {
+                    let _working = working;
+                    let _ = shared.release(&ticket).await;
+                });
+            }
+        };
+        let ends = Pending::channel_undoing(&self.shared.location, undo);
+        self.spawn(ends, move |s| async move { s.reserve(&reservation).await })
+    }
+    fn settle(&self, ticket: &Ticket, commit: &Commit) -> Pending<CommitOutcome> {
+        let (ticket, commit) = (*ticket, commit.clone());
+        self.spawn(self.channel(), move |s| async move { s.settle(&ticket, &commit).await })
+    }
+    fn release(&self, ticket: &Ticket) -> Pending<()> {
+        let ticket = *ticket;
+        self.spawn(self.channel(), move |s| async move { s.release(&ticket).await })
+    }
+    fn commit(&self, reservation: &Reservation, commit: &Commit) -> Pending<CommitOutcome> {
+        let (reservation, commit) = (reservation.clone(), commit.clone());
+        self.spawn(self.channel(), move |s| async move { s.commit(&reservation, &commit).await })
+    }
+    fn revoke(&self, nonce: &Nonce, cascade: bool, at: &str) -> Pending<Vec<Nonce>> {
+        let (nonce, at) = (*nonce, at.to_owned());
+        self.spawn(self.channel(), move |s| async move { s.revoke(&nonce, cascade, &at).await })
+    }
+    fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Pending<LiveRevoke> {
+        let (nonce, at) = (*nonce, at.to_owned());
+        self.spawn(self.channel(), move |s| async move { s.revoke_if_live(&nonce, &at).await })
+    }
+    fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Pending<Lineage> {
+        let nonce = *nonce;
+        self.spawn(self.channel(), move |s| async move { s.lineage(&nonce, max_nodes, scope).await })
+    }
+    fn info(&self, nonce: &Nonce) -> Pending<TokenInfo> {
+        let nonce = *nonce;
+        self.spawn(self.channel(), move |s| async move { s.info(&nonce).await })
+    }
+    fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke> {
+        let (holder, child, at) = (*holder, *child, at.to_owned());
+        self.spawn(self.channel(), move |s| async move { s.revoke_delegation(&holder, &child, &at).await })
+    }
+    fn give_back(&self, g: &GiveBack) -> Pending<GaveBack> {
+        let g = g.clone();
+        self.spawn(self.channel(), move |s| async move { s.give_back(&g).await })
+    }
+    fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Pending<Vec<u64>> {
+        let (nonce, windows) = (*nonce, windows.to_vec());
+        self.spawn(self.channel(), move |s| async move { s.window_use(&nonce, &windows, now).await })
+    }
+    fn top_up(&self, t: &TopUp) -> Pending<ToppedUp> {
+        let t = t.clone();
+        self.spawn(self.channel(), move |s| async move { s.top_up(&t).await })
     }
 }
 
@@ -1321,7 +1584,7 @@ mod tests {
             let password = format!("Zq{c}9s{c}{c}Wd");
             // Percent-encoded, as URL syntax requires: shown exactly as the driver parsed it.
             let url = format!("postgres://crumb:{}@db.internal:6432/ledger", percent_encoded(&password));
-            let config: postgres::Config = url.parse().unwrap();
+            let config: tokio_postgres::Config = url.parse().unwrap();
             assert_eq!(config.get_password(), Some(password.as_bytes()), "the driver reads {url}");
             assert_eq!(redact(&url), "postgres://crumb:***@db.internal:6432/ledger", "{url}");
             // Written raw (as a generated password often is): never shown, whatever the

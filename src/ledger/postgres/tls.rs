@@ -64,11 +64,11 @@ impl SslMode {
     }
 
     /// What the driver is told: whether a server without TLS is refused.
-    fn driver(self) -> postgres::config::SslMode {
+    fn driver(self) -> tokio_postgres::config::SslMode {
         match self {
-            SslMode::Disable => postgres::config::SslMode::Disable,
-            SslMode::Prefer => postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => postgres::config::SslMode::Require,
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         }
     }
 }
@@ -220,7 +220,7 @@ impl TlsSettings {
         }
     }
 
-    pub fn driver_mode(&self) -> postgres::config::SslMode {
+    pub fn driver_mode(&self) -> tokio_postgres::config::SslMode {
         self.effective_mode().driver()
     }
 
@@ -377,7 +377,7 @@ impl ServerCertVerifier for ChainOnly {
 /// Why a connection failed in TLS, in plain words, and whether trying again could help; `None`
 /// for any other failure. The driver has no public kind for TLS failures: its fixed message is
 /// the one handle on them (pinned by the tests against a real server).
-pub fn failure(e: &postgres::Error, settings: &TlsSettings) -> Option<(String, bool)> {
+pub fn failure(e: &tokio_postgres::Error, settings: &TlsSettings) -> Option<(String, bool)> {
     use std::error::Error as _;
     if e.to_string() != "error performing TLS handshake" {
         return None;
@@ -457,7 +457,7 @@ mod tests {
                 .unwrap();
         assert_eq!(driver, "postgres://u:p%3Fw@h:5/db?application_name=x&connect_timeout=3");
         assert_eq!(tls.roots, Roots::File(PathBuf::from("/etc/ca dir/ca.pem")));
-        assert_eq!(tls.driver_mode(), postgres::config::SslMode::Require);
+        assert_eq!(tls.driver_mode(), tokio_postgres::config::SslMode::Require);
         // A raw `?` in the password is the driver's user information, not the query.
         let (driver, tls) = settings("postgres://u:p?sslmode=disable@h/db?sslmode=verify-ca").unwrap();
         assert_eq!(driver, "postgres://u:p?sslmode=disable@h/db");
