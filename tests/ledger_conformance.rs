@@ -25,6 +25,10 @@ macro_rules! conformance {
             use crumb::ledger::conformance as suite;
             $( #[test] fn $test() { suite::$test(&super::Backend::sqlite_grouped()) } )*
         }
+        mod threaded {
+            use crumb::ledger::conformance as suite;
+            $( #[test] fn $test() { suite::$test(&super::Backend::threaded()) } )*
+        }
         mod postgres {
             use crumb::ledger::conformance as suite;
             $( #[test] fn $test() { if let Some(b) = super::Backend::postgres() { suite::$test(&b) } } )*

@@ -22,9 +22,9 @@
 //!
 //! The port has one signature per operation: each answers with a [`Pending`], a completion the
 //! backend fulfils however it runs ([`pending`] says why, and the rule for a caller that goes
-//! away). SQLite answers reads at once and queues writes on its group-commit writer; a backend
-//! with a blocking driver (PostgreSQL) implements [`BlockingLedger`] and runs on threads of its
-//! own ([`Threaded`]). The server awaits; the CLI waits ([`Wait`]). [`open`] picks the backend from the location: a path is SQLite, `postgres://` PostgreSQL.
+//! away). SQLite answers reads at once and queues writes on its group-commit writer; PostgreSQL
+//! runs each operation as a task on a small runtime of its own; a backend whose driver blocks
+//! implements [`BlockingLedger`] and runs on threads of its own ([`Threaded`]). The server awaits; the CLI waits ([`Wait`]). [`open`] picks the backend from the location: a path is SQLite, `postgres://` PostgreSQL.
 
 /// The conformance suite every backend must pass (for backends in other crates too).
 #[cfg(feature = "test-support")]

@@ -1,4 +1,4 @@
-//! A backend whose driver blocks (PostgreSQL's client, a future Redis one) runs as a
+//! A backend whose driver blocks (a synchronous Redis or database client) runs as a
 //! [`Ledger`] on threads of its own: it implements [`BlockingLedger`], the port's operations as
 //! plain calls, and [`Threaded`] runs each call on one of its worker threads and fulfils the
 //! call's [`Pending`]. Async callers then never block a runtime thread on a network round trip,
@@ -23,11 +23,17 @@ pub trait BlockingLedger: Send + Sync + std::fmt::Debug {
     fn settle(&self, ticket: &Ticket, commit: &Commit) -> Result<CommitOutcome, LedgerError>;
     fn release(&self, ticket: &Ticket) -> Result<(), LedgerError>;
     /// By default a reserve then a settle (two transactions); a backend may do both in one.
+    /// A settle that wrote nothing (credit owed changed, a failure) gives the hold back: the
+    /// caller asks again.
     fn commit(&self, reservation: &Reservation, commit: &Commit) -> Result<CommitOutcome, LedgerError> {
         match self.reserve(reservation)? {
-            Reserved::Held(ticket) => self.settle(&ticket, commit).inspect_err(|_| {
-                let _ = self.release(&ticket);
-            }),
+            Reserved::Held(ticket) => {
+                let settled = self.settle(&ticket, commit);
+                if !matches!(settled, Ok(CommitOutcome::Fresh)) {
+                    let _ = self.release(&ticket);
+                }
+                settled
+            }
             Reserved::Spent(spent) => Ok(CommitOutcome::AlreadySpent(spent)),
             Reserved::Revoked(at) => Ok(CommitOutcome::Revoked(at)),
             Reserved::InFlight => Ok(CommitOutcome::InFlight),
