@@ -233,7 +233,7 @@ impl<'k> Verifier<'k> {
             Some(Ok(c)) => c.kind(),
             _ => "unknown",
         };
-        if self.exact.contains(predicate) {
+        if !self.exact.is_empty() && self.exact.contains(predicate) {
             return (kind, Ok(SatisfiedBy::Exact));
         }
         let result = match parsed {
