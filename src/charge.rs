@@ -148,7 +148,7 @@ pub async fn hold(
         }
         Err(Unheld::Refused(e)) => Err(e),
         // A consumed token is refused as such, before whatever else is wrong with it.
-        Err(Unheld::Rejected(nonce, e, expired)) => {
+        Err(Unheld::Rejected(nonce, e, expired, signed)) => {
             // A token that failed by nothing but time is still answered its own settled
             // request (a lost answer must not lose the change because the token expired since).
             if let Some(token) = expired {
@@ -159,6 +159,10 @@ pub async fn hold(
                 if let Some(spent) = status.spent {
                     return answer_again(verifier, &token, nonce, request_id, spent).map(Held::Answered);
                 }
+            }
+            if !signed {
+                // A forgery learns nothing of the ledger.
+                return Err(e);
             }
             Err(spend::standing_first(ledger, &nonce).await.unwrap_or(e))
         }
@@ -176,10 +180,10 @@ pub struct PreparedHold {
 pub(crate) enum Unheld {
     /// Refused whatever the ledger holds.
     Refused(Error),
-    /// The token did not verify: refused, unless the ledger says it was consumed (which is
-    /// the answer then). The token comes along when it failed by nothing but time: its own
-    /// settled request is still answered.
-    Rejected(Nonce, Error, Option<Box<Macaroon>>),
+    /// The token did not verify: refused, unless its signature holds (the last field) and the
+    /// ledger says it was consumed (which is the answer then). The token comes along when it
+    /// failed by nothing but time: its own settled request is still answered.
+    Rejected(Nonce, Error, Option<Box<Macaroon>>, bool),
 }
 
 /// Everything a hold does before the ledger: bounds and verification. No ledger read or write.
@@ -199,7 +203,7 @@ pub(crate) fn prepare_hold(
     let verified = verifier.verify(token, discharges, ctx).map_err(|rejected| {
         let denial = Error::Denied(rejected.denial().clone());
         let expired = rejected.report.only_expired.then(|| Box::new(rejected.token.clone()));
-        Unheld::Rejected(id.nonce, denial, expired)
+        Unheld::Rejected(id.nonce, denial, expired, rejected.report.signature_valid)
     })?;
     let Some(balance) = verified.balance() else {
         return Err(Unheld::Refused(spend::denied(

@@ -477,7 +477,16 @@ async fn consume(
                     return replay(entry, &rejected.token, nonce, request_id, kind, Asked::Amounts(requested), spent);
                 }
             }
-            Err(Error::Denied(rejected.denial().clone()))
+            let denial = Error::Denied(rejected.denial().clone());
+            // A consumed token is refused as such before whatever else is wrong with it (a cost
+            // above its balance, a caveat this request fails) — once its signature holds: a
+            // forgery learns nothing of the ledger.
+            match rejected.token.token_id() {
+                Some(id) if rejected.report.signature_valid => {
+                    Err(standing_first(ledger, &id.nonce).await.unwrap_or(denial))
+                }
+                _ => Err(denial),
+            }
         }
     }
 }

@@ -97,10 +97,35 @@ fn attack_3b_a_replay_is_answered_only_when_the_token_failed_by_time_alone() {
     let token = s.mint(&["--balance", "10", "-c", "action = pay"]);
     let body = json!({ "token": token, "cost": 1, "request_id": "r", "action": "pay" });
     assert_eq!(s.post("/v1/spend", &body).0, 200);
-    // The same token and request id, but a request its caveats refuse: no successor.
+    // The same token and request id, but a request its caveats refuse: no successor (and the
+    // token is refused as spent first, as /v1/verify says of it).
     let (code, doc) = s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": "r", "action": "steal" }));
-    assert_eq!(code, 403, "{doc}");
+    assert_eq!((code, doc["code"].as_str()), (409, Some("spent")), "{doc}");
     assert!(doc.get("token").is_none());
+}
+
+#[test]
+fn attack_3c_a_consumed_token_is_refused_as_spent_first_and_a_forgery_learns_nothing() {
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "10"]);
+    assert_eq!(s.post("/v1/spend", &json!({ "token": token, "cost": 1, "request_id": "a" })).0, 200);
+    // Spent: refused as such, whatever else is wrong with the request (a cost above its balance).
+    for body in [
+        json!({ "token": token, "cost": 50, "request_id": "b" }),
+        json!({ "token": token, "amounts": [60], "request_id": "c" }),
+    ] {
+        let route = if body.get("amounts").is_some() { "/v1/split" } else { "/v1/spend" };
+        let (code, doc) = s.post(route, &body);
+        assert_eq!((code, doc["code"].as_str()), (409, Some("spent")), "{route}: {doc}");
+    }
+    // A forgery of it (the same identifier, another signature) learns nothing of the ledger.
+    let mut forged = wire::decode(&token).unwrap();
+    forged.signature[0] ^= 1;
+    let forged = wire::encode(&forged, Format::V2).unwrap();
+    for cost in [1, 50] {
+        let (_, doc) = s.post("/v1/spend", &json!({ "token": forged, "cost": cost, "request_id": "d" }));
+        assert_eq!(doc["code"].as_str(), Some("bad-signature"), "{doc}");
+    }
 }
 
 #[test]

@@ -37,6 +37,13 @@ fn a_paid_request_is_forwarded_once_and_answered_with_its_successor() {
     let again = send("POST", &url, Some(&token), &[], "hello");
     assert_eq!((again.status, again.json()["code"].as_str()), (409, Some("spent")), "{again:?}");
     assert_eq!(upstream.count(), 1);
+    // A forgery of it (the same identifier, another signature) learns nothing of the ledger.
+    let mut forged = crumb::token::wire::decode(&token).unwrap();
+    forged.signature[0] ^= 1;
+    let forged = crumb::token::wire::encode(&forged, crumb::Format::V2).unwrap();
+    let refused = send("POST", &url, Some(&forged), &[], "hello");
+    assert_eq!(refused.json()["code"].as_str(), Some("bad-signature"), "{refused:?}");
+    assert_eq!(upstream.count(), 1);
 
     // The successor pays for the next one, priced by method: GET costs 2.
     let next = send("GET", &url, Some(paid.successor()), &[], "");
