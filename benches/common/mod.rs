@@ -5,7 +5,7 @@
 
 use crumb::keyring::KeyEntry;
 use crumb::{Context, Keyring, Macaroon, RootKey};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 pub const KINDS: &[&str] = &[
@@ -60,7 +60,7 @@ pub fn context() -> Context {
 /// The baseline: key derivation, the identifier, one HMAC per caveat, nothing else.
 pub fn bare_chain(root: &[u8], predicates: &[Vec<u8>]) -> [u8; 32] {
     let hmac = |key: &[u8], msg: &[u8]| -> [u8; 32] {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
         m.update(msg);
         m.finalize().into_bytes().into()
     };

@@ -3,9 +3,8 @@
 
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
-use sha2::digest::generic_array::GenericArray;
-use sha2::digest::typenum::U64;
-use sha2::{compress256, Digest, Sha256};
+use sha2::block_api::compress256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -21,17 +20,15 @@ pub const VID_LEN: usize = VID_NONCE_LEN + 16 + 32;
 /// SHA-256's initial state.
 const IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
-type Block = GenericArray<u8, U64>;
-
 /// SHA-256 of one 64-byte block followed by `msg`, straight on the compression function: the
 /// chain's HMACs have short keys and short messages, and skipping the generic buffering of a
 /// streaming hasher is most of what makes a link cheap.
 fn sha256_after_block(first: &[u8; 64], msg: &[u8], wipe_msg: bool) -> [u8; 32] {
     let mut state = IV;
-    compress256(&mut state, std::slice::from_ref(Block::from_slice(first)));
+    compress256(&mut state, std::slice::from_ref(first));
     let mut chunks = msg.chunks_exact(64);
     for chunk in &mut chunks {
-        compress256(&mut state, std::slice::from_ref(Block::from_slice(chunk)));
+        compress256(&mut state, std::slice::from_ref::<[u8; 64]>(chunk.try_into().expect("chunks_exact(64)")));
     }
     let rest = chunks.remainder();
     let bit_len = ((64 + msg.len()) as u64) * 8;
@@ -41,7 +38,7 @@ fn sha256_after_block(first: &[u8; 64], msg: &[u8], wipe_msg: bool) -> [u8; 32] 
     let tail_len = if rest.len() < 56 { 64 } else { 128 };
     tail[tail_len - 8..tail_len].copy_from_slice(&bit_len.to_be_bytes());
     for block in tail[..tail_len].chunks_exact(64) {
-        compress256(&mut state, std::slice::from_ref(Block::from_slice(block)));
+        compress256(&mut state, std::slice::from_ref::<[u8; 64]>(block.try_into().expect("chunks_exact(64)")));
     }
     if wipe_msg {
         tail[..rest.len()].zeroize();
@@ -190,10 +187,10 @@ mod tests {
 
     #[test]
     fn hmac_agrees_with_the_hmac_crate_at_every_length() {
-        use hmac::{Hmac, Mac};
+        use hmac::{Hmac, KeyInit, Mac};
         for len in 0..200 {
             let msg: Vec<u8> = (0..len as u8).collect();
-            let mut reference = <Hmac<Sha256> as Mac>::new_from_slice(&[9u8; 32]).unwrap();
+            let mut reference = <Hmac<Sha256> as KeyInit>::new_from_slice(&[9u8; 32]).unwrap();
             reference.update(&msg);
             assert_eq!(hmac(&[9u8; 32], &msg), <[u8; 32]>::from(reference.finalize().into_bytes()), "{len}");
         }
