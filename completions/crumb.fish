@@ -124,7 +124,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand verify" -l cost -d 'What thi
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand verify" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l server -d 'Ask a remote `crumb serve` instead of checking locally (no key needed)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l only-exact -d 'Satisfy nothing but the --exact strings (libmacaroons\' verifier semantics)'
 complete -c crumb -n "__fish_crumb_using_subcommand verify" -l offline -d 'Check signature and caveats only, without a ledger: a spent or revoked token passes'
@@ -162,7 +162,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand spend" -l key-format -d 'How
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand spend" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l action -d 'The action requested (checked by `action` caveats)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand spend" -l resource -d 'The resource requested (checked by `resource` caveats)' -r
@@ -191,7 +191,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand split" -l key-format -d 'How
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand split" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l request-id -d 'Idempotency key: the same id retried returns the same result' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l at -d 'Check as of this time (RFC 3339) instead of now' -r
 complete -c crumb -n "__fish_crumb_using_subcommand split" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
@@ -222,7 +222,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l key-format -d 'Ho
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l server -d 'Ask a remote `crumb serve` instead of writing a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l credential-file -d 'With --server: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand revoke" -l cascade -d 'Also revoke every successor and child descended from it through spend and split'
@@ -237,7 +237,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l key-format -d 
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l exact -d 'A caveat satisfied by exact string match (libmacaroons\' satisfy_exact); repeatable' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l discharge -d 'A discharge macaroon bound to the token (`crumb bind`); repeatable. On the command line other local users can read it: prefer --discharge-file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand give-back" -l discharge-file -d 'Read discharges from FILE, one per line (`-`: standard input); repeatable' -r -F
@@ -250,7 +250,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand give-back" -s V -l version -
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l nonce -d 'The token\'s nonce (32 hex digits; `crumb inspect` shows it)' -r
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l amount -d 'The credit to add' -r
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l request-id -d 'Names this top-up: retrying it adds nothing again' -r
-complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -l json -d 'Print the answer as JSON: {"nonce", "head", "amount", "request_id", "replayed", "owed"}'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand top-up" -s V -l version -d 'Print version'
@@ -261,14 +261,14 @@ complete -c crumb -n "__fish_crumb_using_subcommand status" -l key-format -d 'Ho
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand status" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand status" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l server -d 'Ask a remote `crumb serve` (or a proxy\'s URL/.well-known/crumb) instead of a local key and ledger' -r
 complete -c crumb -n "__fish_crumb_using_subcommand status" -l json -d 'Print the status as JSON (the fields of `GET /v1/status`)'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand status" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l token-file -d 'Read the token from FILE (`-`: standard input)' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l nonce -d 'The token\'s nonce (32 hex digits)' -r
-complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l server -d 'Ask a remote `crumb serve` instead of reading a ledger file' -r
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l credential-file -d 'With --server and --nonce: an operator credential (`crumb mint --operator`) in FILE' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand lineage" -l format -d 'How to draw the tree: text, json, or dot (Graphviz: `| dot -Tsvg > tree.svg`)' -r -f -a "text\t''
@@ -281,7 +281,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create the ledger, or upgrade its schema, and say where it is'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -l json -d 'Print {"ledger", "schema_version", "created"} as JSON'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crumb -n "__fish_crumb_using_subcommand ledger; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
@@ -293,7 +293,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l key-format -d 'Ho
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l server -d 'Also check that a crumb server answers GET URL/healthz' -r
 complete -c crumb -n "__fish_crumb_using_subcommand doctor" -l only -d 'Run only these checks (repeatable): a container\'s HEALTHCHECK runs `--only server`, a readiness probe `--only ledger`' -r -f -a "data-directory\t''
 key\t''
@@ -310,7 +310,7 @@ complete -c crumb -n "__fish_crumb_using_subcommand serve" -l key-format -d 'How
 raw\t''
 base64\t''"
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l keyring -d 'A keyring of several keys (rotation) [env: CRUMB_KEYRING]' -r -F
-complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
+complete -c crumb -n "__fish_crumb_using_subcommand serve" -l ledger -d 'The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default: the configuration file\'s `ledger`, else ledger.sqlite3 in the data directory]' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l audit-log -d 'Append one JSON line per decision to this file' -r -F
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l trust-proxy -d 'Believe X-Forwarded-For from peers in these networks (your proxies), e.g. `10.0.0.0/8,127.0.0.1`: the client is the rightmost hop that is not one of them' -r
 complete -c crumb -n "__fish_crumb_using_subcommand serve" -l timeout -d 'Per-request timeout (reading the body, the work, the answer): `10`, `10s`, `1m`' -r

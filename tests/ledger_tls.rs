@@ -180,7 +180,7 @@ fn require_refuses_a_server_without_tls_and_never_falls_back() {
     let key = env.key("root.key");
     let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
     let url = format!("postgres://crumb:s3cretpw@127.0.0.1:{port}/db?sslmode=require");
-    let (code, out, err) = env.run(&["spend", &token, "--key-file", &key, "--ledger", &url, "--cost", "1"]);
+    let (code, out, err) = env.run_with_ledger(&url, &["spend", &token, "--key-file", &key, "--cost", "1"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("does not offer TLS"), "{err}");
     assert!(!format!("{out}{err}").contains("s3cretpw"), "{err}");
@@ -245,7 +245,7 @@ fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
     let env = Env::new();
     let url = format!("postgres://crumb:s3cretpw@127.0.0.1:{port}/db");
     let started = Instant::now();
-    let (code, out, err) = env.run(&["ledger", "init", "--ledger", &url]);
+    let (code, out, err) = env.run_with_ledger(&url, &["ledger", "init"]);
     let took = started.elapsed();
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("did not complete a connection within 3 s"), "{err}");

@@ -47,7 +47,8 @@ fn crumb_serve_never_prints_the_password_of_a_ledger_it_cannot_reach() {
             scope.spawn(move || {
                 let out = env
                     .crumb()
-                    .args(["serve", "--listen", "127.0.0.1:0", "--key-file", key, "--ledger", url])
+                    .env("CRUMB_LEDGER", url)
+                    .args(["serve", "--listen", "127.0.0.1:0", "--key-file", key])
                     .output()
                     .unwrap();
                 let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -72,7 +73,8 @@ fn crumb_serve_names_its_postgres_ledger_at_start_up_without_the_password() {
     let key = env.key("root.key");
     let mut child = env
         .process()
-        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", &url])
+        .args(["serve", "--listen", "127.0.0.1:0", "--key-file", &key])
+        .env("CRUMB_LEDGER", &url)
         .env("CRUMB_LOG", "crumb=info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -90,4 +92,32 @@ fn crumb_serve_names_its_postgres_ledger_at_start_up_without_the_password() {
     stderr.read_to_string(&mut log).unwrap();
     assert!(log.contains(&format!("{scheme}://{user}:***@")), "the start-up line names the ledger: {log}");
     assert_hidden(&log, password);
+}
+
+/// A password on the command line is readable by every user of the machine (ps, /proc):
+/// `--ledger` refuses a URL that carries one, before connecting or creating anything, and says
+/// where it goes instead. The same URL from `CRUMB_LEDGER` is taken.
+#[test]
+fn a_ledger_password_on_the_command_line_is_refused() {
+    let env = Env::new();
+    let key = env.key("root.key");
+    let token = env.ok(&["mint", "--key-file", &key, "--balance", "5"]);
+    for url in
+        ["postgres://crumb:hunter2pw@127.0.0.1:1/db", "postgresql://127.0.0.1:1/db?user=crumb&password=hunter2pw"]
+    {
+        for args in [
+            vec!["spend", &token, "--key-file", &key, "--cost", "1", "--ledger", url],
+            vec!["ledger", "init", "--ledger", url],
+            vec!["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", url],
+        ] {
+            let (code, out, err) = env.run(&args);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            assert!(err.contains("CRUMB_LEDGER"), "{err}");
+            assert!(!format!("{out}{err}").contains("hunter2pw"), "{err}");
+        }
+    }
+    // From the environment it is taken (and fails only for the server that is not there).
+    let (code, _, err) = env.run_with_ledger("postgres://crumb:hunter2pw@127.0.0.1:1/db", &["ledger", "init"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!err.contains("hunter2pw"), "{err}");
 }

@@ -274,7 +274,7 @@ fn a_mistyped_ledger_url_is_refused_not_made_a_file() {
         "postgres:/crumb:SECRETpw@127.0.0.1:1/db",
         "host=127.0.0.1 password=SECRETpw dbname=db",
     ] {
-        let (code, out, err) = env.run(&["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--ledger", ledger]);
+        let (code, out, err) = env.run_with_ledger(ledger, &["serve", "--listen", "127.0.0.1:0", "--key-file", &key]);
         assert_ne!(code, 0, "{ledger}: {out}");
         assert!(!err.contains("SECRET") && !out.contains("SECRET"), "{err}");
         assert!(err.contains("postgres://"), "{err}");

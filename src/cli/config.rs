@@ -171,7 +171,7 @@ pub fn names_a_credential(name: &str) -> bool {
 
 /// Whether a ledger location carries a password inline (a URL's `user:password@`, or a
 /// `password=` parameter).
-fn inline_password(location: &str) -> bool {
+pub(super) fn inline_password(location: &str) -> bool {
     let Some((_, rest)) = location.split_once("://") else {
         return location.contains("password=");
     };

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct LedgerArgs {
-    /// The ledger: a SQLite file, or postgres://USER@HOST/DB [env: CRUMB_LEDGER] [default:
+    /// The ledger: a SQLite file, or postgres://USER@HOST/DB (a password goes in
+    /// CRUMB_LEDGER or the configuration file, never here) [env: CRUMB_LEDGER] [default:
     /// the configuration file's `ledger`, else ledger.sqlite3 in the data directory].
     #[arg(long, value_name = "PATH|URL")]
     pub ledger: Option<String>,
@@ -26,6 +27,15 @@ impl LedgerArgs {
 
     fn given_location(&self) -> Result<String> {
         if let Some(p) = &self.ledger {
+            // Every user of the machine reads a process's arguments (ps, /proc): a secret
+            // there is a secret shared.
+            if super::config::inline_password(p) {
+                return Err(super::exit::bad_input(
+                    "--ledger: the URL has a password inline, and a command's arguments are visible to every user \
+                     of this machine; set CRUMB_LEDGER instead, or `ledger = \"env:NAME\"` / `ledger = \"file:PATH\"` \
+                     in the configuration file",
+                ));
+            }
             return Ok(p.clone());
         }
         if let Some(p) = std::env::var("CRUMB_LEDGER").ok().filter(|p| !p.is_empty()) {

@@ -74,6 +74,17 @@ impl Env {
         )
     }
 
+    /// Runs crumb with `args` and the ledger `url` in `CRUMB_LEDGER` (where a URL with a
+    /// password goes: `--ledger` refuses one); returns (exit code, stdout, stderr).
+    pub fn run_with_ledger(&self, url: &str, args: &[&str]) -> (i32, String, String) {
+        let out = self.crumb().env("CRUMB_LEDGER", url).args(args).output().expect("run crumb");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// A fresh key file `name`; returns its path as a string.
     pub fn key(&self, name: &str) -> String {
         let path = self.path(name);
