@@ -408,8 +408,8 @@ fn status_and_give_back_work_locally_too() {
 }
 
 /// A delegation revoked while its token is held by a request at the upstream: the price held
-/// is kept back (the upstream may have served it, and its settle, refused once the token is
-/// revoked, cannot charge it), the rest comes back, and the client is told `revoked`;
+/// is kept back, the rest comes back, and the client is told `revoked`; the upstream served the
+/// request, so its settle records the charge (review 8: it was neither charged nor returned);
 /// `status` showed the token `held` meanwhile.
 #[test]
 fn a_request_in_flight_on_a_revoked_delegation_keeps_back_its_price() {
@@ -446,7 +446,8 @@ fn a_request_in_flight_on_a_revoked_delegation_keeps_back_its_price() {
     });
     assert_eq!(upstream.count(), 1);
     let a_now = status(&public, &a1);
-    assert_eq!((a_now["returned_credit"].as_u64(), a_now["delegated"][0]["spent"].as_u64()), (Some(17), Some(0)));
+    // The price, 3, was charged: 17 + 3 = the 20 delegated.
+    assert_eq!((a_now["returned_credit"].as_u64(), a_now["delegated"][0]["spent"].as_u64()), (Some(17), Some(3)));
 }
 
 /// A second review's attacks: a copy narrowed in time cannot act once expired; a lineage

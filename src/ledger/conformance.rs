@@ -1045,9 +1045,12 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     assert!(matches!(ledger.give_back(&g).wait().unwrap(), crate::ledger::GaveBack::AlreadySpent(_)));
 }
 
-/// A delegation revoked while its token is held for a proxied request (live, or lapsed after
-/// its gateway died): the price held does not come back (the request may have been served,
-/// and its settle, refused once the token is revoked, cannot charge it); the rest does.
+/// A delegation revoked while its token is held for a proxied request: the price held is kept
+/// back (the request may be served). Its settle, which comes once the upstream answered,
+/// charges what the request cost (no successor: the token is revoked) and hands the rest of the
+/// price held to the revoking holder's lineage, once; the refusal still says `revoked`. After an
+/// operator's revocation the charge is recorded too, and nothing comes back (it ends the
+/// balance). Credit is conserved: live + charged + owed is what was split.
 pub fn a_revoked_delegation_keeps_back_what_is_held(backend: &dyn Backend) {
     let (mint, ledger) = (Mint::new(), backend.open());
     let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
@@ -1056,13 +1059,31 @@ pub fn a_revoked_delegation_keeps_back_what_is_held(backend: &dyn Backend) {
     let (child, remainder) = (split.children[0].token.clone(), split.children[1].token.clone());
     let mut ctx = Context::now();
     ctx.cost = 50;
-    match issuer.hold(child.clone().into(), &ctx, "gw-1", Duration::from_secs(30)).wait().unwrap() {
-        crate::charge::Held::Fresh(hold) => drop(hold),
+    let hold = match issuer.hold(child.clone().into(), &ctx, "gw-1", Duration::from_secs(30)).wait().unwrap() {
+        crate::charge::Held::Fresh(hold) => hold,
         _ => panic!("a fresh hold was answered"),
-    }
+    };
     let returned = match ledger.revoke_delegation(&nonce(&remainder), &nonce(&child), "now").wait().unwrap() {
         crate::ledger::DelegationRevoke::Revoked { returned, .. } => returned,
         other => panic!("not revoked: {other:?}"),
     };
     assert_eq!(returned, 10, "60 less the 50 held");
+    // The upstream answered; the request used 20 of the 50 held.
+    let refused = issuer.settle(hold, 20).wait().unwrap_err();
+    assert_eq!(crate::outcome::Classified::code(&refused), "revoked");
+    let spent = ledger.status(&nonce(&child)).wait().unwrap().spent.expect("the served request is recorded");
+    assert_eq!((spent.cost, spent.request_id.as_str()), (20, "gw-1"));
+    assert_eq!(ledger.info(&nonce(&remainder)).wait().unwrap().credit_owed, 10 + 30, "the unused 30 came back");
+    // 40 live in the remainder + 20 charged + 40 owed to its lineage = 100.
+    // An operator's revocation: the charge is recorded, nothing comes back.
+    let other = mint.token(100);
+    let hold = match issuer.hold(other.clone().into(), &ctx, "gw-2", Duration::from_secs(30)).wait().unwrap() {
+        crate::charge::Held::Fresh(hold) => hold,
+        _ => panic!("a fresh hold was answered"),
+    };
+    ledger.revoke(&nonce(&other), false, "now").wait().unwrap();
+    let refused = issuer.settle(hold, 50).wait().unwrap_err();
+    assert_eq!(crate::outcome::Classified::code(&refused), "revoked");
+    assert_eq!(ledger.status(&nonce(&other)).wait().unwrap().spent.map(|s| s.cost), Some(50));
+    assert_eq!(ledger.info(&nonce(&other)).wait().unwrap().credit_owed, 0);
 }

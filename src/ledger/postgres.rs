@@ -785,6 +785,23 @@ async fn head_of(tx: &Transaction<'_>, nonce: &Nonce) -> Result<Nonce, Failure> 
     head.map_or(Ok(*nonce), |h| nonce_of(&h))
 }
 
+/// The lineage credit for `head` goes to: itself, or, when it has ended (given back, or
+/// revoked as a delegation), the lineage it handed on to, transitively.
+async fn receiver_of(tx: &Transaction<'_>, head: Nonce) -> Result<Nonce, Failure> {
+    let mut at = head;
+    for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
+        let next: Option<Vec<u8>> = tx
+            .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&at.0[..]])
+            .await?
+            .and_then(|r| r.get(0));
+        match next {
+            Some(next) => at = nonce_of(&next)?,
+            None => break,
+        }
+    }
+    Ok(at)
+}
+
 /// The returned credit owed to the lineage `head` heads.
 async fn credit_of(tx: &Transaction<'_>, head: &Nonce) -> Result<u64, Failure> {
     let credit: Option<i64> =
@@ -1033,7 +1050,44 @@ impl Shared {
         if c.parent != ticket.parent() {
             return Ok(CommitOutcome::ReservationLost);
         }
-        self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost, Some(ticket)).await
+        let outcome =
+            self.record(c, SETTLE_SQL, &&ticket.id()[..], CommitOutcome::ReservationLost, Some(ticket)).await?;
+        if let CommitOutcome::Revoked(_) = &outcome {
+            self.charge_revoked(ticket, c).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// A request that reached its upstream on a token revoked meanwhile (still held by
+    /// `ticket`, the hold carrying what it becomes if it lapses): it was served, so its charge
+    /// is recorded (no successor: the token is revoked), and what the revocation kept back
+    /// beyond the charge goes where the revocation sent the rest (a revoked delegation's
+    /// holder; nowhere after an operator's revocation, which ends the balance).
+    async fn charge_revoked(&self, ticket: &Ticket, c: &Commit) -> Result<(), LedgerError> {
+        write_tx!(self, true, |tx| {
+            let Locked { status, held_by, lapse, .. } = lock_row(tx, &c.parent).await?;
+            let (Some(text), true) = (lapse, held_by.as_deref() == Some(&ticket.id()[..])) else { return Ok(()) };
+            if status.revoked_at.is_none() || status.spent.is_some() {
+                return Ok(());
+            }
+            let held = super::held_by_lapse(c.parent, &text);
+            let cost = c.cost.min(held);
+            tx.execute(
+                "UPDATE crumb_tokens SET spent_at = $2, spent_request = $3, spent_kind = $4, spent_cost = $5,
+                     spent_amounts = '', spent_by = $6, reserved_ticket = NULL, reserved_until = NULL,
+                     reserved_lapse = NULL
+                 WHERE nonce = $1",
+                &[&&c.parent.0[..], &c.at, &c.request_id, &c.kind.as_str(), &to_i64(cost), &&c.presented[..]],
+            )
+            .await?;
+            recount(tx, ticket, Some(cost)).await?;
+            let head = head_of(tx, &c.parent).await?;
+            let receiver = receiver_of(tx, head).await?;
+            if receiver != head {
+                deposit(tx, &receiver, held - cost).await?;
+            }
+            Ok(())
+        })
     }
 
     /// The hold and the record in one statement: one round trip and one durable commit. A
@@ -1396,6 +1450,13 @@ impl Shared {
                     &[&level, &at],
                 )
                 .await?;
+                // Each lineage in the subtree is finished: what still comes to it (the part of a
+                // price held that its request's settle does not charge) goes on to the holder's.
+                tx.execute(
+                    "UPDATE crumb_tokens SET gave_to = $2 WHERE nonce = ANY($1) AND head IS NULL AND gave_to IS NULL",
+                    &[&level, &&holder_head.0[..]],
+                )
+                .await?;
                 for n in &fresh {
                     revoked.push(nonce_of(n)?);
                 }
@@ -1468,17 +1529,7 @@ impl Shared {
             // own giving back) goes on to where it gave back.
             tx.execute("UPDATE crumb_tokens SET gave_to = $2 WHERE nonce = $1", &[&&head.0[..], &&target.0[..]])
                 .await?;
-            let mut receiver = target;
-            for _ in 0..limits::MAX_LINEAGE_ANCESTORS {
-                let next: Option<Vec<u8>> = tx
-                    .query_opt("SELECT gave_to FROM crumb_tokens WHERE nonce = $1", &[&&receiver.0[..]])
-                    .await?
-                    .and_then(|r| r.get(0));
-                match next {
-                    Some(next) => receiver = nonce_of(&next)?,
-                    None => break,
-                }
-            }
+            let receiver = receiver_of(tx, target).await?;
             deposit(tx, &receiver, returned).await?;
             Ok(GaveBack::Fresh { returned })
         })

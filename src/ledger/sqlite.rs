@@ -910,6 +910,10 @@ fn revoke_delegation_in(
         if credit != 0 {
             tx.execute("UPDATE tokens SET credit = 0 WHERE nonce = ?1", [&nonce])?;
         }
+        // Each lineage in the subtree is finished: what still comes to it (the part of a price
+        // held that its request's settle does not charge) goes on to the holder's.
+        tx.prepare_cached("UPDATE tokens SET gave_to = ?2 WHERE nonce = ?1 AND head IS NULL AND gave_to IS NULL")?
+            .execute(params![&nonce, &holder_head.0[..]])?;
     }
     deposit_in(tx, &holder_head, returned)?;
     Ok(DelegationRevoke::Revoked { revoked, returned })
@@ -1107,7 +1111,10 @@ fn lapse_in(tx: &Connection, parent: &Nonce, row: &Row) -> Result<Option<Spent>,
 
 fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutcome, ApplyError> {
     let row = row_in(tx, &c.parent)?;
-    if let Some(at) = row.status.revoked_at {
+    if let Some(at) = row.status.revoked_at.clone() {
+        if row.status.spent.is_none() && held_by(&row, ticket, c) {
+            charge_revoked_in(tx, ticket, c, &row)?;
+        }
         return Ok(CommitOutcome::Revoked(at));
     }
     if let Some(spent) = row.status.spent {
@@ -1168,6 +1175,36 @@ fn settle_in(tx: &Connection, ticket: &Ticket, c: &Commit) -> Result<CommitOutco
         ])?;
     }
     Ok(CommitOutcome::Fresh)
+}
+
+/// Whether `row` is still held by `ticket` for a request forwarded to an upstream (the hold
+/// carries what it becomes if it lapses).
+fn held_by(row: &Row, ticket: &Ticket, c: &Commit) -> bool {
+    c.parent == ticket.parent()
+        && row.reserved_ticket.as_deref() == Some(&ticket.id()[..])
+        && row.reserved_lapse.is_some()
+}
+
+/// A request that reached its upstream on a token revoked meanwhile: it was served, so its
+/// charge is recorded (no successor: the token is revoked), and what the revocation kept back
+/// beyond the charge goes where the revocation sent the rest (a revoked delegation's holder;
+/// nowhere after an operator's revocation, which ends the balance).
+fn charge_revoked_in(tx: &Connection, ticket: &Ticket, c: &Commit, row: &Row) -> Result<(), ApplyError> {
+    let held = row.reserved_lapse.as_deref().map_or(0, |text| super::held_by_lapse(c.parent, text));
+    let cost = c.cost.min(held);
+    tx.prepare_cached(
+        "UPDATE tokens SET spent_at = ?2, spent_request = ?3, spent_kind = ?4, spent_cost = ?5, spent_amounts = '',
+             spent_by = ?6, reserved_ticket = NULL, reserved_until = NULL, reserved_lapse = NULL
+         WHERE nonce = ?1",
+    )?
+    .execute(params![&c.parent.0[..], c.at, c.request_id, c.kind.as_str(), to_i64(cost), &c.presented[..]])?;
+    recount_in(tx, ticket, Some(cost))?;
+    let head = row.head.clone().map(nonce_of).transpose()?.unwrap_or(c.parent);
+    let receiver = receiver_in(tx, &head)?;
+    if receiver != head {
+        deposit_in(tx, &receiver, held - cost)?;
+    }
+    Ok(())
 }
 
 fn revoke_in(tx: &Connection, nonce: &Nonce, cascade: bool, at: &str) -> Result<Vec<Nonce>, ApplyError> {
