@@ -61,7 +61,7 @@ pub enum KeyError {
     Keyring { path: PathBuf, reason: String },
     #[error("no key with id {0} in the keyring")]
     UnknownKeyId(String),
-    #[error("this token was minted with key id {token}; the key you gave is {given}")]
+    #[error("this token was minted with key id {token}; the verifier's key is {given}")]
     WrongKey { token: String, given: String },
     #[error("the key {0} is retired")]
     Retired(String),

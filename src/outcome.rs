@@ -49,6 +49,9 @@ impl DenialCode {
             DenialCode::Spent | DenialCode::InFlight => Class::Conflict,
             DenialCode::IdempotencyKeyReused => Class::Unprocessable,
             DenialCode::SpendRateExceeded => Class::TooManyRequests,
+            // Over a limit on what the request presents, as `too-many-children` is: every
+            // adapter bounds the count before decoding, with this code, 400 / exit 2.
+            DenialCode::TooManyDischarges => Class::BadRequest,
             _ => Class::Denied,
         }
     }

@@ -201,6 +201,9 @@ impl<'k> Verifier<'k> {
             Err(e) => {
                 let code = DenialCode::of_key_error(&e);
                 report.denial = Some(Denial::new(code, format!("cannot verify with this key: {e}")));
+                // The key that minted it, as its identifier names it: what the reader needs
+                // to find the right key.
+                report.key_id = crate::token::identifier::TokenId::key_id_of(&token.identifier).map(str::to_owned);
                 return report;
             }
         };

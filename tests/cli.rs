@@ -194,13 +194,17 @@ fn verify_reason_codes() {
     let poorer = env.ok(&["attenuate", &token, "--balance", "3"]);
     let (code, doc) = verify_json(&env, &[&poorer, "--key-file", &key, "--at", at, "--action", "read", "--cost", "4"]);
     assert_eq!((code, doc["code"].as_str()), (1, Some("insufficient-balance")));
-    // The wrong key file is refused unknown-key, as a keyring without the key is (exit 1), with
-    // a message that names both key ids.
+    // The wrong key file is refused unknown-key, as a keyring without the key is (exit 1): the
+    // whole verdict, with the key id the token names, and a message that names both key ids.
     let (code, doc) = verify_json(&env, &[&token, "--key-file", &other, "--at", at, "--action", "read"]);
-    assert_eq!((code, doc["code"].as_str()), (1, Some("unknown-key")), "{doc}");
+    assert_eq!((code, doc["code"].as_str(), doc["allowed"].as_bool()), (1, Some("unknown-key"), Some(false)), "{doc}");
+    let named = env.ok(&["inspect", &token, "--json"]);
+    let named: serde_json::Value = serde_json::from_str(&named).unwrap();
+    assert_eq!(doc["key_id"], named["key_id"], "{doc}");
+    assert!(doc["nonce"].is_string(), "{doc}");
     let message = doc["message"].as_str().unwrap();
     assert!(
-        message.contains("this token was minted with key id") && message.contains("the key you gave is"),
+        message.contains("this token was minted with key id") && message.contains("the verifier's key is"),
         "{message}"
     );
 }

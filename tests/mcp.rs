@@ -291,7 +291,7 @@ fn a_model_cannot_name_a_path_an_alias_an_origin_or_a_cost_the_host_did_not_allo
             ("token_fetch", json!({"entry": "main", "url": "http://169.254.169.254/latest", "request_id": "f"}), "origin-not-allowed"),
             ("token_fetch", json!({"entry": "main", "url": format!("{}@evil.example/", server.url), "request_id": "f"}), "bad-request"),
             ("token_fetch", json!({"entry": "main", "url": format!("{}/v1/x", server.url), "request_id": "f", "headers": {"Authorization": "Bearer x"}}), "bad-request"),
-            ("token_attenuate", json!({"entry": "main", "into": "x", "caveats": ["balance <= lots"]}), "bad-request"),
+            ("token_attenuate", json!({"entry": "main", "into": "x", "caveats": ["balance <= lots"]}), "bad-caveat"),
             ("token_fetch", json!({"entry": "main", "url": format!("{}/v1/x", server.url), "request_id": "f", "headers": {"X-A": "1\r\nAuthorization: Bearer x"}}), "bad-request"),
             ("token_fetch", json!({"entry": "main", "url": format!("{}.evil.example/v1/x", server.url), "request_id": "f"}), "origin-not-allowed"),
         ];

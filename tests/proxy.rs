@@ -438,6 +438,29 @@ fn every_metered_decision_is_audited_without_the_token() {
     assert!(!text.contains(&token) && !text.contains(paid.successor()), "a token reached the audit log");
 }
 
+/// A client that hangs up while its request is at the upstream is still charged when the
+/// upstream answers, and the audit log says so (review: the entry was written by the request's
+/// future, which the hang-up dropped, so a real charge had no audit line).
+#[test]
+fn a_charge_settled_after_the_client_hung_up_is_audited() {
+    use std::io::Write;
+    let upstream = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let server = proxy(&upstream, &["--audit-log", log.to_str().unwrap(), "--price", "* /hang=7"]);
+    let token = server.mint(&["--balance", "20"]);
+    let addr = server.url.strip_prefix("http://").unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    write!(client, "GET /hang/x HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(client);
+    let text = common::audit_lines(&log, 1);
+    let entry: Value = serde_json::from_str(text.lines().next().expect("an audit line")).unwrap();
+    assert_eq!((entry["outcome"].as_str(), entry["cost"].as_u64()), (Some("charged"), Some(7)), "{entry}");
+    assert!(entry["request_id"].is_string(), "{entry}");
+    assert_eq!(upstream.count(), 1);
+}
+
 /// A request delivered to an upstream that then misses its deadline may have been served: it
 /// is charged, the successor comes with the 504, and a token that can pay once cannot drive
 /// unlimited upstream work by timing out. A retry with the same key gets the same successor

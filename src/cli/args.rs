@@ -231,7 +231,7 @@ pub fn warn_if_readable(path: &Path) {
 
 /// A token minted with another key than the one given is refused as `unknown-key` (exit 1),
 /// the same verdict whether the keys came from a key file or a keyring, said plainly: "this
-/// token was minted with key id X; the key you gave is Y".
+/// token was minted with key id X; the verifier's key is Y".
 pub fn check_key_matches(keys: &Keyring, token: &Macaroon) -> Result<()> {
     match keys.key_for(&token.identifier) {
         Err(e @ crumb::error::KeyError::WrongKey { .. }) => {
@@ -360,11 +360,15 @@ impl SatisfyArgs {
             }
         }
         if texts.len() > crumb::limits::MAX_DISCHARGES {
-            return Err(bad_input(format!(
-                "{} discharges given; a token is presented with at most {}",
-                texts.len(),
-                crumb::limits::MAX_DISCHARGES
-            )));
+            return Err(super::exit::refused(
+                "too-many-discharges",
+                super::exit::BAD_INPUT,
+                format!(
+                    "{} discharges given; a token is presented with at most {}",
+                    texts.len(),
+                    crumb::limits::MAX_DISCHARGES
+                ),
+            ));
         }
         Ok(texts)
     }
@@ -497,8 +501,13 @@ impl CaveatArgs {
     pub fn texts(&self, extra: &[String]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         for text in self.caveats.iter().chain(extra) {
-            let parsed =
-                crumb::caveat::parse(text).map_err(|e| bad_input(format!("refusing to add caveat `{text}`: {e}")))?;
+            let parsed = crumb::caveat::parse(text).map_err(|e| {
+                super::exit::refused(
+                    "bad-caveat",
+                    super::exit::BAD_INPUT,
+                    format!("refusing to add caveat `{text}`: {e}"),
+                )
+            })?;
             out.push(parsed.to_string().into_bytes());
         }
         if let Some(ttl) = self.expires_in {

@@ -469,7 +469,9 @@ impl WalletServer {
             }
             for text in &args.caveats {
                 // A caveat crumb cannot read would deny everything: refuse it here instead.
-                let parsed = crumb::caveat::parse(text).map_err(|e| bad_input(format!("caveat `{text}`: {e}")))?;
+                let parsed = crumb::caveat::parse(text).map_err(|e| {
+                    refused("bad-caveat", BAD_INPUT, format!("caveat `{text}`: {e}"))
+                })?;
                 if matches!(parsed, crumb::Caveat::Balance(_)) {
                     return Err(bad_input(
                         "a balance cap is not a split: the copy would share this entry's credit (whoever holds \

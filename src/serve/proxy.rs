@@ -432,20 +432,28 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         req.headers_mut().insert("idempotency-key", value.clone());
         made_key = Some(value);
     }
-    let (answer, request_id) = if price == 0 {
-        (verified(&state, req, &metered, client_ip, host, &bearer, ctx, recover).await, None)
+    let answer = if price == 0 {
+        let answer = verified(&state, req, &metered, client_ip, host, &bearer, ctx, recover).await;
+        let outcome = match &answer {
+            Ok((_, outcome)) => outcome,
+            Err(problem) => problem.code,
+        };
+        state.audit(Entry {
+            route: "proxy",
+            request: Some(&described),
+            nonce,
+            outcome,
+            cost: Some(0),
+            request_id: None,
+        });
+        answer
     } else {
         let request_id = metering::request_id(&state, req.headers(), &bearer, &metered)?;
         let exchange =
             Exchange { req, target: metered.target.clone(), client_ip, host, recover, usage: metered.usage.clone() };
-        (paid(&state, exchange, &bearer, ctx, request_id.clone()).await, Some(request_id))
+        let logged = Logged { described, nonce, price };
+        paid(&state, exchange, &bearer, ctx, request_id, logged).await
     };
-    let outcome = match &answer {
-        Ok((_, outcome)) => outcome,
-        Err(problem) => problem.code,
-    };
-    let request_id = request_id.as_deref();
-    state.audit(Entry { route: "proxy", request: Some(&described), nonce, outcome, cost: Some(price), request_id });
     answer.map(|(mut response, _)| {
         if let Some(key) = made_key {
             response.headers_mut().insert("idempotency-key", key);
@@ -514,22 +522,47 @@ struct Exchange {
     usage: Option<crumb::usage::Metering>,
 }
 
-/// A paid route: hold the token, call the upstream, settle by its status. All of it runs in a
-/// task of its own, so a client that hangs up cannot leave a hold or a charge half made.
+/// What the audit log says of a paid request.
+struct Logged {
+    described: String,
+    nonce: Option<String>,
+    price: u64,
+}
+
+/// A paid route: hold the token, call the upstream, settle by its status, and write the audit
+/// entry. All of it runs in a task of its own, so a client that hangs up cannot leave a hold
+/// or a charge half made, nor a charge the audit log does not show.
 async fn paid(
     state: &Arc<AppState>,
     exchange: Exchange,
     bearer: &metering::Bearer,
     ctx: crumb::Context,
     request_id: String,
+    logged: Logged,
 ) -> Result<(Response, &'static str), Problem> {
     // Closed when this request's future is dropped (its client went away).
     let (_client, gone) = tokio::sync::oneshot::channel::<()>();
     // The task keeps the request's span and id: its log lines and audit entries are the
     // request's.
     use tracing::Instrument;
-    let work =
-        charge(state.clone(), exchange, bearer.clone(), ctx, request_id, gone).instrument(tracing::Span::current());
+    let (state, bearer) = (state.clone(), bearer.clone());
+    let work = async move {
+        let answer = charge(state.clone(), exchange, bearer, ctx, request_id.clone(), gone).await;
+        let outcome = match &answer {
+            Ok((_, outcome)) => outcome,
+            Err(problem) => problem.code,
+        };
+        state.audit(Entry {
+            route: "proxy",
+            request: Some(&logged.described),
+            nonce: logged.nonce,
+            outcome,
+            cost: Some(logged.price),
+            request_id: Some(&request_id),
+        });
+        answer
+    }
+    .instrument(tracing::Span::current());
     let task = match super::request_id::current() {
         Some(id) => tokio::spawn(super::request_id::CURRENT.scope(id, work)),
         None => tokio::spawn(work),
