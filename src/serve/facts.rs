@@ -260,3 +260,31 @@ pub fn request_id(
     let (method, target) = (metered.target.method().as_str(), metered.target.path_and_query());
     state.issuer.gateway_request_id(&bearer.presented.token, key, method, &target).map_err(|e| bad(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(authorization: Option<&'static str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(v) = authorization {
+            h.insert(header::AUTHORIZATION, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    /// The body's token and `Authorization: Bearer` may both be sent only when they agree;
+    /// neither is 401.
+    #[test]
+    fn a_token_comes_from_the_body_or_the_header_and_both_agree() {
+        assert_eq!(authorization(&headers(Some("bearer  T "))), Some("T"));
+        assert_eq!(authorization(&headers(Some("Basic T"))), None);
+        assert_eq!(token_text(Some("T"), &headers(None)).unwrap(), "T");
+        assert_eq!(token_text(None, &headers(Some("Bearer T"))).unwrap(), "T");
+        assert_eq!(token_text(Some("T"), &headers(Some("Bearer T"))).unwrap(), "T");
+        let differ = token_text(Some("T"), &headers(Some("Bearer U"))).unwrap_err();
+        assert_eq!((differ.status, differ.code), (StatusCode::BAD_REQUEST, "bad-request"));
+        let none = token_text(None, &headers(Some("Basic T"))).unwrap_err();
+        assert_eq!((none.status, none.code), (StatusCode::UNAUTHORIZED, "no-token"));
+    }
+}
