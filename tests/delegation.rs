@@ -282,7 +282,7 @@ fn a_delegation_cannot_be_turned_against_its_tree() {
     // A minted token has nowhere to give back to.
     let lone = s.mint(&["--balance", "5"]);
     assert_eq!(code_of(s.post("/v1/give-back", &json!({ "token": lone }))), (403, "not-delegated".into()));
-    assert_eq!(code_of(s.post("/v1/give-back", &json!({ "token": lone, "cost": 1 }))), (400, "bad-request".into()));
+    assert_eq!(code_of(s.post("/v1/give-back", &json!({ "token": lone, "cost": 1 }))), (400, "bad-json".into()));
 
     // The credit owed is exactly 40, taken in once by A's next split.
     let a2_status = status(&s.url, &a2);

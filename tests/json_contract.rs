@@ -435,8 +435,18 @@ fn walk_server(checker: &mut Checker) {
     // The OpenAPI document describes the same shapes: every property of every answer's schema
     // is a field of the contract (the request body's are inputs, not answers).
     let doc: Value = serde_json::from_str(&send("GET", &format!("{url}/openapi.json"), None, &[], "").body).unwrap();
+    // The request bodies (each route's own), named by the routes that take them.
+    let bodies: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .filter_map(|op| op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str())
+        .map(|r| r.trim_start_matches("#/components/schemas/").to_owned())
+        .collect();
+    assert!(bodies.iter().any(|b| b == "SpendBody"), "{bodies:?}");
     for (schema, def) in doc["components"]["schemas"].as_object().unwrap() {
-        if schema == "Body" {
+        if bodies.contains(schema) {
             continue;
         }
         for (name, property) in def["properties"].as_object().into_iter().flatten() {

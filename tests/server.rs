@@ -82,6 +82,20 @@ fn bad_requests_get_json_errors_with_stable_codes() {
     assert_eq!((got, doc["code"].as_str()), (404, Some("not-found")));
     let (got, doc) = s.post("/v1/spend", &json!({ "token": token }));
     assert_eq!((got, doc["code"].as_str()), (400, Some("bad-request")));
+    // Each route takes its own fields: another route's is refused, never ignored.
+    for (route, body) in [
+        ("/v1/verify", json!({ "token": token, "amounts": [1] })),
+        ("/v1/spend", json!({ "token": token, "cost": 1, "revocable": true })),
+        ("/v1/split", json!({ "token": token, "amounts": [1], "cost": 1 })),
+        ("/v1/revoke", json!({ "token": token, "explain": true })),
+        ("/v1/give-back", json!({ "token": token, "cost": 1 })),
+        ("/v1/top-up", json!({ "credential": token, "cascade": true })),
+    ] {
+        let (got, doc) = s.post(route, &body);
+        assert_eq!((got, doc["code"].as_str()), (400, Some("bad-json")), "{route}: {doc}");
+        assert!(doc["message"].as_str().unwrap().contains("unknown field"), "{route}: {doc}");
+    }
+    assert_eq!(s.post("/v1/verify", &json!({ "token": token })).1["allowed"], true, "still live");
 }
 
 /// Announces a body of `len` bytes, sends only its first bytes, and reads the answer.

@@ -13,6 +13,7 @@
 //! stop the proxy from calling the upstream again, and one payment must not buy two calls.
 
 use super::audit::Entry;
+use super::facts;
 use super::metering::{self, Charge, Metered, Problem};
 use super::schema::{AuthzAllowed, AuthzRefusals};
 use super::AppState;
@@ -196,7 +197,7 @@ async fn authorize(
     let described = metered.described();
     let decided = decide(&state, peer, &metered, &headers).await;
     if metered.charge != Charge::Free {
-        let nonce = super::routes::bearer(&headers)
+        let nonce = facts::authorization(&headers)
             .and_then(|t| crumb::token::wire::decode(t).ok())
             .and_then(|t| t.token_id())
             .map(|id| id.nonce.to_string());
@@ -231,8 +232,8 @@ async fn decide(
         Charge::Price(p) => p,
     };
     let realm = &state.pricing().realm;
-    let bearer = metering::bearer(headers, metered, realm)?;
-    let ctx = metering::context(state, metered, headers, peer)?;
+    let bearer = facts::bearer(headers, metered, realm)?;
+    let ctx = facts::metered_context(state, metered, headers, peer)?;
     if price == 0 || state.authz.mode == AuthzMode::Verify {
         let balance = metering::verify_only(state, &bearer, ctx).await?;
         if recover {
@@ -240,7 +241,7 @@ async fn decide(
         }
         return Ok(allowed(Some(&bearer.text), balance, 0));
     }
-    let request_id = metering::request_id(state, headers, &bearer, metered)?;
+    let request_id = facts::request_id(state, headers, &bearer, metered)?;
     if recover {
         // Answered from the ledger, or closed now at no cost.
         let (answer, _) = super::holds::recover(state, &bearer, ctx, request_id, RECOVER_HOLD, refused).await?;

@@ -4,7 +4,8 @@
 //! Each call awaits the issuer, whose ledger decides how the work runs
 //! ([`crumb::ledger::pending`]); no thread waits here.
 
-use super::metering::{self, Bearer, Problem};
+use super::facts::Bearer;
+use super::metering::{self, Problem};
 use super::AppState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,5 +1,6 @@
-//! What the reverse proxy and forward auth share: the price list, the facts of the request
-//! being metered (method, path, host, client, token), and refusals as RFC 9457 problems.
+//! What the reverse proxy and forward auth share: the price list, the request being metered
+//! (its canonical method and path, its host, its price), and refusals as RFC 9457 problems.
+//! Its bearer, client address and verification context are read by [`super::facts`].
 //!
 //! A metered request is read once into its canonical [`Target`] (method and path as an
 //! upstream routes them; anything ambiguous is refused with 400 before any charge), and that
@@ -9,15 +10,14 @@
 //! (`action = GET`, `resource = /v1/models`, `max-cost <= 3`, `balance <= 20`) applies.
 
 use super::error::ApiError;
+use super::facts::Bearer;
 use super::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crumb::price::{PriceTable, Priced};
 use crumb::target::Target;
-use crumb::token::wire;
 use crumb::{Context, DenialCode};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What to do with a request no price rule covers.
@@ -154,103 +154,6 @@ fn strip_port(host: &str) -> &str {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     }
-}
-
-/// The bearer token and any `Crumb-Discharge` headers of a metered request, decoded.
-#[derive(Clone)]
-pub struct Bearer {
-    /// The token as sent, for the receipt headers.
-    pub text: String,
-    pub presented: crumb::Presented,
-}
-
-/// Reads the token from `Authorization: Bearer`; none is a payment challenge.
-pub fn bearer(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<Bearer, Problem> {
-    let price = match metered.charge {
-        Charge::Price(p) => p,
-        Charge::Free => 0,
-    };
-    let Some(text) = super::routes::bearer(headers) else {
-        return Err(Problem::payment_required(realm, price, "send a token with `Authorization: Bearer`", None));
-    };
-    let token = wire::decode(text).map_err(|e| Problem::from(ApiError::from(e)))?;
-    let values: Vec<&HeaderValue> = headers.get_all("crumb-discharge").iter().collect();
-    if values.len() > crumb::limits::MAX_DISCHARGES {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "too-many-discharges",
-            format!("at most {} Crumb-Discharge headers", crumb::limits::MAX_DISCHARGES),
-        ));
-    }
-    let discharges = values
-        .into_iter()
-        .map(|v| v.to_str().ok().and_then(|t| wire::decode(t).ok()))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed-discharge", "a Crumb-Discharge is not a token")
-        })?;
-    Ok(Bearer { text: text.to_owned(), presented: crumb::Presented::new(token, discharges) })
-}
-
-/// The request's facts for the verifier.
-pub fn context(state: &AppState, metered: &Metered, headers: &HeaderMap, peer: SocketAddr) -> Result<Context, Problem> {
-    let mut ctx = state.issuer.context();
-    ctx.action = Some(metered.target.route_method().as_str().to_owned());
-    ctx.resource = Some(metered.target.resource().to_owned());
-    ctx.aud = metered.host.clone();
-    ctx.ip = Some(super::routes::client_ip(state, headers, peer)?);
-    ctx.cost = match metered.charge {
-        Charge::Price(p) => p,
-        Charge::Free => 0,
-    };
-    ctx.check_bounds().map_err(|e| Problem::from(ApiError::from(e)))?;
-    if let Some(cap) = max_cost(headers)? {
-        if ctx.cost > cap {
-            let mut p = Problem::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "over-max-cost",
-                format!(
-                    "this request costs {}, more than the Crumb-Max-Cost of {cap} it was sent with; nothing was charged",
-                    ctx.cost
-                ),
-            );
-            p.extra.insert("cost".into(), json!(ctx.cost));
-            return Err(p);
-        }
-    }
-    Ok(ctx)
-}
-
-/// `Crumb-Max-Cost: N`: the most the client will pay for this request. A client's own limit
-/// (like a `max-cost` caveat, but for one request: the successor does not carry it); sent
-/// twice or unreadable, it is refused rather than ignored.
-fn max_cost(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
-    let values: Vec<&HeaderValue> = headers.get_all("crumb-max-cost").iter().collect();
-    let bad = || Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Crumb-Max-Cost must be one whole number");
-    match values.as_slice() {
-        [] => Ok(None),
-        [one] => one.to_str().ok().and_then(|t| t.trim().parse().ok()).map(Some).ok_or_else(bad),
-        _ => Err(bad()),
-    }
-}
-
-/// The ledger request id of a priced request: bound to its `Idempotency-Key` when it has one,
-/// and to the canonical target.
-pub fn request_id(
-    state: &AppState,
-    headers: &HeaderMap,
-    bearer: &Bearer,
-    metered: &Metered,
-) -> Result<String, Problem> {
-    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", detail);
-    let values: Vec<&HeaderValue> = headers.get_all("idempotency-key").iter().collect();
-    let key = match values.as_slice() {
-        [] => None,
-        [one] => Some(one.to_str().map_err(|_| bad("the Idempotency-Key is not printable ASCII".into()))?),
-        _ => return Err(bad("more than one Idempotency-Key".into())),
-    };
-    let (method, target) = (metered.target.method().as_str(), metered.target.path_and_query());
-    state.issuer.gateway_request_id(&bearer.presented.token, key, method, &target).map_err(|e| bad(e.to_string()))
 }
 
 /// Verifies without consuming (a route priced 0, or forward auth in verify mode): the token's

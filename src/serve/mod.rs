@@ -5,8 +5,10 @@
 
 mod audit;
 mod authz;
+mod bodies;
 mod connections;
 mod error;
+mod facts;
 mod holds;
 mod ledger_metrics;
 mod metering;

@@ -22,6 +22,7 @@
 //! crumb closes that request now at no cost (so a late copy is answered from the ledger too).
 
 use super::audit::Entry;
+use super::facts::{self, Bearer};
 use super::holds::{already_answered, hold, recovered_unpaid, recovering, release, settle};
 use super::metering::{self, Charge, Problem};
 use super::stall::Stall;
@@ -396,7 +397,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         return Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "no such crumb route"));
     }
     let metered = state.pricing().meter(req.method().as_str(), origin_form(req.uri())?, host.as_deref())?;
-    let client_ip = super::routes::client_ip(&state, req.headers(), peer)?;
+    let client_ip = facts::client_ip(&state, req.headers(), peer)?;
     let recover = recovering(req.headers())?;
     let described = metered.described();
     let price = match metered.charge {
@@ -410,8 +411,8 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         Charge::Price(price) => price,
     };
     let realm = &state.pricing().realm;
-    let bearer = metering::bearer(req.headers(), &metered, realm)?;
-    let ctx = metering::context(&state, &metered, req.headers(), peer)?;
+    let bearer = facts::bearer(req.headers(), &metered, realm)?;
+    let ctx = facts::metered_context(&state, &metered, req.headers(), peer)?;
     let nonce = bearer.presented.token.token_id().map(|id| id.nonce.to_string());
     // A metered answer's successor comes after its body (trailers, a last event) and always to
     // a `Crumb-Recover` probe with the request's Idempotency-Key: a client that sent none gets
@@ -448,7 +449,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Res
         });
         answer
     } else {
-        let request_id = metering::request_id(&state, req.headers(), &bearer, &metered)?;
+        let request_id = facts::request_id(&state, req.headers(), &bearer, &metered)?;
         let exchange =
             Exchange { req, target: metered.target.clone(), client_ip, host, recover, usage: metered.usage.clone() };
         let logged = Logged { described, nonce, price };
@@ -490,7 +491,7 @@ async fn verified(
     metered: &metering::Metered,
     client_ip: IpAddr,
     host: Option<String>,
-    bearer: &metering::Bearer,
+    bearer: &Bearer,
     ctx: crumb::Context,
     recover: bool,
 ) -> Result<(Response, &'static str), Problem> {
@@ -535,7 +536,7 @@ struct Logged {
 async fn paid(
     state: &Arc<AppState>,
     exchange: Exchange,
-    bearer: &metering::Bearer,
+    bearer: &Bearer,
     ctx: crumb::Context,
     request_id: String,
     logged: Logged,
@@ -573,7 +574,7 @@ async fn paid(
 async fn charge(
     state: Arc<AppState>,
     exchange: Exchange,
-    bearer: metering::Bearer,
+    bearer: Bearer,
     ctx: crumb::Context,
     request_id: String,
     mut gone: tokio::sync::oneshot::Receiver<()>,

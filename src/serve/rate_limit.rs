@@ -269,12 +269,12 @@ async fn limit_in(
     }
     if let Some(l) = per_ip {
         // A malformed X-Forwarded-For is the handler's to refuse; the peer is counted here.
-        let ip = super::routes::client_ip(state, req.headers(), peer).unwrap_or_else(|_| peer.ip().to_canonical());
+        let ip = super::facts::client_ip(state, req.headers(), peer).unwrap_or_else(|_| peer.ip().to_canonical());
         if let Err(wait) = l.check(&ip) {
             return refused(l.rate.policy("address"), wait);
         }
     }
-    let token = super::routes::bearer(req.headers()).and_then(|text| crumb::token::wire::decode(text).ok());
+    let token = super::facts::authorization(req.headers()).and_then(|text| crumb::token::wire::decode(text).ok());
     if let Some(token) = token {
         if let Err((wait, policy)) = limits.check_token(&token) {
             return refused(policy, wait);

@@ -1,11 +1,13 @@
-//! The handlers. Each turns a JSON body into one call of the [`crumb::Issuer`] the CLI uses —
-//! verify, spend, split, revoke, lineage — and the result into JSON. No verification logic
-//! here, and no ledger call outside [`blocking`]: the ledger is a blocking port.
+//! The handlers. Each turns its route's JSON body ([`super::bodies`]) and the request's facts
+//! ([`super::facts`]) into one call of the [`crumb::Issuer`] the CLI uses — verify, spend,
+//! split, revoke, lineage — and the result into JSON. No verification logic here.
 
+use super::bodies::{GiveBackBody, JsonBody, RevokeBody, SpendBody, SplitBody, TopUpBody, VerifyBody};
 use super::error::ApiError;
+use super::facts::{self, NoBody, Presents};
 use super::schema::{ApiErrors, Health, Readiness, ReadinessChecks, Revoked};
 use super::{audit::Entry, AppState};
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,171 +16,10 @@ use crumb::shapes::ErrorBody;
 use crumb::shapes::{LineageView, SpendReceipt, SplitReceipt};
 use crumb::token::identifier::Nonce;
 use crumb::token::wire::{self, Format};
+use crumb::Macaroon;
 use crumb::Verdict;
-use crumb::{Context, Macaroon};
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// The request body: these field names are a contract, as the CLI's flags are.
-#[derive(Deserialize, Default, Debug, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Body {
-    /// The bearer token; for a top-up, the operator credential (also `credential`).
-    #[serde(alias = "credential")]
-    token: Option<String>,
-    action: Option<String>,
-    resource: Option<String>,
-    aud: Option<String>,
-    cost: Option<u64>,
-    context: Option<BTreeMap<String, String>>,
-    discharges: Option<Vec<String>>,
-    request_id: Option<String>,
-    amounts: Option<Vec<u64>>,
-    /// Split: every child but the remainder is a delegation the splitting lineage may revoke
-    /// (default false: transfers, final).
-    revocable: Option<bool>,
-    /// Revoke: the nonce to revoke: with an operator credential any nonce; with a holder's
-    /// live token, a revocable child split off from its lineage.
-    nonce: Option<String>,
-    /// Revoke: also revoke every descendant.
-    cascade: Option<bool>,
-    /// Revoke (an operator's): revoke a nonce the ledger has never seen, a token minted and not
-    /// yet used (default false: such a nonce is refused `unknown-token`, 404).
-    unseen: Option<bool>,
-    /// Verify: list every caveat with its verdict, not only the failing one.
-    explain: Option<bool>,
-    /// Top-up: the credit to add to the lineage of the token `nonce`.
-    amount: Option<u64>,
-}
-
-/// A JSON body whose every failure is a JSON error with a stable code.
-pub struct JsonBody(pub Body);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        // Refuse an announced oversized body at once, rather than after reading up to the limit.
-        let announced = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-        if announced.and_then(|v| v.parse::<usize>().ok()).is_some_and(|len| len > super::MAX_BODY) {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                format!("request bodies are limited to {} bytes", super::MAX_BODY),
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body-too-large" } else { "bad-body" };
-            ApiError::new(status, code, rejection.body_text())
-        })?;
-        if bytes.is_empty() {
-            return Ok(JsonBody(Body::default()));
-        }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request("bad-json", format!("the body is not a valid request: {e}")))
-    }
-}
-
-/// The caller's bearer token: the `token` field or `Authorization: Bearer`.
-pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn token_text<'a>(body: &'a Body, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
-    match (body.token.as_deref(), bearer(headers)) {
-        (Some(a), Some(b)) if a != b => {
-            Err(ApiError::bad_request("bad-request", "the body's token and the Authorization header differ"))
-        }
-        (Some(t), _) | (None, Some(t)) => Ok(t),
-        (None, None) => {
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "no-token", "send a token in `token` or Authorization: Bearer"))
-        }
-    }
-}
-
-/// Refuses client-chosen strings and counts over crumb's limits, before anything is decoded,
-/// logged or stored.
-fn check_bounds(body: &Body) -> Result<(), ApiError> {
-    if let Some(id) = &body.request_id {
-        crumb::limits::check_client_request_id(id).map_err(ApiError::from)?;
-    }
-    let discharges = body.discharges.as_ref().map_or(0, Vec::len);
-    if discharges > crumb::limits::MAX_DISCHARGES {
-        return Err(ApiError::bad_request(
-            "too-many-discharges",
-            format!("{discharges} discharges; the limit is {}", crumb::limits::MAX_DISCHARGES),
-        ));
-    }
-    if body.amounts.as_ref().is_some_and(|a| a.len() + 1 > crumb::limits::MAX_SPLIT_CHILDREN) {
-        return Err(ApiError::bad_request(
-            "too-many-children",
-            format!("a split makes at most {} children, the remainder included", crumb::limits::MAX_SPLIT_CHILDREN),
-        ));
-    }
-    Ok(())
-}
-
-/// The token and discharges of a JSON route's request. A token in the body is counted against
-/// the per-token rate limit here (one in `Authorization: Bearer` was, by the middleware).
-fn decode_all(state: &AppState, body: &Body, headers: &HeaderMap) -> Result<crumb::Presented, ApiError> {
-    check_bounds(body)?;
-    let token = wire::decode(token_text(body, headers)?).map_err(|e| {
-        let mut e = ApiError::from(e);
-        // A credential in Authorization that is no token is an authentication failure
-        // (RFC 6750 `invalid_token`); a `token` field in the body is bad input.
-        if body.token.is_none() && e.status == StatusCode::BAD_REQUEST {
-            e.status = StatusCode::UNAUTHORIZED;
-        }
-        e
-    })?;
-    let discharges = body
-        .discharges
-        .iter()
-        .flatten()
-        .map(|d| wire::decode(d))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::bad_request("malformed-discharge", e.to_string()))?;
-    if bearer(headers).is_none() {
-        state.rate_limits.check_body_token(&token)?;
-    }
-    Ok(crumb::Presented::new(token, discharges))
-}
-
-/// The client's address: the peer's, or behind proxies in `--trust-proxy` the rightmost
-/// X-Forwarded-For hop that is not one of them.
-pub(super) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<IpAddr, ApiError> {
-    if state.trusted_proxies.is_empty() {
-        return Ok(peer.ip().to_canonical());
-    }
-    // Every line, as bytes: the library refuses what it cannot read whole.
-    let forwarded: Vec<&[u8]> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .take(crumb::context::MAX_FORWARDED_HOPS + 1)
-        .map(|v| v.as_bytes())
-        .collect();
-    crumb::context::client_ip(peer.ip(), &forwarded, &state.trusted_proxies)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad-forwarded-for", e.to_string()))
-}
-
-/// The request's facts, refused when a client string is over its limit.
-fn context(state: &AppState, body: &Body, headers: &HeaderMap, peer: SocketAddr) -> Result<Context, ApiError> {
-    let mut ctx = state.issuer.context();
-    ctx.action = body.action.clone();
-    ctx.resource = body.resource.clone();
-    ctx.aud = body.aud.clone();
-    ctx.cost = body.cost.unwrap_or(0);
-    ctx.values = body.context.clone().unwrap_or_default();
-    ctx.ip = Some(client_ip(state, headers, peer)?);
-    ctx.check_bounds()?;
-    Ok(ctx)
-}
 
 fn nonce_of(token: &Macaroon) -> Option<String> {
     token.token_id().map(|id| id.nonce.to_string())
@@ -188,8 +29,13 @@ pub(super) fn encode(token: &Macaroon) -> String {
     wire::encode(token, Format::V2).expect("v2 encodes every token")
 }
 
+/// A `nonce` field: 32 hex digits.
+fn parse_nonce(hex: &str) -> Result<Nonce, ApiError> {
+    Nonce::parse_hex(hex).ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))
+}
+
 /// Verifies a token for a request: signature, every caveat, and its standing in the ledger.
-#[utoipa::path(post, path = "/v1/verify", request_body = Body, responses(
+#[utoipa::path(post, path = "/v1/verify", request_body = VerifyBody, responses(
     (status = 200, description = "Allowed", body = Verdict),
     (status = 402, description = "Denied: the balance cannot pay the cost", body = Verdict),
     (status = 403, description = "Denied (a caveat, the signature, a revocation…)", body = Verdict),
@@ -200,10 +46,10 @@ pub async fn verify(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let presented = decode_all(&state, &body, &headers)?;
-    let ctx = context(&state, &body, &headers, peer)?;
+    let presented = facts::presented(&state, &body, &headers)?;
+    let ctx = facts::context(&state, body.stated(), &headers, peer)?;
     let explain = body.explain == Some(true);
     let started = std::time::Instant::now();
     let verdict = state.issuer.verify(&presented, &ctx, explain).await.map_err(ApiError::from);
@@ -247,32 +93,29 @@ pub async fn consume_receipt(
     consumed
 }
 
-/// Spend and split share everything but the library call.
+/// What a spend or a split asks of the ledger, as its route read it from its body.
+struct Consume {
+    route: &'static str,
+    request_id: Option<String>,
+    /// A spend's cost (for the audit log).
+    cost: Option<u64>,
+    /// A split's amounts; none for a spend.
+    amounts: Option<Vec<u64>>,
+    revocable: bool,
+}
+
+/// Spend and split share everything but the library call: the metrics, the log line and the
+/// audit entry.
 async fn consume(
     state: Arc<AppState>,
-    route: &'static str,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    body: Body,
+    presented: crumb::Presented,
+    ctx: crumb::Context,
+    ask: Consume,
 ) -> Result<(crumb::spend::Receipt, Vec<String>), ApiError> {
-    let presented = decode_all(&state, &body, &headers)?;
-    if route == "/v1/spend" && body.cost.is_none() {
-        return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
-    }
-    let ctx = context(&state, &body, &headers, peer)?;
+    let Consume { route, request_id, cost, amounts, revocable } = ask;
     let nonce = nonce_of(&presented.token);
-    let amounts = match (route, body.amounts.clone()) {
-        ("/v1/split", None) => return Err(ApiError::bad_request("bad-request", "a split needs `amounts`")),
-        ("/v1/spend", Some(_)) => return Err(ApiError::bad_request("bad-request", "`amounts` belongs to /v1/split")),
-        (_, amounts) => amounts,
-    };
-    if route == "/v1/spend" && body.revocable.is_some() {
-        return Err(ApiError::bad_request("bad-request", "`revocable` belongs to /v1/split"));
-    }
-    let revocable = body.revocable.unwrap_or(false);
-    let result = consume_receipt(&state, presented, ctx, body.request_id.clone(), amounts, revocable)
-        .await
-        .map_err(ApiError::from);
+    let result =
+        consume_receipt(&state, presented, ctx, request_id.clone(), amounts, revocable).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
         Ok(_) => "committed",
@@ -288,14 +131,14 @@ async fn consume(
         }
         _ => {}
     }
-    let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
+    let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(request_id);
     // One line per spend is debug, not info: at thousands a second the log line (formatting
     // and a write to stderr) cost more than the spend's own bookkeeping. `--audit-log` keeps
     // every decision for whoever needs them.
     // Never the request id: it entitles a retry to the successor (the audit log keeps a keyed
     // digest of it).
     tracing::debug!(route, nonce = nonce.as_deref().unwrap_or("-"), outcome, "consume");
-    state.audit(Entry { route, request: None, nonce, outcome, cost: body.cost, request_id: rid.as_deref() });
+    state.audit(Entry { route, request: None, nonce, outcome, cost, request_id: rid.as_deref() });
     let receipt = result?;
     let tokens: Vec<String> = receipt.children.iter().map(|c| encode(&c.token)).collect();
     Ok((receipt, tokens))
@@ -303,7 +146,7 @@ async fn consume(
 
 /// Spends `cost` from the token's balance; answers the successor. A retry with the same
 /// `request_id` by the same token answers the same successor.
-#[utoipa::path(post, path = "/v1/spend", request_body = Body, responses(
+#[utoipa::path(post, path = "/v1/spend", request_body = SpendBody, responses(
     (status = 200, description = "Spent: the successor", body = SpendReceipt),
     (status = 402, description = "The balance cannot pay", body = ErrorBody),
     (status = 403, description = "Denied (a caveat, a revocation…)", body = ErrorBody),
@@ -314,17 +157,24 @@ pub async fn spend(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<SpendBody>,
 ) -> Result<Json<SpendReceipt>, ApiError> {
     let started = std::time::Instant::now();
-    let consumed = consume(state, "/v1/spend", peer, headers, body).await;
+    let presented = facts::presented(&state, &body, &headers)?;
+    if body.cost.is_none() {
+        return Err(ApiError::bad_request("bad-request", "a spend needs `cost`"));
+    }
+    let ctx = facts::context(&state, body.stated(), &headers, peer)?;
+    let ask =
+        Consume { route: "/v1/spend", request_id: body.request_id, cost: body.cost, amounts: None, revocable: false };
+    let consumed = consume(state, presented, ctx, ask).await;
     super::record_step("ledger_ms", started.elapsed());
     let (receipt, mut tokens) = consumed?;
     Ok(Json(SpendReceipt::new(&receipt, tokens.swap_remove(0))))
 }
 
 /// Splits the token's balance into `amounts` plus a remainder child.
-#[utoipa::path(post, path = "/v1/split", request_body = Body, responses(
+#[utoipa::path(post, path = "/v1/split", request_body = SplitBody, responses(
     (status = 200, description = "Split: the children, remainder last", body = SplitReceipt),
     (status = 402, description = "The balance cannot pay", body = ErrorBody),
     (status = 403, description = "Denied (a caveat, a revocation…)", body = ErrorBody),
@@ -335,10 +185,18 @@ pub async fn split(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<SplitBody>,
 ) -> Result<Json<SplitReceipt>, ApiError> {
     let started = std::time::Instant::now();
-    let consumed = consume(state, "/v1/split", peer, headers, body).await;
+    let presented = facts::presented(&state, &body, &headers)?;
+    let ctx = facts::context(&state, body.stated(), &headers, peer)?;
+    let Some(amounts) = body.amounts else {
+        return Err(ApiError::bad_request("bad-request", "a split needs `amounts`"));
+    };
+    let revocable = body.revocable.unwrap_or(false);
+    let ask =
+        Consume { route: "/v1/split", request_id: body.request_id, cost: None, amounts: Some(amounts), revocable };
+    let consumed = consume(state, presented, ctx, ask).await;
     super::record_step("ledger_ms", started.elapsed());
     let (receipt, tokens) = consumed?;
     Ok(Json(SplitReceipt::new(&receipt, tokens)))
@@ -349,7 +207,7 @@ pub async fn split(
 /// balance returned, `returned`); or by an operator credential naming any `nonce` (and
 /// `cascade`). The rules are the library's ([`crumb::revoke`], [`crumb::delegation`]); this
 /// only adapts them.
-#[utoipa::path(post, path = "/v1/revoke", request_body = Body, responses(
+#[utoipa::path(post, path = "/v1/revoke", request_body = RevokeBody, responses(
     (status = 200, description = "Revoked", body = Revoked),
     (status = 403, description = "Refused (not live, not an operator, not-yours, not-revocable…)", body = ErrorBody),
     (status = 409, description = "The token was spent: what it became belongs to others", body = ErrorBody),
@@ -359,7 +217,7 @@ pub async fn revoke(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<RevokeBody>,
 ) -> Result<Json<Revoked>, ApiError> {
     revoke_with(state, peer, headers, body, false).await
 }
@@ -371,7 +229,7 @@ pub async fn revoke_as_holder(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<RevokeBody>,
 ) -> Result<Json<Revoked>, ApiError> {
     revoke_with(state, peer, headers, body, true).await
 }
@@ -380,10 +238,10 @@ async fn revoke_with(
     state: Arc<AppState>,
     peer: SocketAddr,
     headers: HeaderMap,
-    body: Body,
+    body: RevokeBody,
     holder_only: bool,
 ) -> Result<Json<Revoked>, ApiError> {
-    let presented = decode_all(&state, &body, &headers)?;
+    let presented = facts::presented(&state, &body, &headers)?;
     if holder_only {
         let role = crumb::token::identifier::TokenId::role_of(&presented.token.identifier);
         if role == Some(crumb::token::identifier::Role::Operator) || body.cascade == Some(true) {
@@ -395,13 +253,8 @@ async fn revoke_with(
         }
     }
     let cascade = body.cascade.unwrap_or(false);
-    let target = match body.nonce.as_deref() {
-        Some(hex) => Some(
-            Nonce::parse_hex(hex).ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))?,
-        ),
-        None => None,
-    };
-    let ctx = context(&state, &body, &headers, peer)?;
+    let target = body.nonce.as_deref().map(parse_nonce).transpose()?;
+    let ctx = facts::context(&state, body.stated(), &headers, peer)?;
     let logged = target.or_else(|| presented.token.token_id().map(|id| id.nonce)).map(|n| n.to_string());
     let reach = crumb::revoke::Reach { cascade, unseen: body.unseen.unwrap_or(false) };
     let result = state.issuer.revoke(&presented, &ctx, target, reach).await.map_err(ApiError::from);
@@ -421,7 +274,7 @@ async fn revoke_with(
 
 /// Gives the token's whole balance back to the lineage it was split from, and retires the
 /// token. A retry with the same `request_id` by the same token answers the same.
-#[utoipa::path(post, path = "/v1/give-back", request_body = Body, responses(
+#[utoipa::path(post, path = "/v1/give-back", request_body = GiveBackBody, responses(
     (status = 200, description = "Given back", body = GiveBackReceipt),
     (status = 403, description = "Refused (revoked, not-delegated, a caveat…)", body = ErrorBody),
     (status = 409, description = "Spent already, or in use by another request", body = ErrorBody),
@@ -431,15 +284,12 @@ pub async fn give_back(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<GiveBackBody>,
 ) -> Result<Json<GiveBackReceipt>, ApiError> {
-    let presented = decode_all(&state, &body, &headers)?;
-    if body.cost.is_some() || body.amounts.is_some() || body.revocable.is_some() || body.nonce.is_some() {
-        return Err(ApiError::bad_request("bad-request", "a give-back takes `token` and `request_id` only"));
-    }
-    let ctx = context(&state, &body, &headers, peer)?;
+    let presented = facts::presented(&state, &body, &headers)?;
+    let ctx = facts::context(&state, body.stated(), &headers, peer)?;
     let nonce = nonce_of(&presented.token);
-    let request_id = body.request_id.clone();
+    let request_id = body.request_id;
     let result = state.issuer.give_back(presented, &ctx, request_id.as_deref()).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
@@ -447,7 +297,7 @@ pub async fn give_back(
         Err(e) => e.code,
     };
     tracing::debug!(nonce = nonce.as_deref().unwrap_or("-"), outcome, "give-back");
-    let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(body.request_id.clone());
+    let rid = result.as_ref().ok().map(|r| r.request_id.clone()).or(request_id);
     state.audit(Entry {
         route: "/v1/give-back",
         request: None,
@@ -464,7 +314,7 @@ pub async fn give_back(
 /// split or proxied request returns a successor that carries it, and the agent changes
 /// nothing. Idempotent by `request_id` (required). Served on the JSON API (a proxy's admin
 /// listener), never under /.well-known/crumb.
-#[utoipa::path(post, path = "/v1/top-up", request_body = Body, responses(
+#[utoipa::path(post, path = "/v1/top-up", request_body = TopUpBody, responses(
     (status = 200, description = "Topped up (or a replay of the same request id)", body = TopUpReceipt),
     (status = 403, description = "Not an operator credential, or the token is revoked", body = ErrorBody),
     (status = 422, description = "The request id topped up another token or amount", body = ErrorBody),
@@ -474,31 +324,18 @@ pub async fn top_up(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(body): JsonBody<TopUpBody>,
 ) -> Result<Json<TopUpReceipt>, ApiError> {
-    let presented = decode_all(&state, &body, &headers)?;
-    if body.cost.is_some()
-        || body.amounts.is_some()
-        || body.revocable.is_some()
-        || body.cascade.is_some()
-        || body.unseen.is_some()
-    {
-        return Err(ApiError::bad_request(
-            "bad-request",
-            "a top-up takes `credential`, `nonce`, `amount` and `request_id` only",
-        ));
-    }
+    let presented = facts::presented(&state, &body, &headers)?;
     let nonce = match body.nonce.as_deref() {
-        Some(hex) => {
-            Nonce::parse_hex(hex).ok_or_else(|| ApiError::bad_request("bad-request", "`nonce` is 32 hex digits"))?
-        }
+        Some(hex) => parse_nonce(hex)?,
         None => return Err(ApiError::bad_request("bad-request", "a top-up names the token's `nonce`")),
     };
     let amount = body.amount.ok_or_else(|| ApiError::bad_request("bad-request", "a top-up names its `amount`"))?;
     let request_id = body.request_id.clone().ok_or_else(|| {
         ApiError::bad_request("bad-request", "a top-up needs a `request_id` (retrying it adds nothing again)")
     })?;
-    let ctx = context(&state, &body, &headers, peer)?;
+    let ctx = facts::context(&state, body.stated(), &headers, peer)?;
     let result = state.issuer.top_up(&presented, &ctx, nonce, amount, &request_id).await.map_err(ApiError::from);
     let outcome = match &result {
         Ok(r) if r.replayed => "replayed",
@@ -529,9 +366,8 @@ pub async fn status(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<TokenStatus>, ApiError> {
-    let body = Body::default();
-    let presented = decode_all(&state, &body, &headers)?;
-    let ctx = context(&state, &body, &headers, peer)?;
+    let presented = facts::presented(&state, &NoBody, &headers)?;
+    let ctx = facts::context(&state, NoBody.stated(), &headers, peer)?;
     let status = state.issuer.status(&presented, &ctx).await.map_err(ApiError::from)?;
     Ok(Json(status))
 }
@@ -568,7 +404,7 @@ pub async fn lineage(
     headers: HeaderMap,
 ) -> Result<Json<LineageView>, ApiError> {
     // No credential is refused as such before the nonce is looked at.
-    token_text(&Body::default(), &headers)?;
+    facts::token_text(None, &headers)?;
     let target =
         Nonce::parse_hex(&hex).ok_or_else(|| ApiError::bad_request("bad-request", "the nonce is 32 hex digits"))?;
     lineage_of(state, peer, Some(target), headers).await
@@ -580,9 +416,8 @@ async fn lineage_of(
     target: Option<Nonce>,
     headers: HeaderMap,
 ) -> Result<Json<LineageView>, ApiError> {
-    let body = Body::default();
-    let presented = decode_all(&state, &body, &headers)?;
-    let ctx = context(&state, &body, &headers, peer)?;
+    let presented = facts::presented(&state, &NoBody, &headers)?;
+    let ctx = facts::context(&state, NoBody.stated(), &headers, peer)?;
     let (asked, tree) = state.issuer.lineage(&presented, &ctx, target).await.map_err(ApiError::from)?;
     Ok(Json(LineageView::new(&asked, &tree)))
 }

@@ -145,7 +145,12 @@ pub enum AuthzRefusals {
         super::routes::openapi,
     ),
     components(schemas(
-        super::routes::Body,
+        super::bodies::VerifyBody,
+        super::bodies::SpendBody,
+        super::bodies::SplitBody,
+        super::bodies::RevokeBody,
+        super::bodies::GiveBackBody,
+        super::bodies::TopUpBody,
         Verdict,
         CaveatVerdict,
         SpendReceipt,
@@ -215,7 +220,22 @@ mod tests {
         }
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let schemas = &doc["components"]["schemas"];
-        assert!(schemas["Body"]["properties"]["revocable"].is_object(), "split's `revocable` is described");
+        assert!(schemas["SplitBody"]["properties"]["revocable"].is_object(), "split's `revocable` is described");
+        // Each route's own body, with only its fields; any other is refused.
+        for (path, body, field, foreign) in [
+            ("/v1/verify", "VerifyBody", "explain", "amounts"),
+            ("/v1/spend", "SpendBody", "cost", "amounts"),
+            ("/v1/split", "SplitBody", "amounts", "cost"),
+            ("/v1/revoke", "RevokeBody", "cascade", "request_id"),
+            ("/v1/give-back", "GiveBackBody", "request_id", "cost"),
+            ("/v1/top-up", "TopUpBody", "amount", "amounts"),
+        ] {
+            let schema = &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+            assert_eq!(schema["$ref"], format!("#/components/schemas/{body}"), "{path}");
+            assert!(schemas[body]["properties"][field].is_object(), "{body}.{field}");
+            assert!(schemas[body]["properties"][foreign].is_null(), "{body} takes no `{foreign}`");
+            assert_eq!(schemas[body]["additionalProperties"], false, "{body} refuses unknown fields");
+        }
         assert!(schemas["SplitChild"]["properties"]["revocable"].is_object());
         assert!(schemas["Revoked"]["properties"]["returned"].is_object());
         for field in ["state", "balance", "expires", "revocable", "successor_known", "returned_credit", "delegated"] {
