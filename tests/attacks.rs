@@ -325,3 +325,55 @@ fn attack_8_client_strings_are_bounded_before_they_are_logged() {
     let (code, _) = s.post("/v1/verify", &json!({ "token": forged, "request_id": "x".repeat(128) }));
     assert_eq!(code, 403, "128 printable bytes are fine");
 }
+
+/// Two `Authorization` headers: which one an upstream or a proxy in front takes for the
+/// credential is theirs to choose, so crumb refuses the request instead of authorizing one and
+/// letting the other act (the first one used to win silently). The JSON API answers 400, the
+/// metering proxy 400 without calling the upstream or charging, forward auth 403 (what nginx
+/// passes on); a lone `Basic` header followed by a `Bearer` one is as ambiguous.
+#[test]
+fn attack_two_authorization_headers_are_refused_everywhere() {
+    use common::http::send;
+    let upstream = common::upstream::Upstream::start();
+    let s = start(&["--upstream", &upstream.url, "--price", "* /v1/chat=5", "--admin-listen", "127.0.0.1:0"]);
+    let api = start(&["--price", "POST /v1/chat=5"]);
+    let token = s.mint(&["--balance", "20"]);
+    let other = s.mint(&["--balance", "1"]);
+    let (mine, theirs) = (format!("Bearer {token}"), format!("Bearer {other}"));
+    for pair in [
+        [("Authorization", mine.as_str()), ("Authorization", theirs.as_str())],
+        [("Authorization", "Basic dXNlcjpwYXNz"), ("Authorization", mine.as_str())],
+    ] {
+        let paid = send("POST", &format!("{}/v1/chat", s.url), None, &pair, "");
+        assert_eq!((paid.status, paid.header("crumb-error")), (400, Some("bad-request")), "{paid:?}");
+        let verified = send("POST", &format!("{}/v1/verify", api.url), None, &pair, "{}");
+        assert_eq!((verified.status, verified.json()["code"].as_str()), (400, Some("bad-request")), "{verified:?}");
+        let authz: Vec<(&str, &str)> =
+            pair.iter().copied().chain([("X-Original-Method", "POST"), ("X-Original-URI", "/v1/chat")]).collect();
+        let checked = send("GET", &format!("{}/v1/authz", api.url), None, &authz, "");
+        assert_eq!((checked.status, checked.header("crumb-error")), (403, Some("bad-request")), "{checked:?}");
+    }
+    assert_eq!(upstream.count(), 0, "the upstream was called");
+    // Nothing was charged: the token still pays its full balance.
+    let paid = send("POST", &format!("{}/v1/chat", s.url), Some(&token), &[], "");
+    assert_eq!((paid.status, paid.header("crumb-balance")), (200, Some("15")), "{paid:?}");
+}
+
+/// Every JSON API answer that is not a success names its request: a verify's denial carries
+/// `x_request_id` as errors do, and a method a route does not take is a JSON 405 with `Allow`.
+#[test]
+fn denials_and_wrong_methods_are_json_errors_with_the_request_id() {
+    use common::http::send;
+    let s = start(&[]);
+    let token = s.mint(&["--balance", "5"]);
+    let denied = send("POST", &format!("{}/v1/verify", s.url), Some(&token), &[], r#"{"cost":9}"#);
+    let doc = denied.json();
+    assert_eq!((denied.status, doc["code"].as_str()), (402, Some("insufficient-balance")), "{denied:?}");
+    assert_eq!(doc["x_request_id"].as_str(), denied.header("x-request-id"), "{doc}");
+    let allowed = send("POST", &format!("{}/v1/verify", s.url), Some(&token), &[], r#"{"cost":1}"#);
+    assert!(allowed.json().get("x_request_id").is_none(), "{allowed:?}");
+    let wrong = send("DELETE", &format!("{}/v1/spend", s.url), None, &[], "");
+    assert_eq!((wrong.status, wrong.json()["code"].as_str()), (405, Some("method-not-allowed")), "{wrong:?}");
+    assert_eq!(wrong.header("allow"), Some("POST"));
+    assert_eq!(wrong.json()["x_request_id"].as_str(), wrong.header("x-request-id"));
+}

@@ -197,7 +197,7 @@ async fn authorize(
     let described = metered.described();
     let decided = decide(&state, peer, &metered, &headers).await;
     if metered.charge != Charge::Free {
-        let nonce = facts::authorization(&headers)
+        let nonce = facts::authorization_hint(&headers)
             .and_then(|t| crumb::token::wire::decode(t).ok())
             .and_then(|t| t.token_id())
             .map(|id| id.nonce.to_string());

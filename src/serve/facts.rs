@@ -19,11 +19,27 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-/// The credential in `Authorization: Bearer`, if the request has one.
-pub fn authorization(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+/// The credential in `Authorization: Bearer`, if the request has one. More than one
+/// `Authorization` header is refused `bad-request`: which of them an upstream, or a proxy in
+/// front, takes for the credential is theirs to choose, so crumb cannot know that what it
+/// checked is what they act on.
+pub fn authorization(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = all.next() else { return Ok(None) };
+    if all.next().is_some() {
+        return Err(ApiError::bad_request(
+            "bad-request",
+            "more than one Authorization header: which one is the credential is ambiguous",
+        ));
+    }
+    let Some((scheme, token)) = value.to_str().ok().and_then(|v| v.split_once(' ')) else { return Ok(None) };
+    Ok(scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
+}
+
+/// [`authorization`] for logs and rate limits: none when absent or ambiguous (the handler
+/// refuses the ambiguous).
+pub fn authorization_hint(headers: &HeaderMap) -> Option<&str> {
+    authorization(headers).ok().flatten()
 }
 
 /// The client's address: the peer's, or behind proxies in `--trust-proxy` the rightmost
@@ -94,7 +110,7 @@ pub struct Stated {
 /// The caller's token text: the body's `token` or `Authorization: Bearer`, which must agree
 /// when both are sent; neither is 401 `no-token`.
 pub fn token_text<'a>(body_token: Option<&'a str>, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
-    match (body_token, authorization(headers)) {
+    match (body_token, authorization(headers)?) {
         (Some(a), Some(b)) if a != b => {
             Err(ApiError::bad_request("bad-request", "the body's token and the Authorization header differ"))
         }
@@ -134,7 +150,7 @@ pub fn presented(state: &AppState, body: &impl Presents, headers: &HeaderMap) ->
         .map(|d| wire::decode(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("malformed-discharge", e.to_string()))?;
-    if authorization(headers).is_none() {
+    if authorization_hint(headers).is_none() {
         state.rate_limits.check_body_token(&token)?;
     }
     Ok(Presented::new(token, discharges))
@@ -171,7 +187,7 @@ pub fn bearer(headers: &HeaderMap, metered: &Metered, realm: &str) -> Result<Bea
         Charge::Price(p) => p,
         Charge::Free => 0,
     };
-    let Some(text) = authorization(headers) else {
+    let Some(text) = authorization(headers).map_err(Problem::from)? else {
         return Err(Problem::payment_required(realm, price, "send a token with `Authorization: Bearer`", None));
     };
     let token = wire::decode(text).map_err(|e| Problem::from(ApiError::from(e)))?;
@@ -277,8 +293,8 @@ mod tests {
     /// neither is 401.
     #[test]
     fn a_token_comes_from_the_body_or_the_header_and_both_agree() {
-        assert_eq!(authorization(&headers(Some("bearer  T "))), Some("T"));
-        assert_eq!(authorization(&headers(Some("Basic T"))), None);
+        assert_eq!(authorization_hint(&headers(Some("bearer  T "))), Some("T"));
+        assert_eq!(authorization_hint(&headers(Some("Basic T"))), None);
         assert_eq!(token_text(Some("T"), &headers(None)).unwrap(), "T");
         assert_eq!(token_text(None, &headers(Some("Bearer T"))).unwrap(), "T");
         assert_eq!(token_text(Some("T"), &headers(Some("Bearer T"))).unwrap(), "T");

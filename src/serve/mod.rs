@@ -141,6 +141,7 @@ fn service(state: Arc<AppState>, listener: Listener) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state((state.clone(), listener), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -170,6 +171,7 @@ fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Rout
         // A holder reads its own lineage; another nonce's is an operator's read, which stays
         // on the admin listener.
         .route("/v1/lineage", get(routes::lineage_own))
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -274,7 +274,7 @@ async fn limit_in(
             return refused(l.rate.policy("address"), wait);
         }
     }
-    let token = super::facts::authorization(req.headers()).and_then(|text| crumb::token::wire::decode(text).ok());
+    let token = super::facts::authorization_hint(req.headers()).and_then(|text| crumb::token::wire::decode(text).ok());
     if let Some(token) = token {
         if let Err((wait, policy)) = limits.check_token(&token) {
             return refused(policy, wait);

@@ -65,8 +65,20 @@ pub async fn verify(
         cost: body.cost,
         request_id: body.request_id.as_deref(),
     });
-    let status = verdict.denial().map_or(StatusCode::OK, |d| super::error::status(d.code.class()));
-    Ok((status, Json(verdict)))
+    let Some(denial) = verdict.denial() else { return Ok((StatusCode::OK, Json(verdict)).into_response()) };
+    let status = super::error::status(denial.code.class());
+    // A denial is an error body like any other: it names the request.
+    let body = DeniedVerdict { verdict: &verdict, x_request_id: super::request_id::current() };
+    Ok((status, Json(body)).into_response())
+}
+
+/// A verify's denial as the JSON API answers it: the verdict and the request's id.
+#[derive(serde::Serialize)]
+struct DeniedVerdict<'a> {
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x_request_id: Option<String>,
 }
 
 /// Spends (`amounts` None) or splits; a receipt's children join the per-token rate limit.
@@ -477,4 +489,14 @@ pub async fn openapi() -> impl IntoResponse {
 
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route")
+}
+
+/// A route that exists, asked with a method it does not take: a JSON error like any other
+/// (axum adds the `Allow` header).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this route does not take this method (see Allow)",
+    )
 }

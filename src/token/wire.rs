@@ -532,8 +532,64 @@ fn bytes_field(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, 
     }
 }
 
+/// A JSON value whose objects have no duplicate member names. serde_json keeps the last of
+/// two, another library may keep the first: a token whose caveats or signature two
+/// verifiers read differently is refused, not read one way.
+struct Unambiguous(Value);
+
+impl<'de> serde::Deserialize<'de> for Unambiguous {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Unambiguous;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::String(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::String(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Unambiguous, E> {
+                Ok(Unambiguous(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Unambiguous, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Unambiguous(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Unambiguous(Value::Array(items)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Unambiguous, A::Error> {
+                let mut members = Map::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let Unambiguous(value) = map.next_value()?;
+                    if members.insert(name.clone(), value).is_some() {
+                        return Err(serde::de::Error::custom(format!("the member `{name}` appears twice")));
+                    }
+                }
+                Ok(Unambiguous(Value::Object(members)))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
 fn decode_json(text: &str) -> Result<(Macaroon, Detected), DecodeError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    let value: Value = serde_json::from_str::<Unambiguous>(text).map(|u| u.0).map_err(|e| {
         if e.is_eof() {
             DecodeError::Truncated(format!("the JSON ends early ({e})"))
         } else {
@@ -682,6 +738,21 @@ mod pasted {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_json_token_with_a_member_twice_is_refused() {
+        let sig = "0".repeat(64);
+        let once = format!(r#"{{"v":2,"i":"id","s64":"{}"}}"#, "A".repeat(43));
+        assert!(decode(&once).is_ok(), "{once}");
+        for twice in [
+            format!(r#"{{"v":2,"i":"id","i":"other","s64":"{}"}}"#, "A".repeat(43)),
+            format!(r#"{{"v":2,"i":"id","c":[{{"i":"a = 1","i":"b = 2"}}],"s64":"{}"}}"#, "A".repeat(43)),
+            format!(r#"{{"identifier":"id","location":"","caveats":[],"signature":"{sig}","signature":"{sig}"}}"#),
+        ] {
+            let err = decode(&twice).expect_err(&twice);
+            assert!(err.to_string().contains("appears twice"), "{err}");
+        }
+    }
+
     use super::*;
 
     fn sample() -> Macaroon {
