@@ -25,6 +25,7 @@ pub mod denial;
 pub mod error;
 pub mod inspect;
 pub mod issuer;
+pub mod json;
 pub mod key;
 pub mod keyring;
 pub mod ledger;

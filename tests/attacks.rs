@@ -377,3 +377,55 @@ fn denials_and_wrong_methods_are_json_errors_with_the_request_id() {
     assert_eq!(wrong.header("allow"), Some("POST"));
     assert_eq!(wrong.json()["x_request_id"].as_str(), wrong.header("x-request-id"));
 }
+
+/// What crumb reads of a request is read whole and once: a JSON body with a member twice (at
+/// any depth: a `context` name twice decided a `tier = gold` caveat by its last copy), a body
+/// that is an array (serde matched it to fields by position), a `Crumb-Recover` header twice,
+/// an Envoy path beside another family's headers, and a body coded for transfer in a way the
+/// upstream would not be told of: each refused before anything is decided or forwarded. The
+/// CLI refuses a `--context` name given twice.
+#[test]
+fn attack_every_ambiguous_description_of_a_request_is_refused() {
+    use common::http::send;
+    let upstream = common::upstream::Upstream::start();
+    let s = start(&["--upstream", &upstream.url, "--price", "* /v1/chat=5", "--admin-listen", "127.0.0.1:0"]);
+    let api = start(&["--price", "POST /v1/chat=5"]);
+    let gold = api.mint(&["--balance", "20", "-c", "tier = gold"]);
+    for body in [
+        format!(r#"{{"token":"{gold}","context":{{"tier":"free","tier":"gold"}}}}"#),
+        format!(r#"{{"token":"{gold}","cost":1,"cost":100}}"#),
+        json!([gold.clone(), [], null, null, null, 3, null, "arr-1"]).to_string(),
+    ] {
+        for route in ["/v1/verify", "/v1/spend"] {
+            let answer = send("POST", &format!("{}{route}", api.url), None, &[], &body);
+            assert_eq!(
+                (answer.status, answer.json()["code"].as_str()),
+                (400, Some("bad-json")),
+                "{route} {body}: {answer:?}"
+            );
+        }
+    }
+    let token = s.mint(&["--balance", "20"]);
+    let url = format!("{}/v1/chat", s.url);
+    let recover = send("POST", &url, Some(&token), &[("Crumb-Recover", "1"), ("Crumb-Recover", "0")], "");
+    assert_eq!((recover.status, recover.header("crumb-error")), (400, Some("bad-recover")), "{recover:?}");
+    let coded = send("POST", &url, Some(&token), &[("Transfer-Encoding", "gzip, chunked")], "hello");
+    assert_eq!((coded.status, coded.header("crumb-error")), (400, Some("bad-request")), "{coded:?}");
+    assert_eq!(upstream.count(), 0, "the upstream was called");
+    let envoy =
+        send("POST", &format!("{}/v1/authz/v1/models", api.url), Some(&gold), &[("X-Original-URI", "/v1/chat")], "");
+    assert_eq!((envoy.status, envoy.header("crumb-error")), (400, Some("no-original-request")), "{envoy:?}");
+    let (code, _, err) = api.env.run(&[
+        "verify",
+        &gold,
+        "--offline",
+        "--key-file",
+        &api.key,
+        "--context",
+        "tier=free",
+        "--context",
+        "tier=gold",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("given twice"), "{err}");
+}

@@ -48,6 +48,11 @@ fn a_token_over_its_rate_is_limited_and_its_copies_share_the_count() {
     let refused = verify(server.addr(), &copy);
     assert_eq!((refused.status, refused.header("ratelimit-policy")), (429, Some("\"token\";q=3;w=60")));
     assert_eq!(verify(server.addr(), &other).status, 200, "another token has its own count");
+    // The CLI against the server: over the rate is "try later" (exit 3, as the README's table
+    // says), not bad input (it was exit 2, so a script would not retry).
+    let (code, out, _) = server.env.run(&["verify", &token, "--server", &server.url, "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    assert_eq!((code, doc["code"].as_str()), (3, Some("rate-limited")), "{out}");
 }
 
 #[test]

@@ -344,3 +344,17 @@ fn a_leaked_spent_token_cannot_collect_its_change() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("spent"), "{err}");
 }
+
+/// `--trust-proxy 0.0.0.0/0` (or `::/0`) would let any client name its own address in
+/// X-Forwarded-For and pass `ip` caveats and per-address limits: refused at start (exit 2),
+/// before anything is opened.
+#[test]
+fn trusting_every_peer_as_a_proxy_is_refused() {
+    let env = common::Env::new();
+    let key = env.key("root.key");
+    for all in ["0.0.0.0/0", "10.0.0.0/8,::/0"] {
+        let (code, _, err) = env.run(&["serve", "--listen", "127.0.0.1:0", "--key-file", &key, "--trust-proxy", all]);
+        assert_eq!(code, 2, "{all}: {err}");
+        assert!(err.contains("trusts every peer"), "{err}");
+    }
+}

@@ -11,6 +11,11 @@ pub struct IpNet {
 }
 
 impl IpNet {
+    /// The network's prefix length in bits (0: every address of its family).
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
     fn max_prefix(addr: &IpAddr) -> u8 {
         if addr.is_ipv4() {
             32

@@ -313,15 +313,29 @@ pub struct RequestArgs {
 }
 
 impl RequestArgs {
-    pub fn context(&self, cost: u64) -> Context {
+    pub fn context(&self, cost: u64) -> Result<Context> {
         let mut ctx = Context::at(self.at.unwrap_or_else(OffsetDateTime::now_utc));
         ctx.action = self.action.clone();
         ctx.resource = self.resource.clone();
         ctx.ip = self.ip;
         ctx.aud = self.aud.clone();
         ctx.cost = cost;
-        ctx.values = self.context.iter().cloned().collect();
-        ctx
+        ctx.values = self.values()?;
+        Ok(ctx)
+    }
+
+    /// The `--context` facts by name. A name given twice is refused: which value the request
+    /// has is not for crumb to pick.
+    pub fn values(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut values = std::collections::BTreeMap::new();
+        for (name, value) in &self.context {
+            if values.insert(name.clone(), value.clone()).is_some() {
+                return Err(bad_input(format!(
+                    "--context {name}=… is given twice: which value does the request have?"
+                )));
+            }
+        }
+        Ok(values)
     }
 }
 
@@ -377,7 +391,11 @@ impl SatisfyArgs {
         self.discharge_texts()?
             .iter()
             .enumerate()
-            .map(|(i, d)| decode_token(d).with_context(|| format!("discharge {i}")))
+            .map(|(i, d)| {
+                wire::decode(d).map_err(|e| {
+                    super::exit::refused("malformed-discharge", super::exit::BAD_INPUT, format!("discharge {i}: {e}"))
+                })
+            })
             .collect()
     }
 

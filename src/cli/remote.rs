@@ -193,8 +193,12 @@ fn status_error(status: u16, doc: &Value) -> anyhow::Error {
     // crumb's JSON errors say `message`; its problem documents (RFC 9457) say `detail`.
     let message = doc["message"].as_str().or(doc["detail"].as_str()).unwrap_or("no message").to_owned();
     match status {
-        // A token that cannot pay (402) is refused as any denial is: exit 1.
-        402 | 403 | 409 => Denied(doc.clone()).into(),
+        // A token that cannot pay (402) is refused as any denial is: exit 1; so is a key
+        // reused for another request (422) and a full spend-rate window (429).
+        402 | 403 | 409 | 422 => Denied(doc.clone()).into(),
+        429 if code == "spend-rate-exceeded" => Denied(doc.clone()).into(),
+        // Over the server's request-rate limit: nothing is wrong with the request, ask later.
+        429 => Failed { code, message, status, exit: super::exit::UNAVAILABLE }.into(),
         400..=499 => Failed { code, message, status, exit: super::exit::BAD_INPUT }.into(),
         _ => Failed { code, message, status, exit: super::exit::UNAVAILABLE }.into(),
     }
@@ -215,7 +219,7 @@ pub fn request_body(token: &str, request: &RequestArgs, satisfy: &SatisfyArgs) -
         }
     }
     if !request.context.is_empty() {
-        let map: Map<String, Value> = request.context.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let map: Map<String, Value> = request.values()?.into_iter().map(|(k, v)| (k, json!(v))).collect();
         body.insert("context".into(), Value::Object(map));
     }
     let discharges = satisfy.discharge_texts()?;

@@ -599,6 +599,14 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot install the SIGHUP handler")?
     };
+    // Trusting every peer lets any client name its own address in X-Forwarded-For, and with
+    // it pass `ip` caveats and per-address limits: an operator's slip, refused.
+    if let Some(all) = args.trust_proxy.iter().find(|net| net.prefix() == 0) {
+        return Err(bad_input(format!(
+            "--trust-proxy {all} trusts every peer, so any client could choose its own address with \
+             X-Forwarded-For: list your proxies' networks (e.g. 10.0.0.0/8)"
+        )));
+    }
     let keys = keys(&args.key)?;
     let key_file = args.key.source_file()?;
     let ledger_location = crumb::ledger::redact_url(&args.ledger.location()?);

@@ -228,10 +228,15 @@ fn spend_once(
         Some(url) => remote_spend(url, text, request, &c.satisfy, cost, request_id, c.format, deadline),
         None => {
             let local = c.local_with(text)?;
+            let facts = request.context(cost)?;
             let receipt = crumb::backoff::retry(
                 super::remote::in_flight_waits(deadline),
                 || {
-                    let ctx = request.context(cost);
+                    // Each attempt at its own time, unless the request names one (--at).
+                    let mut ctx = facts.clone();
+                    if request.at.is_none() {
+                        ctx.now = time::OffsetDateTime::now_utc();
+                    }
                     local.issuer.spend(local.presented.clone(), &ctx, Some(request_id)).wait()
                 },
                 |e| matches!(e, crumb::Error::Denied(d) if d.code == DenialCode::InFlight),

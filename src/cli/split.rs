@@ -88,7 +88,7 @@ pub fn split_receipt(args: &SplitArgs) -> Result<serde_json::Value> {
         }
         None => {
             let local = c.local()?;
-            let ctx = c.request.context(0);
+            let ctx = c.request.context(0)?;
             let request_id = match &c.request_id {
                 Some(id) => id.clone(),
                 None => super::spend::own_request_id(&local.presented.token, SpendKind::Split, &args.amounts)?,

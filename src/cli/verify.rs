@@ -59,7 +59,7 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     let tracked = token.token_id().is_some();
     let ledger = if args.offline || !tracked { None } else { Some(args.ledger.open_read_only()?) };
     let issuer = args.satisfy.issuer(keys, ledger);
-    let ctx = args.request.context(args.cost);
+    let ctx = args.request.context(args.cost)?;
     // JSON always carries every caveat's verdict: a script reads it whole.
     let verdict = issuer.verify(&crumb::Presented::new(token.clone(), discharges.clone()), &ctx, args.json).wait()?;
     if args.json {

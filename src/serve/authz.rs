@@ -64,19 +64,6 @@ where
     axum::routing::on(metered, handler)
 }
 
-/// A header that describes the original request: absent, or present once and readable. Two
-/// copies, or one that is not ASCII, are ambiguous and refused (`code`), never read as absent:
-/// "absent" would let the other family's headers, which a client may have written, decide.
-fn header<'h>(headers: &'h HeaderMap, name: &str, code: &'static str) -> Result<Option<&'h str>, Problem> {
-    let refuse = |why: &str| Problem::new(StatusCode::BAD_REQUEST, code, format!("{name} {why}"));
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else { return Ok(None) };
-    if values.next().is_some() {
-        return Err(refuse("is sent twice: which one describes the request?"));
-    }
-    value.to_str().map(Some).map_err(|_| refuse("is not ASCII (a URI's other bytes are percent-encoded)"))
-}
-
 /// The original request's method, target (path and query) and host, each from one proxy's
 /// family of headers, never mixed: a client's own `X-Forwarded-Uri` must not choose the
 /// price of a request nginx describes with `X-Original-URI`. Both families at once is
@@ -91,8 +78,16 @@ fn original(
     if uri.scheme().is_some() || uri.authority().is_some() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "bad-path", "send the path alone (origin form), not a URL"));
     }
-    let own_host = header(headers, "host", "bad-host")?.map(str::to_owned);
+    let own_host = facts::single_header(headers, "host", "bad-host")?.map(str::to_owned);
     if envoy {
+        // The suffix describes the request: headers of another family beside it are another
+        // description, which is refused rather than ignored.
+        let described = ["x-original-uri", "x-original-method", "x-forwarded-uri", "x-forwarded-method"];
+        if let Some(name) = described.iter().find(|n| headers.contains_key(**n)) {
+            return Err(refuse(&format!(
+                "a path after /v1/authz/ (Envoy) and {name}: which one describes the request?"
+            )));
+        }
         // Envoy: the original path follows the prefix, taken from the raw target as sent (never
         // decoded here: the canonical form decodes once, for everyone); method and host are
         // the request's.
@@ -102,20 +97,23 @@ fn original(
         })?;
         return Ok((method.as_str().to_owned(), target.to_owned(), own_host));
     }
-    match (header(headers, "x-original-uri", "bad-path")?, header(headers, "x-forwarded-uri", "bad-path")?) {
+    match (
+        facts::single_header(headers, "x-original-uri", "bad-path")?,
+        facts::single_header(headers, "x-forwarded-uri", "bad-path")?,
+    ) {
         (Some(_), Some(_)) => {
             Err(refuse("both X-Original-URI and X-Forwarded-Uri: which proxy describes the request?"))
         }
         (Some(target), None) => {
-            let method = header(headers, "x-original-method", "bad-method")?
+            let method = facts::single_header(headers, "x-original-method", "bad-method")?
                 .ok_or_else(|| refuse("X-Original-URI without X-Original-Method"))?;
-            let host = header(headers, "x-original-host", "bad-host")?.map(str::to_owned).or(own_host);
+            let host = facts::single_header(headers, "x-original-host", "bad-host")?.map(str::to_owned).or(own_host);
             Ok((method.to_owned(), target.to_owned(), host))
         }
         (None, Some(target)) => {
-            let method = header(headers, "x-forwarded-method", "bad-method")?
+            let method = facts::single_header(headers, "x-forwarded-method", "bad-method")?
                 .ok_or_else(|| refuse("X-Forwarded-Uri without X-Forwarded-Method"))?;
-            let host = header(headers, "x-forwarded-host", "bad-host")?.map(str::to_owned).or(own_host);
+            let host = facts::single_header(headers, "x-forwarded-host", "bad-host")?.map(str::to_owned).or(own_host);
             Ok((method.to_owned(), target.to_owned(), host))
         }
         (None, None) => Err(refuse(

@@ -39,9 +39,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
         if bytes.is_empty() {
             return Ok(JsonBody(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request("bad-json", format!("the body is not a valid request: {e}")))
+        let bad =
+            |e: serde_json::Error| ApiError::bad_request("bad-json", format!("the body is not a valid request: {e}"));
+        // Read whole first: a member twice (`{"cost":1,"cost":100}`, a `context` key twice) is
+        // refused, not read as its last copy; and a body is an object, never the positional
+        // array serde would also take for a struct.
+        let value = crumb::json::parse_unambiguous(&bytes).map_err(bad)?;
+        if !value.is_object() {
+            return Err(ApiError::bad_request("bad-json", "the body is not a valid request: it must be a JSON object"));
+        }
+        T::deserialize(value).map(JsonBody).map_err(bad)
     }
 }
 

@@ -19,6 +19,19 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
+/// A header that states one fact of the request: absent, or present once and readable. Two
+/// copies, or one that is not ASCII, are ambiguous and refused (`code`), never read as absent
+/// or as one of them: what crumb reads must be what whoever comes next reads.
+pub fn single_header<'h>(headers: &'h HeaderMap, name: &str, code: &'static str) -> Result<Option<&'h str>, Problem> {
+    let refuse = |why: &str| Problem::new(StatusCode::BAD_REQUEST, code, format!("{name} {why}"));
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(refuse("is sent twice: which one is meant?"));
+    }
+    value.to_str().map(Some).map_err(|_| refuse("is not ASCII (a URI's other bytes are percent-encoded)"))
+}
+
 /// The credential in `Authorization: Bearer`, if the request has one. More than one
 /// `Authorization` header is refused `bad-request`: which of them an upstream, or a proxy in
 /// front, takes for the credential is theirs to choose, so crumb cannot know that what it
@@ -128,7 +141,28 @@ pub fn presented(state: &AppState, body: &impl Presents, headers: &HeaderMap) ->
     if let Some(id) = body.request_id() {
         crumb::limits::check_client_request_id(id).map_err(ApiError::from)?;
     }
-    let discharges = body.discharges();
+    // Discharges come in the body's `discharges` or, as the proxy and forward auth take them
+    // (and on the GET routes, which have no body), in `Crumb-Discharge` headers; both at once
+    // would be two lists to choose from.
+    let headed: Vec<&HeaderValue> =
+        headers.get_all("crumb-discharge").iter().take(crumb::limits::MAX_DISCHARGES + 1).collect();
+    if !headed.is_empty() && !body.discharges().is_empty() {
+        return Err(ApiError::bad_request(
+            "bad-request",
+            "discharges in both the body and Crumb-Discharge headers: send them in one place",
+        ));
+    }
+    let from_headers: Vec<String>;
+    let discharges: &[String] = if headed.is_empty() {
+        body.discharges()
+    } else {
+        from_headers = headed
+            .iter()
+            .map(|v| v.to_str().map(str::to_owned))
+            .collect::<Result<_, _>>()
+            .map_err(|_| ApiError::bad_request("malformed-discharge", "a Crumb-Discharge is not a token"))?;
+        &from_headers
+    };
     if discharges.len() > crumb::limits::MAX_DISCHARGES {
         return Err(ApiError::bad_request(
             "too-many-discharges",

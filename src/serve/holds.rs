@@ -16,9 +16,9 @@ use std::time::Duration;
 
 /// Whether the client asks to recover a lost answer (`Crumb-Recover: 1`).
 pub fn recovering(headers: &HeaderMap) -> Result<bool, Problem> {
-    match headers.get("crumb-recover").map(HeaderValue::as_bytes) {
+    match super::facts::single_header(headers, "crumb-recover", "bad-recover")? {
         None => Ok(false),
-        Some(b"1") => Ok(true),
+        Some("1") => Ok(true),
         Some(_) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-recover", "Crumb-Recover takes the value 1")),
     }
 }

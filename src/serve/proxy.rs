@@ -387,6 +387,17 @@ pub async fn proxy(
 
 async fn handle(state: Arc<AppState>, peer: SocketAddr, mut req: Request) -> Result<Response, Problem> {
     let upstream = state.upstream.as_ref().expect("the proxy is routed only with an upstream");
+    // A body coded for transfer in any way but chunked (which hyper undoes) would reach the
+    // upstream still coded, and re-framed as plain chunked: refused, not passed on as
+    // something else.
+    let coding = super::facts::single_header(req.headers(), "transfer-encoding", "bad-request")?;
+    if coding.is_some_and(|c| !c.trim().eq_ignore_ascii_case("chunked")) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "a Transfer-Encoding other than chunked is not supported: send the body plain or chunked",
+        ));
+    }
     let host = host_of(&req)?;
     // crumb's reserved prefix is never the upstream's, whatever a price rule says (checked
     // before pricing: no rule answers for it) and however the path was spelled

@@ -523,6 +523,11 @@ fn str_field<'v>(obj: &'v Map<String, Value>, name: &str) -> Result<Option<&'v s
 
 /// Reads `name` (UTF-8 text) or `name64` (base64), as JSON v2 allows either.
 fn bytes_field(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, DecodeError> {
+    // The text and the base64 form of one field are alternatives: both at once could be read
+    // one way here and the other way by another library.
+    if obj.contains_key(name) && obj.contains_key(&format!("{name}64")) {
+        return Err(json_err(format!("`{name}` and `{name}64` are both given: which one is it?")));
+    }
     if let Some(text) = str_field(obj, name)? {
         return Ok(Some(text.as_bytes().to_vec()));
     }
@@ -532,64 +537,8 @@ fn bytes_field(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, 
     }
 }
 
-/// A JSON value whose objects have no duplicate member names. serde_json keeps the last of
-/// two, another library may keep the first: a token whose caveats or signature two
-/// verifiers read differently is refused, not read one way.
-struct Unambiguous(Value);
-
-impl<'de> serde::Deserialize<'de> for Unambiguous {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Unambiguous;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::from(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::from(v)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::from(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::String(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::String(v)))
-            }
-            fn visit_unit<E>(self) -> Result<Unambiguous, E> {
-                Ok(Unambiguous(Value::Null))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Unambiguous, A::Error> {
-                let mut items = Vec::new();
-                while let Some(Unambiguous(item)) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Unambiguous(Value::Array(items)))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Unambiguous, A::Error> {
-                let mut members = Map::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    let Unambiguous(value) = map.next_value()?;
-                    if members.insert(name.clone(), value).is_some() {
-                        return Err(serde::de::Error::custom(format!("the member `{name}` appears twice")));
-                    }
-                }
-                Ok(Unambiguous(Value::Object(members)))
-            }
-        }
-        deserializer.deserialize_any(Visit)
-    }
-}
-
 fn decode_json(text: &str) -> Result<(Macaroon, Detected), DecodeError> {
-    let value: Value = serde_json::from_str::<Unambiguous>(text).map(|u| u.0).map_err(|e| {
+    let value: Value = crate::json::parse_unambiguous(text.as_bytes()).map_err(|e| {
         if e.is_eof() {
             DecodeError::Truncated(format!("the JSON ends early ({e})"))
         } else {
@@ -738,6 +687,15 @@ mod pasted {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_json_token_with_a_field_in_both_forms_is_refused() {
+        let both = format!(r#"{{"v":2,"i":"id","i64":"aWQ","s64":"{}"}}"#, "A".repeat(43));
+        let err = decode(&both).expect_err(&both);
+        assert!(err.to_string().contains("both given"), "{err}");
+        let caveat = format!(r#"{{"v":2,"i":"id","c":[{{"i":"a = 1","i64":"YSA9IDE"}}],"s64":"{}"}}"#, "A".repeat(43));
+        assert!(decode(&caveat).is_err(), "{caveat}");
+    }
+
     #[test]
     fn a_json_token_with_a_member_twice_is_refused() {
         let sig = "0".repeat(64);
