@@ -26,6 +26,9 @@ fn an_address_over_its_rate_gets_429_and_health_keeps_answering() {
     let refused = verify(server.addr(), &token);
     assert_eq!(refused.status, 429);
     assert_eq!(refused.json()["code"], "rate-limited");
+    // The JSON API's own error shape, as every other of its errors (not the proxy's problem).
+    assert_eq!(refused.header("content-type"), Some("application/json"), "{refused:?}");
+    assert_eq!(refused.json()["x_request_id"].as_str(), refused.header("x-request-id"));
     let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=12).contains(&wait), "one of 5 a minute frees up within 12 s: {wait}");
     assert_eq!(refused.header("ratelimit-policy"), Some("\"address\";q=5;w=60"));
@@ -62,6 +65,8 @@ fn the_proxy_limits_free_routes_per_address() {
     let get = || raw(server.addr(), "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status;
     let statuses: Vec<u16> = (0..6).map(|_| get()).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+    let refused = raw(server.addr(), "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(refused.header("content-type"), Some("application/problem+json"), "the proxy answers problems");
     assert_eq!(upstream.count(), 4, "a refused request never reaches the upstream");
 }
 

@@ -2,7 +2,9 @@
 //! takes (any other is refused, `bad-json`), each described in `/openapi.json` as that route's
 //! body. The field names are a contract, as the CLI's flags are. The token may come in
 //! `Authorization: Bearer` instead of `token`; what a body presents is read by
-//! [`super::facts`].
+//! [`super::facts`]. A required field is an `Option` marked `#[schema(required = true)]`: the
+//! document says it is required, and its absence is the handler's answer naming it, not
+//! serde's.
 
 use super::error::ApiError;
 use super::facts::{Presents, Stated};
@@ -117,6 +119,7 @@ pub struct SpendBody {
     /// The request's audience, for `aud` caveats.
     pub aud: Option<String>,
     /// What to spend (required).
+    #[schema(required = true)]
     pub cost: Option<u64>,
     /// Further facts of the request, for `key = value` caveats.
     pub context: Option<BTreeMap<String, String>>,
@@ -163,6 +166,7 @@ pub struct SplitBody {
     /// Names the split: a retry with the same id by the same token answers the same children.
     pub request_id: Option<String>,
     /// The children's balances (required); the remainder child is made besides.
+    #[schema(required = true)]
     pub amounts: Option<Vec<u64>>,
     /// Every child but the remainder is a delegation the splitting lineage may revoke
     /// (default false: transfers, final).
@@ -280,10 +284,13 @@ pub struct TopUpBody {
     /// Discharges of the credential's third-party caveats (tokens).
     pub discharges: Option<Vec<String>>,
     /// The token whose lineage takes the credit (32 hex digits; required).
+    #[schema(required = true)]
     pub nonce: Option<String>,
     /// The credit to add (required).
+    #[schema(required = true)]
     pub amount: Option<u64>,
     /// Names the top-up (required): retrying it adds nothing again.
+    #[schema(required = true)]
     pub request_id: Option<String>,
     /// The request's resource, for the credential's caveats (its action is `top-up`, its cost
     /// the `amount`).

@@ -143,7 +143,7 @@ fn service(state: Arc<AppState>, listener: Listener) -> Router {
         .route("/openapi.json", get(routes::openapi))
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
-        .layer(middleware::from_fn_with_state((state.clone(), listener), rate_limit::limit))
+        .layer(middleware::from_fn_with_state((state.clone(), listener, rate_limit::Answers::Json), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -173,7 +173,10 @@ fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Rout
         .route("/v1/lineage", get(routes::lineage_own))
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
-        .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), Listener::Public, rate_limit::Answers::Json),
+            rate_limit::limit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -188,7 +191,10 @@ pub fn proxy_app(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/", any(proxy::proxy))
         .route("/{*path}", any(proxy::proxy))
-        .layer(middleware::from_fn_with_state((state.clone(), Listener::Public), rate_limit::limit))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), Listener::Public, rate_limit::Answers::Problem),
+            rate_limit::limit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe_proxy));
     let router = if state.well_known {
         router.nest(WELL_KNOWN, holder_routes(state.clone()))

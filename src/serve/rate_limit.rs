@@ -239,10 +239,18 @@ pub enum Listener {
     Admin,
 }
 
+/// How a router answers a refusal: the JSON API's `{code, message, x_request_id}`, or the
+/// metering proxy's RFC 9457 problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answers {
+    Json,
+    Problem,
+}
+
 /// The middleware: counts the request against its address and its token, in the buckets of
-/// the listener it came in on.
+/// the listener it came in on, and refuses in the router's own shape.
 pub async fn limit(
-    State((state, listener)): State<(Arc<AppState>, Listener)>,
+    State((state, listener, answers)): State<(Arc<AppState>, Listener, Answers)>,
     peer: ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
@@ -252,7 +260,11 @@ pub async fn limit(
         Listener::Public => &limiters.public_ip,
         Listener::Admin => &limiters.admin_ip,
     };
-    limit_in(&state, per_ip.as_deref(), limiters.per_token.is_some(), peer, req, next).await
+    let response = limit_in(&state, per_ip.as_deref(), limiters.per_token.is_some(), peer, req, next).await;
+    match response {
+        Ok(response) => response,
+        Err((policy, wait)) => refused(policy, wait, answers),
+    }
 }
 
 async fn limit_in(
@@ -262,25 +274,25 @@ async fn limit_in(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
-) -> Response {
+) -> Result<Response, (String, Duration)> {
     let limits = &state.rate_limits;
     if exempt(req.uri().path()) || (per_ip.is_none() && !per_token) {
-        return next.run(req).await;
+        return Ok(next.run(req).await);
     }
     if let Some(l) = per_ip {
         // A malformed X-Forwarded-For is the handler's to refuse; the peer is counted here.
         let ip = super::facts::client_ip(state, req.headers(), peer).unwrap_or_else(|_| peer.ip().to_canonical());
         if let Err(wait) = l.check(&ip) {
-            return refused(l.rate.policy("address"), wait);
+            return Err((l.rate.policy("address"), wait));
         }
     }
     let token = super::facts::authorization_hint(req.headers()).and_then(|text| crumb::token::wire::decode(text).ok());
     if let Some(token) = token {
         if let Err((wait, policy)) = limits.check_token(&token) {
-            return refused(policy, wait);
+            return Err((policy, wait));
         }
     }
-    next.run(req).await
+    Ok(next.run(req).await)
 }
 
 /// Whole seconds to wait, at least 1.
@@ -288,15 +300,21 @@ fn wait_seconds(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-fn refused(policy: String, wait: Duration) -> Response {
+fn refused(policy: String, wait: Duration, answers: Answers) -> Response {
     let seconds = wait_seconds(wait);
-    let mut problem = super::metering::Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate-limited",
-        format!("too many requests: try again in {seconds} s"),
-    );
-    problem.retry_after = Some(seconds);
-    let mut response = problem.into_response();
+    let message = format!("too many requests: try again in {seconds} s");
+    let mut response = match answers {
+        Answers::Problem => {
+            let mut problem = super::metering::Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message);
+            problem.retry_after = Some(seconds);
+            problem.into_response()
+        }
+        Answers::Json => {
+            let mut error = super::error::ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message);
+            error.retry_after = Some(seconds);
+            error.into_response()
+        }
+    };
     let name = policy.split(';').next().unwrap_or("\"limit\"").to_owned();
     if let Ok(v) = HeaderValue::from_str(&policy) {
         response.headers_mut().insert("ratelimit-policy", v);
