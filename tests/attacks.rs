@@ -429,3 +429,19 @@ fn attack_every_ambiguous_description_of_a_request_is_refused() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("given twice"), "{err}");
 }
+
+/// A query string on a JSON route is refused, not ignored: `POST /v1/verify?cost=1000` was
+/// answered as if it cost nothing. Forward auth keeps the original request's query.
+#[test]
+fn a_query_string_on_a_json_route_is_refused_not_ignored() {
+    use common::http::send;
+    let s = start(&["--price", "GET /v1/models=0"]);
+    let token = s.mint(&["--balance", "5"]);
+    for (method, path) in [("POST", "/v1/verify?cost=1000"), ("GET", "/v1/status?x=1"), ("GET", "/v1/lineage?nonce=00")]
+    {
+        let answer = send(method, &format!("{}{path}", s.url), Some(&token), &[], "");
+        assert_eq!((answer.status, answer.json()["code"].as_str()), (400, Some("bad-request")), "{path}: {answer:?}");
+    }
+    let envoy = send("GET", &format!("{}/v1/authz/v1/models?page=2", s.url), Some(&token), &[], "");
+    assert_eq!(envoy.status, 200, "{envoy:?}");
+}

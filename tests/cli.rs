@@ -509,3 +509,17 @@ fn the_long_version_names_the_commit_target_and_features() {
     }
     assert_eq!(env.ok(&["-V"]), format!("crumb {}", env!("CARGO_PKG_VERSION")), "-V stays one line");
 }
+
+/// A command line that does not parse, run with `--json`, also answers the JSON error a script
+/// reads on stdout (`bad-request`, exit 2); `--help` stays help.
+#[test]
+fn a_usage_error_with_json_is_a_json_error() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&["verify", "--json", "--bogus"]);
+    let doc: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!((code, doc["code"].as_str(), doc["exit"].as_u64()), (2, Some("bad-request"), Some(2)), "{out}");
+    assert!(err.contains("--bogus"), "{err}");
+    let (code, out, _) = env.run(&["verify", "--json", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage"), "{out}");
+}

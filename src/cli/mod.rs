@@ -159,9 +159,26 @@ pub fn parse() -> Cli {
         Some(sub) => root().subcommand(sub),
         None => command(),
     };
-    let matches = cmd.clone().get_matches_from(&args);
+    let matches = cmd.clone().try_get_matches_from(&args).unwrap_or_else(|e| usage_error(e, &args));
     let matches = with_default_server(cmd, &args, matches);
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| usage_error(e, &args))
+}
+
+/// Exits on clap's error: its message (or help, or version) as clap prints it, and for a usage
+/// error of a command run with `--json` also the JSON error document a script reads on stdout
+/// (`bad-request`, exit 2), as for every other error.
+fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> ! {
+    use clap::error::ErrorKind;
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if !informational && args.iter().any(|a| a == "--json") {
+        let message = e.kind().as_str().map_or_else(|| "the command line does not parse".to_owned(), str::to_owned);
+        let detail = e.to_string();
+        let first = detail.lines().next().unwrap_or(&message).trim_start_matches("error: ").to_owned();
+        let err = exit::refused("bad-request", exit::BAD_INPUT, first);
+        let _ = outln!("{}", exit::error_json(&err, exit::BAD_INPUT));
+    }
+    e.exit()
 }
 
 /// The commands the defaults file's `server` applies to.

@@ -131,7 +131,11 @@ fn original(
         ("X-Original-URI" = Option<String>, Header, description = "nginx: the original path and query"),
         ("X-Forwarded-Method" = Option<String>, Header, description = "Traefik, Caddy: the original method"),
         ("X-Forwarded-Uri" = Option<String>, Header, description = "Traefik, Caddy: the original path and query"),
+        ("X-Original-Host" = Option<String>, Header, description = "nginx: the original host (else Host)"),
+        ("X-Forwarded-Host" = Option<String>, Header, description = "Traefik, Caddy: the original host (else Host)"),
         ("Idempotency-Key" = Option<String>, Header, description = "Binds a retry to its first answer"),
+        ("Crumb-Discharge" = Option<String>, Header, description = "A discharge of the token's third-party caveats (repeatable)"),
+        ("Crumb-Max-Cost" = Option<u64>, Header, description = "Refuse (402 over-max-cost) rather than pay more than this"),
     ),
     responses(
         (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),
@@ -152,6 +156,8 @@ pub async fn authz_root(
     params(
         ("path" = String, Path, description = "The original path, without its leading /"),
         ("Idempotency-Key" = Option<String>, Header, description = "Binds a retry to its first answer"),
+        ("Crumb-Discharge" = Option<String>, Header, description = "A discharge of the token's third-party caveats (repeatable)"),
+        ("Crumb-Max-Cost" = Option<u64>, Header, description = "Refuse (402 over-max-cost) rather than pay more than this"),
     ),
     responses(
         (status = 200, description = "Allowed; the successor is in Crumb-Token", body = AuthzAllowed),

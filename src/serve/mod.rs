@@ -144,6 +144,7 @@ fn service(state: Arc<AppState>, listener: Listener) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state((state.clone(), listener, rate_limit::Answers::Json), rate_limit::limit))
+        .layer(middleware::from_fn(no_query))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -177,6 +178,7 @@ fn holder_routes<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Rout
             (state.clone(), Listener::Public, rate_limit::Answers::Json),
             rate_limit::limit,
         ))
+        .layer(middleware::from_fn(no_query))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -228,6 +230,21 @@ async fn observe_proxy(
 ) -> Response {
     let limit = state.upstream.as_ref().map_or(state.timeout, |u| u.timeout) + Duration::from_secs(5);
     observed(&state, "proxy", limit, peer, req, next).await
+}
+
+/// Refuses a query string on the JSON routes: they take their facts from the body (or the
+/// bearer), and a `?cost=…` that is silently ignored looks to its sender as if it counted.
+/// Forward auth keeps its query: it is the original request's (Envoy's path suffix).
+async fn no_query(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if req.uri().query().is_some() && path.starts_with("/v1/") && !path.starts_with("/v1/authz") {
+        return ApiError::bad_request(
+            "bad-request",
+            "crumb's JSON API takes no query string: send the request's facts in the body",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Times every request (the JSON API's, and the holder routes' under [`WELL_KNOWN`]), bounds it
