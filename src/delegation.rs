@@ -331,8 +331,17 @@ pub async fn status(
 ) -> Result<TokenStatus, Error> {
     let token = &presented.token;
     let own = holder_act(verifier, presented, ctx)?;
-    let info = ledger.info(&own).await?;
-    let held = info.held_until.is_some_and(|until| until > ctx.now.unix_timestamp());
+    let now = ctx.now.unix_timestamp();
+    let mut info = ledger.info(&own).await?;
+    // A hold that lapsed with its request at the upstream is that request's charge, recorded
+    // at the token's next use: recorded now, so this read shows what that use will find. A
+    // ledger this reader cannot write (opened read-only) keeps the view as it is.
+    let unrecorded = info.status.spent.is_none() && info.status.revoked_at.is_none();
+    let lapsed = unrecorded && info.held_until.is_some_and(|until| until <= now);
+    if lapsed && matches!(ledger.record_lapsed(&own, now).await, Ok(true)) {
+        info = ledger.info(&own).await?;
+    }
+    let held = info.held_until.is_some_and(|until| until > now);
     let state = match (&info.status.revoked_at, &info.status.spent) {
         (Some(_), _) => "revoked",
         (None, Some(_)) => "spent",

@@ -64,6 +64,7 @@ conformance!(
     a_top_up_reaches_the_next_successor_once,
     credit_past_the_largest_balance_stays_owed,
     a_lapsed_hold_is_charged_its_price_not_freed,
+    a_lapsed_hold_reads_as_charged_in_status,
     a_revoked_delegation_keeps_back_what_is_held,
 );
 

@@ -67,6 +67,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("a_top_up_reaches_the_next_successor_once", a_top_up_reaches_the_next_successor_once),
     ("credit_past_the_largest_balance_stays_owed", credit_past_the_largest_balance_stays_owed),
     ("a_lapsed_hold_is_charged_its_price_not_freed", a_lapsed_hold_is_charged_its_price_not_freed),
+    ("a_lapsed_hold_reads_as_charged_in_status", a_lapsed_hold_reads_as_charged_in_status),
     ("a_revoked_delegation_keeps_back_what_is_held", a_revoked_delegation_keeps_back_what_is_held),
 ];
 
@@ -1043,6 +1044,44 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
         presented: [0; 32],
     };
     assert!(matches!(ledger.give_back(&g).wait().unwrap(), crate::ledger::GaveBack::AlreadySpent(_)));
+}
+
+/// A token whose proxied hold lapsed (its gateway died with the request at the upstream) reads
+/// in `status` as what its next use will find: spent by that request, at the price held, its
+/// successor recoverable; while the hold lasts it reads `held`. A plain hold that lapsed frees
+/// the token and records nothing (review 8: status showed the token live with its whole
+/// balance until its next use).
+pub fn a_lapsed_hold_reads_as_charged_in_status(backend: &dyn Backend) {
+    let (mint, ledger) = (Mint::new(), backend.open());
+    let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
+    let at = |secs: i64| {
+        let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(NOW + secs).unwrap());
+        ctx.cost = 30;
+        ctx
+    };
+    let token = mint.token(100);
+    match issuer.hold(token.clone().into(), &at(0), "gw-1", Duration::from_secs(30)).wait().unwrap() {
+        crate::charge::Held::Fresh(hold) => drop(hold), // the gateway dies: never settled
+        _ => panic!("a fresh hold was answered"),
+    }
+    let during = issuer.status(&token.clone().into(), &at(10)).wait().unwrap();
+    assert_eq!((during.state, during.balance), ("held", Some(100)));
+    let after = issuer.status(&token.clone().into(), &at(60)).wait().unwrap();
+    assert_eq!((after.state, after.balance, after.successor_known), ("spent", None, true));
+    let spent = ledger.status(&nonce(&token)).wait().unwrap().spent.expect("recorded");
+    assert_eq!((spent.cost, spent.request_id.as_str()), (30, "gw-1"));
+    // Recorded once: the request retried with its id gets the successor at 70.
+    match issuer.hold(token.clone().into(), &at(61), "gw-1", Duration::from_secs(30)).wait().unwrap() {
+        crate::charge::Held::Answered(receipt) => assert_eq!(receipt.children[0].balance, 70),
+        _ => panic!("the lapsed request was not answered again"),
+    }
+    assert!(!ledger.record_lapsed(&nonce(&token), NOW + 62).wait().unwrap(), "recorded twice");
+    // A plain hold (a one-step spend's, no request forwarded) that lapsed records nothing.
+    let plain = mint.token(10);
+    let verified = mint.verified(&plain);
+    held(ledger.reserve(&Reservation::new(&verified, "r", NOW, Duration::from_secs(30)).unwrap()).wait().unwrap());
+    assert!(!ledger.record_lapsed(&nonce(&plain), NOW + 60).wait().unwrap());
+    assert!(ledger.status(&nonce(&plain)).wait().unwrap().spent.is_none());
 }
 
 /// A delegation revoked while its token is held for a proxied request: the price held is kept

@@ -485,6 +485,12 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// What the ledger knows of `nonce`, with its lineage's head and the credit owed to it.
     fn info(&self, nonce: &Nonce) -> Pending<TokenInfo>;
 
+    /// Records the hold on `nonce` if it lapsed by `now` (unix seconds) unsettled with its
+    /// request forwarded (its gateway died): the settle at the price held that it carries, as
+    /// the token's next use would record it, so that a read shows what that use will find.
+    /// Answers whether it recorded one; a plain hold, or none, writes nothing.
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Pending<bool>;
+
     /// Revokes the delegation `child` on behalf of `holder`, in one transaction: `holder`
     /// must be live, and `child` a revocable child split off from `holder`'s lineage (same
     /// head). Its whole subtree is revoked, holds in flight included; the live balances in it

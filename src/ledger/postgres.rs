@@ -1343,6 +1343,16 @@ impl Shared {
         })
     }
 
+    async fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Result<bool, LedgerError> {
+        write_tx!(self, true, |tx| {
+            let Locked { status, held_by, until, lapse } = lock_row(tx, nonce).await?;
+            if status.spent.is_some() || status.revoked_at.is_some() || until.is_none_or(|u| u > now) {
+                return Ok(false);
+            }
+            Ok(lapse_in(tx, nonce, held_by.as_deref(), lapse.as_deref()).await?.is_some())
+        })
+    }
+
     async fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError> {
         run!(self, |conn| {
             let tx = conn
@@ -1591,6 +1601,10 @@ impl Ledger for PostgresLedger {
     fn info(&self, nonce: &Nonce) -> Pending<TokenInfo> {
         let nonce = *nonce;
         self.spawn(self.channel(), move |s| async move { s.info(&nonce).await })
+    }
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Pending<bool> {
+        let nonce = *nonce;
+        self.spawn(self.channel(), move |s| async move { s.record_lapsed(&nonce, now).await })
     }
     fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke> {
         let (holder, child, at) = (*holder, *child, at.to_owned());

@@ -205,6 +205,10 @@ struct RevokeIfLiveOp {
     nonce: Nonce,
     at: String,
 }
+struct RecordLapsedOp {
+    nonce: Nonce,
+    now: i64,
+}
 struct RevokeDelegationOp {
     holder: Nonce,
     child: Nonce,
@@ -279,6 +283,20 @@ impl Write for RevokeIfLiveOp {
     type Answer = LiveRevoke;
     fn apply(&self, tx: &Connection) -> Result<LiveRevoke, ApplyError> {
         revoke_if_live_in(tx, &self.nonce, &self.at)
+    }
+}
+
+impl Write for RecordLapsedOp {
+    type Answer = bool;
+    fn apply(&self, tx: &Connection) -> Result<bool, ApplyError> {
+        let row = row_in(tx, &self.nonce)?;
+        if row.status.spent.is_some() || row.status.revoked_at.is_some() {
+            return Ok(false);
+        }
+        if row.reserved_until.is_none_or(|until| until > self.now) {
+            return Ok(false);
+        }
+        Ok(lapse_in(tx, &self.nonce, &row)?.is_some())
     }
 }
 
@@ -1364,6 +1382,10 @@ impl Ledger for SqliteLedger {
 
     fn info(&self, nonce: &Nonce) -> Pending<TokenInfo> {
         Pending::ready(self.read(|conn| info_in(conn, nonce)))
+    }
+
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Pending<bool> {
+        self.write(RecordLapsedOp { nonce: *nonce, now })
     }
 
     fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke> {

@@ -44,6 +44,7 @@ pub trait BlockingLedger: Send + Sync + std::fmt::Debug {
     fn revoke_if_live(&self, nonce: &Nonce, at: &str) -> Result<LiveRevoke, LedgerError>;
     fn lineage(&self, nonce: &Nonce, max_nodes: usize, scope: Scope) -> Result<Lineage, LedgerError>;
     fn info(&self, nonce: &Nonce) -> Result<TokenInfo, LedgerError>;
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Result<bool, LedgerError>;
     fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Result<DelegationRevoke, LedgerError>;
     fn give_back(&self, g: &GiveBack) -> Result<GaveBack, LedgerError>;
     fn window_use(&self, nonce: &Nonce, windows: &[Window], now: i64) -> Result<Vec<u64>, LedgerError>;
@@ -170,6 +171,10 @@ impl<B: BlockingLedger + 'static> Ledger for Threaded<B> {
     fn info(&self, nonce: &Nonce) -> Pending<TokenInfo> {
         let nonce = *nonce;
         self.run(self.channel(), move |b| b.info(&nonce))
+    }
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Pending<bool> {
+        let nonce = *nonce;
+        self.run(self.channel(), move |b| b.record_lapsed(&nonce, now))
     }
     fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke> {
         let (holder, child, at) = (*holder, *child, at.to_owned());

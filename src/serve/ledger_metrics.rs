@@ -118,6 +118,9 @@ impl Ledger for Measured {
     fn info(&self, nonce: &Nonce) -> Pending<TokenInfo> {
         self.handles.0.time("info", self.inner.info(nonce))
     }
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Pending<bool> {
+        self.handles.0.time("record_lapsed", self.inner.record_lapsed(nonce, now))
+    }
     fn revoke_delegation(&self, holder: &Nonce, child: &Nonce, at: &str) -> Pending<DelegationRevoke> {
         self.handles.0.time("revoke", self.inner.revoke_delegation(holder, child, at))
     }

@@ -141,6 +141,9 @@ impl ledger::BlockingLedger for Blocking {
     fn info(&self, nonce: &Nonce) -> Result<ledger::TokenInfo, LedgerError> {
         self.0.info(nonce).wait()
     }
+    fn record_lapsed(&self, nonce: &Nonce, now: i64) -> Result<bool, LedgerError> {
+        self.0.record_lapsed(nonce, now).wait()
+    }
     fn revoke_delegation(&self, h: &Nonce, c: &Nonce, at: &str) -> Result<ledger::DelegationRevoke, LedgerError> {
         self.0.revoke_delegation(h, c, at).wait()
     }
