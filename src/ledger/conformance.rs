@@ -995,6 +995,22 @@ pub fn credit_past_the_largest_balance_stays_owed(backend: &dyn Backend) {
     assert_eq!((info.topped_up, info.credit_owed), (MAX_AMOUNT, MAX_AMOUNT));
 }
 
+/// A request priced 30, `secs` after [`NOW`].
+fn priced_at_30(secs: i64) -> Context {
+    let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(NOW + secs).unwrap());
+    ctx.cost = 30;
+    ctx
+}
+
+/// Holds `token` at [`NOW`] for a proxied request priced 30, and drops the hold: its gateway
+/// died with the request at the upstream, never to settle it.
+fn hold_and_die(issuer: &crate::Issuer, token: &Macaroon, request_id: &str) {
+    match issuer.hold(token.clone().into(), &priced_at_30(0), request_id, Duration::from_secs(30)).wait().unwrap() {
+        crate::charge::Held::Fresh(hold) => drop(hold),
+        _ => panic!("a fresh hold was answered"),
+    }
+}
+
 /// A hold that lapses unsettled (its gateway died with the request at the upstream) is not a
 /// free request: the next use of the token records it as settled at the price held, another
 /// spend of the token is refused `spent`, and the request retried with its id gets the
@@ -1002,16 +1018,9 @@ pub fn credit_past_the_largest_balance_stays_owed(backend: &dyn Backend) {
 pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     let (mint, ledger) = (Mint::new(), backend.open());
     let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
-    let at = |secs: i64| {
-        let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(NOW + secs).unwrap());
-        ctx.cost = 30;
-        ctx
-    };
+    let at = priced_at_30;
     let token = mint.token_with(100, &["spend-rate <= 1000/1h"]);
-    match issuer.hold(token.clone().into(), &at(0), "gw-1", Duration::from_secs(30)).wait().unwrap() {
-        crate::charge::Held::Fresh(hold) => drop(hold), // the gateway dies: never settled
-        _ => panic!("a fresh hold was answered"),
-    }
+    hold_and_die(&issuer, &token, "gw-1");
     // Within the hold: in flight.
     let refused = mint.spend_at(ledger.as_ref(), &token, 5, NOW + 10).unwrap_err();
     assert_eq!(crate::outcome::Classified::code(&refused), "in-flight");
@@ -1032,10 +1041,7 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
     assert_eq!(ledger.window_use(&nonce(&token), &windows, NOW + 63).wait().unwrap(), vec![35]);
     // A lapsed hold found by a give-back: spent as well.
     let other = mint.token(50);
-    match issuer.hold(other.clone().into(), &at(0), "gw-2", Duration::from_secs(30)).wait().unwrap() {
-        crate::charge::Held::Fresh(hold) => drop(hold),
-        _ => panic!("a fresh hold was answered"),
-    }
+    hold_and_die(&issuer, &other, "gw-2");
     let g = crate::ledger::GiveBack {
         parent: nonce(&other),
         request_id: "give".into(),
@@ -1054,16 +1060,9 @@ pub fn a_lapsed_hold_is_charged_its_price_not_freed(backend: &dyn Backend) {
 pub fn a_lapsed_hold_reads_as_charged_in_status(backend: &dyn Backend) {
     let (mint, ledger) = (Mint::new(), backend.open());
     let issuer = crate::Issuer::new(mint.keys.clone(), ledger.clone());
-    let at = |secs: i64| {
-        let mut ctx = Context::at(time::OffsetDateTime::from_unix_timestamp(NOW + secs).unwrap());
-        ctx.cost = 30;
-        ctx
-    };
+    let at = priced_at_30;
     let token = mint.token(100);
-    match issuer.hold(token.clone().into(), &at(0), "gw-1", Duration::from_secs(30)).wait().unwrap() {
-        crate::charge::Held::Fresh(hold) => drop(hold), // the gateway dies: never settled
-        _ => panic!("a fresh hold was answered"),
-    }
+    hold_and_die(&issuer, &token, "gw-1");
     let during = issuer.status(&token.clone().into(), &at(10)).wait().unwrap();
     assert_eq!((during.state, during.balance), ("held", Some(100)));
     let after = issuer.status(&token.clone().into(), &at(60)).wait().unwrap();
