@@ -54,9 +54,42 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
     }
 }
 
-/// The `discharges` field as a slice.
-fn listed(discharges: &Option<Vec<String>>) -> &[String] {
-    discharges.as_deref().unwrap_or_default()
+/// `impl Presents` for a body: its `token` and `discharges`, its request id (`id:` names the
+/// field) where it has one, what it states about the request and its own bounds where it has them.
+macro_rules! presents {
+    (
+        $body:ty
+        $(, id: $id:ident)?
+        $(, stated: |$s:ident| $stated:expr)?
+        $(, bounds: |$b:ident| $bounds:block)?
+        $(,)?
+    ) => {
+        impl Presents for $body {
+            fn token(&self) -> Option<&str> {
+                self.token.as_deref()
+            }
+            fn discharges(&self) -> &[String] {
+                self.discharges.as_deref().unwrap_or_default()
+            }
+            $(
+                fn request_id(&self) -> Option<&str> {
+                    self.$id.as_deref()
+                }
+            )?
+            $(
+                fn stated(&self) -> Stated {
+                    let $s = self;
+                    $stated
+                }
+            )?
+            $(
+                fn check_bounds(&self) -> Result<(), ApiError> {
+                    let $b = self;
+                    $bounds
+                }
+            )?
+        }
+    };
 }
 
 /// `POST /v1/verify`: may this token make this request?
@@ -83,26 +116,11 @@ pub struct VerifyBody {
     pub explain: Option<bool>,
 }
 
-impl Presents for VerifyBody {
-    fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-    fn discharges(&self) -> &[String] {
-        listed(&self.discharges)
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-    fn stated(&self) -> Stated {
-        Stated {
-            action: self.action.clone(),
-            resource: self.resource.clone(),
-            aud: self.aud.clone(),
-            cost: self.cost,
-            values: self.context.clone(),
-        }
-    }
-}
+presents!(
+    VerifyBody,
+    id: request_id,
+    stated: |b| Stated::of(b.action.as_ref(), b.resource.as_ref(), b.aud.as_ref(), b.cost, b.context.as_ref()),
+);
 
 /// `POST /v1/spend`: spend `cost` from the token's balance.
 #[derive(Deserialize, Default, Debug, utoipa::ToSchema)]
@@ -127,26 +145,11 @@ pub struct SpendBody {
     pub request_id: Option<String>,
 }
 
-impl Presents for SpendBody {
-    fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-    fn discharges(&self) -> &[String] {
-        listed(&self.discharges)
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-    fn stated(&self) -> Stated {
-        Stated {
-            action: self.action.clone(),
-            resource: self.resource.clone(),
-            aud: self.aud.clone(),
-            cost: self.cost,
-            values: self.context.clone(),
-        }
-    }
-}
+presents!(
+    SpendBody,
+    id: request_id,
+    stated: |b| Stated::of(b.action.as_ref(), b.resource.as_ref(), b.aud.as_ref(), b.cost, b.context.as_ref()),
+);
 
 /// `POST /v1/split`: divide the token's balance into `amounts` and a remainder.
 #[derive(Deserialize, Default, Debug, utoipa::ToSchema)]
@@ -173,18 +176,12 @@ pub struct SplitBody {
     pub revocable: Option<bool>,
 }
 
-impl Presents for SplitBody {
-    fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-    fn discharges(&self) -> &[String] {
-        listed(&self.discharges)
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-    fn check_bounds(&self) -> Result<(), ApiError> {
-        if self.amounts.as_ref().is_some_and(|a| a.len() + 1 > crumb::limits::MAX_SPLIT_CHILDREN) {
+presents!(
+    SplitBody,
+    id: request_id,
+    stated: |b| Stated::of(b.action.as_ref(), b.resource.as_ref(), b.aud.as_ref(), None, b.context.as_ref()),
+    bounds: |b| {
+        if b.amounts.as_ref().is_some_and(|a| a.len() + 1 > crumb::limits::MAX_SPLIT_CHILDREN) {
             return Err(ApiError::bad_request(
                 "too-many-children",
                 format!("a split makes at most {} children, the remainder included", crumb::limits::MAX_SPLIT_CHILDREN),
@@ -192,16 +189,7 @@ impl Presents for SplitBody {
         }
         Ok(())
     }
-    fn stated(&self) -> Stated {
-        Stated {
-            action: self.action.clone(),
-            resource: self.resource.clone(),
-            aud: self.aud.clone(),
-            cost: None,
-            values: self.context.clone(),
-        }
-    }
-}
+);
 
 /// `POST /v1/revoke`: the token itself (possession); a delegation (a holder's live token and
 /// the `nonce` of a revocable child split off from its lineage); or any `nonce`, with an
@@ -231,23 +219,10 @@ pub struct RevokeBody {
     pub context: Option<BTreeMap<String, String>>,
 }
 
-impl Presents for RevokeBody {
-    fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-    fn discharges(&self) -> &[String] {
-        listed(&self.discharges)
-    }
-    fn stated(&self) -> Stated {
-        Stated {
-            action: None,
-            resource: self.resource.clone(),
-            aud: self.aud.clone(),
-            cost: None,
-            values: self.context.clone(),
-        }
-    }
-}
+presents!(
+    RevokeBody,
+    stated: |b| Stated::of(None, b.resource.as_ref(), b.aud.as_ref(), None, b.context.as_ref()),
+);
 
 /// `POST /v1/give-back`: give the token's whole balance back to the lineage it was split from.
 #[derive(Deserialize, Default, Debug, utoipa::ToSchema)]
@@ -261,17 +236,7 @@ pub struct GiveBackBody {
     pub request_id: Option<String>,
 }
 
-impl Presents for GiveBackBody {
-    fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-    fn discharges(&self) -> &[String] {
-        listed(&self.discharges)
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-}
+presents!(GiveBackBody, id: request_id);
 
 /// `POST /v1/top-up`: add `amount` to the live lineage of the token `nonce`, on an operator
 /// credential.
@@ -301,26 +266,11 @@ pub struct TopUpBody {
     pub context: Option<BTreeMap<String, String>>,
 }
 
-impl Presents for TopUpBody {
-    fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-    fn discharges(&self) -> &[String] {
-        listed(&self.discharges)
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-    fn stated(&self) -> Stated {
-        Stated {
-            action: None,
-            resource: self.resource.clone(),
-            aud: self.aud.clone(),
-            cost: None,
-            values: self.context.clone(),
-        }
-    }
-}
+presents!(
+    TopUpBody,
+    id: request_id,
+    stated: |b| Stated::of(None, b.resource.as_ref(), b.aud.as_ref(), None, b.context.as_ref()),
+);
 
 #[cfg(test)]
 mod tests {

@@ -120,6 +120,25 @@ pub struct Stated {
     pub values: Option<BTreeMap<String, String>>,
 }
 
+impl Stated {
+    /// The facts a body states, copied out of its fields.
+    pub fn of(
+        action: Option<&String>,
+        resource: Option<&String>,
+        aud: Option<&String>,
+        cost: Option<u64>,
+        values: Option<&BTreeMap<String, String>>,
+    ) -> Stated {
+        Stated {
+            action: action.cloned(),
+            resource: resource.cloned(),
+            aud: aud.cloned(),
+            cost,
+            values: values.cloned(),
+        }
+    }
+}
+
 /// The caller's token text: the body's `token` or `Authorization: Bearer`, which must agree
 /// when both are sent; neither is 401 `no-token`.
 pub fn token_text<'a>(body_token: Option<&'a str>, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
